@@ -10,3 +10,7 @@
 //!   return / upload / delete / static / index / autoindex, and error pages.
 
 pub mod config;
+pub mod handler;
+pub mod http;
+pub mod logging;
+pub mod server;

@@ -54,6 +54,22 @@ fn main() -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
-    let _ = config;
-    ExitCode::SUCCESS
+    let base = config
+        .error_log
+        .as_ref()
+        .map_or(log::LevelFilter::Info, |e| e.level);
+    let level = webserv::logging::adjust(base, cli.verbose, cli.quiet);
+    let log_file = config.error_log.as_ref().and_then(|e| e.path.clone());
+    if let Err(e) = webserv::logging::init(level, log_file.as_deref()) {
+        eprintln!("webserv: cannot open the error log: {e}");
+        return ExitCode::from(1);
+    }
+    match webserv::server::run(config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            log::error!("{e}");
+            eprintln!("webserv: {e}");
+            ExitCode::from(1)
+        }
+    }
 }

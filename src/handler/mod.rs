@@ -1,0 +1,212 @@
+//! The RequestProcessor. In two phases, as nginx's request phases:
+//!
+//! 1. [`route`] when the head is complete: pick the virtual server and location,
+//!    clean the path, and answer at once what needs no body (`return`, 405, bad path).
+//! 2. [`process`] when the body is in: hand the request to the first content handler
+//!    that takes it (static file, index, autoindex), and turn errors into error pages.
+
+pub mod autoindex;
+pub mod path;
+pub mod route;
+pub mod static_file;
+
+use std::net::SocketAddr;
+
+use crate::config::{Config, Location, Server};
+use crate::http::body::RequestBody;
+use crate::http::response::error_body;
+use crate::http::{Method, Request, Response};
+
+/// The configuration a request was matched to: indices into the config, so a
+/// connection can keep it across reads without borrowing.
+#[derive(Debug, Clone)]
+pub struct Routed {
+    pub server: usize,
+    pub location: usize,
+    /// The percent-decoded, normalized path.
+    pub path: String,
+}
+
+impl Routed {
+    pub fn server<'c>(&self, config: &'c Config) -> &'c Server {
+        &config.servers[self.server]
+    }
+
+    pub fn location<'c>(&self, config: &'c Config) -> &'c Location {
+        &config.servers[self.server].locations[self.location]
+    }
+}
+
+/// Where the request arrived: the listen group (index into `Config::listens`) and
+/// the socket addresses.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin {
+    pub group: usize,
+    pub local: SocketAddr,
+    pub peer: SocketAddr,
+}
+
+/// Phase 1: server and location for a request head; `Err` is the response to send
+/// without reading the body.
+pub fn route(config: &Config, origin: Origin, req: &Request) -> Result<Routed, Response> {
+    let server_idx = server_index(config, origin.group, req.host.as_deref());
+    let server = &config.servers[server_idx];
+    let Some(path) = path::clean(req.path()) else {
+        return Err(error_response(config, server_idx, None, 400));
+    };
+    if let Some(ret) = &server.ret {
+        return Err(decorate(
+            fixed_return(ret.code, ret.target.as_deref()),
+            None,
+        ));
+    }
+    let location = location_index(server, &path);
+    let routed = Routed {
+        server: server_idx,
+        location,
+        path,
+    };
+    let loc = routed.location(config);
+    if let Some(ret) = &loc.ret {
+        return Err(decorate(
+            fixed_return(ret.code, ret.target.as_deref()),
+            Some(loc),
+        ));
+    }
+    if !method_allowed(loc, req.method) {
+        let mut resp = error_response(config, server_idx, Some(&routed), 405);
+        resp.header("Allow", loc.allow_methods.join(", "));
+        return Err(resp);
+    }
+    Ok(routed)
+}
+
+/// Phase 2: the response for a routed request whose body has been read.
+pub fn process(config: &Config, routed: &Routed, req: &Request, _body: RequestBody) -> Response {
+    let loc = routed.location(config);
+    let result = match req.method {
+        Method::Get | Method::Head => static_file::serve(loc, &routed.path, req),
+        // Uploads and DELETE are the next layer; until then a location that accepts
+        // these methods has no handler for them.
+        Method::Post | Method::Put | Method::Delete => Err(405),
+    };
+    match result {
+        Ok(resp) => decorate(resp, Some(loc)),
+        Err(405) => {
+            let mut resp = error_response(config, routed.server, Some(routed), 405);
+            resp.header("Allow", "GET, HEAD");
+            resp
+        }
+        Err(status) => error_response(config, routed.server, Some(routed), status),
+    }
+}
+
+/// The server for `host` on listen group `group`, as an index into `Config::servers`.
+pub fn server_index(config: &Config, group: usize, host: Option<&str>) -> usize {
+    let Some(group) = config.listens.get(group) else {
+        return 0;
+    };
+    let server = route::select_server(config, group, host);
+    config
+        .servers
+        .iter()
+        .position(|s| std::ptr::eq(s, server))
+        .unwrap_or(0)
+}
+
+fn location_index(server: &Server, path: &str) -> usize {
+    let loc = route::match_location(server, path);
+    server
+        .locations
+        .iter()
+        .position(|l| std::ptr::eq(l, loc))
+        .unwrap_or(0)
+}
+
+fn method_allowed(loc: &Location, method: Method) -> bool {
+    loc.allow_methods.iter().any(|m| m == method.as_str())
+}
+
+/// `return CODE [URL|TEXT]`.
+fn fixed_return(code: u16, target: Option<&str>) -> Response {
+    let mut resp = Response::new(code);
+    match (code, target) {
+        (301 | 302 | 303 | 307 | 308, Some(url)) => {
+            resp.header("Location", url);
+            resp.header("Content-Type", "text/html");
+            resp.body = crate::http::Body::Bytes(error_body(code));
+        }
+        (_, Some(text)) => {
+            resp.header("Content-Type", "text/plain");
+            resp.body = crate::http::Body::Bytes(text.as_bytes().to_vec());
+        }
+        (_, None) if code >= 400 => {
+            resp.header("Content-Type", "text/html");
+            resp.body = crate::http::Body::Bytes(error_body(code));
+        }
+        _ => {}
+    }
+    resp
+}
+
+/// Statuses that get `add_header` headers (nginx: success and redirects only).
+fn takes_added_headers(status: u16) -> bool {
+    matches!(
+        status,
+        200 | 201 | 204 | 206 | 301 | 302 | 303 | 304 | 307 | 308
+    )
+}
+
+/// Applies the location's `add_header` list.
+fn decorate(mut resp: Response, loc: Option<&Location>) -> Response {
+    if let Some(loc) = loc.filter(|_| takes_added_headers(resp.status)) {
+        for (name, value) in &loc.add_headers {
+            resp.header(name, value.clone());
+        }
+    }
+    resp
+}
+
+/// An error response for `status`: the configured `error_page` of the location
+/// (internal redirect, keeping the original status unless `=CODE` overrides it, or a
+/// 302 to an absolute URL), else the built-in page. Used by the connection too, for
+/// errors found before routing (`routed` = None: the server's `/` location decides).
+pub fn error_response(
+    config: &Config,
+    server_idx: usize,
+    routed: Option<&Routed>,
+    status: u16,
+) -> Response {
+    let server = &config.servers[server_idx];
+    let loc = match routed {
+        Some(r) => r.location(config),
+        None => &server.locations[location_index(server, "/")],
+    };
+    if let Some(page) = loc.error_pages.get(&status) {
+        if page.uri.starts_with("http://") || page.uri.starts_with("https://") {
+            let mut resp = fixed_return(302, Some(&page.uri));
+            resp.header("Cache-Control", "no-store");
+            return resp;
+        }
+        if let Some(resp) = internal_page(server, &page.uri, page.status_override.unwrap_or(status))
+        {
+            return resp;
+        }
+    }
+    builtin_error(status)
+}
+
+/// Serves `uri` from the server's configuration as the body of an error response.
+fn internal_page(server: &Server, uri: &str, status: u16) -> Option<Response> {
+    let uri_path = uri.split_once('?').map_or(uri, |(p, _)| p);
+    let clean = path::clean(uri_path)?;
+    let loc = route::match_location(server, &clean);
+    let mut resp = static_file::serve_error_page(loc, &clean).ok()?;
+    resp.status = status;
+    Some(resp)
+}
+
+/// The built-in HTML error page.
+pub fn builtin_error(status: u16) -> Response {
+    Response::with_body(status, "text/html", error_body(status))
+}

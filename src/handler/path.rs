@@ -1,0 +1,207 @@
+//! Request paths: percent-decoding, dot-segment removal, and mapping onto the
+//! filesystem without ever leaving the location's root.
+
+use std::path::{Path, PathBuf};
+
+/// Percent-decodes `raw` once (RFC 3986 §2.1). `%00`, malformed escapes, control
+/// characters and invalid UTF-8 are rejected (the caller answers 400).
+pub fn percent_decode(raw: &str) -> Option<String> {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = match bytes[i] {
+            b'%' => {
+                let hex = bytes.get(i + 1..i + 3)?;
+                let v = u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?;
+                i += 2;
+                v
+            }
+            b => b,
+        };
+        if b < 0x20 || b == 0x7f {
+            return None;
+        }
+        out.push(b);
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Removes `.` and `..` segments and merges repeated slashes (RFC 3986 §5.2.4, nginx
+/// `merge_slashes`). A `..` that would climb above `/` is rejected. A trailing slash
+/// (or a trailing `.`/`..` segment) is kept as a trailing slash.
+pub fn normalize(path: &str) -> Option<String> {
+    if !path.starts_with('/') {
+        return None;
+    }
+    let mut segments: Vec<&str> = Vec::new();
+    let mut trailing = false;
+    for seg in path.split('/').skip(1) {
+        trailing = matches!(seg, "" | "." | "..");
+        match seg {
+            "" | "." => {}
+            ".." => {
+                segments.pop()?;
+            }
+            s => segments.push(s),
+        }
+    }
+    let mut out = String::with_capacity(path.len());
+    for s in &segments {
+        out.push('/');
+        out.push_str(s);
+    }
+    if trailing || out.is_empty() {
+        out.push('/');
+    }
+    Some(out)
+}
+
+/// Decodes and normalizes a request path; `None` means 400.
+pub fn clean(raw: &str) -> Option<String> {
+    normalize(&percent_decode(raw)?)
+}
+
+/// The file a clean request path names: `root` + path, or with `alias`, the alias
+/// replacing the location prefix. The result is always below the base directory,
+/// because `path` has no `..` segments.
+pub fn map_to_fs(path: &str, location_path: &str, root: &Path, alias: Option<&Path>) -> PathBuf {
+    match alias {
+        Some(alias) => {
+            let rest = path.get(location_path.len()..).unwrap_or("");
+            join(alias, rest)
+        }
+        None => join(root, path),
+    }
+}
+
+fn join(base: &Path, rest: &str) -> PathBuf {
+    let rest = rest.trim_start_matches('/');
+    if rest.is_empty() {
+        base.to_path_buf()
+    } else {
+        base.join(rest)
+    }
+}
+
+/// Whether `file` (which must exist) really lies inside `base` once symlinks are
+/// resolved. Anything that cannot be resolved counts as outside.
+pub fn inside(file: &Path, base: &Path) -> bool {
+    match (file.canonicalize(), base.canonicalize()) {
+        (Ok(f), Ok(b)) => f.starts_with(b),
+        _ => false,
+    }
+}
+
+/// Percent-encodes a path for a URL (hrefs, Location headers): everything but
+/// unreserved characters and `/`.
+pub fn encode(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for b in path.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Escapes text for HTML.
+pub fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decode_table() {
+        let cases: &[(&str, Option<&str>)] = &[
+            ("/a%20b", Some("/a b")),
+            ("/%2e%2E/x", Some("/../x")),
+            ("/%252e", Some("/%2e")),
+            ("/a%2fb", Some("/a/b")),
+            ("/%00", None),
+            ("/%0a", None),
+            ("/%zz", None),
+            ("/%2", None),
+            ("/%", None),
+            ("/%ff", None),
+            ("/caf%C3%A9", Some("/café")),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(percent_decode(raw).as_deref(), *want, "{raw}");
+        }
+    }
+
+    #[test]
+    fn normalize_table() {
+        let cases: &[(&str, Option<&str>)] = &[
+            ("/", Some("/")),
+            ("/a/b", Some("/a/b")),
+            ("/a/b/", Some("/a/b/")),
+            ("//a///b", Some("/a/b")),
+            ("/a/./b", Some("/a/b")),
+            ("/a/../b", Some("/b")),
+            ("/a/b/..", Some("/a/")),
+            ("/a/.", Some("/a/")),
+            ("/..", None),
+            ("/../etc/passwd", None),
+            ("/a/../../etc", None),
+            ("/a/..%2f", Some("/a/..%2f")),
+            ("a/b", None),
+            ("/...", Some("/...")),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(normalize(raw).as_deref(), *want, "{raw}");
+        }
+    }
+
+    #[test]
+    fn clean_rejects_encoded_traversal() {
+        assert_eq!(clean("/%2e%2e/etc/passwd"), None);
+        assert_eq!(clean("/files/..%2f..%2fetc/passwd"), None);
+        assert_eq!(clean("/files/%2e%2e/x").as_deref(), Some("/x"));
+        // Double encoding decodes once: a literal "%2e%2e" name, not a parent.
+        assert_eq!(clean("/%252e%252e/x").as_deref(), Some("/%2e%2e/x"));
+    }
+
+    #[test]
+    fn maps_root_and_alias() {
+        let root = Path::new("/srv/www");
+        assert_eq!(
+            map_to_fs("/a/b.txt", "/", root, None),
+            Path::new("/srv/www/a/b.txt")
+        );
+        assert_eq!(map_to_fs("/", "/", root, None), Path::new("/srv/www"));
+        let alias = Path::new("/data/img");
+        assert_eq!(
+            map_to_fs("/images/x.png", "/images/", root, Some(alias)),
+            Path::new("/data/img/x.png")
+        );
+        assert_eq!(
+            map_to_fs("/images", "/images", root, Some(alias)),
+            Path::new("/data/img")
+        );
+    }
+
+    #[test]
+    fn encodes_and_escapes() {
+        assert_eq!(encode("/a b/<x>&.txt"), "/a%20b/%3Cx%3E%26.txt");
+        assert_eq!(html_escape("<b>&\"'"), "&lt;b&gt;&amp;&quot;&#39;");
+    }
+}

@@ -1,0 +1,253 @@
+//! Static content: files (with conditional GET and single ranges), directory
+//! redirects, index files and autoindex. Files are never read into memory here: the
+//! response carries the open file and the connection sends it (sendfile).
+
+use std::fs::{self, File, Metadata};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::autoindex;
+use super::path::{encode, inside, map_to_fs};
+use crate::config::Location;
+use crate::http::date::{http_date, parse_http_date};
+use crate::http::{Body, Request, Response};
+
+/// GET/HEAD of a clean path in `loc`. `Err(status)` asks for an error page.
+pub fn serve(loc: &Location, path: &str, req: &Request) -> Result<Response, u16> {
+    let fs_path = map_to_fs(path, &loc.path, &loc.root, loc.alias.as_deref());
+    let meta = metadata(&fs_path)?;
+    if !meta.is_dir() {
+        return serve_file(loc, &fs_path, &meta, req);
+    }
+    if !path.ends_with('/') {
+        return Ok(redirect_to_slash(path, req));
+    }
+    for name in &loc.index {
+        let candidate = fs_path.join(name);
+        if let Ok(m) = fs::metadata(&candidate)
+            && m.is_file()
+        {
+            return serve_file(loc, &candidate, &m, req);
+        }
+    }
+    if loc.autoindex {
+        check_inside(&fs_path, loc)?;
+        return autoindex::listing(&fs_path, path).map_err(|e| io_status(&e));
+    }
+    Err(403)
+}
+
+/// An `error_page` target: a plain file (no ranges, no conditionals, no listing).
+pub fn serve_error_page(loc: &Location, path: &str) -> Result<Response, u16> {
+    let fs_path = map_to_fs(path, &loc.path, &loc.root, loc.alias.as_deref());
+    let meta = metadata(&fs_path)?;
+    if !meta.is_file() {
+        return Err(404);
+    }
+    check_inside(&fs_path, loc)?;
+    let file = File::open(&fs_path).map_err(|e| io_status(&e))?;
+    let mut resp = Response::new(200);
+    resp.header("Content-Type", content_type(&fs_path, loc));
+    resp.body = Body::File {
+        file,
+        offset: 0,
+        len: meta.len(),
+        sendfile: loc.sendfile,
+    };
+    Ok(resp)
+}
+
+fn metadata(p: &Path) -> Result<Metadata, u16> {
+    fs::metadata(p).map_err(|e| io_status(&e))
+}
+
+/// Maps a filesystem error to the status nginx gives it.
+pub fn io_status(e: &io::Error) -> u16 {
+    match e.kind() {
+        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory => 404,
+        io::ErrorKind::PermissionDenied => 403,
+        _ if e.raw_os_error() == Some(libc::ENAMETOOLONG) => 414,
+        _ if e.raw_os_error() == Some(libc::ELOOP) => 403,
+        _ => 500,
+    }
+}
+
+/// Symlinks may not lead out of the location's root (or alias).
+fn check_inside(fs_path: &Path, loc: &Location) -> Result<(), u16> {
+    let base: &Path = loc.alias.as_deref().unwrap_or(&loc.root);
+    if inside(fs_path, base) {
+        Ok(())
+    } else {
+        Err(403)
+    }
+}
+
+/// `/dir` → 301 `/dir/` (query kept), as nginx does for directories.
+fn redirect_to_slash(path: &str, req: &Request) -> Response {
+    let mut location = encode(path);
+    location.push('/');
+    if let Some(q) = req.query() {
+        location.push('?');
+        location.push_str(q);
+    }
+    let mut resp = Response::with_body(301, "text/html", crate::http::response::error_body(301));
+    resp.header("Location", location);
+    resp
+}
+
+fn content_type(p: &Path, loc: &Location) -> String {
+    match mime_guess::from_path(p).first_raw() {
+        Some(m) => m.to_owned(),
+        None => loc.default_type.clone(),
+    }
+}
+
+/// Validators for a file: `"mtime-size"` in hex (nginx's ETag) and the mtime.
+fn validators(meta: &Metadata) -> (String, SystemTime) {
+    let mtime = meta.modified().unwrap_or(UNIX_EPOCH);
+    let secs = mtime
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    (
+        format!("\"{:x}-{:x}\"", secs, meta.len()),
+        UNIX_EPOCH + std::time::Duration::from_secs(secs),
+    )
+}
+
+fn serve_file(
+    loc: &Location,
+    fs_path: &PathBuf,
+    meta: &Metadata,
+    req: &Request,
+) -> Result<Response, u16> {
+    if !meta.is_file() {
+        return Err(403);
+    }
+    check_inside(fs_path, loc)?;
+    let (etag, mtime) = validators(meta);
+    let mut resp = Response::new(200);
+    resp.header("Content-Type", content_type(fs_path, loc));
+    resp.header("Last-Modified", http_date(mtime));
+    resp.header("ETag", etag.clone());
+    resp.header("Accept-Ranges", "bytes");
+    if not_modified(req, &etag, mtime) {
+        resp.status = 304;
+        return Ok(resp);
+    }
+    let size = meta.len();
+    let (offset, len) = match requested_range(req, &etag, mtime, size) {
+        RangeChoice::Full => (0, size),
+        RangeChoice::Part(start, end) => {
+            resp.status = 206;
+            resp.header("Content-Range", format!("bytes {start}-{end}/{size}"));
+            (start, end - start + 1)
+        }
+        RangeChoice::Unsatisfiable => {
+            let mut r = super::builtin_error(416);
+            r.header("Content-Range", format!("bytes */{size}"));
+            return Ok(r);
+        }
+    };
+    let file = File::open(fs_path).map_err(|e| io_status(&e))?;
+    resp.body = Body::File {
+        file,
+        offset,
+        len,
+        sendfile: loc.sendfile,
+    };
+    Ok(resp)
+}
+
+/// RFC 9110 §13.1.2 / §13.1.3: If-None-Match wins over If-Modified-Since.
+fn not_modified(req: &Request, etag: &str, mtime: SystemTime) -> bool {
+    if let Some(inm) = req.header("if-none-match") {
+        return inm
+            .split(',')
+            .map(str::trim)
+            .any(|t| t == "*" || t.trim_start_matches("W/") == etag);
+    }
+    match req.header("if-modified-since").and_then(parse_http_date) {
+        Some(since) => mtime <= since,
+        None => false,
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum RangeChoice {
+    Full,
+    /// Inclusive byte positions.
+    Part(u64, u64),
+    Unsatisfiable,
+}
+
+/// A single `Range: bytes=...` (RFC 9110 §14.2). Several ranges, other units or a
+/// failed `If-Range` get the whole file, which the RFC allows.
+fn requested_range(req: &Request, etag: &str, mtime: SystemTime, size: u64) -> RangeChoice {
+    let Some(spec) = req.header("range") else {
+        return RangeChoice::Full;
+    };
+    if let Some(cond) = req.header("if-range")
+        && cond != etag
+        && parse_http_date(cond) != Some(mtime)
+    {
+        return RangeChoice::Full;
+    }
+    parse_range(spec, size)
+}
+
+fn parse_range(spec: &str, size: u64) -> RangeChoice {
+    let Some(set) = spec.trim().strip_prefix("bytes=") else {
+        return RangeChoice::Full;
+    };
+    if set.contains(',') {
+        return RangeChoice::Full;
+    }
+    let Some((first, last)) = set.trim().split_once('-') else {
+        return RangeChoice::Full;
+    };
+    let num = |s: &str| -> Option<u64> {
+        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse().ok())
+            .flatten()
+    };
+    match (num(first), num(last), last.is_empty()) {
+        (None, Some(0), _) => RangeChoice::Unsatisfiable,
+        (None, Some(_), _) if size == 0 => RangeChoice::Unsatisfiable,
+        (None, Some(n), _) => RangeChoice::Part(size.saturating_sub(n), size - 1),
+        (Some(start), _, _) if start >= size => RangeChoice::Unsatisfiable,
+        (Some(start), None, true) => RangeChoice::Part(start, size - 1),
+        (Some(start), Some(end), _) if end >= start => RangeChoice::Part(start, end.min(size - 1)),
+        _ => RangeChoice::Full,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn range_table() {
+        use RangeChoice::*;
+        let cases: &[(&str, u64, RangeChoice)] = &[
+            ("bytes=0-9", 100, Part(0, 9)),
+            ("bytes=90-", 100, Part(90, 99)),
+            ("bytes=-10", 100, Part(90, 99)),
+            ("bytes=-200", 100, Part(0, 99)),
+            ("bytes=50-500", 100, Part(50, 99)),
+            ("bytes=100-", 100, Unsatisfiable),
+            ("bytes=100-200", 100, Unsatisfiable),
+            ("bytes=-0", 100, Unsatisfiable),
+            ("bytes=0-0", 0, Unsatisfiable),
+            ("bytes=9-0", 100, Full),
+            ("bytes=0-1,5-6", 100, Full),
+            ("items=0-1", 100, Full),
+            ("bytes=a-b", 100, Full),
+            ("bytes=+1-2", 100, Full),
+        ];
+        for (spec, size, want) in cases {
+            assert_eq!(&parse_range(spec, *size), want, "{spec} of {size}");
+        }
+    }
+}

@@ -1,0 +1,373 @@
+//! The request head: incremental parsing with httparse, then the framing and
+//! connection rules of RFC 9112 applied to the headers.
+//!
+//! Incomplete input is `Ok(None)`; the caller keeps the bytes and calls again when
+//! more arrive. Errors carry the status the client gets; after any of them the
+//! connection is closed, because the framing of what follows cannot be trusted.
+
+use std::fmt;
+
+/// Methods the server implements; anything else is answered 501.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Head,
+    Post,
+    Put,
+    Delete,
+}
+
+impl Method {
+    fn from_token(s: &str) -> Option<Method> {
+        Some(match s {
+            "GET" => Method::Get,
+            "HEAD" => Method::Head,
+            "POST" => Method::Post,
+            "PUT" => Method::Put,
+            "DELETE" => Method::Delete,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Delete => "DELETE",
+        }
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How the request body is delimited (RFC 9112 §6.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// No body (no Content-Length, no Transfer-Encoding, or `Content-Length: 0`).
+    None,
+    Length(u64),
+    Chunked,
+}
+
+/// A parsed request head.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: Method,
+    /// The request-target as sent (origin-form, or absolute-form reduced to its path).
+    pub target: String,
+    /// `true` for HTTP/1.1, `false` for HTTP/1.0.
+    pub http11: bool,
+    /// Header fields in order, names as sent.
+    pub headers: Vec<(String, Vec<u8>)>,
+    /// Host, lower-cased, port stripped (from the absolute-form target or the Host header).
+    pub host: Option<String>,
+    pub framing: Framing,
+    /// Whether the client wants the connection kept open after this exchange.
+    pub keep_alive: bool,
+    /// `Expect: 100-continue` was sent.
+    pub expect_continue: bool,
+}
+
+impl Request {
+    /// The first value of header `name` (case-insensitive) as text, if it is valid UTF-8.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .and_then(|(_, v)| std::str::from_utf8(v).ok())
+            .map(str::trim)
+    }
+
+    /// The path part of the target (before `?`).
+    pub fn path(&self) -> &str {
+        self.target.split_once('?').map_or(&self.target, |(p, _)| p)
+    }
+
+    /// The query string (after `?`), if any.
+    pub fn query(&self) -> Option<&str> {
+        self.target.split_once('?').map(|(_, q)| q)
+    }
+
+    pub fn version_str(&self) -> &'static str {
+        if self.http11 { "HTTP/1.1" } else { "HTTP/1.0" }
+    }
+}
+
+/// Why a head was rejected; `status()` is what the client receives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeadError {
+    /// Malformed request line or header, bad framing headers, missing Host.
+    Bad(&'static str),
+    /// Request line longer than the head buffer.
+    UriTooLong,
+    /// Head larger than the buffer, or too many fields.
+    HeadTooLarge,
+    /// A method this server does not implement.
+    UnknownMethod,
+    /// A transfer coding other than chunked.
+    UnknownCoding,
+    /// An HTTP version other than 1.0 / 1.1.
+    Version,
+}
+
+impl HeadError {
+    pub fn status(&self) -> u16 {
+        match self {
+            HeadError::Bad(_) => 400,
+            HeadError::UriTooLong => 414,
+            HeadError::HeadTooLarge => 431,
+            HeadError::UnknownMethod | HeadError::UnknownCoding => 501,
+            HeadError::Version => 505,
+        }
+    }
+}
+
+/// The most header fields one request may carry (more → 431).
+pub const MAX_HEADERS: usize = 100;
+
+/// Parses a request head from the start of `buf`. Returns the request and the number
+/// of bytes it took, `Ok(None)` when more bytes are needed, or the error to answer.
+/// `limit` is `client_header_buffer_size`: a head that does not fit is 414 or 431.
+pub fn parse_head(buf: &[u8], limit: usize) -> Result<Option<(Request, usize)>, HeadError> {
+    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut fields);
+    let window = &buf[..buf.len().min(limit)];
+    match req.parse(window) {
+        Ok(httparse::Status::Complete(n)) => build(&req, buf).map(|r| Some((r, n))),
+        Ok(httparse::Status::Partial) if window.len() < limit => Ok(None),
+        Ok(httparse::Status::Partial) => Err(too_long(window)),
+        Err(httparse::Error::TooManyHeaders) => Err(HeadError::HeadTooLarge),
+        Err(httparse::Error::Version) => Err(version_error(buf)),
+        Err(_) => Err(HeadError::Bad("malformed request head")),
+    }
+}
+
+/// A head that outgrew the buffer: 414 if the request line itself did not end.
+fn too_long(window: &[u8]) -> HeadError {
+    let start = window
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(0);
+    if window[start..].contains(&b'\n') {
+        HeadError::HeadTooLarge
+    } else {
+        HeadError::UriTooLong
+    }
+}
+
+/// httparse knows only HTTP/1.0 and 1.1: a well-formed `HTTP/x.y` is 505, else 400.
+fn version_error(buf: &[u8]) -> HeadError {
+    let line = buf.split(|&b| b == b'\n').next().unwrap_or(&[]);
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let version = line.rsplit(|&b| b == b' ').next().unwrap_or(&[]);
+    match version {
+        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
+            if major.is_ascii_digit() && minor.is_ascii_digit() =>
+        {
+            HeadError::Version
+        }
+        [b'H', b'T', b'T', b'P', b'/', major] if major.is_ascii_digit() => HeadError::Version,
+        _ => HeadError::Bad("malformed request line"),
+    }
+}
+
+fn build(req: &httparse::Request, _buf: &[u8]) -> Result<Request, HeadError> {
+    let (Some(method), Some(path), Some(version)) = (req.method, req.path, req.version) else {
+        return Err(HeadError::Bad("incomplete request line"));
+    };
+    let headers: Vec<(String, Vec<u8>)> = req
+        .headers
+        .iter()
+        .map(|h| (h.name.to_owned(), h.value.to_owned()))
+        .collect();
+    for (name, value) in &headers {
+        check_field(name, value)?;
+    }
+    let method = Method::from_token(method).ok_or(HeadError::UnknownMethod)?;
+    let http11 = version == 1;
+    let (target, target_host) = split_target(path)?;
+    let host = host_of(&headers, target_host, http11)?;
+    let framing = framing(&headers, http11)?;
+    Ok(Request {
+        method,
+        target,
+        http11,
+        keep_alive: keep_alive(&headers, http11),
+        expect_continue: http11 && header_has_token(&headers, "expect", "100-continue"),
+        headers,
+        host,
+        framing,
+    })
+}
+
+/// Field values may not carry NUL or other control bytes (RFC 9110 §5.5); httparse
+/// already rejects whitespace before the colon and obs-fold.
+fn check_field(_name: &str, value: &[u8]) -> Result<(), HeadError> {
+    if value.iter().any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f) {
+        return Err(HeadError::Bad("control character in header value"));
+    }
+    Ok(())
+}
+
+/// origin-form `/path?q`, absolute-form `http://host[:port]/path?q` (RFC 9112 §3.2.2:
+/// its host replaces the Host header), or `*` (only meaningful for OPTIONS, which we
+/// do not implement).
+fn split_target(path: &str) -> Result<(String, Option<String>), HeadError> {
+    if path.starts_with('/') {
+        return Ok((path.to_owned(), None));
+    }
+    let lower = path
+        .get(..8)
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_default();
+    let rest = if lower.starts_with("http://") {
+        &path[7..]
+    } else if lower.starts_with("https://") {
+        &path[8..]
+    } else {
+        return Err(HeadError::Bad("invalid request target"));
+    };
+    let (authority, tail) = rest
+        .find(['/', '?'])
+        .map_or((rest, ""), |i| rest.split_at(i));
+    let host = normalize_host(authority).ok_or(HeadError::Bad("invalid host in target"))?;
+    let target = if tail.starts_with('/') {
+        tail.to_owned()
+    } else {
+        format!("/{tail}")
+    };
+    Ok((target, Some(host)))
+}
+
+/// Exactly one Host header is required in HTTP/1.1 (RFC 9112 §3.2).
+fn host_of(
+    headers: &[(String, Vec<u8>)],
+    from_target: Option<String>,
+    http11: bool,
+) -> Result<Option<String>, HeadError> {
+    let mut hosts = headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("host"));
+    let first = hosts.next();
+    if hosts.next().is_some() {
+        return Err(HeadError::Bad("more than one Host header"));
+    }
+    let from_header = match first {
+        Some((_, v)) => {
+            let text = std::str::from_utf8(v).map_err(|_| HeadError::Bad("invalid Host"))?;
+            Some(normalize_host(text).ok_or(HeadError::Bad("invalid Host"))?)
+        }
+        None if http11 && from_target.is_none() => return Err(HeadError::Bad("missing Host")),
+        None => None,
+    };
+    Ok(from_target.or(from_header))
+}
+
+/// Lower-cases a Host value and strips its port; rejects characters no host name has.
+fn normalize_host(value: &str) -> Option<String> {
+    let value = value.trim();
+    let name = if value.starts_with('[') {
+        &value[..=value.find(']')?]
+    } else {
+        value.rsplit_once(':').map_or(value, |(h, port)| {
+            if port.bytes().all(|b| b.is_ascii_digit()) {
+                h
+            } else {
+                value
+            }
+        })
+    };
+    let ok = name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-._[]:".contains(&b));
+    (ok && !name.contains("..")).then(|| name.trim_end_matches('.').to_ascii_lowercase())
+}
+
+/// Body framing per RFC 9112 §6: Transfer-Encoding wins but together with
+/// Content-Length is a smuggling vector, so both at once is 400.
+fn framing(headers: &[(String, Vec<u8>)], http11: bool) -> Result<Framing, HeadError> {
+    let te: Vec<&[u8]> = values(headers, "transfer-encoding").collect();
+    let cl: Vec<&[u8]> = values(headers, "content-length").collect();
+    if !te.is_empty() {
+        if !cl.is_empty() {
+            return Err(HeadError::Bad("both Content-Length and Transfer-Encoding"));
+        }
+        if !http11 {
+            return Err(HeadError::Bad("Transfer-Encoding in HTTP/1.0"));
+        }
+        return chunked_framing(&te);
+    }
+    content_length(&cl)
+}
+
+/// Only `chunked` is implemented; it must be the final (and here the only) coding.
+fn chunked_framing(te: &[&[u8]]) -> Result<Framing, HeadError> {
+    let codings: Vec<String> = te
+        .iter()
+        .flat_map(|v| v.split(|&b| b == b','))
+        .map(|c| String::from_utf8_lossy(c).trim().to_ascii_lowercase())
+        .collect();
+    match codings.last().map(String::as_str) {
+        Some("chunked") if codings.len() == 1 => Ok(Framing::Chunked),
+        Some("chunked") if codings.iter().filter(|c| *c == "chunked").count() > 1 => {
+            Err(HeadError::Bad("chunked applied more than once"))
+        }
+        Some("chunked") => Err(HeadError::UnknownCoding),
+        Some("") | None => Err(HeadError::Bad("empty Transfer-Encoding")),
+        Some(_) if codings.iter().any(|c| c == "chunked") => {
+            Err(HeadError::Bad("chunked is not the final transfer coding"))
+        }
+        Some(_) => Err(HeadError::UnknownCoding),
+    }
+}
+
+/// Every Content-Length value (also comma lists) must be the same run of digits.
+fn content_length(values: &[&[u8]]) -> Result<Framing, HeadError> {
+    let mut length: Option<u64> = None;
+    for item in values.iter().flat_map(|v| v.split(|&b| b == b',')) {
+        let item = item.trim_ascii();
+        if item.is_empty() || !item.iter().all(u8::is_ascii_digit) || item.len() > 18 {
+            return Err(HeadError::Bad("invalid Content-Length"));
+        }
+        let n: u64 = item.iter().fold(0, |acc, d| acc * 10 + u64::from(d - b'0'));
+        if length.is_some_and(|l| l != n) {
+            return Err(HeadError::Bad("conflicting Content-Length values"));
+        }
+        length = Some(n);
+    }
+    Ok(match length {
+        None | Some(0) => Framing::None,
+        Some(n) => Framing::Length(n),
+    })
+}
+
+fn values<'a>(headers: &'a [(String, Vec<u8>)], name: &'a str) -> impl Iterator<Item = &'a [u8]> {
+    headers
+        .iter()
+        .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_slice())
+}
+
+fn header_has_token(headers: &[(String, Vec<u8>)], name: &str, token: &str) -> bool {
+    values(headers, name)
+        .flat_map(|v| v.split(|&b| b == b','))
+        .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
+}
+
+/// HTTP/1.1 is persistent unless `Connection: close`; 1.0 only with `keep-alive`.
+fn keep_alive(headers: &[(String, Vec<u8>)], http11: bool) -> bool {
+    if header_has_token(headers, "connection", "close") {
+        false
+    } else {
+        http11 || header_has_token(headers, "connection", "keep-alive")
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,143 @@
+use super::*;
+
+fn parse(raw: &[u8]) -> Result<Option<(Request, usize)>, HeadError> {
+    parse_head(raw, 8192)
+}
+
+fn status_of(raw: &[u8]) -> u16 {
+    match parse(raw) {
+        Ok(Some(_)) => 200,
+        Ok(None) => 0,
+        Err(e) => e.status(),
+    }
+}
+
+#[test]
+fn table_of_heads() {
+    // (raw bytes, expected: 200 = parsed, 0 = incomplete, else the error status)
+    let cases: &[(&[u8], u16)] = &[
+        (b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", 200),
+        (b"GET / HTTP/1.0\r\n\r\n", 200),
+        (b"GET / HTTP/1.1\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: a\r\n", 0),
+        (b"GET / HTTP/1.1\r\nHo", 0),
+        (b"", 0),
+        (b"GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505),
+        (b"GET / HTTP/1.2\r\nHost: a\r\n\r\n", 505),
+        (b"GET / FOO/1.1\r\nHost: a\r\n\r\n", 400),
+        (b"FOO / HTTP/1.1\r\nHost: a\r\n\r\n", 501),
+        (b"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", 501),
+        (b"GET * HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        (b"GET foo HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        (b"hello world\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: a\x00b\r\n\r\n", 400),
+        (b"GET /\x01 HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n", 200),
+        (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n", 400),
+        (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\n", 400),
+        (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0x5\r\n\r\n", 400),
+        (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5 5\r\n\r\n", 400),
+        (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", 400),
+        (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n", 200),
+        (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999\r\n\r\n", 400),
+        (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n", 200),
+        (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: CHUNKED\r\n\r\n", 200),
+        (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+        (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501),
+        (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 400),
+        (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", 400),
+        (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n", 400),
+        (b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
+        (b"GET http://Example.COM:8080/x?y HTTP/1.1\r\n\r\n", 200),
+        (b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: ../x\r\n\r\n", 400),
+    ];
+    for (raw, want) in cases {
+        assert_eq!(status_of(raw), *want, "{:?}", String::from_utf8_lossy(raw));
+    }
+}
+
+#[test]
+fn fields_are_extracted() {
+    let raw = b"POST /a/b?x=1 HTTP/1.1\r\nHost: Example.COM:8080\r\nContent-Length: 12\r\n\
+                Expect: 100-continue\r\nConnection: close\r\n\r\nbody";
+    let (req, n) = parse(raw).unwrap().unwrap();
+    assert_eq!(n, raw.len() - 4);
+    assert_eq!(req.method, Method::Post);
+    assert_eq!(req.path(), "/a/b");
+    assert_eq!(req.query(), Some("x=1"));
+    assert_eq!(req.host.as_deref(), Some("example.com"));
+    assert_eq!(req.framing, Framing::Length(12));
+    assert!(req.expect_continue);
+    assert!(!req.keep_alive);
+    assert_eq!(req.header("content-length"), Some("12"));
+}
+
+#[test]
+fn absolute_form_sets_host_and_path() {
+    let (req, _) = parse(b"GET http://Example.COM:8080/x?y HTTP/1.1\r\nHost: other\r\n\r\n")
+        .unwrap()
+        .unwrap();
+    assert_eq!(req.host.as_deref(), Some("example.com"));
+    assert_eq!(req.target, "/x?y");
+}
+
+#[test]
+fn keep_alive_rules() {
+    let ka = |raw: &[u8]| parse(raw).unwrap().unwrap().0.keep_alive;
+    assert!(ka(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"));
+    assert!(!ka(
+        b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+    ));
+    assert!(!ka(b"GET / HTTP/1.0\r\n\r\n"));
+    assert!(ka(b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n"));
+}
+
+#[test]
+fn oversized_heads() {
+    let long_uri = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(100));
+    assert_eq!(
+        parse_head(long_uri.as_bytes(), 64).unwrap_err(),
+        HeadError::UriTooLong
+    );
+    let big_header = format!(
+        "GET / HTTP/1.1\r\nHost: a\r\nX: {}\r\n\r\n",
+        "a".repeat(100)
+    );
+    assert_eq!(
+        parse_head(big_header.as_bytes(), 64).unwrap_err(),
+        HeadError::HeadTooLarge
+    );
+    let many: String = (0..MAX_HEADERS + 1)
+        .map(|i| format!("X{i}: v\r\n"))
+        .collect();
+    let raw = format!("GET / HTTP/1.1\r\nHost: a\r\n{many}\r\n");
+    assert_eq!(
+        parse_head(raw.as_bytes(), 1 << 20).unwrap_err(),
+        HeadError::HeadTooLarge
+    );
+}
+
+#[test]
+fn split_at_every_offset() {
+    let raw = b"GET /index.html?q=1 HTTP/1.1\r\nHost: example.com\r\nUser-Agent: t\r\n\r\nNEXT";
+    let head_len = raw.len() - 4;
+    for cut in 0..head_len {
+        assert!(parse(&raw[..cut]).unwrap().is_none(), "cut at {cut}");
+    }
+    for end in head_len..=raw.len() {
+        let (req, n) = parse(&raw[..end]).unwrap().unwrap();
+        assert_eq!((n, req.target.as_str()), (head_len, "/index.html?q=1"));
+    }
+}
+
+#[test]
+fn leading_empty_lines_are_skipped() {
+    let (req, _) = parse(b"\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap()
+        .unwrap();
+    assert_eq!(req.target, "/");
+}

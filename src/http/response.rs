@@ -1,0 +1,152 @@
+//! Responses: status, headers and a body that is either bytes in memory or a range
+//! of an open file (sent with sendfile). The head is serialized into one buffer so
+//! that a small response leaves in a single write.
+
+use std::fs::File;
+
+use super::status::{bodiless, reason};
+
+/// A response body.
+#[derive(Debug, Default)]
+pub enum Body {
+    #[default]
+    Empty,
+    Bytes(Vec<u8>),
+    /// `len` bytes of `file` starting at `offset`.
+    File {
+        file: File,
+        offset: u64,
+        len: u64,
+        sendfile: bool,
+    },
+}
+
+impl Body {
+    pub fn len(&self) -> u64 {
+        match self {
+            Body::Empty => 0,
+            Body::Bytes(b) => b.len() as u64,
+            Body::File { len, .. } => *len,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    /// Headers other than Date, Server, Content-Length and Connection, which the
+    /// writer adds itself.
+    pub headers: Vec<(String, String)>,
+    pub body: Body,
+}
+
+impl Response {
+    pub fn new(status: u16) -> Self {
+        Response {
+            status,
+            headers: Vec::new(),
+            body: Body::Empty,
+        }
+    }
+
+    pub fn with_body(status: u16, content_type: &str, body: Vec<u8>) -> Self {
+        let mut r = Response::new(status);
+        r.header("Content-Type", content_type);
+        r.body = Body::Bytes(body);
+        r
+    }
+
+    pub fn header(&mut self, name: &str, value: impl Into<String>) -> &mut Self {
+        self.headers.push((name.to_owned(), value.into()));
+        self
+    }
+
+    pub fn get_header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Writes the status line and headers (ending with the blank line) into `out`.
+    /// `head_only` (HEAD requests) keeps Content-Length but the caller sends no body.
+    pub fn write_head(&self, out: &mut Vec<u8>, date: &str, keep_alive: bool) {
+        let status = self.status;
+        out.extend_from_slice(b"HTTP/1.1 ");
+        out.extend_from_slice(status.to_string().as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(reason(status).as_bytes());
+        out.extend_from_slice(b"\r\nServer: webserv\r\nDate: ");
+        out.extend_from_slice(date.as_bytes());
+        out.extend_from_slice(b"\r\n");
+        for (name, value) in &self.headers {
+            push_header(out, name, value);
+        }
+        if !bodiless(status) {
+            out.extend_from_slice(b"Content-Length: ");
+            out.extend_from_slice(self.body.len().to_string().as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(if keep_alive {
+            b"Connection: keep-alive\r\n\r\n".as_slice()
+        } else {
+            b"Connection: close\r\n\r\n".as_slice()
+        });
+    }
+}
+
+/// Appends `name: value\r\n`, dropping any CR/LF in the value so no header can be
+/// injected through configuration or CGI output.
+fn push_header(out: &mut Vec<u8>, name: &str, value: &str) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend(value.bytes().filter(|&b| b != b'\r' && b != b'\n'));
+    out.extend_from_slice(b"\r\n");
+}
+
+/// A built-in error page, small HTML as nginx sends.
+pub fn error_body(status: u16) -> Vec<u8> {
+    let reason = reason(status);
+    format!(
+        "<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n\
+         <center><h1>{status} {reason}</h1></center>\r\n<hr><center>webserv</center>\r\n\
+         </body>\r\n</html>\r\n"
+    )
+    .into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(r: &Response, keep_alive: bool) -> String {
+        let mut out = Vec::new();
+        r.write_head(&mut out, "Sun, 06 Nov 1994 08:49:37 GMT", keep_alive);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn serializes_head() {
+        let r = Response::with_body(200, "text/plain", b"hi".to_vec());
+        assert_eq!(
+            head(&r, true),
+            "HTTP/1.1 200 OK\r\nServer: webserv\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n\
+             Content-Type: text/plain\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn bodiless_statuses_have_no_length_and_values_cannot_inject() {
+        let mut r = Response::new(304);
+        r.header("X-A", "a\r\nInjected: yes");
+        let h = head(&r, false);
+        assert!(!h.contains("Content-Length"));
+        assert!(h.contains("X-A: aInjected: yes\r\n"));
+        assert!(h.ends_with("Connection: close\r\n\r\n"));
+        assert!(!head(&Response::new(204), true).contains("Content-Length"));
+    }
+}

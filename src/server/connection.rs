@@ -1,0 +1,527 @@
+//! A client connection: an explicit state machine driven by readiness events.
+//!
+//! ```text
+//!   Head ──head parsed──▶ Body ──body read──▶ (process) ──▶ Write ──keep-alive──▶ Head
+//!     │                    │                                  │
+//!     └──error─────────────┴──────────────error response──────┴──close──▶ Linger ──▶ closed
+//! ```
+//!
+//! Every step either makes progress or stops at `WouldBlock`; `on_ready` loops until
+//! no step can progress, so readiness is always drained (the loop is edge-triggered).
+//! Bytes after a request stay in the input buffer for the next (pipelining).
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::unix::fs::FileExt;
+use std::os::unix::io::AsRawFd;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use mio::net::TcpStream;
+
+use super::access_log::{AccessLogs, Entry};
+use super::buffer::Buffer;
+use crate::config::{Config, Server};
+use crate::handler::{self, Origin, Routed};
+use crate::http::body::BodyReader;
+use crate::http::request::parse_head;
+use crate::http::status::bodiless;
+use crate::http::{Body, Framing, Method, Request, Response};
+
+/// How long a closing connection may keep sending us bytes we discard (nginx's
+/// lingering close), so the client reads our response instead of a reset.
+const LINGER_TIME: Duration = Duration::from_secs(5);
+/// The most bytes discarded while lingering.
+const LINGER_BYTES: usize = 1 << 20;
+/// File bodies up to this size are read into the head buffer: one write, no sendfile.
+const SMALL_FILE: u64 = 16 * 1024;
+/// Chunk size for file bodies sent without sendfile.
+const COPY_CHUNK: usize = 64 * 1024;
+
+/// What the event loop needs to give a connection.
+pub struct Ctx<'a> {
+    pub config: &'a Config,
+    pub now: Instant,
+    /// The current `Date` header value.
+    pub date: &'a str,
+    pub logs: &'a mut AccessLogs,
+    /// Graceful shutdown in progress: finish this response, keep nothing alive.
+    pub shutting_down: bool,
+}
+
+/// Whether the connection stays registered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Open,
+    Close,
+}
+
+enum State {
+    /// Waiting for a request head. `started`: a byte of it has arrived.
+    Head { started: bool },
+    /// Reading the body of a routed request.
+    Body {
+        req: Box<Request>,
+        routed: Routed,
+        reader: BodyReader,
+    },
+    /// Sending a response; then close or wait for the next request.
+    Write { close_after: bool },
+    /// Response sent, write side shut: discard input until the peer closes.
+    Linger { discarded: usize },
+}
+
+/// A file body still to be sent.
+struct FileOut {
+    file: File,
+    offset: u64,
+    remaining: u64,
+    sendfile: bool,
+}
+
+pub struct Connection {
+    stream: TcpStream,
+    origin: Origin,
+    input: Buffer,
+    /// Output not yet written (response head, small bodies, 100 Continue).
+    out: Vec<u8>,
+    out_pos: usize,
+    file: Option<FileOut>,
+    state: State,
+    /// Requests answered on this connection (for `keepalive_requests`).
+    served: u64,
+    /// When the connection times out in its current state.
+    pub deadline: Option<Instant>,
+}
+
+/// One step of the state machine: progressed (run the next), blocked on I/O, or done.
+enum Step {
+    Progress,
+    Blocked,
+    Close,
+}
+
+impl Connection {
+    pub fn new(stream: TcpStream, origin: Origin, config: &Config, now: Instant) -> Self {
+        let mut conn = Connection {
+            stream,
+            origin,
+            input: Buffer::default(),
+            out: Vec::new(),
+            out_pos: 0,
+            file: None,
+            state: State::Head { started: false },
+            served: 0,
+            deadline: None,
+        };
+        conn.deadline = Some(now + conn.default_server(config).client_header_timeout);
+        conn
+    }
+
+    pub fn stream_mut(&mut self) -> &mut TcpStream {
+        &mut self.stream
+    }
+
+    /// Idle between requests (closed at once on shutdown).
+    pub fn is_idle(&self) -> bool {
+        matches!(self.state, State::Head { started: false }) && self.input.is_empty()
+    }
+
+    /// The server that answers before the Host header is known.
+    fn default_server<'c>(&self, config: &'c Config) -> &'c Server {
+        let idx = config
+            .listens
+            .get(self.origin.group)
+            .map_or(0, |g| g.default_server);
+        &config.servers[idx]
+    }
+
+    /// Runs the state machine until it blocks or the connection is done.
+    pub fn on_ready(&mut self, ctx: &mut Ctx) -> Status {
+        loop {
+            let step = match self.state {
+                State::Head { .. } => self.step_head(ctx),
+                State::Body { .. } => self.step_body(ctx),
+                State::Write { .. } => self.step_write(ctx),
+                State::Linger { .. } => self.step_linger(),
+            };
+            match step {
+                Step::Progress => continue,
+                Step::Blocked => return Status::Open,
+                Step::Close => return Status::Close,
+            }
+        }
+    }
+
+    /// The deadline passed: 408 if a request was under way, else just close.
+    pub fn on_timeout(&mut self, ctx: &mut Ctx) -> Status {
+        match self.state {
+            State::Head { started: true } | State::Body { .. } => {
+                let idx = handler::server_index(ctx.config, self.origin.group, None);
+                let resp = handler::error_response(ctx.config, idx, None, 408);
+                self.respond(ctx, resp, None, true);
+                self.on_ready(ctx)
+            }
+            _ => Status::Close,
+        }
+    }
+
+    // ---- reading the head -------------------------------------------------
+
+    fn step_head(&mut self, ctx: &mut Ctx) -> Step {
+        let limit = self.default_server(ctx.config).client_header_buffer_size;
+        if !self.input.is_empty() {
+            match parse_head(self.input.filled(), limit) {
+                Ok(Some((req, n))) => {
+                    self.input.consume(n);
+                    self.start_request(ctx, req);
+                    return Step::Progress;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    let idx = handler::server_index(ctx.config, self.origin.group, None);
+                    let resp = handler::error_response(ctx.config, idx, None, e.status());
+                    self.respond(ctx, resp, None, true);
+                    return Step::Progress;
+                }
+            }
+        }
+        match self.fill(limit) {
+            Ok(0) => Step::Close,
+            Ok(_) => {
+                if let State::Head { started: false } = self.state {
+                    self.state = State::Head { started: true };
+                    let timeout = self.default_server(ctx.config).client_header_timeout;
+                    self.deadline = Some(ctx.now + timeout);
+                }
+                Step::Progress
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.input.release();
+                Step::Blocked
+            }
+            Err(_) => Step::Close,
+        }
+    }
+
+    /// Reads once into the input buffer (retrying EINTR).
+    fn fill(&mut self, max: usize) -> io::Result<usize> {
+        loop {
+            match self.input.read_from(&mut self.stream, max) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => return other,
+            }
+        }
+    }
+
+    /// A head is complete: route it, then read its body or answer at once.
+    fn start_request(&mut self, ctx: &mut Ctx, req: Request) {
+        let has_body = req.framing != Framing::None;
+        let routed = match handler::route(ctx.config, self.origin, &req) {
+            Ok(r) => r,
+            Err(resp) => return self.respond(ctx, resp, Some(&req), has_body),
+        };
+        let limit = routed.location(ctx.config).client_max_body_size;
+        let reader = match BodyReader::new(req.framing, limit) {
+            Ok(r) => r,
+            Err(e) => {
+                let resp =
+                    handler::error_response(ctx.config, routed.server, Some(&routed), e.status());
+                return self.respond(ctx, resp, Some(&req), true);
+            }
+        };
+        if reader.is_done() {
+            return self.finish_request(ctx, req, routed, reader);
+        }
+        if req.expect_continue && self.input.is_empty() {
+            self.out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+        }
+        self.deadline = Some(ctx.now + routed.server(ctx.config).client_body_timeout);
+        self.state = State::Body {
+            req: Box::new(req),
+            routed,
+            reader,
+        };
+    }
+
+    // ---- reading the body -------------------------------------------------
+
+    fn step_body(&mut self, ctx: &mut Ctx) -> Step {
+        let State::Body { reader, .. } = &mut self.state else {
+            return Step::Close;
+        };
+        match reader.feed(self.input.filled()) {
+            Ok(n) => self.input.consume(n),
+            Err(e) => return self.fail_body(ctx, e.status()),
+        }
+        if reader.is_done() {
+            let State::Body {
+                req,
+                routed,
+                reader,
+            } = std::mem::replace(&mut self.state, State::Head { started: false })
+            else {
+                return Step::Close;
+            };
+            self.finish_request(ctx, *req, routed, reader);
+            return Step::Progress;
+        }
+        if self.out_pos < self.out.len() {
+            // A pending "100 Continue": best effort, the body may come anyway.
+            if let Err(e) = self.flush_out()
+                && e.kind() != io::ErrorKind::WouldBlock
+            {
+                return Step::Close;
+            }
+        }
+        match self.fill(super::buffer::INITIAL) {
+            Ok(0) => Step::Close,
+            Ok(_) => {
+                if let State::Body { routed, .. } = &self.state {
+                    self.deadline = Some(ctx.now + routed.server(ctx.config).client_body_timeout);
+                }
+                Step::Progress
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Step::Blocked,
+            Err(_) => Step::Close,
+        }
+    }
+
+    fn fail_body(&mut self, ctx: &mut Ctx, status: u16) -> Step {
+        let State::Body { req, routed, .. } =
+            std::mem::replace(&mut self.state, State::Head { started: false })
+        else {
+            return Step::Close;
+        };
+        let resp = handler::error_response(ctx.config, routed.server, Some(&routed), status);
+        self.respond(ctx, resp, Some(&req), true);
+        Step::Progress
+    }
+
+    fn finish_request(&mut self, ctx: &mut Ctx, req: Request, routed: Routed, reader: BodyReader) {
+        let resp = match reader.finish() {
+            Ok(body) => handler::process(ctx.config, &routed, &req, body),
+            Err(e) => handler::error_response(ctx.config, routed.server, Some(&routed), e.status()),
+        };
+        let log = routed.location(ctx.config).access_log.clone();
+        self.respond_logged(ctx, resp, Some(&req), false, log.as_deref());
+    }
+
+    // ---- writing ----------------------------------------------------------
+
+    /// Queues `resp` and switches to writing. `close` forces the connection closed
+    /// afterwards (framing of what follows is unknown, or the body was not read).
+    fn respond(&mut self, ctx: &mut Ctx, resp: Response, req: Option<&Request>, close: bool) {
+        let idx = handler::server_index(
+            ctx.config,
+            self.origin.group,
+            req.and_then(|r| r.host.as_deref()),
+        );
+        let server = &ctx.config.servers[idx];
+        let log = handler::route::match_location(server, "/")
+            .access_log
+            .clone();
+        self.respond_logged(ctx, resp, req, close, log.as_deref());
+    }
+
+    fn respond_logged(
+        &mut self,
+        ctx: &mut Ctx,
+        mut resp: Response,
+        req: Option<&Request>,
+        close: bool,
+        log: Option<&Path>,
+    ) {
+        let server = self.default_server(ctx.config);
+        self.served += 1;
+        let keep_alive = !close
+            && !ctx.shutting_down
+            && req.is_some_and(|r| r.keep_alive)
+            && self.served < server.keepalive_requests;
+        let head_only = req.is_some_and(|r| r.method == Method::Head) || bodiless(resp.status);
+        if let Some(path) = log {
+            write_log(ctx.logs, path, self.origin, req, &resp, head_only);
+        }
+        self.out.drain(..self.out_pos);
+        self.out_pos = 0;
+        resp.write_head(&mut self.out, ctx.date, keep_alive);
+        let body = std::mem::take(&mut resp.body);
+        if !head_only {
+            self.queue_body(body);
+        }
+        self.state = State::Write {
+            close_after: !keep_alive,
+        };
+        self.deadline = Some(ctx.now + server.send_timeout);
+    }
+
+    fn queue_body(&mut self, body: Body) {
+        match body {
+            Body::Empty => {}
+            Body::Bytes(b) => self.out.extend_from_slice(&b),
+            Body::File {
+                file,
+                offset,
+                len,
+                sendfile,
+            } => {
+                if len <= SMALL_FILE && self.append_file(&file, offset, len).is_ok() {
+                    return;
+                }
+                self.file = Some(FileOut {
+                    file,
+                    offset,
+                    remaining: len,
+                    sendfile,
+                });
+            }
+        }
+    }
+
+    /// Reads a small file body straight into the output buffer.
+    fn append_file(&mut self, file: &File, offset: u64, len: u64) -> io::Result<()> {
+        let start = self.out.len();
+        self.out.resize(start + len as usize, 0);
+        let res = file.read_exact_at(&mut self.out[start..], offset);
+        if res.is_err() {
+            self.out.truncate(start);
+        }
+        res
+    }
+
+    fn step_write(&mut self, ctx: &mut Ctx) -> Step {
+        loop {
+            match self.write_some() {
+                Ok(true) => break,
+                Ok(false) => self.progress_send(ctx),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Step::Blocked,
+                Err(_) => return Step::Close,
+            }
+        }
+        let State::Write { close_after } = self.state else {
+            return Step::Close;
+        };
+        self.out.clear();
+        self.out_pos = 0;
+        if close_after {
+            let _ = self.stream.shutdown(std::net::Shutdown::Write);
+            self.state = State::Linger { discarded: 0 };
+            self.deadline = Some(ctx.now + LINGER_TIME);
+        } else {
+            self.state = State::Head { started: false };
+            self.deadline = Some(ctx.now + self.default_server(ctx.config).keepalive_timeout);
+        }
+        Step::Progress
+    }
+
+    fn progress_send(&mut self, ctx: &Ctx) {
+        self.deadline = Some(ctx.now + self.default_server(ctx.config).send_timeout);
+    }
+
+    /// Writes some of the pending output. `Ok(true)`: all sent; `Ok(false)`: some
+    /// progress, call again; `Err(WouldBlock)`: wait for writability.
+    fn write_some(&mut self) -> io::Result<bool> {
+        if self.out_pos < self.out.len() {
+            self.flush_out()?;
+            return Ok(false);
+        }
+        let Some(f) = &mut self.file else {
+            return Ok(true);
+        };
+        if f.remaining == 0 {
+            self.file = None;
+            return Ok(true);
+        }
+        if f.sendfile {
+            let n = sendfile(&self.stream, f)?;
+            if n == 0 {
+                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "file shrank"));
+            }
+            return Ok(false);
+        }
+        let chunk = f.remaining.min(COPY_CHUNK as u64) as usize;
+        self.out.clear();
+        self.out.resize(chunk, 0);
+        self.out_pos = 0;
+        f.file.read_exact_at(&mut self.out, f.offset)?;
+        f.offset += chunk as u64;
+        f.remaining -= chunk as u64;
+        Ok(false)
+    }
+
+    /// Writes from `out` until it is empty or the socket would block.
+    fn flush_out(&mut self) -> io::Result<()> {
+        while self.out_pos < self.out.len() {
+            match self.stream.write(&self.out[self.out_pos..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.out_pos += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    // ---- closing ----------------------------------------------------------
+
+    fn step_linger(&mut self) -> Step {
+        let mut scratch = [0u8; 4096];
+        loop {
+            match self.stream.read(&mut scratch) {
+                Ok(0) => return Step::Close,
+                Ok(n) => {
+                    let State::Linger { discarded } = &mut self.state else {
+                        return Step::Close;
+                    };
+                    *discarded += n;
+                    if *discarded > LINGER_BYTES {
+                        return Step::Close;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Step::Blocked,
+                Err(_) => return Step::Close,
+            }
+        }
+    }
+}
+
+/// One `sendfile(2)` call for the rest of `f`.
+fn sendfile(stream: &TcpStream, f: &mut FileOut) -> io::Result<usize> {
+    let count = f.remaining.min(1 << 30) as usize;
+    let mut off = f.offset as libc::off_t;
+    loop {
+        // SAFETY: both descriptors are open for the duration of the call and `off`
+        // is a valid pointer to a local.
+        let n = unsafe { libc::sendfile(stream.as_raw_fd(), f.file.as_raw_fd(), &mut off, count) };
+        if n >= 0 {
+            f.offset = off as u64;
+            f.remaining -= n as u64;
+            return Ok(n as usize);
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+}
+
+fn write_log(
+    logs: &mut AccessLogs,
+    path: &Path,
+    origin: Origin,
+    req: Option<&Request>,
+    resp: &Response,
+    head_only: bool,
+) {
+    let line = req.map(|r| format!("{} {} {}", r.method, r.target, r.version_str()));
+    let entry = Entry {
+        peer: origin.peer,
+        request_line: line.as_deref().unwrap_or("-"),
+        status: resp.status,
+        body_bytes: if head_only { 0 } else { resp.body.len() },
+        referer: req.and_then(|r| r.header("referer")),
+        user_agent: req.and_then(|r| r.header("user-agent")),
+    };
+    logs.write(path, &entry);
+}

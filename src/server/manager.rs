@@ -1,0 +1,321 @@
+//! The ConnectionManager: one mio `Poll` per worker, a slab of entries keyed by
+//! token (listeners and connections), the deadline queue, and the loop that ties
+//! them together. Nothing here blocks: every socket is non-blocking and every
+//! readiness event is drained by the entry it belongs to.
+
+use std::io;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use mio::{Events, Interest, Poll, Token};
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook_mio::v1_0::Signals;
+use slab::Slab;
+
+use super::access_log::AccessLogs;
+use super::connection::{Connection, Ctx, Status};
+use super::listener::Listener;
+use super::timer::Timers;
+use crate::config::Config;
+use crate::handler::Origin;
+use crate::http::date::http_date;
+
+const SIGNAL_TOKEN: Token = Token(usize::MAX - 1);
+/// How long a listener rests after an accept error such as EMFILE.
+const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+/// How long in-flight responses may take once shutdown starts.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// The longest the loop sleeps without a deadline (keeps the Date header fresh).
+const MAX_SLEEP: Duration = Duration::from_secs(1);
+
+enum Entry {
+    Listener(usize),
+    Conn(Box<Connection>),
+}
+
+/// The `Date` header value, formatted once per second.
+struct DateCache {
+    secs: u64,
+    text: String,
+}
+
+impl DateCache {
+    fn refresh(&mut self) {
+        let now = SystemTime::now();
+        let secs = now
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        if secs != self.secs {
+            self.secs = secs;
+            self.text = http_date(now);
+        }
+    }
+}
+
+/// One worker's event loop.
+pub struct Worker {
+    poll: Poll,
+    config: Arc<Config>,
+    entries: Slab<Entry>,
+    listeners: Vec<Listener>,
+    /// Per listener: paused (deregistered) until this instant after an accept error.
+    paused: Vec<Option<Instant>>,
+    /// Per listener: its slab key.
+    listener_keys: Vec<usize>,
+    timers: Timers,
+    logs: AccessLogs,
+    date: DateCache,
+    signals: Signals,
+    connections: usize,
+    /// Set once SIGINT/SIGTERM arrived: the loop ends when empty or at this time.
+    shutdown_by: Option<Instant>,
+}
+
+impl Worker {
+    pub fn new(config: Arc<Config>, listeners: Vec<Listener>) -> io::Result<Self> {
+        let poll = Poll::new()?;
+        let mut entries = Slab::new();
+        let mut listener_keys = Vec::new();
+        let mut listeners = listeners;
+        for (i, l) in listeners.iter_mut().enumerate() {
+            let key = entries.insert(Entry::Listener(i));
+            poll.registry()
+                .register(&mut l.socket, Token(key), Interest::READABLE)?;
+            listener_keys.push(key);
+        }
+        let mut signals = Signals::new([SIGINT, SIGTERM])?;
+        poll.registry()
+            .register(&mut signals, SIGNAL_TOKEN, Interest::READABLE)?;
+        Ok(Worker {
+            poll,
+            config,
+            entries,
+            paused: vec![None; listeners.len()],
+            listeners,
+            listener_keys,
+            timers: Timers::default(),
+            logs: AccessLogs::default(),
+            date: DateCache {
+                secs: 0,
+                text: String::new(),
+            },
+            signals,
+            connections: 0,
+            shutdown_by: None,
+        })
+    }
+
+    /// Runs until a shutdown signal has been handled.
+    pub fn run(mut self) -> io::Result<()> {
+        let mut events = Events::with_capacity(1024);
+        loop {
+            let timeout = self.next_timeout(Instant::now());
+            if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            self.date.refresh();
+            let now = Instant::now();
+            for event in events.iter() {
+                self.dispatch(event.token(), now);
+            }
+            self.expire(now);
+            self.resume_listeners(now);
+            if let Some(by) = self.shutdown_by
+                && (self.connections == 0 || now >= by)
+            {
+                log::info!("shut down ({} connections left)", self.connections);
+                return Ok(());
+            }
+        }
+    }
+
+    fn next_timeout(&self, now: Instant) -> Duration {
+        let mut t = self.timers.timeout(now, MAX_SLEEP);
+        for until in self.paused.iter().flatten() {
+            t = t.min(until.saturating_duration_since(now));
+        }
+        t
+    }
+
+    fn dispatch(&mut self, token: Token, now: Instant) {
+        if token == SIGNAL_TOKEN {
+            return self.on_signal(now);
+        }
+        match self.entries.get(token.0) {
+            Some(Entry::Listener(i)) => {
+                let i = *i;
+                self.accept(i, now);
+            }
+            Some(Entry::Conn(_)) => self.drive(token.0, now, false),
+            // A stale event for an entry closed earlier in this batch.
+            None => {}
+        }
+    }
+
+    /// Accepts until WouldBlock. Over `worker_connections`, new connections are
+    /// closed at once; on EMFILE and friends the listener pauses briefly.
+    fn accept(&mut self, i: usize, now: Instant) {
+        if self.shutdown_by.is_some() {
+            return;
+        }
+        loop {
+            match self.listeners[i].socket.accept() {
+                Ok((stream, peer)) => self.add_connection(i, stream, peer, now),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if is_transient_accept_error(&e) => continue,
+                Err(e) => return self.pause_listener(i, now, &e),
+            }
+        }
+    }
+
+    fn add_connection(
+        &mut self,
+        i: usize,
+        mut stream: mio::net::TcpStream,
+        peer: std::net::SocketAddr,
+        now: Instant,
+    ) {
+        if self.connections >= self.config.worker_connections {
+            log::warn!(
+                "worker_connections ({}) reached, closing {peer}",
+                self.config.worker_connections
+            );
+            return;
+        }
+        let _ = stream.set_nodelay(true);
+        let local = stream.local_addr().unwrap_or(self.listeners[i].addr);
+        let origin = Origin {
+            group: self.listeners[i].group,
+            local,
+            peer,
+        };
+        let entry = self.entries.vacant_entry();
+        let key = entry.key();
+        if let Err(e) = self.poll.registry().register(
+            &mut stream,
+            Token(key),
+            Interest::READABLE | Interest::WRITABLE,
+        ) {
+            log::error!("register {peer}: {e}");
+            return;
+        }
+        let conn = Connection::new(stream, origin, &self.config, now);
+        let deadline = conn.deadline;
+        entry.insert(Entry::Conn(Box::new(conn)));
+        self.timers.update(key, None, deadline);
+        self.connections += 1;
+        // Data may already be waiting (edge-triggered: no event would tell us).
+        self.drive(key, now, false);
+    }
+
+    fn pause_listener(&mut self, i: usize, now: Instant, e: &io::Error) {
+        log::error!(
+            "accept() on {} failed ({e}); pausing for {:?}",
+            self.listeners[i].addr,
+            ACCEPT_PAUSE
+        );
+        let _ = self
+            .poll
+            .registry()
+            .deregister(&mut self.listeners[i].socket);
+        self.paused[i] = Some(now + ACCEPT_PAUSE);
+    }
+
+    fn resume_listeners(&mut self, now: Instant) {
+        for i in 0..self.listeners.len() {
+            if self.paused[i].is_some_and(|t| t <= now) && self.shutdown_by.is_none() {
+                self.paused[i] = None;
+                let token = Token(self.listener_keys[i]);
+                if self
+                    .poll
+                    .registry()
+                    .register(&mut self.listeners[i].socket, token, Interest::READABLE)
+                    .is_ok()
+                {
+                    self.accept(i, now);
+                }
+            }
+        }
+    }
+
+    /// Runs a connection's state machine (or its timeout) and updates its deadline.
+    fn drive(&mut self, key: usize, now: Instant, timed_out: bool) {
+        let Some(Entry::Conn(conn)) = self.entries.get_mut(key) else {
+            return;
+        };
+        let before = conn.deadline;
+        let mut ctx = Ctx {
+            config: &self.config,
+            now,
+            date: &self.date.text,
+            logs: &mut self.logs,
+            shutting_down: self.shutdown_by.is_some(),
+        };
+        let status = if timed_out {
+            conn.on_timeout(&mut ctx)
+        } else {
+            conn.on_ready(&mut ctx)
+        };
+        let registered = if timed_out { None } else { before };
+        match status {
+            Status::Open => self.timers.update(key, registered, conn.deadline),
+            Status::Close => self.close(key, registered),
+        }
+    }
+
+    fn close(&mut self, key: usize, registered: Option<Instant>) {
+        self.timers.update(key, registered, None);
+        if let Entry::Conn(mut conn) = self.entries.remove(key) {
+            let _ = self.poll.registry().deregister(conn.stream_mut());
+            self.connections -= 1;
+        }
+    }
+
+    fn expire(&mut self, now: Instant) {
+        if self.date.text.is_empty() {
+            self.date.refresh();
+        }
+        while let Some(key) = self.timers.pop_expired(now) {
+            self.drive(key, now, true);
+        }
+    }
+
+    /// SIGINT/SIGTERM: stop accepting, close idle connections, let the rest finish.
+    fn on_signal(&mut self, now: Instant) {
+        let pending: Vec<i32> = self.signals.pending().collect();
+        if pending.is_empty() || self.shutdown_by.is_some() {
+            return;
+        }
+        log::info!("signal {} received, shutting down gracefully", pending[0]);
+        self.shutdown_by = Some(now + SHUTDOWN_GRACE);
+        for l in &mut self.listeners {
+            let _ = self.poll.registry().deregister(&mut l.socket);
+        }
+        let idle: Vec<usize> = self
+            .entries
+            .iter()
+            .filter_map(|(k, e)| matches!(e, Entry::Conn(c) if c.is_idle()).then_some(k))
+            .collect();
+        for key in idle {
+            let deadline = match &self.entries[key] {
+                Entry::Conn(c) => c.deadline,
+                Entry::Listener(_) => None,
+            };
+            self.close(key, deadline);
+        }
+    }
+}
+
+/// Errors that concern only the connection being accepted (it was reset before we
+/// took it): try the next one.
+fn is_transient_accept_error(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::ECONNABORTED) | Some(libc::EPROTO) | Some(libc::EPERM)
+    )
+}

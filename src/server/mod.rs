@@ -1,0 +1,81 @@
+//! The event loop: Listeners accept Connections, a ConnectionManager (`Worker`)
+//! per thread polls them with mio, and each Connection runs its own state machine.
+
+pub mod access_log;
+pub mod buffer;
+pub mod connection;
+pub mod listener;
+pub mod manager;
+pub mod timer;
+
+use std::sync::Arc;
+
+use crate::config::Config;
+pub use listener::BindError;
+use listener::Listener;
+use manager::Worker;
+
+/// Why the server could not start.
+#[derive(Debug)]
+pub enum StartError {
+    Bind(BindError),
+    Io(std::io::Error),
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StartError::Bind(e) => e.fmt(f),
+            StartError::Io(e) => write!(f, "cannot start the event loop: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
+/// Binds every listen address, starts `worker_processes` workers (threads, each
+/// with its own Poll on shared listening sockets) and returns after a graceful
+/// shutdown (SIGINT/SIGTERM).
+pub fn run(config: Config) -> Result<(), StartError> {
+    let sockets = listener::bind_all(&config).map_err(StartError::Bind)?;
+    for g in &config.listens {
+        log::info!("listening on {}", g.addr);
+    }
+    let config = Arc::new(config);
+    let workers = config.worker_processes.max(1);
+    let mut handles = Vec::new();
+    for n in 0..workers {
+        let listeners = clone_listeners(&sockets, &config).map_err(StartError::Io)?;
+        let worker = Worker::new(Arc::clone(&config), listeners).map_err(StartError::Io)?;
+        if n + 1 == workers {
+            worker.run().map_err(StartError::Io)?;
+        } else {
+            handles.push(std::thread::spawn(move || worker.run()));
+        }
+    }
+    for h in handles {
+        match h.join() {
+            Ok(r) => r.map_err(StartError::Io)?,
+            Err(_) => log::error!("a worker thread panicked"),
+        }
+    }
+    Ok(())
+}
+
+fn clone_listeners(
+    sockets: &[std::net::TcpListener],
+    config: &Config,
+) -> std::io::Result<Vec<Listener>> {
+    sockets
+        .iter()
+        .zip(&config.listens)
+        .enumerate()
+        .map(|(group, (s, g))| {
+            Ok(Listener {
+                socket: mio::net::TcpListener::from_std(s.try_clone()?),
+                group,
+                addr: g.addr,
+            })
+        })
+        .collect()
+}
