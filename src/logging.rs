@@ -85,7 +85,8 @@ mod tests {
         assert_eq!(adjust(LevelFilter::Info, 0, 0), LevelFilter::Info);
         assert_eq!(adjust(LevelFilter::Info, 1, 0), LevelFilter::Debug);
         assert_eq!(adjust(LevelFilter::Info, 9, 0), LevelFilter::Trace);
-        assert_eq!(adjust(LevelFilter::Info, 0, 2), LevelFilter::Warn);
+        assert_eq!(adjust(LevelFilter::Info, 0, 1), LevelFilter::Warn);
+        assert_eq!(adjust(LevelFilter::Info, 0, 2), LevelFilter::Error);
         assert_eq!(adjust(LevelFilter::Error, 0, 5), LevelFilter::Off);
     }
 }

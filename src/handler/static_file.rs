@@ -212,10 +212,15 @@ fn parse_range(spec: &str, size: u64) -> RangeChoice {
             .then(|| s.parse().ok())
             .flatten()
     };
+    if first.is_empty() {
+        return match num(last) {
+            None => RangeChoice::Full,
+            Some(0) => RangeChoice::Unsatisfiable,
+            Some(_) if size == 0 => RangeChoice::Unsatisfiable,
+            Some(n) => RangeChoice::Part(size.saturating_sub(n), size - 1),
+        };
+    }
     match (num(first), num(last), last.is_empty()) {
-        (None, Some(0), _) => RangeChoice::Unsatisfiable,
-        (None, Some(_), _) if size == 0 => RangeChoice::Unsatisfiable,
-        (None, Some(n), _) => RangeChoice::Part(size.saturating_sub(n), size - 1),
         (Some(start), _, _) if start >= size => RangeChoice::Unsatisfiable,
         (Some(start), None, true) => RangeChoice::Part(start, size - 1),
         (Some(start), Some(end), _) if end >= start => RangeChoice::Part(start, end.min(size - 1)),
