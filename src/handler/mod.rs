@@ -2,18 +2,22 @@
 //!
 //! 1. [`route`] when the head is complete: pick the virtual server and location,
 //!    clean the path, and answer at once what needs no body (`return`, 405, bad path).
+//!    [`body_sink`] then says where the body goes (an upload writer or a spool).
 //! 2. [`process`] when the body is in: hand the request to the first content handler
-//!    that takes it (static file, index, autoindex), and turn errors into error pages.
+//!    that takes it (upload, delete, static file, index, autoindex), and turn errors
+//!    into error pages.
 
 pub mod autoindex;
+pub mod delete;
 pub mod path;
 pub mod route;
 pub mod static_file;
+pub mod upload;
 
 use std::net::SocketAddr;
 
 use crate::config::{Config, Location, Server};
-use crate::http::body::RequestBody;
+use crate::http::body::{BodyError, BodySink, Spool};
 use crate::http::response::error_body;
 use crate::http::{Method, Request, Response};
 
@@ -73,30 +77,80 @@ pub fn route(config: &Config, origin: Origin, req: &Request) -> Result<Routed, R
             Some(loc),
         ));
     }
-    if !method_allowed(loc, req.method) {
-        let mut resp = error_response(config, server_idx, Some(&routed), 405);
-        resp.header("Allow", loc.allow_methods.join(", "));
-        return Err(resp);
+    if !method_allowed(loc, req.method) || !has_handler(loc, req.method) {
+        return Err(not_allowed(config, &routed));
     }
     Ok(routed)
 }
 
-/// Phase 2: the response for a routed request whose body has been read.
-pub fn process(config: &Config, routed: &Routed, req: &Request, _body: RequestBody) -> Response {
+/// 405 with the methods this location can really answer.
+fn not_allowed(config: &Config, routed: &Routed) -> Response {
     let loc = routed.location(config);
-    let result = match req.method {
-        Method::Get | Method::Head => static_file::serve(loc, &routed.path, req),
-        // Uploads and DELETE are the next layer; until then a location that accepts
-        // these methods has no handler for them.
-        Method::Post | Method::Put | Method::Delete => Err(405),
+    let allow: Vec<&str> = loc
+        .allow_methods
+        .iter()
+        .map(String::as_str)
+        .filter(|m| Method::from_name(m).is_some_and(|m| has_handler(loc, m)))
+        .collect();
+    let mut resp = error_response(config, routed.server, Some(routed), 405);
+    resp.header("Allow", allow.join(", "));
+    resp
+}
+
+/// POST and PUT need something to take the body: an upload store (or CGI).
+fn has_handler(loc: &Location, method: Method) -> bool {
+    match method {
+        Method::Post | Method::Put => loc.upload_store.is_some() || !loc.cgi.is_empty(),
+        Method::Get | Method::Head | Method::Delete => true,
+    }
+}
+
+/// Where a request's body goes while it is read.
+pub enum Sink {
+    /// Kept for the handler (memory, then an anonymous temp file).
+    Spool(Spool),
+    /// A raw upload streamed into the store.
+    Raw(Box<upload::RawUpload>),
+    /// A multipart upload, parts streamed into the store.
+    Multipart(Box<upload::MultipartUpload>),
+}
+
+impl BodySink for Sink {
+    fn write(&mut self, data: &[u8]) -> Result<(), BodyError> {
+        match self {
+            Sink::Spool(s) => s.write(data),
+            Sink::Raw(r) => r.write(data),
+            Sink::Multipart(m) => m.write(data),
+        }
+    }
+}
+
+/// The sink for a routed request's body; `Err` is a status to answer instead
+/// (e.g. 403 when the upload store is not writable).
+pub fn body_sink(config: &Config, routed: &Routed, req: &Request) -> Result<Sink, u16> {
+    let loc = routed.location(config);
+    match (&loc.upload_store, req.method) {
+        (Some(store), Method::Post | Method::Put) => {
+            let rest = routed.path.get(loc.path.len()..).unwrap_or("");
+            upload::begin(store, &loc.path, rest, req)
+        }
+        _ => Ok(Sink::Spool(Spool::default())),
+    }
+}
+
+/// Phase 2: the response for a routed request whose body has been read.
+pub fn process(config: &Config, routed: &Routed, req: &Request, body: Sink) -> Response {
+    let loc = routed.location(config);
+    let result = match (req.method, body) {
+        (_, Sink::Raw(upload)) => upload.finish(),
+        (_, Sink::Multipart(upload)) => upload.finish(req),
+        (Method::Get | Method::Head, _) => static_file::serve(loc, &routed.path, req),
+        (Method::Delete, _) => delete::delete(loc, &routed.path),
+        (Method::Post | Method::Put, _) => Err(405),
     };
     match result {
         Ok(resp) => decorate(resp, Some(loc)),
-        Err(405) => {
-            let mut resp = error_response(config, routed.server, Some(routed), 405);
-            resp.header("Allow", "GET, HEAD");
-            resp
-        }
+        Err(405) => not_allowed(config, routed),
         Err(status) => error_response(config, routed.server, Some(routed), status),
     }
 }

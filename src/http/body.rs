@@ -11,31 +11,10 @@ use super::request::Framing;
 /// Bodies up to this size stay in memory; larger ones go to a temporary file.
 pub const MEMORY_LIMIT: usize = 64 * 1024;
 
-/// A complete request body, as handed to the request processor.
-#[derive(Debug, Default)]
-pub enum RequestBody {
-    #[default]
-    Empty,
-    Memory(Vec<u8>),
-    /// An anonymous temporary file (already unlinked), positioned at its start.
-    File {
-        file: File,
-        len: u64,
-    },
-}
-
-impl RequestBody {
-    pub fn len(&self) -> u64 {
-        match self {
-            RequestBody::Empty => 0,
-            RequestBody::Memory(v) => v.len() as u64,
-            RequestBody::File { len, .. } => *len,
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
+/// Where decoded body bytes go: the request processor picks a sink per request
+/// (a spool for most, an upload writer in upload locations).
+pub trait BodySink {
+    fn write(&mut self, data: &[u8]) -> Result<(), BodyError>;
 }
 
 /// Why a body could not be read.
@@ -45,8 +24,9 @@ pub enum BodyError {
     TooLarge,
     /// Malformed chunked framing → 400.
     Malformed(ChunkError),
-    /// The spool file could not be written → 500.
-    Io(io::Error),
+    /// The sink refused the data with this status (bad multipart → 400, no
+    /// permission → 403, disk full → 500).
+    Rejected(u16),
 }
 
 impl BodyError {
@@ -54,7 +34,72 @@ impl BodyError {
         match self {
             BodyError::TooLarge => 413,
             BodyError::Malformed(_) => 400,
-            BodyError::Io(_) => 500,
+            BodyError::Rejected(s) => *s,
+        }
+    }
+
+    /// A write error of a body file, as a status.
+    pub fn io(e: &io::Error) -> BodyError {
+        match e.kind() {
+            io::ErrorKind::PermissionDenied => BodyError::Rejected(403),
+            _ => BodyError::Rejected(500),
+        }
+    }
+}
+
+/// A body kept for the request processor: in memory while small, then in an
+/// anonymous temporary file (unlinked at once, so nothing is left behind).
+#[derive(Debug, Default)]
+pub struct Spool {
+    memory: Vec<u8>,
+    file: Option<File>,
+    len: u64,
+}
+
+impl BodySink for Spool {
+    fn write(&mut self, data: &[u8]) -> Result<(), BodyError> {
+        self.len += data.len() as u64;
+        if self.file.is_none() && self.memory.len() + data.len() <= MEMORY_LIMIT {
+            self.memory.extend_from_slice(data);
+            return Ok(());
+        }
+        let file = match &mut self.file {
+            Some(f) => f,
+            None => self
+                .file
+                .insert(tempfile::tempfile().map_err(|e| BodyError::io(&e))?),
+        };
+        if !self.memory.is_empty() {
+            file.write_all(&self.memory)
+                .map_err(|e| BodyError::io(&e))?;
+            self.memory = Vec::new();
+        }
+        file.write_all(data).map_err(|e| BodyError::io(&e))
+    }
+}
+
+impl Spool {
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The bytes kept in memory, if the body never went to a file.
+    pub fn memory(&self) -> Option<&[u8]> {
+        self.file.is_none().then_some(self.memory.as_slice())
+    }
+
+    /// The spool file rewound to its start, if the body went to one.
+    pub fn into_file(self) -> io::Result<Option<File>> {
+        match self.file {
+            Some(mut f) => {
+                f.seek(SeekFrom::Start(0))?;
+                Ok(Some(f))
+            }
+            None => Ok(None),
         }
     }
 }
@@ -64,20 +109,19 @@ enum Decoder {
     Chunked(ChunkedDecoder),
 }
 
-/// Consumes body bytes as they arrive and keeps them in memory or a spool file.
+/// Takes body bytes off the connection's input per the framing, enforces
+/// `client_max_body_size`, and passes the decoded bytes to a sink.
 pub struct BodyReader {
     decoder: Decoder,
     /// `client_max_body_size`; 0 = unlimited.
     limit: u64,
     received: u64,
-    memory: Vec<u8>,
-    spool: Option<File>,
     done: bool,
 }
 
 impl BodyReader {
-    /// A reader for `framing` (which must not be `Framing::None`). A Content-Length
-    /// over `limit` is rejected at once, before any body byte is read.
+    /// A reader for `framing`. A Content-Length over `limit` is rejected at once,
+    /// before any body byte is read.
     pub fn new(framing: Framing, limit: u64) -> Result<Self, BodyError> {
         let decoder = match framing {
             Framing::Length(n) if limit != 0 && n > limit => return Err(BodyError::TooLarge),
@@ -90,8 +134,6 @@ impl BodyReader {
             decoder,
             limit,
             received: 0,
-            memory: Vec::new(),
-            spool: None,
             done,
         })
     }
@@ -105,71 +147,43 @@ impl BodyReader {
         self.received
     }
 
-    /// Takes body bytes from the front of `input`; returns how many were consumed
-    /// (bytes after the body's end are left for the next request).
-    pub fn feed(&mut self, input: &[u8]) -> Result<usize, BodyError> {
+    /// Takes body bytes from the front of `input` into `sink`; returns how many
+    /// input bytes were consumed (bytes after the body stay for the next request).
+    pub fn feed(&mut self, input: &[u8], sink: &mut dyn BodySink) -> Result<usize, BodyError> {
         let mut consumed = 0;
         while !self.done && consumed < input.len() {
             let rest = &input[consumed..];
-            match &mut self.decoder {
+            let (n, data) = match &mut self.decoder {
                 Decoder::Length { remaining } => {
                     let n = usize::try_from(*remaining)
                         .unwrap_or(usize::MAX)
                         .min(rest.len());
                     *remaining -= n as u64;
                     self.done = *remaining == 0;
-                    consumed += n;
-                    self.store(&rest[..n])?;
+                    (n, Some(0..n))
                 }
-                Decoder::Chunked(dec) => {
-                    let (n, out) = dec.decode(rest).map_err(BodyError::Malformed)?;
-                    consumed += n;
-                    match out {
-                        Decoded::Data(r) => self.store(&rest[r])?,
-                        Decoded::Done => self.done = true,
-                        Decoded::NeedMore => break,
+                Decoder::Chunked(dec) => match dec.decode(rest).map_err(BodyError::Malformed)? {
+                    (n, Decoded::Data(r)) => (n, Some(r)),
+                    (n, Decoded::Done) => {
+                        self.done = true;
+                        (n, None)
                     }
+                    (n, Decoded::NeedMore) => {
+                        consumed += n;
+                        break;
+                    }
+                },
+            };
+            consumed += n;
+            if let Some(r) = data {
+                self.received += r.len() as u64;
+                if self.limit != 0 && self.received > self.limit {
+                    return Err(BodyError::TooLarge);
                 }
+                sink.write(&rest[r])?;
             }
         }
         Ok(consumed)
-    }
-
-    fn store(&mut self, data: &[u8]) -> Result<(), BodyError> {
-        self.received += data.len() as u64;
-        if self.limit != 0 && self.received > self.limit {
-            return Err(BodyError::TooLarge);
-        }
-        if self.spool.is_none() && self.memory.len() + data.len() <= MEMORY_LIMIT {
-            self.memory.extend_from_slice(data);
-            return Ok(());
-        }
-        let spool = match &mut self.spool {
-            Some(f) => f,
-            None => self
-                .spool
-                .insert(tempfile::tempfile().map_err(BodyError::Io)?),
-        };
-        if !self.memory.is_empty() {
-            spool.write_all(&self.memory).map_err(BodyError::Io)?;
-            self.memory = Vec::new();
-        }
-        spool.write_all(data).map_err(BodyError::Io)
-    }
-
-    /// The complete body.
-    pub fn finish(self) -> Result<RequestBody, BodyError> {
-        match self.spool {
-            Some(mut file) => {
-                file.seek(SeekFrom::Start(0)).map_err(BodyError::Io)?;
-                Ok(RequestBody::File {
-                    file,
-                    len: self.received,
-                })
-            }
-            None if self.memory.is_empty() => Ok(RequestBody::Empty),
-            None => Ok(RequestBody::Memory(self.memory)),
-        }
     }
 }
 
@@ -178,26 +192,31 @@ mod tests {
     use super::*;
     use std::io::Read;
 
-    fn read_all(body: RequestBody) -> Vec<u8> {
-        match body {
-            RequestBody::Empty => Vec::new(),
-            RequestBody::Memory(v) => v,
-            RequestBody::File { mut file, .. } => {
-                let mut v = Vec::new();
-                file.read_to_end(&mut v).unwrap();
-                v
-            }
+    fn read_all(spool: Spool) -> Vec<u8> {
+        if let Some(m) = spool.memory() {
+            return m.to_vec();
         }
+        let mut v = Vec::new();
+        spool
+            .into_file()
+            .unwrap()
+            .unwrap()
+            .read_to_end(&mut v)
+            .unwrap();
+        v
     }
 
     #[test]
     fn length_body_leaves_the_next_request() {
-        let mut r = BodyReader::new(Framing::Length(5), 0).unwrap();
-        assert_eq!(r.feed(b"hel").unwrap(), 3);
+        let (mut r, mut s) = (
+            BodyReader::new(Framing::Length(5), 0).unwrap(),
+            Spool::default(),
+        );
+        assert_eq!(r.feed(b"hel", &mut s).unwrap(), 3);
         assert!(!r.is_done());
-        assert_eq!(r.feed(b"loGET /").unwrap(), 2);
+        assert_eq!(r.feed(b"loGET /", &mut s).unwrap(), 2);
         assert!(r.is_done());
-        assert_eq!(read_all(r.finish().unwrap()), b"hello");
+        assert_eq!(read_all(s), b"hello");
     }
 
     #[test]
@@ -221,11 +240,12 @@ mod tests {
     fn large_bodies_spool_to_a_file() {
         let data: Vec<u8> = (0..MEMORY_LIMIT * 3).map(|i| (i % 251) as u8).collect();
         let mut r = BodyReader::new(Framing::Length(data.len() as u64), 0).unwrap();
+        let mut s = Spool::default();
         for piece in data.chunks(1000) {
-            assert_eq!(r.feed(piece).unwrap(), piece.len());
+            assert_eq!(r.feed(piece, &mut s).unwrap(), piece.len());
         }
-        let body = r.finish().unwrap();
-        assert!(matches!(body, RequestBody::File { .. }));
-        assert_eq!(read_all(body), data);
+        assert!(s.memory().is_none(), "went to a file");
+        assert_eq!(s.len(), data.len() as u64);
+        assert_eq!(read_all(s), data);
     }
 }

@@ -18,7 +18,8 @@ pub enum Method {
 }
 
 impl Method {
-    fn from_token(s: &str) -> Option<Method> {
+    /// The method named `s` (case-sensitive, as RFC 9110 §9.1 says).
+    pub fn from_name(s: &str) -> Option<Method> {
         Some(match s {
             "GET" => Method::Get,
             "HEAD" => Method::Head,
@@ -189,7 +190,7 @@ fn build(req: &httparse::Request, _buf: &[u8]) -> Result<Request, HeadError> {
     for (name, value) in &headers {
         check_field(name, value)?;
     }
-    let method = Method::from_token(method).ok_or(HeadError::UnknownMethod)?;
+    let method = Method::from_name(method).ok_or(HeadError::UnknownMethod)?;
     let http11 = version == 1;
     let (target, target_host) = split_target(path)?;
     let host = host_of(&headers, target_host, http11)?;

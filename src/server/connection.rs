@@ -22,7 +22,7 @@ use mio::net::TcpStream;
 use super::access_log::{AccessLogs, Entry};
 use super::buffer::Buffer;
 use crate::config::{Config, Server};
-use crate::handler::{self, Origin, Routed};
+use crate::handler::{self, Origin, Routed, Sink};
 use crate::http::body::BodyReader;
 use crate::http::request::parse_head;
 use crate::http::status::bodiless;
@@ -64,6 +64,7 @@ enum State {
         req: Box<Request>,
         routed: Routed,
         reader: BodyReader,
+        sink: Sink,
     },
     /// Sending a response; then close or wait for the next request.
     Write { close_after: bool },
@@ -230,8 +231,16 @@ impl Connection {
                 return self.respond(ctx, resp, Some(&req), true);
             }
         };
+        let sink = match handler::body_sink(ctx.config, &routed, &req) {
+            Ok(s) => s,
+            Err(status) => {
+                let resp =
+                    handler::error_response(ctx.config, routed.server, Some(&routed), status);
+                return self.respond(ctx, resp, Some(&req), has_body);
+            }
+        };
         if reader.is_done() {
-            return self.finish_request(ctx, req, routed, reader);
+            return self.finish_request(ctx, req, routed, sink);
         }
         if req.expect_continue && self.input.is_empty() {
             self.out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
@@ -241,29 +250,28 @@ impl Connection {
             req: Box::new(req),
             routed,
             reader,
+            sink,
         };
     }
 
     // ---- reading the body -------------------------------------------------
 
     fn step_body(&mut self, ctx: &mut Ctx) -> Step {
-        let State::Body { reader, .. } = &mut self.state else {
+        let State::Body { reader, sink, .. } = &mut self.state else {
             return Step::Close;
         };
-        match reader.feed(self.input.filled()) {
+        match reader.feed(self.input.filled(), sink) {
             Ok(n) => self.input.consume(n),
             Err(e) => return self.fail_body(ctx, e.status()),
         }
         if reader.is_done() {
             let State::Body {
-                req,
-                routed,
-                reader,
+                req, routed, sink, ..
             } = std::mem::replace(&mut self.state, State::Head { started: false })
             else {
                 return Step::Close;
             };
-            self.finish_request(ctx, *req, routed, reader);
+            self.finish_request(ctx, *req, routed, sink);
             return Step::Progress;
         }
         if self.out_pos < self.out.len() {
@@ -298,11 +306,8 @@ impl Connection {
         Step::Progress
     }
 
-    fn finish_request(&mut self, ctx: &mut Ctx, req: Request, routed: Routed, reader: BodyReader) {
-        let resp = match reader.finish() {
-            Ok(body) => handler::process(ctx.config, &routed, &req, body),
-            Err(e) => handler::error_response(ctx.config, routed.server, Some(&routed), e.status()),
-        };
+    fn finish_request(&mut self, ctx: &mut Ctx, req: Request, routed: Routed, sink: Sink) {
+        let resp = handler::process(ctx.config, &routed, &req, sink);
         let log = routed.location(ctx.config).access_log.clone();
         self.respond_logged(ctx, resp, Some(&req), false, log.as_deref());
     }
