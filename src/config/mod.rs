@@ -5,12 +5,15 @@
 //! arity and value type, applies inheritance main → server → location and builds
 //! the [`Config`] model. Every error carries `file:line:col`.
 
+mod lexer;
 mod model;
+mod parser;
 
 pub use model::*;
 
 use std::fmt;
 use std::path::Path;
+use std::sync::Arc;
 
 /// A configuration error: where, and what was expected.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,13 +34,40 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+impl ConfigError {
+    /// An error at `pos`.
+    pub fn at(pos: &Pos, msg: impl Into<String>) -> Self {
+        ConfigError {
+            pos: Some(pos.clone()),
+            msg: msg.into(),
+        }
+    }
+
+    /// An error that belongs to no position.
+    pub fn new(msg: impl Into<String>) -> Self {
+        ConfigError {
+            pos: None,
+            msg: msg.into(),
+        }
+    }
+}
+
 /// Reads, parses and checks the configuration file `path`; relative paths inside it
 /// (root, alias, upload_store, logs, cgi interpreters) resolve against `prefix`,
 /// `include` globs against the including file's directory.
 pub fn load(path: &Path, prefix: &Path) -> Result<Config, ConfigError> {
-    let _ = (path, prefix);
-    Err(ConfigError {
-        pos: None,
-        msg: "config loading is not built yet".into(),
-    })
+    let _ = prefix;
+    let src = std::fs::read_to_string(path).map_err(|e| open_failed(path, &e))?;
+    let _tree = parser::parse_str(&src, &Arc::from(path.display().to_string()))?;
+    Err(ConfigError::new("config checking is not built yet"))
+}
+
+/// nginx's wording for an unreadable file: `open() "PATH" failed (REASON)`.
+fn open_failed(path: &Path, e: &std::io::Error) -> ConfigError {
+    let reason = e.to_string();
+    let reason = match reason.find(" (os error") {
+        Some(cut) => &reason[..cut],
+        None => &reason,
+    };
+    ConfigError::new(format!("open() \"{}\" failed ({reason})", path.display()))
 }
