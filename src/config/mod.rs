@@ -5,6 +5,7 @@
 //! arity and value type, applies inheritance main → server → location and builds
 //! the [`Config`] model. Every error carries `file:line:col`.
 
+mod include;
 mod lexer;
 mod model;
 mod parser;
@@ -13,7 +14,6 @@ pub use model::*;
 
 use std::fmt;
 use std::path::Path;
-use std::sync::Arc;
 
 /// A configuration error: where, and what was expected.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,17 +57,6 @@ impl ConfigError {
 /// `include` globs against the including file's directory.
 pub fn load(path: &Path, prefix: &Path) -> Result<Config, ConfigError> {
     let _ = prefix;
-    let src = std::fs::read_to_string(path).map_err(|e| open_failed(path, &e))?;
-    let _tree = parser::parse_str(&src, &Arc::from(path.display().to_string()))?;
+    let _tree = include::load_tree(path)?;
     Err(ConfigError::new("config checking is not built yet"))
-}
-
-/// nginx's wording for an unreadable file: `open() "PATH" failed (REASON)`.
-fn open_failed(path: &Path, e: &std::io::Error) -> ConfigError {
-    let reason = e.to_string();
-    let reason = match reason.find(" (os error") {
-        Some(cut) => &reason[..cut],
-        None => &reason,
-    };
-    ConfigError::new(format!("open() \"{}\" failed ({reason})", path.display()))
 }
