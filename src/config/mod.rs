@@ -5,10 +5,15 @@
 //! arity and value type, applies inheritance main → server → location and builds
 //! the [`Config`] model. Every error carries `file:line:col`.
 
+mod build;
+mod check;
+mod directives;
 mod include;
 mod lexer;
 mod model;
 mod parser;
+mod settings;
+mod values;
 
 pub use model::*;
 
@@ -56,7 +61,8 @@ impl ConfigError {
 /// (root, alias, upload_store, logs, cgi interpreters) resolve against `prefix`,
 /// `include` globs against the including file's directory.
 pub fn load(path: &Path, prefix: &Path) -> Result<Config, ConfigError> {
-    let _ = prefix;
-    let _tree = include::load_tree(path)?;
-    Err(ConfigError::new("config checking is not built yet"))
+    let prefix = std::path::absolute(prefix).unwrap_or_else(|_| prefix.to_path_buf());
+    let tree = include::load_tree(path)?;
+    let draft = check::check(&tree, &prefix)?;
+    build::build(draft, path, &prefix)
 }
