@@ -15,6 +15,9 @@ mod parser;
 mod settings;
 mod values;
 
+#[cfg(test)]
+mod tests;
+
 pub use model::*;
 
 use std::fmt;
