@@ -191,8 +191,29 @@ pub(crate) fn config(i: Tokens) -> PResult<Vec<Directive>> {
     terminated(many0(directive), expect(punct(TokenKind::Eof), "")).parse(i)
 }
 
+/// Deepest block nesting accepted; the parser recurses once per level, and no valid
+/// configuration nests deeper than main → http → server → location.
+pub const MAX_DEPTH: usize = 32;
+
+/// Rejects nesting deeper than [`MAX_DEPTH`] before the recursive parser sees it.
+fn check_depth(tokens: &[Token]) -> Result<(), ConfigError> {
+    let mut depth = 0usize;
+    for t in tokens {
+        match t.kind {
+            TokenKind::OpenBrace if depth == MAX_DEPTH => {
+                return Err(ConfigError::at(&t.pos, "blocks are nested too deeply"));
+            }
+            TokenKind::OpenBrace => depth += 1,
+            TokenKind::CloseBrace => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// Parses a token list (ending with `Eof`) into directives.
 pub fn parse(tokens: &[Token]) -> Result<Vec<Directive>, ConfigError> {
+    check_depth(tokens)?;
     match config(Tokens(tokens)) {
         Ok((_, dirs)) => Ok(dirs),
         Err(nom::Err::Error(e) | nom::Err::Failure(e)) => Err(e.into()),
@@ -306,6 +327,29 @@ mod tests {
         ];
         for (src, want) in cases {
             assert_eq!(parse_ok(src), want, "{src:?}");
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_not_overflowed() {
+        let src = "a {".repeat(100_000);
+        let err = parse_err(&src);
+        assert_eq!(
+            err,
+            format!("t.conf:1:{}: blocks are nested too deeply", 3 * 32 + 3)
+        );
+        let ok = format!("{}{}", "a {".repeat(32), "}".repeat(32));
+        assert!(parse_str(&ok, &Arc::from("t.conf")).is_ok());
+    }
+
+    /// Every prefix of a valid file either parses or fails with a position.
+    #[test]
+    fn every_prefix_parses_or_fails_cleanly() {
+        let src = "http { # c\n server { listen 80; root \"/a b\"; location = /x { } } }\n";
+        for cut in (0..=src.len()).filter(|&i| src.is_char_boundary(i)) {
+            if let Err(e) = parse_str(&src[..cut], &Arc::from("t.conf")) {
+                assert!(e.pos.is_some(), "prefix {cut}: {e}");
+            }
         }
     }
 
