@@ -1,9 +1,15 @@
 //! Configuration: nginx syntax in, typed model out.
 //!
-//! Two passes, as nginx does it: `lexer`/`parser` turn text into a tree of
-//! directives with positions (syntax only); `check` knows every directive's contexts,
-//! arity and value type, applies inheritance main → server → location and builds
-//! the [`Config`] model. Every error carries `file:line:col`.
+//! Two passes, as nginx does it:
+//!
+//! 1. Syntax: `lexer` (tokens with line:col) → `parser` (a tree of directives),
+//!    with `include` globs pasted in by `include`.
+//! 2. Meaning: `check` validates every directive against the `directives` table
+//!    (context, arity, block, repetition) and parses values (`values`) into
+//!    per-level `settings`; `build` applies inheritance main → http → server →
+//!    location, fills defaults and groups servers by listen address into [`Config`].
+//!
+//! Every error carries `file:line:col` (see [`ConfigError`]).
 
 mod build;
 mod check;
