@@ -1,11 +1,28 @@
 //! Configuration: nginx syntax in, typed model out.
 //!
-//! Two passes, as nginx does it: `lexer`/`parser` turn text into a tree of
-//! directives with positions (syntax only); `check` knows every directive's contexts,
-//! arity and value type, applies inheritance main → server → location and builds
-//! the [`Config`] model. Every error carries `file:line:col`.
+//! Two passes, as nginx does it:
+//!
+//! 1. Syntax: `lexer` (tokens with line:col) → `parser` (a tree of directives),
+//!    with `include` globs pasted in by `include`.
+//! 2. Meaning: `check` validates every directive against the `directives` table
+//!    (context, arity, block, repetition) and parses values (`values`) into
+//!    per-level `settings`; `build` applies inheritance main → http → server →
+//!    location, fills defaults and groups servers by listen address into [`Config`].
+//!
+//! Every error carries `file:line:col` (see [`ConfigError`]).
 
+mod build;
+mod check;
+mod directives;
+mod include;
+mod lexer;
 mod model;
+mod parser;
+mod settings;
+mod values;
+
+#[cfg(test)]
+mod tests;
 
 pub use model::*;
 
@@ -31,13 +48,30 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+impl ConfigError {
+    /// An error at `pos`.
+    pub fn at(pos: &Pos, msg: impl Into<String>) -> Self {
+        ConfigError {
+            pos: Some(pos.clone()),
+            msg: msg.into(),
+        }
+    }
+
+    /// An error that belongs to no position.
+    pub fn new(msg: impl Into<String>) -> Self {
+        ConfigError {
+            pos: None,
+            msg: msg.into(),
+        }
+    }
+}
+
 /// Reads, parses and checks the configuration file `path`; relative paths inside it
 /// (root, alias, upload_store, logs, cgi interpreters) resolve against `prefix`,
 /// `include` globs against the including file's directory.
 pub fn load(path: &Path, prefix: &Path) -> Result<Config, ConfigError> {
-    let _ = (path, prefix);
-    Err(ConfigError {
-        pos: None,
-        msg: "config loading is not built yet".into(),
-    })
+    let prefix = std::path::absolute(prefix).unwrap_or_else(|_| prefix.to_path_buf());
+    let tree = include::load_tree(path)?;
+    let draft = check::check(&tree, &prefix)?;
+    build::build(draft, path, &prefix)
 }

@@ -1,0 +1,231 @@
+//! The directive table: for every directive, the contexts it may appear in, how many
+//! arguments it takes, whether it opens a block and whether it may repeat in a block.
+//! This is what turns a syntactically fine tree into "not allowed here" errors, as
+//! nginx's `ngx_command_t` table does.
+
+use std::fmt;
+
+/// Where a directive is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ctx {
+    Main,
+    Http,
+    Server,
+    Location,
+}
+
+impl Ctx {
+    fn bit(self) -> u8 {
+        match self {
+            Ctx::Main => MAIN,
+            Ctx::Http => HTTP,
+            Ctx::Server => SRV,
+            Ctx::Location => LOC,
+        }
+    }
+}
+
+impl fmt::Display for Ctx {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Ctx::Main => "main",
+            Ctx::Http => "http",
+            Ctx::Server => "server",
+            Ctx::Location => "location",
+        })
+    }
+}
+
+const MAIN: u8 = 1;
+const HTTP: u8 = 2;
+const SRV: u8 = 4;
+const LOC: u8 = 8;
+/// "main" in the spec table: top level, or inside the optional `http { }` wrapper.
+const TOP: u8 = MAIN | HTTP;
+/// "all" in the spec table.
+const ALL: u8 = TOP | SRV | LOC;
+
+/// One row of the table.
+#[derive(Debug)]
+pub struct Spec {
+    pub name: &'static str,
+    contexts: u8,
+    /// Fewest arguments.
+    pub min: usize,
+    /// Most arguments; `None` = no limit.
+    pub max: Option<usize>,
+    /// Takes a `{ }` block instead of `;`.
+    pub block: bool,
+    /// May appear more than once in the same block.
+    pub repeat: bool,
+}
+
+impl Spec {
+    pub fn allowed_in(&self, ctx: Ctx) -> bool {
+        self.contexts & ctx.bit() != 0
+    }
+
+    pub fn arity_ok(&self, n: usize) -> bool {
+        n >= self.min && self.max.is_none_or(|max| n <= max)
+    }
+}
+
+const fn row(name: &'static str, contexts: u8, min: usize, max: usize) -> Spec {
+    Spec {
+        name,
+        contexts,
+        min,
+        max: Some(max),
+        block: false,
+        repeat: false,
+    }
+}
+
+/// A directive that may repeat in one block.
+const fn many(mut s: Spec) -> Spec {
+    s.repeat = true;
+    s
+}
+
+/// A directive with no upper bound on its arguments.
+const fn open(mut s: Spec) -> Spec {
+    s.max = None;
+    s
+}
+
+/// A block directive.
+const fn block(mut s: Spec) -> Spec {
+    s.block = true;
+    s
+}
+
+/// Every directive webserv knows (`include` is expanded before this table is used).
+pub const TABLE: &[Spec] = &[
+    row("worker_processes", MAIN, 1, 1),
+    row("worker_connections", MAIN, 1, 1),
+    row("error_log", TOP, 1, 2),
+    block(row("http", MAIN, 0, 0)),
+    many(block(row("server", TOP, 0, 0))),
+    many(block(row("location", SRV, 1, 2))),
+    row("access_log", ALL, 1, 1),
+    many(row("listen", SRV, 1, 2)),
+    many(open(row("server_name", SRV, 1, 1))),
+    row("root", ALL, 1, 1),
+    row("alias", LOC, 1, 1),
+    many(open(row("index", ALL, 1, 1))),
+    row("autoindex", ALL, 1, 1),
+    many(open(row("error_page", ALL, 2, 2))),
+    row("client_max_body_size", ALL, 1, 1),
+    row("client_header_buffer_size", TOP | SRV, 1, 1),
+    row("client_header_timeout", TOP | SRV, 1, 1),
+    row("client_body_timeout", TOP | SRV, 1, 1),
+    row("send_timeout", TOP | SRV, 1, 1),
+    row("keepalive_timeout", TOP | SRV, 1, 1),
+    row("keepalive_requests", TOP | SRV, 1, 1),
+    open(row("allow_methods", ALL, 1, 1)),
+    row("return", SRV | LOC, 1, 2),
+    row("upload_store", ALL, 1, 1),
+    many(row("cgi", ALL, 1, 2)),
+    row("cgi_timeout", ALL, 1, 1),
+    row("sendfile", ALL, 1, 1),
+    row("default_type", ALL, 1, 1),
+    many(row("add_header", ALL, 2, 2)),
+];
+
+/// The row for `name`.
+pub fn lookup(name: &str) -> Option<&'static Spec> {
+    TABLE.iter().find(|s| s.name == name)
+}
+
+/// The closest known directive, for "did you mean": at most 2 edits away, and at
+/// most one edit per three characters so short words (`foo` → `root`) get none.
+pub fn suggest(name: &str) -> Option<&'static str> {
+    let limit = (name.chars().count() / 3).clamp(1, 2);
+    let known = TABLE.iter().map(|s| s.name).chain(["include"]);
+    known
+        .map(|k| (edit_distance(name, k), k))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+/// Levenshtein distance, by characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let substitute = prev[j] + usize::from(ca != *cb);
+            cur.push(substitute.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edit_distances() {
+        let cases = [
+            ("lisen", "listen", 1),
+            ("", "abc", 3),
+            ("root", "root", 0),
+            ("roto", "root", 2),
+            ("kitten", "sitting", 3),
+        ];
+        for (a, b, d) in cases {
+            assert_eq!(edit_distance(a, b), d, "{a} {b}");
+        }
+    }
+
+    #[test]
+    fn suggestions() {
+        assert_eq!(suggest("lisen"), Some("listen"));
+        assert_eq!(suggest("servr_name"), Some("server_name"));
+        assert_eq!(suggest("includ"), Some("include"));
+        assert_eq!(suggest("servr_nme"), Some("server_name"));
+        assert_eq!(suggest("foo"), None);
+        assert_eq!(suggest("rot"), Some("root"));
+    }
+
+    #[test]
+    fn contexts_follow_the_spec_table() {
+        let cases = [
+            ("worker_processes", Ctx::Main, true),
+            ("worker_processes", Ctx::Http, false),
+            ("root", Ctx::Location, true),
+            ("alias", Ctx::Server, false),
+            ("listen", Ctx::Server, true),
+            ("listen", Ctx::Main, false),
+            ("keepalive_timeout", Ctx::Http, true),
+            ("keepalive_timeout", Ctx::Location, false),
+            ("return", Ctx::Main, false),
+            ("server", Ctx::Http, true),
+            ("location", Ctx::Location, false),
+        ];
+        for (name, ctx, want) in cases {
+            let spec = lookup(name).unwrap();
+            assert_eq!(spec.allowed_in(ctx), want, "{name} in {ctx}");
+        }
+    }
+
+    #[test]
+    fn arity() {
+        let cases = [
+            ("root", 1, true),
+            ("root", 2, false),
+            ("index", 5, true),
+            ("error_page", 1, false),
+            ("return", 2, true),
+            ("return", 3, false),
+            ("http", 0, true),
+        ];
+        for (name, n, want) in cases {
+            assert_eq!(lookup(name).unwrap().arity_ok(n), want, "{name} {n}");
+        }
+    }
+}

@@ -1,0 +1,376 @@
+//! Inheritable settings of one level (main, http, server or location) and nginx merge
+//! semantics: every field is `None` until the level sets it; [`Settings::merge`] fills
+//! the gaps from the enclosing level. Lists (`index`, `allow_methods`, `error_page`,
+//! `add_header`, `cgi`) are replaced whole by a level that declares any; within one
+//! level, repeated list directives accumulate. Relative paths are resolved against
+//! the prefix as they are read.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::parser::Directive;
+use super::values::{self, Arg};
+use super::{CgiHandler, ConfigError, ErrorPage, Location, Pos};
+
+/// One level's explicitly set values.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    pub root: Option<PathBuf>,
+    pub index: Option<Vec<String>>,
+    pub autoindex: Option<bool>,
+    pub error_pages: Option<HashMap<u16, ErrorPage>>,
+    pub client_max_body_size: Option<u64>,
+    pub client_header_buffer_size: Option<usize>,
+    pub client_header_timeout: Option<Duration>,
+    pub client_body_timeout: Option<Duration>,
+    pub send_timeout: Option<Duration>,
+    pub keepalive_timeout: Option<Duration>,
+    pub keepalive_requests: Option<u64>,
+    pub allow_methods: Option<Vec<String>>,
+    pub upload_store: Option<PathBuf>,
+    pub cgi: Option<Vec<CgiHandler>>,
+    pub cgi_timeout: Option<Duration>,
+    pub sendfile: Option<bool>,
+    pub default_type: Option<String>,
+    pub add_headers: Option<Vec<(String, String)>>,
+    /// `Some(None)` is an explicit `access_log off`.
+    pub access_log: Option<Option<PathBuf>>,
+}
+
+/// Defaults (nginx's, or the spec's where it differs).
+pub const DEFAULT_BODY_SIZE: u64 = 1 << 20;
+pub const DEFAULT_HEADER_BUFFER: usize = 8 << 10;
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(60);
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(60);
+pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(60);
+pub const DEFAULT_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(75);
+pub const DEFAULT_KEEPALIVE_REQUESTS: u64 = 1000;
+pub const DEFAULT_CGI_TIMEOUT: Duration = Duration::from_secs(30);
+pub const DEFAULT_TYPE: &str = "application/octet-stream";
+
+macro_rules! merge_fields {
+    ($inner:ident, $outer:ident: $($field:ident),* $(,)?) => {
+        Settings { $($field: $inner.$field.clone().or_else(|| $outer.$field.clone()),)* }
+    };
+}
+
+impl Settings {
+    /// This level's values, with anything unset taken from `outer`.
+    pub fn merge(&self, outer: &Settings) -> Settings {
+        let inner = self;
+        merge_fields!(inner, outer:
+            root, index, autoindex, error_pages, client_max_body_size,
+            client_header_buffer_size, client_header_timeout, client_body_timeout,
+            send_timeout, keepalive_timeout, keepalive_requests, allow_methods,
+            upload_store, cgi, cgi_timeout, sendfile, default_type, add_headers, access_log,
+        )
+    }
+
+    /// Records one directive (already checked for context and arity).
+    pub fn apply(&mut self, d: &Directive, prefix: &Path) -> Result<(), ConfigError> {
+        let a = &d.args;
+        let name = d.name.as_str();
+        match name {
+            "root" => self.root = Some(prefix.join(&a[0].0)),
+            "upload_store" => self.upload_store = Some(prefix.join(&a[0].0)),
+            "access_log" => self.access_log = Some(access_log(&a[0], prefix)),
+            "index" => list(&mut self.index).extend(a.iter().map(|(s, _)| s.clone())),
+            "autoindex" => self.autoindex = Some(values::on_off(&a[0], name)?),
+            "sendfile" => self.sendfile = Some(values::on_off(&a[0], name)?),
+            "default_type" => self.default_type = Some(a[0].0.clone()),
+            "error_page" => error_page(list_map(&mut self.error_pages), d)?,
+            "allow_methods" => self.allow_methods = Some(allow_methods(a)?),
+            "cgi" => list(&mut self.cgi).push(cgi(a, prefix)),
+            "add_header" => list(&mut self.add_headers).push(add_header(&a[0], &a[1])?),
+            _ => self.apply_limit(name, &a[0])?,
+        }
+        Ok(())
+    }
+
+    /// The size, time and count directives.
+    fn apply_limit(&mut self, name: &str, arg: &Arg) -> Result<(), ConfigError> {
+        let time = || values::time(arg, name).map(Some);
+        match name {
+            "client_max_body_size" => self.client_max_body_size = Some(values::size(arg, name)?),
+            "client_header_buffer_size" => {
+                let n = values::size(arg, name)?;
+                let n = usize::try_from(n).map_err(|_| size_error(arg, name))?;
+                self.client_header_buffer_size = Some(n);
+            }
+            "client_header_timeout" => self.client_header_timeout = time()?,
+            "client_body_timeout" => self.client_body_timeout = time()?,
+            "send_timeout" => self.send_timeout = time()?,
+            "keepalive_timeout" => self.keepalive_timeout = time()?,
+            "cgi_timeout" => self.cgi_timeout = time()?,
+            "keepalive_requests" => self.keepalive_requests = Some(values::number(arg, name)?),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The final location, defaults filled in for anything no level set.
+    pub fn to_location(&self, path: &str, exact: bool, pos: &Pos, prefix: &Path) -> Location {
+        let s = self.clone();
+        Location {
+            path: path.to_string(),
+            exact,
+            root: s.root.unwrap_or_else(|| prefix.join("www")),
+            alias: None,
+            index: s.index.unwrap_or_else(|| vec!["index.html".into()]),
+            autoindex: s.autoindex.unwrap_or(false),
+            error_pages: s.error_pages.unwrap_or_default(),
+            client_max_body_size: s.client_max_body_size.unwrap_or(DEFAULT_BODY_SIZE),
+            allow_methods: s
+                .allow_methods
+                .unwrap_or_else(|| vec!["GET".into(), "HEAD".into()]),
+            ret: None,
+            upload_store: s.upload_store,
+            cgi: s.cgi.unwrap_or_default(),
+            cgi_timeout: s.cgi_timeout.unwrap_or(DEFAULT_CGI_TIMEOUT),
+            sendfile: s.sendfile.unwrap_or(true),
+            default_type: s.default_type.unwrap_or_else(|| DEFAULT_TYPE.into()),
+            add_headers: s.add_headers.unwrap_or_default(),
+            access_log: s.access_log.flatten(),
+            pos: pos.clone(),
+        }
+    }
+}
+
+/// The list this level is building (started on first use).
+fn list<T>(slot: &mut Option<Vec<T>>) -> &mut Vec<T> {
+    slot.get_or_insert_with(Vec::new)
+}
+
+fn list_map<K, V>(slot: &mut Option<HashMap<K, V>>) -> &mut HashMap<K, V> {
+    slot.get_or_insert_with(HashMap::new)
+}
+
+fn size_error(arg: &Arg, name: &str) -> ConfigError {
+    ConfigError::at(&arg.1, format!("invalid size \"{}\" in \"{name}\"", arg.0))
+}
+
+fn access_log(arg: &Arg, prefix: &Path) -> Option<PathBuf> {
+    (arg.0 != "off").then(|| prefix.join(&arg.0))
+}
+
+/// `error_page CODE... [=CODE] URI`.
+fn error_page(pages: &mut HashMap<u16, ErrorPage>, d: &Directive) -> Result<(), ConfigError> {
+    let (uri, rest) = d.args.split_last().ok_or_else(|| arity(d))?;
+    let (status_override, codes) = match rest.split_last() {
+        Some((last, codes)) if last.0.starts_with('=') => (Some(override_code(last)?), codes),
+        _ => (None, rest),
+    };
+    if codes.is_empty() || uri.0.starts_with('=') {
+        return Err(arity(d));
+    }
+    for code in codes {
+        let code = values::status(code, "error_page", 300..=599)?;
+        let page = ErrorPage {
+            uri: uri.0.clone(),
+            status_override,
+        };
+        pages.insert(code, page);
+    }
+    Ok(())
+}
+
+/// The `=CODE` of an error_page.
+fn override_code(arg: &Arg) -> Result<u16, ConfigError> {
+    let stripped = (arg.0[1..].to_string(), arg.1.clone());
+    values::status(&stripped, "error_page", 100..=599).map_err(|_| {
+        ConfigError::at(
+            &arg.1,
+            format!("invalid status code \"{}\" in \"error_page\"", arg.0),
+        )
+    })
+}
+
+pub fn arity(d: &Directive) -> ConfigError {
+    let msg = format!("invalid number of arguments in \"{}\" directive", d.name);
+    ConfigError::at(&d.pos, msg)
+}
+
+/// `allow_methods METHOD...`, upper-cased, deduplicated, HEAD implied by GET.
+fn allow_methods(args: &[Arg]) -> Result<Vec<String>, ConfigError> {
+    let mut methods: Vec<String> = Vec::new();
+    for arg in args {
+        let m = values::method(arg, "allow_methods")?;
+        if !methods.contains(&m) {
+            methods.push(m);
+        }
+    }
+    if methods.iter().any(|m| m == "GET") && !methods.iter().any(|m| m == "HEAD") {
+        methods.push("HEAD".into());
+    }
+    Ok(methods)
+}
+
+/// `cgi EXT [INTERPRETER]`: the extension gets its dot; an interpreter naming a path
+/// (it contains `/`) is resolved against the prefix, a bare name is looked up in PATH.
+fn cgi(args: &[Arg], prefix: &Path) -> CgiHandler {
+    let ext = &args[0].0;
+    let ext = if ext.starts_with('.') {
+        ext.clone()
+    } else {
+        format!(".{ext}")
+    };
+    let interpreter = args.get(1).map(|(p, _)| {
+        if p.contains('/') {
+            prefix.join(p)
+        } else {
+            PathBuf::from(p)
+        }
+    });
+    CgiHandler { ext, interpreter }
+}
+
+/// `add_header NAME VALUE`: NAME must be an RFC 9110 token, VALUE one line.
+fn add_header(name: &Arg, value: &Arg) -> Result<(String, String), ConfigError> {
+    // RFC 9110 5.1: field-name = token; tchar excludes separators and controls.
+    let tchar = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    if name.0.is_empty() || !name.0.chars().all(tchar) {
+        let msg = format!("invalid header name \"{}\" in \"add_header\"", name.0);
+        return Err(ConfigError::at(&name.1, msg));
+    }
+    if value.0.contains(['\r', '\n']) {
+        let msg = "invalid header value in \"add_header\"";
+        return Err(ConfigError::at(&value.1, msg));
+    }
+    Ok((name.0.clone(), value.0.clone()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parser::parse_str;
+    use std::sync::Arc;
+
+    /// Applies every directive of `src` to fresh settings, prefix `/p`.
+    fn settings(src: &str) -> Result<Settings, String> {
+        let dirs = parse_str(src, &Arc::from("t.conf")).unwrap();
+        let mut s = Settings::default();
+        for d in &dirs {
+            s.apply(d, Path::new("/p")).map_err(|e| e.to_string())?;
+        }
+        Ok(s)
+    }
+
+    #[test]
+    fn paths_resolve_against_prefix() {
+        let s = settings("root www2; upload_store /abs/up; access_log logs/a.log;").unwrap();
+        assert_eq!(s.root, Some(PathBuf::from("/p/www2")));
+        assert_eq!(s.upload_store, Some(PathBuf::from("/abs/up")));
+        assert_eq!(s.access_log, Some(Some(PathBuf::from("/p/logs/a.log"))));
+        assert_eq!(settings("access_log off;").unwrap().access_log, Some(None));
+    }
+
+    #[test]
+    fn lists_accumulate_within_a_level() {
+        let s = settings("index a b; index c; add_header X 1; add_header Y 2;").unwrap();
+        assert_eq!(s.index.unwrap(), ["a", "b", "c"]);
+        assert_eq!(s.add_headers.unwrap().len(), 2);
+    }
+
+    #[test]
+    fn error_page_forms() {
+        let s = settings("error_page 404 500 502 /50x.html; error_page 403 =200 /x;").unwrap();
+        let pages = s.error_pages.unwrap();
+        assert_eq!(pages[&502].uri, "/50x.html");
+        assert_eq!(pages[&404].status_override, None);
+        assert_eq!(pages[&403].status_override, Some(200));
+        let errs = [
+            (
+                "error_page 99 /x;",
+                "t.conf:1:12: invalid status code \"99\" in \"error_page\"",
+            ),
+            (
+                "error_page 404 =2x /x;",
+                "t.conf:1:16: invalid status code \"=2x\" in \"error_page\"",
+            ),
+            (
+                "error_page =200 /x;",
+                "t.conf:1:1: invalid number of arguments in \"error_page\" directive",
+            ),
+            (
+                "error_page 404 =200;",
+                "t.conf:1:1: invalid number of arguments in \"error_page\" directive",
+            ),
+        ];
+        for (src, want) in errs {
+            assert_eq!(settings(src).unwrap_err(), want, "{src}");
+        }
+    }
+
+    #[test]
+    fn allow_methods_get_implies_head() {
+        let s = settings("allow_methods get POST GET;").unwrap();
+        assert_eq!(s.allow_methods.unwrap(), ["GET", "POST", "HEAD"]);
+        let s = settings("allow_methods DELETE;").unwrap();
+        assert_eq!(s.allow_methods.unwrap(), ["DELETE"]);
+    }
+
+    #[test]
+    fn cgi_entries() {
+        let s = settings("cgi .py python3; cgi sh bin/sh; cgi .cgi;").unwrap();
+        let cgi = s.cgi.unwrap();
+        assert_eq!(cgi[0].interpreter, Some(PathBuf::from("python3")));
+        assert_eq!(cgi[1].ext, ".sh");
+        assert_eq!(cgi[1].interpreter, Some(PathBuf::from("/p/bin/sh")));
+        assert_eq!(cgi[2].interpreter, None);
+    }
+
+    #[test]
+    fn add_header_validation() {
+        let err = settings("add_header \"X Y\" 1;").unwrap_err();
+        assert_eq!(
+            err,
+            "t.conf:1:12: invalid header name \"X Y\" in \"add_header\""
+        );
+        let err = settings("add_header X \"a\\nb\";").unwrap_err();
+        assert_eq!(err, "t.conf:1:14: invalid header value in \"add_header\"");
+    }
+
+    #[test]
+    fn limits() {
+        let s =
+            settings("client_max_body_size 10k; keepalive_timeout 500ms; keepalive_requests 5;")
+                .unwrap();
+        assert_eq!(s.client_max_body_size, Some(10240));
+        assert_eq!(s.keepalive_timeout, Some(Duration::from_millis(500)));
+        assert_eq!(s.keepalive_requests, Some(5));
+        let err = settings("keepalive_requests x;").unwrap_err();
+        assert_eq!(
+            err,
+            "t.conf:1:20: invalid number \"x\" in \"keepalive_requests\""
+        );
+    }
+
+    #[test]
+    fn merge_prefers_inner_and_replaces_lists_whole() {
+        let outer = settings("root /o; index a b; autoindex on;").unwrap();
+        let inner = settings("index c;").unwrap();
+        let m = inner.merge(&outer);
+        assert_eq!(m.root, Some(PathBuf::from("/o")));
+        assert_eq!(m.index.unwrap(), ["c"]);
+        assert_eq!(m.autoindex, Some(true));
+    }
+
+    #[test]
+    fn defaults_when_nothing_set() {
+        let pos = Pos {
+            file: Arc::from("t"),
+            line: 1,
+            col: 1,
+        };
+        let l = Settings::default().to_location("/", false, &pos, Path::new("/p"));
+        assert_eq!(l.root, PathBuf::from("/p/www"));
+        assert_eq!(l.index, ["index.html"]);
+        assert_eq!(l.client_max_body_size, 1 << 20);
+        assert_eq!(l.allow_methods, ["GET", "HEAD"]);
+        assert_eq!(l.cgi_timeout, Duration::from_secs(30));
+        assert!(l.sendfile && !l.autoindex);
+        assert_eq!(l.default_type, "application/octet-stream");
+        assert_eq!(l.access_log, None);
+    }
+}
