@@ -19,7 +19,16 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 WWW = REPO_ROOT / "www"
-WEBSERV_BIN = os.environ.get("WEBSERV_BIN") or str(REPO_ROOT / "target" / "debug" / "webserv")
+
+
+def _webserv_bin():
+    """$WEBSERV_BIN (made absolute, since servers start in other directories), else the
+    debug build."""
+    path = os.environ.get("WEBSERV_BIN") or str(REPO_ROOT / "target" / "debug" / "webserv")
+    return os.path.abspath(path) if os.sep in path else path
+
+
+WEBSERV_BIN = _webserv_bin()
 
 STARTUP_TIMEOUT = 10.0  # seconds for the server to accept connections
 STOP_GRACE = 3.0  # seconds between SIGTERM and SIGKILL
