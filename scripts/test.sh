@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The whole test suite, as README.md's Quick start runs it:
+#   formatting, lints, build, Rust tests, then the black-box tests in tests/e2e
+#   against the freshly built binary.
+# Works on a fresh Debian machine with Rust and Python 3 only: it installs the Python
+# test packages with pip and, when running as root, the Debian packages it needs.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+# ---- tools the tests need ----------------------------------------------------------
+apt_install() {
+    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+        step "apt-get install $*"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"
+    else
+        echo "error: please install: $* (needs root and apt-get to do it here)" >&2
+        exit 1
+    fi
+}
+
+# curl: the e2e suite checks that a stock HTTP client gets the demo site.
+command -v curl >/dev/null 2>&1 || apt_install curl
+# pip: Debian ships it separately from python3.
+python3 -m pip --version >/dev/null 2>&1 || apt_install python3-pip
+
+step "pip install -r tests/e2e/requirements.txt"
+# Debian marks its system Python "externally managed" (PEP 668); these two test
+# packages are what we want there, so allow pip to install them.
+PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --quiet --disable-pip-version-check \
+    -r tests/e2e/requirements.txt
+
+# rustfmt and clippy come with rustup's default profile; add them if missing.
+if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
+    step "rustup component add rustfmt clippy"
+    rustup component add rustfmt clippy
+fi
+
+# ---- Rust --------------------------------------------------------------------------
+step "cargo fmt --check"
+cargo fmt --check
+
+step "cargo clippy --all-targets -- -D warnings"
+cargo clippy --all-targets -- -D warnings
+
+step "cargo build"
+cargo build
+
+step "cargo test"
+cargo test
+
+# ---- black-box tests against the real binary ----------------------------------------
+step "pytest tests/e2e"
+WEBSERV_BIN="$PWD/target/debug/webserv" python3 -m pytest -q tests/e2e
+
+step "all tests passed"
