@@ -19,7 +19,7 @@ use std::net::SocketAddr;
 use crate::config::{Config, Location, Server};
 use crate::http::body::{BodyError, BodySink, Spool};
 use crate::http::response::error_body;
-use crate::http::{Method, Request, Response};
+use crate::http::{Framing, Method, Request, Response};
 
 /// The configuration a request was matched to: indices into the config, so a
 /// connection can keep it across reads without borrowing.
@@ -71,6 +71,12 @@ pub fn route(config: &Config, origin: Origin, req: &Request) -> Result<Routed, R
         path,
     };
     let loc = routed.location(config);
+    // nginx checks the declared length right after finding the location, before
+    // the location's `return` and method checks.
+    let limit = loc.client_max_body_size;
+    if matches!(req.framing, Framing::Length(n) if limit != 0 && n > limit) {
+        return Err(error_response(config, server_idx, Some(&routed), 413));
+    }
     if let Some(ret) = &loc.ret {
         return Err(decorate(
             fixed_return(ret.code, ret.target.as_deref()),

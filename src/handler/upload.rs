@@ -68,8 +68,10 @@ fn open_store(store: &Path) -> Result<(), u16> {
 pub fn begin(store: &Path, loc_path: &str, rest: &str, req: &Request) -> Result<super::Sink, u16> {
     open_store(store)?;
     let content_type = req.header("content-type").unwrap_or("");
-    if req.method == Method::Post {
-        if let Some(b) = multipart::boundary(content_type) {
+    if req.method == Method::Post
+        && let Some(b) = multipart::boundary(content_type)
+    {
+        {
             return Ok(super::Sink::Multipart(Box::new(MultipartUpload {
                 parser: MultipartParser::new(&b),
                 store: store.to_path_buf(),

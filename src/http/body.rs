@@ -226,14 +226,22 @@ mod tests {
             Err(BodyError::TooLarge)
         ));
         assert!(BodyReader::new(Framing::Length(10), 10).is_ok());
-        let mut r = BodyReader::new(Framing::Chunked, 4).unwrap();
-        assert!(matches!(
-            r.feed(b"3\r\nabc\r\n2\r\nde\r\n"),
-            Err(BodyError::TooLarge)
-        ));
-        let mut r = BodyReader::new(Framing::Chunked, 5).unwrap();
-        r.feed(b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n").unwrap();
-        assert_eq!(read_all(r.finish().unwrap()), b"abcde");
+        let (mut r, mut s) = (
+            BodyReader::new(Framing::Chunked, 4).unwrap(),
+            Spool::default(),
+        );
+        let res = r.feed(b"3\r\nabc\r\n2\r\nde\r\n", &mut s);
+        assert!(matches!(res, Err(BodyError::TooLarge)));
+        let (mut r, mut s) = (
+            BodyReader::new(Framing::Chunked, 5).unwrap(),
+            Spool::default(),
+        );
+        let n = r
+            .feed(b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\nNEXT", &mut s)
+            .unwrap();
+        assert_eq!(n, 20, "stops before the next request");
+        assert!(r.is_done());
+        assert_eq!(read_all(s), b"abcde");
     }
 
     #[test]

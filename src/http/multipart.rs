@@ -104,19 +104,26 @@ impl MultipartParser {
             return (0, Event::NeedMore);
         }
         if at_start && input.starts_with(first) {
-            self.state = State::AfterDelimiter;
-            return (first.len(), Event::NeedMore);
+            match delimiter_ends(&input[first.len()..]) {
+                Some(true) => {
+                    self.state = State::AfterDelimiter;
+                    return (first.len(), Event::NeedMore);
+                }
+                None => return (0, Event::NeedMore),
+                Some(false) => {}
+            }
         }
         self.state = State::Preamble { at_start: false };
-        match memmem::find(input, &self.delimiter) {
-            Some(i) => {
+        // The body state's search finds the delimiter; its data is discarded.
+        match self.body(input) {
+            (n, Event::PartEnd) => {
                 self.state = State::AfterDelimiter;
-                (i + self.delimiter.len(), Event::NeedMore)
+                (n, Event::NeedMore)
             }
-            None => (
-                input.len().saturating_sub(self.delimiter.len() - 1),
-                Event::NeedMore,
-            ),
+            (n, _) => {
+                self.state = State::Preamble { at_start: false };
+                (n, Event::NeedMore)
+            }
         }
     }
 
@@ -162,34 +169,53 @@ impl MultipartParser {
     }
 
     fn body<'a>(&mut self, input: &'a [u8]) -> (usize, Event<'a>) {
-        match memmem::find(input, &self.delimiter) {
-            Some(0) => {
-                self.state = State::AfterDelimiter;
-                (self.delimiter.len(), Event::PartEnd)
-            }
-            Some(i) => (i, Event::Data(&input[..i])),
-            None => {
-                // Keep a tail that might be the start of a delimiter.
-                let keep = self.delimiter.len() - 1;
-                let safe = input.len().saturating_sub(keep);
-                let safe = match memchr::memchr(b'\r', &input[safe..]) {
-                    Some(r) => safe + r,
-                    None => input.len(),
-                };
-                if safe == 0 {
-                    (0, Event::NeedMore)
-                } else {
-                    (safe, Event::Data(&input[..safe]))
+        let mut from = 0;
+        while let Some(j) = memmem::find(&input[from..], &self.delimiter) {
+            let i = from + j;
+            match delimiter_ends(&input[i + self.delimiter.len()..]) {
+                Some(true) if i == 0 => {
+                    self.state = State::AfterDelimiter;
+                    return (self.delimiter.len(), Event::PartEnd);
                 }
+                Some(true) | None if i > 0 => return (i, Event::Data(&input[..i])),
+                None => return (0, Event::NeedMore),
+                // The boundary text followed by something else is content.
+                _ => from = i + 1,
             }
         }
+        // Keep a tail that might be the start of a delimiter.
+        let keep = self.delimiter.len() - 1;
+        let tail = input.len().saturating_sub(keep).max(from);
+        let safe = match memchr::memchr(b'\r', &input[tail..]) {
+            Some(r) => tail + r,
+            None => input.len(),
+        };
+        if safe == 0 {
+            (0, Event::NeedMore)
+        } else {
+            (safe, Event::Data(&input[..safe]))
+        }
+    }
+}
+
+/// Whether the bytes after `\r\n--BOUNDARY` make it a delimiter (padding, then
+/// CRLF or `--`); `None` when more input is needed to tell.
+fn delimiter_ends(rest: &[u8]) -> Option<bool> {
+    let pad = rest
+        .iter()
+        .take_while(|&&b| b == b' ' || b == b'\t')
+        .count();
+    match &rest[pad..] {
+        [b'\r', b'\n', ..] | [b'-', b'-', ..] => Some(true),
+        [] | [b'\r'] | [b'-'] if pad < 256 => None,
+        _ => Some(false),
     }
 }
 
 fn parse_part_headers(block: &[u8]) -> Result<PartInfo, MultipartError> {
     let text = std::str::from_utf8(block).map_err(|_| MultipartError::BadHeaders)?;
     let mut info = PartInfo::default();
-    for line in text.split("\r\n") {
+    for line in text.split("\r\n").filter(|l| !l.is_empty()) {
         let (name, value) = line.split_once(':').ok_or(MultipartError::BadHeaders)?;
         if name.trim().eq_ignore_ascii_case("content-disposition") {
             info.name = disposition_param(value, "name");

@@ -33,6 +33,7 @@ def webserv(tmp_path):
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     """One server per test module on SITE_CONF (www/ from the repo root), read-only use."""
-    server = start_server(SITE_CONF, tmp_path_factory.mktemp("site"))
+    workdir = tmp_path_factory.mktemp("site")
+    server = start_server(SITE_CONF, workdir, store=workdir / "store")
     yield server
     server.stop()

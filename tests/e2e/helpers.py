@@ -54,6 +54,7 @@ server {
     }
     location /post/ {
         allow_methods GET POST;
+        upload_store {store};
         client_max_body_size 1k;
     }
 }
