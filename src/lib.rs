@@ -9,6 +9,7 @@
 //! - [`handler`]: the RequestProcessor: virtual server and location selection, then
 //!   return / upload / delete / static / index / autoindex, and error pages.
 
+pub mod cgi;
 pub mod config;
 pub mod handler;
 pub mod http;

@@ -141,7 +141,7 @@ fn block_of(d: &Directive) -> &[Directive] {
 
 /// `error_log PATH|stderr [LEVEL]`; the level defaults to `error`, as in nginx.
 fn error_log(args: &[Arg], prefix: &Path) -> Result<ErrorLog, ConfigError> {
-    let path = (args[0].0 != "stderr").then(|| prefix.join(&args[0].0));
+    let path = (args[0].0 != "stderr").then(|| values::resolve(prefix, &args[0].0));
     let level = match args.get(1) {
         Some(arg) => values::log_level(arg)?,
         None => log::LevelFilter::Error,
@@ -280,7 +280,7 @@ fn location_directive(
         return Err(ConfigError::at(&d.pos, msg));
     }
     match d.name.as_str() {
-        "alias" => loc.alias = Some(prefix.join(&d.args[0].0)),
+        "alias" => loc.alias = Some(values::resolve(prefix, &d.args[0].0)),
         "return" => loc.ret = Some(ret(&d.args)?),
         _ => loc.settings.apply(d, prefix)?,
     }

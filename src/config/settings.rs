@@ -72,8 +72,8 @@ impl Settings {
         let a = &d.args;
         let name = d.name.as_str();
         match name {
-            "root" => self.root = Some(prefix.join(&a[0].0)),
-            "upload_store" => self.upload_store = Some(prefix.join(&a[0].0)),
+            "root" => self.root = Some(values::resolve(prefix, &a[0].0)),
+            "upload_store" => self.upload_store = Some(values::resolve(prefix, &a[0].0)),
             "access_log" => self.access_log = Some(access_log(&a[0], prefix)),
             "index" => list(&mut self.index).extend(a.iter().map(|(s, _)| s.clone())),
             "autoindex" => self.autoindex = Some(values::on_off(&a[0], name)?),
@@ -115,7 +115,7 @@ impl Settings {
         Location {
             path: path.to_string(),
             exact,
-            root: s.root.unwrap_or_else(|| prefix.join("www")),
+            root: s.root.unwrap_or_else(|| values::resolve(prefix, "www")),
             alias: None,
             index: s.index.unwrap_or_else(|| vec!["index.html".into()]),
             autoindex: s.autoindex.unwrap_or(false),
@@ -151,7 +151,7 @@ fn size_error(arg: &Arg, name: &str) -> ConfigError {
 }
 
 fn access_log(arg: &Arg, prefix: &Path) -> Option<PathBuf> {
-    (arg.0 != "off").then(|| prefix.join(&arg.0))
+    (arg.0 != "off").then(|| values::resolve(prefix, &arg.0))
 }
 
 /// `error_page CODE... [=CODE] URI`.
@@ -217,7 +217,7 @@ fn cgi(args: &[Arg], prefix: &Path) -> CgiHandler {
     };
     let interpreter = args.get(1).map(|(p, _)| {
         if p.contains('/') {
-            prefix.join(p)
+            values::resolve(prefix, p)
         } else {
             PathBuf::from(p)
         }

@@ -323,3 +323,27 @@ mod tests {
         assert!(log_level(&arg("loud")).is_err());
     }
 }
+
+/// A configured path made absolute against the prefix, without `.` components
+/// (`root .;` is the prefix itself, not `<prefix>/.`).
+pub fn resolve(prefix: &std::path::Path, path: &str) -> std::path::PathBuf {
+    prefix
+        .join(path)
+        .components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect()
+}
+
+#[cfg(test)]
+mod resolve_tests {
+    use super::resolve;
+    use std::path::Path;
+
+    #[test]
+    fn drops_current_dir_components() {
+        let p = Path::new("/srv/site");
+        assert_eq!(resolve(p, "."), Path::new("/srv/site"));
+        assert_eq!(resolve(p, "./www/./x"), Path::new("/srv/site/www/x"));
+        assert_eq!(resolve(p, "/abs/path"), Path::new("/abs/path"));
+    }
+}

@@ -16,6 +16,8 @@ pub mod upload;
 
 use std::net::SocketAddr;
 
+use crate::cgi::process::Launch;
+use crate::cgi::{self, Script};
 use crate::config::{Config, Location, Server};
 use crate::http::body::{BodyError, BodySink, Spool};
 use crate::http::response::error_body;
@@ -29,6 +31,8 @@ pub struct Routed {
     pub location: usize,
     /// The percent-decoded, normalized path.
     pub path: String,
+    /// The CGI script the path names, in a location with `cgi` handlers.
+    pub script: Option<Script>,
 }
 
 impl Routed {
@@ -65,10 +69,12 @@ pub fn route(config: &Config, origin: Origin, req: &Request) -> Result<Routed, R
         ));
     }
     let location = location_index(server, &path);
+    let script = cgi::find_script(&server.locations[location], &path);
     let routed = Routed {
         server: server_idx,
         location,
         path,
+        script,
     };
     let loc = routed.location(config);
     // nginx checks the declared length right after finding the location, before
@@ -103,7 +109,7 @@ fn not_allowed(config: &Config, routed: &Routed) -> Response {
     resp
 }
 
-/// POST and PUT need something to take the body: an upload store (or CGI).
+/// POST and PUT need something to take the body: an upload store or CGI.
 fn has_handler(loc: &Location, method: Method) -> bool {
     match method {
         Method::Post | Method::Put => loc.upload_store.is_some() || !loc.cgi.is_empty(),
@@ -135,6 +141,9 @@ impl BodySink for Sink {
 /// (e.g. 403 when the upload store is not writable).
 pub fn body_sink(config: &Config, routed: &Routed, req: &Request) -> Result<Sink, u16> {
     let loc = routed.location(config);
+    if routed.script.is_some() {
+        return Ok(Sink::Spool(Spool::default()));
+    }
     match (&loc.upload_store, req.method) {
         (Some(store), Method::Post | Method::Put) => {
             let rest = routed.path.get(loc.path.len()..).unwrap_or("");
@@ -144,9 +153,35 @@ pub fn body_sink(config: &Config, routed: &Routed, req: &Request) -> Result<Sink
     }
 }
 
-/// Phase 2: the response for a routed request whose body has been read.
-pub fn process(config: &Config, routed: &Routed, req: &Request, body: Sink) -> Response {
+/// What phase 2 decided.
+pub enum Outcome {
+    Respond(Response),
+    /// Run a CGI script; the connection relays its output.
+    Cgi(CgiJob),
+}
+
+/// A CGI script to run, with its body and limits.
+pub struct CgiJob {
+    pub launch: Launch,
+    pub body: Spool,
+    pub timeout: std::time::Duration,
+}
+
+/// Phase 2: the outcome for a routed request whose body has been read.
+pub fn process(
+    config: &Config,
+    routed: &Routed,
+    origin: Origin,
+    req: &Request,
+    body: Sink,
+) -> Outcome {
     let loc = routed.location(config);
+    let body = match (body, &routed.script) {
+        (Sink::Spool(spool), Some(script)) => {
+            return Outcome::Cgi(cgi_job(config, routed, script, origin, req, spool));
+        }
+        (body, _) => body,
+    };
     let result = match (req.method, body) {
         (_, Sink::Raw(upload)) => upload.finish(),
         (_, Sink::Multipart(upload)) => upload.finish(req),
@@ -154,10 +189,52 @@ pub fn process(config: &Config, routed: &Routed, req: &Request, body: Sink) -> R
         (Method::Delete, _) => delete::delete(loc, &routed.path),
         (Method::Post | Method::Put, _) => Err(405),
     };
-    match result {
+    Outcome::Respond(match result {
         Ok(resp) => decorate(resp, Some(loc)),
         Err(405) => not_allowed(config, routed),
         Err(status) => error_response(config, routed.server, Some(routed), status),
+    })
+}
+
+fn cgi_job(
+    config: &Config,
+    routed: &Routed,
+    script: &Script,
+    origin: Origin,
+    req: &Request,
+    body: Spool,
+) -> CgiJob {
+    let loc = routed.location(config);
+    let server = routed.server(config);
+    let has_body = req.framing != Framing::None;
+    let env = cgi::environment(&cgi::EnvInput {
+        req,
+        script,
+        loc,
+        local: origin.local,
+        peer: origin.peer,
+        server_name: server.server_names.first().map_or("", String::as_str),
+        content_length: has_body.then(|| body.len()),
+    });
+    let cwd = script
+        .file
+        .parent()
+        .map(|p| p.to_path_buf())
+        .unwrap_or_default();
+    let (program, args) = match &script.interpreter {
+        Some(interp) => (interp.clone(), vec![script.file.clone().into_os_string()]),
+        None => (script.file.clone(), Vec::new()),
+    };
+    CgiJob {
+        launch: Launch {
+            program,
+            args,
+            env,
+            cwd,
+            script_name: script.name.clone(),
+        },
+        body,
+        timeout: loc.cgi_timeout,
     }
 }
 

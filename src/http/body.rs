@@ -92,6 +92,17 @@ impl Spool {
         self.file.is_none().then_some(self.memory.as_slice())
     }
 
+    /// The body, in memory or as the spool file rewound to its start.
+    pub fn into_data(self) -> io::Result<SpoolData> {
+        match self.file {
+            Some(mut f) => {
+                f.seek(SeekFrom::Start(0))?;
+                Ok(SpoolData::File(f))
+            }
+            None => Ok(SpoolData::Memory(self.memory)),
+        }
+    }
+
     /// The spool file rewound to its start, if the body went to one.
     pub fn into_file(self) -> io::Result<Option<File>> {
         match self.file {
@@ -102,6 +113,12 @@ impl Spool {
             None => Ok(None),
         }
     }
+}
+
+/// A finished spool's contents.
+pub enum SpoolData {
+    Memory(Vec<u8>),
+    File(File),
 }
 
 enum Decoder {

@@ -4,6 +4,7 @@
 
 use std::fs::File;
 
+use super::request::Framing;
 use super::status::{bodiless, reason};
 
 /// A response body.
@@ -72,9 +73,26 @@ impl Response {
             .map(|(_, v)| v.as_str())
     }
 
-    /// Writes the status line and headers (ending with the blank line) into `out`.
-    /// `head_only` (HEAD requests) keeps Content-Length but the caller sends no body.
+    /// Writes the status line and headers (ending with the blank line) into `out`,
+    /// with a Content-Length for the body (none for bodiless statuses). A HEAD
+    /// response keeps the Content-Length; the caller sends no body.
     pub fn write_head(&self, out: &mut Vec<u8>, date: &str, keep_alive: bool) {
+        let framing = if bodiless(self.status) {
+            Framing::None
+        } else {
+            Framing::Length(self.body.len())
+        };
+        self.write_head_framed(out, date, keep_alive, framing);
+    }
+
+    /// Like `write_head`, with the body framing given (streamed CGI output).
+    pub fn write_head_framed(
+        &self,
+        out: &mut Vec<u8>,
+        date: &str,
+        keep_alive: bool,
+        framing: Framing,
+    ) {
         let status = self.status;
         out.extend_from_slice(b"HTTP/1.1 ");
         out.extend_from_slice(status.to_string().as_bytes());
@@ -86,10 +104,14 @@ impl Response {
         for (name, value) in &self.headers {
             push_header(out, name, value);
         }
-        if !bodiless(status) {
-            out.extend_from_slice(b"Content-Length: ");
-            out.extend_from_slice(self.body.len().to_string().as_bytes());
-            out.extend_from_slice(b"\r\n");
+        match framing {
+            Framing::Length(n) => {
+                out.extend_from_slice(b"Content-Length: ");
+                out.extend_from_slice(n.to_string().as_bytes());
+                out.extend_from_slice(b"\r\n");
+            }
+            Framing::Chunked => out.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
+            Framing::None => {}
         }
         out.extend_from_slice(if keep_alive {
             b"Connection: keep-alive\r\n\r\n".as_slice()

@@ -19,10 +19,12 @@ use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
 
+mod cgi;
+
 use super::access_log::{AccessLogs, Entry};
 use super::buffer::Buffer;
 use crate::config::{Config, Server};
-use crate::handler::{self, Origin, Routed, Sink};
+use crate::handler::{self, Origin, Outcome, Routed, Sink};
 use crate::http::body::BodyReader;
 use crate::http::request::parse_head;
 use crate::http::status::bodiless;
@@ -47,6 +49,10 @@ pub struct Ctx<'a> {
     pub logs: &'a mut AccessLogs,
     /// Graceful shutdown in progress: finish this response, keep nothing alive.
     pub shutting_down: bool,
+    /// For registering CGI pipes.
+    pub registry: &'a mio::Registry,
+    /// This connection's slab key (its tokens are `key * 4 + 0..4`).
+    pub key: usize,
 }
 
 /// Whether the connection stays registered.
@@ -68,6 +74,12 @@ enum State {
     },
     /// Sending a response; then close or wait for the next request.
     Write { close_after: bool },
+    /// A CGI script runs; its output is relayed as it comes.
+    Cgi {
+        req: Box<Request>,
+        routed: Routed,
+        run: Box<cgi::CgiRun>,
+    },
     /// Response sent, write side shut: discard input until the peer closes.
     Linger { discarded: usize },
 }
@@ -91,6 +103,8 @@ pub struct Connection {
     state: State,
     /// Requests answered on this connection (for `keepalive_requests`).
     served: u64,
+    /// Internal redirects followed for the current request.
+    redirects: u8,
     /// When the connection times out in its current state.
     pub deadline: Option<Instant>,
 }
@@ -113,6 +127,7 @@ impl Connection {
             file: None,
             state: State::Head { started: false },
             served: 0,
+            redirects: 0,
             deadline: None,
         };
         conn.deadline = Some(now + conn.default_server(config).client_header_timeout);
@@ -144,6 +159,7 @@ impl Connection {
                 State::Head { .. } => self.step_head(ctx),
                 State::Body { .. } => self.step_body(ctx),
                 State::Write { .. } => self.step_write(ctx),
+                State::Cgi { .. } => self.step_cgi(ctx),
                 State::Linger { .. } => self.step_linger(),
             };
             match step {
@@ -156,6 +172,13 @@ impl Connection {
 
     /// The deadline passed: 408 if a request was under way, else just close.
     pub fn on_timeout(&mut self, ctx: &mut Ctx) -> Status {
+        if let State::Cgi { .. } = self.state {
+            return if self.cgi_timeout(ctx) {
+                self.on_ready(ctx)
+            } else {
+                Status::Close
+            };
+        }
         match self.state {
             State::Head { started: true } | State::Body { .. } => {
                 let idx = handler::server_index(ctx.config, self.origin.group, None);
@@ -175,6 +198,7 @@ impl Connection {
             match parse_head(self.input.filled(), limit) {
                 Ok(Some((req, n))) => {
                     self.input.consume(n);
+                    self.redirects = 0;
                     self.start_request(ctx, req);
                     return Step::Progress;
                 }
@@ -307,9 +331,13 @@ impl Connection {
     }
 
     fn finish_request(&mut self, ctx: &mut Ctx, req: Request, routed: Routed, sink: Sink) {
-        let resp = handler::process(ctx.config, &routed, &req, sink);
-        let log = routed.location(ctx.config).access_log.clone();
-        self.respond_logged(ctx, resp, Some(&req), false, log.as_deref());
+        match handler::process(ctx.config, &routed, self.origin, &req, sink) {
+            Outcome::Respond(resp) => {
+                let log = routed.location(ctx.config).access_log.clone();
+                self.respond_logged(ctx, resp, Some(&req), false, log.as_deref());
+            }
+            Outcome::Cgi(job) => self.start_cgi(ctx, req, routed, job),
+        }
     }
 
     // ---- writing ----------------------------------------------------------
@@ -337,15 +365,11 @@ impl Connection {
         close: bool,
         log: Option<&Path>,
     ) {
-        let server = self.default_server(ctx.config);
-        self.served += 1;
-        let keep_alive = !close
-            && !ctx.shutting_down
-            && req.is_some_and(|r| r.keep_alive)
-            && self.served < server.keepalive_requests;
+        let keep_alive = self.keep_alive_for(ctx, req, close);
         let head_only = req.is_some_and(|r| r.method == Method::Head) || bodiless(resp.status);
         if let Some(path) = log {
-            write_log(ctx.logs, path, self.origin, req, &resp, head_only);
+            let sent = if head_only { 0 } else { resp.body.len() };
+            write_log(ctx.logs, path, self.origin, req, resp.status, sent);
         }
         self.out.drain(..self.out_pos);
         self.out_pos = 0;
@@ -357,7 +381,30 @@ impl Connection {
         self.state = State::Write {
             close_after: !keep_alive,
         };
-        self.deadline = Some(ctx.now + server.send_timeout);
+        self.deadline = Some(ctx.now + self.default_server(ctx.config).send_timeout);
+    }
+
+    /// Counts a response and decides whether the connection stays open after it.
+    fn keep_alive_for(&mut self, ctx: &Ctx, req: Option<&Request>, close: bool) -> bool {
+        self.served += 1;
+        !close
+            && !ctx.shutting_down
+            && req.is_some_and(|r| r.keep_alive)
+            && self.served < self.default_server(ctx.config).keepalive_requests
+    }
+
+    /// Writes the access log line for a response to a routed request.
+    fn log_response(
+        &mut self,
+        ctx: &mut Ctx,
+        req: Option<&Request>,
+        resp: &Response,
+        routed: &Routed,
+        sent: u64,
+    ) {
+        if let Some(path) = &routed.location(ctx.config).access_log {
+            write_log(ctx.logs, path, self.origin, req, resp.status, sent);
+        }
     }
 
     fn queue_body(&mut self, body: Body) {
@@ -516,15 +563,15 @@ fn write_log(
     path: &Path,
     origin: Origin,
     req: Option<&Request>,
-    resp: &Response,
-    head_only: bool,
+    status: u16,
+    sent: u64,
 ) {
     let line = req.map(|r| format!("{} {} {}", r.method, r.target, r.version_str()));
     let entry = Entry {
         peer: origin.peer,
         request_line: line.as_deref().unwrap_or("-"),
-        status: resp.status,
-        body_bytes: if head_only { 0 } else { resp.body.len() },
+        status,
+        body_bytes: sent,
         referer: req.and_then(|r| r.header("referer")),
         user_agent: req.and_then(|r| r.header("user-agent")),
     };

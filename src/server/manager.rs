@@ -20,7 +20,12 @@ use crate::config::Config;
 use crate::handler::Origin;
 use crate::http::date::http_date;
 
+/// Tokens are `key * 4 + part`: part 0 is the entry's socket, 1–3 a connection's
+/// CGI stdin/stdout/stderr pipes; every part wakes the same connection.
+const TOKENS_PER_ENTRY: usize = 4;
 const SIGNAL_TOKEN: Token = Token(usize::MAX - 1);
+/// How often the loop wakes while CGI children wait to be reaped.
+const REAP_INTERVAL: Duration = Duration::from_millis(50);
 /// How long a listener rests after an accept error such as EMFILE.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 /// How long in-flight responses may take once shutdown starts.
@@ -68,6 +73,8 @@ pub struct Worker {
     date: DateCache,
     signals: Signals,
     connections: usize,
+    /// CGI children wait to be reaped: wake up regularly.
+    children_waiting: bool,
     /// Set once SIGINT/SIGTERM arrived: the loop ends when empty or at this time.
     shutdown_by: Option<Instant>,
 }
@@ -81,7 +88,7 @@ impl Worker {
         for (i, l) in listeners.iter_mut().enumerate() {
             let key = entries.insert(Entry::Listener(i));
             poll.registry()
-                .register(&mut l.socket, Token(key), Interest::READABLE)?;
+                .register(&mut l.socket, socket_token(key), Interest::READABLE)?;
             listener_keys.push(key);
         }
         let mut signals = Signals::new([SIGINT, SIGTERM])?;
@@ -102,6 +109,7 @@ impl Worker {
             },
             signals,
             connections: 0,
+            children_waiting: false,
             shutdown_by: None,
         })
     }
@@ -124,6 +132,7 @@ impl Worker {
             }
             self.expire(now);
             self.resume_listeners(now);
+            self.children_waiting = crate::cgi::process::reap(now);
             if let Some(by) = self.shutdown_by
                 && (self.connections == 0 || now >= by)
             {
@@ -138,6 +147,9 @@ impl Worker {
         for until in self.paused.iter().flatten() {
             t = t.min(until.saturating_duration_since(now));
         }
+        if self.children_waiting {
+            t = t.min(REAP_INTERVAL);
+        }
         t
     }
 
@@ -145,12 +157,13 @@ impl Worker {
         if token == SIGNAL_TOKEN {
             return self.on_signal(now);
         }
-        match self.entries.get(token.0) {
+        let key = token.0 / TOKENS_PER_ENTRY;
+        match self.entries.get(key) {
             Some(Entry::Listener(i)) => {
                 let i = *i;
                 self.accept(i, now);
             }
-            Some(Entry::Conn(_)) => self.drive(token.0, now, false),
+            Some(Entry::Conn(_)) => self.drive(key, now, false),
             // A stale event for an entry closed earlier in this batch.
             None => {}
         }
@@ -198,7 +211,7 @@ impl Worker {
         let key = entry.key();
         if let Err(e) = self.poll.registry().register(
             &mut stream,
-            Token(key),
+            socket_token(key),
             Interest::READABLE | Interest::WRITABLE,
         ) {
             log::error!("register {peer}: {e}");
@@ -230,7 +243,7 @@ impl Worker {
         for i in 0..self.listeners.len() {
             if self.paused[i].is_some_and(|t| t <= now) && self.shutdown_by.is_none() {
                 self.paused[i] = None;
-                let token = Token(self.listener_keys[i]);
+                let token = socket_token(self.listener_keys[i]);
                 if self
                     .poll
                     .registry()
@@ -255,6 +268,8 @@ impl Worker {
             date: &self.date.text,
             logs: &mut self.logs,
             shutting_down: self.shutdown_by.is_some(),
+            registry: self.poll.registry(),
+            key,
         };
         let status = if timed_out {
             conn.on_timeout(&mut ctx)
@@ -309,6 +324,10 @@ impl Worker {
             self.close(key, deadline);
         }
     }
+}
+
+fn socket_token(key: usize) -> Token {
+    Token(key * TOKENS_PER_ENTRY)
 }
 
 /// Errors that concern only the connection being accepted (it was reset before we

@@ -1,0 +1,186 @@
+//! CGI/1.1 (RFC 3875): finding the script in a request path, building its
+//! environment, running it with non-blocking pipes polled in the worker's event
+//! loop (`process`), and reading its response header block (`output`).
+
+pub mod output;
+pub mod process;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use crate::config::{CgiHandler, Location};
+use crate::handler::path::{inside, map_to_fs};
+use crate::http::Request;
+
+/// A script found in a request path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Script {
+    /// The URI path of the script (SCRIPT_NAME).
+    pub name: String,
+    /// The rest of the path after it (PATH_INFO), possibly empty.
+    pub path_info: String,
+    /// The script file (SCRIPT_FILENAME).
+    pub file: PathBuf,
+    /// The interpreter, or `None` to execute the file itself.
+    pub interpreter: Option<PathBuf>,
+}
+
+/// Walks the clean request path segment by segment: the first segment that names a
+/// file with one of the location's CGI extensions is the script; the rest of the
+/// path is PATH_INFO (`/cgi-bin/env.py/a/b` → `/cgi-bin/env.py` + `/a/b`).
+pub fn find_script(loc: &Location, path: &str) -> Option<Script> {
+    if loc.cgi.is_empty() {
+        return None;
+    }
+    let base: &Path = loc.alias.as_deref().unwrap_or(&loc.root);
+    let ends = path
+        .match_indices('/')
+        .map(|(i, _)| i)
+        .skip(1)
+        .chain([path.len()]);
+    for end in ends {
+        let name = &path[..end];
+        let Some(handler) = handler_for(&loc.cgi, name) else {
+            continue;
+        };
+        let file = map_to_fs(name, &loc.path, &loc.root, loc.alias.as_deref());
+        if file.is_file() && inside(&file, base) {
+            return Some(Script {
+                name: name.to_owned(),
+                path_info: path[end..].to_owned(),
+                file,
+                interpreter: handler.interpreter.clone(),
+            });
+        }
+    }
+    None
+}
+
+fn handler_for<'a>(handlers: &'a [CgiHandler], name: &str) -> Option<&'a CgiHandler> {
+    let last = name.rsplit('/').next().unwrap_or(name);
+    handlers
+        .iter()
+        .find(|h| last.len() > h.ext.len() && last.ends_with(&h.ext))
+}
+
+/// What the environment is built from.
+pub struct EnvInput<'a> {
+    pub req: &'a Request,
+    pub script: &'a Script,
+    pub loc: &'a Location,
+    pub local: SocketAddr,
+    pub peer: SocketAddr,
+    /// The server's first `server_name`, used when the request has no Host.
+    pub server_name: &'a str,
+    pub content_length: Option<u64>,
+}
+
+/// The CGI/1.1 meta-variables (RFC 3875 §4.1), plus `REDIRECT_STATUS` (php-cgi
+/// refuses to run without it) and a PATH to find interpreters. Request headers
+/// become `HTTP_*`, except `Proxy` (httpoxy) and the two sent as CONTENT_*.
+pub fn environment(input: &EnvInput) -> Vec<(String, String)> {
+    let req = input.req;
+    let mut env: Vec<(String, String)> = Vec::new();
+    let mut set = |k: &str, v: String| env.push((k.to_owned(), v));
+    set("GATEWAY_INTERFACE", "CGI/1.1".into());
+    set(
+        "SERVER_SOFTWARE",
+        concat!("webserv/", env!("CARGO_PKG_VERSION")).into(),
+    );
+    set("SERVER_PROTOCOL", req.version_str().into());
+    set(
+        "SERVER_NAME",
+        req.host
+            .clone()
+            .unwrap_or_else(|| input.server_name.to_owned()),
+    );
+    set("SERVER_PORT", input.local.port().to_string());
+    set("SERVER_ADDR", input.local.ip().to_string());
+    set("REQUEST_METHOD", req.method.as_str().into());
+    set("REQUEST_URI", req.target.clone());
+    set("QUERY_STRING", req.query().unwrap_or("").into());
+    set("SCRIPT_NAME", input.script.name.clone());
+    set("SCRIPT_FILENAME", input.script.file.display().to_string());
+    set("DOCUMENT_ROOT", input.loc.root.display().to_string());
+    set("PATH_INFO", input.script.path_info.clone());
+    if !input.script.path_info.is_empty() {
+        let translated = map_to_fs(&input.script.path_info, "/", &input.loc.root, None);
+        set("PATH_TRANSLATED", translated.display().to_string());
+    }
+    set("REMOTE_ADDR", input.peer.ip().to_string());
+    set("REMOTE_PORT", input.peer.port().to_string());
+    set("REDIRECT_STATUS", "200".into());
+    set(
+        "PATH",
+        std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into()),
+    );
+    if let Some(n) = input.content_length {
+        set("CONTENT_LENGTH", n.to_string());
+    }
+    if let Some(t) = req.header("content-type") {
+        set("CONTENT_TYPE", t.to_owned());
+    }
+    for (name, value) in &req.headers {
+        if let Some(var) = header_var(name) {
+            let value = String::from_utf8_lossy(value).trim().to_owned();
+            match env.iter_mut().find(|(k, _)| *k == var) {
+                // RFC 3875 §4.1.18: repeated headers are joined with ", ".
+                Some((_, v)) => {
+                    v.push_str(", ");
+                    v.push_str(&value);
+                }
+                None => env.push((var, value)),
+            }
+        }
+    }
+    env
+}
+
+/// `User-Agent` → `HTTP_USER_AGENT`; `None` for headers never passed.
+fn header_var(name: &str) -> Option<String> {
+    let lower = name.to_ascii_lowercase();
+    if matches!(
+        lower.as_str(),
+        "proxy" | "content-length" | "content-type" | "authorization"
+    ) {
+        return None;
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return None;
+    }
+    Some(format!(
+        "HTTP_{}",
+        name.to_ascii_uppercase().replace('-', "_")
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_names_become_variables() {
+        assert_eq!(header_var("User-Agent").as_deref(), Some("HTTP_USER_AGENT"));
+        assert_eq!(
+            header_var("x-custom_one").as_deref(),
+            Some("HTTP_X_CUSTOM_ONE")
+        );
+        assert_eq!(header_var("Proxy"), None);
+        assert_eq!(header_var("Content-Type"), None);
+        assert_eq!(header_var("bad.name"), None);
+    }
+
+    #[test]
+    fn extension_must_follow_a_name() {
+        let hs = vec![CgiHandler {
+            ext: ".py".into(),
+            interpreter: None,
+        }];
+        assert!(handler_for(&hs, "/cgi-bin/env.py").is_some());
+        assert!(handler_for(&hs, "/cgi-bin/.py").is_none());
+        assert!(handler_for(&hs, "/cgi-bin/env.pyc").is_none());
+    }
+}

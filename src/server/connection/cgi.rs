@@ -1,0 +1,337 @@
+//! The connection's CGI state: pump the body into the script, relay its output to
+//! the client as it comes (chunked when the script gives no Content-Length), and
+//! log its stderr. Reading stdout stops while the client is slower than the script
+//! (the output buffer has a high-water mark), so a huge output costs bounded memory.
+
+use std::io;
+use std::time::Duration;
+
+use super::{Connection, Ctx, State, Step};
+use crate::cgi::output::{self, Reply};
+use crate::cgi::process::Process;
+use crate::handler::{self, CgiJob, Routed};
+use crate::http::request::Framing as ReqFraming;
+use crate::http::status::bodiless;
+use crate::http::{Method, Request, Response};
+
+/// Stop reading the script while this much output waits for the client.
+const OUT_HIGH_WATER: usize = 256 * 1024;
+/// Internal redirects (`Location: /path` from a script) followed per request.
+const MAX_REDIRECTS: u8 = 5;
+
+/// How the relayed body is framed to the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Relay {
+    Chunked,
+    Length {
+        remaining: u64,
+    },
+    /// HTTP/1.0 without a length: the body ends when the connection closes.
+    UntilClose,
+    /// HEAD or a bodiless status: read and drop.
+    Discard,
+}
+
+pub(super) struct CgiRun {
+    proc: Process,
+    /// Output gathered until the header block is complete.
+    head: Vec<u8>,
+    /// Set once the response head has been queued.
+    relay: Option<Relay>,
+    close_after: bool,
+    grace: Duration,
+}
+
+impl Connection {
+    /// Spawns the script for a request whose body is complete.
+    pub(super) fn start_cgi(&mut self, ctx: &mut Ctx, req: Request, routed: Routed, job: CgiJob) {
+        let name = job.launch.script_name.clone();
+        match Process::spawn(job.launch, job.body, ctx.registry, ctx.key) {
+            Ok(proc) => {
+                let run = CgiRun {
+                    proc,
+                    head: Vec::new(),
+                    relay: None,
+                    close_after: false,
+                    grace: job.timeout,
+                };
+                self.deadline = Some(ctx.now + job.timeout);
+                self.state = State::Cgi {
+                    req: Box::new(req),
+                    routed,
+                    run: Box::new(run),
+                };
+            }
+            Err(e) => {
+                log::error!("cannot run cgi {name}: {e}");
+                let status = if e.kind() == io::ErrorKind::PermissionDenied {
+                    403
+                } else {
+                    500
+                };
+                let resp =
+                    handler::error_response(ctx.config, routed.server, Some(&routed), status);
+                self.respond(ctx, resp, Some(&req), false);
+            }
+        }
+    }
+
+    pub(super) fn step_cgi(&mut self, ctx: &mut Ctx) -> Step {
+        let State::Cgi {
+            req,
+            routed,
+            mut run,
+        } = std::mem::replace(&mut self.state, State::Head { started: false })
+        else {
+            return Step::Close;
+        };
+        match self.cgi_round(ctx, &req, &routed, &mut run) {
+            Round::Again(progress) => {
+                self.state = State::Cgi { req, routed, run };
+                if progress {
+                    Step::Progress
+                } else {
+                    Step::Blocked
+                }
+            }
+            Round::Finished => {
+                let close_after = run.close_after;
+                run.proc.finish(run.grace);
+                self.state = State::Write { close_after };
+                Step::Progress
+            }
+            Round::Replaced => Step::Progress,
+            Round::Close => Step::Close,
+        }
+    }
+
+    /// One pass over the script's pipes and the client socket.
+    fn cgi_round(
+        &mut self,
+        ctx: &mut Ctx,
+        req: &Request,
+        routed: &Routed,
+        run: &mut CgiRun,
+    ) -> Round {
+        let mut progress = run.proc.pump_stdin();
+        progress |= run.proc.drain_stderr();
+        if self.out.len() - self.out_pos < OUT_HIGH_WATER {
+            let mut buf = [0u8; 32 * 1024];
+            match run.proc.read_stdout(&mut buf) {
+                Ok(0) => return self.cgi_eof(ctx, req, routed, run),
+                Ok(n) => {
+                    progress = true;
+                    if let Some(round) = self.cgi_output(ctx, req, routed, run, &buf[..n]) {
+                        return round;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(_) => return self.cgi_eof(ctx, req, routed, run),
+            }
+        }
+        if self.out_pos < self.out.len() {
+            let before = self.out_pos;
+            match self.flush_out() {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(_) => return Round::Close,
+            }
+            progress |= self.out_pos != before;
+        }
+        if self.client_gone() {
+            return Round::Close;
+        }
+        Round::Again(progress)
+    }
+
+    /// Reads what the client sent meanwhile (kept for the next request); `true`
+    /// if it closed the connection, which stops the script.
+    fn client_gone(&mut self) -> bool {
+        match self.fill(super::super::buffer::INITIAL) {
+            Ok(0) => true,
+            Ok(_) => false,
+            Err(e) => !matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::OutOfMemory
+            ),
+        }
+    }
+
+    /// Script output: part of the header block, or body to relay.
+    fn cgi_output(
+        &mut self,
+        ctx: &mut Ctx,
+        req: &Request,
+        routed: &Routed,
+        run: &mut CgiRun,
+        data: &[u8],
+    ) -> Option<Round> {
+        let Some(relay) = run.relay else {
+            run.head.extend_from_slice(data);
+            return match output::parse(&run.head) {
+                Ok(None) => None,
+                Ok(Some((reply, used))) => {
+                    let rest = run.head.split_off(used);
+                    self.cgi_reply(ctx, req, routed, run, reply, &rest)
+                }
+                Err(e) => {
+                    log::error!("cgi {}: invalid response header block ({e:?})", routed.path);
+                    Some(self.cgi_fail(ctx, req, routed, 502))
+                }
+            };
+        };
+        self.relay_body(run, relay, data);
+        None
+    }
+
+    fn cgi_reply(
+        &mut self,
+        ctx: &mut Ctx,
+        req: &Request,
+        routed: &Routed,
+        run: &mut CgiRun,
+        reply: Reply,
+        rest: &[u8],
+    ) -> Option<Round> {
+        let (status, headers, length) = match reply {
+            Reply::LocalRedirect(target) => return Some(self.cgi_redirect(ctx, req, target)),
+            Reply::Document {
+                status,
+                headers,
+                length,
+            } => (status, headers, length),
+        };
+        let mut resp = Response::new(status);
+        resp.headers = headers;
+        let head_only = req.method == Method::Head || bodiless(status);
+        let relay = match length {
+            _ if head_only => Relay::Discard,
+            Some(n) => Relay::Length { remaining: n },
+            None if req.http11 => Relay::Chunked,
+            None => Relay::UntilClose,
+        };
+        let keep_alive = self.keep_alive_for(ctx, Some(req), false) && relay != Relay::UntilClose;
+        self.log_response(ctx, Some(req), &resp, routed, length.unwrap_or(0));
+        let framing = match (relay, length) {
+            (Relay::Chunked, _) => ReqFraming::Chunked,
+            (_, Some(n)) => ReqFraming::Length(n),
+            _ => ReqFraming::None,
+        };
+        self.out.drain(..self.out_pos);
+        self.out_pos = 0;
+        resp.write_head_framed(&mut self.out, ctx.date, keep_alive, framing);
+        run.close_after = !keep_alive;
+        run.relay = Some(relay);
+        self.relay_body(run, relay, rest);
+        None
+    }
+
+    /// Appends script output to the client's output, framed.
+    fn relay_body(&mut self, run: &mut CgiRun, relay: Relay, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        match relay {
+            Relay::Chunked => {
+                self.out
+                    .extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+                self.out.extend_from_slice(data);
+                self.out.extend_from_slice(b"\r\n");
+            }
+            Relay::Length { remaining } => {
+                let n = (data.len() as u64).min(remaining) as usize;
+                self.out.extend_from_slice(&data[..n]);
+                run.relay = Some(Relay::Length {
+                    remaining: remaining - n as u64,
+                });
+            }
+            Relay::UntilClose => self.out.extend_from_slice(data),
+            Relay::Discard => {}
+        }
+    }
+
+    /// The script closed its stdout: finish the response.
+    fn cgi_eof(
+        &mut self,
+        ctx: &mut Ctx,
+        req: &Request,
+        routed: &Routed,
+        run: &mut CgiRun,
+    ) -> Round {
+        match run.relay {
+            None => {
+                log::error!(
+                    "cgi {}: no complete header block before end of output",
+                    routed.path
+                );
+                self.cgi_fail(ctx, req, routed, 502)
+            }
+            Some(Relay::Chunked) => {
+                self.out.extend_from_slice(b"0\r\n\r\n");
+                Round::Finished
+            }
+            Some(Relay::Length { remaining }) if remaining > 0 => {
+                // The script promised more than it sent: the framing is broken.
+                run.close_after = true;
+                Round::Finished
+            }
+            Some(_) => Round::Finished,
+        }
+    }
+
+    /// An error answer instead of the script's (the script is stopped).
+    fn cgi_fail(&mut self, ctx: &mut Ctx, req: &Request, routed: &Routed, status: u16) -> Round {
+        let resp = handler::error_response(ctx.config, routed.server, Some(routed), status);
+        self.respond(ctx, resp, Some(req), false);
+        Round::Replaced
+    }
+
+    /// `Location: /path` alone: serve that path with GET instead (RFC 3875 §6.2.2).
+    fn cgi_redirect(&mut self, ctx: &mut Ctx, req: &Request, target: String) -> Round {
+        self.redirects += 1;
+        if self.redirects > MAX_REDIRECTS {
+            let idx = handler::server_index(ctx.config, self.origin.group, req.host.as_deref());
+            let resp = handler::error_response(ctx.config, idx, None, 500);
+            self.respond(ctx, resp, Some(req), false);
+            return Round::Replaced;
+        }
+        let mut next = req.clone();
+        next.method = if req.method == Method::Head {
+            Method::Head
+        } else {
+            Method::Get
+        };
+        next.target = target;
+        next.framing = ReqFraming::None;
+        next.expect_continue = false;
+        self.start_request(ctx, next);
+        Round::Replaced
+    }
+
+    /// The deadline passed while the script ran: 504 if nothing was sent yet.
+    pub(super) fn cgi_timeout(&mut self, ctx: &mut Ctx) -> bool {
+        let State::Cgi { req, routed, run } =
+            std::mem::replace(&mut self.state, State::Head { started: false })
+        else {
+            return false;
+        };
+        log::error!("cgi {}: timed out, stopping it", routed.path);
+        if run.relay.is_some() {
+            return false;
+        }
+        drop(run);
+        self.cgi_fail(ctx, &req, &routed, 504);
+        true
+    }
+}
+
+/// The result of one pass.
+enum Round {
+    /// Still running; whether anything moved.
+    Again(bool),
+    /// Output complete: send what is queued, then keep-alive or close.
+    Finished,
+    /// The connection's state was replaced (error response or internal redirect).
+    Replaced,
+    Close,
+}
