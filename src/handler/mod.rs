@@ -8,6 +8,7 @@
 //!    into error pages.
 
 pub mod autoindex;
+pub mod beneath;
 pub mod delete;
 pub mod path;
 pub mod route;

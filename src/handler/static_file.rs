@@ -2,53 +2,52 @@
 //! redirects, index files and autoindex. Files are never read into memory here: the
 //! response carries the open file and the connection sends it (sendfile).
 
-use std::fs::{self, File, Metadata};
+use std::fs::{File, Metadata};
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::autoindex;
-use super::path::{encode, inside, map_to_fs};
+use super::beneath;
+use super::path::{encode, map_to_fs};
 use crate::config::Location;
 use crate::http::date::{http_date, parse_http_date};
 use crate::http::{Body, Request, Response};
 
 /// GET/HEAD of a clean path in `loc`. `Err(status)` asks for an error page.
 pub fn serve(loc: &Location, path: &str, req: &Request) -> Result<Response, u16> {
-    let fs_path = map_to_fs(path, &loc.path, &loc.root, loc.alias.as_deref());
-    let meta = metadata(&fs_path)?;
+    let (base, rel) = base_and_rel(loc, path);
+    let (file, meta) = open(base, rel)?;
     if !meta.is_dir() {
-        return serve_file(loc, &fs_path, &meta, req);
+        return serve_file(loc, rel, file, &meta, req);
     }
     if !path.ends_with('/') {
         return Ok(redirect_to_slash(path, req));
     }
     for name in &loc.index {
-        let candidate = fs_path.join(name);
-        if let Ok(m) = fs::metadata(&candidate)
+        let candidate = format!("{}/{name}", rel.trim_end_matches('/'));
+        if let Ok((f, m)) = open(base, &candidate)
             && m.is_file()
         {
-            return serve_file(loc, &candidate, &m, req);
+            return serve_file(loc, &candidate, f, &m, req);
         }
     }
     if loc.autoindex {
-        check_inside(&fs_path, loc)?;
-        return autoindex::listing(&fs_path, path).map_err(|e| io_status(&e));
+        let dir = map_to_fs(path, &loc.path, &loc.root, loc.alias.as_deref());
+        return autoindex::listing(&dir, path).map_err(|e| io_status(&e));
     }
     Err(403)
 }
 
 /// An `error_page` target: a plain file (no ranges, no conditionals, no listing).
 pub fn serve_error_page(loc: &Location, path: &str) -> Result<Response, u16> {
-    let fs_path = map_to_fs(path, &loc.path, &loc.root, loc.alias.as_deref());
-    let meta = metadata(&fs_path)?;
+    let (base, rel) = base_and_rel(loc, path);
+    let (file, meta) = open(base, rel)?;
     if !meta.is_file() {
         return Err(404);
     }
-    check_inside(&fs_path, loc)?;
-    let file = File::open(&fs_path).map_err(|e| io_status(&e))?;
     let mut resp = Response::new(200);
-    resp.header("Content-Type", content_type(&fs_path, loc));
+    resp.header("Content-Type", content_type(rel, loc));
     resp.body = Body::File {
         file,
         offset: 0,
@@ -58,8 +57,20 @@ pub fn serve_error_page(loc: &Location, path: &str) -> Result<Response, u16> {
     Ok(resp)
 }
 
-fn metadata(p: &Path) -> Result<Metadata, u16> {
-    fs::metadata(p).map_err(|e| io_status(&e))
+/// The directory a location serves from and the path inside it: `root` + the
+/// whole path, or `alias` + the path after the location prefix.
+fn base_and_rel<'a>(loc: &'a Location, path: &'a str) -> (&'a Path, &'a str) {
+    match &loc.alias {
+        Some(alias) => (alias, path.get(loc.path.len()..).unwrap_or("")),
+        None => (&loc.root, path),
+    }
+}
+
+/// Opens a path strictly below `base` (symlinks may not lead out: 403).
+fn open(base: &Path, rel: &str) -> Result<(File, Metadata), u16> {
+    let file = beneath::open(base, rel).map_err(|e| io_status(&e))?;
+    let meta = file.metadata().map_err(|e| io_status(&e))?;
+    Ok((file, meta))
 }
 
 /// Maps a filesystem error to the status nginx gives it.
@@ -70,16 +81,6 @@ pub fn io_status(e: &io::Error) -> u16 {
         _ if e.raw_os_error() == Some(libc::ENAMETOOLONG) => 414,
         _ if e.raw_os_error() == Some(libc::ELOOP) => 403,
         _ => 500,
-    }
-}
-
-/// Symlinks may not lead out of the location's root (or alias).
-fn check_inside(fs_path: &Path, loc: &Location) -> Result<(), u16> {
-    let base: &Path = loc.alias.as_deref().unwrap_or(&loc.root);
-    if inside(fs_path, base) {
-        Ok(())
-    } else {
-        Err(403)
     }
 }
 
@@ -96,8 +97,8 @@ fn redirect_to_slash(path: &str, req: &Request) -> Response {
     resp
 }
 
-fn content_type(p: &Path, loc: &Location) -> String {
-    match mime_guess::from_path(p).first_raw() {
+fn content_type(rel: &str, loc: &Location) -> String {
+    match mime_guess::from_path(rel).first_raw() {
         Some(m) => m.to_owned(),
         None => loc.default_type.clone(),
     }
@@ -118,17 +119,17 @@ fn validators(meta: &Metadata) -> (String, SystemTime) {
 
 fn serve_file(
     loc: &Location,
-    fs_path: &PathBuf,
+    rel: &str,
+    file: File,
     meta: &Metadata,
     req: &Request,
 ) -> Result<Response, u16> {
     if !meta.is_file() {
         return Err(403);
     }
-    check_inside(fs_path, loc)?;
     let (etag, mtime) = validators(meta);
     let mut resp = Response::new(200);
-    resp.header("Content-Type", content_type(fs_path, loc));
+    resp.header("Content-Type", content_type(rel, loc));
     resp.header("Last-Modified", http_date(mtime));
     resp.header("ETag", etag.clone());
     resp.header("Accept-Ranges", "bytes");
@@ -150,7 +151,6 @@ fn serve_file(
             return Ok(r);
         }
     };
-    let file = File::open(fs_path).map_err(|e| io_status(&e))?;
     resp.body = Body::File {
         file,
         offset,

@@ -4,6 +4,7 @@
 //! readiness event is drained by the entry it belongs to.
 
 use std::io;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -271,11 +272,19 @@ impl Worker {
             registry: self.poll.registry(),
             key,
         };
-        let status = if timed_out {
-            conn.on_timeout(&mut ctx)
-        } else {
-            conn.on_ready(&mut ctx)
-        };
+        // A bug in handling one connection must not take the worker down: the
+        // connection is closed and everyone else goes on being served.
+        let status = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            if timed_out {
+                conn.on_timeout(&mut ctx)
+            } else {
+                conn.on_ready(&mut ctx)
+            }
+        }))
+        .unwrap_or_else(|_| {
+            log::error!("internal error while handling a connection; closing it");
+            Status::Close
+        });
         let registered = if timed_out { None } else { before };
         match status {
             Status::Open => self.timers.update(key, registered, conn.deadline),

@@ -37,6 +37,7 @@ impl std::error::Error for StartError {}
 /// with its own Poll on shared listening sockets) and returns after a graceful
 /// shutdown (SIGINT/SIGTERM).
 pub fn run(config: Config) -> Result<(), StartError> {
+    raise_fd_limit();
     let sockets = listener::bind_all(&config).map_err(StartError::Bind)?;
     for g in &config.listens {
         log::info!("listening on {}", g.addr);
@@ -60,6 +61,26 @@ pub fn run(config: Config) -> Result<(), StartError> {
         }
     }
     Ok(())
+}
+
+/// Raises the soft RLIMIT_NOFILE to the hard limit: every connection and CGI pipe
+/// is a descriptor, and the default soft limit (often 1024) is far below what
+/// `worker_connections` asks for.
+fn raise_fd_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit read and write the struct we pass, nothing else.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            let old = lim.rlim_cur;
+            lim.rlim_cur = lim.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) == 0 {
+                log::debug!("raised the open file limit from {old} to {}", lim.rlim_max);
+            }
+        }
+    }
 }
 
 fn clone_listeners(

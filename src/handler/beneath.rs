@@ -1,0 +1,176 @@
+//! Opening files strictly beneath a base directory, symlinks included, with one
+//! `openat2(2)` call (`RESOLVE_BENEATH`): the kernel refuses any path that would
+//! leave the base, so there is no window between a check and the open. Base
+//! directories stay open in a small per-thread cache (re-opened every second, so a
+//! replaced directory is picked up). Kernels without openat2 fall back to an open
+//! followed by a canonical-path check.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::ffi::CString;
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// How long a cached base directory descriptor is trusted.
+const BASE_TTL: Duration = Duration::from_secs(1);
+
+thread_local! {
+    static BASES: RefCell<HashMap<PathBuf, (OwnedFd, Instant)>> = RefCell::new(HashMap::new());
+}
+
+/// Set once openat2 turned out to be missing (ENOSYS).
+static NO_OPENAT2: AtomicBool = AtomicBool::new(false);
+
+/// Opens `rel` (a clean relative path, `""` for the base itself) below `base` for
+/// reading. An escape attempt fails with `PermissionDenied`.
+pub fn open(base: &Path, rel: &str) -> io::Result<File> {
+    let rel = rel.trim_start_matches('/');
+    if !NO_OPENAT2.load(Ordering::Relaxed) {
+        match with_base(base, |dir| openat2(dir, rel)) {
+            Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
+                NO_OPENAT2.store(true, Ordering::Relaxed)
+            }
+            other => return other,
+        }
+    }
+    fallback(base, rel)
+}
+
+fn with_base<T>(base: &Path, f: impl FnOnce(&OwnedFd) -> io::Result<T>) -> io::Result<T> {
+    BASES.with(|cell| {
+        let mut map = cell.borrow_mut();
+        let now = Instant::now();
+        let fresh = map
+            .get(base)
+            .is_some_and(|(_, at)| now.duration_since(*at) < BASE_TTL);
+        if !fresh {
+            let fd = open_dir(base)?;
+            if map.len() > 256 {
+                map.clear();
+            }
+            map.insert(base.to_path_buf(), (fd, now));
+        }
+        match map.get(base) {
+            Some((fd, _)) => f(fd),
+            None => Err(io::ErrorKind::NotFound.into()),
+        }
+    })
+}
+
+fn c_path(p: &[u8]) -> io::Result<CString> {
+    CString::new(p).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
+}
+
+fn open_dir(path: &Path) -> io::Result<OwnedFd> {
+    let c = c_path(path.as_os_str().as_bytes())?;
+    // SAFETY: `c` is a valid NUL-terminated string; the result is checked.
+    let fd = unsafe {
+        libc::open(
+            c.as_ptr(),
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just returned by open(2) and is owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// `struct open_how` of openat2(2) (libc's is marked non-exhaustive).
+#[repr(C)]
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+}
+
+fn openat2(dir: &OwnedFd, rel: &str) -> io::Result<File> {
+    let c = c_path(if rel.is_empty() { b"." } else { rel.as_bytes() })?;
+    let how = OpenHow {
+        flags: (libc::O_RDONLY | libc::O_CLOEXEC) as u64,
+        mode: 0,
+        resolve: libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS,
+    };
+    // SAFETY: openat2(2) reads `how` (of the size we pass) and the path string;
+    // both live across the call. The result is checked.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            dir.as_raw_fd(),
+            c.as_ptr(),
+            &how as *const OpenHow,
+            std::mem::size_of::<OpenHow>(),
+        )
+    };
+    if fd < 0 {
+        let e = io::Error::last_os_error();
+        // EXDEV: the path tried to leave the base.
+        return Err(if e.raw_os_error() == Some(libc::EXDEV) {
+            io::ErrorKind::PermissionDenied.into()
+        } else {
+            e
+        });
+    }
+    // SAFETY: a new descriptor returned by the kernel, owned by nobody else.
+    Ok(unsafe { File::from_raw_fd(fd as i32) })
+}
+
+fn fallback(base: &Path, rel: &str) -> io::Result<File> {
+    let full = if rel.is_empty() {
+        base.to_path_buf()
+    } else {
+        base.join(rel)
+    };
+    let file = File::open(&full)?;
+    if super::path::inside(&full, base) {
+        Ok(file)
+    } else {
+        Err(io::ErrorKind::PermissionDenied.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    #[test]
+    fn opens_inside_and_refuses_escapes() {
+        let root = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(root.path().join("a.txt"), b"inside").unwrap();
+        std::fs::write(outside.path().join("secret"), b"secret").unwrap();
+        std::fs::create_dir(root.path().join("sub")).unwrap();
+        std::os::unix::fs::symlink(outside.path().join("secret"), root.path().join("link"))
+            .unwrap();
+        std::os::unix::fs::symlink("../a.txt", root.path().join("sub/up")).unwrap();
+        let mut s = String::new();
+        open(root.path(), "a.txt")
+            .unwrap()
+            .read_to_string(&mut s)
+            .unwrap();
+        assert_eq!(s, "inside");
+        assert!(
+            open(root.path(), "sub/up").is_ok(),
+            "a link that stays inside is fine"
+        );
+        assert!(open(root.path(), "").unwrap().metadata().unwrap().is_dir());
+        let denied = |rel: &str| open(root.path(), rel).unwrap_err().kind();
+        assert_eq!(denied("link"), io::ErrorKind::PermissionDenied);
+        assert_eq!(denied("../x"), io::ErrorKind::PermissionDenied);
+        assert_eq!(
+            open(root.path(), "missing").unwrap_err().kind(),
+            io::ErrorKind::NotFound
+        );
+        assert_eq!(
+            fallback(root.path(), "link").unwrap_err().kind(),
+            io::ErrorKind::PermissionDenied
+        );
+    }
+}
