@@ -64,7 +64,7 @@ fn main() -> ExitCode {
         eprintln!("webserv: cannot open the error log: {e}");
         return ExitCode::from(1);
     }
-    match webserv::server::run(config) {
+    match webserv::server::run(config, prefix) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             log::error!("{e}");

@@ -15,6 +15,7 @@ use std::io::{self, Read, Write};
 use std::os::unix::fs::FileExt;
 use std::os::unix::io::AsRawFd;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
@@ -94,6 +95,9 @@ struct FileOut {
 
 pub struct Connection {
     stream: TcpStream,
+    /// The configuration this connection was accepted under (a reload applies to
+    /// new connections; requests in flight keep the config they were routed with).
+    config: Arc<Config>,
     origin: Origin,
     input: Buffer,
     /// Output not yet written (response head, small bodies, 100 Continue).
@@ -117,9 +121,17 @@ enum Step {
 }
 
 impl Connection {
-    pub fn new(stream: TcpStream, origin: Origin, config: &Config, now: Instant) -> Self {
+    pub fn new(stream: TcpStream, origin: Origin, config: Arc<Config>, now: Instant) -> Self {
+        let header_timeout = {
+            let idx = config
+                .listens
+                .get(origin.group)
+                .map_or(0, |g| g.default_server);
+            config.servers[idx].client_header_timeout
+        };
         let mut conn = Connection {
             stream,
+            config,
             origin,
             input: Buffer::default(),
             out: Vec::new(),
@@ -130,8 +142,13 @@ impl Connection {
             redirects: 0,
             deadline: None,
         };
-        conn.deadline = Some(now + conn.default_server(config).client_header_timeout);
+        conn.deadline = Some(now + header_timeout);
         conn
+    }
+
+    /// The configuration this connection serves under.
+    pub fn config(&self) -> &Arc<Config> {
+        &self.config
     }
 
     pub fn stream_mut(&mut self) -> &mut TcpStream {

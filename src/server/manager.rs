@@ -5,11 +5,12 @@
 
 use std::io;
 use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use mio::{Events, Interest, Poll, Token};
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 
@@ -59,10 +60,18 @@ impl DateCache {
     }
 }
 
+/// The signals a worker handles: SIGINT/SIGTERM (graceful stop), SIGHUP
+/// (reload), SIGUSR1 (reopen logs).
+pub fn signals() -> io::Result<Signals> {
+    Signals::new([SIGINT, SIGTERM, SIGHUP, SIGUSR1])
+}
+
 /// One worker's event loop.
 pub struct Worker {
     poll: Poll,
     config: Arc<Config>,
+    /// What relative paths resolve against, for reloads.
+    prefix: PathBuf,
     entries: Slab<Entry>,
     listeners: Vec<Listener>,
     /// Per listener: paused (deregistered) until this instant after an accept error.
@@ -81,7 +90,14 @@ pub struct Worker {
 }
 
 impl Worker {
-    pub fn new(config: Arc<Config>, listeners: Vec<Listener>) -> io::Result<Self> {
+    /// A worker serving `listeners` with `config`; `prefix` is kept to reload the
+    /// configuration file on SIGHUP.
+    pub fn new(
+        config: Arc<Config>,
+        prefix: PathBuf,
+        listeners: Vec<Listener>,
+        mut signals: Signals,
+    ) -> io::Result<Self> {
         let poll = Poll::new()?;
         let mut entries = Slab::new();
         let mut listener_keys = Vec::new();
@@ -92,12 +108,12 @@ impl Worker {
                 .register(&mut l.socket, socket_token(key), Interest::READABLE)?;
             listener_keys.push(key);
         }
-        let mut signals = Signals::new([SIGINT, SIGTERM])?;
         poll.registry()
             .register(&mut signals, SIGNAL_TOKEN, Interest::READABLE)?;
         Ok(Worker {
             poll,
             config,
+            prefix,
             entries,
             paused: vec![None; listeners.len()],
             listeners,
@@ -218,7 +234,7 @@ impl Worker {
             log::error!("register {peer}: {e}");
             return;
         }
-        let conn = Connection::new(stream, origin, &self.config, now);
+        let conn = Connection::new(stream, origin, Arc::clone(&self.config), now);
         let deadline = conn.deadline;
         entry.insert(Entry::Conn(Box::new(conn)));
         self.timers.update(key, None, deadline);
@@ -263,8 +279,9 @@ impl Worker {
             return;
         };
         let before = conn.deadline;
+        let config = Arc::clone(conn.config());
         let mut ctx = Ctx {
-            config: &self.config,
+            config: &config,
             now,
             date: &self.date.text,
             logs: &mut self.logs,
@@ -309,13 +326,42 @@ impl Worker {
         }
     }
 
-    /// SIGINT/SIGTERM: stop accepting, close idle connections, let the rest finish.
     fn on_signal(&mut self, now: Instant) {
         let pending: Vec<i32> = self.signals.pending().collect();
-        if pending.is_empty() || self.shutdown_by.is_some() {
+        for signal in pending {
+            match signal {
+                SIGHUP => self.reload(),
+                SIGUSR1 => {
+                    log::info!("SIGUSR1: reopening access logs");
+                    self.logs = AccessLogs::default();
+                }
+                _ => self.start_shutdown(signal, now),
+            }
+        }
+    }
+
+    /// SIGHUP: read the configuration again. New connections get the new one;
+    /// connections already open finish with the one they started with. A bad file
+    /// is reported and the running configuration stays.
+    fn reload(&mut self) {
+        match crate::config::load(&self.config.file, &self.prefix) {
+            Ok(new) if same_listens(&new, &self.config) => {
+                log::info!("SIGHUP: configuration {} reloaded", new.file.display());
+                self.config = Arc::new(new);
+            }
+            Ok(_) => log::error!(
+                "SIGHUP: reload refused: the listen addresses changed; restart webserv to apply that"
+            ),
+            Err(e) => log::error!("SIGHUP: reload failed, keeping the running configuration: {e}"),
+        }
+    }
+
+    /// SIGINT/SIGTERM: stop accepting, close idle connections, let the rest finish.
+    fn start_shutdown(&mut self, signal: i32, now: Instant) {
+        if self.shutdown_by.is_some() {
             return;
         }
-        log::info!("signal {} received, shutting down gracefully", pending[0]);
+        log::info!("signal {signal} received, shutting down gracefully");
         self.shutdown_by = Some(now + SHUTDOWN_GRACE);
         for l in &mut self.listeners {
             let _ = self.poll.registry().deregister(&mut l.socket);
@@ -333,6 +379,14 @@ impl Worker {
             self.close(key, deadline);
         }
     }
+}
+
+fn same_listens(a: &Config, b: &Config) -> bool {
+    a.listens.len() == b.listens.len()
+        && a.listens
+            .iter()
+            .zip(&b.listens)
+            .all(|(x, y)| x.addr == y.addr)
 }
 
 fn socket_token(key: usize) -> Token {

@@ -35,19 +35,30 @@ impl std::error::Error for StartError {}
 
 /// Binds every listen address, starts `worker_processes` workers (threads, each
 /// with its own Poll on shared listening sockets) and returns after a graceful
-/// shutdown (SIGINT/SIGTERM).
-pub fn run(config: Config) -> Result<(), StartError> {
+/// shutdown (SIGINT/SIGTERM). SIGHUP reloads the configuration (read again from
+/// `config.file` against `prefix`), SIGUSR1 reopens the access logs.
+pub fn run(config: Config, prefix: std::path::PathBuf) -> Result<(), StartError> {
     raise_fd_limit();
+    let workers = config.worker_processes.max(1);
+    // Signal handlers first: once the sockets are bound, clients can connect, and a
+    // SIGTERM from then on must already mean a graceful stop.
+    let mut signals = (0..workers)
+        .map(|_| manager::signals())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(StartError::Io)?;
     let sockets = listener::bind_all(&config).map_err(StartError::Bind)?;
     for g in &config.listens {
         log::info!("listening on {}", g.addr);
     }
     let config = Arc::new(config);
-    let workers = config.worker_processes.max(1);
     let mut handles = Vec::new();
     for n in 0..workers {
         let listeners = clone_listeners(&sockets, &config).map_err(StartError::Io)?;
-        let worker = Worker::new(Arc::clone(&config), listeners).map_err(StartError::Io)?;
+        let sig = signals
+            .pop()
+            .ok_or_else(|| StartError::Io(std::io::ErrorKind::Other.into()))?;
+        let worker = Worker::new(Arc::clone(&config), prefix.clone(), listeners, sig)
+            .map_err(StartError::Io)?;
         if n + 1 == workers {
             worker.run().map_err(StartError::Io)?;
         } else {
