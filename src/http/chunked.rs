@@ -108,6 +108,11 @@ impl ChunkedDecoder {
             return Err(ChunkError::BadSize);
         }
         match httparse::parse_chunk_size(input) {
+            // httparse lets any byte through in extensions; a bare CR/LF or another
+            // control byte there is how a front end and a back end disagree.
+            Ok(httparse::Status::Complete((n, _))) if !clean_line(&input[..n - 2]) => {
+                Err(ChunkError::BadSize)
+            }
             Ok(httparse::Status::Complete((n, 0))) => {
                 self.state = State::Trailers { seen: 0 };
                 Ok((n, None))
@@ -162,7 +167,7 @@ impl ChunkedDecoder {
             return Ok((0, Some(Decoded::NeedMore)));
         };
         let line = &input[..lf];
-        if line.last() != Some(&b'\r') {
+        if line.last() != Some(&b'\r') || !clean_line(&line[..line.len() - 1]) {
             return Err(ChunkError::BadSize);
         }
         let seen = seen + lf + 1;
@@ -176,6 +181,11 @@ impl ChunkedDecoder {
         };
         Ok((lf + 1, None))
     }
+}
+
+/// No control bytes but HTAB in a size line (RFC 9112 §7.1.1 chunk-ext).
+fn clean_line(line: &[u8]) -> bool {
+    line.iter().all(|&b| b == b'\t' || (b >= 0x20 && b != 0x7f))
 }
 
 #[cfg(test)]
@@ -231,6 +241,9 @@ mod tests {
             (b"5\nhello", Err(ChunkError::BadSize)),
             (b"fffffffffffffffff\r\n", Err(ChunkError::BadSize)),
             (b"0\r\nX: 1\n\r\n", Err(ChunkError::BadSize)),
+            (b"5;a\nb\r\nhello\r\n0\r\n\r\n", Err(ChunkError::BadSize)),
+            (b"5;a\x00\r\nhello\r\n0\r\n\r\n", Err(ChunkError::BadSize)),
+            (b"5;a=\"b\tc\"\r\nhello\r\n0\r\n\r\n", Ok((b"hello", true))),
         ];
         for (raw, want) in cases {
             let got = run(raw, raw.len()).map(|(b, d, _)| (b, d));
