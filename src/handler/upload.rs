@@ -26,7 +26,8 @@ pub struct RawUpload {
 pub struct MultipartUpload {
     parser: MultipartParser,
     store: PathBuf,
-    /// The URI prefix stored names are served under (for `Location`).
+    /// The URI prefix stored names are served under (the location: parts always go
+    /// to the store's top directory).
     uri_dir: String,
     /// Input not yet consumed by the parser (a possible delimiter prefix).
     pending: Vec<u8>,
@@ -75,7 +76,7 @@ pub fn begin(store: &Path, loc_path: &str, rest: &str, req: &Request) -> Result<
             return Ok(super::Sink::Multipart(Box::new(MultipartUpload {
                 parser: MultipartParser::new(&b),
                 store: store.to_path_buf(),
-                uri_dir: uri_dir(req.path()),
+                uri_dir: format!("{}/", loc_path.trim_end_matches('/')),
                 pending: Vec::new(),
                 current: None,
                 complete: Vec::new(),
@@ -83,14 +84,6 @@ pub fn begin(store: &Path, loc_path: &str, rest: &str, req: &Request) -> Result<
         }
     }
     raw(store, loc_path, rest, req).map(|r| super::Sink::Raw(Box::new(r)))
-}
-
-/// The directory part of a request path, ending with `/`.
-fn uri_dir(path: &str) -> String {
-    match path.rfind('/') {
-        Some(i) => path[..=i].to_owned(),
-        None => "/".to_owned(),
-    }
 }
 
 fn raw(store: &Path, loc_path: &str, rest: &str, req: &Request) -> Result<RawUpload, u16> {

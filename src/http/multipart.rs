@@ -255,7 +255,9 @@ fn quoted(s: &str) -> Option<(String, &str)> {
     while let Some((i, c)) = chars.next() {
         match c {
             '"' => return Some((out, &s[i + 1..])),
-            '\\' => out.push(chars.next()?.1),
+            // Browsers do not escape backslashes in file names (`C:\dir\a.txt`);
+            // only `\"` is taken as an escaped quote.
+            '\\' if s[i + 1..].starts_with('"') => out.push(chars.next()?.1),
             c => out.push(c),
         }
     }

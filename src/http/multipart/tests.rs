@@ -114,3 +114,13 @@ fn boundary_from_content_type() {
         None
     );
 }
+
+#[test]
+fn backslashes_in_file_names_are_literal() {
+    let body = b"--b\r\nContent-Disposition: form-data; name=\"f\"; filename=\"C:\\Users\\me\\photo.jpg\"\r\n\r\nx\r\n--b--";
+    let (parts, _) = parse(body, "b", body.len()).unwrap();
+    assert_eq!(
+        parts[0].0.filename.as_deref(),
+        Some("C:\\Users\\me\\photo.jpg")
+    );
+}
