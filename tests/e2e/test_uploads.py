@@ -663,6 +663,31 @@ def test_pipelined_puts_and_get(uploads):
     assert (s.store / "p2.bin").read_bytes() == b
 
 
+@pytest.mark.parametrize("path", ["/uploads/nodir/f.txt", "/uploads/", "/static/f.txt"])
+def test_early_error_with_a_body_does_not_desync(uploads, path):
+    """A PUT refused from its head alone (409, 405) while its body is on the wire:
+    the body must never be taken for the next request. The server may close (with
+    `Connection: close`) or skip the body and answer the pipelined GET."""
+    s = uploads()
+    body = b"GET /uploads/ HTTP/1.1\r\nHost: x\r\n\r\n".ljust(3000, b"x")
+    data = get(path, method="PUT", extra=f"Content-Length: {len(body)}\r\n") + body
+    with Client(s.port) as c:
+        c.send(data + get("/uploads/", extra="X-Real: yes\r\n"))
+        r = c.read_response("PUT")
+        assert r.status in (405, 409)
+        if (r.header("Connection") or "").lower() == "close":
+            assert c.closed_by_peer()
+        else:
+            assert c.read_response("GET").status == 200
+            c.sock.settimeout(0.5)
+            try:
+                extra = c.sock.recv(1)
+            except TimeoutError:
+                extra = b""
+            assert not c.buf and not extra, "the body was parsed as a request"
+    assert s.files() == []
+
+
 # ----------------------------------------------------------------- aborted uploads
 
 
