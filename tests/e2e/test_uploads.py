@@ -854,3 +854,20 @@ def test_autoindex_lists_uploads_for_the_demo_page(uploads):
     assert 'href="a%20b.txt"' in r.text
     assert ".upload-" not in r.text
 
+
+
+@pytest.mark.parametrize("filename", ["C:\\Users\\me\\photo.jpg", "dir\\photo.jpg"])
+def test_windows_path_filename_keeps_the_last_component(uploads, filename):
+    s = uploads()
+    r = post_multipart_raw(s.port, "/uploads/", [("f", filename, b"payload")])
+    assert r.status == 201
+    assert s.files() == ["photo.jpg"]
+
+
+def test_multipart_location_points_at_the_stored_file(uploads):
+    s = uploads()
+    (s.store / "sub").mkdir()
+    r = post_multipart_raw(s.port, "/uploads/sub/", [("f", "x.txt", b"payload")])
+    assert r.status == 201
+    g = requests.get(s.url(r.header("Location")), timeout=TIMEOUT)
+    assert g.status_code == 200 and g.content == b"payload"
