@@ -11,6 +11,7 @@
 
 pub mod cgi;
 pub mod config;
+pub mod explain;
 pub mod handler;
 pub mod http;
 pub mod logging;

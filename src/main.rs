@@ -10,9 +10,31 @@ struct Cli {
     /// Configuration file.
     #[arg(default_value = "conf/default.conf")]
     config: PathBuf,
+    /// With --explain: the URL to explain (http://HOST[:PORT]/PATH?QUERY).
+    url: Option<String>,
     /// Check the configuration and exit (like `nginx -t`).
     #[arg(short = 't', long = "test")]
     test: bool,
+    /// Check the configuration, print it whole (includes pasted, inheritance and
+    /// defaults applied) and exit (like `nginx -T`).
+    #[arg(short = 'T', long = "dump")]
+    dump: bool,
+    /// Explain which server and location would handle URL, with the effective
+    /// directives, the file or script it maps to and the expected status:
+    /// `webserv --explain CONFIG URL [--method M] [--host H]`.
+    #[arg(long = "explain", requires = "url")]
+    explain: bool,
+    /// With --explain: the request method.
+    #[arg(
+        long = "method",
+        value_name = "M",
+        default_value = "GET",
+        requires = "explain"
+    )]
+    method: String,
+    /// With --explain: the Host header (default: the URL's host).
+    #[arg(long = "host", value_name = "H", requires = "explain")]
+    host: Option<String>,
     /// Directory that relative paths in the configuration are resolved against.
     #[arg(short = 'p', long = "prefix", value_name = "DIR")]
     prefix: Option<PathBuf>,
@@ -34,7 +56,7 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             eprintln!("webserv: {e}");
-            if cli.test {
+            if cli.test || cli.dump {
                 eprintln!(
                     "webserv: configuration file {} test failed",
                     cli.config.display()
@@ -43,7 +65,23 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    if cli.test {
+    if cli.explain {
+        let url = cli.url.as_deref().unwrap_or("");
+        return match webserv::explain::explain(&config, url, &cli.method, cli.host.as_deref()) {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("webserv: {e}");
+                ExitCode::from(1)
+            }
+        };
+    }
+    if cli.dump {
+        print!("{}", webserv::explain::dump(&config));
+    }
+    if cli.test || cli.dump {
         eprintln!(
             "webserv: the configuration file {} syntax is ok",
             cli.config.display()

@@ -1,0 +1,455 @@
+//! Answers the two questions every user of the server asks: "what configuration
+//! is really in effect?" (`-T`: the whole config after includes and inheritance,
+//! in the config language) and "which server and location will handle this URL,
+//! and why?" (`--explain`).
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::config::{Config, ListenGroup, Location, Server};
+use crate::handler::{self, Origin, path, route, static_file};
+use crate::http::{Framing, Method, Request};
+
+/// The effective configuration in nginx syntax, with every inherited value and
+/// default written out in each location.
+pub fn dump(config: &Config) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# effective configuration of {}",
+        config.file.display()
+    );
+    let _ = writeln!(out, "worker_processes {};", config.worker_processes);
+    let _ = writeln!(out, "worker_connections {};", config.worker_connections);
+    match &config.error_log {
+        Some(e) => {
+            let target = e
+                .path
+                .as_ref()
+                .map_or("stderr".to_owned(), |p| p.display().to_string());
+            let _ = writeln!(
+                out,
+                "error_log {target} {};",
+                e.level.as_str().to_lowercase()
+            );
+        }
+        None => out.push_str("error_log stderr;\n"),
+    }
+    for server in &config.servers {
+        dump_server(&mut out, server);
+    }
+    out
+}
+
+fn dump_server(out: &mut String, s: &Server) {
+    let _ = writeln!(out, "\n# {}\nserver {{", s.pos);
+    for l in &s.listen {
+        let flag = if l.default_server {
+            " default_server"
+        } else {
+            ""
+        };
+        let _ = writeln!(out, "    listen {}{flag};", l.addr);
+    }
+    if !s.server_names.is_empty() {
+        let _ = writeln!(out, "    server_name {};", s.server_names.join(" "));
+    }
+    let _ = writeln!(
+        out,
+        "    client_header_buffer_size {};",
+        s.client_header_buffer_size
+    );
+    let _ = writeln!(
+        out,
+        "    client_header_timeout {};",
+        secs(s.client_header_timeout)
+    );
+    let _ = writeln!(
+        out,
+        "    client_body_timeout {};",
+        secs(s.client_body_timeout)
+    );
+    let _ = writeln!(out, "    send_timeout {};", secs(s.send_timeout));
+    let _ = writeln!(out, "    keepalive_timeout {};", secs(s.keepalive_timeout));
+    let _ = writeln!(out, "    keepalive_requests {};", s.keepalive_requests);
+    if let Some(r) = &s.ret {
+        let _ = writeln!(
+            out,
+            "    return {}{};",
+            r.code,
+            r.target
+                .as_ref()
+                .map_or(String::new(), |t| format!(" {}", quote(t)))
+        );
+    }
+    for loc in &s.locations {
+        let modifier = if loc.exact { "= " } else { "" };
+        let _ = writeln!(
+            out,
+            "\n    # {}\n    location {modifier}{} {{",
+            loc.pos, loc.path
+        );
+        for line in location_lines(loc) {
+            let _ = writeln!(out, "        {line};");
+        }
+        out.push_str("    }\n");
+    }
+    out.push_str("}\n");
+}
+
+/// Every directive of a location, as config lines (without the `;`).
+fn location_lines(loc: &Location) -> Vec<String> {
+    let mut v = vec![format!("root {}", loc.root.display())];
+    if let Some(a) = &loc.alias {
+        v.push(format!("alias {}", a.display()));
+    }
+    v.push(format!("index {}", loc.index.join(" ")));
+    v.push(format!("autoindex {}", on_off(loc.autoindex)));
+    let mut pages: Vec<_> = loc.error_pages.iter().collect();
+    pages.sort_by_key(|(code, _)| **code);
+    for (code, page) in pages {
+        let over = page
+            .status_override
+            .map_or(String::new(), |c| format!(" ={c}"));
+        v.push(format!("error_page {code}{over} {}", page.uri));
+    }
+    v.push(format!("client_max_body_size {}", loc.client_max_body_size));
+    v.push(format!("allow_methods {}", loc.allow_methods.join(" ")));
+    if let Some(r) = &loc.ret {
+        v.push(format!(
+            "return {}{}",
+            r.code,
+            r.target
+                .as_ref()
+                .map_or(String::new(), |t| format!(" {}", quote(t)))
+        ));
+    }
+    if let Some(u) = &loc.upload_store {
+        v.push(format!("upload_store {}", u.display()));
+    }
+    for h in &loc.cgi {
+        let interp = h
+            .interpreter
+            .as_ref()
+            .map_or(String::new(), |p| format!(" {}", p.display()));
+        v.push(format!("cgi {}{interp}", h.ext));
+    }
+    v.push(format!("cgi_timeout {}", secs(loc.cgi_timeout)));
+    v.push(format!("sendfile {}", on_off(loc.sendfile)));
+    v.push(format!("default_type {}", loc.default_type));
+    for (name, value) in &loc.add_headers {
+        v.push(format!("add_header {name} {}", quote(value)));
+    }
+    v.push(match &loc.access_log {
+        Some(p) => format!("access_log {}", p.display()),
+        None => "access_log off".to_owned(),
+    });
+    v
+}
+
+fn on_off(b: bool) -> &'static str {
+    if b { "on" } else { "off" }
+}
+
+fn secs(d: Duration) -> String {
+    if d.subsec_millis() == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{}ms", d.as_millis())
+    }
+}
+
+fn quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_graphic() && !b"\"';{}#".contains(&b))
+    {
+        s.to_owned()
+    } else {
+        format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+    }
+}
+
+/// A URL taken apart: the address it connects to, the Host it sends, the target.
+struct Target {
+    addr: SocketAddr,
+    host: String,
+    target: String,
+}
+
+fn parse_url(url: &str) -> Result<Target, String> {
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| format!("expected an http:// URL, got \"{url}\""))?;
+    let (authority, target) = rest.find('/').map_or((rest, "/"), |i| rest.split_at(i));
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) if !h.ends_with(']') || authority.starts_with('[') => (
+            h,
+            p.parse::<u16>()
+                .map_err(|_| format!("bad port in \"{url}\""))?,
+        ),
+        _ => (authority, 80),
+    };
+    let ip_text = match host.trim_start_matches('[').trim_end_matches(']') {
+        "localhost" => "127.0.0.1",
+        other => other,
+    };
+    let ip = ip_text
+        .parse()
+        .unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]));
+    Ok(Target {
+        addr: SocketAddr::new(ip, port),
+        host: host.to_ascii_lowercase(),
+        target: target.to_owned(),
+    })
+}
+
+/// The listen group a connection to `addr` lands on (exact address, else a
+/// wildcard address on the same port).
+fn group_for(config: &Config, addr: SocketAddr) -> Option<usize> {
+    let exact = config.listens.iter().position(|g| g.addr == addr);
+    exact.or_else(|| {
+        config
+            .listens
+            .iter()
+            .position(|g| g.addr.port() == addr.port() && g.addr.ip().is_unspecified())
+    })
+}
+
+/// Explains how a request for `url` would be handled.
+pub fn explain(
+    config: &Config,
+    url: &str,
+    method: &str,
+    host: Option<&str>,
+) -> Result<String, String> {
+    let t = parse_url(url)?;
+    let host = host.map_or(t.host.clone(), str::to_ascii_lowercase);
+    let method = Method::from_name(&method.to_ascii_uppercase())
+        .ok_or_else(|| format!("unknown method \"{method}\" (GET, HEAD, POST, PUT, DELETE)"))?;
+    let mut out = String::new();
+    let _ = writeln!(out, "request   {} {} (Host: {host})", method, t.target);
+    let Some(gi) = group_for(config, t.addr) else {
+        let listens: Vec<String> = config.listens.iter().map(|g| g.addr.to_string()).collect();
+        let _ = writeln!(
+            out,
+            "listen    nothing listens on {} (listening: {})",
+            t.addr,
+            listens.join(", ")
+        );
+        let _ = writeln!(out, "expected  connection refused");
+        return Ok(out);
+    };
+    let group = &config.listens[gi];
+    let _ = writeln!(
+        out,
+        "listen    {} ({}), {} server(s)",
+        group.addr,
+        group.pos,
+        group.servers.len()
+    );
+    let server_idx = handler::server_index(config, gi, Some(&host));
+    let server = &config.servers[server_idx];
+    let _ = writeln!(
+        out,
+        "server    {} at {}: {}",
+        server_label(server),
+        server.pos,
+        why_server(config, group, server_idx, &host)
+    );
+    let req = synthetic(method, &t.target, &host);
+    let origin = Origin {
+        group: gi,
+        local: group.addr,
+        peer: SocketAddr::from(([127, 0, 0, 1], 0)),
+    };
+    let Some(clean) = path::clean(req.path()) else {
+        let _ = writeln!(out, "path      \"{}\" cannot be decoded safely", req.path());
+        let _ = writeln!(out, "expected  400");
+        return Ok(out);
+    };
+    let loc = route::match_location(server, &clean);
+    let _ = writeln!(out, "path      {clean}");
+    let _ = writeln!(
+        out,
+        "location  {}{} at {}: {}",
+        if loc.exact { "= " } else { "" },
+        loc.path,
+        loc.pos,
+        why_location(server, loc, &clean)
+    );
+    out.push_str("effective\n");
+    for line in location_lines(loc) {
+        let _ = writeln!(out, "          {line};");
+    }
+    let _ = writeln!(
+        out,
+        "handler   {}",
+        handler_text(config, origin, &req, loc, &clean)
+    );
+    Ok(out)
+}
+
+fn server_label(s: &Server) -> String {
+    match s.server_names.first() {
+        Some(_) => format!("\"{}\"", s.server_names.join(" ")),
+        None => "(no server_name)".to_owned(),
+    }
+}
+
+fn why_server(config: &Config, group: &ListenGroup, idx: usize, host: &str) -> String {
+    let s = &config.servers[idx];
+    if s.server_names.iter().any(|n| n == host) {
+        return format!("server_name \"{host}\" matches exactly");
+    }
+    if let Some(w) = s
+        .server_names
+        .iter()
+        .find(|n| crate::config::name_matches(n, host))
+    {
+        return format!("wildcard server_name \"{w}\" matches \"{host}\"");
+    }
+    if idx == group.default_server {
+        let marked = s
+            .listen
+            .iter()
+            .any(|l| l.default_server && l.addr == group.addr);
+        let why = if marked {
+            "it is marked default_server"
+        } else {
+            "it is the first server on this address"
+        };
+        return format!("no server_name matches \"{host}\"; default server because {why}");
+    }
+    "default server".to_owned()
+}
+
+fn why_location(server: &Server, loc: &Location, path: &str) -> String {
+    if loc.exact {
+        return "exact match (= locations are checked first)".to_owned();
+    }
+    let others: Vec<&str> = server
+        .locations
+        .iter()
+        .filter(|l| !l.exact && path.starts_with(l.path.as_str()) && l.path != loc.path)
+        .map(|l| l.path.as_str())
+        .collect();
+    if others.is_empty() {
+        "the only prefix location that matches".to_owned()
+    } else {
+        format!(
+            "longest matching prefix (also matching: {})",
+            others.join(", ")
+        )
+    }
+}
+
+fn synthetic(method: Method, target: &str, host: &str) -> Request {
+    Request {
+        method,
+        target: target.to_owned(),
+        http11: true,
+        headers: vec![("Host".to_owned(), host.as_bytes().to_vec())],
+        host: Some(host.to_owned()),
+        framing: Framing::None,
+        keep_alive: true,
+        expect_continue: false,
+    }
+}
+
+/// What would answer, without running or changing anything.
+fn handler_text(
+    config: &Config,
+    origin: Origin,
+    req: &Request,
+    loc: &Location,
+    clean: &str,
+) -> String {
+    let routed = match handler::route(config, origin, req) {
+        Ok(r) => r,
+        Err(resp) => {
+            let to = resp
+                .get_header("Location")
+                .map_or(String::new(), |l| format!(" → {l}"));
+            return format!(
+                "answered before any content handler\nexpected  {}{to}",
+                resp.status
+            );
+        }
+    };
+    if let Some(script) = &routed.script {
+        let via = script
+            .interpreter
+            .as_ref()
+            .map_or("executed directly".to_owned(), |i| {
+                format!("via {}", i.display())
+            });
+        return format!(
+            "CGI script {} ({via}), SCRIPT_NAME={} PATH_INFO={}\nexpected  the script's status (502 if its output is invalid, 504 after cgi_timeout)",
+            script.file.display(),
+            script.name,
+            if script.path_info.is_empty() {
+                "\"\""
+            } else {
+                &script.path_info
+            }
+        );
+    }
+    let file = path::map_to_fs(clean, &loc.path, &loc.root, loc.alias.as_deref());
+    match req.method {
+        Method::Get | Method::Head => match static_file::serve(loc, clean, req) {
+            Ok(resp) => format!("static {}\nexpected  {}", file.display(), resp.status),
+            Err(status) => format!("static {}\nexpected  {status}", file.display()),
+        },
+        Method::Post | Method::Put => match &loc.upload_store {
+            Some(store) => format!(
+                "upload into {}\nexpected  201 (created) or 204 (replaced)",
+                store.display()
+            ),
+            None => "no upload_store and no CGI here\nexpected  405".to_owned(),
+        },
+        Method::Delete => {
+            let exists = std::fs::symlink_metadata(&file);
+            let status = match exists {
+                Ok(m) if m.is_dir() => 409,
+                Ok(_) => 204,
+                Err(e) => static_file::io_status(&e),
+            };
+            format!("delete {}\nexpected  {status}", file.display())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        let t = parse_url("http://localhost:8080/a/b?x=1").unwrap();
+        assert_eq!(
+            (
+                t.addr.to_string().as_str(),
+                t.host.as_str(),
+                t.target.as_str()
+            ),
+            ("127.0.0.1:8080", "localhost", "/a/b?x=1")
+        );
+        let t = parse_url("http://Example.test").unwrap();
+        assert_eq!(
+            (t.addr.port(), t.host.as_str(), t.target.as_str()),
+            (80, "example.test", "/")
+        );
+        assert!(parse_url("ftp://x/").is_err());
+        assert!(parse_url("http://x:99999/").is_err());
+    }
+
+    #[test]
+    fn quoting() {
+        assert_eq!(quote("plain"), "plain");
+        assert_eq!(quote("two words"), "\"two words\"");
+        assert_eq!(quote("a\"b"), "\"a\\\"b\"");
+        assert_eq!(quote(""), "\"\"");
+    }
+}
