@@ -1,0 +1,276 @@
+//! The HTTP/1.1 core over real sockets: persistent connections, pipelining,
+//! incremental parsing, HEAD, common headers, request framing and protocol errors.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Conn, Fixture, TestServer, parse_all, parse_one, raw, request, simple_conf};
+
+/// A server with three small files: /a.txt, /b.txt, /c.txt.
+fn abc_server(extra: &str) -> TestServer {
+    let f = Fixture::new();
+    f.file("www/a.txt", "alpha\n");
+    f.file("www/b.txt", "bravo!\n");
+    f.file("www/c.txt", "charlie\n");
+    f.start(&simple_conf(extra))
+}
+
+fn get11(path: &str) -> String {
+    format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n")
+}
+
+#[test]
+fn pipelined_requests_are_answered_in_order() {
+    let s = abc_server("");
+    let mut c = Conn::open(s.port());
+    c.send(format!(
+        "{}{}{}",
+        get11("/a.txt"),
+        get11("/b.txt"),
+        request("GET", "/c.txt", "")
+    ));
+    let all = parse_all(&c.read_to_eof(), &[]);
+    let bodies: Vec<String> = all.iter().map(|r| r.text()).collect();
+    assert_eq!(bodies, ["alpha\n", "bravo!\n", "charlie\n"]);
+    assert!(all.iter().all(|r| r.status == 200));
+}
+
+#[test]
+fn request_delivered_one_byte_at_a_time() {
+    let s = abc_server("");
+    let mut c = Conn::open(s.port());
+    c.send_slowly(request("GET", "/b.txt", ""), Duration::from_millis(2));
+    let r = c.response();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, b"bravo!\n");
+}
+
+#[test]
+fn http11_connection_stays_open_between_requests() {
+    let s = abc_server("");
+    let mut c = Conn::open(s.port());
+    let first = c.request(get11("/a.txt"));
+    assert_eq!(first.status, 200);
+    assert_eq!(first.header("Connection"), Some("keep-alive"));
+    let second = c.request(get11("/b.txt"));
+    assert_eq!(second.status, 200);
+    assert_eq!(second.body, b"bravo!\n");
+}
+
+#[test]
+fn connection_close_closes_after_the_response() {
+    let s = abc_server("");
+    let mut c = Conn::open(s.port());
+    let r = c.request(request("GET", "/a.txt", ""));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("Connection"), Some("close"));
+    assert!(c.closed_within(Duration::from_secs(3)));
+}
+
+#[test]
+fn http10_closes_by_default() {
+    let s = abc_server("");
+    let mut c = Conn::open(s.port());
+    let r = c.request("GET /a.txt HTTP/1.0\r\n\r\n");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, b"alpha\n");
+    assert_eq!(r.header("Connection"), Some("close"));
+    assert!(c.closed_within(Duration::from_secs(3)));
+}
+
+#[test]
+fn http10_keep_alive_stays_open() {
+    let s = abc_server("");
+    let mut c = Conn::open(s.port());
+    let req = |p: &str| format!("GET {p} HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    let first = c.request(req("/a.txt"));
+    assert_eq!(first.status, 200);
+    assert_eq!(first.header("Connection"), Some("keep-alive"));
+    let second = c.request(req("/c.txt"));
+    assert_eq!(second.body, b"charlie\n");
+}
+
+#[test]
+fn keepalive_requests_limits_a_connection() {
+    let s = abc_server("keepalive_requests 3;");
+    let mut c = Conn::open(s.port());
+    for _ in 0..2 {
+        let r = c.request(get11("/a.txt"));
+        assert_eq!(r.header("Connection"), Some("keep-alive"));
+    }
+    let last = c.request(get11("/a.txt"));
+    assert_eq!(last.status, 200);
+    assert_eq!(last.header("Connection"), Some("close"));
+    assert!(c.closed_within(Duration::from_secs(3)));
+}
+
+#[test]
+fn head_has_get_headers_and_no_body() {
+    let s = abc_server("");
+    let mut c = Conn::open(s.port());
+    let head_req = "HEAD /b.txt HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    c.send(format!("{head_req}{}", request("GET", "/b.txt", "")));
+    let all = parse_all(&c.read_to_eof(), &[true, false]);
+    assert_eq!(all.len(), 2, "HEAD must not send a body");
+    let (head, get) = (&all[0], &all[1]);
+    assert_eq!(head.status, 200);
+    assert!(head.body.is_empty());
+    for name in ["Content-Length", "Content-Type", "ETag", "Last-Modified"] {
+        assert_eq!(head.header(name), get.header(name), "{name}");
+    }
+    assert_eq!(head.header("Content-Length"), Some("7"));
+    assert_eq!(get.body, b"bravo!\n");
+}
+
+#[test]
+fn every_response_has_date_and_server() {
+    let s = abc_server("");
+    let requests = [
+        request("GET", "/a.txt", ""),
+        request("GET", "/missing", ""),
+        request("GET", "/", ""),
+        request("POST", "/a.txt", "Content-Length: 0\r\n"),
+        "GET / HTTP/1.1\r\n\r\n".to_owned(),
+        "BREW / HTTP/1.1\r\nHost: x\r\n\r\n".to_owned(),
+    ];
+    let mut statuses = Vec::new();
+    for req in requests {
+        let r = parse_one(&raw(s.port(), req));
+        let date = r.header("Date").expect("Date");
+        assert!(date.ends_with(" GMT") && date.len() == 29, "Date {date:?}");
+        assert_eq!(r.header("Server"), Some("webserv"));
+        assert_eq!(r.count("Date"), 1);
+        statuses.push(r.status);
+    }
+    assert_eq!(statuses, [200, 404, 403, 405, 400, 501]);
+}
+
+#[test]
+fn unknown_method_is_501() {
+    let s = abc_server("");
+    let r = parse_one(&raw(s.port(), request("BREW", "/a.txt", "")));
+    assert_eq!(r.status, 501);
+    assert_eq!(r.reason, "Not Implemented");
+}
+
+#[test]
+fn http2_version_is_505() {
+    let s = abc_server("");
+    let r = parse_one(&raw(s.port(), "GET /a.txt HTTP/2.0\r\nHost: x\r\n\r\n"));
+    assert_eq!(r.status, 505);
+}
+
+#[test]
+fn http11_without_host_is_400() {
+    let s = abc_server("");
+    let r = parse_one(&raw(s.port(), "GET /a.txt HTTP/1.1\r\n\r\n"));
+    assert_eq!(r.status, 400);
+    assert_eq!(r.header("Connection"), Some("close"));
+}
+
+#[test]
+fn garbage_is_400_and_closed() {
+    let s = abc_server("");
+    let r = parse_one(&raw(s.port(), "\x01\x02 nonsense \x7f\r\n\r\n"));
+    assert_eq!(r.status, 400);
+    assert_eq!(r.header("Connection"), Some("close"));
+}
+
+#[test]
+fn content_length_with_transfer_encoding_is_400_and_closed() {
+    let s = abc_server("");
+    let mut c = Conn::open(s.port());
+    c.send(
+        "POST /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\
+         Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    );
+    let r = c.response();
+    assert_eq!(r.status, 400);
+    assert_eq!(r.header("Connection"), Some("close"));
+    assert!(c.closed_within(Duration::from_secs(3)));
+}
+
+#[test]
+fn differing_content_lengths_are_400() {
+    let s = abc_server("");
+    let req =
+        "GET /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd";
+    assert_eq!(parse_one(&raw(s.port(), req)).status, 400);
+}
+
+#[test]
+fn malformed_content_length_is_400() {
+    let s = abc_server("");
+    let req = "GET /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n";
+    assert_eq!(parse_one(&raw(s.port(), req)).status, 400);
+}
+
+#[test]
+fn transfer_encoding_gzip_is_501() {
+    let s = abc_server("");
+    let req = "GET /a.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n";
+    assert_eq!(parse_one(&raw(s.port(), req)).status, 501);
+}
+
+/// A server with an upload location at /up/ storing into DIR/store.
+fn upload_server(max_body: &str) -> TestServer {
+    Fixture::new().start(&simple_conf(&format!(
+        "    location /up/ {{\n        upload_store {{dir}}/store;\n        \
+         allow_methods GET PUT POST;\n        client_max_body_size {max_body};\n    }}"
+    )))
+}
+
+#[test]
+fn expect_100_continue_comes_before_the_final_response() {
+    let s = upload_server("1m");
+    let mut c = Conn::open(s.port());
+    c.send(
+        "PUT /up/note.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\
+         Expect: 100-continue\r\n\r\n",
+    );
+    let interim = c.try_response(false).expect("interim response");
+    assert_eq!(interim.status, 100);
+    assert_eq!(interim.version, "HTTP/1.1");
+    assert_eq!(interim.reason, "Continue");
+    assert!(
+        c.pending().is_empty(),
+        "nothing after the 100 before the body"
+    );
+    c.send("hello");
+    let r = c.response();
+    assert_eq!(r.status, 201);
+    let stored = std::fs::read(s.dir().join("store/note.txt")).expect("stored file");
+    assert_eq!(stored, b"hello");
+}
+
+#[test]
+fn expect_100_continue_with_oversized_body_gets_413_only() {
+    let s = upload_server("4");
+    let mut c = Conn::open(s.port());
+    c.send(
+        "PUT /up/big.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\
+         Expect: 100-continue\r\n\r\n",
+    );
+    let r = c.response();
+    assert_eq!(r.status, 413);
+}
+
+#[test]
+fn chunked_body_with_extensions_and_trailers_is_accepted() {
+    let s = upload_server("1m");
+    let mut c = Conn::open(s.port());
+    let r = c.request(
+        "PUT /up/chunks.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n\
+         5;name=value\r\nhello\r\n6;x;y=\"z\"\r\n world\r\n0\r\nX-Trailer: yes\r\n\r\n",
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let stored = std::fs::read(s.dir().join("store/chunks.txt")).expect("stored file");
+    assert_eq!(stored, b"hello world");
+    // The trailer was consumed: the connection is ready for the next request.
+    let next = c.request(get11("/up/chunks.txt"));
+    assert_eq!(
+        next.status, 404,
+        "no file under the root, but a clean parse"
+    );
+}
