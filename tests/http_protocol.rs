@@ -274,3 +274,112 @@ fn chunked_body_with_extensions_and_trailers_is_accepted() {
         "no file under the root, but a clean parse"
     );
 }
+
+#[test]
+fn many_pipelined_requests_in_one_write() {
+    let s = abc_server("");
+    let mut c = Conn::open(s.port());
+    let names = ["/a.txt", "/b.txt", "/c.txt", "/missing"];
+    let mut batch = String::new();
+    for i in 0..40 {
+        batch.push_str(&get11(names[i % 4]));
+    }
+    batch.push_str(&request("GET", "/a.txt", ""));
+    c.send(batch);
+    let all = parse_all(&c.read_to_eof(), &[]);
+    assert_eq!(all.len(), 41);
+    for (i, r) in all.iter().take(40).enumerate() {
+        let want = [200, 200, 200, 404][i % 4];
+        assert_eq!(r.status, want, "response {i}");
+    }
+    assert_eq!(all[40].body, b"alpha\n");
+}
+
+#[test]
+fn pipelined_big_file_then_small_file() {
+    let f = Fixture::new();
+    let big = common::pattern(5 << 20);
+    f.file("www/big.bin", &big);
+    f.file("www/a.txt", "alpha\n");
+    let s = f.start(&simple_conf(""));
+    let mut c = Conn::open(s.port());
+    c.send(format!(
+        "{}{}",
+        get11("/big.bin"),
+        request("GET", "/a.txt", "")
+    ));
+    let first = c.response();
+    assert!(first.body == big, "big body differs");
+    assert_eq!(c.response().body, b"alpha\n");
+}
+
+#[test]
+fn pipelined_body_then_get() {
+    let s = upload_server("1m");
+    let mut c = Conn::open(s.port());
+    c.send(format!(
+        "PUT /up/p.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nbody{}",
+        request("GET", "/up/none", "")
+    ));
+    let all = parse_all(&c.read_to_eof(), &[]);
+    let statuses: Vec<u16> = all.iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [201, 404]);
+    assert_eq!(std::fs::read(s.dir().join("store/p.txt")).unwrap(), b"body");
+}
+
+#[test]
+fn bad_request_after_a_good_one_in_a_pipeline() {
+    let s = abc_server("");
+    let mut c = Conn::open(s.port());
+    c.send(format!("{}GET /b.txt HTTP/1.1\r\n\r\n", get11("/a.txt")));
+    let all = parse_all(&c.read_to_eof(), &[]);
+    let statuses: Vec<u16> = all.iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [200, 400]);
+    assert_eq!(all[1].header("Connection"), Some("close"));
+}
+
+#[test]
+fn head_of_a_missing_file_has_no_body() {
+    let s = abc_server("");
+    let mut c = Conn::open(s.port());
+    c.send(format!(
+        "HEAD /missing HTTP/1.1\r\nHost: x\r\n\r\n{}",
+        request("GET", "/a.txt", "")
+    ));
+    let all = parse_all(&c.read_to_eof(), &[true, false]);
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[0].status, 404);
+    assert_eq!(all[1].body, b"alpha\n");
+}
+
+#[test]
+fn absolute_form_target_is_served() {
+    let s = abc_server("");
+    let req = "GET http://localhost/c.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    assert_eq!(parse_one(&raw(s.port(), req)).body, b"charlie\n");
+}
+
+#[test]
+fn duplicate_host_is_400() {
+    let s = abc_server("");
+    let req = "GET /a.txt HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n";
+    assert_eq!(parse_one(&raw(s.port(), req)).status, 400);
+}
+
+#[test]
+fn invalid_chunk_size_is_400() {
+    let s = upload_server("1m");
+    let req = "PUT /up/x.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n";
+    assert_eq!(parse_one(&raw(s.port(), req)).status, 400);
+    assert!(!s.dir().join("store/x.txt").exists());
+}
+
+#[test]
+fn several_workers_serve_requests() {
+    let f = Fixture::new();
+    f.file("www/a.txt", "alpha\n");
+    let s = f.start(&format!("worker_processes 3;\n{}", simple_conf("")));
+    for _ in 0..20 {
+        assert_eq!(common::get(s.port(), "/a.txt").body, b"alpha\n");
+    }
+}
