@@ -197,3 +197,53 @@ fn stalled_body_times_out_with_408_or_close() {
     }
     assert!(store_entries(&s).is_empty(), "{:?}", store_entries(&s));
 }
+
+#[test]
+fn client_that_stops_reading_is_dropped_after_send_timeout() {
+    const SIZE: u64 = 256 << 20;
+    let f = Fixture::new();
+    // Sparse: big enough that socket buffers cannot hold the response.
+    let big = f.file("www/huge.bin", "");
+    std::fs::File::options()
+        .write(true)
+        .open(&big)
+        .and_then(|file| file.set_len(SIZE))
+        .expect("set_len");
+    let s = f.start(&simple_conf("    send_timeout 1s;"));
+    let mut c = Conn::open(s.port());
+    c.send("GET /huge.bin HTTP/1.1\r\nHost: x\r\n\r\n");
+    thread::sleep(Duration::from_millis(2500));
+    let got = c.read_to_eof();
+    assert!(got.starts_with(b"HTTP/1.1 200 OK\r\n"));
+    assert!((got.len() as u64) < SIZE, "whole body sent: {}", got.len());
+}
+
+#[test]
+fn body_over_limit_on_a_static_location_is_413() {
+    let f = Fixture::new();
+    f.file("www/a.txt", "a\n");
+    let s = f.start(&simple_conf("    client_max_body_size 1k;"));
+    let req = request("GET", "/a.txt", "Content-Length: 2048\r\n");
+    assert_eq!(parse_one(&raw(s.port(), req)).status, 413);
+}
+
+#[test]
+fn zero_body_limit_means_unlimited() {
+    let f = Fixture::new();
+    f.mkdir("store");
+    let s = f.start(&simple_conf(
+        "    client_max_body_size 0;\n    location /up/ {\n        \
+         upload_store {dir}/store;\n        allow_methods PUT;\n    }",
+    ));
+    let body = vec![b'z'; 3 << 20];
+    let mut c = Conn::open(s.port());
+    c.send(request(
+        "PUT",
+        "/up/big.bin",
+        &format!("Content-Length: {}\r\n", body.len()),
+    ));
+    c.send(&body);
+    assert_eq!(c.response().status, 201);
+    let stored = std::fs::read(s.dir().join("store/big.bin")).expect("stored");
+    assert!(stored == body, "stored body differs");
+}

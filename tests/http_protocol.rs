@@ -383,3 +383,19 @@ fn several_workers_serve_requests() {
         assert_eq!(common::get(s.port(), "/a.txt").body, b"alpha\n");
     }
 }
+
+#[test]
+fn nul_in_a_header_value_is_400() {
+    let s = abc_server("");
+    let req = "GET /a.txt HTTP/1.1\r\nHost: x\r\nX-Bad: a\0b\r\n\r\n";
+    assert_eq!(parse_one(&raw(s.port(), req)).status, 400);
+}
+
+#[test]
+fn close_token_among_others_closes() {
+    let s = abc_server("");
+    let mut c = Conn::open(s.port());
+    let r = c.request("GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, close\r\n\r\n");
+    assert_eq!(r.header("Connection"), Some("close"));
+    assert!(c.closed_within(Duration::from_secs(3)));
+}

@@ -269,3 +269,23 @@ fn allow_methods_per_location() {
 fn f_exists(s: &TestServer, rel: &str) -> bool {
     s.dir().join(rel).exists()
 }
+
+#[test]
+fn error_page_target_missing_falls_back_to_builtin() {
+    let s = error_page_server("error_page 404 /nothere.html;");
+    let r = get(s.port(), "/missing.txt");
+    assert_eq!(r.status, 404);
+    assert!(r.text().contains("404 Not Found"), "{}", r.text());
+}
+
+#[test]
+fn error_page_is_inherited_by_locations() {
+    let f = Fixture::new();
+    f.file("www/custom.html", "custom\n");
+    let s = f.start(&simple_conf(
+        "    error_page 404 /custom.html;\n    location /sub/ { autoindex on; }",
+    ));
+    let r = get(s.port(), "/sub/missing.txt");
+    assert_eq!(r.status, 404);
+    assert_eq!(r.body, b"custom\n");
+}

@@ -368,3 +368,14 @@ fn symlink_inside_the_root_is_served() {
     assert_eq!(get(s.port(), "/link.txt").body, b"target\n");
     assert_eq!(get(s.port(), "/linkdir/target.txt").body, b"target\n");
 }
+
+#[test]
+fn directory_redirect_percent_encodes_the_location() {
+    let f = Fixture::new();
+    f.file("www/my dir/index.html", "idx");
+    let s = f.start(&simple_conf(""));
+    let r = get(s.port(), "/my%20dir?q");
+    assert_eq!(r.status, 301);
+    let location = r.header("Location").expect("Location");
+    assert!(location.ends_with("/my%20dir/?q"), "Location {location:?}");
+}
