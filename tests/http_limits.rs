@@ -247,3 +247,17 @@ fn zero_body_limit_means_unlimited() {
     let stored = std::fs::read(s.dir().join("store/big.bin")).expect("stored");
     assert!(stored == body, "stored body differs");
 }
+
+#[test]
+fn pipeline_longer_than_the_head_buffer() {
+    let s = small_head_server();
+    let mut c = Conn::open(s.port());
+    let one = "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n";
+    let mut batch = one.repeat(100);
+    batch.push_str(&request("GET", "/a.txt", ""));
+    assert!(batch.len() > 2048);
+    c.send(batch);
+    let all = common::parse_all(&c.read_to_eof(), &[]);
+    assert_eq!(all.len(), 101);
+    assert!(all.iter().all(|r| r.status == 200 && r.body == b"a\n"));
+}

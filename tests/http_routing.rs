@@ -289,3 +289,37 @@ fn error_page_is_inherited_by_locations() {
     assert_eq!(r.status, 404);
     assert_eq!(r.body, b"custom\n");
 }
+
+#[test]
+fn location_root_appends_the_whole_uri() {
+    let f = Fixture::new();
+    f.file("other/other/x.txt", "root + full uri\n");
+    f.file("other/x.txt", "alias-like mapping\n");
+    let s = f.start(&simple_conf("    location /other/ { root {dir}/other; }"));
+    assert_eq!(get(s.port(), "/other/x.txt").body, b"root + full uri\n");
+}
+
+#[test]
+fn head_of_a_fixed_return_has_no_body() {
+    let s = location_server();
+    let bytes = raw(s.port(), request("HEAD", "/fixed", ""));
+    let all = parse_all(&bytes, &[true]);
+    assert_eq!(all.len(), 1, "HEAD gets no body");
+    assert_eq!(all[0].status, 200);
+    assert_eq!(all[0].header("Content-Length"), Some("10"));
+}
+
+#[test]
+fn listen_port_selects_the_server() {
+    let f = Fixture::new();
+    let port2 = common::free_port();
+    let conf = format!(
+        "server {{\n    listen 127.0.0.1:{{port}};\n    server_name same.test;\n    \
+         return 200 \"one\";\n}}\nserver {{\n    listen 127.0.0.1:{port2};\n    \
+         server_name same.test;\n    return 200 \"two\";\n}}\n"
+    );
+    let s = f.start(&conf);
+    assert_eq!(get_host(s.port(), "same.test", "/").text(), "one");
+    assert_eq!(get_host(port2, "same.test", "/").text(), "two");
+    assert_eq!(get_host(port2, "other.test", "/").text(), "two");
+}

@@ -379,3 +379,50 @@ fn directory_redirect_percent_encodes_the_location() {
     let location = r.header("Location").expect("Location");
     assert!(location.ends_with("/my%20dir/?q"), "Location {location:?}");
 }
+
+#[test]
+fn file_path_with_trailing_slash_is_404() {
+    let f = Fixture::new();
+    f.file("www/a.txt", "a\n");
+    let s = f.start(&simple_conf(""));
+    assert_eq!(get(s.port(), "/a.txt/").status, 404);
+}
+
+#[test]
+fn if_range_mismatch_sends_the_whole_file() {
+    let s = digits_server();
+    let r = get_with(
+        s.port(),
+        "/digits.txt",
+        "Range: bytes=0-3\r\nIf-Range: \"other\"\r\n",
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, b"0123456789abcdefghij");
+}
+
+#[test]
+fn if_range_match_sends_the_range() {
+    let s = digits_server();
+    let etag = get(s.port(), "/digits.txt")
+        .header("ETag")
+        .unwrap()
+        .to_owned();
+    let extra = format!("Range: bytes=0-3\r\nIf-Range: {etag}\r\n");
+    let r = get_with(s.port(), "/digits.txt", &extra);
+    assert_eq!(r.status, 206);
+    assert_eq!(r.body, b"0123");
+}
+
+#[test]
+fn unknown_extension_gets_default_type() {
+    let f = Fixture::new();
+    f.file("www/blob.zzqx", "?");
+    f.file("www/plain.zzqy", "?");
+    let s = f.start(&simple_conf(
+        "    location /t/ { default_type text/x-custom; alias {root}/; }",
+    ));
+    let r = get(s.port(), "/blob.zzqx");
+    assert_eq!(r.header("Content-Type"), Some("application/octet-stream"));
+    let r = get(s.port(), "/t/plain.zzqy");
+    assert_eq!(r.header("Content-Type"), Some("text/x-custom"));
+}
