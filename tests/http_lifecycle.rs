@@ -87,3 +87,18 @@ fn bind_failure_exits_1_naming_address_and_config_position() {
     assert!(log.contains(&want), "no {want:?} in: {log}");
     drop(holder);
 }
+
+#[test]
+fn sigterm_with_a_stuck_half_request_exits_within_the_grace_period() {
+    let mut s = TestServer::start(&simple_conf(""));
+    let mut c = Conn::open(s.port());
+    c.send("GET /a.txt HTTP/1.1\r\nHost: x\r\n");
+    std::thread::sleep(Duration::from_millis(200));
+    s.signal(libc::SIGTERM);
+    let status = s.wait_exit(Duration::from_secs(10)).expect("still running");
+    assert_eq!(status.code(), Some(0), "{status}");
+    let rest = c.read_to_eof();
+    if !rest.is_empty() {
+        assert!(rest.starts_with(b"HTTP/1.1 "), "{rest:?}");
+    }
+}

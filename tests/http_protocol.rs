@@ -399,3 +399,37 @@ fn close_token_among_others_closes() {
     assert_eq!(r.header("Connection"), Some("close"));
     assert!(c.closed_within(Duration::from_secs(3)));
 }
+
+#[test]
+fn no_content_response_has_no_body() {
+    let s = upload_server("1m");
+    std::fs::create_dir_all(s.dir().join("store")).unwrap();
+    std::fs::write(s.dir().join("store/r.txt"), "old").unwrap();
+    let mut c = Conn::open(s.port());
+    c.send(format!(
+        "PUT /up/r.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nnew{}",
+        request("GET", "/up/none", "")
+    ));
+    let all = parse_all(&c.read_to_eof(), &[]);
+    let statuses: Vec<u16> = all.iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [204, 404]);
+    assert_eq!(all[0].header("Content-Length"), None);
+    assert_eq!(std::fs::read(s.dir().join("store/r.txt")).unwrap(), b"new");
+}
+
+#[test]
+fn chunked_request_split_at_every_offset() {
+    let s = upload_server("1m");
+    let req = "PUT /up/split.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n\
+               3;e=1\r\nabc\r\n4\r\ndefg\r\n0\r\nT: v\r\n\r\n";
+    for k in 1..req.len() {
+        let mut c = Conn::open(s.port());
+        c.send(&req[..k]);
+        std::thread::sleep(Duration::from_millis(3));
+        c.send(&req[k..]);
+        let r = c.response();
+        assert!([201, 204].contains(&r.status), "split at {k}: {}", r.status);
+        let stored = std::fs::read(s.dir().join("store/split.txt")).unwrap();
+        assert_eq!(stored, b"abcdefg", "split at {k}");
+    }
+}
