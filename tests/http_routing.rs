@@ -323,3 +323,10 @@ fn listen_port_selects_the_server() {
     assert_eq!(get_host(port2, "same.test", "/").text(), "two");
     assert_eq!(get_host(port2, "other.test", "/").text(), "two");
 }
+
+#[test]
+fn vhost_absolute_form_host_wins_over_host_header() {
+    let s = vhost_server(true);
+    let req = "GET http://exact.test/ HTTP/1.1\r\nHost: first.test\r\nConnection: close\r\n\r\n";
+    assert_eq!(parse_one(&raw(s.port(), req)).text(), "exact");
+}

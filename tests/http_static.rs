@@ -426,3 +426,16 @@ fn unknown_extension_gets_default_type() {
     let r = get(s.port(), "/t/plain.zzqy");
     assert_eq!(r.header("Content-Type"), Some("text/x-custom"));
 }
+
+#[test]
+fn if_none_match_mismatch_wins_over_if_modified_since() {
+    let f = Fixture::new();
+    f.file("www/v.txt", "validators\n");
+    let s = f.start(&simple_conf(""));
+    let lm = get(s.port(), "/v.txt")
+        .header("Last-Modified")
+        .unwrap()
+        .to_owned();
+    let extra = format!("If-None-Match: \"nope\"\r\nIf-Modified-Since: {lm}\r\n");
+    assert_eq!(get_with(s.port(), "/v.txt", &extra).status, 200);
+}
