@@ -647,6 +647,21 @@ def test_output_past_the_scripts_content_length_is_dropped(webserv, tmp_path):
         assert c.request(get("/a.txt")).body == b"next\n"
 
 
+def test_output_short_of_the_scripts_content_length_closes(webserv, tmp_path):
+    script = 'import sys\nsys.stdout.write("Content-Type: text/plain\\r\\nContent-Length: 10\\r\\n\\r\\nabc")\n'
+    server = cgi_server(webserv, tmp_path, {"long.py": script})
+    with Client(server.port) as c:
+        c.send(get("/cgi-bin/long.py"))
+        head = c._head(time.monotonic() + 5)
+        assert head.status == 200 and head.header("Content-Length") == "10"
+        try:
+            c._take(10, time.monotonic() + 5)
+            raise AssertionError("10 bytes arrived from a script that wrote 3")
+        except ConnectionClosed:
+            pass
+        assert bytes(c.buf) == b"abc"
+
+
 def test_much_stderr_does_not_block_the_script(webserv, tmp_path):
     script = (
         "import sys\n"
