@@ -261,3 +261,52 @@ fn pipeline_longer_than_the_head_buffer() {
     assert_eq!(all.len(), 101);
     assert!(all.iter().all(|r| r.status == 200 && r.body == b"a\n"));
 }
+
+#[test]
+fn keepalive_timeout_zero_disables_keep_alive() {
+    let f = Fixture::new();
+    f.file("www/a.txt", "a\n");
+    let s = f.start(&simple_conf("    keepalive_timeout 0;"));
+    let mut c = Conn::open(s.port());
+    let r = c.request("GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(r.status, 200);
+    // nginx: "The zero value disables keep-alive client connections", so the
+    // response must not promise a connection that is closed right after it.
+    assert_eq!(r.header("Connection"), Some("close"));
+    assert!(c.closed_within(Duration::from_secs(3)));
+}
+
+/// Two servers on one port: the default with the defaults, `b.test` with its own
+/// keep-alive settings.
+fn vhost_keepalive_server() -> TestServer {
+    let f = Fixture::new();
+    f.file("www/a.txt", "a\n");
+    f.start(
+        "error_log stderr warn;\n\
+         server {\n    listen 127.0.0.1:{port};\n    root {root};\n}\n\
+         server {\n    listen 127.0.0.1:{port};\n    server_name b.test;\n    \
+         root {root};\n    keepalive_requests 2;\n    keepalive_timeout 1s;\n}\n",
+    )
+}
+
+#[test]
+fn keepalive_requests_of_a_named_vhost_applies() {
+    let s = vhost_keepalive_server();
+    let mut c = Conn::open(s.port());
+    let req = "GET /a.txt HTTP/1.1\r\nHost: b.test\r\n\r\n";
+    assert_eq!(c.request(req).header("Connection"), Some("keep-alive"));
+    assert_eq!(c.request(req).header("Connection"), Some("close"));
+    assert!(c.closed_within(Duration::from_secs(3)));
+}
+
+#[test]
+fn keepalive_timeout_of_a_named_vhost_applies() {
+    let s = vhost_keepalive_server();
+    let mut c = Conn::open(s.port());
+    let r = c.request("GET /a.txt HTTP/1.1\r\nHost: b.test\r\n\r\n");
+    assert_eq!(r.status, 200);
+    assert!(
+        c.closed_within(Duration::from_secs(4)),
+        "open after 4 s (timeout 1s)"
+    );
+}

@@ -139,10 +139,9 @@ pub fn environment(input: &EnvInput) -> Vec<(String, String)> {
 /// `User-Agent` → `HTTP_USER_AGENT`; `None` for headers never passed.
 fn header_var(name: &str) -> Option<String> {
     let lower = name.to_ascii_lowercase();
-    if matches!(
-        lower.as_str(),
-        "proxy" | "content-length" | "content-type" | "authorization"
-    ) {
+    // SPEC: every request header but Proxy (httpoxy); the two content headers
+    // travel as CONTENT_LENGTH / CONTENT_TYPE.
+    if matches!(lower.as_str(), "proxy" | "content-length" | "content-type") {
         return None;
     }
     if !name

@@ -5,14 +5,20 @@
 /// The most bytes a header block may take before the output is declared invalid.
 pub const MAX_HEADER_BLOCK: usize = 64 * 1024;
 
+/// A header field as the script wrote it: the value is bytes, since RFC 9110
+/// allows obs-text (e.g. Latin-1) in field values and it is relayed unchanged.
+pub type Field = (String, Vec<u8>);
+
 /// What the script's header block asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reply {
-    /// A document: status (default 200), headers to send (Status removed), and the
+    /// A document: status (default 200) and the script's reason phrase if it gave
+    /// one, the headers to send (Status and Content-Length removed), and the
     /// script's Content-Length if it gave one.
     Document {
         status: u16,
-        headers: Vec<(String, String)>,
+        reason: Option<String>,
+        headers: Vec<Field>,
         length: Option<u64>,
     },
     /// `Location: /local/path` alone: the server serves that path instead.
@@ -37,16 +43,32 @@ pub fn parse(buf: &[u8]) -> Result<Option<(Reply, usize)>, OutputError> {
             Ok(None)
         };
     };
-    let text = std::str::from_utf8(&buf[..block_len]).map_err(|_| OutputError::Invalid)?;
+    if block_len > MAX_HEADER_BLOCK {
+        return Err(OutputError::TooLarge);
+    }
     let mut fields = Vec::new();
-    for line in text.lines() {
-        let (name, value) = line.split_once(':').ok_or(OutputError::Invalid)?;
-        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(OutputError::Invalid);
-        }
-        fields.push((name.to_owned(), value.trim().to_owned()));
+    for line in buf[..block_len]
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+    {
+        fields.push(field(line.strip_suffix(b"\r").unwrap_or(line))?);
     }
     reply(fields).map(|r| Some((r, used)))
+}
+
+/// `name: value`; the name a token, the value free of control bytes but HTAB.
+fn field(line: &[u8]) -> Result<Field, OutputError> {
+    let colon = memchr::memchr(b':', line).ok_or(OutputError::Invalid)?;
+    let (name, value) = (&line[..colon], line[colon + 1..].trim_ascii());
+    let token = |b: &u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(b);
+    if name.is_empty() || !name.iter().all(token) {
+        return Err(OutputError::Invalid);
+    }
+    if value.iter().any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f) {
+        return Err(OutputError::Invalid);
+    }
+    let name = String::from_utf8(name.to_vec()).map_err(|_| OutputError::Invalid)?;
+    Ok((name, value.to_vec()))
 }
 
 /// The end of the block: (length of the field lines, bytes including the blank line).
@@ -62,17 +84,24 @@ fn find_end(buf: &[u8]) -> Option<(usize, usize)> {
     None
 }
 
-fn reply(mut fields: Vec<(String, String)>) -> Result<Reply, OutputError> {
-    let take = |fields: &mut Vec<(String, String)>, name: &str| {
-        let i = fields
-            .iter()
-            .position(|(n, _)| n.eq_ignore_ascii_case(name))?;
-        Some(fields.remove(i).1)
+/// Removes field `name` and returns its value as text.
+fn take(fields: &mut Vec<Field>, name: &str) -> Result<Option<String>, OutputError> {
+    let Some(i) = fields
+        .iter()
+        .position(|(n, _)| n.eq_ignore_ascii_case(name))
+    else {
+        return Ok(None);
     };
-    let status = take(&mut fields, "status")
+    String::from_utf8(fields.remove(i).1)
+        .map(Some)
+        .map_err(|_| OutputError::Invalid)
+}
+
+fn reply(mut fields: Vec<Field>) -> Result<Reply, OutputError> {
+    let status = take(&mut fields, "status")?
         .map(|s| parse_status(&s))
         .transpose()?;
-    let length = match take(&mut fields, "content-length") {
+    let length = match take(&mut fields, "content-length")? {
         Some(v) => Some(v.parse::<u64>().map_err(|_| OutputError::Invalid)?),
         None => None,
     };
@@ -83,34 +112,33 @@ fn reply(mut fields: Vec<(String, String)>) -> Result<Reply, OutputError> {
     let has_type = fields
         .iter()
         .any(|(n, _)| n.eq_ignore_ascii_case("content-type"));
-    match (status, location) {
-        (None, Some(loc)) if loc.starts_with('/') && fields.len() == 1 => {
-            Ok(Reply::LocalRedirect(loc))
-        }
-        (None, Some(_)) => Ok(Reply::Document {
-            status: 302,
-            headers: fields,
-            length,
-        }),
-        (Some(status), _) => Ok(Reply::Document {
+    let document = |(status, reason), headers| {
+        Ok(Reply::Document {
             status,
-            headers: fields,
+            reason,
+            headers,
             length,
-        }),
-        (None, None) if has_type => Ok(Reply::Document {
-            status: 200,
-            headers: fields,
-            length,
-        }),
+        })
+    };
+    match (status, location) {
+        (None, Some(loc)) if loc.starts_with(b"/") && fields.len() == 1 => String::from_utf8(loc)
+            .map(Reply::LocalRedirect)
+            .map_err(|_| OutputError::Invalid),
+        (None, Some(_)) => document((302, None), fields),
+        (Some(status), _) => document(status, fields),
+        (None, None) if has_type => document((200, None), fields),
         (None, None) => Err(OutputError::Invalid),
     }
 }
 
-/// `Status: 404 Not Found` → 404 (the reason phrase is ours).
-fn parse_status(value: &str) -> Result<u16, OutputError> {
-    let code = value.split_whitespace().next().unwrap_or("");
+/// `Status: 418 I'm a teapot` → (418, Some("I'm a teapot")).
+fn parse_status(value: &str) -> Result<(u16, Option<String>), OutputError> {
+    let (code, reason) = value.trim().split_once(' ').unwrap_or((value.trim(), ""));
     match code.parse::<u16>() {
-        Ok(c) if (200..=599).contains(&c) && code.len() == 3 => Ok(c),
+        Ok(c) if (200..=599).contains(&c) && code.len() == 3 => {
+            let reason = reason.trim();
+            Ok((c, (!reason.is_empty()).then(|| reason.to_owned())))
+        }
         _ => Err(OutputError::Invalid),
     }
 }
@@ -122,10 +150,12 @@ mod tests {
     fn doc(status: u16, headers: &[(&str, &str)], length: Option<u64>) -> Reply {
         let headers = headers
             .iter()
-            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .map(|(n, v)| (n.to_string(), v.as_bytes().to_vec()))
             .collect();
+        let reason = (status == 404).then(|| "Nope".to_owned());
         Reply::Document {
             status,
+            reason,
             headers,
             length,
         }

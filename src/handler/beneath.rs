@@ -35,12 +35,14 @@ pub fn open(base: &Path, rel: &str) -> io::Result<File> {
             Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
                 NO_OPENAT2.store(true, Ordering::Relaxed)
             }
+            // RESOLVE_BENEATH refuses every absolute symlink, even one that points
+            // back inside; those (rare) cases get the canonical-path check.
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied && was_escape(&e) => {}
             other => return other,
         }
     }
     fallback(base, rel)
 }
-
 fn with_base<T>(base: &Path, f: impl FnOnce(&OwnedFd) -> io::Result<T>) -> io::Result<T> {
     BASES.with(|cell| {
         let mut map = cell.borrow_mut();
@@ -111,15 +113,31 @@ fn openat2(dir: &OwnedFd, rel: &str) -> io::Result<File> {
     if fd < 0 {
         let e = io::Error::last_os_error();
         // EXDEV: the path tried to leave the base.
-        return Err(if e.raw_os_error() == Some(libc::EXDEV) {
-            io::ErrorKind::PermissionDenied.into()
-        } else {
-            e
-        });
+        return Err(if e.raw_os_error() == Some(libc::EXDEV) { escape() } else { e });
     }
     // SAFETY: a new descriptor returned by the kernel, owned by nobody else.
     Ok(unsafe { File::from_raw_fd(fd as i32) })
 }
+
+/// The error for a path that leaves its base.
+fn escape() -> io::Error {
+    io::Error::new(io::ErrorKind::PermissionDenied, EscapeError)
+}
+
+fn was_escape(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|inner| inner.is::<EscapeError>())
+}
+
+#[derive(Debug)]
+struct EscapeError;
+
+impl std::fmt::Display for EscapeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("path leaves its base directory")
+    }
+}
+
+impl std::error::Error for EscapeError {}
 
 fn fallback(base: &Path, rel: &str) -> io::Result<File> {
     let full = if rel.is_empty() {
@@ -131,7 +149,7 @@ fn fallback(base: &Path, rel: &str) -> io::Result<File> {
     if super::path::inside(&full, base) {
         Ok(file)
     } else {
-        Err(io::ErrorKind::PermissionDenied.into())
+        Err(escape())
     }
 }
 
@@ -163,7 +181,11 @@ mod tests {
         assert!(open(root.path(), "").unwrap().metadata().unwrap().is_dir());
         let denied = |rel: &str| open(root.path(), rel).unwrap_err().kind();
         assert_eq!(denied("link"), io::ErrorKind::PermissionDenied);
-        assert_eq!(denied("../x"), io::ErrorKind::PermissionDenied);
+        let name = outside.path().file_name().unwrap().to_str().unwrap();
+        assert_eq!(denied(&format!("../{name}/secret")), io::ErrorKind::PermissionDenied);
+        let abs_inside = root.path().join("a.txt");
+        std::os::unix::fs::symlink(&abs_inside, root.path().join("abs")).unwrap();
+        assert!(open(root.path(), "abs").is_ok(), "an absolute link back inside is fine");
         assert_eq!(
             open(root.path(), "missing").unwrap_err().kind(),
             io::ErrorKind::NotFound

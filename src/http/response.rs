@@ -39,9 +39,13 @@ impl Body {
 #[derive(Debug)]
 pub struct Response {
     pub status: u16,
+    /// A reason phrase other than ours (a CGI script's `Status: 418 I'm a teapot`).
+    pub reason: Option<String>,
     /// Headers other than Date, Server, Content-Length and Connection, which the
     /// writer adds itself.
     pub headers: Vec<(String, String)>,
+    /// Headers relayed with byte values (a CGI script's fields may carry obs-text).
+    pub raw_headers: Vec<(String, Vec<u8>)>,
     pub body: Body,
 }
 
@@ -49,7 +53,9 @@ impl Response {
     pub fn new(status: u16) -> Self {
         Response {
             status,
+            reason: None,
             headers: Vec::new(),
+            raw_headers: Vec::new(),
             body: Body::Empty,
         }
     }
@@ -97,11 +103,15 @@ impl Response {
         out.extend_from_slice(b"HTTP/1.1 ");
         out.extend_from_slice(status.to_string().as_bytes());
         out.push(b' ');
-        out.extend_from_slice(reason(status).as_bytes());
+        let phrase = self.reason.as_deref().unwrap_or(reason(status));
+        out.extend(phrase.bytes().filter(|&b| b != b'\r' && b != b'\n'));
         out.extend_from_slice(b"\r\nServer: webserv\r\nDate: ");
         out.extend_from_slice(date.as_bytes());
         out.extend_from_slice(b"\r\n");
         for (name, value) in &self.headers {
+            push_header(out, name, value.as_bytes());
+        }
+        for (name, value) in &self.raw_headers {
             push_header(out, name, value);
         }
         match framing {
@@ -123,10 +133,10 @@ impl Response {
 
 /// Appends `name: value\r\n`, dropping any CR/LF in the value so no header can be
 /// injected through configuration or CGI output.
-fn push_header(out: &mut Vec<u8>, name: &str, value: &str) {
+fn push_header(out: &mut Vec<u8>, name: &str, value: &[u8]) {
     out.extend_from_slice(name.as_bytes());
     out.extend_from_slice(b": ");
-    out.extend(value.bytes().filter(|&b| b != b'\r' && b != b'\n'));
+    out.extend(value.iter().filter(|&&b| b != b'\r' && b != b'\n'));
     out.extend_from_slice(b"\r\n");
 }
 

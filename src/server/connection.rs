@@ -109,6 +109,8 @@ pub struct Connection {
     served: u64,
     /// Internal redirects followed for the current request.
     redirects: u8,
+    /// Index of the server chosen for the current request (by Host).
+    server: usize,
     /// When the connection times out in its current state.
     pub deadline: Option<Instant>,
 }
@@ -122,14 +124,12 @@ enum Step {
 
 impl Connection {
     pub fn new(stream: TcpStream, origin: Origin, config: Arc<Config>, now: Instant) -> Self {
-        let header_timeout = {
-            let idx = config
-                .listens
-                .get(origin.group)
-                .map_or(0, |g| g.default_server);
-            config.servers[idx].client_header_timeout
-        };
-        let mut conn = Connection {
+        let server = config
+            .listens
+            .get(origin.group)
+            .map_or(0, |g| g.default_server);
+        let deadline = Some(now + config.servers[server].client_header_timeout);
+        Connection {
             stream,
             config,
             origin,
@@ -140,10 +140,9 @@ impl Connection {
             state: State::Head { started: false },
             served: 0,
             redirects: 0,
-            deadline: None,
-        };
-        conn.deadline = Some(now + header_timeout);
-        conn
+            server,
+            deadline,
+        }
     }
 
     /// The configuration this connection serves under.
@@ -161,6 +160,15 @@ impl Connection {
     }
 
     /// The server that answers before the Host header is known.
+    /// The server the current request was routed to (its Host chose it): its
+    /// keep-alive and send settings apply once the request is known.
+    fn request_server<'c>(&self, config: &'c Config) -> &'c Server {
+        config
+            .servers
+            .get(self.server)
+            .unwrap_or_else(|| self.default_server(config))
+    }
+
     fn default_server<'c>(&self, config: &'c Config) -> &'c Server {
         let idx = config
             .listens
@@ -259,6 +267,7 @@ impl Connection {
     /// A head is complete: route it, then read its body or answer at once.
     fn start_request(&mut self, ctx: &mut Ctx, req: Request) {
         let has_body = req.framing != Framing::None;
+        self.server = handler::server_index(ctx.config, self.origin.group, req.host.as_deref());
         let routed = match handler::route(ctx.config, self.origin, &req) {
             Ok(r) => r,
             Err(resp) => return self.respond(ctx, resp, Some(&req), has_body),
@@ -398,16 +407,19 @@ impl Connection {
         self.state = State::Write {
             close_after: !keep_alive,
         };
-        self.deadline = Some(ctx.now + self.default_server(ctx.config).send_timeout);
+        self.deadline = Some(ctx.now + self.request_server(ctx.config).send_timeout);
     }
 
     /// Counts a response and decides whether the connection stays open after it.
     fn keep_alive_for(&mut self, ctx: &Ctx, req: Option<&Request>, close: bool) -> bool {
         self.served += 1;
+        let server = self.request_server(ctx.config);
+        // keepalive_timeout 0 disables keep-alive (nginx).
         !close
             && !ctx.shutting_down
+            && !server.keepalive_timeout.is_zero()
             && req.is_some_and(|r| r.keep_alive)
-            && self.served < self.default_server(ctx.config).keepalive_requests
+            && self.served < server.keepalive_requests
     }
 
     /// Writes the access log line for a response to a routed request.
@@ -478,13 +490,13 @@ impl Connection {
             self.deadline = Some(ctx.now + LINGER_TIME);
         } else {
             self.state = State::Head { started: false };
-            self.deadline = Some(ctx.now + self.default_server(ctx.config).keepalive_timeout);
+            self.deadline = Some(ctx.now + self.request_server(ctx.config).keepalive_timeout);
         }
         Step::Progress
     }
 
     fn progress_send(&mut self, ctx: &Ctx) {
-        self.deadline = Some(ctx.now + self.default_server(ctx.config).send_timeout);
+        self.deadline = Some(ctx.now + self.request_server(ctx.config).send_timeout);
     }
 
     /// Writes some of the pending output. `Ok(true)`: all sent; `Ok(false)`: some

@@ -965,3 +965,41 @@ def test_default_conf_with_the_cgi_location_checks_out():
     )
     assert out.returncode == 0, out.stderr
     assert "test is successful" in out.stderr
+
+
+def test_header_block_just_over_64k_is_502(webserv, tmp_path):
+    script = (
+        'import sys\nsys.stdout.write("X-Big: " + "a" * 70000 + "\\r\\n")\n'
+        'sys.stdout.write("Content-Type: text/plain\\r\\n\\r\\nhi")\n'
+    )
+    server = cgi_server(webserv, tmp_path, {"huge.py": script})
+    codes = [raw(server.port, get("/cgi-bin/huge.py")).status for _ in range(20)]
+    assert codes == [502] * 20, codes
+
+
+def test_status_reason_phrase_is_passed_through(webserv, tmp_path):
+    script = (
+        'print("Status: 418 I\'m a teapot")\nprint("Content-Type: text/plain")\nprint()\n'
+    )
+    server = cgi_server(webserv, tmp_path, {"teapot.py": script})
+    resp = raw(server.port, get("/cgi-bin/teapot.py"))
+    assert resp.status == 418
+    assert resp.reason == "I'm a teapot", repr(resp.reason)
+
+
+def test_obs_text_header_value_is_passed_on(webserv, tmp_path):
+    script = (
+        "import sys\n"
+        'sys.stdout.buffer.write(b"Content-Type: text/plain\\r\\nX-Name: caf\\xe9\\r\\n\\r\\nok\\n")\n'
+    )
+    server = cgi_server(webserv, tmp_path, {"latin.py": script})
+    with Client(server.port) as c:
+        resp = c.request(get("/cgi-bin/latin.py"))
+    assert resp.status == 200
+    assert resp.header("X-Name") == "caf\xe9"
+
+
+def test_authorization_is_passed_as_http_authorization(webserv, tmp_path):
+    server = cgi_server(webserv, tmp_path, {"env.py": ENV_PY})
+    resp = raw(server.port, get("/cgi-bin/env.py", extra="Authorization: Basic dTpw\r\n"))
+    assert env_of(resp)["env"].get("HTTP_AUTHORIZATION") == "Basic dTpw"

@@ -193,16 +193,21 @@ impl Connection {
         reply: Reply,
         rest: &[u8],
     ) -> Option<Round> {
-        let (status, headers, length) = match reply {
-            Reply::LocalRedirect(target) => return Some(self.cgi_redirect(ctx, req, target)),
-            Reply::Document {
-                status,
-                headers,
-                length,
-            } => (status, headers, length),
+        let Reply::Document {
+            status,
+            reason,
+            headers,
+            length,
+        } = reply
+        else {
+            let Reply::LocalRedirect(target) = reply else {
+                return None;
+            };
+            return Some(self.cgi_redirect(ctx, req, target));
         };
         let mut resp = Response::new(status);
-        resp.headers = headers;
+        resp.reason = reason;
+        resp.raw_headers = headers;
         let head_only = req.method == Method::Head || bodiless(status);
         let relay = match length {
             _ if head_only => Relay::Discard,
