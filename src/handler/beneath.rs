@@ -113,7 +113,11 @@ fn openat2(dir: &OwnedFd, rel: &str) -> io::Result<File> {
     if fd < 0 {
         let e = io::Error::last_os_error();
         // EXDEV: the path tried to leave the base.
-        return Err(if e.raw_os_error() == Some(libc::EXDEV) { escape() } else { e });
+        return Err(if e.raw_os_error() == Some(libc::EXDEV) {
+            escape()
+        } else {
+            e
+        });
     }
     // SAFETY: a new descriptor returned by the kernel, owned by nobody else.
     Ok(unsafe { File::from_raw_fd(fd as i32) })
@@ -182,10 +186,16 @@ mod tests {
         let denied = |rel: &str| open(root.path(), rel).unwrap_err().kind();
         assert_eq!(denied("link"), io::ErrorKind::PermissionDenied);
         let name = outside.path().file_name().unwrap().to_str().unwrap();
-        assert_eq!(denied(&format!("../{name}/secret")), io::ErrorKind::PermissionDenied);
+        assert_eq!(
+            denied(&format!("../{name}/secret")),
+            io::ErrorKind::PermissionDenied
+        );
         let abs_inside = root.path().join("a.txt");
         std::os::unix::fs::symlink(&abs_inside, root.path().join("abs")).unwrap();
-        assert!(open(root.path(), "abs").is_ok(), "an absolute link back inside is fine");
+        assert!(
+            open(root.path(), "abs").is_ok(),
+            "an absolute link back inside is fine"
+        );
         assert_eq!(
             open(root.path(), "missing").unwrap_err().kind(),
             io::ErrorKind::NotFound

@@ -1,39 +1,50 @@
-//! The input buffer of a connection: bytes read but not yet parsed. Allocated on
-//! first read and released when empty, so an idle keep-alive connection holds no
-//! buffer memory.
+//! The input buffer of a connection: bytes read but not yet parsed.
+//!
+//! Reads go through one scratch buffer per worker thread, and only the bytes that
+//! arrived are copied into the connection's own buffer: an idle keep-alive
+//! connection holds no buffer memory, and a request that arrives whole costs a
+//! small allocation instead of a large zeroed one.
 
+use std::cell::RefCell;
 use std::io::{self, Read};
 
-/// The first allocation; it grows (doubling) only while a request head needs more.
+/// The most bytes one read asks for.
 pub const INITIAL: usize = 16 * 1024;
+
+thread_local! {
+    static SCRATCH: RefCell<Vec<u8>> = RefCell::new(vec![0; INITIAL]);
+}
 
 #[derive(Debug, Default)]
 pub struct Buffer {
     data: Vec<u8>,
+    /// Bytes before this offset have been parsed already.
     start: usize,
-    end: usize,
 }
 
 impl Buffer {
     /// The unparsed bytes.
     pub fn filled(&self) -> &[u8] {
-        &self.data[self.start..self.end]
+        &self.data[self.start..]
     }
 
     pub fn is_empty(&self) -> bool {
-        self.start == self.end
+        self.start == self.data.len()
     }
 
     pub fn len(&self) -> usize {
-        self.end - self.start
+        self.data.len() - self.start
     }
 
     /// Drops `n` parsed bytes from the front.
     pub fn consume(&mut self, n: usize) {
-        self.start = (self.start + n).min(self.end);
-        if self.start == self.end {
+        self.start = (self.start + n).min(self.data.len());
+        if self.start == self.data.len() {
+            self.data.clear();
             self.start = 0;
-            self.end = 0;
+        } else if self.start >= INITIAL {
+            self.data.drain(..self.start);
+            self.start = 0;
         }
     }
 
@@ -41,36 +52,26 @@ impl Buffer {
     pub fn release(&mut self) {
         if self.is_empty() {
             self.data = Vec::new();
-        }
-    }
-
-    /// Reads once from `r` into free space, making room by compacting or growing up
-    /// to `max` bytes. Returns `Ok(0)` on EOF; an error of kind `OutOfMemory` if the
-    /// buffer already holds `max` bytes.
-    pub fn read_from(&mut self, r: &mut impl Read, max: usize) -> io::Result<usize> {
-        if self.end == self.data.len() {
-            self.make_room(max)?;
-        }
-        let n = r.read(&mut self.data[self.end..])?;
-        self.end += n;
-        Ok(n)
-    }
-
-    fn make_room(&mut self, max: usize) -> io::Result<()> {
-        if self.start > 0 {
-            self.data.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
             self.start = 0;
-        } else if self.data.len() < max.max(INITIAL) {
-            let size = (self.data.len() * 2).clamp(INITIAL, max.max(INITIAL));
-            self.data.resize(size, 0);
-        } else {
+        }
+    }
+
+    /// Reads once from `r`, keeping at most `max` unparsed bytes. Returns `Ok(0)` on
+    /// EOF; an error of kind `OutOfMemory` if `max` bytes are already buffered.
+    pub fn read_from(&mut self, r: &mut impl Read, max: usize) -> io::Result<usize> {
+        let room = max.max(INITIAL).saturating_sub(self.len()).min(INITIAL);
+        if room == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::OutOfMemory,
                 "input buffer full",
             ));
         }
-        Ok(())
+        SCRATCH.with(|cell| {
+            let mut scratch = cell.borrow_mut();
+            let n = r.read(&mut scratch[..room])?;
+            self.data.extend_from_slice(&scratch[..n]);
+            Ok(n)
+        })
     }
 }
 
@@ -79,7 +80,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_consumes_compacts_and_releases() {
+    fn reads_consumes_and_releases() {
         let mut b = Buffer::default();
         let mut src: &[u8] = b"hello world";
         assert_eq!(b.read_from(&mut src, 64).unwrap(), 11);
@@ -108,5 +109,16 @@ mod tests {
             }
         }
         assert_eq!(total, INITIAL * 2);
+    }
+
+    #[test]
+    fn keeps_a_partial_request_across_reads() {
+        let mut b = Buffer::default();
+        let mut first: &[u8] = b"GET / HT";
+        let mut second: &[u8] = b"TP/1.1\r\n";
+        b.read_from(&mut first, 1024).unwrap();
+        b.consume(4);
+        b.read_from(&mut second, 1024).unwrap();
+        assert_eq!(b.filled(), b"/ HTTP/1.1\r\n");
     }
 }

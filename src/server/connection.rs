@@ -459,11 +459,23 @@ impl Connection {
         }
     }
 
-    /// Reads a small file body straight into the output buffer.
+    /// Reads a small file body straight into the output buffer (no zero-filling:
+    /// `read_to_end` reads into spare capacity).
     fn append_file(&mut self, file: &File, offset: u64, len: u64) -> io::Result<()> {
         let start = self.out.len();
-        self.out.resize(start + len as usize, 0);
-        let res = file.read_exact_at(&mut self.out[start..], offset);
+        let res = if offset == 0 {
+            self.out.reserve(len as usize);
+            file.take(len).read_to_end(&mut self.out).and_then(|n| {
+                if n as u64 == len {
+                    Ok(())
+                } else {
+                    Err(io::ErrorKind::UnexpectedEof.into())
+                }
+            })
+        } else {
+            self.out.resize(start + len as usize, 0);
+            file.read_exact_at(&mut self.out[start..], offset)
+        };
         if res.is_err() {
             self.out.truncate(start);
         }

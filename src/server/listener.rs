@@ -60,7 +60,21 @@ pub fn bind_all(config: &Config) -> Result<Vec<std::net::TcpListener>, BindError
             };
             let l = std::net::TcpListener::bind(g.addr).map_err(err)?;
             l.set_nonblocking(true).map_err(err)?;
+            deepen_backlog(&l);
             Ok(l)
         })
         .collect()
+}
+
+/// The accept queue length asked of the kernel (it caps it at somaxconn).
+const BACKLOG: i32 = 4096;
+
+/// std listens with a backlog of 128, which overflows under a burst of new
+/// connections; calling listen(2) again on a listening socket only changes it.
+fn deepen_backlog(l: &std::net::TcpListener) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: listen(2) on a socket we own; no memory is passed.
+    unsafe {
+        libc::listen(l.as_raw_fd(), BACKLOG);
+    }
 }
