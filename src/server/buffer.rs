@@ -56,10 +56,15 @@ impl Buffer {
         }
     }
 
+    /// How many bytes the next `read_from(_, max)` asks for.
+    pub fn room(&self, max: usize) -> usize {
+        max.max(INITIAL).saturating_sub(self.len()).min(INITIAL)
+    }
+
     /// Reads once from `r`, keeping at most `max` unparsed bytes. Returns `Ok(0)` on
     /// EOF; an error of kind `OutOfMemory` if `max` bytes are already buffered.
     pub fn read_from(&mut self, r: &mut impl Read, max: usize) -> io::Result<usize> {
-        let room = max.max(INITIAL).saturating_sub(self.len()).min(INITIAL);
+        let room = self.room(max);
         if room == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::OutOfMemory,

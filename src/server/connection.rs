@@ -111,6 +111,8 @@ pub struct Connection {
     redirects: u8,
     /// Index of the server chosen for the current request (by Host).
     server: usize,
+    /// The socket may have unread data (cleared by a short or WouldBlock read).
+    read_ready: bool,
     /// When the connection times out in its current state.
     pub deadline: Option<Instant>,
 }
@@ -141,6 +143,7 @@ impl Connection {
             served: 0,
             redirects: 0,
             server,
+            read_ready: true,
             deadline,
         }
     }
@@ -179,6 +182,7 @@ impl Connection {
 
     /// Runs the state machine until it blocks or the connection is done.
     pub fn on_ready(&mut self, ctx: &mut Ctx) -> Status {
+        self.read_ready = true;
         loop {
             let step = match self.state {
                 State::Head { .. } => self.step_head(ctx),
@@ -255,10 +259,26 @@ impl Connection {
     }
 
     /// Reads once into the input buffer (retrying EINTR).
+    ///
+    /// A read that returned less than it asked for emptied the socket, so the next
+    /// one would only say WouldBlock: it is skipped until the next readiness event
+    /// (new data is always a new edge), saving a syscall per request.
     fn fill(&mut self, max: usize) -> io::Result<usize> {
+        if !self.read_ready {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let room = self.input.room(max);
         loop {
             match self.input.read_from(&mut self.stream, max) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.read_ready = false;
+                    return Err(e);
+                }
+                Ok(n) if n > 0 && n < room => {
+                    self.read_ready = false;
+                    return Ok(n);
+                }
                 other => return other,
             }
         }
