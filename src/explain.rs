@@ -22,6 +22,9 @@ pub fn dump(config: &Config) -> String {
     );
     let _ = writeln!(out, "worker_processes {};", config.worker_processes);
     let _ = writeln!(out, "worker_connections {};", config.worker_connections);
+    if let Some(p) = &config.pid {
+        let _ = writeln!(out, "pid {};", p.display());
+    }
     match &config.error_log {
         Some(e) => {
             let target = e
@@ -100,10 +103,11 @@ fn dump_server(out: &mut String, s: &Server) {
 
 /// Every directive of a location, as config lines (without the `;`).
 fn location_lines(loc: &Location) -> Vec<String> {
-    let mut v = vec![format!("root {}", loc.root.display())];
-    if let Some(a) = &loc.alias {
-        v.push(format!("alias {}", a.display()));
-    }
+    // root and alias exclude each other in one location.
+    let mut v = vec![match &loc.alias {
+        Some(a) => format!("alias {}", a.display()),
+        None => format!("root {}", loc.root.display()),
+    }];
     v.push(format!("index {}", loc.index.join(" ")));
     v.push(format!("autoindex {}", on_off(loc.autoindex)));
     let mut pages: Vec<_> = loc.error_pages.iter().collect();

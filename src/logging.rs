@@ -3,8 +3,8 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::path::Path;
-use std::sync::Mutex;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
 
 use log::{LevelFilter, Log, Metadata, Record};
 
@@ -19,23 +19,47 @@ pub fn init(level: LevelFilter, file: Option<&Path>) -> std::io::Result<()> {
             .init()
             .map_err(std::io::Error::other),
         Some(path) => {
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir)?;
-            }
-            let file = OpenOptions::new().create(true).append(true).open(path)?;
-            log::set_max_level(level);
-            log::set_boxed_logger(Box::new(FileLogger {
+            let file = open(path)?;
+            let logger: &'static FileLogger = Box::leak(Box::new(FileLogger {
                 level,
+                path: path.to_path_buf(),
                 file: Mutex::new(file),
-            }))
-            .map_err(std::io::Error::other)
+            }));
+            let _ = FILE_LOGGER.set(logger);
+            log::set_max_level(level);
+            log::set_logger(logger).map_err(std::io::Error::other)
         }
     }
 }
 
 struct FileLogger {
     level: LevelFilter,
+    path: PathBuf,
     file: Mutex<File>,
+}
+
+/// The file logger, when `error_log` names a file (for reopening).
+static FILE_LOGGER: OnceLock<&'static FileLogger> = OnceLock::new();
+
+fn open(path: &Path) -> std::io::Result<File> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    OpenOptions::new().create(true).append(true).open(path)
+}
+
+/// Reopens the error log file (SIGUSR1, after a log rotation moved it away).
+pub fn reopen() {
+    if let Some(logger) = FILE_LOGGER.get() {
+        match open(&logger.path) {
+            Ok(f) => {
+                if let Ok(mut file) = logger.file.lock() {
+                    *file = f;
+                }
+            }
+            Err(e) => log::error!("cannot reopen {}: {e}", logger.path.display()),
+        }
+    }
 }
 
 impl Log for FileLogger {

@@ -31,6 +31,7 @@ pub fn build(draft: MainDraft, file: &Path, prefix: &Path) -> Result<Config, Con
         file: file.to_path_buf(),
         worker_processes: draft.worker_processes.unwrap_or(DEFAULT_WORKERS),
         worker_connections: draft.worker_connections.unwrap_or(DEFAULT_CONNECTIONS),
+        pid: draft.pid,
         error_log: draft.error_log,
         servers,
         listens,

@@ -18,6 +18,7 @@ use super::{ConfigError, ErrorLog, Listen, Pos, Return};
 pub struct MainDraft {
     pub worker_processes: Option<usize>,
     pub worker_connections: Option<usize>,
+    pub pid: Option<PathBuf>,
     pub error_log: Option<ErrorLog>,
     /// Settings written at the top level.
     pub main: Settings,
@@ -109,6 +110,7 @@ fn main_directive(draft: &mut MainDraft, d: &Directive, prefix: &Path) -> Result
             let n = usize::try_from(n).unwrap_or(usize::MAX);
             draft.worker_connections = Some(n);
         }
+        "pid" => draft.pid = Some(values::resolve(prefix, &d.args[0].0)),
         "http" => each(block_of(d), Ctx::Http, |d| http_directive(draft, d, prefix))?,
         _ => top_directive(draft, d, prefix, false)?,
     }

@@ -103,6 +103,7 @@ const fn block(mut s: Spec) -> Spec {
 pub const TABLE: &[Spec] = &[
     row("worker_processes", MAIN, 1, 1),
     row("worker_connections", MAIN, 1, 1),
+    row("pid", MAIN, 1, 1),
     row("error_log", TOP, 1, 2),
     block(row("http", MAIN, 0, 0)),
     many(block(row("server", TOP, 0, 0))),

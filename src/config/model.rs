@@ -37,6 +37,8 @@ pub struct Config {
     pub worker_processes: usize,
     /// `worker_connections`: maximum open client connections per worker.
     pub worker_connections: usize,
+    /// `pid PATH`: a file the running server writes its process id to.
+    pub pid: Option<PathBuf>,
     /// `error_log`: where diagnostics go; `None` = stderr.
     pub error_log: Option<ErrorLog>,
     /// Every `server` block, in declaration order.

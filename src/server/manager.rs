@@ -332,8 +332,9 @@ impl Worker {
             match signal {
                 SIGHUP => self.reload(),
                 SIGUSR1 => {
-                    log::info!("SIGUSR1: reopening access logs");
+                    log::info!("SIGUSR1: reopening the log files");
                     self.logs = AccessLogs::default();
+                    crate::logging::reopen();
                 }
                 _ => self.start_shutdown(signal, now),
             }

@@ -50,6 +50,10 @@ pub fn run(config: Config, prefix: std::path::PathBuf) -> Result<(), StartError>
     for g in &config.listens {
         log::info!("listening on {}", g.addr);
     }
+    let _pid_file = match &config.pid {
+        Some(path) => Some(PidFile::create(path).map_err(StartError::Io)?),
+        None => None,
+    };
     let config = Arc::new(config);
     let mut handles = Vec::new();
     for n in 0..workers {
@@ -72,6 +76,27 @@ pub fn run(config: Config, prefix: std::path::PathBuf) -> Result<(), StartError>
         }
     }
     Ok(())
+}
+
+/// The `pid` file: written once the sockets are bound, removed at exit.
+struct PidFile(std::path::PathBuf);
+
+impl PidFile {
+    fn create(path: &std::path::Path) -> std::io::Result<PidFile> {
+        std::fs::write(path, format!("{}\n", std::process::id())).map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!("cannot write pid file {}: {e}", path.display()),
+            )
+        })?;
+        Ok(PidFile(path.to_path_buf()))
+    }
+}
+
+impl Drop for PidFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 /// Raises the soft RLIMIT_NOFILE to the hard limit: every connection and CGI pipe
