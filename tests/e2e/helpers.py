@@ -295,13 +295,13 @@ class Client:
         return Response(version, int(status), reason, headers, raw_head=head)
 
     def _chunked(self, deadline):
-        body = b""
+        body = bytearray()  # appending to bytes would copy the whole body per chunk
         while True:
             size = int(self._line(deadline).split(b";")[0].strip(), 16)
             if size == 0:
                 while self._line(deadline):  # trailers, up to the empty line
                     pass
-                return body
+                return bytes(body)
             body += self._take(size, deadline)
             assert self._take(2, deadline) == b"\r\n", "chunk not followed by CRLF"
 

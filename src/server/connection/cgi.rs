@@ -40,6 +40,32 @@ pub(super) struct CgiRun {
     relay: Option<Relay>,
     close_after: bool,
     grace: Duration,
+    /// Where script output is read into; filled by several reads before it is
+    /// framed, so chunks are large even when the script writes in small pieces.
+    chunk: Vec<u8>,
+}
+
+/// How much script output is gathered into one relayed chunk at most.
+const CHUNK: usize = 64 * 1024;
+
+impl CgiRun {
+    /// Reads script output into `chunk` until the pipe is empty or the chunk is
+    /// full. Returns the bytes read and whether the output ended.
+    fn read_output(&mut self) -> (usize, bool) {
+        if self.chunk.len() < CHUNK {
+            self.chunk.resize(CHUNK, 0);
+        }
+        let mut filled = 0;
+        while filled < CHUNK {
+            match self.proc.read_stdout(&mut self.chunk[filled..]) {
+                Ok(0) => return (filled, true),
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(_) => return (filled, true),
+            }
+        }
+        (filled, false)
+    }
 }
 
 impl Connection {
@@ -54,6 +80,7 @@ impl Connection {
                     relay: None,
                     close_after: false,
                     grace: job.timeout,
+                    chunk: Vec::new(),
                 };
                 self.deadline = Some(ctx.now + job.timeout);
                 self.state = State::Cgi {
@@ -116,17 +143,18 @@ impl Connection {
         let mut progress = run.proc.pump_stdin();
         progress |= run.proc.drain_stderr();
         if self.out.len() - self.out_pos < OUT_HIGH_WATER {
-            let mut buf = [0u8; 32 * 1024];
-            match run.proc.read_stdout(&mut buf) {
-                Ok(0) => return self.cgi_eof(ctx, req, routed, run),
-                Ok(n) => {
-                    progress = true;
-                    if let Some(round) = self.cgi_output(ctx, req, routed, run, &buf[..n]) {
-                        return round;
-                    }
+            let (n, eof) = run.read_output();
+            if n > 0 {
+                progress = true;
+                let data = std::mem::take(&mut run.chunk);
+                let round = self.cgi_output(ctx, req, routed, run, &data[..n]);
+                run.chunk = data;
+                if let Some(round) = round {
+                    return round;
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(_) => return self.cgi_eof(ctx, req, routed, run),
+            }
+            if eof {
+                return self.cgi_eof(ctx, req, routed, run);
             }
         }
         if self.out_pos < self.out.len() {
