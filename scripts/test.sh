@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as README.md's Quick start runs it:
 #   formatting, lints, build, Rust tests, then the black-box tests in tests/e2e
-#   against the freshly built binary.
+#   against the freshly built binary (tests/e2e/browser: in headless Chromium).
 # Works on a fresh Debian machine with Rust and Python 3 only: it installs the Python
 # test packages with pip and, when running as root, the Debian packages it needs.
 set -euo pipefail
@@ -26,10 +26,20 @@ apt_install() {
 command -v curl >/dev/null 2>&1 || apt_install curl
 # pip: Debian ships it separately from python3.
 python3 -m pip --version >/dev/null 2>&1 || apt_install python3-pip
+# chromium + chromedriver: the browser tests (tests/e2e/browser) drive the demo site in
+# headless Chromium; they use Debian's binaries and never download a browser or driver.
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "error: the browser tests need /usr/bin/chromium and /usr/bin/chromedriver;" \
+            "run as root to install them, or: sudo apt-get install chromium chromium-driver" >&2
+        exit 1
+    fi
+    apt_install chromium chromium-driver
+fi
 
 step "pip install -r tests/e2e/requirements.txt"
-# Debian marks its system Python "externally managed" (PEP 668); these two test
-# packages are what we want there, so allow pip to install them.
+# Debian marks its system Python "externally managed" (PEP 668); these test packages
+# are what we want there, so allow pip to install them.
 PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --quiet --disable-pip-version-check \
     -r tests/e2e/requirements.txt
 
