@@ -46,9 +46,14 @@ fn describe(e: &io::Error) -> String {
     }
 }
 
-/// Binds every listen group of `config` (std sets SO_REUSEADDR, so a restart does
-/// not wait for TIME_WAIT).
-pub fn bind_all(config: &Config) -> Result<Vec<std::net::TcpListener>, BindError> {
+/// Binds every listen group of `config`, `copies` sockets per address: with one
+/// worker a plain socket; with several, one socket per worker with SO_REUSEPORT, so
+/// the kernel spreads new connections over the workers instead of waking them all.
+/// Returns, per address, its sockets.
+pub fn bind_all(
+    config: &Config,
+    copies: usize,
+) -> Result<Vec<Vec<std::net::TcpListener>>, BindError> {
     config
         .listens
         .iter()
@@ -58,10 +63,9 @@ pub fn bind_all(config: &Config) -> Result<Vec<std::net::TcpListener>, BindError
                 pos: g.pos.clone(),
                 error,
             };
-            let l = std::net::TcpListener::bind(g.addr).map_err(err)?;
-            l.set_nonblocking(true).map_err(err)?;
-            deepen_backlog(&l);
-            Ok(l)
+            (0..copies.max(1))
+                .map(|_| bind(g.addr, copies > 1).map_err(err))
+                .collect()
         })
         .collect()
 }
@@ -69,12 +73,20 @@ pub fn bind_all(config: &Config) -> Result<Vec<std::net::TcpListener>, BindError
 /// The accept queue length asked of the kernel (it caps it at somaxconn).
 const BACKLOG: i32 = 4096;
 
-/// std listens with a backlog of 128, which overflows under a burst of new
-/// connections; calling listen(2) again on a listening socket only changes it.
-fn deepen_backlog(l: &std::net::TcpListener) {
-    use std::os::fd::AsRawFd;
-    // SAFETY: listen(2) on a socket we own; no memory is passed.
-    unsafe {
-        libc::listen(l.as_raw_fd(), BACKLOG);
+/// A non-blocking listening socket with SO_REUSEADDR (a restart does not wait for
+/// TIME_WAIT) and, for several workers, SO_REUSEPORT.
+fn bind(addr: SocketAddr, reuse_port: bool) -> io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    if reuse_port {
+        socket.set_reuse_port(true)?;
     }
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.bind(&addr.into())?;
+    socket.listen(BACKLOG)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
 }

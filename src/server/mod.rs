@@ -46,7 +46,7 @@ pub fn run(config: Config, prefix: std::path::PathBuf) -> Result<(), StartError>
         .map(|_| manager::signals())
         .collect::<Result<Vec<_>, _>>()
         .map_err(StartError::Io)?;
-    let sockets = listener::bind_all(&config).map_err(StartError::Bind)?;
+    let mut sockets = listener::bind_all(&config, workers).map_err(StartError::Bind)?;
     for g in &config.listens {
         log::info!("listening on {}", g.addr);
     }
@@ -57,7 +57,7 @@ pub fn run(config: Config, prefix: std::path::PathBuf) -> Result<(), StartError>
     let config = Arc::new(config);
     let mut handles = Vec::new();
     for n in 0..workers {
-        let listeners = clone_listeners(&sockets, &config).map_err(StartError::Io)?;
+        let listeners = take_listeners(&mut sockets, &config);
         let sig = signals
             .pop()
             .ok_or_else(|| StartError::Io(std::io::ErrorKind::Other.into()))?;
@@ -119,17 +119,16 @@ fn raise_fd_limit() {
     }
 }
 
-fn clone_listeners(
-    sockets: &[std::net::TcpListener],
-    config: &Config,
-) -> std::io::Result<Vec<Listener>> {
+/// One socket per address for the next worker.
+fn take_listeners(sockets: &mut [Vec<std::net::TcpListener>], config: &Config) -> Vec<Listener> {
     sockets
-        .iter()
+        .iter_mut()
         .zip(&config.listens)
         .enumerate()
-        .map(|(group, (s, g))| {
-            Ok(Listener {
-                socket: mio::net::TcpListener::from_std(s.try_clone()?),
+        .filter_map(|(group, (copies, g))| {
+            let s = copies.pop()?;
+            Some(Listener {
+                socket: mio::net::TcpListener::from_std(s),
                 group,
                 addr: g.addr,
             })
