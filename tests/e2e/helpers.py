@@ -358,6 +358,16 @@ class Client:
             self.sock.settimeout(IO_TIMEOUT)
 
 
+def wait_until(cond, timeout=5.0, step=0.05):
+    """Polls `cond` until it is true or `timeout` passes; returns its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = cond()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(step)
+
+
 def get(path, host="localhost", extra="", version="HTTP/1.1", method="GET"):
     """Bytes of a simple request; `extra` is added header lines, each ending in CRLF."""
     host_line = f"Host: {host}\r\n" if host is not None else ""

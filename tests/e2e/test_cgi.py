@@ -25,6 +25,7 @@ from pathlib import Path
 import requests
 
 from helpers import (
+    wait_until,
     IO_TIMEOUT,
     REPO_ROOT,
     WEBSERV_BIN,
@@ -184,14 +185,6 @@ def children_of(ppid):
 def fd_count(pid):
     return len(os.listdir(f"/proc/{pid}/fd"))
 
-
-def wait_until(check, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.05)
-    return check()
 
 
 # ----------------------------------------------------------------- environment

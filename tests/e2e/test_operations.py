@@ -5,11 +5,10 @@ import os
 import re
 import signal
 import subprocess
-import time
 
 import requests
 
-from helpers import REPO_ROOT, WEBSERV_BIN
+from helpers import REPO_ROOT, WEBSERV_BIN, wait_until
 
 CONF = """
 pid {dir}/webserv.pid;
@@ -27,14 +26,6 @@ COMBINED = re.compile(
 )
 
 
-def wait_for(predicate, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
-
 
 def site(tmp_path):
     root = tmp_path / "root"
@@ -50,7 +41,7 @@ def run(*args):
 def test_pid_file_is_written_and_removed(webserv, tmp_path):
     srv = webserv(CONF, root=site(tmp_path), dir=tmp_path)
     pid_file = tmp_path / "webserv.pid"
-    assert wait_for(pid_file.exists)
+    assert wait_until(pid_file.exists)
     assert int(pid_file.read_text()) == srv.proc.pid
     assert srv.stop() == 0
     assert not pid_file.exists()
@@ -61,7 +52,7 @@ def test_access_log_uses_the_combined_format(webserv, tmp_path):
     requests.get(srv.url("/index.html?x=1"), headers={"Referer": "http://r/", "User-Agent": "ua/1"})
     requests.get(srv.url("/missing"))
     log = tmp_path / "logs" / "access.log"
-    assert wait_for(lambda: log.exists() and len(log.read_text().splitlines()) >= 2)
+    assert wait_until(lambda: log.exists() and len(log.read_text().splitlines()) >= 2)
     first, second = [COMBINED.match(line) for line in log.read_text().splitlines()[:2]]
     assert first and second, log.read_text()
     assert first["request"] == "GET /index.html?x=1 HTTP/1.1"
@@ -73,13 +64,13 @@ def test_sigusr1_reopens_the_logs_after_rotation(webserv, tmp_path):
     srv = webserv(CONF, root=site(tmp_path), dir=tmp_path)
     logs = tmp_path / "logs"
     requests.get(srv.url("/"))
-    assert wait_for(lambda: (logs / "access.log").exists())
+    assert wait_until(lambda: (logs / "access.log").exists())
     os.rename(logs / "access.log", logs / "access.log.1")
     os.rename(logs / "error.log", logs / "error.log.1")
     srv.proc.send_signal(signal.SIGUSR1)
-    assert wait_for(lambda: (logs / "error.log").exists()), "error log reopened"
+    assert wait_until(lambda: (logs / "error.log").exists()), "error log reopened"
     requests.get(srv.url("/after-rotation"))
-    assert wait_for(lambda: (logs / "access.log").exists())
+    assert wait_until(lambda: (logs / "access.log").exists())
     assert "/after-rotation" in (logs / "access.log").read_text()
     assert "/after-rotation" not in (logs / "access.log.1").read_text()
     assert "listening on" in (logs / "error.log.1").read_text()

@@ -7,6 +7,8 @@ import time
 
 import requests
 
+from helpers import wait_until
+
 CONF = """
 error_log stderr info;
 server {
@@ -26,14 +28,6 @@ def write_site(tmp_path, size=0):
     return root
 
 
-def wait_for(predicate, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
-
 
 def test_sighup_applies_a_new_configuration(webserv, tmp_path):
     root = write_site(tmp_path)
@@ -41,7 +35,7 @@ def test_sighup_applies_a_new_configuration(webserv, tmp_path):
     assert "X-Reloaded" not in requests.get(srv.url("/")).headers
     srv.config.write_text(srv.config.read_text().replace("root ", "add_header X-Reloaded yes;\n    root "))
     srv.proc.send_signal(signal.SIGHUP)
-    assert wait_for(lambda: requests.get(srv.url("/")).headers.get("X-Reloaded") == "yes")
+    assert wait_until(lambda: requests.get(srv.url("/")).headers.get("X-Reloaded") == "yes")
     assert "reloaded" in srv.output()
 
 
@@ -51,7 +45,7 @@ def test_sighup_with_a_broken_file_keeps_serving(webserv, tmp_path):
     good = srv.config.read_text()
     srv.config.write_text(good.replace("add_header X-Generation one;", "add_header X-Generation two;\n    lisen 1;"))
     srv.proc.send_signal(signal.SIGHUP)
-    assert wait_for(lambda: "reload failed" in srv.output())
+    assert wait_until(lambda: "reload failed" in srv.output())
     assert 'unknown directive "lisen"' in srv.output()
     r = requests.get(srv.url("/"))
     assert r.status_code == 200
@@ -65,7 +59,7 @@ def test_sighup_keeps_established_connections(webserv, tmp_path):
         assert s.get(srv.url("/")).status_code == 200
         srv.config.write_text(srv.config.read_text().replace("root ", "add_header X-New 1;\n    root "))
         srv.proc.send_signal(signal.SIGHUP)
-        assert wait_for(lambda: "reloaded" in srv.output())
+        assert wait_until(lambda: "reloaded" in srv.output())
         # The same keep-alive connection is still served.
         assert s.get(srv.url("/")).status_code == 200
     assert requests.get(srv.url("/")).headers.get("X-New") == "1"

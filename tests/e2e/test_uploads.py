@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from helpers import Client, ConnectionClosed, get
+from helpers import Client, ConnectionClosed, get, wait_until
 
 UPLOAD_CONF = """
 client_body_timeout {body_timeout};
@@ -110,15 +110,6 @@ def uploads(webserv, tmp_path):
 
     return start
 
-
-def wait_until(cond, timeout=5.0, step=0.05):
-    """Polls `cond` until it is true or `timeout` passes; returns its last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = cond()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(step)
 
 
 def pattern(n, seed=0):
