@@ -514,7 +514,9 @@ impl Connection {
         let State::Write { close_after } = self.state else {
             return Step::Close;
         };
-        self.out.clear();
+        // The output buffer is freed between requests: an idle keep-alive
+        // connection should cost its struct and nothing more.
+        self.out = Vec::new();
         self.out_pos = 0;
         if close_after {
             let _ = self.stream.shutdown(std::net::Shutdown::Write);
@@ -637,4 +639,17 @@ fn write_log(
         user_agent: req.and_then(|r| r.header("user-agent")),
     };
     logs.write(path, &entry);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What an idle connection costs in user space is this struct (its buffers are
+    /// freed between requests); the budget for 10,000 idle connections is 2 KiB each.
+    #[test]
+    fn an_idle_connection_is_small() {
+        let size = std::mem::size_of::<Connection>();
+        assert!(size <= 512, "Connection is {size} bytes");
+    }
 }
