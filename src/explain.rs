@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use crate::config::{Config, ListenGroup, Location, Server};
 use crate::handler::{self, Origin, path, route, static_file};
+use crate::http::request::Fields;
 use crate::http::{Framing, Method, Request};
 
 /// The effective configuration in nginx syntax, with every inherited value and
@@ -354,7 +355,7 @@ fn synthetic(method: Method, target: &str, host: &str) -> Request {
         method,
         target: target.to_owned(),
         http11: true,
-        headers: vec![("Host".to_owned(), host.as_bytes().to_vec())],
+        headers: Fields::from_pairs([("Host", host.as_bytes())]),
         host: Some(host.to_owned()),
         framing: Framing::None,
         keep_alive: true,

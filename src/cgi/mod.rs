@@ -120,7 +120,7 @@ pub fn environment(input: &EnvInput) -> Vec<(String, String)> {
     if let Some(t) = req.header("content-type") {
         set("CONTENT_TYPE", t.to_owned());
     }
-    for (name, value) in &req.headers {
+    for (name, value) in req.headers.iter() {
         if let Some(var) = header_var(name) {
             let value = String::from_utf8_lossy(value).trim().to_owned();
             match env.iter_mut().find(|(k, _)| *k == var) {

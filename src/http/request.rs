@@ -65,7 +65,7 @@ pub struct Request {
     /// `true` for HTTP/1.1, `false` for HTTP/1.0.
     pub http11: bool,
     /// Header fields in order, names as sent.
-    pub headers: Vec<(String, Vec<u8>)>,
+    pub headers: Fields,
     /// Host, lower-cased, port stripped (from the absolute-form target or the Host header).
     pub host: Option<String>,
     pub framing: Framing,
@@ -79,9 +79,8 @@ impl Request {
     /// The first value of header `name` (case-insensitive) as text, if it is valid UTF-8.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .and_then(|(_, v)| std::str::from_utf8(v).ok())
+            .get(name)
+            .and_then(|v| std::str::from_utf8(v).ok())
             .map(str::trim)
     }
 
@@ -97,6 +96,53 @@ impl Request {
 
     pub fn version_str(&self) -> &'static str {
         if self.http11 { "HTTP/1.1" } else { "HTTP/1.0" }
+    }
+}
+
+/// The header fields of a request as sent, kept in one buffer (names and values
+/// back to back) with their spans: two allocations per request, not two per field.
+#[derive(Debug, Clone, Default)]
+pub struct Fields {
+    raw: Vec<u8>,
+    /// Per field: name start, name end (= value start), value end, in `raw`.
+    spans: Vec<(u32, u32, u32)>,
+}
+
+impl Fields {
+    /// Fields from (name, value) pairs; names must be header tokens.
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Fields {
+        let mut f = Fields::default();
+        for (name, value) in pairs {
+            let start = f.raw.len() as u32;
+            f.raw.extend_from_slice(name.as_bytes());
+            let mid = f.raw.len() as u32;
+            f.raw.extend_from_slice(value);
+            f.spans.push((start, mid, f.raw.len() as u32));
+        }
+        f
+    }
+
+    /// (name, value) in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.spans.iter().map(|&(a, b, c)| {
+            let name = std::str::from_utf8(&self.raw[a as usize..b as usize]).unwrap_or("");
+            (name, &self.raw[b as usize..c as usize])
+        })
+    }
+
+    /// The first value of `name` (case-insensitive).
+    pub fn get(&self, name: &str) -> Option<&[u8]> {
+        self.iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
     }
 }
 
@@ -182,26 +228,22 @@ fn build(req: &httparse::Request, _buf: &[u8]) -> Result<Request, HeadError> {
     let (Some(method), Some(path), Some(version)) = (req.method, req.path, req.version) else {
         return Err(HeadError::Bad("incomplete request line"));
     };
-    let headers: Vec<(String, Vec<u8>)> = req
-        .headers
-        .iter()
-        .map(|h| (h.name.to_owned(), h.value.to_owned()))
-        .collect();
-    for (name, value) in &headers {
-        check_field(name, value)?;
+    let headers: &[httparse::Header] = req.headers;
+    for h in headers {
+        check_field(h.name, h.value)?;
     }
     let method = Method::from_name(method).ok_or(HeadError::UnknownMethod)?;
     let http11 = version == 1;
     let (target, target_host) = split_target(path)?;
-    let host = host_of(&headers, target_host, http11)?;
-    let framing = framing(&headers, http11)?;
+    let host = host_of(headers, target_host, http11)?;
+    let framing = framing(headers, http11)?;
     Ok(Request {
         method,
         target,
         http11,
-        keep_alive: keep_alive(&headers, http11),
-        expect_continue: http11 && header_has_token(&headers, "expect", "100-continue"),
-        headers,
+        keep_alive: keep_alive(headers, http11),
+        expect_continue: http11 && header_has_token(headers, "expect", "100-continue"),
+        headers: Fields::from_pairs(headers.iter().map(|h| (h.name, h.value))),
         host,
         framing,
     })
@@ -248,19 +290,17 @@ fn split_target(path: &str) -> Result<(String, Option<String>), HeadError> {
 
 /// Exactly one Host header is required in HTTP/1.1 (RFC 9112 §3.2).
 fn host_of(
-    headers: &[(String, Vec<u8>)],
+    headers: &[httparse::Header],
     from_target: Option<String>,
     http11: bool,
 ) -> Result<Option<String>, HeadError> {
-    let mut hosts = headers
-        .iter()
-        .filter(|(n, _)| n.eq_ignore_ascii_case("host"));
+    let mut hosts = values(headers, "host");
     let first = hosts.next();
     if hosts.next().is_some() {
         return Err(HeadError::Bad("more than one Host header"));
     }
     let from_header = match first {
-        Some((_, v)) => {
+        Some(v) => {
             let text = std::str::from_utf8(v).map_err(|_| HeadError::Bad("invalid Host"))?;
             Some(normalize_host(text).ok_or(HeadError::Bad("invalid Host"))?)
         }
@@ -292,7 +332,7 @@ fn normalize_host(value: &str) -> Option<String> {
 
 /// Body framing per RFC 9112 §6: Transfer-Encoding wins but together with
 /// Content-Length is a smuggling vector, so both at once is 400.
-fn framing(headers: &[(String, Vec<u8>)], http11: bool) -> Result<Framing, HeadError> {
+fn framing(headers: &[httparse::Header], http11: bool) -> Result<Framing, HeadError> {
     let te: Vec<&[u8]> = values(headers, "transfer-encoding").collect();
     let cl: Vec<&[u8]> = values(headers, "content-length").collect();
     if !te.is_empty() {
@@ -348,21 +388,24 @@ fn content_length(values: &[&[u8]]) -> Result<Framing, HeadError> {
     })
 }
 
-fn values<'a>(headers: &'a [(String, Vec<u8>)], name: &'a str) -> impl Iterator<Item = &'a [u8]> {
+fn values<'a>(
+    headers: &'a [httparse::Header<'a>],
+    name: &'a str,
+) -> impl Iterator<Item = &'a [u8]> {
     headers
         .iter()
-        .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_slice())
+        .filter(move |h| h.name.eq_ignore_ascii_case(name))
+        .map(|h| h.value)
 }
 
-fn header_has_token(headers: &[(String, Vec<u8>)], name: &str, token: &str) -> bool {
+fn header_has_token(headers: &[httparse::Header], name: &str, token: &str) -> bool {
     values(headers, name)
         .flat_map(|v| v.split(|&b| b == b','))
         .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
 }
 
 /// HTTP/1.1 is persistent unless `Connection: close`; 1.0 only with `keep-alive`.
-fn keep_alive(headers: &[(String, Vec<u8>)], http11: bool) -> bool {
+fn keep_alive(headers: &[httparse::Header], http11: bool) -> bool {
     if header_has_token(headers, "connection", "close") {
         false
     } else {
