@@ -82,7 +82,10 @@ enum State {
         run: Box<cgi::CgiRun>,
     },
     /// Response sent, write side shut: discard input until the peer closes.
-    Linger { discarded: usize },
+    /// `patient`: the client may still be sending a body we refused, so wait for
+    /// it (else its data would arrive on a closed socket and reset our response);
+    /// otherwise close as soon as nothing is pending.
+    Linger { discarded: usize, patient: bool },
 }
 
 /// A file body still to be sent.
@@ -113,6 +116,9 @@ pub struct Connection {
     server: usize,
     /// The socket may have unread data (cleared by a short or WouldBlock read).
     read_ready: bool,
+    /// The current response closes the connection because a body was refused or
+    /// the framing broke (not because the client asked): linger patiently.
+    forced_close: bool,
     /// When the connection times out in its current state.
     pub deadline: Option<Instant>,
 }
@@ -144,6 +150,7 @@ impl Connection {
             redirects: 0,
             server,
             read_ready: true,
+            forced_close: false,
             deadline,
         }
     }
@@ -412,6 +419,7 @@ impl Connection {
         log: Option<&Path>,
     ) {
         let keep_alive = self.keep_alive_for(ctx, req, close);
+        self.forced_close = close;
         let head_only = req.is_some_and(|r| r.method == Method::Head) || bodiless(resp.status);
         if let Some(path) = log {
             let sent = if head_only { 0 } else { resp.body.len() };
@@ -520,7 +528,10 @@ impl Connection {
         self.out_pos = 0;
         if close_after {
             let _ = self.stream.shutdown(std::net::Shutdown::Write);
-            self.state = State::Linger { discarded: 0 };
+            self.state = State::Linger {
+                discarded: 0,
+                patient: self.forced_close,
+            };
             self.deadline = Some(ctx.now + LINGER_TIME);
         } else {
             self.state = State::Head { started: false };
@@ -585,7 +596,7 @@ impl Connection {
             match self.stream.read(&mut scratch) {
                 Ok(0) => return Step::Close,
                 Ok(n) => {
-                    let State::Linger { discarded } = &mut self.state else {
+                    let State::Linger { discarded, .. } = &mut self.state else {
                         return Step::Close;
                     };
                     *discarded += n;
@@ -594,7 +605,10 @@ impl Connection {
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Step::Blocked,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let patient = matches!(self.state, State::Linger { patient: true, .. });
+                    return if patient { Step::Blocked } else { Step::Close };
+                }
                 Err(_) => return Step::Close,
             }
         }

@@ -218,7 +218,14 @@ impl Worker {
             return;
         }
         let _ = stream.set_nodelay(true);
-        let local = stream.local_addr().unwrap_or(self.listeners[i].addr);
+        // A listener on a wildcard address needs getsockname to know which local
+        // address the client reached; otherwise it is the listener's own.
+        let bound = self.listeners[i].addr;
+        let local = if bound.ip().is_unspecified() {
+            stream.local_addr().unwrap_or(bound)
+        } else {
+            bound
+        };
         let origin = Origin {
             group: self.listeners[i].group,
             local,
