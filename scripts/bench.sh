@@ -360,16 +360,6 @@ DATE=$(date -u +%Y-%m-%d)
         "over 1 s (100% = the machine was quiet)"
 } >"$META"
 
-# ---- servers --------------------------------------------------------------------
-log "starting webserv and nginx (1 worker each, CPU $CPU_SRV)"
-WS_PORT=$(free_port)
-start_webserv webserv "$WS_PORT" 1 "$CPU_SRV"
-WS_PID=$LAST_PID
-NG_PORT=$(free_port)
-start_nginx nginx "$NG_PORT" 1 "$CPU_SRV"
-NG_PID=$NGINX_WORKER
-note "webserv pid $WS_PID on :$WS_PORT, nginx worker pid $NG_PID on :$NG_PORT"
-
 # wrk_run TEST ROLE ROUND METRICS "PIDS" WRK-ARGS... : one wrk run, recorded in RAW.
 wrk_run() {
     local test=$1 role=$2 rnd=$3 metrics=$4 pids=$5 out t0 t1
@@ -396,14 +386,23 @@ ab_wrk() { # TEST METRICS PATH WRK-ARGS... : webserv, then nginx, ROUNDS times
 }
 
 # ---- tests ----------------------------------------------------------------------
-# Idle connections first, while both servers are fresh.
+# Idle connections: each round on freshly started servers, since neither gives all the
+# memory back when the connections close ("after" shows what is kept).
 T="$IDLE_CONNS idle connections (partial request head)"
 log "$T"
 for r in $(seq "$ROUNDS"); do
     for role in A B; do
-        if [ $role = A ]; then port=$WS_PORT pid=$WS_PID; else port=$NG_PORT pid=$NG_PID; fi
+        port=$(free_port)
+        if [ $role = A ]; then
+            start_webserv "idle-webserv-$r" "$port" 1 "$CPU_SRV"
+            pid=$LAST_PID master=$LAST_PID
+        else
+            start_nginx "idle-nginx-$r" "$port" 1 "$CPU_SRV"
+            pid=$NGINX_WORKER master=$LAST_PID
+        fi
         line=$(pin "$CPU_LOAD" timeout 120 python3 "$HELPERS/idle_conns.py" \
             --port "$port" --pid "$pid" -n "$IDLE_CONNS" --hold "$IDLE_HOLD" || true)
+        stop_pid "$master"
         note "$role round $r: ${line:-failed}"
         [ -n "$line" ] || { add "$T" $role "$r" errors 1; continue; }
         declare -A kv=()
@@ -412,9 +411,20 @@ for r in $(seq "$ROUNDS"); do
         add "$T" $role "$r" "RSS before KiB" "${kv[before_kib]}"
         add "$T" $role "$r" "RSS held KiB" "${kv[held_kib]}"
         add "$T" $role "$r" "RSS after KiB" "${kv[after_kib]}"
+        add "$T" $role "$r" "connect s" "${kv[connect_s]}"
         add "$T" $role "$r" errors $((IDLE_CONNS - kv[opened] + 1 - kv[get_ok]))
     done
 done
+
+# ---- servers --------------------------------------------------------------------
+log "starting webserv and nginx (1 worker each, CPU $CPU_SRV)"
+WS_PORT=$(free_port)
+start_webserv webserv "$WS_PORT" 1 "$CPU_SRV"
+WS_PID=$LAST_PID
+NG_PORT=$(free_port)
+start_nginx nginx "$NG_PORT" 1 "$CPU_SRV"
+NG_PID=$NGINX_WORKER
+note "webserv pid $WS_PID on :$WS_PORT, nginx worker pid $NG_PID on :$NG_PORT"
 
 for file in index.html 4k.bin; do
     for conns in 50 500; do

@@ -36,6 +36,7 @@ METRICS = {
     "CPU µs/req": False,
     "MiB/s": True,
     "KiB/conn": False,
+    "connect s": False,
     "RSS before KiB": False,
     "RSS held KiB": False,
     "RSS after KiB": False,
