@@ -326,7 +326,10 @@ EOF
 }
 start_webserv() { # NAME PORT WORKERS CPUS -> $LAST_PID
     webserv_conf "$TMP/$1.conf" "$2" "$3"
-    "$WEBSERV" -t "$TMP/$1.conf" >/dev/null || die "webserv rejects $TMP/$1.conf"
+    "$WEBSERV" -t "$TMP/$1.conf" >/dev/null 2>&1 || {
+        "$WEBSERV" -t "$TMP/$1.conf"
+        die "webserv rejects $TMP/$1.conf"
+    }
     start "$1" "$4" "$WEBSERV" -p "$TMP" "$TMP/$1.conf"
     wait_http "$2" || die "webserv ($1) does not answer on port $2; see $TMP/$1.log"
 }
