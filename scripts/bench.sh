@@ -262,6 +262,9 @@ else
     dd if=/dev/zero of="$TMP/100m.bin" bs=1M count=100 status=none
     UP_SRC=$TMP/100m.bin UP_LABEL="100 MiB"
 fi
+# Read everything once, so that no server pays for filling the page cache (in the first
+# run of 1g.bin that cost webserv 4 s of CPU and nginx nothing).
+cat "$DOCROOT"/*.* "$UP_SRC" >/dev/null
 
 # ---- configurations -------------------------------------------------------------
 webserv_conf() { # FILE PORT WORKERS
@@ -353,8 +356,8 @@ DATE=$(date -u +%Y-%m-%d)
         "kernel $(uname -r)"
     echo "- command: \`scripts/bench.sh${ARGS_GIVEN:+ $ARGS_GIVEN}\` (ROUNDS=$ROUNDS, DURATION=${DURATION}s, IDLE_CONNS=$IDLE_CONNS)"
     echo "- tools: $(nginx -v 2>&1 | sed 's/^nginx version: //'), $(wrk -v 2>&1 | head -n 1 | awk '{ print $1, $2 }')," \
-        "$(curl --version | head -n 1 | awk '{ print $1, $2 }'), $(rustc --version 2>/dev/null | awk '{ print $1, $2 }')" \
-        "$(command -v lighttpd >/dev/null && lighttpd -v 2>&1 | head -n 1 | awk '{ print ", " $1 }')"
+        "$(curl --version | head -n 1 | awk '{ print $1, $2 }'), $(rustc --version 2>/dev/null | awk '{ print $1, $2 }')$(
+            command -v lighttpd >/dev/null && lighttpd -v 2>&1 | head -n 1 | awk '{ print ", " $1 }')"
     echo "- setup: one worker each, servers pinned to CPU $CPU_SRV, load generator (wrk, curl, idle-connection" \
         "client) pinned to CPU $CPU_LOAD, scheduling: $BENCH_SCHED (${PRIO[*]}); loopback only; sendfile on, access logs off; keep-alive runs use" \
         "\`wrk -t1 --latency\`; server CPU per request = utime+stime from /proc/PID/stat (CLK_TCK=$CLK_TCK)" \

@@ -62,18 +62,23 @@ if perf record -e cpu-clock -o /dev/null -- true >/dev/null 2>&1; then
     rec=$!
     taskset -c 1 wrk -t1 -c50 -d "${SECS}s" "$url" | grep -E 'Requests/sec|requests in'
     wait "$rec" || true
+    # report SORT [OPTIONS...]: the top lines of `perf report`, trailing columns trimmed.
+    # (head closes the pipe early: no pipefail here.)
+    report() {
+        local sort=$1
+        shift
+        { perf report -i "$OUTDIR/perf.data" --stdio --no-children --sort "$sort" "$@" 2>/dev/null || true; } |
+            grep -v -e '^#' -e '^$' | sed 's/[ -]*$//' | head -n 15 || true
+    }
+    echo
+    echo "==> by DSO (% of the webserv process's samples)"
+    report dso
     echo
     echo "==> top 15 symbols, all code (self time)"
-    perf report -i "$OUTDIR/perf.data" --stdio --no-children --sort dso,symbol 2>/dev/null |
-        grep -v '^#' | grep -v '^$' | head -n 15
+    report dso,symbol
     echo
-    echo "==> top 15 symbols in webserv itself (self time, % of all samples)"
-    perf report -i "$OUTDIR/perf.data" --stdio --no-children --sort symbol --dsos webserv 2>/dev/null |
-        grep -v '^#' | grep -v '^$' | head -n 15
-    echo
-    echo "==> by DSO"
-    perf report -i "$OUTDIR/perf.data" --stdio --no-children --sort dso 2>/dev/null |
-        grep -v '^#' | grep -v '^$' | head -n 8
+    echo "==> top 15 symbols in webserv's own code (self time, % of all samples)"
+    report symbol --dsos webserv
 else
     command -v valgrind >/dev/null || { echo "profile.sh: neither perf nor valgrind" >&2; exit 1; }
     echo "==> perf unusable: valgrind --tool=callgrind, ${SECS}s of wrk -t1 -c10"

@@ -272,6 +272,7 @@ def render_md(table, errors, meta, busy=""):
         for t, ea, eb in errors:
             out.append(f"- {t}: webserv {ea:.0f}, reference {eb:.0f}")
     else:
+        out.append("")
         out.append("No socket errors or non-2xx/3xx responses in any run.")
     return "\n".join(out) + "\n"
 
