@@ -2,6 +2,8 @@
 //! redirects, index files and autoindex. Files are never read into memory here: the
 //! response carries the open file and the connection sends it (sendfile).
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fs::{File, Metadata};
 use std::io;
 use std::path::Path;
@@ -98,10 +100,31 @@ fn redirect_to_slash(path: &str, req: &Request) -> Response {
 }
 
 fn content_type(rel: &str, loc: &Location) -> String {
-    match mime_guess::from_path(rel).first_raw() {
+    match mime_for(rel) {
         Some(m) => m.to_owned(),
         None => loc.default_type.clone(),
     }
+}
+
+thread_local! {
+    /// Extension → MIME type, remembered per worker (mime_guess searches its table).
+    static MIME_CACHE: RefCell<HashMap<Box<str>, Option<&'static str>>> = RefCell::new(HashMap::new());
+}
+
+/// The MIME type mime_guess gives the file name's extension.
+fn mime_for(rel: &str) -> Option<&'static str> {
+    let ext = Path::new(rel).extension()?.to_str()?;
+    MIME_CACHE.with(|cache| {
+        if let Some(found) = cache.borrow().get(ext) {
+            return *found;
+        }
+        let found = mime_guess::from_ext(ext).first_raw();
+        let mut cache = cache.borrow_mut();
+        if cache.len() < 1024 {
+            cache.insert(ext.into(), found);
+        }
+        found
+    })
 }
 
 /// Validators for a file: `"mtime-size"` in hex (nginx's ETag) and the mtime.
@@ -231,6 +254,16 @@ fn parse_range(spec: &str, size: u64) -> RangeChoice {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mime_types_by_extension() {
+        assert_eq!(mime_for("/a/index.html"), Some("text/html"));
+        assert_eq!(mime_for("/a/INDEX.HTML"), Some("text/html"));
+        assert_eq!(mime_for("/img/logo.svg"), Some("image/svg+xml"));
+        assert_eq!(mime_for("/a/b.html"), Some("text/html"), "cached answer");
+        assert_eq!(mime_for("/noext"), None);
+        assert_eq!(mime_for("/x.unknownext"), None);
+    }
 
     #[test]
     fn range_table() {
