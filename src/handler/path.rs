@@ -64,8 +64,9 @@ pub fn clean(raw: &str) -> Option<String> {
 }
 
 /// The file a clean request path names: `root` + path, or with `alias`, the alias
-/// replacing the location prefix. The result is always below the base directory,
-/// because `path` has no `..` segments.
+/// replacing the location prefix. The result is below the base directory because
+/// `path` has no `..` segments and an alias location only matches at a segment
+/// boundary (see `route::match_location`).
 pub fn map_to_fs(path: &str, location_path: &str, root: &Path, alias: Option<&Path>) -> PathBuf {
     match alias {
         Some(alias) => {
