@@ -191,16 +191,25 @@ pub fn arity(d: &Directive) -> ConfigError {
     ConfigError::at(&d.pos, msg)
 }
 
-/// `allow_methods METHOD...`, upper-cased, deduplicated, HEAD implied by GET.
+/// `allow_methods METHOD...`, upper-cased, deduplicated, HEAD implied by GET
+/// unless `!HEAD` is given (for setups such as the 42 webserv tester, which expect
+/// HEAD refused where only GET is allowed).
 fn allow_methods(args: &[Arg]) -> Result<Vec<String>, ConfigError> {
     let mut methods: Vec<String> = Vec::new();
+    let mut no_head = false;
     for arg in args {
+        if arg.0.eq_ignore_ascii_case("!HEAD") {
+            no_head = true;
+            continue;
+        }
         let m = values::method(arg, "allow_methods")?;
         if !methods.contains(&m) {
             methods.push(m);
         }
     }
-    if methods.iter().any(|m| m == "GET") && !methods.iter().any(|m| m == "HEAD") {
+    if no_head {
+        methods.retain(|m| m != "HEAD");
+    } else if methods.iter().any(|m| m == "GET") && !methods.iter().any(|m| m == "HEAD") {
         methods.push("HEAD".into());
     }
     Ok(methods)

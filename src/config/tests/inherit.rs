@@ -129,6 +129,12 @@ fn allow_methods_get_implies_head() {
 }
 
 #[test]
+fn allow_methods_can_refuse_head_explicitly() {
+    let c = load("server { listen 80; location /u { allow_methods GET !HEAD; } }");
+    assert_eq!(loc(&c, 0, "/u").allow_methods, ["GET"]);
+}
+
+#[test]
 fn synthesized_root_location_carries_server_settings() {
     let c = load("server { listen 80; root /s; autoindex on; location /a { } }");
     let paths: Vec<_> = c.servers[0]
