@@ -539,3 +539,52 @@ def test_disk_full_multipart_upload_is_500_and_leaves_nothing(webserv, tmp_path,
     assert resp.status == 500, resp
     assert wait_until(lambda: site.store_entries() == [], 3), site.store_entries()
     site.check_clean(before)
+
+
+# ----------------------------------------------------------------- hostile paths
+
+
+ALIAS_CONF = """
+server {
+    listen 127.0.0.1:{port};
+    server_name localhost;
+    root {pub};
+    location /files {
+        alias {pub}/sub;
+        autoindex on;
+        allow_methods GET DELETE;
+    }
+    location /up {
+        alias {store};
+        upload_store {store};
+        allow_methods GET PUT DELETE;
+    }
+}
+"""
+
+
+def test_alias_without_trailing_slash_cannot_climb_out(webserv, tmp_path):
+    """`location /files { alias DIR; }` matches `/files..`, which the path mapping
+    turns into `DIR/..` (nginx's well-known alias traversal). The server's
+    beneath-the-base opening must refuse every such request, for every method."""
+    pub, store = tmp_path / "pub", tmp_path / "area" / "store"
+    (pub / "sub").mkdir(parents=True)
+    store.mkdir(parents=True)
+    (pub / "secret.txt").write_text("SECRET\n")
+    (pub / "sub" / "in.txt").write_text("inside\n")
+    (tmp_path / "area" / "secret2.txt").write_text("SECRET2\n")
+    server = webserv(ALIAS_CONF, prefix=tmp_path, pub=pub, store=store)
+    port = server.port
+    assert raw(port, get("/files/in.txt")).body == b"inside\n"
+    for path in ["/files../secret.txt", "/files..", "/files../", "/files%2e%2e/secret.txt"]:
+        resp = raw(port, get(path))
+        assert resp.status in (403, 404), (path, resp)
+        assert b"SECRET" not in resp.body and b"secret.txt" not in resp.body, (path, resp)
+    assert raw(port, get("/files../secret.txt", method="DELETE")).status in (403, 404)
+    assert raw(port, get("/up../secret2.txt", method="DELETE")).status in (403, 404)
+    resp = raw(port, get("/up../evil.txt", method="PUT", extra="Content-Length: 4\r\n") + b"evil")
+    assert resp.status in (403, 404), resp
+    assert (pub / "secret.txt").read_text() == "SECRET\n"
+    assert (tmp_path / "area" / "secret2.txt").read_text() == "SECRET2\n"
+    assert not (tmp_path / "area" / "evil.txt").exists()
+    assert sorted(p.name for p in store.iterdir()) == []
