@@ -26,10 +26,10 @@ fn push(events: &mut Vec<Ev>, ev: Ev) {
         prev.extend_from_slice(more);
         return;
     }
-    if let Ev::Data(d) = &ev {
-        if d.is_empty() {
-            return;
-        }
+    if let Ev::Data(d) = &ev
+        && d.is_empty()
+    {
+        return;
     }
     events.push(ev);
 }
@@ -57,12 +57,12 @@ fn run(bnd: &str, pieces: &[&[u8]]) -> Vec<Ev> {
             used += n;
             match ev {
                 Event::Part(info) => {
-                    if let Some(f) = &info.filename {
-                        if let Some(s) = sanitize(f) {
-                            assert!(!s.is_empty() && s.len() <= 255);
-                            assert!(!s.contains(['/', '\\', '\0']), "unsafe name {s:?}");
-                            assert!(!s.starts_with('.'), "hidden name {s:?}");
-                        }
+                    if let Some(f) = &info.filename
+                        && let Some(s) = sanitize(f)
+                    {
+                        assert!(!s.is_empty() && s.len() <= 255);
+                        assert!(!s.contains(['/', '\\', '\0']), "unsafe name {s:?}");
+                        assert!(!s.starts_with('.'), "hidden name {s:?}");
                     }
                     push(
                         &mut events,
