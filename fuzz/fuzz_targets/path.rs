@@ -41,10 +41,10 @@ fuzz_target!(|data: &[u8]| {
     let root = Path::new("/srv/www");
     assert_under(&map_to_fs(&p, "/", root, None), root);
     let alias = Path::new("/srv/alias");
-    // Locations that end in `/` only: with `location /files { alias DIR; }`, the
-    // clean path `/files..` maps to `DIR/..` (see docs/reliability.md, "Findings").
-    for loc in ["/", "/files/"] {
-        if p.starts_with(loc) {
+    // An alias location only matches at a segment boundary (route::prefix_match):
+    // `location /files { alias DIR; }` never takes `/files..`.
+    for loc in ["/", "/files/", "/files"] {
+        if webserv::handler::route::prefix_match(loc, true, &p) {
             assert_under(&map_to_fs(&p, loc, root, Some(alias)), alias);
         }
     }

@@ -46,12 +46,16 @@ pub fn match_location<'s>(server: &'s Server, path: &str) -> &'s Location {
 /// match must end at a segment boundary: `location /files { alias DIR; }` must not
 /// take `/files..` (that would be `DIR/..`, nginx's alias traversal) nor `/filesX`.
 fn prefix_matches(l: &Location, path: &str) -> bool {
-    if !path.starts_with(l.path.as_str()) {
-        return false;
-    }
-    l.alias.is_none()
-        || l.path.ends_with('/')
-        || matches!(path.as_bytes().get(l.path.len()), None | Some(b'/'))
+    prefix_match(&l.path, l.alias.is_some(), path)
+}
+
+/// The prefix rule on its own: `prefix` starts `path`, and for an alias location
+/// the match ends at a segment boundary.
+pub fn prefix_match(prefix: &str, alias: bool, path: &str) -> bool {
+    path.starts_with(prefix)
+        && (!alias
+            || prefix.ends_with('/')
+            || matches!(path.as_bytes().get(prefix.len()), None | Some(b'/')))
 }
 
 #[cold]

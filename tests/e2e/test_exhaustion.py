@@ -223,6 +223,36 @@ def test_slowloris_does_not_starve_normal_requests(webserv, tmp_path, many_fds):
             s.close()
 
 
+def test_slow_readers_do_not_starve_normal_requests(webserv, tmp_path):
+    """50 clients ask for an 8 MiB file and then read nothing (a tiny receive
+    buffer): their responses stall in the socket buffers. The server must go on
+    answering everyone else, and each stalled client costs a file and a buffer, not
+    a blocked loop."""
+    server = start(webserv, tmp_path)
+    (tmp_path / "root" / "big.bin").write_bytes(b"b" * (8 << 20))
+    readers = []
+    try:
+        for _ in range(50):
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.settimeout(5)
+            s.connect(("127.0.0.1", server.port))
+            s.sendall(get("/big.bin"))
+            readers.append(s)
+        time.sleep(0.3)
+        latencies = [index_ok(server.port) for _ in range(20)]
+        print(f"normal request latency with 50 stalled readers: max {max(latencies) * 1000:.1f} ms")
+        assert max(latencies) < 1.0, latencies
+        # A stalled reader still gets its bytes once it reads.
+        got = readers[0].recv(65536)
+        assert got.startswith(b"HTTP/1.1 200")
+    finally:
+        for s in readers:
+            s.close()
+    assert server.proc.poll() is None
+    index_ok(server.port)
+
+
 # ---------------------------------------------------------------- idle connections
 
 

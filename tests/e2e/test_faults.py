@@ -564,9 +564,11 @@ server {
 
 
 def test_alias_without_trailing_slash_cannot_climb_out(webserv, tmp_path):
-    """`location /files { alias DIR; }` matches `/files..`, which the path mapping
-    turns into `DIR/..` (nginx's well-known alias traversal). The server's
-    beneath-the-base opening must refuse every such request, for every method."""
+    """nginx's well-known alias traversal: `location /files { alias DIR; }` would take
+    `/files..` as `DIR/..`. An alias location only matches at a segment boundary, so
+    these requests land in the location that covers them (here `/`, which serves
+    nothing there and allows no DELETE or PUT): whatever the method, nothing outside
+    the alias is read, written or removed."""
     pub, store = tmp_path / "pub", tmp_path / "area" / "store"
     (pub / "sub").mkdir(parents=True)
     store.mkdir(parents=True)
@@ -580,10 +582,10 @@ def test_alias_without_trailing_slash_cannot_climb_out(webserv, tmp_path):
         resp = raw(port, get(path))
         assert resp.status in (403, 404), (path, resp)
         assert b"SECRET" not in resp.body and b"secret.txt" not in resp.body, (path, resp)
-    assert raw(port, get("/files../secret.txt", method="DELETE")).status in (403, 404)
-    assert raw(port, get("/up../secret2.txt", method="DELETE")).status in (403, 404)
+    assert raw(port, get("/files../secret.txt", method="DELETE")).status in (403, 404, 405)
+    assert raw(port, get("/up../secret2.txt", method="DELETE")).status in (403, 404, 405)
     resp = raw(port, get("/up../evil.txt", method="PUT", extra="Content-Length: 4\r\n") + b"evil")
-    assert resp.status in (403, 404), resp
+    assert resp.status in (403, 404, 405), resp
     assert (pub / "secret.txt").read_text() == "SECRET\n"
     assert (tmp_path / "area" / "secret2.txt").read_text() == "SECRET2\n"
     assert not (tmp_path / "area" / "evil.txt").exists()
