@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from helpers import (
+    wait_until,
     REPO_ROOT,
     STARTUP_TIMEOUT,
     WEBSERV_BIN,
@@ -24,7 +25,6 @@ from helpers import (
     free_port,
     get,
     port_accepts,
-    raw,
     render,
 )
 
@@ -78,15 +78,6 @@ def cpu_ticks(pid):
     """utime + stime of `pid`, in clock ticks."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return int(fields[11]) + int(fields[12])
-
-
-def wait_until(check, timeout=5.0, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(step)
-    return check()
 
 
 def is_closed(sock, timeout=3.0):

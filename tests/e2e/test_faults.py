@@ -9,7 +9,6 @@ in the store.
 """
 
 import os
-import shutil
 import socket
 import struct
 import subprocess
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import Client, ConnectionClosed, get, raw
+from helpers import Client, get, raw, wait_until
 
 PY = sys.executable
 FD_SLACK = 2
@@ -77,15 +76,6 @@ def zombies_of(ppid):
 def alive(pid):
     st = _stat_fields(f"/proc/{pid}/stat")
     return st is not None and st[0] != "Z"
-
-
-def wait_until(check, timeout=5.0, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(step)
-    return check()
 
 
 def read_pid(path, timeout=5.0):
