@@ -160,16 +160,11 @@ impl Connection {
         &self.config
     }
 
-    pub fn stream_mut(&mut self) -> &mut TcpStream {
-        &mut self.stream
-    }
-
     /// Idle between requests (closed at once on shutdown).
     pub fn is_idle(&self) -> bool {
         matches!(self.state, State::Head { started: false }) && self.input.is_empty()
     }
 
-    /// The server that answers before the Host header is known.
     /// The server the current request was routed to (its Host chose it): its
     /// keep-alive and send settings apply once the request is known.
     fn request_server<'c>(&self, config: &'c Config) -> &'c Server {
@@ -179,6 +174,7 @@ impl Connection {
             .unwrap_or_else(|| self.default_server(config))
     }
 
+    /// The server that answers before the Host header is known.
     fn default_server<'c>(&self, config: &'c Config) -> &'c Server {
         let idx = config
             .listens
@@ -527,6 +523,10 @@ impl Connection {
         self.out = Vec::new();
         self.out_pos = 0;
         if close_after {
+            if !self.forced_close && self.nothing_pending() {
+                // Nothing more is coming: a plain close sends the FIN, no reset.
+                return Step::Close;
+            }
             let _ = self.stream.shutdown(std::net::Shutdown::Write);
             self.state = State::Linger {
                 discarded: 0,
@@ -538,6 +538,20 @@ impl Connection {
             self.deadline = Some(ctx.now + self.request_server(ctx.config).keepalive_timeout);
         }
         Step::Progress
+    }
+
+    /// Whether the client has sent nothing we have not read (one read; any bytes it
+    /// returns are discarded, the connection is closing anyway).
+    fn nothing_pending(&mut self) -> bool {
+        if !self.input.is_empty() {
+            return false;
+        }
+        let mut probe = [0u8; 512];
+        match self.stream.read(&mut probe) {
+            Ok(0) => true,
+            Ok(_) => false,
+            Err(e) => e.kind() == io::ErrorKind::WouldBlock,
+        }
     }
 
     fn progress_send(&mut self, ctx: &Ctx) {

@@ -318,8 +318,11 @@ impl Worker {
 
     fn close(&mut self, key: usize, registered: Option<Instant>) {
         self.timers.update(key, registered, None);
-        if let Entry::Conn(mut conn) = self.entries.remove(key) {
-            let _ = self.poll.registry().deregister(conn.stream_mut());
+        // Dropping the connection closes its socket and pipes, which removes them
+        // from the epoll set (nothing else holds those descriptors): no
+        // EPOLL_CTL_DEL per connection.
+        if let Entry::Conn(conn) = self.entries.remove(key) {
+            drop(conn);
             self.connections -= 1;
         }
     }
