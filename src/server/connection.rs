@@ -116,6 +116,9 @@ pub struct Connection {
     server: usize,
     /// The socket may have unread data (cleared by a short or WouldBlock read).
     read_ready: bool,
+    /// The peer closed or reset the connection (EPOLLRDHUP/EPOLLERR): read until
+    /// EOF or the error, never skip a read, since no further event will come.
+    hangup: bool,
     /// The current response closes the connection because a body was refused or
     /// the framing broke (not because the client asked): linger patiently.
     forced_close: bool,
@@ -150,9 +153,15 @@ impl Connection {
             redirects: 0,
             server,
             read_ready: true,
+            hangup: false,
             forced_close: false,
             deadline,
         }
+    }
+
+    /// The event loop saw the peer close or reset the connection.
+    pub fn peer_closed(&mut self) {
+        self.hangup = true;
     }
 
     /// The configuration this connection serves under.
@@ -267,7 +276,7 @@ impl Connection {
     /// one would only say WouldBlock: it is skipped until the next readiness event
     /// (new data is always a new edge), saving a syscall per request.
     fn fill(&mut self, max: usize) -> io::Result<usize> {
-        if !self.read_ready {
+        if !self.read_ready && !self.hangup {
             return Err(io::ErrorKind::WouldBlock.into());
         }
         let room = self.input.room(max);
@@ -278,7 +287,7 @@ impl Connection {
                     self.read_ready = false;
                     return Err(e);
                 }
-                Ok(n) if n > 0 && n < room => {
+                Ok(n) if n > 0 && n < room && !self.hangup => {
                     self.read_ready = false;
                     return Ok(n);
                 }

@@ -145,7 +145,7 @@ impl Worker {
             self.date.refresh();
             let now = Instant::now();
             for event in events.iter() {
-                self.dispatch(event.token(), now);
+                self.dispatch(event, now);
             }
             self.expire(now);
             self.resume_listeners(now);
@@ -170,17 +170,24 @@ impl Worker {
         t
     }
 
-    fn dispatch(&mut self, token: Token, now: Instant) {
+    fn dispatch(&mut self, event: &mio::event::Event, now: Instant) {
+        let token = event.token();
         if token == SIGNAL_TOKEN {
             return self.on_signal(now);
         }
         let key = token.0 / TOKENS_PER_ENTRY;
-        match self.entries.get(key) {
+        match self.entries.get_mut(key) {
             Some(Entry::Listener(i)) => {
                 let i = *i;
                 self.accept(i, now);
             }
-            Some(Entry::Conn(_)) => self.drive(key, now, false),
+            Some(Entry::Conn(conn)) => {
+                let socket = token.0.is_multiple_of(TOKENS_PER_ENTRY);
+                if socket && (event.is_read_closed() || event.is_error()) {
+                    conn.peer_closed();
+                }
+                self.drive(key, now, false)
+            }
             // A stale event for an entry closed earlier in this batch.
             None => {}
         }
