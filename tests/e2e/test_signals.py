@@ -69,8 +69,13 @@ def test_sigterm_finishes_a_download_in_flight_and_exits_zero(webserv, tmp_path)
     size = 8 * 1024 * 1024
     root = write_site(tmp_path, size=size)
     srv = webserv(CONF, root=root, extra="")
-    with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as sock:
+    with socket.socket() as sock:
+        # A small receive buffer keeps the response in flight when SIGTERM comes. It
+        # is set before connecting: shrinking it on an open connection can stall
+        # the transfer in zero-window probes, which has nothing to do with the server.
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 * 1024)
+        sock.settimeout(10)
+        sock.connect(("127.0.0.1", srv.port))
         sock.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
         first = sock.recv(4096)
         assert first.startswith(b"HTTP/1.1 200")
