@@ -11,7 +11,7 @@
 //! Bytes after a request stay in the input buffer for the next (pipelining).
 
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::os::unix::fs::FileExt;
 use std::os::unix::io::AsRawFd;
 use std::path::Path;
@@ -40,6 +40,10 @@ const LINGER_BYTES: usize = 1 << 20;
 const SMALL_FILE: u64 = 16 * 1024;
 /// Chunk size for file bodies sent without sendfile.
 const COPY_CHUNK: usize = 64 * 1024;
+/// The most one sendfile call sends before the connection lets the others run
+/// (nginx's sendfile_max_chunk): a fast client on a large file cannot hog the
+/// worker, and the socket buffer has drained by the time its turn comes back.
+const SENDFILE_MAX_CHUNK: u64 = 2 * 1024 * 1024;
 
 /// What the event loop needs to give a connection.
 pub struct Ctx<'a> {
@@ -60,6 +64,8 @@ pub struct Ctx<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
     Open,
+    /// Open, and wants to run again after the other ready connections.
+    Yield,
     Close,
 }
 
@@ -130,6 +136,9 @@ pub struct Connection {
 enum Step {
     Progress,
     Blocked,
+    /// Sent a full share of a large body while the socket could take more: let
+    /// the other connections run, then come back (no event will say so).
+    Yield,
     Close,
 }
 
@@ -206,6 +215,7 @@ impl Connection {
             match step {
                 Step::Progress => continue,
                 Step::Blocked => return Status::Open,
+                Step::Yield => return Status::Yield,
                 Step::Close => return Status::Close,
             }
         }
@@ -518,8 +528,16 @@ impl Connection {
     fn step_write(&mut self, ctx: &mut Ctx) -> Step {
         loop {
             match self.write_some() {
-                Ok(true) => break,
-                Ok(false) => self.progress_send(ctx),
+                Ok(Sent::Done) => break,
+                Ok(Sent::More) => self.progress_send(ctx),
+                Ok(Sent::Full) => {
+                    self.progress_send(ctx);
+                    return Step::Blocked;
+                }
+                Ok(Sent::Share) => {
+                    self.progress_send(ctx);
+                    return Step::Yield;
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Step::Blocked,
                 Err(_) => return Step::Close,
             }
@@ -567,26 +585,35 @@ impl Connection {
         self.deadline = Some(ctx.now + self.request_server(ctx.config).send_timeout);
     }
 
-    /// Writes some of the pending output. `Ok(true)`: all sent; `Ok(false)`: some
-    /// progress, call again; `Err(WouldBlock)`: wait for writability.
-    fn write_some(&mut self) -> io::Result<bool> {
+    /// Writes some of the pending output.
+    fn write_some(&mut self) -> io::Result<Sent> {
         if self.out_pos < self.out.len() {
-            self.flush_out()?;
-            return Ok(false);
+            let more = self.file.is_some();
+            self.flush_out_more(more)?;
+            return Ok(Sent::More);
         }
         let Some(f) = &mut self.file else {
-            return Ok(true);
+            return Ok(Sent::Done);
         };
         if f.remaining == 0 {
             self.file = None;
-            return Ok(true);
+            return Ok(Sent::Done);
         }
         if f.sendfile {
-            let n = sendfile(&self.stream, f)?;
+            let count = f.remaining.min(SENDFILE_MAX_CHUNK);
+            let n = sendfile(&self.stream, f, count)?;
             if n == 0 {
                 return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "file shrank"));
             }
-            return Ok(false);
+            return Ok(if f.remaining == 0 {
+                Sent::More
+            } else if (n as u64) < count {
+                // A short send means the socket buffer filled up: the kernel will
+                // report writability once it drains, so no EAGAIN probe is needed.
+                Sent::Full
+            } else {
+                Sent::Share
+            });
         }
         let chunk = f.remaining.min(COPY_CHUNK as u64) as usize;
         self.out.clear();
@@ -595,13 +622,21 @@ impl Connection {
         f.file.read_exact_at(&mut self.out, f.offset)?;
         f.offset += chunk as u64;
         f.remaining -= chunk as u64;
-        Ok(false)
+        Ok(Sent::More)
     }
 
     /// Writes from `out` until it is empty or the socket would block.
     fn flush_out(&mut self) -> io::Result<()> {
+        self.flush_out_more(false)
+    }
+
+    /// Like `flush_out`; `more`: a file body follows at once, so the kernel may
+    /// hold these bytes back to share a segment with it (MSG_MORE, nginx's
+    /// tcp_nopush without the two setsockopt calls).
+    fn flush_out_more(&mut self, more: bool) -> io::Result<()> {
+        let flags = if more { libc::MSG_MORE } else { 0 } | libc::MSG_NOSIGNAL;
         while self.out_pos < self.out.len() {
-            match self.stream.write(&self.out[self.out_pos..]) {
+            match send(&self.stream, &self.out[self.out_pos..], flags) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => self.out_pos += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -638,9 +673,32 @@ impl Connection {
     }
 }
 
-/// One `sendfile(2)` call for the rest of `f`.
-fn sendfile(stream: &TcpStream, f: &mut FileOut) -> io::Result<usize> {
-    let count = f.remaining.min(1 << 30) as usize;
+/// What one write step achieved.
+enum Sent {
+    /// The response is out.
+    Done,
+    /// Progress; go on.
+    More,
+    /// The socket buffer is full; writability will be reported.
+    Full,
+    /// A whole `SENDFILE_MAX_CHUNK` went out: give the others a turn.
+    Share,
+}
+
+/// `send(2)` with flags.
+fn send(stream: &TcpStream, buf: &[u8], flags: libc::c_int) -> io::Result<usize> {
+    // SAFETY: the descriptor is open and `buf` is a valid slice for the call.
+    let n = unsafe { libc::send(stream.as_raw_fd(), buf.as_ptr().cast(), buf.len(), flags) };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+/// One `sendfile(2)` call for up to `count` bytes of `f`.
+fn sendfile(stream: &TcpStream, f: &mut FileOut, count: u64) -> io::Result<usize> {
+    let count = count as usize;
     let mut off = f.offset as libc::off_t;
     loop {
         // SAFETY: both descriptors are open for the duration of the call and `off`

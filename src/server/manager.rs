@@ -83,6 +83,10 @@ pub struct Worker {
     date: DateCache,
     signals: Signals,
     connections: usize,
+    /// Connections that yielded (sent a full share of a large body while their
+    /// socket could take more): run again after the next poll, which does not
+    /// wait while any are here (nginx's posted events).
+    posted: Vec<usize>,
     /// CGI children wait to be reaped: wake up regularly.
     children_waiting: bool,
     /// Set once SIGINT/SIGTERM arrived: the loop ends when empty or at this time.
@@ -126,6 +130,7 @@ impl Worker {
             },
             signals,
             connections: 0,
+            posted: Vec::new(),
             children_waiting: false,
             shutdown_by: None,
         })
@@ -134,8 +139,13 @@ impl Worker {
     /// Runs until a shutdown signal has been handled.
     pub fn run(mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
+        let mut posted = Vec::new();
         loop {
-            let timeout = self.next_timeout(Instant::now());
+            let timeout = if self.posted.is_empty() {
+                self.next_timeout(Instant::now())
+            } else {
+                Duration::ZERO
+            };
             if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
@@ -146,6 +156,14 @@ impl Worker {
             let now = Instant::now();
             for event in events.iter() {
                 self.dispatch(event, now);
+            }
+            // Connections driven by an event above were already resumed; the
+            // rest of the posted ones run now.
+            std::mem::swap(&mut posted, &mut self.posted);
+            for key in posted.drain(..) {
+                if !self.posted.contains(&key) {
+                    self.drive(key, now, false);
+                }
             }
             self.expire(now);
             self.resume_listeners(now);
@@ -319,6 +337,12 @@ impl Worker {
         let registered = if timed_out { None } else { before };
         match status {
             Status::Open => self.timers.update(key, registered, conn.deadline),
+            Status::Yield => {
+                self.timers.update(key, registered, conn.deadline);
+                if !self.posted.contains(&key) {
+                    self.posted.push(key);
+                }
+            }
             Status::Close => self.close(key, registered),
         }
     }
