@@ -142,6 +142,18 @@ fn location_lines(loc: &Location) -> Vec<String> {
     }
     v.push(format!("cgi_timeout {}", secs(loc.cgi_timeout)));
     v.push(format!("sendfile {}", on_off(loc.sendfile)));
+    v.push(format!("aio {}", if loc.aio { "threads" } else { "off" }));
+    let cache = &loc.open_file_cache;
+    v.push(if cache.max == 0 {
+        "open_file_cache off".to_owned()
+    } else {
+        format!(
+            "open_file_cache max={} inactive={}",
+            cache.max,
+            secs(cache.inactive)
+        )
+    });
+    v.push(format!("open_file_cache_valid {}", secs(cache.valid)));
     v.push(format!("default_type {}", loc.default_type));
     for (name, value) in &loc.add_headers {
         v.push(format!("add_header {name} {}", quote(value)));

@@ -129,6 +129,9 @@ pub const TABLE: &[Spec] = &[
     many(row("cgi", ALL, 1, 2)),
     row("cgi_timeout", ALL, 1, 1),
     row("sendfile", ALL, 1, 1),
+    row("aio", ALL, 1, 1),
+    row("open_file_cache", ALL, 1, 2),
+    row("open_file_cache_valid", ALL, 1, 1),
     row("default_type", ALL, 1, 1),
     many(row("add_header", ALL, 2, 2)),
 ];

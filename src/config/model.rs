@@ -130,6 +130,11 @@ pub struct Location {
     pub cgi_timeout: Duration,
     /// `sendfile on|off`. Default on.
     pub sendfile: bool,
+    /// `aio threads|off`: file chunks that are not in the page cache are read by
+    /// a thread pool instead of the event loop. Default off.
+    pub aio: bool,
+    /// `open_file_cache` and `open_file_cache_valid`.
+    pub open_file_cache: OpenFileCache,
     /// `default_type`. Default `application/octet-stream`.
     pub default_type: String,
     /// `add_header NAME VALUE` entries (nginx semantics: a level that declares any
@@ -186,5 +191,28 @@ pub fn name_matches(pattern: &str, host: &str) -> bool {
             || (host.ends_with(suffix) && host.as_bytes()[host.len() - suffix.len() - 1] == b'.')
     } else {
         pattern == host
+    }
+}
+
+/// `open_file_cache off | max=N [inactive=TIME]` and `open_file_cache_valid TIME`:
+/// the per-worker cache of open files. Default: on, 1000 entries, 60 s inactive,
+/// every hit revalidated by a stat (valid 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpenFileCache {
+    /// Most entries per worker; 0 = off.
+    pub max: usize,
+    /// Entries unused this long are closed.
+    pub inactive: Duration,
+    /// Hits younger than this skip revalidation; zero = always revalidate.
+    pub valid: Duration,
+}
+
+impl Default for OpenFileCache {
+    fn default() -> Self {
+        OpenFileCache {
+            max: 1000,
+            inactive: Duration::from_secs(60),
+            valid: Duration::ZERO,
+        }
     }
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use super::parser::Directive;
 use super::values::{self, Arg};
-use super::{CgiHandler, ConfigError, ErrorPage, Location, Pos};
+use super::{CgiHandler, ConfigError, ErrorPage, Location, OpenFileCache, Pos};
 
 /// One level's explicitly set values.
 #[derive(Debug, Clone, Default)]
@@ -32,6 +32,10 @@ pub struct Settings {
     pub cgi: Option<Vec<CgiHandler>>,
     pub cgi_timeout: Option<Duration>,
     pub sendfile: Option<bool>,
+    pub aio: Option<bool>,
+    /// `open_file_cache`: `(max, inactive)`.
+    pub open_file_cache: Option<(usize, Option<Duration>)>,
+    pub open_file_cache_valid: Option<Duration>,
     pub default_type: Option<String>,
     pub add_headers: Option<Vec<(String, String)>>,
     /// `Some(None)` is an explicit `access_log off`.
@@ -63,7 +67,8 @@ impl Settings {
             root, index, autoindex, error_pages, client_max_body_size,
             client_header_buffer_size, client_header_timeout, client_body_timeout,
             send_timeout, keepalive_timeout, keepalive_requests, allow_methods,
-            upload_store, cgi, cgi_timeout, sendfile, default_type, add_headers, access_log,
+            upload_store, cgi, cgi_timeout, sendfile, aio, open_file_cache, open_file_cache_valid,
+            default_type, add_headers, access_log,
         )
     }
 
@@ -78,6 +83,8 @@ impl Settings {
             "index" => list(&mut self.index).extend(a.iter().map(|(s, _)| s.clone())),
             "autoindex" => self.autoindex = Some(values::on_off(&a[0], name)?),
             "sendfile" => self.sendfile = Some(values::on_off(&a[0], name)?),
+            "open_file_cache" => self.open_file_cache = Some(open_file_cache(a)?),
+            "aio" => self.aio = Some(aio(&a[0])?),
             "default_type" => self.default_type = Some(a[0].0.clone()),
             "error_page" => error_page(list_map(&mut self.error_pages), d)?,
             "allow_methods" => self.allow_methods = Some(allow_methods(a)?),
@@ -103,6 +110,7 @@ impl Settings {
             "send_timeout" => self.send_timeout = time()?,
             "keepalive_timeout" => self.keepalive_timeout = time()?,
             "cgi_timeout" => self.cgi_timeout = time()?,
+            "open_file_cache_valid" => self.open_file_cache_valid = time()?,
             "keepalive_requests" => self.keepalive_requests = Some(values::number(arg, name)?),
             _ => {}
         }
@@ -129,6 +137,16 @@ impl Settings {
             cgi: s.cgi.unwrap_or_default(),
             cgi_timeout: s.cgi_timeout.unwrap_or(DEFAULT_CGI_TIMEOUT),
             sendfile: s.sendfile.unwrap_or(true),
+            aio: s.aio.unwrap_or(false),
+            open_file_cache: {
+                let d = OpenFileCache::default();
+                let (max, inactive) = s.open_file_cache.unwrap_or((d.max, None));
+                OpenFileCache {
+                    max,
+                    inactive: inactive.unwrap_or(d.inactive),
+                    valid: s.open_file_cache_valid.unwrap_or(d.valid),
+                }
+            },
             default_type: s.default_type.unwrap_or_else(|| DEFAULT_TYPE.into()),
             add_headers: s.add_headers.unwrap_or_default(),
             access_log: s.access_log.flatten(),
@@ -144,6 +162,58 @@ fn list<T>(slot: &mut Option<Vec<T>>) -> &mut Vec<T> {
 
 fn list_map<K, V>(slot: &mut Option<HashMap<K, V>>) -> &mut HashMap<K, V> {
     slot.get_or_insert_with(HashMap::new)
+}
+
+/// `aio threads|on|off` (`on` means threads: the only kind there is).
+fn aio(arg: &Arg) -> Result<bool, ConfigError> {
+    match arg.0.as_str() {
+        "threads" | "on" => Ok(true),
+        "off" => Ok(false),
+        _ => Err(ConfigError::at(
+            &arg.1,
+            format!("\"aio\" takes threads|off, got \"{}\"", arg.0),
+        )),
+    }
+}
+
+/// `open_file_cache off | max=N [inactive=TIME]` → `(max, inactive)`, max 0 = off.
+fn open_file_cache(a: &[Arg]) -> Result<(usize, Option<Duration>), ConfigError> {
+    const NAME: &str = "open_file_cache";
+    if a[0].0 == "off" {
+        return match a.get(1) {
+            Some(extra) => Err(ConfigError::at(
+                &extra.1,
+                format!("\"{NAME} off\" takes no parameters, got \"{}\"", extra.0),
+            )),
+            None => Ok((0, None)),
+        };
+    }
+    let mut max = None;
+    let mut inactive = None;
+    for arg in a {
+        let value = |v: &str| (v.to_string(), arg.1.clone());
+        if let Some(v) = arg.0.strip_prefix("max=") {
+            let n = values::number(&value(v), NAME)?;
+            max = Some(usize::try_from(n).map_err(|_| size_error(arg, NAME))?);
+        } else if let Some(v) = arg.0.strip_prefix("inactive=") {
+            inactive = Some(values::time(&value(v), NAME)?);
+        } else {
+            return Err(ConfigError::at(
+                &arg.1,
+                format!(
+                    "invalid parameter \"{}\" in \"{NAME}\" (off, max=N or inactive=TIME)",
+                    arg.0
+                ),
+            ));
+        }
+    }
+    match max {
+        Some(max) => Ok((max, inactive)),
+        None => Err(ConfigError::at(
+            &a[0].1,
+            format!("\"{NAME}\" needs max=N or off"),
+        )),
+    }
 }
 
 fn size_error(arg: &Arg, name: &str) -> ConfigError {

@@ -43,6 +43,25 @@ pub fn open(base: &Path, rel: &str) -> io::Result<File> {
     }
     fallback(base, rel)
 }
+/// `stat(2)` of `rel` below `base` (symlinks followed, the base descriptor reused).
+/// Not a containment check: callers compare the result with a file they opened.
+pub fn stat(base: &Path, rel: &str) -> io::Result<libc::stat> {
+    let rel = rel.trim_start_matches('/');
+    let c = c_path(if rel.is_empty() { b"." } else { rel.as_bytes() })?;
+    with_base(base, |dir| {
+        // SAFETY: an all-zero `stat` is a valid value to be overwritten.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: `dir` is an open descriptor, `c` a NUL-terminated path and `st`
+        // a valid out-pointer, all alive across the call.
+        let r = unsafe { libc::fstatat(dir.as_raw_fd(), c.as_ptr(), &mut st, 0) };
+        if r < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(st)
+        }
+    })
+}
+
 fn with_base<T>(base: &Path, f: impl FnOnce(&OwnedFd) -> io::Result<T>) -> io::Result<T> {
     BASES.with(|cell| {
         let mut map = cell.borrow_mut();

@@ -34,5 +34,6 @@ pub fn delete(loc: &Location, path: &str) -> Result<Response, u16> {
         return Err(403);
     }
     fs::remove_file(&target).map_err(|e| io_status(&e))?;
+    super::file_cache::forget(&meta);
     Ok(Response::new(204))
 }

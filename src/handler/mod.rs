@@ -10,6 +10,7 @@
 pub mod autoindex;
 pub mod beneath;
 pub mod delete;
+pub mod file_cache;
 pub mod path;
 pub mod route;
 pub mod static_file;

@@ -4,13 +4,13 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::fs::{File, Metadata};
+use std::fs::Metadata;
 use std::io;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::autoindex;
-use super::beneath;
+use super::file_cache::{self, Opened};
 use super::path::{encode, map_to_fs};
 use crate::config::Location;
 use crate::http::date::{http_date, parse_http_date};
@@ -19,19 +19,19 @@ use crate::http::{Body, Request, Response};
 /// GET/HEAD of a clean path in `loc`. `Err(status)` asks for an error page.
 pub fn serve(loc: &Location, path: &str, req: &Request) -> Result<Response, u16> {
     let (base, rel) = base_and_rel(loc, path);
-    let (file, meta) = open(base, rel)?;
-    if !meta.is_dir() {
-        return serve_file(loc, rel, file, &meta, req);
+    let opened = open(loc, base, rel)?;
+    if !opened.meta.is_dir() {
+        return serve_file(loc, rel, opened, req);
     }
     if !path.ends_with('/') {
         return Ok(redirect_to_slash(path, req));
     }
     for name in &loc.index {
         let candidate = format!("{}/{name}", rel.trim_end_matches('/'));
-        if let Ok((f, m)) = open(base, &candidate)
-            && m.is_file()
+        if let Ok(o) = open(loc, base, &candidate)
+            && o.meta.is_file()
         {
-            return serve_file(loc, &candidate, f, &m, req);
+            return serve_file(loc, &candidate, o, req);
         }
     }
     if loc.autoindex {
@@ -44,18 +44,14 @@ pub fn serve(loc: &Location, path: &str, req: &Request) -> Result<Response, u16>
 /// An `error_page` target: a plain file (no ranges, no conditionals, no listing).
 pub fn serve_error_page(loc: &Location, path: &str) -> Result<Response, u16> {
     let (base, rel) = base_and_rel(loc, path);
-    let (file, meta) = open(base, rel)?;
-    if !meta.is_file() {
+    let opened = open(loc, base, rel)?;
+    if !opened.meta.is_file() {
         return Err(404);
     }
     let mut resp = Response::new(200);
     resp.header("Content-Type", content_type(rel, loc));
-    resp.body = Body::File {
-        file,
-        offset: 0,
-        len: meta.len(),
-        sendfile: loc.sendfile,
-    };
+    let len = opened.meta.len();
+    resp.body = file_body(loc, opened, 0, len);
     Ok(resp)
 }
 
@@ -68,11 +64,31 @@ fn base_and_rel<'a>(loc: &'a Location, path: &'a str) -> (&'a Path, &'a str) {
     }
 }
 
-/// Opens a path strictly below `base` (symlinks may not lead out: 403).
-fn open(base: &Path, rel: &str) -> Result<(File, Metadata), u16> {
-    let file = beneath::open(base, rel).map_err(|e| io_status(&e))?;
-    let meta = file.metadata().map_err(|e| io_status(&e))?;
-    Ok((file, meta))
+/// Opens a path strictly below `base` (symlinks may not lead out: 403), through
+/// the open file cache.
+fn open(loc: &Location, base: &Path, rel: &str) -> Result<Opened, u16> {
+    file_cache::open(base, rel, loc.open_file_cache).map_err(|e| io_status(&e))
+}
+
+/// The body for `len` bytes at `offset`: the cached bytes of a small file, or
+/// the open file for the connection to send.
+fn file_body(loc: &Location, opened: Opened, offset: u64, len: u64) -> Body {
+    if let Some(data) = opened.data
+        && offset + len <= data.len() as u64
+    {
+        return Body::Shared {
+            data,
+            offset: offset as usize,
+            len: len as usize,
+        };
+    }
+    Body::File {
+        file: opened.file,
+        offset,
+        len,
+        sendfile: loc.sendfile,
+        aio: loc.aio,
+    }
 }
 
 /// Maps a filesystem error to the status nginx gives it.
@@ -140,13 +156,8 @@ fn validators(meta: &Metadata) -> (String, SystemTime) {
     )
 }
 
-fn serve_file(
-    loc: &Location,
-    rel: &str,
-    file: File,
-    meta: &Metadata,
-    req: &Request,
-) -> Result<Response, u16> {
+fn serve_file(loc: &Location, rel: &str, opened: Opened, req: &Request) -> Result<Response, u16> {
+    let meta = &opened.meta;
     if !meta.is_file() {
         return Err(403);
     }
@@ -174,12 +185,7 @@ fn serve_file(
             return Ok(r);
         }
     };
-    resp.body = Body::File {
-        file,
-        offset,
-        len,
-        sendfile: loc.sendfile,
-    };
+    resp.body = file_body(loc, opened, offset, len);
     Ok(resp)
 }
 

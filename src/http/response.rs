@@ -3,6 +3,7 @@
 //! that a small response leaves in a single write.
 
 use std::fs::File;
+use std::sync::Arc;
 
 use super::request::Framing;
 use super::status::{bodiless, reason};
@@ -13,12 +14,21 @@ pub enum Body {
     #[default]
     Empty,
     Bytes(Vec<u8>),
+    /// `len` bytes of shared, immutable contents starting at `offset` (a small
+    /// file from the open file cache).
+    Shared {
+        data: Arc<[u8]>,
+        offset: usize,
+        len: usize,
+    },
     /// `len` bytes of `file` starting at `offset`.
     File {
-        file: File,
+        file: Arc<File>,
         offset: u64,
         len: u64,
         sendfile: bool,
+        /// Read chunks that are not in the page cache on the aio thread pool.
+        aio: bool,
     },
 }
 
@@ -27,6 +37,7 @@ impl Body {
         match self {
             Body::Empty => 0,
             Body::Bytes(b) => b.len() as u64,
+            Body::Shared { len, .. } => *len as u64,
             Body::File { len, .. } => *len,
         }
     }

@@ -23,6 +23,7 @@ use mio::net::TcpStream;
 mod cgi;
 
 use super::access_log::{AccessLogs, Entry};
+use super::aio::{self, Aio, Kind};
 use super::buffer::Buffer;
 use crate::config::{Config, Server};
 use crate::handler::{self, Origin, Outcome, Routed, Sink};
@@ -56,6 +57,8 @@ pub struct Ctx<'a> {
     pub shutting_down: bool,
     /// For registering CGI pipes.
     pub registry: &'a mio::Registry,
+    /// The worker's file-read thread pool.
+    pub aio: &'a mut Aio,
     /// This connection's slab key (its tokens are `key * 4 + 0..4`).
     pub key: usize,
 }
@@ -96,10 +99,16 @@ enum State {
 
 /// A file body still to be sent.
 struct FileOut {
-    file: File,
+    file: Arc<File>,
     offset: u64,
     remaining: u64,
     sendfile: bool,
+    /// Chunks not in the page cache are read on the aio pool.
+    aio: bool,
+    /// An aio job for this body is running: nothing to send until it is done.
+    waiting: bool,
+    /// An aio read failed or found the file shorter than its length.
+    failed: bool,
 }
 
 pub struct Connection {
@@ -130,6 +139,13 @@ pub struct Connection {
     forced_close: bool,
     /// When the connection times out in its current state.
     pub deadline: Option<Instant>,
+    /// Unique per worker thread: tells an aio completion whether its connection
+    /// is still the one at that slab key.
+    serial: u64,
+}
+
+thread_local! {
+    static SERIALS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
 /// One step of the state machine: progressed (run the next), blocked on I/O, or done.
@@ -165,6 +181,10 @@ impl Connection {
             hangup: false,
             forced_close: false,
             deadline,
+            serial: SERIALS.with(|c| {
+                c.set(c.get() + 1);
+                c.get()
+            }),
         }
     }
 
@@ -483,11 +503,17 @@ impl Connection {
         match body {
             Body::Empty => {}
             Body::Bytes(b) => self.out.extend_from_slice(&b),
+            Body::Shared { data, offset, len } => {
+                if let Some(part) = data.get(offset..offset + len) {
+                    self.out.extend_from_slice(part);
+                }
+            }
             Body::File {
                 file,
                 offset,
                 len,
                 sendfile,
+                aio,
             } => {
                 if len <= SMALL_FILE && self.append_file(&file, offset, len).is_ok() {
                     return;
@@ -497,6 +523,9 @@ impl Connection {
                     offset,
                     remaining: len,
                     sendfile,
+                    aio,
+                    waiting: false,
+                    failed: false,
                 });
             }
         }
@@ -527,7 +556,7 @@ impl Connection {
 
     fn step_write(&mut self, ctx: &mut Ctx) -> Step {
         loop {
-            match self.write_some() {
+            match self.write_some(ctx) {
                 Ok(Sent::Done) => break,
                 Ok(Sent::More) => self.progress_send(ctx),
                 Ok(Sent::Full) => {
@@ -586,21 +615,35 @@ impl Connection {
     }
 
     /// Writes some of the pending output.
-    fn write_some(&mut self) -> io::Result<Sent> {
+    fn write_some(&mut self, ctx: &mut Ctx) -> io::Result<Sent> {
         if self.out_pos < self.out.len() {
             let more = self.file.is_some();
             self.flush_out_more(more)?;
             return Ok(Sent::More);
         }
+        let owner = (ctx.key, self.serial);
         let Some(f) = &mut self.file else {
             return Ok(Sent::Done);
         };
+        if f.waiting {
+            // The aio job's completion drives this connection again.
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        if f.failed {
+            return Err(io::Error::other("reading the file failed"));
+        }
         if f.remaining == 0 {
             self.file = None;
             return Ok(Sent::Done);
         }
         if f.sendfile {
             let count = f.remaining.min(SENDFILE_MAX_CHUNK);
+            if f.aio
+                && !aio::is_cached(&f.file, f.offset, count)
+                && submit(ctx, owner, f, count, Kind::Warm)
+            {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
             let n = sendfile(&self.stream, f, count)?;
             if n == 0 {
                 return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "file shrank"));
@@ -619,10 +662,59 @@ impl Connection {
         self.out.clear();
         self.out.resize(chunk, 0);
         self.out_pos = 0;
-        f.file.read_exact_at(&mut self.out, f.offset)?;
-        f.offset += chunk as u64;
-        f.remaining -= chunk as u64;
+        let n = if f.aio {
+            match aio::read_cached(&f.file, &mut self.out, f.offset) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if submit(ctx, owner, f, chunk as u64, Kind::Read) {
+                        self.out.clear();
+                        return Err(e);
+                    }
+                    f.file.read_exact_at(&mut self.out, f.offset)?;
+                    chunk
+                }
+                other => other?,
+            }
+        } else {
+            f.file.read_exact_at(&mut self.out, f.offset)?;
+            chunk
+        };
+        if n == 0 {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "file shrank"));
+        }
+        self.out.truncate(n);
+        f.offset += n as u64;
+        f.remaining -= n as u64;
         Ok(Sent::More)
+    }
+
+    /// An aio job for the file body finished: a `Read` brought the next chunk, a
+    /// `Warm` brought the next sendfile chunk into the page cache.
+    pub fn aio_done(&mut self, result: io::Result<Vec<u8>>) {
+        let Some(f) = &mut self.file else {
+            return;
+        };
+        if !f.waiting {
+            return;
+        }
+        f.waiting = false;
+        if f.sendfile {
+            // A failed warm-up is left to sendfile, which meets the same error.
+            return;
+        }
+        match result {
+            Ok(buf) if !buf.is_empty() && buf.len() as u64 <= f.remaining => {
+                f.offset += buf.len() as u64;
+                f.remaining -= buf.len() as u64;
+                self.out = buf;
+                self.out_pos = 0;
+            }
+            _ => f.failed = true,
+        }
+    }
+
+    /// This connection's serial number (slab keys are reused; serials are not).
+    pub fn serial(&self) -> u64 {
+        self.serial
     }
 
     /// Writes from `out` until it is empty or the socket would block.
@@ -683,6 +775,20 @@ enum Sent {
     Full,
     /// A whole `SENDFILE_MAX_CHUNK` went out: give the others a turn.
     Share,
+}
+
+/// Hands the next `len` bytes of `f` to the aio pool; `false` if there is no
+/// pool (the caller then reads inline).
+fn submit(ctx: &mut Ctx, owner: aio::Owner, f: &mut FileOut, len: u64, kind: Kind) -> bool {
+    let job = aio::Job {
+        owner,
+        file: Arc::clone(&f.file),
+        offset: f.offset,
+        len: len as usize,
+        kind,
+    };
+    f.waiting = ctx.aio.submit(job);
+    f.waiting
 }
 
 /// `send(2)` with flags.

@@ -15,6 +15,7 @@ use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 
 use super::access_log::AccessLogs;
+use super::aio::Aio;
 use super::connection::{Connection, Ctx, Status};
 use super::listener::Listener;
 use super::timer::Timers;
@@ -26,6 +27,8 @@ use crate::http::date::http_date;
 /// CGI stdin/stdout/stderr pipes; every part wakes the same connection.
 const TOKENS_PER_ENTRY: usize = 4;
 const SIGNAL_TOKEN: Token = Token(usize::MAX - 1);
+/// The aio pool's waker: file reads finished.
+const AIO_TOKEN: Token = Token(usize::MAX - 2);
 /// How often the loop wakes while CGI children wait to be reaped.
 const REAP_INTERVAL: Duration = Duration::from_millis(50);
 /// How long a listener rests after an accept error such as EMFILE.
@@ -87,6 +90,8 @@ pub struct Worker {
     /// socket could take more): run again after the next poll, which does not
     /// wait while any are here (nginx's posted events).
     posted: Vec<usize>,
+    /// File reads off the event loop (`aio threads`).
+    aio: Aio,
     /// CGI children wait to be reaped: wake up regularly.
     children_waiting: bool,
     /// Set once SIGINT/SIGTERM arrived: the loop ends when empty or at this time.
@@ -114,6 +119,7 @@ impl Worker {
         }
         poll.registry()
             .register(&mut signals, SIGNAL_TOKEN, Interest::READABLE)?;
+        let aio = Aio::new(mio::Waker::new(poll.registry(), AIO_TOKEN)?);
         Ok(Worker {
             poll,
             config,
@@ -131,6 +137,7 @@ impl Worker {
             signals,
             connections: 0,
             posted: Vec::new(),
+            aio,
             children_waiting: false,
             shutdown_by: None,
         })
@@ -193,6 +200,9 @@ impl Worker {
         if token == SIGNAL_TOKEN {
             return self.on_signal(now);
         }
+        if token == AIO_TOKEN {
+            return self.on_aio_done(now);
+        }
         let key = token.0 / TOKENS_PER_ENTRY;
         match self.entries.get_mut(key) {
             Some(Entry::Listener(i)) => {
@@ -208,6 +218,19 @@ impl Worker {
             }
             // A stale event for an entry closed earlier in this batch.
             None => {}
+        }
+    }
+
+    /// Hands finished file reads to their connections (if still open) and runs them.
+    fn on_aio_done(&mut self, now: Instant) {
+        for done in self.aio.take_done() {
+            let (key, serial) = done.owner;
+            if let Some(Entry::Conn(conn)) = self.entries.get_mut(key)
+                && conn.serial() == serial
+            {
+                conn.aio_done(done.result);
+                self.drive(key, now, false);
+            }
         }
     }
 
@@ -319,6 +342,7 @@ impl Worker {
             logs: &mut self.logs,
             shutting_down: self.shutdown_by.is_some(),
             registry: self.poll.registry(),
+            aio: &mut self.aio,
             key,
         };
         // A bug in handling one connection must not take the worker down: the

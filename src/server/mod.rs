@@ -2,6 +2,7 @@
 //! per thread polls them with mio, and each Connection runs its own state machine.
 
 pub mod access_log;
+pub mod aio;
 pub mod buffer;
 pub mod connection;
 pub mod listener;

@@ -281,3 +281,39 @@ fn duplicate_listen_in_one_server() {
         "t.conf:1:28: a duplicate listen 0.0.0.0:80",
     );
 }
+
+#[test]
+fn aio_and_open_file_cache_values() {
+    fails(
+        "aio maybe;",
+        "t.conf:1:5: \"aio\" takes threads|off, got \"maybe\"",
+    );
+    fails(
+        "open_file_cache max=lots;",
+        "t.conf:1:17: invalid number \"lots\" in \"open_file_cache\"",
+    );
+    fails(
+        "open_file_cache max=0;",
+        "t.conf:1:17: invalid number \"0\" in \"open_file_cache\"",
+    );
+    fails(
+        "open_file_cache max=10 inactive=5x;",
+        "t.conf:1:24: invalid time \"5x\" in \"open_file_cache\"",
+    );
+    fails(
+        "open_file_cache inactive=10s;",
+        "t.conf:1:17: \"open_file_cache\" needs max=N or off",
+    );
+    fails(
+        "open_file_cache off max=3;",
+        "t.conf:1:21: \"open_file_cache off\" takes no parameters, got \"max=3\"",
+    );
+    fails(
+        "open_file_cache size=3;",
+        "t.conf:1:17: invalid parameter \"size=3\" in \"open_file_cache\" (off, max=N or inactive=TIME)",
+    );
+    fails(
+        "open_file_cache_valid soon;",
+        "t.conf:1:23: invalid time \"soon\" in \"open_file_cache_valid\"",
+    );
+}

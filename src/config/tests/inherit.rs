@@ -228,3 +228,37 @@ fn error_log_and_workers() {
     let c = load("error_log stderr;");
     assert_eq!(c.error_log.unwrap().path, None);
 }
+
+#[test]
+fn aio_and_open_file_cache_inherit_and_default() {
+    use crate::config::OpenFileCache;
+    let c = load(
+        "open_file_cache max=50 inactive=20s;\n\
+         server { listen 80; aio threads;\n\
+           location /a { open_file_cache_valid 2s; }\n\
+           location /b { open_file_cache off; aio off; } }\n\
+         server { listen 81; }",
+    );
+    let a = loc(&c, 0, "/a");
+    assert!(a.aio);
+    assert_eq!(
+        a.open_file_cache,
+        OpenFileCache {
+            max: 50,
+            inactive: Duration::from_secs(20),
+            valid: Duration::from_secs(2),
+        }
+    );
+    let b = loc(&c, 0, "/b");
+    assert!(!b.aio);
+    assert_eq!(b.open_file_cache.max, 0);
+    let other = loc(&c, 1, "/");
+    assert!(!other.aio, "aio is off by default");
+    assert_eq!(other.open_file_cache.max, 50);
+    assert_eq!(other.open_file_cache.valid, Duration::ZERO);
+    let plain = load("server { listen 80; }");
+    assert_eq!(
+        loc(&plain, 0, "/").open_file_cache,
+        OpenFileCache::default()
+    );
+}

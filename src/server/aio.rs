@@ -1,0 +1,340 @@
+//! File reads off the event loop (nginx's `aio threads`): a small pool of threads
+//! per worker that read file chunks the page cache does not hold, so a slow disk
+//! stalls only the response waiting for it, never the other clients.
+//!
+//! The loop asks first whether a chunk is cached (`preadv2(RWF_NOWAIT)` for copies,
+//! `cachestat(2)` before sendfile); only a miss becomes a job. A job reads the chunk
+//! (into a buffer the connection then writes, or into scratch memory just to bring
+//! it into the page cache for sendfile), puts the result on the done list and wakes
+//! the loop through a mio `Waker`. The pool starts on first use: a configuration
+//! without `aio threads` has no extra threads.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::FileExt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+
+/// Threads per worker's pool.
+const THREADS: usize = 4;
+
+/// Who asked: a connection's slab key and its serial number (keys are reused).
+pub type Owner = (usize, u64);
+
+/// What a job does with the chunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Read it and hand the bytes back.
+    Read,
+    /// Read it only to bring it into the page cache (sendfile follows).
+    Warm,
+}
+
+pub struct Job {
+    pub owner: Owner,
+    pub file: Arc<File>,
+    pub offset: u64,
+    pub len: usize,
+    pub kind: Kind,
+}
+
+/// A finished job: the bytes read (`Read`; empty for `Warm`) or the error.
+pub struct Done {
+    pub owner: Owner,
+    pub result: io::Result<Vec<u8>>,
+}
+
+struct Shared {
+    jobs: Mutex<VecDeque<Job>>,
+    ready: Condvar,
+    done: Mutex<Vec<Done>>,
+    waker: mio::Waker,
+    stop: AtomicBool,
+}
+
+/// A worker's access to its pool, which starts on the first job.
+pub struct Aio {
+    waker: Option<mio::Waker>,
+    pool: Option<Pool>,
+}
+
+impl Aio {
+    pub fn new(waker: mio::Waker) -> Aio {
+        Aio {
+            waker: Some(waker),
+            pool: None,
+        }
+    }
+
+    /// Queues `job`; `false` if the pool could not start (the caller then reads
+    /// inline, as without aio).
+    pub fn submit(&mut self, job: Job) -> bool {
+        if self.pool.is_none()
+            && let Some(waker) = self.waker.take()
+        {
+            match Pool::start(waker) {
+                Ok(pool) => self.pool = Some(pool),
+                Err(e) => log::error!("aio: cannot start the thread pool ({e}); reading inline"),
+            }
+        }
+        match &self.pool {
+            Some(pool) => {
+                pool.submit(job);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The jobs finished since the last call.
+    pub fn take_done(&self) -> Vec<Done> {
+        self.pool.as_ref().map(Pool::take_done).unwrap_or_default()
+    }
+}
+
+/// One worker's pool.
+pub struct Pool {
+    shared: Arc<Shared>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A job never panics while holding a lock; if one did, the data is still fine.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Pool {
+    /// Starts the threads; `waker` wakes the worker's Poll when a job is done.
+    pub fn start(waker: mio::Waker) -> io::Result<Pool> {
+        let shared = Arc::new(Shared {
+            jobs: Mutex::new(VecDeque::new()),
+            ready: Condvar::new(),
+            done: Mutex::new(Vec::new()),
+            waker,
+            stop: AtomicBool::new(false),
+        });
+        let mut threads = Vec::with_capacity(THREADS);
+        for i in 0..THREADS {
+            let s = Arc::clone(&shared);
+            let t = std::thread::Builder::new()
+                .name(format!("aio-{i}"))
+                .spawn(move || run(&s))?;
+            threads.push(t);
+        }
+        Ok(Pool { shared, threads })
+    }
+
+    pub fn submit(&self, job: Job) {
+        lock(&self.shared.jobs).push_back(job);
+        self.shared.ready.notify_one();
+    }
+
+    /// The jobs finished since the last call.
+    pub fn take_done(&self) -> Vec<Done> {
+        std::mem::take(&mut *lock(&self.shared.done))
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        self.shared.ready.notify_all();
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+fn run(s: &Shared) {
+    let mut scratch = Vec::new();
+    loop {
+        let job = {
+            let mut jobs = lock(&s.jobs);
+            loop {
+                if s.stop.load(Ordering::SeqCst) {
+                    return;
+                }
+                if let Some(job) = jobs.pop_front() {
+                    break job;
+                }
+                jobs = s.ready.wait(jobs).unwrap_or_else(|e| e.into_inner());
+            }
+        };
+        let result = match job.kind {
+            Kind::Read => read_chunk(&job.file, job.offset, job.len, Vec::new()),
+            Kind::Warm => {
+                let buf = read_chunk(&job.file, job.offset, job.len, std::mem::take(&mut scratch));
+                buf.map(|b| {
+                    scratch = b;
+                    Vec::new()
+                })
+            }
+        };
+        lock(&s.done).push(Done {
+            owner: job.owner,
+            result,
+        });
+        let _ = s.waker.wake();
+    }
+}
+
+/// Reads `len` bytes at `offset` into `buf` (reused); fewer at end of file.
+fn read_chunk(file: &File, offset: u64, len: usize, mut buf: Vec<u8>) -> io::Result<Vec<u8>> {
+    buf.clear();
+    buf.resize(len, 0);
+    let mut got = 0;
+    while got < len {
+        match file.read_at(&mut buf[got..], offset + got as u64) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    buf.truncate(got);
+    Ok(buf)
+}
+
+/// Reads from the page cache only: `Ok(n)` bytes were cached (n may be short),
+/// `Err(WouldBlock)` if the first byte needs the disk. Kernels without RWF_NOWAIT
+/// read normally.
+pub fn read_cached(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    let iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    loop {
+        // SAFETY: `iov` describes `buf`, which is valid for writes of its length
+        // for the duration of the call; the descriptor is open.
+        let n = unsafe {
+            libc::preadv2(
+                file.as_raw_fd(),
+                &iov,
+                1,
+                offset as libc::off_t,
+                libc::RWF_NOWAIT,
+            )
+        };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let e = io::Error::last_os_error();
+        match e.raw_os_error() {
+            Some(libc::EINTR) => {}
+            Some(libc::EOPNOTSUPP) | Some(libc::ENOSYS) => return file.read_at(buf, offset),
+            _ => return Err(e),
+        }
+    }
+}
+
+/// `struct cachestat_range` and `struct cachestat` of cachestat(2) (Linux 6.5).
+#[repr(C)]
+struct CachestatRange {
+    off: u64,
+    len: u64,
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct Cachestat {
+    nr_cache: u64,
+    nr_dirty: u64,
+    nr_writeback: u64,
+    nr_evicted: u64,
+    nr_recently_evicted: u64,
+}
+
+/// cachestat's number in the generic syscall table (the same on x86_64 and arm64).
+const SYS_CACHESTAT: libc::c_long = 451;
+
+static NO_CACHESTAT: AtomicBool = AtomicBool::new(false);
+
+/// Whether every page of `len` bytes at `offset` is in the page cache. Kernels
+/// without cachestat(2) answer yes (sendfile then reads inline, as before).
+pub fn is_cached(file: &File, offset: u64, len: u64) -> bool {
+    if len == 0 || NO_CACHESTAT.load(Ordering::Relaxed) {
+        return true;
+    }
+    let range = CachestatRange { off: offset, len };
+    let mut stat = Cachestat::default();
+    // SAFETY: cachestat reads `range` and writes `stat`, both valid locals of the
+    // layout the kernel expects; the descriptor is open.
+    let r = unsafe {
+        libc::syscall(
+            SYS_CACHESTAT,
+            file.as_raw_fd(),
+            &range as *const CachestatRange,
+            &mut stat as *mut Cachestat,
+            0u32,
+        )
+    };
+    if r < 0 {
+        if io::Error::last_os_error().raw_os_error() == Some(libc::ENOSYS) {
+            NO_CACHESTAT.store(true, Ordering::Relaxed);
+        }
+        return true;
+    }
+    let page = 4096u64;
+    let pages = (offset + len).div_ceil(page) - offset / page;
+    stat.nr_cache >= pages
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mio::{Events, Poll, Token};
+    use std::time::Duration;
+
+    #[test]
+    fn jobs_run_on_the_pool_and_wake_the_poll() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &data).unwrap();
+        let file = Arc::new(File::open(&path).unwrap());
+        let mut poll = Poll::new().unwrap();
+        let pool = Pool::start(mio::Waker::new(poll.registry(), Token(7)).unwrap()).unwrap();
+        pool.submit(Job {
+            owner: (3, 9),
+            file: Arc::clone(&file),
+            offset: 1000,
+            len: 5000,
+            kind: Kind::Read,
+        });
+        pool.submit(Job {
+            owner: (4, 1),
+            file: Arc::clone(&file),
+            offset: 99_000,
+            len: 5000,
+            kind: Kind::Warm,
+        });
+        let mut done = Vec::new();
+        let mut events = Events::with_capacity(8);
+        while done.len() < 2 {
+            poll.poll(&mut events, Some(Duration::from_secs(5)))
+                .unwrap();
+            assert!(!events.is_empty(), "no wake-up within 5 s");
+            done.extend(pool.take_done());
+        }
+        done.sort_by_key(|d| d.owner);
+        assert_eq!(done[0].owner, (3, 9));
+        assert_eq!(done[0].result.as_ref().unwrap(), &data[1000..6000]);
+        assert_eq!(done[1].owner, (4, 1));
+        assert!(done[1].result.as_ref().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_just_written_file_is_cached_and_readable_without_waiting() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, vec![5u8; 50_000]).unwrap();
+        let file = File::open(&path).unwrap();
+        assert!(is_cached(&file, 0, 50_000));
+        let mut buf = vec![0u8; 8192];
+        assert_eq!(read_cached(&file, &mut buf, 45_000).unwrap(), 5000);
+        assert!(buf[..5000].iter().all(|&b| b == 5));
+    }
+}
