@@ -37,6 +37,13 @@ if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
     apt_install chromium chromium-driver
 fi
 
+# libfuse2: the aio tests serve files from a FUSE filesystem whose reads wait for the
+# test (tests/e2e/gatefs.py, through the fusepy package).
+if ! ldconfig -p 2>/dev/null | grep -q 'libfuse\.so\.2'; then
+    # Debian 13 renamed the package for the 64-bit time_t transition.
+    if apt-cache show libfuse2t64 >/dev/null 2>&1; then apt_install libfuse2t64; else apt_install libfuse2; fi
+fi
+
 step "pip install -r tests/e2e/requirements.txt"
 # Debian marks its system Python "externally managed" (PEP 668); these test packages
 # are what we want there, so allow pip to install them.

@@ -198,10 +198,17 @@ fn read_chunk(file: &File, offset: u64, len: usize, mut buf: Vec<u8>) -> io::Res
     Ok(buf)
 }
 
-/// Reads from the page cache only: `Ok(n)` bytes were cached (n may be short),
-/// `Err(WouldBlock)` if the first byte needs the disk. Kernels without RWF_NOWAIT
-/// read normally.
-pub fn read_cached(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+/// What a read that must not wait found.
+enum Nowait {
+    Read(usize),
+    /// The data needs the disk.
+    Miss,
+    /// This filesystem cannot read without waiting (FUSE, network ones).
+    Unsupported,
+    Failed(io::Error),
+}
+
+fn read_nowait(file: &File, buf: &mut [u8], offset: u64) -> Nowait {
     let iov = libc::iovec {
         iov_base: buf.as_mut_ptr().cast(),
         iov_len: buf.len(),
@@ -219,14 +226,27 @@ pub fn read_cached(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize
             )
         };
         if n >= 0 {
-            return Ok(n as usize);
+            return Nowait::Read(n as usize);
         }
         let e = io::Error::last_os_error();
-        match e.raw_os_error() {
-            Some(libc::EINTR) => {}
-            Some(libc::EOPNOTSUPP) | Some(libc::ENOSYS) => return file.read_at(buf, offset),
-            _ => return Err(e),
-        }
+        return match e.raw_os_error() {
+            Some(libc::EINTR) => continue,
+            Some(libc::EAGAIN) => Nowait::Miss,
+            Some(libc::EOPNOTSUPP) | Some(libc::ENOSYS) => Nowait::Unsupported,
+            _ => Nowait::Failed(e),
+        };
+    }
+}
+
+/// Reads from the page cache only: `Ok(n)` bytes were cached (n may be short),
+/// `Err(WouldBlock)` if the first byte needs the disk, or if the filesystem
+/// cannot tell (then the pool reads; cachestat is no help there, since it counts
+/// pages that readahead is still filling).
+pub fn read_cached(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    match read_nowait(file, buf, offset) {
+        Nowait::Read(n) => Ok(n),
+        Nowait::Miss | Nowait::Unsupported => Err(io::ErrorKind::WouldBlock.into()),
+        Nowait::Failed(e) => Err(e),
     }
 }
 
@@ -252,9 +272,25 @@ const SYS_CACHESTAT: libc::c_long = 451;
 
 static NO_CACHESTAT: AtomicBool = AtomicBool::new(false);
 
-/// Whether every page of `len` bytes at `offset` is in the page cache. Kernels
-/// without cachestat(2) answer yes (sendfile then reads inline, as before).
+/// Whether sendfile can send `len` bytes at `offset` without waiting for the disk:
+/// every page is in the page cache (cachestat) and the last one is filled, not
+/// still being read ahead (a one-byte RWF_NOWAIT read). Kernels without
+/// cachestat answer yes (sendfile then reads inline).
 pub fn is_cached(file: &File, offset: u64, len: u64) -> bool {
+    if !pages_present(file, offset, len) {
+        return false;
+    }
+    let mut last = [0u8; 1];
+    // Unsupported: cachestat's word is all there is. Failed: sendfile will meet
+    // the same error and report it.
+    !matches!(
+        read_nowait(file, &mut last, offset + len.saturating_sub(1)),
+        Nowait::Miss
+    )
+}
+
+/// Whether every page of the range is in the page cache (cachestat(2), Linux 6.5).
+fn pages_present(file: &File, offset: u64, len: u64) -> bool {
     if len == 0 || NO_CACHESTAT.load(Ordering::Relaxed) {
         return true;
     }

@@ -617,7 +617,7 @@ impl Connection {
     /// Writes some of the pending output.
     fn write_some(&mut self, ctx: &mut Ctx) -> io::Result<Sent> {
         if self.out_pos < self.out.len() {
-            let more = self.file.is_some();
+            let more = self.file.as_ref().is_some_and(|f| f.remaining > 0);
             self.flush_out_more(more)?;
             return Ok(Sent::More);
         }

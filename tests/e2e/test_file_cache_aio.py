@@ -9,9 +9,12 @@ unless a location asks for it.
 
 import hashlib
 import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
+import pytest
 import requests
 
 from helpers import Client, get, wait_until
@@ -261,3 +264,85 @@ def test_a_client_gone_while_its_read_is_on_the_pool(webserv, tmp_path):
     r = requests.get(server.url("/copy/cold.bin"), timeout=TIMEOUT)
     assert sha(r.content) == sha(big)
     assert server.proc.poll() is None
+
+
+# ------------------------------------------------------------------ a disk that waits
+
+GATEFS = Path(__file__).with_name("gatefs.py")
+
+GATE_CONF = """
+server {
+    listen 127.0.0.1:{port};
+    root {docroot};
+    location /aio/ { alias {mnt}/; aio threads; }
+    location /aiocopy/ { alias {mnt}/; aio threads; sendfile off; }
+    location /noaio/ { alias {mnt}/; }
+}
+"""
+
+
+@pytest.fixture
+def gated(tmp_path):
+    """A FUSE mount of src/ at mnt/ whose reads wait while src/.gate-closed exists."""
+    if not os.path.exists("/dev/fuse"):
+        pytest.skip("this machine has no /dev/fuse")
+    src, mnt = tmp_path / "src", tmp_path / "mnt"
+    src.mkdir()
+    mnt.mkdir()
+    data = os.urandom(3 * 1024 * 1024 + 7)
+    (src / "big.bin").write_bytes(data)
+    log = open(tmp_path / "gatefs.log", "wb")
+    proc = subprocess.Popen([sys.executable, str(GATEFS), str(src), str(mnt)],
+                            stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+    try:
+        assert wait_until(lambda: os.path.ismount(mnt) or proc.poll() is not None)
+        assert proc.poll() is None, (tmp_path / "gatefs.log").read_text()
+        yield src, mnt, data
+    finally:
+        (src / ".gate-closed").unlink(missing_ok=True)
+        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+        proc.terminate()
+        proc.wait(10)
+        log.close()
+
+
+def start_stuck_download(server, src, path):
+    """Closes the gate, asks for `path` and returns once the read waits on the 'disk'."""
+    (src / ".gate-closed").touch()
+    c = Client(server.port, timeout=30)
+    c.send(get(path))
+    assert wait_until(lambda: (src / ".read-waiting").exists(), timeout=10), "no read reached the disk"
+    return c
+
+
+@pytest.mark.parametrize("loc", ["aio", "aiocopy"])
+def test_a_read_waiting_on_the_disk_holds_up_only_its_own_response(webserv, tmp_path, gated, loc):
+    src, mnt, data = gated
+    root = docroot_with(tmp_path, {"index.html": b"still here"})
+    server = webserv(GATE_CONF, docroot=root, mnt=mnt)
+    download = start_stuck_download(server, src, f"/{loc}/big.bin")
+    # The worker is free while the pool thread waits on the disk.
+    for _ in range(5):
+        r = requests.get(server.url("/index.html"), timeout=5)
+        assert r.content == b"still here"
+    (src / ".gate-closed").unlink()
+    resp = download.read_response()
+    download.close()
+    assert resp.status == 200
+    assert sha(resp.body) == sha(data)
+
+
+def test_without_aio_the_worker_waits_with_the_disk(webserv, tmp_path, gated):
+    """The control for the test above: the gate really blocks, and without aio the
+    whole worker waits (as nginx does without aio) until the disk answers."""
+    src, mnt, data = gated
+    root = docroot_with(tmp_path, {"index.html": b"still here"})
+    server = webserv(GATE_CONF, docroot=root, mnt=mnt)
+    download = start_stuck_download(server, src, "/noaio/big.bin")
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        requests.get(server.url("/index.html"), timeout=1)
+    (src / ".gate-closed").unlink()
+    assert requests.get(server.url("/index.html"), timeout=5).content == b"still here"
+    resp = download.read_response()
+    download.close()
+    assert sha(resp.body) == sha(data)
