@@ -101,6 +101,17 @@ if ! command -v lighttpd >/dev/null 2>&1; then
         note "lighttpd not available: the lighttpd CGI comparison is skipped"
     fi
 fi
+# The slow-disk (aio) test serves files from a FUSE passthrough that delays each read.
+if ! ldconfig -p 2>/dev/null | grep -q 'libfuse\.so\.2'; then
+    log "apt-get install libfuse2 (for the slow-disk aio test)"
+    if apt-cache show libfuse2t64 >/dev/null 2>&1; then fuse_pkg=libfuse2t64; else fuse_pkg=libfuse2; fi
+    apt_install "$fuse_pkg" || note "libfuse2 not available: the slow-disk test is skipped"
+fi
+if ! python3 -c 'import fuse' >/dev/null 2>&1; then
+    log "pip install fusepy"
+    PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --quiet --disable-pip-version-check \
+        fusepy || note "fusepy not installed: the slow-disk test is skipped"
+fi
 if ! python3 -c 'import matplotlib' >/dev/null 2>&1; then
     log "pip install matplotlib"
     PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --quiet --disable-pip-version-check \
@@ -167,6 +178,7 @@ cleanup() {
         stop_pid "$pid"
     done
     wait 2>/dev/null || true
+    if mountpoint -q "$TMP/slow" 2>/dev/null; then umount -l "$TMP/slow" 2>/dev/null || true; fi
     if [ "${KEEP_TMP:-0}" = 1 ]; then
         echo "bench.sh: kept $TMP" >&2
     else
@@ -289,11 +301,18 @@ http {
         location /cgi/ {
             cgi  .sh /bin/sh;
         }
+        location /slow/ {
+            alias  $TMP/slow/;
+        }
+        location /slowaio/ {
+            alias  $TMP/slow/;
+            aio    threads;
+        }
     }
 }
 EOF
 }
-nginx_conf() { # DIR PORT WORKERS
+nginx_conf() { # DIR PORT WORKERS [EXTRA-HTTP-DIRECTIVES]
     mkdir -p "$1/tmp"
     {
         [ "$(id -u)" -eq 0 ] && echo "user root;"
@@ -318,10 +337,13 @@ http {
     fastcgi_temp_path $1/tmp/fastcgi;
     uwsgi_temp_path $1/tmp/uwsgi;
     scgi_temp_path $1/tmp/scgi;
+    ${4:-}
     server {
         listen 127.0.0.1:$2;
         root $DOCROOT;
         index index.html;
+        location /slow/ { alias $TMP/slow/; }
+        location /slowaio/ { alias $TMP/slow/; aio threads; }
     }
 }
 EOF
@@ -336,9 +358,9 @@ start_webserv() { # NAME PORT WORKERS CPUS -> $LAST_PID
     start "$1" "$4" "$WEBSERV" -p "$TMP" "$TMP/$1.conf"
     wait_http "$2" || die "webserv ($1) does not answer on port $2; see $TMP/$1.log"
 }
-start_nginx() { # NAME PORT WORKERS CPUS -> $LAST_PID (master), $NGINX_WORKER
+start_nginx() { # NAME PORT WORKERS CPUS [EXTRA] -> $LAST_PID (master), $NGINX_WORKER
     mkdir -p "$TMP/$1"
-    nginx_conf "$TMP/$1" "$2" "$3"
+    nginx_conf "$TMP/$1" "$2" "$3" "${5:-}"
     start "$1" "$4" nginx -e "$TMP/$1/error.log" -p "$TMP/$1" -c "$TMP/$1/nginx.conf"
     wait_http "$2" || die "nginx ($1) does not answer on port $2; see $TMP/$1/error.log"
     NGINX_WORKER=$(nginx_worker "$LAST_PID") || die "no nginx worker under $LAST_PID"
@@ -381,13 +403,15 @@ wrk_run() {
         --metrics "$metrics" --cpu-ticks $((t1 - t0)) --clk-tck "$CLK_TCK"
 }
 add() { report add --raw "$RAW" --test "$1" --role "$2" --round "$3" --metric "$4" --value "$5"; }
-ab_wrk() { # TEST METRICS PATH WRK-ARGS... : webserv, then nginx, ROUNDS times
+ab_wrk() { # TEST METRICS PATH WRK-ARGS... : webserv, then the reference (nginx unless
+    # REF_PORT/REF_PID are set), ROUNDS times
     local test=$1 metrics=$2 path=$3 r
     shift 3
     log "$test"
     for r in $(seq "$ROUNDS"); do
         wrk_run "$test" A "$r" "$metrics" "$WS_PID" "$@" "http://127.0.0.1:$WS_PORT$path"
-        wrk_run "$test" B "$r" "$metrics" "$NG_PID" "$@" "http://127.0.0.1:$NG_PORT$path"
+        wrk_run "$test" B "$r" "$metrics" "${REF_PID:-$NG_PID}" "$@" \
+            "http://127.0.0.1:${REF_PORT:-$NG_PORT}$path"
     done
 }
 
@@ -441,6 +465,73 @@ ab_wrk "Connection: close GET index.html, 50 conns" rps,lat,cpu /index.html \
     -t1 -c50 -H 'Connection: close'
 ab_wrk "keep-alive GET 100k.bin, 10 conns" mib,cpu,lat /100k.bin -t1 -c10
 ab_wrk "keep-alive GET 10m.bin, 4 conns" mib,cpu /10m.bin -t1 -c4
+
+# webserv's open file cache is on by default (and revalidates every hit); nginx's is
+# off by default. The same small-file runs against an nginx with its cache on, as
+# an ops person tuning nginx would set it (entries trusted for 60 s).
+log "starting nginx with open_file_cache"
+OFC_PORT=$(free_port)
+start_nginx nginx-ofc "$OFC_PORT" 1 "$CPU_SRV" \
+    "open_file_cache max=1000 inactive=60s; open_file_cache_valid 60s;"
+OFC_MASTER=$LAST_PID
+REF_PORT=$OFC_PORT REF_PID=$NGINX_WORKER \
+    ab_wrk "keep-alive GET 4k.bin, 50 conns (ref: nginx open_file_cache on)" rps,lat,cpu \
+    /4k.bin -t1 -c50
+REF_PORT=$OFC_PORT REF_PID=$NGINX_WORKER \
+    ab_wrk "keep-alive GET index.html, 50 conns (ref: nginx open_file_cache on)" rps,lat,cpu \
+    /index.html -t1 -c50
+stop_pid "$OFC_MASTER"
+
+# A slow disk (aio): two clients download cold files from a FUSE passthrough that
+# delays every read by SLOW_MS (one read at a time, like a single spindle), while
+# wrk measures index.html (cached, local) at 10 connections. Without aio the read
+# waits inside the event loop and every other client waits with it.
+SLOW_MS=${SLOW_MS:-5}
+if python3 -c 'import fuse' >/dev/null 2>&1 && [ -e /dev/fuse ]; then
+    mkdir -p "$TMP/slowsrc" "$TMP/slow"
+    slow_mib=$((DURATION * 16))
+    for i in 1 2; do
+        dd if=/dev/urandom of="$TMP/slowsrc/s$i.bin" bs=1M count="$slow_mib" status=none
+    done
+    start slowfs "$CPU_LOAD" python3 "$HELPERS/slowfs.py" "$TMP/slowsrc" "$TMP/slow" \
+        --delay-ms "$SLOW_MS"
+    for _ in $(seq 50); do mountpoint -q "$TMP/slow" && break; sleep 0.1; done
+fi
+if mountpoint -q "$TMP/slow" 2>/dev/null; then
+    slow_run() { # TEST ROLE ROUND PORT PID PREFIX
+        local test=$1 role=$2 rnd=$3 port=$4 pid=$5 prefix=$6 i speeds cpids=()
+        python3 -c 'import os, sys
+for p in sys.argv[1:]:
+    fd = os.open(p, os.O_RDONLY); os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED); os.close(fd)' \
+            "$TMP"/slow/s*.bin
+        for i in 1 2; do
+            "${PRIO[@]}" taskset -c "$CPU_LOAD" curl -s -o /dev/null --max-time $((DURATION + 5)) \
+                -w '%{speed_download}\n' "http://127.0.0.1:$port${prefix}s$i.bin" \
+                >"$TMP/out/slow-curl-$i.txt" 2>/dev/null &
+            cpids+=("$!")
+        done
+        sleep 0.2
+        wrk_run "$test" "$role" "$rnd" rps,lat "$pid" -t1 -c10 "http://127.0.0.1:$port/index.html"
+        wait "${cpids[@]}" 2>/dev/null || true
+        speeds=$(cat "$TMP"/out/slow-curl-*.txt | awk '{ s += $1 } END { print s / 1048576 }')
+        add "$test" "$role" "$rnd" "downloads MiB/s" "$speeds"
+    }
+    TA="index.html, 10 conns, 2 cold downloads from a slow disk (${SLOW_MS} ms/read): aio off"
+    TB="index.html, 10 conns, 2 cold downloads from a slow disk (${SLOW_MS} ms/read): aio threads"
+    TC="index.html, 10 conns, 2 cold downloads from a slow disk: webserv aio threads vs aio off"
+    log "slow disk: $TA / aio threads"
+    for r in $(seq "$ROUNDS"); do
+        slow_run "$TA" A "$r" "$WS_PORT" "$WS_PID" /slow/
+        slow_run "$TA" B "$r" "$NG_PORT" "$NG_PID" /slow/
+        slow_run "$TB" A "$r" "$WS_PORT" "$WS_PID" /slowaio/
+        slow_run "$TB" B "$r" "$NG_PORT" "$NG_PID" /slowaio/
+        report copy --raw "$RAW" --src "$TB" --test "$TC" --role A --round "$r"
+        report copy --raw "$RAW" --src "$TA" --test "$TC" --role A --to-role B --round "$r"
+    done
+    umount -l "$TMP/slow" 2>/dev/null || true
+else
+    note "no FUSE (fusepy, libfuse2 or /dev/fuse missing): slow-disk test skipped"
+fi
 
 if [ "$BIG" = yes ]; then
     T="GET 1g.bin, curl, 1 conn"

@@ -11,7 +11,7 @@ Sub-commands:
       parse one `dd` output (bytes, seconds) and append MiB/s to RAW
   add --raw RAW --test T --role R --round N --metric M --value V
       append one measured value to RAW
-  copy --raw RAW --src T1 --test T2 --role R --round N
+  copy --raw RAW --src T1 --test T2 --role R --round N [--to-role R2]
       append T1's values of that role and round (but its errors; only --metric M if
       given) again under test T2, for rows that share one measurement (webserv
       against two references)
@@ -43,6 +43,7 @@ METRICS = {
     "peak RSS MiB": False,
     "RSS growth MiB": False,
     "spawns or req/s": True,
+    "downloads MiB/s": True,
     "errors": False,
 }
 # Recorded in RAW, summarised under the table rather than shown as rows.
@@ -163,7 +164,7 @@ def cmd_copy(args):
             if args.metric is None or metric == args.metric:
                 rows.append((metric, float(value)))
     for metric, value in rows:
-        append(args.raw, args.test, metric, args.role, args.round, value)
+        append(args.raw, args.test, metric, args.to_role or args.role, args.round, value)
     return 0
 
 
@@ -364,6 +365,7 @@ def main():
     sp.add_argument("--role", required=True, choices=["A", "B"])
     sp.add_argument("--round", required=True, type=int)
     sp.add_argument("--metric")
+    sp.add_argument("--to-role", choices=["A", "B"], help="role in --test (default: --role)")
     sp.set_defaults(func=cmd_copy)
 
     sp = sub.add_parser("report")
