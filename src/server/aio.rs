@@ -139,12 +139,13 @@ impl Pool {
 }
 
 impl Drop for Pool {
+    /// Idle threads end now; a thread inside a read ends when the read does. They
+    /// are not joined: a read from a stuck disk must not hold up a shutdown (the
+    /// process exit ends them).
     fn drop(&mut self) {
         self.shared.stop.store(true, Ordering::SeqCst);
         self.shared.ready.notify_all();
-        for t in self.threads.drain(..) {
-            let _ = t.join();
-        }
+        self.threads.clear();
     }
 }
 
@@ -165,13 +166,7 @@ fn run(s: &Shared) {
         };
         let result = match job.kind {
             Kind::Read => read_chunk(&job.file, job.offset, job.len, Vec::new()),
-            Kind::Warm => {
-                let buf = read_chunk(&job.file, job.offset, job.len, std::mem::take(&mut scratch));
-                buf.map(|b| {
-                    scratch = b;
-                    Vec::new()
-                })
-            }
+            Kind::Warm => warm(&job.file, job.offset, job.len, &mut scratch),
         };
         lock(&s.done).push(Done {
             owner: job.owner,
@@ -179,6 +174,26 @@ fn run(s: &Shared) {
         });
         let _ = s.waker.wake();
     }
+}
+
+/// Piece size for warming: the scratch memory a pool thread keeps.
+const WARM_PIECE: usize = 128 * 1024;
+
+/// Reads `len` bytes at `offset` into the page cache, through a small scratch
+/// buffer (the bytes themselves are not kept). Returns an empty buffer.
+fn warm(file: &File, offset: u64, len: usize, scratch: &mut Vec<u8>) -> io::Result<Vec<u8>> {
+    scratch.resize(WARM_PIECE, 0);
+    let mut done = 0;
+    while done < len {
+        let want = (len - done).min(WARM_PIECE);
+        match file.read_at(&mut scratch[..want], offset + done as u64) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Vec::new())
 }
 
 /// Reads `len` bytes at `offset` into `buf` (reused); fewer at end of file.

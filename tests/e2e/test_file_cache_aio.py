@@ -9,6 +9,7 @@ unless a location asks for it.
 
 import hashlib
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -346,3 +347,15 @@ def test_without_aio_the_worker_waits_with_the_disk(webserv, tmp_path, gated):
     resp = download.read_response()
     download.close()
     assert sha(resp.body) == sha(data)
+
+
+def test_a_stuck_read_does_not_hold_up_shutdown(webserv, tmp_path, gated):
+    src, mnt, _ = gated
+    root = docroot_with(tmp_path, {"index.html": b"x"})
+    server = webserv(GATE_CONF, docroot=root, mnt=mnt)
+    download = start_stuck_download(server, src, "/aio/big.bin")
+    server.proc.send_signal(signal.SIGTERM)
+    # The response in flight gets the shutdown grace (5 s); the pool thread stuck
+    # in the read (the gate stays closed for 60 s) must not keep the process alive.
+    server.proc.wait(timeout=20)
+    download.close()
