@@ -137,6 +137,9 @@ pub struct Connection {
     /// The current response closes the connection because a body was refused or
     /// the framing broke (not because the client asked): linger patiently.
     forced_close: bool,
+    /// TCP_NODELAY is set (once the connection is kept alive, or streams CGI
+    /// output); a connection that closes after one response never needs it.
+    nodelay: bool,
     /// When the connection times out in its current state.
     pub deadline: Option<Instant>,
     /// Unique per worker thread: tells an aio completion whether its connection
@@ -180,6 +183,7 @@ impl Connection {
             read_ready: true,
             hangup: false,
             forced_close: false,
+            nodelay: false,
             deadline,
             serial: SERIALS.with(|c| {
                 c.set(c.get() + 1);
@@ -590,17 +594,31 @@ impl Connection {
             };
             self.deadline = Some(ctx.now + LINGER_TIME);
         } else {
+            // Kept alive: the next response must not wait for an ACK behind Nagle
+            // (setting it also pushes out anything Nagle is holding now).
+            self.set_nodelay();
             self.state = State::Head { started: false };
             self.deadline = Some(ctx.now + self.request_server(ctx.config).keepalive_timeout);
         }
         Step::Progress
     }
 
-    /// Whether the client has sent nothing we have not read (one read; any bytes it
-    /// returns are discarded, the connection is closing anyway).
+    fn set_nodelay(&mut self) {
+        if !self.nodelay {
+            self.nodelay = self.stream.set_nodelay(true).is_ok();
+        }
+    }
+
+    /// Whether the client has sent nothing we have not read. If the last read
+    /// drained the socket, that is the answer (nginx closes at this point too);
+    /// otherwise one read tells, and any bytes it returns are discarded, since the
+    /// connection is closing anyway.
     fn nothing_pending(&mut self) -> bool {
         if !self.input.is_empty() {
             return false;
+        }
+        if !self.read_ready && !self.hangup {
+            return true;
         }
         let mut probe = [0u8; 512];
         match self.stream.read(&mut probe) {

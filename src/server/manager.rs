@@ -31,6 +31,8 @@ const SIGNAL_TOKEN: Token = Token(usize::MAX - 1);
 const AIO_TOKEN: Token = Token(usize::MAX - 2);
 /// How often the loop wakes while CGI children wait to be reaped.
 const REAP_INTERVAL: Duration = Duration::from_millis(50);
+/// Connections accepted per turn of the loop before the listener waits its turn.
+const ACCEPT_BATCH: usize = 16;
 /// How long a listener rests after an accept error such as EMFILE.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 /// How long in-flight responses may take once shutdown starts.
@@ -169,7 +171,7 @@ impl Worker {
             std::mem::swap(&mut posted, &mut self.posted);
             for key in posted.drain(..) {
                 if !self.posted.contains(&key) {
-                    self.drive(key, now, false);
+                    self.resume(key, now);
                 }
             }
             self.expire(now);
@@ -234,13 +236,38 @@ impl Worker {
         }
     }
 
-    /// Accepts until WouldBlock. Over `worker_connections`, new connections are
-    /// closed at once; on EMFILE and friends the listener pauses briefly.
+    /// Runs a posted entry again: a connection that yielded, or a listener that
+    /// accepted a full batch.
+    fn resume(&mut self, key: usize, now: Instant) {
+        match self.entries.get(key) {
+            Some(Entry::Listener(i)) => {
+                let i = *i;
+                if self.paused[i].is_none() {
+                    self.accept(i, now);
+                }
+            }
+            Some(Entry::Conn(_)) => self.drive(key, now, false),
+            None => {}
+        }
+    }
+
+    fn post(&mut self, key: usize) {
+        if !self.posted.contains(&key) {
+            self.posted.push(key);
+        }
+    }
+
+    /// Accepts until WouldBlock, or `ACCEPT_BATCH` connections: then the listener
+    /// is posted, so connections already open are served before more are taken
+    /// (with clients reconnecting as fast as they are served, an unbounded accept
+    /// loop starves the ones waiting for their request bytes). Over
+    /// `worker_connections`, new connections are closed at once; on EMFILE and
+    /// friends the listener pauses briefly.
     fn accept(&mut self, i: usize, now: Instant) {
         if self.shutdown_by.is_some() {
             return;
         }
-        loop {
+        for _ in 0..ACCEPT_BATCH {
             match self.listeners[i].socket.accept() {
                 Ok((stream, peer)) => self.add_connection(i, stream, peer, now),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
@@ -249,6 +276,8 @@ impl Worker {
                 Err(e) => return self.pause_listener(i, now, &e),
             }
         }
+        let key = self.listener_keys[i];
+        self.post(key);
     }
 
     fn add_connection(
@@ -265,7 +294,6 @@ impl Worker {
             );
             return;
         }
-        let _ = stream.set_nodelay(true);
         // A listener on a wildcard address needs getsockname to know which local
         // address the client reached; otherwise it is the listener's own.
         let bound = self.listeners[i].addr;
@@ -363,9 +391,7 @@ impl Worker {
             Status::Open => self.timers.update(key, registered, conn.deadline),
             Status::Yield => {
                 self.timers.update(key, registered, conn.deadline);
-                if !self.posted.contains(&key) {
-                    self.posted.push(key);
-                }
+                self.post(key);
             }
             Status::Close => self.close(key, registered),
         }

@@ -158,6 +158,8 @@ impl Connection {
             }
         }
         if self.out_pos < self.out.len() {
+            // Script output leaves in pieces as it comes: no Nagle delay between them.
+            self.set_nodelay();
             let before = self.out_pos;
             match self.flush_out() {
                 Ok(()) => {}
