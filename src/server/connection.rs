@@ -635,7 +635,11 @@ impl Connection {
     /// Writes some of the pending output.
     fn write_some(&mut self, ctx: &mut Ctx) -> io::Result<Sent> {
         if self.out_pos < self.out.len() {
-            let more = self.file.as_ref().is_some_and(|f| f.remaining > 0);
+            // More file bytes follow, or the connection closes right after this
+            // response: then the close (or shutdown) sends the last bytes and the
+            // FIN in one segment, as nginx's tcp_nopush does.
+            let closing = matches!(self.state, State::Write { close_after: true });
+            let more = closing || self.file.as_ref().is_some_and(|f| f.remaining > 0);
             self.flush_out_more(more)?;
             return Ok(Sent::More);
         }
