@@ -38,7 +38,7 @@ if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
 fi
 
 # libfuse2: the aio tests serve files from a FUSE filesystem whose reads wait for the
-# test (tests/e2e/gatefs.py, through the fusepy package).
+# test (scripts/bench/slowfs.py --gate, through the fusepy package).
 if ! ldconfig -p 2>/dev/null | grep -q 'libfuse\.so\.2'; then
     # Debian 13 renamed the package for the 64-bit time_t transition.
     if apt-cache show libfuse2t64 >/dev/null 2>&1; then apt_install libfuse2t64; else apt_install libfuse2; fi

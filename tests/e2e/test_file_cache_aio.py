@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from helpers import Client, get, wait_until
+from helpers import REPO_ROOT, Client, get, wait_until
 
 TIMEOUT = 10
 
@@ -269,7 +269,7 @@ def test_a_client_gone_while_its_read_is_on_the_pool(webserv, tmp_path):
 
 # ------------------------------------------------------------------ a disk that waits
 
-GATEFS = Path(__file__).with_name("gatefs.py")
+SLOWFS = REPO_ROOT / "scripts" / "bench" / "slowfs.py"
 
 GATE_CONF = """
 server {
@@ -284,7 +284,8 @@ server {
 
 @pytest.fixture
 def gated(tmp_path):
-    """A FUSE mount of src/ at mnt/ whose reads wait while src/.gate-closed exists."""
+    """A FUSE mount of src/ at mnt/ whose reads wait while the gate file exists
+    (scripts/bench/slowfs.py --gate)."""
     if not os.path.exists("/dev/fuse"):
         pytest.skip("this machine has no /dev/fuse")
     src, mnt = tmp_path / "src", tmp_path / "mnt"
@@ -292,41 +293,43 @@ def gated(tmp_path):
     mnt.mkdir()
     data = os.urandom(3 * 1024 * 1024 + 7)
     (src / "big.bin").write_bytes(data)
-    log = open(tmp_path / "gatefs.log", "wb")
-    proc = subprocess.Popen([sys.executable, str(GATEFS), str(src), str(mnt)],
+    log = open(tmp_path / "slowfs.log", "wb")
+    gate = tmp_path / "gate-closed"
+    proc = subprocess.Popen([sys.executable, str(SLOWFS), str(src), str(mnt), "--gate", str(gate)],
                             stdin=subprocess.DEVNULL, stdout=log, stderr=log)
     try:
         assert wait_until(lambda: os.path.ismount(mnt) or proc.poll() is not None)
-        assert proc.poll() is None, (tmp_path / "gatefs.log").read_text()
-        yield src, mnt, data
+        assert proc.poll() is None, (tmp_path / "slowfs.log").read_text()
+        yield gate, mnt, data
     finally:
-        (src / ".gate-closed").unlink(missing_ok=True)
+        gate.unlink(missing_ok=True)
         subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
         proc.terminate()
         proc.wait(10)
         log.close()
 
 
-def start_stuck_download(server, src, path):
+def start_stuck_download(server, gate, path):
     """Closes the gate, asks for `path` and returns once the read waits on the 'disk'."""
-    (src / ".gate-closed").touch()
+    gate.touch()
     c = Client(server.port, timeout=30)
     c.send(get(path))
-    assert wait_until(lambda: (src / ".read-waiting").exists(), timeout=10), "no read reached the disk"
+    waiting = gate.with_name(gate.name + ".waiting")
+    assert wait_until(waiting.exists, timeout=10), "no read reached the disk"
     return c
 
 
 @pytest.mark.parametrize("loc", ["aio", "aiocopy"])
 def test_a_read_waiting_on_the_disk_holds_up_only_its_own_response(webserv, tmp_path, gated, loc):
-    src, mnt, data = gated
+    gate, mnt, data = gated
     root = docroot_with(tmp_path, {"index.html": b"still here"})
     server = webserv(GATE_CONF, docroot=root, mnt=mnt)
-    download = start_stuck_download(server, src, f"/{loc}/big.bin")
+    download = start_stuck_download(server, gate, f"/{loc}/big.bin")
     # The worker is free while the pool thread waits on the disk.
     for _ in range(5):
         r = requests.get(server.url("/index.html"), timeout=5)
         assert r.content == b"still here"
-    (src / ".gate-closed").unlink()
+    gate.unlink()
     resp = download.read_response()
     download.close()
     assert resp.status == 200
@@ -336,13 +339,13 @@ def test_a_read_waiting_on_the_disk_holds_up_only_its_own_response(webserv, tmp_
 def test_without_aio_the_worker_waits_with_the_disk(webserv, tmp_path, gated):
     """The control for the test above: the gate really blocks, and without aio the
     whole worker waits (as nginx does without aio) until the disk answers."""
-    src, mnt, data = gated
+    gate, mnt, data = gated
     root = docroot_with(tmp_path, {"index.html": b"still here"})
     server = webserv(GATE_CONF, docroot=root, mnt=mnt)
-    download = start_stuck_download(server, src, "/noaio/big.bin")
+    download = start_stuck_download(server, gate, "/noaio/big.bin")
     with pytest.raises(requests.exceptions.ReadTimeout):
         requests.get(server.url("/index.html"), timeout=1)
-    (src / ".gate-closed").unlink()
+    gate.unlink()
     assert requests.get(server.url("/index.html"), timeout=5).content == b"still here"
     resp = download.read_response()
     download.close()
@@ -350,10 +353,10 @@ def test_without_aio_the_worker_waits_with_the_disk(webserv, tmp_path, gated):
 
 
 def test_a_stuck_read_does_not_hold_up_shutdown(webserv, tmp_path, gated):
-    src, mnt, _ = gated
+    gate, mnt, _ = gated
     root = docroot_with(tmp_path, {"index.html": b"x"})
     server = webserv(GATE_CONF, docroot=root, mnt=mnt)
-    download = start_stuck_download(server, src, "/aio/big.bin")
+    download = start_stuck_download(server, gate, "/aio/big.bin")
     server.proc.send_signal(signal.SIGTERM)
     # The response in flight gets the shutdown grace (5 s); the pool thread stuck
     # in the read (the gate stays closed for 60 s) must not keep the process alive.
