@@ -16,7 +16,6 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::thread::JoinHandle;
 
 /// Threads per worker's pool.
 const THREADS: usize = 4;
@@ -98,7 +97,6 @@ impl Aio {
 /// One worker's pool.
 pub struct Pool {
     shared: Arc<Shared>,
-    threads: Vec<JoinHandle<()>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -116,15 +114,15 @@ impl Pool {
             waker,
             stop: AtomicBool::new(false),
         });
-        let mut threads = Vec::with_capacity(THREADS);
+        // The threads are detached (see Drop); a failed start stops those begun.
+        let pool = Pool { shared };
         for i in 0..THREADS {
-            let s = Arc::clone(&shared);
-            let t = std::thread::Builder::new()
+            let s = Arc::clone(&pool.shared);
+            std::thread::Builder::new()
                 .name(format!("aio-{i}"))
                 .spawn(move || run(&s))?;
-            threads.push(t);
         }
-        Ok(Pool { shared, threads })
+        Ok(pool)
     }
 
     pub fn submit(&self, job: Job) {
@@ -145,7 +143,6 @@ impl Drop for Pool {
     fn drop(&mut self) {
         self.shared.stop.store(true, Ordering::SeqCst);
         self.shared.ready.notify_all();
-        self.threads.clear();
     }
 }
 
@@ -165,7 +162,7 @@ fn run(s: &Shared) {
             }
         };
         let result = match job.kind {
-            Kind::Read => read_chunk(&job.file, job.offset, job.len, Vec::new()),
+            Kind::Read => read_chunk(&job.file, job.offset, job.len),
             Kind::Warm => warm(&job.file, job.offset, job.len, &mut scratch),
         };
         lock(&s.done).push(Done {
@@ -196,10 +193,9 @@ fn warm(file: &File, offset: u64, len: usize, scratch: &mut Vec<u8>) -> io::Resu
     Ok(Vec::new())
 }
 
-/// Reads `len` bytes at `offset` into `buf` (reused); fewer at end of file.
-fn read_chunk(file: &File, offset: u64, len: usize, mut buf: Vec<u8>) -> io::Result<Vec<u8>> {
-    buf.clear();
-    buf.resize(len, 0);
+/// Reads `len` bytes at `offset`; fewer at end of file.
+fn read_chunk(file: &File, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; len];
     let mut got = 0;
     while got < len {
         match file.read_at(&mut buf[got..], offset + got as u64) {
