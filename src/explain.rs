@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::config::{Config, ListenGroup, Location, Server};
+use crate::config::{Config, Fallback, ListenGroup, Location, Op, RewriteFlag, Server};
 use crate::handler::{self, Origin, path, route, static_file};
 use crate::http::request::Fields;
 use crate::http::{Framing, Method, Request};
@@ -77,29 +77,67 @@ fn dump_server(out: &mut String, s: &Server) {
     let _ = writeln!(out, "    send_timeout {};", secs(s.send_timeout));
     let _ = writeln!(out, "    keepalive_timeout {};", secs(s.keepalive_timeout));
     let _ = writeln!(out, "    keepalive_requests {};", s.keepalive_requests);
-    if let Some(r) = &s.ret {
-        let _ = writeln!(
-            out,
-            "    return {}{};",
+    for op in &s.rewrite {
+        let _ = writeln!(out, "    {};", op_line(op));
+    }
+    for &i in &s.top {
+        dump_location(out, s, i, 1);
+    }
+    out.push_str("}\n");
+}
+
+/// A location and its nested ones, indented `depth` levels.
+fn dump_location(out: &mut String, s: &Server, i: usize, depth: usize) {
+    let loc = &s.locations[i];
+    let pad = "    ".repeat(depth);
+    let _ = writeln!(
+        out,
+        "\n{pad}# {}\n{pad}location {}{} {{",
+        loc.pos,
+        loc.modifier(),
+        quote(&loc.path)
+    );
+    for line in location_lines(loc) {
+        let _ = writeln!(out, "{pad}    {line};");
+    }
+    for &c in &loc.children {
+        dump_location(out, s, c, depth + 1);
+    }
+    let _ = writeln!(out, "{pad}}}");
+}
+
+/// A rewrite-module directive as written.
+fn op_line(op: &Op) -> String {
+    match op {
+        Op::Rewrite {
+            pattern,
+            replacement,
+            flag,
+            ..
+        } => {
+            let flag = match flag {
+                RewriteFlag::None => "",
+                RewriteFlag::Last => " last",
+                RewriteFlag::Break => " break",
+                RewriteFlag::Redirect => " redirect",
+                RewriteFlag::Permanent => " permanent",
+            };
+            format!(
+                "rewrite {} {}{flag}",
+                quote(pattern.as_str()),
+                quote(replacement.source())
+            )
+        }
+        Op::Return(r) => format!(
+            "return {}{}",
             r.code,
             r.target
                 .as_ref()
-                .map_or(String::new(), |t| format!(" {}", quote(t)))
-        );
+                .map_or(String::new(), |t| format!(" {}", quote(t.source())))
+        ),
+        Op::Set { value, .. } => format!("set {}", quote(value.source())),
+        Op::Break => "break".into(),
     }
-    for loc in &s.locations {
-        let modifier = if loc.exact { "= " } else { "" };
-        let _ = writeln!(
-            out,
-            "\n    # {}\n    location {modifier}{} {{",
-            loc.pos, loc.path
-        );
-        for line in location_lines(loc) {
-            let _ = writeln!(out, "        {line};");
-        }
-        out.push_str("    }\n");
-    }
-    out.push_str("}\n");
 }
 
 /// Every directive of a location, as config lines (without the `;`).
@@ -117,18 +155,25 @@ fn location_lines(loc: &Location) -> Vec<String> {
         let over = page
             .status_override
             .map_or(String::new(), |c| format!(" ={c}"));
-        v.push(format!("error_page {code}{over} {}", page.uri));
+        v.push(format!("error_page {code}{over} {}", quote(page.uri.source())));
     }
     v.push(format!("client_max_body_size {}", loc.client_max_body_size));
     v.push(format!("allow_methods {}", loc.allow_methods.join(" ")));
-    if let Some(r) = &loc.ret {
-        v.push(format!(
-            "return {}{}",
-            r.code,
-            r.target
-                .as_ref()
-                .map_or(String::new(), |t| format!(" {}", quote(t)))
-        ));
+    if loc.internal {
+        v.push("internal".into());
+    }
+    v.extend(loc.rewrite.iter().map(op_line));
+    if let Some(tf) = &loc.try_files {
+        let mut line = String::from("try_files");
+        for f in &tf.files {
+            line.push(' ');
+            line.push_str(&quote(f.source()));
+        }
+        match &tf.fallback {
+            Fallback::Uri(t) => line.push_str(&format!(" {}", quote(t.source()))),
+            Fallback::Status(c) => line.push_str(&format!(" ={c}")),
+        }
+        v.push(line);
     }
     if let Some(u) = &loc.upload_store {
         v.push(format!("upload_store {}", u.display()));
@@ -155,13 +200,16 @@ fn location_lines(loc: &Location) -> Vec<String> {
     });
     v.push(format!("open_file_cache_valid {}", secs(cache.valid)));
     v.push(format!("default_type {}", loc.default_type));
-    for (name, value) in &loc.add_headers {
-        v.push(format!("add_header {name} {}", quote(value)));
+    for h in &loc.add_headers {
+        let always = if h.always { " always" } else { "" };
+        v.push(format!("add_header {} {}{always}", h.name, quote(h.value.source())));
     }
-    v.push(match &loc.access_log {
-        Some(p) => format!("access_log {}", p.display()),
-        None => "access_log off".to_owned(),
-    });
+    if loc.access_logs.is_empty() {
+        v.push("access_log off".to_owned());
+    }
+    for log in &loc.access_logs {
+        v.push(format!("access_log {} {}", log.path.display(), log.format));
+    }
     v
 }
 
@@ -286,15 +334,16 @@ pub fn explain(
         let _ = writeln!(out, "expected  400");
         return Ok(out);
     };
-    let loc = route::match_location(server, &clean);
+    let (li, how) = route::find_location(server, &clean, &mut crate::vars::State::default());
+    let loc = &server.locations[li];
     let _ = writeln!(out, "path      {clean}");
     let _ = writeln!(
         out,
         "location  {}{} at {}: {}",
-        if loc.exact { "= " } else { "" },
+        loc.modifier(),
         loc.path,
         loc.pos,
-        why_location(server, loc, &clean)
+        why_location(server, loc, how, &clean)
     );
     out.push_str("effective\n");
     for line in location_lines(loc) {
@@ -342,14 +391,22 @@ fn why_server(config: &Config, group: &ListenGroup, idx: usize, host: &str) -> S
     "default server".to_owned()
 }
 
-fn why_location(server: &Server, loc: &Location, path: &str) -> String {
-    if loc.exact {
-        return "exact match (= locations are checked first)".to_owned();
+fn why_location(server: &Server, loc: &Location, how: route::How, path: &str) -> String {
+    match how {
+        route::How::Exact => return "exact match (= locations are checked first)".to_owned(),
+        route::How::Regex => {
+            return "regex matches (regexes are tried in order after the longest prefix)"
+                .to_owned();
+        }
+        route::How::Prefix if matches!(loc.kind, crate::config::LocKind::NoRegex) => {
+            return "longest matching prefix, marked ^~ (no regex is tried)".to_owned();
+        }
+        route::How::Prefix => {}
     }
     let others: Vec<&str> = server
         .locations
         .iter()
-        .filter(|l| !l.exact && path.starts_with(l.path.as_str()) && l.path != loc.path)
+        .filter(|l| l.is_prefix() && path.starts_with(l.path.as_str()) && l.path != loc.path)
         .map(|l| l.path.as_str())
         .collect();
     if others.is_empty() {

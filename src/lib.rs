@@ -16,3 +16,4 @@ pub mod handler;
 pub mod http;
 pub mod logging;
 pub mod server;
+pub mod vars;

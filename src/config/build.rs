@@ -10,7 +10,8 @@ use std::path::Path;
 use super::check::{MainDraft, ServerDraft};
 use super::settings::{self as defaults, Settings};
 use super::values::Arg;
-use super::{Config, ConfigError, ListenGroup, Location, Server};
+use super::{Config, ConfigError, ListenGroup, LocKind, Location, Server, link};
+use super::check::LocationDraft;
 
 /// Default `worker_processes`.
 const DEFAULT_WORKERS: usize = 1;
@@ -27,7 +28,7 @@ pub fn build(draft: MainDraft, file: &Path, prefix: &Path) -> Result<Config, Con
         .collect();
     let listens = group_listens(&servers)?;
     check_names(&draft.servers, &listens)?;
-    Ok(Config {
+    let mut config = Config {
         file: file.to_path_buf(),
         worker_processes: draft.worker_processes.unwrap_or(DEFAULT_WORKERS),
         worker_connections: draft.worker_connections.unwrap_or(DEFAULT_CONNECTIONS),
@@ -35,12 +36,16 @@ pub fn build(draft: MainDraft, file: &Path, prefix: &Path) -> Result<Config, Con
         error_log: draft.error_log,
         servers,
         listens,
-    })
+        vars: Vec::new(),
+    };
+    link::link(&mut config, draft.log_formats)?;
+    Ok(config)
 }
 
 /// One server, its settings merged over `outer`.
 fn server(d: &ServerDraft, outer: &Settings, prefix: &Path) -> Server {
     let s = d.settings.merge(outer);
+    let (locations, top) = locations(d, &s, prefix);
     Server {
         listen: d.listen.clone(),
         server_names: d.names.iter().map(|(n, _)| n.clone()).collect(),
@@ -60,31 +65,54 @@ fn server(d: &ServerDraft, outer: &Settings, prefix: &Path) -> Server {
         keepalive_requests: s
             .keepalive_requests
             .unwrap_or(defaults::DEFAULT_KEEPALIVE_REQUESTS),
-        ret: d.ret.clone(),
-        locations: locations(d, &s, prefix),
+        rewrite: d.ops.clone(),
+        locations,
+        top,
         pos: d.pos.clone(),
     }
 }
 
-/// The server's locations, plus a synthesized prefix location `/` if it has none.
-fn locations(d: &ServerDraft, server: &Settings, prefix: &Path) -> Vec<Location> {
-    let mut out: Vec<Location> = d
-        .locations
-        .iter()
-        .map(|l| {
-            let mut loc = l
-                .settings
-                .merge(server)
-                .to_location(&l.path, l.exact, &l.pos, prefix);
-            loc.alias = l.alias.clone();
-            loc.ret = l.ret.clone();
-            loc
-        })
-        .collect();
-    if !out.iter().any(|l| l.path == "/" && !l.exact) {
-        out.push(server.to_location("/", false, &d.pos, prefix));
+/// The server's locations, nested ones flattened after their parent, plus a
+/// synthesized prefix location `/` (carrying a server-level `try_files`) if it has
+/// none; and the indices of the top-level ones.
+fn locations(d: &ServerDraft, server: &Settings, prefix: &Path) -> (Vec<Location>, Vec<usize>) {
+    let mut out = Vec::new();
+    let mut top = Vec::new();
+    for l in &d.locations {
+        top.push(add_location(&mut out, l, server, None, prefix));
     }
-    out
+    if !top.iter().any(|&i| out[i].path == "/" && out[i].is_prefix()) {
+        let mut loc = server.to_location("/", LocKind::Prefix, &d.pos, prefix);
+        loc.try_files = d.try_files.clone();
+        out.push(loc);
+        top.push(out.len() - 1);
+    }
+    (out, top)
+}
+
+/// Adds `l` (merged over `outer`) and its nested locations; returns its index.
+fn add_location(
+    out: &mut Vec<Location>,
+    l: &LocationDraft,
+    outer: &Settings,
+    parent: Option<usize>,
+    prefix: &Path,
+) -> usize {
+    let merged = l.settings.merge(outer);
+    let mut loc = merged.to_location(&l.path, l.kind.clone(), &l.pos, prefix);
+    loc.alias = l.alias.clone();
+    loc.alias_vars = l.alias_vars.clone();
+    loc.rewrite = l.ops.clone();
+    loc.try_files = l.try_files.clone();
+    loc.internal = l.internal;
+    loc.parent = parent;
+    out.push(loc);
+    let idx = out.len() - 1;
+    for child in &l.children {
+        let c = add_location(out, child, &merged, Some(idx), prefix);
+        out[idx].children.push(c);
+    }
+    idx
 }
 
 /// Groups servers by listen address, in order of first appearance.

@@ -11,7 +11,8 @@ use super::directives::{self, Ctx, Spec};
 use super::parser::Directive;
 use super::settings::{Settings, arity};
 use super::values::{self, Arg};
-use super::{ConfigError, ErrorLog, Listen, Pos, Return};
+use super::{ConfigError, ErrorLog, LocKind, Listen, LogFormat, Op, Pos, TryFiles, script};
+use crate::vars::Template;
 
 /// Everything read from the main level (and the optional `http` block).
 #[derive(Debug, Default)]
@@ -25,6 +26,8 @@ pub struct MainDraft {
     /// Settings written inside `http { }` (they inherit from `main`).
     pub http: Settings,
     pub servers: Vec<ServerDraft>,
+    /// `log_format` definitions, in order.
+    pub log_formats: Vec<(LogFormat, Pos)>,
 }
 
 /// A `server { }` block as written.
@@ -36,7 +39,10 @@ pub struct ServerDraft {
     pub listen: Vec<Listen>,
     /// `server_name` arguments, lower-cased, with positions for conflict errors.
     pub names: Vec<Arg>,
-    pub ret: Option<Return>,
+    /// Server-level rewrite-module directives, in order.
+    pub ops: Vec<Op>,
+    /// A server-level `try_files` (it applies where no location is declared).
+    pub try_files: Option<TryFiles>,
     pub locations: Vec<LocationDraft>,
     pub pos: Pos,
 }
@@ -45,11 +51,31 @@ pub struct ServerDraft {
 #[derive(Debug)]
 pub struct LocationDraft {
     pub path: String,
-    pub exact: bool,
+    pub kind: LocKind,
     pub settings: Settings,
     pub alias: Option<PathBuf>,
-    pub ret: Option<Return>,
+    /// `alias` when it contains variables.
+    pub alias_vars: Option<Template>,
+    pub ops: Vec<Op>,
+    pub try_files: Option<TryFiles>,
+    pub internal: bool,
+    /// Nested locations.
+    pub children: Vec<LocationDraft>,
     pub pos: Pos,
+}
+
+impl LocationDraft {
+    /// Two locations that would match the same requests in the same way.
+    fn same_as(&self, other: &LocationDraft) -> bool {
+        let kind = |k: &LocKind| match k {
+            LocKind::Prefix | LocKind::NoRegex => 0,
+            LocKind::Exact => 1,
+            LocKind::Regex(p) if p.caseless() => 2,
+            LocKind::Regex(_) => 3,
+            LocKind::Named => 4,
+        };
+        self.path == other.path && kind(&self.kind) == kind(&other.kind)
+    }
 }
 
 /// Checks the whole tree; relative paths resolve against `prefix`.
@@ -131,6 +157,14 @@ fn top_directive(
     match d.name.as_str() {
         "error_log" => draft.error_log = Some(error_log(&d.args, prefix)?),
         "server" => draft.servers.push(server(d, prefix, in_http)?),
+        "log_format" => {
+            let f = script::log_format(d)?;
+            if f.name == "combined" || draft.log_formats.iter().any(|(g, _)| g.name == f.name) {
+                let msg = format!("duplicate \"log_format\" name \"{}\"", f.name);
+                return Err(ConfigError::at(&d.args[0].1, msg));
+            }
+            draft.log_formats.push((f, d.pos.clone()));
+        }
         _ if in_http => draft.http.apply(d, prefix)?,
         _ => draft.main.apply(d, prefix)?,
     }
@@ -158,7 +192,8 @@ fn server(d: &Directive, prefix: &Path, in_http: bool) -> Result<ServerDraft, Co
         settings: Settings::default(),
         listen: Vec::new(),
         names: Vec::new(),
-        ret: None,
+        ops: Vec::new(),
+        try_files: None,
         locations: Vec::new(),
         pos: d.pos.clone(),
     };
@@ -178,18 +213,9 @@ fn server_directive(s: &mut ServerDraft, d: &Directive, prefix: &Path) -> Result
         "server_name" => s
             .names
             .extend(d.args.iter().map(|(n, p)| (n.to_lowercase(), p.clone()))),
-        "return" => s.ret = Some(ret(&d.args)?),
-        "location" => {
-            let loc = location(d, prefix)?;
-            if s.locations
-                .iter()
-                .any(|l| l.path == loc.path && l.exact == loc.exact)
-            {
-                let msg = format!("duplicate location \"{}\"", loc.path);
-                return Err(ConfigError::at(&d.pos, msg));
-            }
-            s.locations.push(loc);
-        }
+        "return" | "rewrite" | "set" | "break" => s.ops.push(script::op(d)?),
+        "try_files" => s.try_files = Some(script::try_files(d)?),
+        "location" => add_location(&mut s.locations, location(d, prefix, None)?, d)?,
         _ => s.settings.apply(d, prefix)?,
     }
     Ok(())
@@ -214,32 +240,41 @@ fn listen(d: &Directive, earlier: &[Listen]) -> Result<Listen, ConfigError> {
     })
 }
 
-/// `return CODE [URL|TEXT]` or `return URL` (302).
-fn ret(args: &[Arg]) -> Result<Return, ConfigError> {
-    let first = &args[0].0;
-    let is_url = ["http://", "https://", "/"]
-        .iter()
-        .any(|p| first.starts_with(p));
-    if args.len() == 1 && is_url {
-        return Ok(Return {
-            code: 302,
-            target: Some(first.clone()),
-        });
+/// Adds a location to its level, refusing a duplicate.
+fn add_location(
+    level: &mut Vec<LocationDraft>,
+    loc: LocationDraft,
+    d: &Directive,
+) -> Result<(), ConfigError> {
+    if level.iter().any(|l| l.same_as(&loc)) {
+        let msg = format!("duplicate location \"{}\"", loc.path);
+        return Err(ConfigError::at(&d.pos, msg));
     }
-    let code = values::status(&args[0], "return", 100..=599)?;
-    let target = args.get(1).map(|(t, _)| t.clone());
-    Ok(Return { code, target })
+    level.push(loc);
+    Ok(())
 }
 
-/// `location [=|^~] URI { }` (also `=URI` glued, as nginx accepts).
-fn location(d: &Directive, prefix: &Path) -> Result<LocationDraft, ConfigError> {
-    let (exact, path) = location_path(d)?;
+/// `location [=|^~|~|~*] URI { }` or `location @name { }`; `parent` is the enclosing
+/// location of a nested one.
+fn location(
+    d: &Directive,
+    prefix: &Path,
+    parent: Option<&LocationDraft>,
+) -> Result<LocationDraft, ConfigError> {
+    let (kind, path) = script::location_kind(d)?;
+    if let Some(parent) = parent {
+        nesting_allowed(parent, &kind, &path, d)?;
+    }
     let mut loc = LocationDraft {
         path,
-        exact,
+        kind,
         settings: Settings::default(),
         alias: None,
-        ret: None,
+        alias_vars: None,
+        ops: Vec::new(),
+        try_files: None,
+        internal: false,
+        children: Vec::new(),
         pos: d.pos.clone(),
     };
     each(block_of(d), Ctx::Location, |d| {
@@ -248,21 +283,32 @@ fn location(d: &Directive, prefix: &Path) -> Result<LocationDraft, ConfigError> 
     Ok(loc)
 }
 
-fn location_path(d: &Directive) -> Result<(bool, String), ConfigError> {
-    match d.args.as_slice() {
-        [(uri, _)] => Ok(match uri.strip_prefix('=') {
-            Some(glued) if !glued.is_empty() => (true, glued.to_string()),
-            _ => (false, uri.clone()),
-        }),
-        [(m, _), (uri, _)] if m == "=" => Ok((true, uri.clone())),
-        [(m, _), (uri, _)] if m == "^~" => Ok((false, uri.clone())),
-        [(m, pos), _] => {
-            let msg = format!("invalid location modifier \"{m}\"");
-            Err(ConfigError::at(pos, msg))
+/// nginx's rules for nested locations.
+fn nesting_allowed(
+    parent: &LocationDraft,
+    kind: &LocKind,
+    path: &str,
+    d: &Directive,
+) -> Result<(), ConfigError> {
+    let outer = &parent.path;
+    let msg = match (&parent.kind, kind) {
+        (LocKind::Exact, _) => {
+            format!("location \"{path}\" cannot be inside the exact location \"{outer}\"")
         }
-        _ => Err(arity(d)),
-    }
+        (LocKind::Named, _) => {
+            format!("location \"{path}\" cannot be inside the named location \"{outer}\"")
+        }
+        (_, LocKind::Named) => format!("named location \"{path}\" can be on the server level only"),
+        (LocKind::Prefix | LocKind::NoRegex, LocKind::Prefix | LocKind::NoRegex | LocKind::Exact)
+            if !path.starts_with(outer.as_str()) =>
+        {
+            format!("location \"{path}\" is outside location \"{outer}\"")
+        }
+        _ => return Ok(()),
+    };
+    Err(ConfigError::at(&d.pos, msg))
 }
+
 
 fn location_directive(
     loc: &mut LocationDraft,
@@ -282,8 +328,18 @@ fn location_directive(
         return Err(ConfigError::at(&d.pos, msg));
     }
     match d.name.as_str() {
-        "alias" => loc.alias = Some(values::resolve(prefix, &d.args[0].0)),
-        "return" => loc.ret = Some(ret(&d.args)?),
+        "alias" => {
+            let path = values::resolve(prefix, &d.args[0].0);
+            loc.alias_vars = Settings::path_vars(&path, &d.args[0].1)?;
+            loc.alias = Some(path);
+        }
+        "return" | "rewrite" | "set" | "break" => loc.ops.push(script::op(d)?),
+        "try_files" => loc.try_files = Some(script::try_files(d)?),
+        "internal" => loc.internal = true,
+        "location" => {
+            let child = location(d, prefix, Some(loc))?;
+            add_location(&mut loc.children, child, d)?;
+        }
         _ => loc.settings.apply(d, prefix)?,
     }
     Ok(())

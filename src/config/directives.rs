@@ -107,8 +107,9 @@ pub const TABLE: &[Spec] = &[
     row("error_log", TOP, 1, 2),
     block(row("http", MAIN, 0, 0)),
     many(block(row("server", TOP, 0, 0))),
-    many(block(row("location", SRV, 1, 2))),
-    row("access_log", ALL, 1, 1),
+    many(block(row("location", SRV | LOC, 1, 2))),
+    many(open(row("access_log", ALL, 1, 1))),
+    many(open(row("log_format", TOP, 2, 2))),
     many(row("listen", SRV, 1, 2)),
     many(open(row("server_name", SRV, 1, 1))),
     row("root", ALL, 1, 1),
@@ -124,7 +125,12 @@ pub const TABLE: &[Spec] = &[
     row("keepalive_timeout", TOP | SRV, 1, 1),
     row("keepalive_requests", TOP | SRV, 1, 1),
     open(row("allow_methods", ALL, 1, 1)),
-    row("return", SRV | LOC, 1, 2),
+    many(row("return", SRV | LOC, 1, 2)),
+    many(row("rewrite", SRV | LOC, 2, 3)),
+    many(row("set", SRV | LOC, 2, 2)),
+    many(row("break", SRV | LOC, 0, 0)),
+    open(row("try_files", SRV | LOC, 2, 2)),
+    row("internal", LOC, 0, 0),
     row("upload_store", ALL, 1, 1),
     many(row("cgi", ALL, 1, 2)),
     row("cgi_timeout", ALL, 1, 1),
@@ -133,7 +139,7 @@ pub const TABLE: &[Spec] = &[
     row("open_file_cache", ALL, 1, 2),
     row("open_file_cache_valid", ALL, 1, 1),
     row("default_type", ALL, 1, 1),
-    many(row("add_header", ALL, 2, 2)),
+    many(row("add_header", ALL, 2, 3)),
 ];
 
 /// The row for `name`.
@@ -209,7 +215,9 @@ mod tests {
             ("keepalive_timeout", Ctx::Location, false),
             ("return", Ctx::Main, false),
             ("server", Ctx::Http, true),
-            ("location", Ctx::Location, false),
+            ("location", Ctx::Location, true),
+            ("internal", Ctx::Server, false),
+            ("rewrite", Ctx::Location, true),
         ];
         for (name, ctx, want) in cases {
             let spec = lookup(name).unwrap();

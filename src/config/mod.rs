@@ -16,8 +16,10 @@ mod check;
 mod directives;
 mod include;
 mod lexer;
+mod link;
 mod model;
 mod parser;
+mod script;
 mod settings;
 mod values;
 

@@ -11,6 +11,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::vars::{Escape, Pattern, Template};
+
 /// A position in a configuration file, for error messages and `--explain`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pos {
@@ -45,6 +47,8 @@ pub struct Config {
     pub servers: Vec<Server>,
     /// Distinct `listen` addresses, in order of first appearance, each with its servers.
     pub listens: Vec<ListenGroup>,
+    /// Names of the `set` variables and named regex captures (their slots).
+    pub vars: Vec<String>,
 }
 
 /// `error_log PATH|stderr [LEVEL]`.
@@ -89,22 +93,55 @@ pub struct Server {
     pub keepalive_timeout: Duration,
     /// `keepalive_requests`: requests served on one connection before it is closed.
     pub keepalive_requests: u64,
-    /// A server-level `return`, applied before location matching (nginx rewrite phase).
-    pub ret: Option<Return>,
-    /// Locations in declaration order. If the config declares no prefix location `/`,
-    /// the checker appends one carrying the server-level settings, so every URI matches.
+    /// Server-level `rewrite`/`return`/`set`, run before location matching (nginx's
+    /// server rewrite phase).
+    pub rewrite: Vec<Op>,
+    /// Every location, nested ones included, in declaration order (a parent before its
+    /// children). If the config declares no prefix location `/`, the checker appends
+    /// one carrying the server-level settings, so every URI matches.
     pub locations: Vec<Location>,
+    /// Indices of the top-level locations, in declaration order.
+    pub top: Vec<usize>,
     /// Where the `server` keyword was written.
     pub pos: Pos,
 }
 
-/// A `location [=] URI { }` block, with every inheritable directive resolved.
+/// How a location matches (nginx's modifiers).
+#[derive(Debug, Clone)]
+pub enum LocKind {
+    /// `location /prefix`: longest prefix wins, then regexes may override.
+    Prefix,
+    /// `location ^~ /prefix`: as Prefix, but a match stops the regex search.
+    NoRegex,
+    /// `location = /uri`: only that URI, checked first.
+    Exact,
+    /// `location ~ RE` / `location ~* RE`: first match in order.
+    Regex(Box<Pattern>),
+    /// `location @name`: only reachable by `try_files` and `error_page`.
+    Named,
+}
+
+/// A `location [=|^~|~|~*] URI { }` or `location @name { }` block, with every
+/// inheritable directive resolved.
 #[derive(Debug, Clone)]
 pub struct Location {
-    /// The URI prefix (or exact URI).
+    /// The URI prefix, exact URI, regex as written, or `@name`.
     pub path: String,
-    /// `location = /uri`: matches only that URI, checked before prefixes.
-    pub exact: bool,
+    pub kind: LocKind,
+    /// `internal`: only internal redirects reach it (others get 404).
+    pub internal: bool,
+    /// The enclosing location of a nested one (index into `Server::locations`).
+    pub parent: Option<usize>,
+    /// Nested locations, in declaration order.
+    pub children: Vec<usize>,
+    /// `rewrite`/`return`/`set`/`break` of this location, in order.
+    pub rewrite: Vec<Op>,
+    /// `try_files FILE... URI|=CODE`.
+    pub try_files: Option<TryFiles>,
+    /// `root` when it contains variables (expanded per request).
+    pub root_vars: Option<Template>,
+    /// `alias` when it contains variables (expanded per request).
+    pub alias_vars: Option<Template>,
     /// `root`, absolute (resolved against the prefix). Default `<prefix>/www`.
     pub root: PathBuf,
     /// `alias`, absolute: replaces the location prefix instead of appending to root.
@@ -137,19 +174,100 @@ pub struct Location {
     pub open_file_cache: OpenFileCache,
     /// `default_type`. Default `application/octet-stream`.
     pub default_type: String,
-    /// `add_header NAME VALUE` entries (nginx semantics: a level that declares any
-    /// replaces the inherited list).
-    pub add_headers: Vec<(String, String)>,
-    /// `access_log PATH|off`, absolute; `None` = off (the default).
-    pub access_log: Option<PathBuf>,
+    /// `add_header NAME VALUE [always]` entries (nginx semantics: a level that
+    /// declares any replaces the inherited list).
+    pub add_headers: Vec<AddHeader>,
+    /// `access_log PATH [FORMAT] [if=COND]` entries; empty = off (the default).
+    pub access_logs: Vec<AccessLog>,
     pub pos: Pos,
+}
+
+/// `add_header NAME VALUE [always]`.
+#[derive(Debug, Clone)]
+pub struct AddHeader {
+    pub name: String,
+    pub value: Template,
+    /// `always`: on every status, not only success and redirects.
+    pub always: bool,
+}
+
+/// One `access_log PATH [FORMAT] [if=COND]`.
+#[derive(Debug, Clone)]
+pub struct AccessLog {
+    /// Absolute path.
+    pub path: PathBuf,
+    /// `log_format` name (`combined` when not given).
+    pub format: String,
+    /// The format itself, linked after the whole configuration is read.
+    pub compiled: Option<Arc<LogFormat>>,
+    /// `if=COND`: logged only when COND is neither empty nor "0".
+    pub condition: Option<Template>,
+    pub pos: Pos,
+}
+
+/// `log_format NAME [escape=default|json|none] STRING...`.
+#[derive(Debug, Clone)]
+pub struct LogFormat {
+    pub name: String,
+    pub escape: Escape,
+    pub template: Template,
+}
+
+/// A directive of nginx's rewrite module, run in order in its phase.
+#[derive(Debug, Clone)]
+pub enum Op {
+    /// `rewrite REGEX REPLACEMENT [FLAG]`.
+    Rewrite {
+        pattern: Box<Pattern>,
+        replacement: Template,
+        flag: RewriteFlag,
+        pos: Pos,
+    },
+    /// `return CODE [URL|TEXT]` / `return URL`.
+    Return(Return),
+    /// `set $NAME VALUE`.
+    Set { var: crate::vars::Var, value: Template },
+    /// `break`: stop running this list.
+    Break,
+}
+
+/// The flag of a `rewrite`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RewriteFlag {
+    /// Go on with the next directive, with the new URI.
+    None,
+    /// Stop, and search the location for the new URI.
+    Last,
+    /// Stop, and stay in this location with the new URI.
+    Break,
+    /// 302 to the new URI.
+    Redirect,
+    /// 301 to the new URI.
+    Permanent,
+}
+
+/// `try_files FILE... FALLBACK`.
+#[derive(Debug, Clone)]
+pub struct TryFiles {
+    /// Tried in order; a trailing `/` tests for a directory.
+    pub files: Vec<Template>,
+    pub fallback: Fallback,
+}
+
+/// The last argument of `try_files`.
+#[derive(Debug, Clone)]
+pub enum Fallback {
+    /// An internal redirect to a URI (or `@name`).
+    Uri(Template),
+    /// `=CODE`.
+    Status(u16),
 }
 
 /// What `error_page` points a status at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ErrorPage {
-    /// A local URI (internal redirect) or an absolute URL (302 to it).
-    pub uri: String,
+    /// A local URI or `@name` (internal redirect) or an absolute URL (302 to it).
+    pub uri: Template,
     /// `=CODE`: answer with this status instead of the original one.
     pub status_override: Option<u16>,
 }
@@ -159,7 +277,57 @@ pub struct ErrorPage {
 pub struct Return {
     pub code: u16,
     /// For 301/302/303/307/308 the Location; otherwise the response body text.
-    pub target: Option<String>,
+    pub target: Option<Template>,
+}
+
+impl Location {
+    pub fn is_exact(&self) -> bool {
+        matches!(self.kind, LocKind::Exact)
+    }
+
+    /// A prefix location (`/x` or `^~ /x`).
+    pub fn is_prefix(&self) -> bool {
+        matches!(self.kind, LocKind::Prefix | LocKind::NoRegex)
+    }
+
+    pub fn is_named(&self) -> bool {
+        matches!(self.kind, LocKind::Named)
+    }
+
+    /// The modifier as written before the URI (`= `, `^~ `, `~ `, `~* `, or none).
+    pub fn modifier(&self) -> &'static str {
+        match &self.kind {
+            LocKind::Prefix | LocKind::Named => "",
+            LocKind::NoRegex => "^~ ",
+            LocKind::Exact => "= ",
+            LocKind::Regex(p) if p.caseless() => "~* ",
+            LocKind::Regex(_) => "~ ",
+        }
+    }
+
+    /// `$document_root`: the root, or the alias.
+    pub fn document_root(&self) -> &std::path::Path {
+        self.alias.as_deref().unwrap_or(&self.root)
+    }
+
+    /// `$request_filename`: the file a URI maps to in this location.
+    pub fn file_for(&self, uri: &str) -> PathBuf {
+        match (&self.alias, &self.kind) {
+            // A regex location's alias is the whole file name (with captures).
+            (Some(alias), LocKind::Regex(_)) => alias.clone(),
+            (Some(alias), _) => {
+                let rest = uri.get(self.path.len()..).unwrap_or("");
+                let mut s = alias.as_os_str().to_owned();
+                s.push(rest);
+                PathBuf::from(s)
+            }
+            (None, _) => {
+                let mut s = self.root.as_os_str().to_owned();
+                s.push(uri);
+                PathBuf::from(s)
+            }
+        }
+    }
 }
 
 /// `cgi EXT [INTERPRETER]`.

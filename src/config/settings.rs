@@ -11,12 +11,18 @@ use std::time::Duration;
 
 use super::parser::Directive;
 use super::values::{self, Arg};
-use super::{CgiHandler, ConfigError, ErrorPage, Location, OpenFileCache, Pos};
+use super::{
+    AccessLog, AddHeader, CgiHandler, ConfigError, ErrorPage, LocKind, Location, OpenFileCache,
+    Pos, script,
+};
+use crate::vars::Template;
 
 /// One level's explicitly set values.
 #[derive(Debug, Clone, Default)]
 pub struct Settings {
     pub root: Option<PathBuf>,
+    /// Set with `root`: `Some(None)` for a root without variables.
+    pub root_vars: Option<Option<Template>>,
     pub index: Option<Vec<String>>,
     pub autoindex: Option<bool>,
     pub error_pages: Option<HashMap<u16, ErrorPage>>,
@@ -37,9 +43,9 @@ pub struct Settings {
     pub open_file_cache: Option<(usize, Option<Duration>)>,
     pub open_file_cache_valid: Option<Duration>,
     pub default_type: Option<String>,
-    pub add_headers: Option<Vec<(String, String)>>,
-    /// `Some(None)` is an explicit `access_log off`.
-    pub access_log: Option<Option<PathBuf>>,
+    pub add_headers: Option<Vec<AddHeader>>,
+    /// `Some(vec![])` is an explicit `access_log off`.
+    pub access_logs: Option<Vec<AccessLog>>,
 }
 
 /// Defaults (nginx's, or the spec's where it differs).
@@ -64,11 +70,11 @@ impl Settings {
     pub fn merge(&self, outer: &Settings) -> Settings {
         let inner = self;
         merge_fields!(inner, outer:
-            root, index, autoindex, error_pages, client_max_body_size,
+            root, root_vars, index, autoindex, error_pages, client_max_body_size,
             client_header_buffer_size, client_header_timeout, client_body_timeout,
             send_timeout, keepalive_timeout, keepalive_requests, allow_methods,
             upload_store, cgi, cgi_timeout, sendfile, aio, open_file_cache, open_file_cache_valid,
-            default_type, add_headers, access_log,
+            default_type, add_headers, access_logs,
         )
     }
 
@@ -77,9 +83,19 @@ impl Settings {
         let a = &d.args;
         let name = d.name.as_str();
         match name {
-            "root" => self.root = Some(values::resolve(prefix, &a[0].0)),
+            "root" => {
+                let root = values::resolve(prefix, &a[0].0);
+                self.root_vars = Some(Self::path_vars(&root, &a[0].1)?);
+                self.root = Some(root);
+            }
             "upload_store" => self.upload_store = Some(values::resolve(prefix, &a[0].0)),
-            "access_log" => self.access_log = Some(access_log(&a[0], prefix)),
+            "access_log" => {
+                let logs = list(&mut self.access_logs);
+                match script::access_log(d, prefix)? {
+                    Some(log) => logs.push(log),
+                    None => logs.clear(),
+                }
+            }
             "index" => list(&mut self.index).extend(a.iter().map(|(s, _)| s.clone())),
             "autoindex" => self.autoindex = Some(values::on_off(&a[0], name)?),
             "sendfile" => self.sendfile = Some(values::on_off(&a[0], name)?),
@@ -89,7 +105,7 @@ impl Settings {
             "error_page" => error_page(list_map(&mut self.error_pages), d)?,
             "allow_methods" => self.allow_methods = Some(allow_methods(a)?),
             "cgi" => list(&mut self.cgi).push(cgi(a, prefix)),
-            "add_header" => list(&mut self.add_headers).push(add_header(&a[0], &a[1])?),
+            "add_header" => list(&mut self.add_headers).push(add_header(a)?),
             _ => self.apply_limit(name, &a[0])?,
         }
         Ok(())
@@ -117,12 +133,28 @@ impl Settings {
         Ok(())
     }
 
+    /// The template of a path that contains variables, else `None`.
+    pub fn path_vars(path: &Path, pos: &Pos) -> Result<Option<Template>, ConfigError> {
+        let text = path.to_string_lossy();
+        if !text.contains('$') {
+            return Ok(None);
+        }
+        Template::compile(&text, pos).map(Some)
+    }
+
     /// The final location, defaults filled in for anything no level set.
-    pub fn to_location(&self, path: &str, exact: bool, pos: &Pos, prefix: &Path) -> Location {
+    pub fn to_location(&self, path: &str, kind: LocKind, pos: &Pos, prefix: &Path) -> Location {
         let s = self.clone();
         Location {
             path: path.to_string(),
-            exact,
+            kind,
+            internal: false,
+            parent: None,
+            children: Vec::new(),
+            rewrite: Vec::new(),
+            try_files: None,
+            root_vars: s.root_vars.flatten(),
+            alias_vars: None,
             root: s.root.unwrap_or_else(|| values::resolve(prefix, "www")),
             alias: None,
             index: s.index.unwrap_or_else(|| vec!["index.html".into()]),
@@ -149,7 +181,7 @@ impl Settings {
             },
             default_type: s.default_type.unwrap_or_else(|| DEFAULT_TYPE.into()),
             add_headers: s.add_headers.unwrap_or_default(),
-            access_log: s.access_log.flatten(),
+            access_logs: s.access_logs.unwrap_or_default(),
             pos: pos.clone(),
         }
     }
@@ -220,10 +252,6 @@ fn size_error(arg: &Arg, name: &str) -> ConfigError {
     ConfigError::at(&arg.1, format!("invalid size \"{}\" in \"{name}\"", arg.0))
 }
 
-fn access_log(arg: &Arg, prefix: &Path) -> Option<PathBuf> {
-    (arg.0 != "off").then(|| values::resolve(prefix, &arg.0))
-}
-
 /// `error_page CODE... [=CODE] URI`.
 fn error_page(pages: &mut HashMap<u16, ErrorPage>, d: &Directive) -> Result<(), ConfigError> {
     let (uri, rest) = d.args.split_last().ok_or_else(|| arity(d))?;
@@ -237,7 +265,7 @@ fn error_page(pages: &mut HashMap<u16, ErrorPage>, d: &Directive) -> Result<(), 
     for code in codes {
         let code = values::status(code, "error_page", 300..=599)?;
         let page = ErrorPage {
-            uri: uri.0.clone(),
+            uri: script::template(uri)?,
             status_override,
         };
         pages.insert(code, page);
@@ -304,8 +332,17 @@ fn cgi(args: &[Arg], prefix: &Path) -> CgiHandler {
     CgiHandler { ext, interpreter }
 }
 
-/// `add_header NAME VALUE`: NAME must be an RFC 9110 token, VALUE one line.
-fn add_header(name: &Arg, value: &Arg) -> Result<(String, String), ConfigError> {
+/// `add_header NAME VALUE [always]`: NAME must be an RFC 9110 token, VALUE one line.
+fn add_header(a: &[Arg]) -> Result<AddHeader, ConfigError> {
+    let (name, value) = (&a[0], &a[1]);
+    let always = match a.get(2) {
+        None => false,
+        Some((s, _)) if s == "always" => true,
+        Some((s, pos)) => {
+            let msg = format!("invalid parameter \"{s}\" in \"add_header\"");
+            return Err(ConfigError::at(pos, msg));
+        }
+    };
     // RFC 9110 5.1: field-name = token; tchar excludes separators and controls.
     let tchar = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
     if name.0.is_empty() || !name.0.chars().all(tchar) {
@@ -316,7 +353,11 @@ fn add_header(name: &Arg, value: &Arg) -> Result<(String, String), ConfigError> 
         let msg = "invalid header value in \"add_header\"";
         return Err(ConfigError::at(&value.1, msg));
     }
-    Ok((name.0.clone(), value.0.clone()))
+    Ok(AddHeader {
+        name: name.0.clone(),
+        value: script::template(value)?,
+        always,
+    })
 }
 
 #[cfg(test)]
@@ -340,8 +381,11 @@ mod tests {
         let s = settings("root www2; upload_store /abs/up; access_log logs/a.log;").unwrap();
         assert_eq!(s.root, Some(PathBuf::from("/p/www2")));
         assert_eq!(s.upload_store, Some(PathBuf::from("/abs/up")));
-        assert_eq!(s.access_log, Some(Some(PathBuf::from("/p/logs/a.log"))));
-        assert_eq!(settings("access_log off;").unwrap().access_log, Some(None));
+        let logs = s.access_logs.unwrap();
+        assert_eq!(logs[0].path, PathBuf::from("/p/logs/a.log"));
+        assert_eq!(logs[0].format, "combined");
+        let off = settings("access_log a.log; access_log off;").unwrap();
+        assert!(off.access_logs.unwrap().is_empty());
     }
 
     #[test]
@@ -355,7 +399,7 @@ mod tests {
     fn error_page_forms() {
         let s = settings("error_page 404 500 502 /50x.html; error_page 403 =200 /x;").unwrap();
         let pages = s.error_pages.unwrap();
-        assert_eq!(pages[&502].uri, "/50x.html");
+        assert_eq!(pages[&502].uri.source(), "/50x.html");
         assert_eq!(pages[&404].status_override, None);
         assert_eq!(pages[&403].status_override, Some(200));
         let errs = [
@@ -442,7 +486,7 @@ mod tests {
             line: 1,
             col: 1,
         };
-        let l = Settings::default().to_location("/", false, &pos, Path::new("/p"));
+        let l = Settings::default().to_location("/", LocKind::Prefix, &pos, Path::new("/p"));
         assert_eq!(l.root, PathBuf::from("/p/www"));
         assert_eq!(l.index, ["index.html"]);
         assert_eq!(l.client_max_body_size, 1 << 20);
@@ -450,6 +494,6 @@ mod tests {
         assert_eq!(l.cgi_timeout, Duration::from_secs(30));
         assert!(l.sendfile && !l.autoindex);
         assert_eq!(l.default_type, "application/octet-stream");
-        assert_eq!(l.access_log, None);
+        assert!(l.access_logs.is_empty());
     }
 }

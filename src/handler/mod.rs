@@ -1,17 +1,22 @@
-//! The RequestProcessor. In two phases, as nginx's request phases:
+//! The RequestProcessor, in nginx's request phases:
 //!
-//! 1. [`route`] when the head is complete: pick the virtual server and location,
-//!    clean the path, and answer at once what needs no body (`return`, 405, bad path).
-//!    [`body_sink`] then says where the body goes (an upload writer or a spool).
-//! 2. [`process`] when the body is in: hand the request to the first content handler
-//!    that takes it (upload, delete, static file, index, autoindex), and turn errors
-//!    into error pages.
+//! 1. [`route`] when the head is complete: pick the virtual server, then run the
+//!    [`phases`] (rewrite, location, access, `try_files`, the content handler's
+//!    choice, with internal redirects) and answer at once what needs no body
+//!    (`return`, redirects, 405, 413, bad path). [`body_sink`] then says where the
+//!    body goes (an upload writer or a spool).
+//! 2. [`process`] when the body is in: run the chosen content handler (CGI, upload,
+//!    delete, static file, autoindex), and turn errors into error pages
+//!    ([`error_page`]).
 
 pub mod autoindex;
 pub mod beneath;
 pub mod delete;
+pub mod error_page;
 pub mod file_cache;
 pub mod path;
+pub mod phases;
+pub mod rewrite;
 pub mod route;
 pub mod static_file;
 pub mod upload;
@@ -24,26 +29,58 @@ use crate::config::{Config, Location, Server};
 use crate::http::body::{BodyError, BodySink, Spool};
 use crate::http::response::error_body;
 use crate::http::{Framing, Method, Request, Response};
+use crate::vars::{self, Env};
 
-/// The configuration a request was matched to: indices into the config, so a
-/// connection can keep it across reads without borrowing.
+pub use error_page::{builtin_error, error_response};
+
+/// The configuration a request was matched to (indices into the config, so a
+/// connection can keep it across reads without borrowing), and the request's state
+/// as the phases left it.
 #[derive(Debug, Clone)]
 pub struct Routed {
     pub server: usize,
     pub location: usize,
-    /// The percent-decoded, normalized path.
+    /// The current URI: percent-decoded, normalized, then changed by rewrites,
+    /// `try_files` and internal redirects (`$uri`).
     pub path: String,
+    /// The current query string (`$args`).
+    pub args: Option<String>,
     /// The CGI script the path names, in a location with `cgi` handlers.
     pub script: Option<Script>,
+    /// Regex captures and `set` variables.
+    pub vars: vars::State,
+    /// Internal redirects so far.
+    pub redirects: u8,
+    /// Serving an `error_page`: a further error gets the built-in page.
+    pub in_error_page: bool,
+    /// The location with `root`/`alias` variables expanded, when it has any.
+    pub local: Option<Box<Location>>,
 }
 
 impl Routed {
+    pub fn new(server: usize, path: String, args: Option<&str>) -> Routed {
+        Routed {
+            server,
+            location: 0,
+            path,
+            args: args.map(str::to_string),
+            script: None,
+            vars: vars::State::default(),
+            redirects: 0,
+            in_error_page: false,
+            local: None,
+        }
+    }
+
     pub fn server<'c>(&self, config: &'c Config) -> &'c Server {
         &config.servers[self.server]
     }
 
-    pub fn location<'c>(&self, config: &'c Config) -> &'c Location {
-        &config.servers[self.server].locations[self.location]
+    pub fn location<'a>(&'a self, config: &'a Config) -> &'a Location {
+        match &self.local {
+            Some(local) => local,
+            None => &config.servers[self.server].locations[self.location],
+        }
     }
 }
 
@@ -56,63 +93,105 @@ pub struct Origin {
     pub peer: SocketAddr,
 }
 
+impl Origin {
+    /// `$scheme`.
+    pub fn scheme(&self) -> &'static str {
+        "http"
+    }
+}
+
+/// What every phase reads: the configuration, where the request came from, and
+/// the request head.
+pub struct Cx<'a> {
+    pub config: &'a Config,
+    pub origin: Origin,
+    pub req: &'a Request,
+}
+
+impl<'a> Cx<'a> {
+    /// The variables' view of the request as `r` stands.
+    pub fn env<'b>(&'b self, r: &'b Routed, in_location: bool) -> Env<'b> {
+        Env {
+            req: self.req,
+            origin: &self.origin,
+            server: r.server(self.config),
+            location: in_location.then(|| r.location(self.config)),
+            uri: &r.path,
+            args: r.args.as_deref(),
+            state: &r.vars,
+            done: None,
+        }
+    }
+
+    /// A redirect to `target`; a local target is made absolute with the request's
+    /// host and the port it arrived on, as nginx's `absolute_redirect` does.
+    pub fn redirect(&self, r: &Routed, code: u16, target: &str) -> Response {
+        if !target.starts_with('/') {
+            return self.decorate(fixed_return(code, Some(target)), r);
+        }
+        let env = self.env(r, false);
+        let mut host = env.host().to_string();
+        if host.is_empty() {
+            host = self.origin.local.ip().to_string();
+        }
+        let port = self.origin.local.port();
+        let default_port = if self.origin.scheme() == "https" { 443 } else { 80 };
+        let url = if port == default_port {
+            format!("{}://{host}{target}", self.origin.scheme())
+        } else {
+            format!("{}://{host}:{port}{target}", self.origin.scheme())
+        };
+        self.decorate(fixed_return(code, Some(&url)), r)
+    }
+
+    /// The error response for `status` while handling `r`.
+    pub fn error(&self, r: &Routed, status: u16) -> Response {
+        error_page::for_request(self, r, status)
+    }
+
+    /// Applies the location's `add_header` list.
+    pub fn decorate(&self, mut resp: Response, r: &Routed) -> Response {
+        let loc = r.location(self.config);
+        if loc.add_headers.is_empty() {
+            return resp;
+        }
+        let added = takes_added_headers(resp.status);
+        for h in loc.add_headers.iter().filter(|h| added || h.always) {
+            let value = match h.value.literal() {
+                Some(v) => v.to_string(),
+                None => h.value.expand(&self.env(r, true)),
+            };
+            if !value.is_empty() {
+                resp.header(&h.name, value);
+            }
+        }
+        resp
+    }
+}
+
 /// Phase 1: server and location for a request head; `Err` is the response to send
 /// without reading the body.
 pub fn route(config: &Config, origin: Origin, req: &Request) -> Result<Routed, Response> {
-    let server_idx = server_index(config, origin.group, req.host.as_deref());
-    let server = &config.servers[server_idx];
-    let Some(path) = path::clean(req.path()) else {
-        return Err(error_response(config, server_idx, None, 400));
-    };
-    if let Some(ret) = &server.ret {
-        return Err(decorate(
-            fixed_return(ret.code, ret.target.as_deref()),
-            None,
-        ));
-    }
-    let location = location_index(server, &path);
-    let script = cgi::find_script(&server.locations[location], &path);
-    let routed = Routed {
-        server: server_idx,
-        location,
-        path,
-        script,
-    };
-    let loc = routed.location(config);
-    // nginx checks the declared length right after finding the location, before
-    // the location's `return` and method checks.
-    let limit = loc.client_max_body_size;
-    if matches!(req.framing, Framing::Length(n) if limit != 0 && n > limit) {
-        return Err(error_response(config, server_idx, Some(&routed), 413));
-    }
-    if let Some(ret) = &loc.ret {
-        return Err(decorate(
-            fixed_return(ret.code, ret.target.as_deref()),
-            Some(loc),
-        ));
-    }
-    if !method_allowed(loc, req.method) || !has_handler(loc, req.method) {
-        return Err(not_allowed(config, &routed));
-    }
-    Ok(routed)
+    let server = server_index(config, origin.group, req.host.as_deref());
+    phases::route(&Cx { config, origin, req }, server)
 }
 
 /// 405 with the methods this location can really answer.
-fn not_allowed(config: &Config, routed: &Routed) -> Response {
-    let loc = routed.location(config);
+fn not_allowed(cx: &Cx, routed: &Routed) -> Response {
+    let loc = routed.location(cx.config);
     let allow: Vec<&str> = loc
         .allow_methods
         .iter()
         .map(String::as_str)
         .filter(|m| Method::from_name(m).is_some_and(|m| has_handler(loc, m)))
         .collect();
-    let mut resp = error_response(config, routed.server, Some(routed), 405);
+    let mut resp = cx.error(routed, 405);
     resp.header("Allow", allow.join(", "));
     resp
 }
 
 /// POST and PUT need something to take the body: an upload store or CGI.
-fn has_handler(loc: &Location, method: Method) -> bool {
+pub(crate) fn has_handler(loc: &Location, method: Method) -> bool {
     match method {
         Method::Post | Method::Put => loc.upload_store.is_some() || !loc.cgi.is_empty(),
         Method::Get | Method::Head | Method::Delete => true,
@@ -191,10 +270,20 @@ pub fn process(
         (Method::Delete, _) => delete::delete(loc, &routed.path),
         (Method::Post | Method::Put, _) => Err(405),
     };
+    let cx = Cx {
+        config,
+        origin,
+        req,
+    };
     Outcome::Respond(match result {
-        Ok(resp) => decorate(resp, Some(loc)),
-        Err(405) => not_allowed(config, routed),
-        Err(status) => error_response(config, routed.server, Some(routed), status),
+        Ok(resp) if resp.status == 301 && resp.get_header("Location").is_some() => {
+            // A directory without its slash: the redirect nginx makes absolute.
+            let target = resp.get_header("Location").unwrap_or("/").to_string();
+            cx.redirect(routed, 301, &target)
+        }
+        Ok(resp) => cx.decorate(resp, routed),
+        Err(405) => not_allowed(&cx, routed),
+        Err(status) => cx.error(routed, status),
     })
 }
 
@@ -253,21 +342,12 @@ pub fn server_index(config: &Config, group: usize, host: Option<&str>) -> usize 
         .unwrap_or(0)
 }
 
-fn location_index(server: &Server, path: &str) -> usize {
-    let loc = route::match_location(server, path);
-    server
-        .locations
-        .iter()
-        .position(|l| std::ptr::eq(l, loc))
-        .unwrap_or(0)
-}
-
-fn method_allowed(loc: &Location, method: Method) -> bool {
+pub(crate) fn method_allowed(loc: &Location, method: Method) -> bool {
     loc.allow_methods.iter().any(|m| m == method.as_str())
 }
 
 /// `return CODE [URL|TEXT]`.
-fn fixed_return(code: u16, target: Option<&str>) -> Response {
+pub(crate) fn fixed_return(code: u16, target: Option<&str>) -> Response {
     let mut resp = Response::new(code);
     match (code, target) {
         (301 | 302 | 303 | 307 | 308, Some(url)) => {
@@ -296,56 +376,3 @@ fn takes_added_headers(status: u16) -> bool {
     )
 }
 
-/// Applies the location's `add_header` list.
-fn decorate(mut resp: Response, loc: Option<&Location>) -> Response {
-    if let Some(loc) = loc.filter(|_| takes_added_headers(resp.status)) {
-        for (name, value) in &loc.add_headers {
-            resp.header(name, value.clone());
-        }
-    }
-    resp
-}
-
-/// An error response for `status`: the configured `error_page` of the location
-/// (internal redirect, keeping the original status unless `=CODE` overrides it, or a
-/// 302 to an absolute URL), else the built-in page. Used by the connection too, for
-/// errors found before routing (`routed` = None: the server's `/` location decides).
-pub fn error_response(
-    config: &Config,
-    server_idx: usize,
-    routed: Option<&Routed>,
-    status: u16,
-) -> Response {
-    let server = &config.servers[server_idx];
-    let loc = match routed {
-        Some(r) => r.location(config),
-        None => &server.locations[location_index(server, "/")],
-    };
-    if let Some(page) = loc.error_pages.get(&status) {
-        if page.uri.starts_with("http://") || page.uri.starts_with("https://") {
-            let mut resp = fixed_return(302, Some(&page.uri));
-            resp.header("Cache-Control", "no-store");
-            return resp;
-        }
-        if let Some(resp) = internal_page(server, &page.uri, page.status_override.unwrap_or(status))
-        {
-            return resp;
-        }
-    }
-    builtin_error(status)
-}
-
-/// Serves `uri` from the server's configuration as the body of an error response.
-fn internal_page(server: &Server, uri: &str, status: u16) -> Option<Response> {
-    let uri_path = uri.split_once('?').map_or(uri, |(p, _)| p);
-    let clean = path::clean(uri_path)?;
-    let loc = route::match_location(server, &clean);
-    let mut resp = static_file::serve_error_page(loc, &clean).ok()?;
-    resp.status = status;
-    Some(resp)
-}
-
-/// The built-in HTML error page.
-pub fn builtin_error(status: u16) -> Response {
-    Response::with_body(status, "text/html", error_body(status))
-}

@@ -1,7 +1,8 @@
 //! Finding the configuration for a request: the virtual server (address:port, then
-//! Host) and the location (`=` exact first, then the longest prefix), as nginx does.
+//! Host) and the location (exact, longest prefix, `^~`, regexes, nested), as nginx does.
 
-use crate::config::{Config, ListenGroup, Location, Server, name_matches};
+use crate::config::{Config, ListenGroup, LocKind, Location, Server, name_matches};
+use crate::vars::State;
 
 /// Picks the server for `host` among those listening on `group`: an exact
 /// server_name first, then the longest matching wildcard, then the default server.
@@ -26,20 +27,83 @@ pub fn select_server<'c>(
     &config.servers[group.default_server]
 }
 
-/// The location for a clean path: an exact `location = /uri` wins, otherwise the
-/// longest prefix. The checker guarantees a `/` prefix location exists, so the
-/// fallback to the last location only matters for hand-built configs.
-pub fn match_location<'s>(server: &'s Server, path: &str) -> &'s Location {
-    if let Some(exact) = server.locations.iter().find(|l| l.exact && l.path == path) {
-        return exact;
+/// How a location was chosen (for `--explain`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum How {
+    /// `location = /uri`.
+    Exact,
+    /// The longest prefix, no regex matched (or it was `^~`).
+    Prefix,
+    /// A regex, the first that matched in declaration order.
+    Regex,
+}
+
+/// The location for a clean URI, in nginx's order: at each level, an exact match
+/// wins; otherwise the longest prefix is remembered and its nested locations are
+/// searched (an exact or regex match there wins); then, unless that prefix is `^~`,
+/// the level's regexes in order, the first match winning (its nested locations
+/// searched in turn); else the longest prefix. Regex captures land in `vars`. The
+/// checker guarantees a top-level `/` prefix location, so something always matches.
+pub fn find_location(server: &Server, uri: &str, vars: &mut State) -> (usize, How) {
+    match find_in(server, &server.top, uri, vars) {
+        Some(found) => found,
+        // Only a hand-built config lacks `/`; fall back to its last location.
+        None => (server.locations.len().saturating_sub(1), How::Prefix),
     }
+}
+
+fn find_in(server: &Server, level: &[usize], uri: &str, vars: &mut State) -> Option<(usize, How)> {
+    let locs = &server.locations;
+    if let Some(&i) = level
+        .iter()
+        .find(|&&i| locs[i].is_exact() && locs[i].path == uri)
+    {
+        return Some((i, How::Exact));
+    }
+    let prefix = level
+        .iter()
+        .copied()
+        .filter(|&i| locs[i].is_prefix() && prefix_matches(&locs[i], uri))
+        .max_by_key(|&i| locs[i].path.len());
+    let mut best = prefix.map(|i| (i, How::Prefix));
+    if let Some(p) = prefix
+        && !locs[p].children.is_empty()
+    {
+        match find_in(server, &locs[p].children, uri, vars) {
+            Some((i, How::Prefix)) => best = Some((i, How::Prefix)),
+            Some(found) => return Some(found),
+            None => {}
+        }
+    }
+    if prefix.is_some_and(|p| matches!(locs[p].kind, LocKind::NoRegex)) {
+        return best;
+    }
+    for &i in level {
+        if let LocKind::Regex(re) = &locs[i].kind
+            && re.matches(uri, vars)
+        {
+            let nested = find_in(server, &locs[i].children, uri, vars);
+            return Some(nested.unwrap_or((i, How::Regex)));
+        }
+    }
+    best
+}
+
+/// The location for a clean path, when the captures do not matter.
+pub fn match_location<'s>(server: &'s Server, path: &str) -> &'s Location {
+    let (i, _) = find_location(server, path, &mut State::default());
+    server
+        .locations
+        .get(i)
+        .unwrap_or_else(|| unreachable_location())
+}
+
+/// The named location `@name`.
+pub fn named_location(server: &Server, name: &str) -> Option<usize> {
     server
         .locations
         .iter()
-        .filter(|l| !l.exact && prefix_matches(l, path))
-        .max_by_key(|l| l.path.len())
-        .or_else(|| server.locations.last())
-        .unwrap_or_else(|| unreachable_location())
+        .position(|l| l.is_named() && l.path == name)
 }
 
 /// A prefix location matches the start of the path. For an `alias` location the

@@ -1,5 +1,5 @@
 //! Static content: files (with conditional GET and single ranges), directory
-//! redirects, index files and autoindex. Files are never read into memory here: the
+//! redirects and autoindex (`index` files are an internal redirect, see `phases`). Files are never read into memory here: the
 //! response carries the open file and the connection sends it (sendfile).
 
 use std::cell::RefCell;
@@ -26,14 +26,6 @@ pub fn serve(loc: &Location, path: &str, req: &Request) -> Result<Response, u16>
     if !path.ends_with('/') {
         return Ok(redirect_to_slash(path, req));
     }
-    for name in &loc.index {
-        let candidate = format!("{}/{name}", rel.trim_end_matches('/'));
-        if let Ok(o) = open(loc, base, &candidate)
-            && o.meta.is_file()
-        {
-            return serve_file(loc, &candidate, o, req);
-        }
-    }
     if loc.autoindex {
         let dir = map_to_fs(path, &loc.path, &loc.root, loc.alias.as_deref());
         return autoindex::listing(&dir, path).map_err(|e| io_status(&e));
@@ -53,6 +45,13 @@ pub fn serve_error_page(loc: &Location, path: &str) -> Result<Response, u16> {
     let len = opened.meta.len();
     resp.body = file_body(loc, opened, 0, len);
     Ok(resp)
+}
+
+/// The metadata of what `uri` names in `loc` (through the open file cache), for
+/// `try_files` and `index`; `None` if there is nothing there or it is off limits.
+pub fn probe(loc: &Location, uri: &str) -> Option<Metadata> {
+    let (base, rel) = base_and_rel(loc, uri);
+    open(loc, base, rel).ok().map(|o| o.meta)
 }
 
 /// The directory a location serves from and the path inside it: `root` + the

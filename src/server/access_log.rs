@@ -1,25 +1,17 @@
-//! The access log: one line per request in nginx's "combined" format, appended to
-//! the file named by `access_log` (files opened once and kept).
+//! The access log: one line per request, in the `log_format` its `access_log` names
+//! (nginx's "combined" unless told otherwise), appended to the file (files opened
+//! once and kept). `if=COND` skips the line when COND is empty or "0".
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::time::Instant;
 
-use crate::http::date::log_date;
-
-/// What one log line says about a request.
-pub struct Entry<'a> {
-    pub peer: SocketAddr,
-    /// The request line as received (`GET / HTTP/1.1`), or `-` if none was parsed.
-    pub request_line: &'a str,
-    pub status: u16,
-    pub body_bytes: u64,
-    pub referer: Option<&'a str>,
-    pub user_agent: Option<&'a str>,
-}
+use crate::config::{AccessLog, Config};
+use crate::handler::{Origin, Routed, route};
+use crate::http::{Request, Response};
+use crate::vars::{Done, Env, State};
 
 /// Open log files by path.
 #[derive(Default)]
@@ -27,18 +19,83 @@ pub struct AccessLogs {
     files: HashMap<PathBuf, Option<File>>,
 }
 
+/// What is known about a finished exchange.
+pub struct Exchange<'a> {
+    pub origin: Origin,
+    pub req: Option<&'a Request>,
+    pub routed: Option<&'a Routed>,
+    pub resp: &'a Response,
+    pub body_bytes: u64,
+    pub started: Option<Instant>,
+}
+
 impl AccessLogs {
-    /// Appends `entry` to `path`. A file that cannot be opened is reported once and
-    /// then skipped: logging never fails a request.
-    pub fn write(&mut self, path: &Path, entry: &Entry) {
+    /// Writes the lines every `access_log` of the exchange's location asks for.
+    pub fn log(&mut self, config: &Config, x: &Exchange) {
+        let blank;
+        let req = match x.req {
+            Some(r) => r,
+            None => {
+                blank = crate::handler::error_page::blank_request();
+                &blank
+            }
+        };
+        let server_idx = match x.routed {
+            Some(r) => r.server,
+            None => crate::handler::server_index(config, x.origin.group, req.host.as_deref()),
+        };
+        let server = &config.servers[server_idx];
+        let loc = match x.routed {
+            Some(r) => r.location(config),
+            None => route::match_location(server, "/"),
+        };
+        if loc.access_logs.is_empty() {
+            return;
+        }
+        let state = State::default();
+        let done = Done {
+            status: x.resp.status,
+            body_bytes: x.body_bytes,
+            bytes_sent: x.body_bytes,
+            request_time: x.started.map(|t| t.elapsed()).unwrap_or_default(),
+            response: Some(x.resp),
+        };
+        let env = Env {
+            req,
+            origin: &x.origin,
+            server,
+            location: Some(loc),
+            uri: x.routed.map_or(req.path(), |r| r.path.as_str()),
+            args: x.routed.map_or(req.query(), |r| r.args.as_deref()),
+            state: x.routed.map_or(&state, |r| &r.vars),
+            done: Some(&done),
+        };
+        for log in &loc.access_logs {
+            self.write(log, &env);
+        }
+    }
+
+    fn write(&mut self, log: &AccessLog, env: &Env) {
+        if let Some(cond) = &log.condition {
+            let v = cond.expand(env);
+            if v.is_empty() || v == "0" {
+                return;
+            }
+        }
+        let Some(format) = &log.compiled else {
+            return;
+        };
+        let mut line = String::with_capacity(160);
+        format.template.expand_into(env, &mut line, format.escape);
+        line.push('\n');
         let slot = self
             .files
-            .entry(path.to_path_buf())
-            .or_insert_with(|| open(path));
+            .entry(log.path.clone())
+            .or_insert_with(|| open(&log.path));
         if let Some(file) = slot
-            && let Err(e) = file.write_all(format_line(entry, SystemTime::now()).as_bytes())
+            && let Err(e) = file.write_all(line.as_bytes())
         {
-            log::error!("access log {}: {e}", path.display());
+            log::error!("access log {}: {e}", log.path.display());
         }
     }
 }
@@ -53,55 +110,5 @@ fn open(path: &Path) -> Option<File> {
             log::error!("cannot open access log {}: {e}", path.display());
             None
         }
-    }
-}
-
-/// `$remote_addr - - [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"`
-pub fn format_line(e: &Entry, now: SystemTime) -> String {
-    format!(
-        "{} - - [{}] \"{}\" {} {} \"{}\" \"{}\"\n",
-        e.peer.ip(),
-        log_date(now),
-        escape(e.request_line),
-        e.status,
-        e.body_bytes,
-        escape(e.referer.unwrap_or("-")),
-        escape(e.user_agent.unwrap_or("-")),
-    )
-}
-
-/// nginx escapes `"`, `\` and non-printable bytes as `\xHH`.
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b == b'"' || b == b'\\' || !(0x20..0x7f).contains(&b) {
-            out.push_str(&format!("\\x{b:02X}"));
-        } else {
-            out.push(b as char);
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::{Duration, UNIX_EPOCH};
-
-    #[test]
-    fn combined_format() {
-        let e = Entry {
-            peer: "127.0.0.1:5000".parse().unwrap(),
-            request_line: "GET /a\"b HTTP/1.1",
-            status: 200,
-            body_bytes: 612,
-            referer: None,
-            user_agent: Some("curl/8"),
-        };
-        let line = format_line(&e, UNIX_EPOCH + Duration::from_secs(784_111_777));
-        assert_eq!(
-            line,
-            "127.0.0.1 - - [06/Nov/1994:08:49:37 +0000] \"GET /a\\x22b HTTP/1.1\" 200 612 \"-\" \"curl/8\"\n"
-        );
     }
 }

@@ -14,7 +14,6 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::os::unix::fs::FileExt;
 use std::os::unix::io::AsRawFd;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,7 +21,7 @@ use mio::net::TcpStream;
 
 mod cgi;
 
-use super::access_log::{AccessLogs, Entry};
+use super::access_log::{AccessLogs, Exchange};
 use super::aio::{self, Aio, Kind};
 use super::buffer::Buffer;
 use crate::config::{Config, Server};
@@ -78,7 +77,7 @@ enum State {
     /// Reading the body of a routed request.
     Body {
         req: Box<Request>,
-        routed: Routed,
+        routed: Box<Routed>,
         reader: BodyReader,
         sink: Sink,
     },
@@ -87,7 +86,7 @@ enum State {
     /// A CGI script runs; its output is relayed as it comes.
     Cgi {
         req: Box<Request>,
-        routed: Routed,
+        routed: Box<Routed>,
         run: Box<cgi::CgiRun>,
     },
     /// Response sent, write side shut: discard input until the peer closes.
@@ -127,6 +126,8 @@ pub struct Connection {
     served: u64,
     /// Internal redirects followed for the current request.
     redirects: u8,
+    /// When the current request's head was complete (`$request_time`).
+    started: Instant,
     /// Index of the server chosen for the current request (by Host).
     server: usize,
     /// The socket may have unread data (cleared by a short or WouldBlock read).
@@ -179,6 +180,7 @@ impl Connection {
             state: State::Head { started: false },
             served: 0,
             redirects: 0,
+            started: now,
             server,
             read_ready: true,
             hangup: false,
@@ -333,6 +335,9 @@ impl Connection {
     /// A head is complete: route it, then read its body or answer at once.
     fn start_request(&mut self, ctx: &mut Ctx, req: Request) {
         let has_body = req.framing != Framing::None;
+        if self.redirects == 0 {
+            self.started = ctx.now;
+        }
         self.server = handler::server_index(ctx.config, self.origin.group, req.host.as_deref());
         let routed = match handler::route(ctx.config, self.origin, &req) {
             Ok(r) => r,
@@ -364,7 +369,7 @@ impl Connection {
         self.deadline = Some(ctx.now + routed.server(ctx.config).client_body_timeout);
         self.state = State::Body {
             req: Box::new(req),
-            routed,
+            routed: Box::new(routed),
             reader,
             sink,
         };
@@ -387,7 +392,7 @@ impl Connection {
             else {
                 return Step::Close;
             };
-            self.finish_request(ctx, *req, routed, sink);
+            self.finish_request(ctx, *req, *routed, sink);
             return Step::Progress;
         }
         if self.out_pos < self.out.len() {
@@ -425,8 +430,7 @@ impl Connection {
     fn finish_request(&mut self, ctx: &mut Ctx, req: Request, routed: Routed, sink: Sink) {
         match handler::process(ctx.config, &routed, self.origin, &req, sink) {
             Outcome::Respond(resp) => {
-                let log = routed.location(ctx.config).access_log.clone();
-                self.respond_logged(ctx, resp, Some(&req), false, log.as_deref());
+                self.respond_logged(ctx, resp, Some(&req), false, Some(&routed));
             }
             Outcome::Cgi(job) => self.start_cgi(ctx, req, routed, job),
         }
@@ -437,16 +441,7 @@ impl Connection {
     /// Queues `resp` and switches to writing. `close` forces the connection closed
     /// afterwards (framing of what follows is unknown, or the body was not read).
     fn respond(&mut self, ctx: &mut Ctx, resp: Response, req: Option<&Request>, close: bool) {
-        let idx = handler::server_index(
-            ctx.config,
-            self.origin.group,
-            req.and_then(|r| r.host.as_deref()),
-        );
-        let server = &ctx.config.servers[idx];
-        let log = handler::route::match_location(server, "/")
-            .access_log
-            .clone();
-        self.respond_logged(ctx, resp, req, close, log.as_deref());
+        self.respond_logged(ctx, resp, req, close, None);
     }
 
     fn respond_logged(
@@ -455,15 +450,13 @@ impl Connection {
         mut resp: Response,
         req: Option<&Request>,
         close: bool,
-        log: Option<&Path>,
+        routed: Option<&Routed>,
     ) {
         let keep_alive = self.keep_alive_for(ctx, req, close);
         self.forced_close = close;
         let head_only = req.is_some_and(|r| r.method == Method::Head) || bodiless(resp.status);
-        if let Some(path) = log {
-            let sent = if head_only { 0 } else { resp.body.len() };
-            write_log(ctx.logs, path, self.origin, req, resp.status, sent);
-        }
+        let sent = if head_only { 0 } else { resp.body.len() };
+        self.log_response(ctx, req, &resp, routed, sent);
         self.out.drain(..self.out_pos);
         self.out_pos = 0;
         resp.write_head(&mut self.out, ctx.date, keep_alive);
@@ -495,12 +488,18 @@ impl Connection {
         ctx: &mut Ctx,
         req: Option<&Request>,
         resp: &Response,
-        routed: &Routed,
+        routed: Option<&Routed>,
         sent: u64,
     ) {
-        if let Some(path) = &routed.location(ctx.config).access_log {
-            write_log(ctx.logs, path, self.origin, req, resp.status, sent);
-        }
+        let exchange = Exchange {
+            origin: self.origin,
+            req,
+            routed,
+            resp,
+            body_bytes: sent,
+            started: Some(self.started),
+        };
+        ctx.logs.log(ctx.config, &exchange);
     }
 
     fn queue_body(&mut self, body: Body) {
@@ -842,26 +841,6 @@ fn sendfile(stream: &TcpStream, f: &mut FileOut, count: u64) -> io::Result<usize
             return Err(err);
         }
     }
-}
-
-fn write_log(
-    logs: &mut AccessLogs,
-    path: &Path,
-    origin: Origin,
-    req: Option<&Request>,
-    status: u16,
-    sent: u64,
-) {
-    let line = req.map(|r| format!("{} {} {}", r.method, r.target, r.version_str()));
-    let entry = Entry {
-        peer: origin.peer,
-        request_line: line.as_deref().unwrap_or("-"),
-        status,
-        body_bytes: sent,
-        referer: req.and_then(|r| r.header("referer")),
-        user_agent: req.and_then(|r| r.header("user-agent")),
-    };
-    logs.write(path, &entry);
 }
 
 #[cfg(test)]

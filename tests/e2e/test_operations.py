@@ -108,7 +108,7 @@ def test_explain_a_cgi_request_with_path_info():
 def test_explain_an_exact_location_and_a_redirect():
     text = explain("http://127.0.0.1:8080/old", "--method", "POST")
     assert "location  = /old" in text and "exact match" in text
-    assert "expected  301 → /about.html" in text
+    assert "expected  301 → http://127.0.0.1:8080/about.html" in text
 
 
 def test_explain_a_virtual_host_and_a_static_file():

@@ -56,11 +56,36 @@ fn not_allowed_in_http_context() {
 }
 
 #[test]
-fn nested_location_is_not_allowed() {
-    fails(
-        "server { listen 80; location / { location /a { } } }",
-        "t.conf:1:34: \"location\" is not allowed in location context",
-    );
+fn nested_locations_follow_nginx_rules() {
+    let cases = [
+        (
+            "server { listen 80; location /a { location /b { } } }",
+            "t.conf:1:35: location \"/b\" is outside location \"/a\"",
+        ),
+        (
+            "server { listen 80; location = /a { location /a/b { } } }",
+            "t.conf:1:37: location \"/a/b\" cannot be inside the exact location \"/a\"",
+        ),
+        (
+            "server { listen 80; location /a { location @x { } } }",
+            "t.conf:1:35: named location \"@x\" can be on the server level only",
+        ),
+        (
+            "server { listen 80; location @x { location /a { } } }",
+            "t.conf:1:35: location \"/a\" cannot be inside the named location \"@x\"",
+        ),
+        (
+            "server { listen 80; location ~ \\.php$ { } location ~ \\.php$ { } }",
+            "t.conf:1:43: duplicate location \"\\.php$\"",
+        ),
+        (
+            "server { listen 80; location ~ ( { } }",
+            "t.conf:1:32: invalid regex \"(\": unclosed group",
+        ),
+    ];
+    for (src, want) in cases {
+        fails(src, want);
+    }
 }
 
 #[test]
@@ -201,8 +226,8 @@ fn exact_and_prefix_location_may_share_a_uri() {
 #[test]
 fn invalid_location_modifier() {
     fails(
-        "server { listen 80; location ~ \\.php$ { } }",
-        "t.conf:1:30: invalid location modifier \"~\"",
+        "server { listen 80; location ~~ \\.php$ { } }",
+        "t.conf:1:30: invalid location modifier \"~~\"",
     );
 }
 

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::load_src;
-use crate::config::{Config, Location, Return};
+use crate::config::{Config, Location, Op};
 
 fn load(src: &str) -> Config {
     load_src(src).unwrap_or_else(|e| panic!("{e}"))
@@ -16,7 +16,7 @@ fn loc<'a>(c: &'a Config, i: usize, path: &str) -> &'a Location {
     c.servers[i]
         .locations
         .iter()
-        .find(|l| l.path == path && !l.exact)
+        .find(|l| l.path == path && l.is_prefix())
         .unwrap_or_else(|| panic!("no location {path}"))
 }
 
@@ -70,7 +70,7 @@ fn add_header_inherited_only_when_location_has_none() {
     let pairs = |l: &Location| {
         l.add_headers
             .iter()
-            .map(|(n, _)| n.clone())
+            .map(|h| h.name.clone())
             .collect::<Vec<_>>()
     };
     assert_eq!(pairs(loc(&c, 0, "/x")), ["X-C"]);
@@ -84,7 +84,7 @@ fn error_page_inherited_only_when_location_has_none() {
          server { listen 80; location /x { error_page 500 /500.html; } location /y { } }",
     );
     assert!(!loc(&c, 0, "/x").error_pages.contains_key(&404));
-    assert_eq!(loc(&c, 0, "/y").error_pages[&404].uri, "/404.html");
+    assert_eq!(loc(&c, 0, "/y").error_pages[&404].uri.source(), "/404.html");
 }
 
 #[test]
@@ -108,7 +108,7 @@ fn defaults_when_nothing_is_set() {
     assert_eq!(l.cgi_timeout, secs(30));
     assert!(l.sendfile && !l.autoindex);
     assert_eq!(l.default_type, "application/octet-stream");
-    assert_eq!((l.access_log.clone(), l.upload_store.clone()), (None, None));
+    assert!(l.access_logs.is_empty() && l.upload_store.is_none());
 }
 
 #[test]
@@ -164,16 +164,15 @@ fn return_is_per_level() {
          location /a { return /b; } location /c { return 404 \"gone\"; } location /d { } }",
     );
     let s = &c.servers[0];
-    let ret = |code, t: &str| {
-        Some(Return {
-            code,
-            target: Some(t.into()),
-        })
+    let ret = |ops: &[Op]| match ops {
+        [Op::Return(r)] => Some((r.code, r.target.as_ref().map(|t| t.source().to_string()))),
+        _ => None,
     };
-    assert_eq!(s.ret, ret(301, "https://e.com$request_uri"));
-    assert_eq!(loc(&c, 0, "/a").ret, ret(302, "/b"));
-    assert_eq!(loc(&c, 0, "/c").ret, ret(404, "gone"));
-    assert_eq!(loc(&c, 0, "/d").ret, None);
+    let some = |code, t: &str| Some((code, Some(t.to_string())));
+    assert_eq!(ret(&s.rewrite), some(301, "https://e.com$request_uri"));
+    assert_eq!(ret(&loc(&c, 0, "/a").rewrite), some(302, "/b"));
+    assert_eq!(ret(&loc(&c, 0, "/c").rewrite), some(404, "gone"));
+    assert_eq!(ret(&loc(&c, 0, "/d").rewrite), None);
 }
 
 #[test]

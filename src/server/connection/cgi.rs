@@ -85,7 +85,7 @@ impl Connection {
                 self.deadline = Some(ctx.now + job.timeout);
                 self.state = State::Cgi {
                     req: Box::new(req),
-                    routed,
+                    routed: Box::new(routed),
                     run: Box::new(run),
                 };
             }
@@ -246,7 +246,7 @@ impl Connection {
             None => Relay::UntilClose,
         };
         let keep_alive = self.keep_alive_for(ctx, Some(req), false) && relay != Relay::UntilClose;
-        self.log_response(ctx, Some(req), &resp, routed, length.unwrap_or(0));
+        self.log_response(ctx, Some(req), &resp, Some(routed), length.unwrap_or(0));
         let framing = match (relay, length) {
             (Relay::Chunked, _) => ReqFraming::Chunked,
             (_, Some(n)) => ReqFraming::Length(n),

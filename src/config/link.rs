@@ -1,0 +1,96 @@
+//! The last pass over a built configuration: every `set` variable and named regex
+//! capture is declared (each gets a slot), then every template's variables are
+//! linked to their slots, and every `access_log` to its `log_format`. A name that is
+//! neither built in nor declared anywhere is an error at its `file:line:col`, as
+//! nginx's "unknown variable", even when it is declared later in the file.
+
+use std::sync::Arc;
+
+use super::{Config, ConfigError, Fallback, LocKind, Location, LogFormat, Op, Pos, script};
+use crate::vars::{self, Names, Template, Var};
+
+/// Declares and links everything in `config`; `formats` are the `log_format`s read.
+pub fn link(config: &mut Config, formats: Vec<(LogFormat, Pos)>) -> Result<(), ConfigError> {
+    let mut names = Names::default();
+    for server in &mut config.servers {
+        declare_ops(&mut server.rewrite, &mut names);
+        for loc in &mut server.locations {
+            if let LocKind::Regex(p) = &mut loc.kind {
+                p.declare(&mut names);
+            }
+            declare_ops(&mut loc.rewrite, &mut names);
+        }
+    }
+    let mut all: Vec<Arc<LogFormat>> = vec![Arc::new(script::combined())];
+    for (mut f, _) in formats {
+        link_template(&mut f.template, &names)?;
+        all.push(Arc::new(f));
+    }
+    for server in &mut config.servers {
+        for t in op_templates(&mut server.rewrite) {
+            link_template(t, &names)?;
+        }
+        for loc in &mut server.locations {
+            for t in location_templates(loc) {
+                link_template(t, &names)?;
+            }
+            for log in &mut loc.access_logs {
+                let Some(f) = all.iter().find(|f| f.name == log.format) else {
+                    let msg = format!("unknown log format \"{}\"", log.format);
+                    return Err(ConfigError::at(&log.pos, msg));
+                };
+                log.compiled = Some(f.clone());
+            }
+        }
+    }
+    config.vars = names.names;
+    Ok(())
+}
+
+fn declare_ops(ops: &mut [Op], names: &mut Names) {
+    for op in ops {
+        match op {
+            Op::Rewrite { pattern, .. } => pattern.declare(names),
+            Op::Set { var, .. } => {
+                if let Var::Unlinked(b) = var {
+                    *var = Var::User(names.declare(&b.0));
+                }
+            }
+            Op::Return(_) | Op::Break => {}
+        }
+    }
+}
+
+fn link_template(t: &mut Template, names: &Names) -> Result<(), ConfigError> {
+    t.vars_mut().try_for_each(|v| vars::link(v, names))
+}
+
+fn op_templates(ops: &mut [Op]) -> Vec<&mut Template> {
+    let mut out = Vec::new();
+    for op in ops {
+        match op {
+            Op::Rewrite { replacement, .. } => out.push(replacement),
+            Op::Return(r) => out.extend(r.target.as_mut()),
+            Op::Set { value, .. } => out.push(value),
+            Op::Break => {}
+        }
+    }
+    out
+}
+
+/// Every template a location holds.
+fn location_templates(loc: &mut Location) -> Vec<&mut Template> {
+    let mut out = op_templates(&mut loc.rewrite);
+    if let Some(tf) = &mut loc.try_files {
+        out.extend(tf.files.iter_mut());
+        if let Fallback::Uri(t) = &mut tf.fallback {
+            out.push(t);
+        }
+    }
+    out.extend(loc.root_vars.as_mut());
+    out.extend(loc.alias_vars.as_mut());
+    out.extend(loc.add_headers.iter_mut().map(|h| &mut h.value));
+    out.extend(loc.error_pages.values_mut().map(|p| &mut p.uri));
+    out.extend(loc.access_logs.iter_mut().filter_map(|l| l.condition.as_mut()));
+    out
+}

@@ -1,0 +1,144 @@
+//! Error pages: `error_page CODE... [=[CODE]] URI|@name|URL` of the location that
+//! produced the error, as an internal redirect that goes through the phases again
+//! (with GET, as nginx does), so the page may live in any location, a named one
+//! included; an absolute URL is a 302 to it. An error while serving an error page
+//! gets the built-in page (nginx's `recursive_error_pages off`).
+
+use super::phases::{self, Target};
+use super::{Cx, Origin, Routed, fixed_return, route, static_file};
+use crate::config::Config;
+use crate::http::request::Fields;
+use crate::http::response::error_body;
+use crate::http::{Framing, Method, Request, Response};
+
+/// The error response for `status` where no request head is at hand (a malformed
+/// request, a timeout) or from the connection: the `error_page` of the routed
+/// location, else of the server's `/` location.
+pub fn error_response(
+    config: &Config,
+    server_idx: usize,
+    routed: Option<&Routed>,
+    status: u16,
+) -> Response {
+    let server = &config.servers[server_idx];
+    let loc = match routed {
+        Some(r) => r.location(config),
+        None => route::match_location(server, "/"),
+    };
+    if !loc.error_pages.contains_key(&status) {
+        return builtin_error(status);
+    }
+    let req = blank_request();
+    let origin = Origin {
+        group: 0,
+        local: ([0, 0, 0, 0], 0).into(),
+        peer: ([0, 0, 0, 0], 0).into(),
+    };
+    let cx = Cx {
+        config,
+        origin,
+        req: &req,
+    };
+    match routed {
+        Some(r) => for_request(&cx, r, status),
+        None => {
+            let mut r = Routed::new(server_idx, "/".into(), None);
+            r.location = route::find_location(server, "/", &mut r.vars).0;
+            for_request(&cx, &r, status)
+        }
+    }
+}
+
+/// The error response for `status` while handling `r`.
+pub fn for_request(cx: &Cx, r: &Routed, status: u16) -> Response {
+    let Some(page) = r.location(cx.config).error_pages.get(&status) else {
+        return builtin_error(status);
+    };
+    if r.in_error_page {
+        return builtin_error(status);
+    }
+    let target = match page.uri.literal() {
+        Some(s) => s.to_string(),
+        None => page.uri.expand(&cx.env(r, true)),
+    };
+    if target.starts_with("http://") || target.starts_with("https://") {
+        let code = match page.status_override {
+            Some(c @ (301 | 302 | 303 | 307 | 308)) => c,
+            _ => 302,
+        };
+        return cx.decorate(fixed_return(code, Some(&target)), r);
+    }
+    // `=CODE` answers with CODE, a bare `=` with the page's own status.
+    let answer = match page.status_override {
+        Some(0) => None,
+        Some(code) => Some(code),
+        None => Some(status),
+    };
+    let mut get = cx.req.clone();
+    if get.method != Method::Head {
+        get.method = Method::Get;
+    }
+    get.framing = Framing::None;
+    get.expect_continue = false;
+    let gcx = Cx {
+        config: cx.config,
+        origin: cx.origin,
+        req: &get,
+    };
+    let mut next = r.clone();
+    next.redirects += 1;
+    next.in_error_page = true;
+    next.script = None;
+    let start = if target.starts_with('@') {
+        match route::named_location(r.server(cx.config), &target) {
+            Some(i) => Target::Named(i),
+            None => {
+                log::error!("error_page: no named location \"{target}\"");
+                return builtin_error(status);
+            }
+        }
+    } else {
+        let (p, args) = target.split_once('?').unwrap_or((&target, ""));
+        let Some(clean) = super::path::clean(p) else {
+            return builtin_error(status);
+        };
+        next.path = clean;
+        next.args = (!args.is_empty()).then(|| args.to_string());
+        Target::Uri
+    };
+    match phases::locate(&gcx, next, start) {
+        Ok(done) if done.script.is_some() => {
+            log::error!("error_page {target}: a CGI script cannot serve an error page");
+            builtin_error(status)
+        }
+        Ok(done) => match static_file::serve_error_page(done.location(cx.config), &done.path) {
+            Ok(mut resp) => {
+                if let Some(code) = answer {
+                    resp.status = code;
+                }
+                gcx.decorate(resp, &done)
+            }
+            Err(_) => builtin_error(status),
+        },
+        Err(resp) => resp,
+    }
+}
+
+/// The built-in HTML error page.
+pub fn builtin_error(status: u16) -> Response {
+    Response::with_body(status, "text/html", error_body(status))
+}
+
+/// A GET of nothing, for error pages found before a request head was read.
+pub fn blank_request() -> Request {
+    Request {
+        method: Method::Get,
+        target: String::new(),
+        http11: true,
+        headers: Fields::default(),
+        host: None,
+        framing: Framing::None,
+        keep_alive: false,
+        expect_continue: false,
+    }
+}

@@ -1,0 +1,218 @@
+//! The request phases, as nginx runs them, on a request head:
+//!
+//! find the server → server `rewrite`/`return`/`set` → find the location →
+//! location `rewrite`/`return`/`set` → access (`internal`, body size, methods) →
+//! `try_files` → the content handler's choice (CGI script, `index` file, upload,
+//! delete, static file, autoindex).
+//!
+//! An internal redirect (`rewrite ... last`, a `try_files` fallback, an `index`
+//! file, an `error_page`) goes back to "find the location" with the new URI; more
+//! than [`MAX_REDIRECTS`] in one request is a 500, as in nginx. The head is enough
+//! for every decision, so the body can then go straight to its sink (an upload
+//! file, or the spool a CGI script reads), and the content runs once it is in.
+
+use std::borrow::Cow;
+
+use super::rewrite::{self, Flow};
+use super::{Cx, Routed, error_response, path, route as find, static_file};
+use crate::cgi;
+use crate::config::{Fallback, Location, TryFiles};
+use crate::http::{Framing, Method, Response};
+
+/// Internal redirects allowed in one request (nginx's limit).
+pub const MAX_REDIRECTS: u8 = 10;
+
+/// Where the next round starts.
+#[derive(Clone, Copy)]
+pub enum Target {
+    /// Search the locations for `Routed::path`.
+    Uri,
+    /// A named location (index into the server's locations).
+    Named(usize),
+}
+
+/// The phases from the server's rewrite phase on.
+pub fn route(cx: &Cx, server: usize) -> Result<Routed, Response> {
+    let Some(clean) = path::clean(cx.req.path()) else {
+        return Err(error_response(cx.config, server, None, 400));
+    };
+    let mut r = Routed::new(server, clean, cx.req.query());
+    let ops = &cx.config.servers[server].rewrite;
+    if !ops.is_empty()
+        && let Flow::Respond(resp) = rewrite::run(cx, ops, &mut r, false)
+    {
+        return Err(resp);
+    }
+    locate(cx, r, Target::Uri)
+}
+
+/// The phases from "find the location" on, until a content handler is chosen.
+pub fn locate(cx: &Cx, mut r: Routed, mut target: Target) -> Result<Routed, Response> {
+    let server = &cx.config.servers[r.server];
+    loop {
+        r.local = None;
+        r.location = match target {
+            Target::Named(i) => i,
+            Target::Uri => find::find_location(server, &r.path, &mut r.vars).0,
+        };
+        target = Target::Uri;
+        let loc = &server.locations[r.location];
+        if loc.internal && r.redirects == 0 {
+            return Err(cx.error(&r, 404));
+        }
+        // nginx checks the declared length right after finding the location.
+        let limit = loc.client_max_body_size;
+        if matches!(cx.req.framing, Framing::Length(n) if limit != 0 && n > limit) {
+            return Err(cx.error(&r, 413));
+        }
+        match rewrite::run(cx, &loc.rewrite, &mut r, true) {
+            Flow::Next | Flow::Break => {}
+            Flow::Last => {
+                redirected(cx, &mut r)?;
+                continue;
+            }
+            Flow::Respond(resp) => return Err(cx.decorate(resp, &r)),
+        }
+        if loc.root_vars.is_some() || loc.alias_vars.is_some() {
+            r.local = Some(Box::new(expanded(cx, &r, loc)));
+        }
+        let loc = r.location(cx.config);
+        if !super::method_allowed(loc, cx.req.method) || !super::has_handler(loc, cx.req.method) {
+            return Err(super::not_allowed(cx, &r));
+        }
+        if let Some(tf) = &loc.try_files {
+            match try_files(cx, &r, loc, tf) {
+                Tried::File(uri) => r.path = uri,
+                Tried::Uri(uri) => {
+                    set_target(&mut r, &uri);
+                    redirected(cx, &mut r)?;
+                    continue;
+                }
+                Tried::Named(i) => {
+                    redirected(cx, &mut r)?;
+                    target = Target::Named(i);
+                    continue;
+                }
+                Tried::Status(code) => return Err(cx.error(&r, code)),
+            }
+        }
+        r.script = cgi::find_script(r.location(cx.config), &r.path);
+        let loc = r.location(cx.config);
+        if r.script.is_none()
+            && r.path.ends_with('/')
+            && index_applies(loc, cx.req.method)
+            && let Some(uri) = index_file(loc, &r.path)
+        {
+            r.path = uri;
+            redirected(cx, &mut r)?;
+            continue;
+        }
+        return Ok(r);
+    }
+}
+
+/// Counts an internal redirect; too many is a 500.
+fn redirected(cx: &Cx, r: &mut Routed) -> Result<(), Response> {
+    r.redirects += 1;
+    if r.redirects > MAX_REDIRECTS {
+        log::error!(
+            "rewrite or internal redirection cycle while processing \"{}\"",
+            r.path
+        );
+        return Err(cx.error(r, 500));
+    }
+    Ok(())
+}
+
+/// A redirect target `URI[?ARGS]`: new arguments replace the old ones.
+fn set_target(r: &mut Routed, uri: &str) {
+    let (p, args) = match uri.split_once('?') {
+        Some((p, a)) => (p, Some(a.to_string())),
+        None => (uri, r.args.take()),
+    };
+    r.path = path::normalize(p).unwrap_or_else(|| p.to_string());
+    r.args = args;
+}
+
+/// The location with `root`/`alias` variables expanded for this request.
+fn expanded(cx: &Cx, r: &Routed, loc: &Location) -> Location {
+    let env = cx.env(r, true);
+    let mut local = loc.clone();
+    if let Some(t) = &loc.root_vars {
+        local.root = t.expand(&env).into();
+    }
+    if let Some(t) = &loc.alias_vars {
+        local.alias = Some(t.expand(&env).into());
+    }
+    local
+}
+
+/// What `try_files` found.
+enum Tried {
+    /// A file (or directory, for a name ending in `/`) exists: serve this URI here.
+    File(String),
+    /// The fallback URI.
+    Uri(String),
+    Named(usize),
+    Status(u16),
+}
+
+fn try_files(cx: &Cx, r: &Routed, loc: &Location, tf: &TryFiles) -> Tried {
+    let env = cx.env(r, true);
+    for t in &tf.files {
+        let name: Cow<str> = match t.literal() {
+            Some(s) => Cow::Borrowed(s),
+            None => Cow::Owned(t.expand(&env)),
+        };
+        let dir = name.ends_with('/') && name.len() > 1;
+        let Some(uri) = path::normalize(&name) else {
+            continue;
+        };
+        if let Some(meta) = static_file::probe(loc, &uri)
+            && (if dir { meta.is_dir() } else { meta.is_file() })
+        {
+            return Tried::File(uri);
+        }
+    }
+    match &tf.fallback {
+        Fallback::Status(code) => Tried::Status(*code),
+        Fallback::Uri(t) => {
+            let uri = t.expand(&env);
+            if uri.starts_with('@') {
+                let server = &cx.config.servers[r.server];
+                return match find::named_location(server, &uri) {
+                    Some(i) => Tried::Named(i),
+                    None => {
+                        log::error!("try_files: no named location \"{uri}\"");
+                        Tried::Status(500)
+                    }
+                };
+            }
+            Tried::Uri(uri)
+        }
+    }
+}
+
+/// nginx's index module answers GET, HEAD and POST; a POST to a location that takes
+/// uploads is the upload's.
+fn index_applies(loc: &Location, method: Method) -> bool {
+    match method {
+        Method::Get | Method::Head => true,
+        Method::Post => loc.upload_store.is_none(),
+        _ => false,
+    }
+}
+
+/// The first `index` file that exists in the directory `uri` names, as a URI.
+fn index_file(loc: &Location, uri: &str) -> Option<String> {
+    loc.index.iter().find_map(|name| {
+        let candidate = if name.starts_with('/') {
+            name.clone()
+        } else {
+            format!("{uri}{name}")
+        };
+        static_file::probe(loc, &candidate)
+            .filter(|m| m.is_file())
+            .map(|_| candidate)
+    })
+}

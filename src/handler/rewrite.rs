@@ -1,0 +1,126 @@
+//! The rewrite phases (server level, then the location's): nginx's rewrite module
+//! directives run in order. `rewrite` changes the URI (and maybe the arguments) or
+//! redirects, `return` answers, `set` assigns a variable, `break` stops.
+
+use super::{Cx, Routed, fixed_return};
+use crate::config::{Op, Return, RewriteFlag};
+use crate::http::Response;
+
+/// What the list of directives decided.
+pub enum Flow {
+    /// Ran to the end: go on with the next phase.
+    Next,
+    /// `rewrite ... last`: search the location again for the new URI.
+    Last,
+    /// `break` or `rewrite ... break`: stay in this location.
+    Break,
+    /// `return`, or a redirecting `rewrite`.
+    Respond(Response),
+}
+
+/// Runs `ops` on the request; the location (if any) is `r.location`.
+pub fn run(cx: &Cx, ops: &[Op], r: &mut Routed, in_location: bool) -> Flow {
+    for op in ops {
+        match op {
+            Op::Return(ret) => return Flow::Respond(answer(cx, r, ret, in_location)),
+            Op::Break => return Flow::Break,
+            Op::Set { var, value } => {
+                let v = value.expand(&cx.env(r, in_location));
+                if let crate::vars::Var::User(slot) = var {
+                    r.vars.set(*slot, v);
+                }
+            }
+            Op::Rewrite {
+                pattern,
+                replacement,
+                flag,
+                ..
+            } => {
+                if !pattern.matches(&r.path, &mut r.vars) {
+                    continue;
+                }
+                let new = replacement.expand(&cx.env(r, in_location));
+                let external = ["http://", "https://"].iter().any(|p| new.starts_with(p))
+                    || replacement.source().starts_with("$scheme");
+                if external || matches!(flag, RewriteFlag::Redirect | RewriteFlag::Permanent) {
+                    let code = if *flag == RewriteFlag::Permanent { 301 } else { 302 };
+                    let target = with_args(&new, r.args.as_deref());
+                    return Flow::Respond(cx.redirect(r, code, &target));
+                }
+                set_uri(r, &new);
+                match flag {
+                    RewriteFlag::Last => return Flow::Last,
+                    RewriteFlag::Break => return Flow::Break,
+                    _ => {}
+                }
+            }
+        }
+    }
+    Flow::Next
+}
+
+/// `return CODE [TEXT|URL]`.
+fn answer(cx: &Cx, r: &Routed, ret: &Return, in_location: bool) -> Response {
+    let target = ret.target.as_ref().map(|t| match t.literal() {
+        Some(s) => std::borrow::Cow::Borrowed(s),
+        None => std::borrow::Cow::Owned(t.expand(&cx.env(r, in_location))),
+    });
+    match (ret.code, target.as_deref()) {
+        (301 | 302 | 303 | 307 | 308, Some(url)) => cx.redirect(r, ret.code, url),
+        (code, target) => fixed_return(code, target),
+    }
+}
+
+/// A rewritten URI: `?` starts new arguments (the old ones follow them, unless the
+/// replacement ends with `?`).
+fn set_uri(r: &mut Routed, new: &str) {
+    let (path, args) = match new.split_once('?') {
+        Some((p, "")) => (p, None),
+        Some((p, a)) => {
+            let args = match &r.args {
+                Some(old) if !old.is_empty() => format!("{a}&{old}"),
+                _ => a.to_string(),
+            };
+            (p, Some(args))
+        }
+        None => (new, r.args.take()),
+    };
+    r.path = super::path::normalize(path).unwrap_or_else(|| path.to_string());
+    r.args = args;
+}
+
+/// A redirect target with the request's arguments appended (unless it ends in `?`,
+/// which drops them).
+fn with_args(target: &str, args: Option<&str>) -> String {
+    if let Some(stripped) = target.strip_suffix('?') {
+        return stripped.to_string();
+    }
+    match args {
+        Some(a) if !a.is_empty() => {
+            let sep = if target.contains('?') { '&' } else { '?' };
+            format!("{target}{sep}{a}")
+        }
+        _ => target.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arguments_follow_nginx() {
+        assert_eq!(with_args("/new", Some("a=1")), "/new?a=1");
+        assert_eq!(with_args("/new?b=2", Some("a=1")), "/new?b=2&a=1");
+        assert_eq!(with_args("/new?", Some("a=1")), "/new");
+        assert_eq!(with_args("/new", None), "/new");
+        let mut r = Routed::new(0, "/old".into(), Some("a=1"));
+        set_uri(&mut r, "/x?b=2");
+        assert_eq!((r.path.as_str(), r.args.as_deref()), ("/x", Some("b=2&a=1")));
+        set_uri(&mut r, "/y?");
+        assert_eq!((r.path.as_str(), r.args.as_deref()), ("/y", None));
+        r.args = Some("c=3".into());
+        set_uri(&mut r, "//z/../w");
+        assert_eq!((r.path.as_str(), r.args.as_deref()), ("/w", Some("c=3")));
+    }
+}

@@ -1,0 +1,229 @@
+//! nginx variables: the names a configuration may use (`$uri`, `$http_user_agent`,
+//! `$1`, `set $name ...`), compiled once at load into [`Var`]s inside [`Template`]s,
+//! and their values for one request ([`Env`]).
+//!
+//! A name is resolved when the configuration is read: a built-in becomes its `Var`
+//! at once, anything else waits (`Var::Unlinked`) until the whole file is read and
+//! every `set` and named regex capture is known, then becomes a `Var::User` slot or
+//! a `file:line:col` error, as nginx's "unknown variable".
+
+mod pattern;
+mod template;
+mod value;
+
+pub use pattern::Pattern;
+pub use template::{Escape, Template};
+pub use value::{Done, Env, State};
+
+use crate::config::{ConfigError, Pos};
+
+/// One variable reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Var {
+    Uri,
+    RequestUri,
+    Args,
+    IsArgs,
+    /// `$arg_NAME`: a query argument.
+    Arg(Box<str>),
+    Host,
+    /// `$http_NAME`: a request header, NAME with `_` for `-`, lower-case.
+    Http(Box<str>),
+    /// `$sent_http_NAME`: a response header (log_format only).
+    SentHttp(Box<str>),
+    Cookie(Box<str>),
+    RemoteAddr,
+    RemotePort,
+    RemoteUser,
+    ServerAddr,
+    ServerPort,
+    ServerName,
+    ServerProtocol,
+    Scheme,
+    Https,
+    Request,
+    RequestMethod,
+    RequestFilename,
+    DocumentRoot,
+    RealpathRoot,
+    ContentType,
+    ContentLength,
+    Status,
+    BodyBytesSent,
+    BytesSent,
+    RequestTime,
+    TimeLocal,
+    TimeIso8601,
+    Msec,
+    RequestLength,
+    RequestId,
+    Pid,
+    Hostname,
+    /// `$0`..`$9`: the last regex match's captures.
+    Capture(u8),
+    /// A `set` variable or a named capture: a slot in the request's [`State`].
+    User(u16),
+    /// A name not known yet; [`link`] turns it into `User` or an error.
+    Unlinked(Box<(String, Pos)>),
+}
+
+/// Built-in names with no parameter.
+const NAMES: &[(&str, Var)] = &[
+    ("uri", Var::Uri),
+    ("document_uri", Var::Uri),
+    ("request_uri", Var::RequestUri),
+    ("args", Var::Args),
+    ("query_string", Var::Args),
+    ("is_args", Var::IsArgs),
+    ("host", Var::Host),
+    ("remote_addr", Var::RemoteAddr),
+    ("remote_port", Var::RemotePort),
+    ("remote_user", Var::RemoteUser),
+    ("server_addr", Var::ServerAddr),
+    ("server_port", Var::ServerPort),
+    ("server_name", Var::ServerName),
+    ("server_protocol", Var::ServerProtocol),
+    ("scheme", Var::Scheme),
+    ("https", Var::Https),
+    ("request", Var::Request),
+    ("request_method", Var::RequestMethod),
+    ("request_filename", Var::RequestFilename),
+    ("document_root", Var::DocumentRoot),
+    ("realpath_root", Var::RealpathRoot),
+    ("content_type", Var::ContentType),
+    ("content_length", Var::ContentLength),
+    ("status", Var::Status),
+    ("body_bytes_sent", Var::BodyBytesSent),
+    ("bytes_sent", Var::BytesSent),
+    ("request_time", Var::RequestTime),
+    ("time_local", Var::TimeLocal),
+    ("time_iso8601", Var::TimeIso8601),
+    ("msec", Var::Msec),
+    ("request_length", Var::RequestLength),
+    ("request_id", Var::RequestId),
+    ("pid", Var::Pid),
+    ("hostname", Var::Hostname),
+];
+
+impl Var {
+    /// The variable called `name` (without `$`): a built-in, or `Unlinked`.
+    pub fn named(name: &str, pos: &Pos) -> Var {
+        if let Some((_, v)) = NAMES.iter().find(|(n, _)| *n == name) {
+            return v.clone();
+        }
+        let param = |p: &str| name.strip_prefix(p).filter(|s| !s.is_empty());
+        if let Some(h) = param("http_") {
+            return Var::Http(h.to_ascii_lowercase().into());
+        }
+        if let Some(h) = param("sent_http_") {
+            return Var::SentHttp(h.to_ascii_lowercase().into());
+        }
+        if let Some(a) = param("arg_") {
+            return Var::Arg(a.into());
+        }
+        if let Some(c) = param("cookie_") {
+            return Var::Cookie(c.into());
+        }
+        if name.len() == 1
+            && let Some(d) = name.bytes().next().filter(u8::is_ascii_digit)
+        {
+            return Var::Capture(d - b'0');
+        }
+        Var::Unlinked(Box::new((name.to_string(), pos.clone())))
+    }
+
+    /// Whether a value exists only once the response is known (log_format).
+    pub fn is_late(&self) -> bool {
+        matches!(
+            self,
+            Var::Status
+                | Var::BodyBytesSent
+                | Var::BytesSent
+                | Var::RequestTime
+                | Var::SentHttp(_)
+        )
+    }
+}
+
+/// The variable names a configuration declares (`set` and named captures), in the
+/// order first seen: a name's index is its `Var::User` slot.
+#[derive(Debug, Clone, Default)]
+pub struct Names {
+    pub names: Vec<String>,
+}
+
+impl Names {
+    /// The slot of `name`, declaring it if new.
+    pub fn declare(&mut self, name: &str) -> u16 {
+        if let Some(i) = self.names.iter().position(|n| n == name) {
+            return i as u16;
+        }
+        self.names.push(name.to_string());
+        (self.names.len() - 1) as u16
+    }
+
+    fn find(&self, name: &str) -> Option<u16> {
+        self.names.iter().position(|n| n == name).map(|i| i as u16)
+    }
+}
+
+/// Resolves an `Unlinked` variable against the declared names.
+pub fn link(var: &mut Var, names: &Names) -> Result<(), ConfigError> {
+    if let Var::Unlinked(b) = var {
+        let (name, pos) = &**b;
+        match names.find(name) {
+            Some(i) => *var = Var::User(i),
+            None => return Err(ConfigError::at(pos, format!("unknown \"{name}\" variable"))),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn pos() -> Pos {
+        Pos {
+            file: Arc::from("t.conf"),
+            line: 1,
+            col: 1,
+        }
+    }
+
+    #[test]
+    fn names_resolve() {
+        let cases = [
+            ("uri", Var::Uri),
+            ("query_string", Var::Args),
+            ("http_user_agent", Var::Http("user_agent".into())),
+            ("http_X_Forwarded_For", Var::Http("x_forwarded_for".into())),
+            ("arg_page", Var::Arg("page".into())),
+            ("cookie_sid", Var::Cookie("sid".into())),
+            ("1", Var::Capture(1)),
+            ("0", Var::Capture(0)),
+        ];
+        for (name, want) in cases {
+            assert_eq!(Var::named(name, &pos()), want, "{name}");
+        }
+        assert!(matches!(Var::named("http_", &pos()), Var::Unlinked(_)));
+        assert!(matches!(Var::named("foo", &pos()), Var::Unlinked(_)));
+    }
+
+    #[test]
+    fn linking() {
+        let mut names = Names::default();
+        assert_eq!(names.declare("a"), 0);
+        assert_eq!(names.declare("b"), 1);
+        assert_eq!(names.declare("a"), 0);
+        let mut v = Var::named("b", &pos());
+        link(&mut v, &names).unwrap();
+        assert_eq!(v, Var::User(1));
+        let mut v = Var::named("nope", &pos());
+        assert_eq!(
+            link(&mut v, &names).unwrap_err().to_string(),
+            "t.conf:1:1: unknown \"nope\" variable"
+        );
+    }
+}

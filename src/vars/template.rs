@@ -1,0 +1,244 @@
+//! Templates: a configuration value with variables in it (`https://$host$request_uri`),
+//! split once at load into literal pieces and variable references. A value without
+//! variables is one literal, and [`Template::literal`] hands it out with no copying,
+//! so a configuration that uses no variables does no formatting per request.
+
+use super::{Env, Var};
+use crate::config::{ConfigError, Pos};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Part {
+    Lit(String),
+    Var(Var),
+}
+
+/// A compiled value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    parts: Vec<Part>,
+    /// The value as written, for `-T` and `--explain`.
+    source: String,
+}
+
+/// How expanded variable values are escaped (`log_format ... escape=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Escape {
+    /// No escaping: the value as it is.
+    #[default]
+    None,
+    /// nginx's log default: `"`, `\`, and bytes outside 0x20..0x7e as `\xXX`.
+    Log,
+    /// JSON string contents.
+    Json,
+}
+
+impl Template {
+    /// Compiles `text` written at `pos`; `$name`, `${name}` and `$1` are variables.
+    pub fn compile(text: &str, pos: &Pos) -> Result<Template, ConfigError> {
+        let mut parts = Vec::new();
+        let mut lit = String::new();
+        let mut rest = text;
+        while let Some(i) = rest.find('$') {
+            lit.push_str(&rest[..i]);
+            let after = &rest[i + 1..];
+            let (name, used) = var_name(after).ok_or_else(|| {
+                ConfigError::at(pos, format!("invalid variable name in \"{text}\""))
+            })?;
+            if !lit.is_empty() {
+                parts.push(Part::Lit(std::mem::take(&mut lit)));
+            }
+            parts.push(Part::Var(Var::named(name, pos)));
+            rest = &after[used..];
+        }
+        lit.push_str(rest);
+        if !lit.is_empty() || parts.is_empty() {
+            parts.push(Part::Lit(lit));
+        }
+        Ok(Template {
+            parts,
+            source: text.to_string(),
+        })
+    }
+
+    /// A template that is only `text`.
+    pub fn plain(text: &str) -> Template {
+        Template {
+            parts: vec![Part::Lit(text.to_string())],
+            source: text.to_string(),
+        }
+    }
+
+    /// The value when it has no variables.
+    pub fn literal(&self) -> Option<&str> {
+        match self.parts.as_slice() {
+            [Part::Lit(s)] => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The value as written.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// Whether any variable is known only after the response (`$status`, ...).
+    pub fn has_late_vars(&self) -> bool {
+        self.vars().any(Var::is_late)
+    }
+
+    pub fn vars(&self) -> impl Iterator<Item = &Var> {
+        self.parts.iter().filter_map(|p| match p {
+            Part::Var(v) => Some(v),
+            Part::Lit(_) => None,
+        })
+    }
+
+    pub fn vars_mut(&mut self) -> impl Iterator<Item = &mut Var> {
+        self.parts.iter_mut().filter_map(|p| match p {
+            Part::Var(v) => Some(v),
+            Part::Lit(_) => None,
+        })
+    }
+
+    /// The value for one request.
+    pub fn expand(&self, env: &Env) -> String {
+        if let Some(s) = self.literal() {
+            return s.to_string();
+        }
+        let mut out = String::new();
+        self.expand_into(env, &mut out, Escape::None);
+        out
+    }
+
+    /// Appends the value to `out`, variable values escaped as `esc` says.
+    pub fn expand_into(&self, env: &Env, out: &mut String, esc: Escape) {
+        let mut value = String::new();
+        for part in &self.parts {
+            match part {
+                Part::Lit(s) => out.push_str(s),
+                Part::Var(v) => {
+                    value.clear();
+                    let found = env.value(v, &mut value);
+                    if esc == Escape::Log && (!found || value.is_empty()) {
+                        out.push('-');
+                    } else {
+                        escape(&value, out, esc);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The name after a `$`: `{name}`, a single digit, or a run of `[A-Za-z0-9_]`;
+/// returns it and how many bytes it took.
+fn var_name(s: &str) -> Option<(&str, usize)> {
+    if let Some(inner) = s.strip_prefix('{') {
+        let end = inner.find('}')?;
+        let name = &inner[..end];
+        return (!name.is_empty() && name.bytes().all(is_name_byte)).then_some((name, end + 2));
+    }
+    let first = *s.as_bytes().first()?;
+    if first.is_ascii_digit() {
+        return Some((&s[..1], 1));
+    }
+    let len = s.bytes().take_while(|&b| is_name_byte(b)).count();
+    (len > 0).then(|| (&s[..len], len))
+}
+
+fn is_name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+fn escape(value: &str, out: &mut String, esc: Escape) {
+    match esc {
+        Escape::None => out.push_str(value),
+        Escape::Log => {
+            for b in value.bytes() {
+                if b == b'"' || b == b'\\' || !(0x20..0x7f).contains(&b) {
+                    out.push_str(&format!("\\x{b:02X}"));
+                } else {
+                    out.push(b as char);
+                }
+            }
+        }
+        Escape::Json => {
+            for c in value.chars() {
+                match c {
+                    '"' => out.push_str("\\\""),
+                    '\\' => out.push_str("\\\\"),
+                    '\n' => out.push_str("\\n"),
+                    '\r' => out.push_str("\\r"),
+                    '\t' => out.push_str("\\t"),
+                    c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+                    c => out.push(c),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn pos() -> Pos {
+        Pos {
+            file: Arc::from("t.conf"),
+            line: 2,
+            col: 5,
+        }
+    }
+
+    fn parts(t: &Template) -> Vec<String> {
+        t.parts
+            .iter()
+            .map(|p| match p {
+                Part::Lit(s) => format!("'{s}'"),
+                Part::Var(v) => format!("{v:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn compile_table() {
+        let cases: &[(&str, &[&str])] = &[
+            ("plain", &["'plain'"]),
+            ("", &["''"]),
+            ("https://$host$request_uri", &["'https://'", "Host", "RequestUri"]),
+            ("${uri}x", &["Uri", "'x'"]),
+            ("/img/$1.png", &["'/img/'", "Capture(1)", "'.png'"]),
+            ("$12", &["Capture(1)", "'2'"]),
+            ("a-$arg_page-b", &["'a-'", "Arg(\"page\")", "'-b'"]),
+        ];
+        for (src, want) in cases {
+            let t = Template::compile(src, &pos()).unwrap();
+            assert_eq!(parts(&t), *want, "{src}");
+            assert_eq!(t.source(), *src);
+        }
+        assert_eq!(
+            Template::compile("a", &pos()).unwrap().literal(),
+            Some("a")
+        );
+        assert_eq!(Template::compile("$uri", &pos()).unwrap().literal(), None);
+    }
+
+    #[test]
+    fn compile_errors() {
+        for src in ["cost $", "$ x", "${}", "${uri", "${a-b}"] {
+            let err = Template::compile(src, &pos()).unwrap_err().to_string();
+            assert_eq!(err, format!("t.conf:2:5: invalid variable name in \"{src}\""));
+        }
+    }
+
+    #[test]
+    fn escapes() {
+        let mut out = String::new();
+        escape("a\"b\\c\nd\u{1}é", &mut out, Escape::Json);
+        assert_eq!(out, "a\\\"b\\\\c\\nd\\u0001é");
+        out.clear();
+        escape("a\"b é", &mut out, Escape::Log);
+        assert_eq!(out, "a\\x22b \\xC3\\xA9");
+    }
+}

@@ -1,0 +1,310 @@
+//! The value of a variable for one request: what [`Env`] knows (the request, where
+//! it arrived, the server and location, the current URI after rewrites) plus the
+//! request's [`State`] (captures, `set` values, `$request_id`) and, for the access
+//! log, what was sent ([`Done`]).
+
+use std::cell::OnceCell;
+use std::fmt::Write as _;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::Var;
+use crate::config::{Location, Server};
+use crate::handler::Origin;
+use crate::http::date::{civil, log_date};
+use crate::http::{Framing, Request, Response};
+
+/// Per-request variable state. Empty (and allocation-free) for configurations that
+/// use no regex captures and no `set`.
+#[derive(Debug, Clone, Default)]
+pub struct State {
+    /// `$0`..`$9` of the last successful regex match.
+    pub captures: Vec<String>,
+    /// `set` variables and named captures, by slot.
+    user: Vec<Option<String>>,
+    request_id: OnceCell<String>,
+}
+
+impl State {
+    pub fn set(&mut self, slot: u16, value: String) {
+        let i = usize::from(slot);
+        if self.user.len() <= i {
+            self.user.resize(i + 1, None);
+        }
+        self.user[i] = Some(value);
+    }
+
+    pub fn user(&self, slot: u16) -> Option<&str> {
+        self.user.get(usize::from(slot))?.as_deref()
+    }
+
+    fn request_id(&self) -> &str {
+        self.request_id.get_or_init(random_id)
+    }
+}
+
+/// What the access log knows once the response is sent.
+pub struct Done<'a> {
+    pub status: u16,
+    pub body_bytes: u64,
+    pub bytes_sent: u64,
+    pub request_time: Duration,
+    pub response: Option<&'a Response>,
+}
+
+/// Everything a variable's value comes from.
+pub struct Env<'a> {
+    pub req: &'a Request,
+    pub origin: &'a Origin,
+    pub server: &'a Server,
+    pub location: Option<&'a Location>,
+    /// The current URI (decoded, normalized; changed by rewrites).
+    pub uri: &'a str,
+    /// The current query string (changed by rewrites).
+    pub args: Option<&'a str>,
+    pub state: &'a State,
+    pub done: Option<&'a Done<'a>>,
+}
+
+impl Env<'_> {
+    /// Appends the value of `var` to `out`; `false` if it has none ("not found").
+    pub fn value(&self, var: &Var, out: &mut String) -> bool {
+        let req = self.req;
+        match var {
+            Var::Uri => out.push_str(self.uri),
+            Var::RequestUri => out.push_str(&req.target),
+            Var::Args => out.push_str(self.args.unwrap_or("")),
+            Var::IsArgs => out.push_str(if self.args.is_some() { "?" } else { "" }),
+            Var::Arg(name) => return push(out, arg(self.args.unwrap_or(""), name)),
+            Var::Host => out.push_str(self.host()),
+            Var::Http(name) => return push(out, header(req, name)),
+            Var::Cookie(name) => return push(out, cookie(req, name)),
+            Var::SentHttp(name) => {
+                let r = self.done.and_then(|d| d.response);
+                return push(out, r.and_then(|r| r.get_header(&name.replace('_', "-"))));
+            }
+            Var::RemoteAddr => write_ip(out, self.origin.peer.ip()),
+            Var::RemotePort => push_num(out, self.origin.peer.port()),
+            Var::RemoteUser => return false,
+            Var::ServerAddr => write_ip(out, self.origin.local.ip()),
+            Var::ServerPort => push_num(out, self.origin.local.port()),
+            Var::ServerName => out.push_str(self.server.server_names.first().map_or("", |s| s)),
+            Var::ServerProtocol => out.push_str(req.version_str()),
+            Var::Scheme => out.push_str(self.origin.scheme()),
+            Var::Https => out.push_str(if self.origin.scheme() == "https" { "on" } else { "" }),
+            Var::Request => {
+                let _ = write!(out, "{} {} {}", req.method.as_str(), req.target, req.version_str());
+            }
+            Var::RequestMethod => out.push_str(req.method.as_str()),
+            Var::RequestFilename => match self.location {
+                Some(l) => out.push_str(&l.file_for(self.uri).to_string_lossy()),
+                None => return false,
+            },
+            Var::DocumentRoot => match self.location {
+                Some(l) => out.push_str(&l.document_root().to_string_lossy()),
+                None => return false,
+            },
+            Var::RealpathRoot => {
+                let Some(l) = self.location else { return false };
+                match std::fs::canonicalize(l.document_root()) {
+                    Ok(p) => out.push_str(&p.to_string_lossy()),
+                    Err(_) => return false,
+                }
+            }
+            Var::ContentType => return push(out, req.header("content-type")),
+            Var::ContentLength => return push(out, req.header("content-length")),
+            Var::Status => match self.done {
+                Some(d) => push_num(out, d.status),
+                None => out.push('0'),
+            },
+            Var::BodyBytesSent => push_num(out, self.done.map_or(0, |d| d.body_bytes)),
+            Var::BytesSent => push_num(out, self.done.map_or(0, |d| d.bytes_sent)),
+            Var::RequestTime => {
+                let t = self.done.map_or(Duration::ZERO, |d| d.request_time);
+                let _ = write!(out, "{}.{:03}", t.as_secs(), t.subsec_millis());
+            }
+            Var::TimeLocal => out.push_str(&log_date(SystemTime::now())),
+            Var::TimeIso8601 => iso8601(out, SystemTime::now()),
+            Var::Msec => {
+                let t = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+                let _ = write!(out, "{}.{:03}", t.as_secs(), t.subsec_millis());
+            }
+            Var::RequestLength => push_num(out, request_length(req)),
+            Var::RequestId => out.push_str(self.state.request_id()),
+            Var::Pid => push_num(out, std::process::id()),
+            Var::Hostname => out.push_str(hostname()),
+            Var::Capture(n) => {
+                return push(out, self.state.captures.get(usize::from(*n)).map(String::as_str));
+            }
+            Var::User(slot) => return push(out, self.state.user(*slot)),
+            Var::Unlinked(_) => return false,
+        }
+        true
+    }
+
+    /// `$host`: the request's host, else the server's first name.
+    pub fn host(&self) -> &str {
+        match &self.req.host {
+            Some(h) if !h.is_empty() => h,
+            _ => self.server.server_names.first().map_or("", |s| s),
+        }
+    }
+}
+
+fn push(out: &mut String, v: Option<&str>) -> bool {
+    match v {
+        Some(v) => {
+            out.push_str(v);
+            true
+        }
+        None => false,
+    }
+}
+
+fn push_num(out: &mut String, n: impl std::fmt::Display) {
+    let _ = write!(out, "{n}");
+}
+
+fn write_ip(out: &mut String, ip: std::net::IpAddr) {
+    match ip {
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => push_num(out, v4),
+            None => push_num(out, v6),
+        },
+        v4 => push_num(out, v4),
+    }
+}
+
+/// `$http_NAME`: the header whose name, lower-cased with `-` as `_`, is `name`.
+fn header<'r>(req: &'r Request, name: &str) -> Option<&'r str> {
+    req.headers.iter().find_map(|(n, v)| {
+        let same = n.len() == name.len()
+            && n.bytes().zip(name.bytes()).all(|(a, b)| {
+                let a = a.to_ascii_lowercase();
+                a == b || (a == b'-' && b == b'_')
+            });
+        same.then(|| std::str::from_utf8(v).ok().map(str::trim)).flatten()
+    })
+}
+
+/// `$arg_NAME`: the first `NAME=value` of the query string, as sent.
+fn arg<'a>(args: &'a str, name: &str) -> Option<&'a str> {
+    args.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        k.eq_ignore_ascii_case(name).then_some(v)
+    })
+}
+
+/// `$cookie_NAME`: from the `Cookie` header.
+fn cookie<'r>(req: &'r Request, name: &str) -> Option<&'r str> {
+    req.headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("cookie"))
+        .filter_map(|(_, v)| std::str::from_utf8(v).ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| {
+            let (k, v) = c.trim().split_once('=')?;
+            (k == name).then_some(v)
+        })
+}
+
+/// The request head's size as received (line, fields, CRLFs) plus the body's.
+fn request_length(req: &Request) -> u64 {
+    let line = req.method.as_str().len() + req.target.len() + 8 + 4;
+    let fields: usize = req.headers.iter().map(|(n, v)| n.len() + v.len() + 4).sum();
+    let body = match req.framing {
+        Framing::Length(n) => n,
+        _ => 0,
+    };
+    (line + fields + 2) as u64 + body
+}
+
+/// `2026-11-22T15:46:02+00:00`.
+fn iso8601(out: &mut String, t: SystemTime) {
+    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let c = civil(secs);
+    let _ = write!(
+        out,
+        "{}-{:02}-{:02}T{:02}:{:02}:{:02}+00:00",
+        c.year, c.month, c.day, c.hour, c.min, c.sec
+    );
+}
+
+fn hostname() -> &'static str {
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        let mut buf = [0u8; 256];
+        // SAFETY: the buffer is valid for its length; gethostname NUL-terminates
+        // within it or truncates.
+        let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+        if rc != 0 {
+            return "localhost".into();
+        }
+        let len = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+        String::from_utf8_lossy(&buf[..len]).into_owned()
+    })
+}
+
+/// 16 random bytes in hex (`$request_id`), from a per-thread xorshift generator
+/// seeded by the clock, the thread and a counter.
+fn random_id() -> String {
+    use std::cell::Cell;
+    use std::hash::{BuildHasher, Hasher};
+    thread_local! {
+        static SEED: Cell<u64> = Cell::new({
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_u128(SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos());
+            h.finish() | 1
+        });
+    }
+    let next = || {
+        SEED.with(|s| {
+            let mut x = s.get();
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            s.set(x);
+            x
+        })
+    };
+    format!("{:016x}{:016x}", next(), next())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::request::Fields;
+
+    #[test]
+    fn args_cookies_headers() {
+        assert_eq!(arg("a=1&page=2&b", "page"), Some("2"));
+        assert_eq!(arg("a=1&b", "b"), Some(""));
+        assert_eq!(arg("a=1", "c"), None);
+        let req = Request {
+            method: crate::http::Method::Get,
+            target: "/x?y=1".into(),
+            http11: true,
+            headers: Fields::from_pairs([
+                ("Cookie", &b"sid=abc; theme=dark"[..]),
+                ("X-Forwarded-For", &b" 10.0.0.1 "[..]),
+            ]),
+            host: None,
+            framing: Framing::None,
+            keep_alive: true,
+            expect_continue: false,
+        };
+        assert_eq!(cookie(&req, "theme"), Some("dark"));
+        assert_eq!(cookie(&req, "nope"), None);
+        assert_eq!(header(&req, "x_forwarded_for"), Some("10.0.0.1"));
+        assert_eq!(header(&req, "cookie"), Some("sid=abc; theme=dark"));
+        let a = random_id();
+        assert_eq!(a.len(), 32);
+        assert_ne!(a, random_id());
+    }
+
+    #[test]
+    fn iso_dates() {
+        let mut s = String::new();
+        iso8601(&mut s, UNIX_EPOCH + Duration::from_secs(784_111_777));
+        assert_eq!(s, "1994-11-06T08:49:37+00:00");
+    }
+}
