@@ -155,7 +155,10 @@ fn location_lines(loc: &Location) -> Vec<String> {
         let over = page
             .status_override
             .map_or(String::new(), |c| format!(" ={c}"));
-        v.push(format!("error_page {code}{over} {}", quote(page.uri.source())));
+        v.push(format!(
+            "error_page {code}{over} {}",
+            quote(page.uri.source())
+        ));
     }
     v.push(format!("client_max_body_size {}", loc.client_max_body_size));
     v.push(format!("allow_methods {}", loc.allow_methods.join(" ")));
@@ -202,7 +205,11 @@ fn location_lines(loc: &Location) -> Vec<String> {
     v.push(format!("default_type {}", loc.default_type));
     for h in &loc.add_headers {
         let always = if h.always { " always" } else { "" };
-        v.push(format!("add_header {} {}{always}", h.name, quote(h.value.source())));
+        v.push(format!(
+            "add_header {} {}{always}",
+            h.name,
+            quote(h.value.source())
+        ));
     }
     if loc.access_logs.is_empty() {
         v.push("access_log off".to_owned());

@@ -7,11 +7,11 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
 
+use super::check::LocationDraft;
 use super::check::{MainDraft, ServerDraft};
 use super::settings::{self as defaults, Settings};
 use super::values::Arg;
 use super::{Config, ConfigError, ListenGroup, LocKind, Location, Server, link};
-use super::check::LocationDraft;
 
 /// Default `worker_processes`.
 const DEFAULT_WORKERS: usize = 1;
@@ -81,7 +81,10 @@ fn locations(d: &ServerDraft, server: &Settings, prefix: &Path) -> (Vec<Location
     for l in &d.locations {
         top.push(add_location(&mut out, l, server, None, prefix));
     }
-    if !top.iter().any(|&i| out[i].path == "/" && out[i].is_prefix()) {
+    if !top
+        .iter()
+        .any(|&i| out[i].path == "/" && out[i].is_prefix())
+    {
         let mut loc = server.to_location("/", LocKind::Prefix, &d.pos, prefix);
         loc.try_files = d.try_files.clone();
         out.push(loc);

@@ -11,7 +11,7 @@ use super::directives::{self, Ctx, Spec};
 use super::parser::Directive;
 use super::settings::{Settings, arity};
 use super::values::{self, Arg};
-use super::{ConfigError, ErrorLog, LocKind, Listen, LogFormat, Op, Pos, TryFiles, script};
+use super::{ConfigError, ErrorLog, Listen, LocKind, LogFormat, Op, Pos, TryFiles, script};
 use crate::vars::Template;
 
 /// Everything read from the main level (and the optional `http` block).
@@ -299,16 +299,16 @@ fn nesting_allowed(
             format!("location \"{path}\" cannot be inside the named location \"{outer}\"")
         }
         (_, LocKind::Named) => format!("named location \"{path}\" can be on the server level only"),
-        (LocKind::Prefix | LocKind::NoRegex, LocKind::Prefix | LocKind::NoRegex | LocKind::Exact)
-            if !path.starts_with(outer.as_str()) =>
-        {
+        (
+            LocKind::Prefix | LocKind::NoRegex,
+            LocKind::Prefix | LocKind::NoRegex | LocKind::Exact,
+        ) if !path.starts_with(outer.as_str()) => {
             format!("location \"{path}\" is outside location \"{outer}\"")
         }
         _ => return Ok(()),
     };
     Err(ConfigError::at(&d.pos, msg))
 }
-
 
 fn location_directive(
     loc: &mut LocationDraft,

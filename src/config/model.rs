@@ -226,7 +226,10 @@ pub enum Op {
     /// `return CODE [URL|TEXT]` / `return URL`.
     Return(Return),
     /// `set $NAME VALUE`.
-    Set { var: crate::vars::Var, value: Template },
+    Set {
+        var: crate::vars::Var,
+        value: Template,
+    },
     /// `break`: stop running this list.
     Break,
 }

@@ -8,7 +8,9 @@ use std::path::Path;
 use super::parser::Directive;
 use super::settings::arity;
 use super::values::{self, Arg};
-use super::{AccessLog, ConfigError, Fallback, LocKind, LogFormat, Op, Return, RewriteFlag, TryFiles};
+use super::{
+    AccessLog, ConfigError, Fallback, LocKind, LogFormat, Op, Return, RewriteFlag, TryFiles,
+};
 use crate::vars::{Escape, Pattern, Template, Var};
 
 /// A template from one argument.
@@ -189,7 +191,10 @@ pub fn access_log(d: &Directive, prefix: &Path) -> Result<Option<AccessLog>, Con
     let a = &d.args;
     if a[0].0 == "off" {
         return match a.get(1) {
-            Some(extra) => Err(ConfigError::at(&extra.1, "\"access_log off\" takes no parameters")),
+            Some(extra) => Err(ConfigError::at(
+                &extra.1,
+                "\"access_log off\" takes no parameters",
+            )),
             None => Ok(None),
         };
     }

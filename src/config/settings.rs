@@ -273,8 +273,12 @@ fn error_page(pages: &mut HashMap<u16, ErrorPage>, d: &Directive) -> Result<(), 
     Ok(())
 }
 
-/// The `=CODE` of an error_page.
+/// The `=CODE` of an error_page; a bare `=` (0 here) answers with the status of
+/// the page's own response.
 fn override_code(arg: &Arg) -> Result<u16, ConfigError> {
+    if arg.0 == "=" {
+        return Ok(0);
+    }
     let stripped = (arg.0[1..].to_string(), arg.1.clone());
     values::status(&stripped, "error_page", 100..=599).map_err(|_| {
         ConfigError::at(

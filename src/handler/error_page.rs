@@ -62,10 +62,10 @@ pub fn for_request(cx: &Cx, r: &Routed, status: u16) -> Response {
         None => page.uri.expand(&cx.env(r, true)),
     };
     if target.starts_with("http://") || target.starts_with("https://") {
-        let code = match page.status_override {
-            Some(c @ (301 | 302 | 303 | 307 | 308)) => c,
-            _ => 302,
-        };
+        let code = page
+            .status_override
+            .filter(|c| matches!(c, 301 | 302 | 303 | 307 | 308))
+            .unwrap_or(302);
         return cx.decorate(fixed_return(code, Some(&target)), r);
     }
     // `=CODE` answers with CODE, a bare `=` with the page's own status.

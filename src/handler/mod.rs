@@ -135,7 +135,11 @@ impl<'a> Cx<'a> {
             host = self.origin.local.ip().to_string();
         }
         let port = self.origin.local.port();
-        let default_port = if self.origin.scheme() == "https" { 443 } else { 80 };
+        let default_port = if self.origin.scheme() == "https" {
+            443
+        } else {
+            80
+        };
         let url = if port == default_port {
             format!("{}://{host}{target}", self.origin.scheme())
         } else {
@@ -173,7 +177,14 @@ impl<'a> Cx<'a> {
 /// without reading the body.
 pub fn route(config: &Config, origin: Origin, req: &Request) -> Result<Routed, Response> {
     let server = server_index(config, origin.group, req.host.as_deref());
-    phases::route(&Cx { config, origin, req }, server)
+    phases::route(
+        &Cx {
+            config,
+            origin,
+            req,
+        },
+        server,
+    )
 }
 
 /// 405 with the methods this location can really answer.
@@ -375,4 +386,3 @@ fn takes_added_headers(status: u16) -> bool {
         200 | 201 | 204 | 206 | 301 | 302 | 303 | 304 | 307 | 308
     )
 }
-

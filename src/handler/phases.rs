@@ -164,8 +164,15 @@ fn try_files(cx: &Cx, r: &Routed, loc: &Location, tf: &TryFiles) -> Tried {
             Some(s) => Cow::Borrowed(s),
             None => Cow::Owned(t.expand(&env)),
         };
-        let dir = name.ends_with('/') && name.len() > 1;
-        let Some(uri) = path::normalize(&name) else {
+        // nginx tests `NAME/` as the directory NAME, and serves it as NAME (so a
+        // directory without its slash gets the 301 to it).
+        let dir = t.source().ends_with('/') && name.len() > 1;
+        let tested = if dir {
+            &name[..name.len() - 1]
+        } else {
+            &name[..]
+        };
+        let Some(uri) = path::normalize(tested) else {
             continue;
         };
         if let Some(meta) = static_file::probe(loc, &uri)

@@ -43,7 +43,11 @@ pub fn run(cx: &Cx, ops: &[Op], r: &mut Routed, in_location: bool) -> Flow {
                 let external = ["http://", "https://"].iter().any(|p| new.starts_with(p))
                     || replacement.source().starts_with("$scheme");
                 if external || matches!(flag, RewriteFlag::Redirect | RewriteFlag::Permanent) {
-                    let code = if *flag == RewriteFlag::Permanent { 301 } else { 302 };
+                    let code = if *flag == RewriteFlag::Permanent {
+                        301
+                    } else {
+                        302
+                    };
                     let target = with_args(&new, r.args.as_deref());
                     return Flow::Respond(cx.redirect(r, code, &target));
                 }
@@ -67,7 +71,16 @@ fn answer(cx: &Cx, r: &Routed, ret: &Return, in_location: bool) -> Response {
     });
     match (ret.code, target.as_deref()) {
         (301 | 302 | 303 | 307 | 308, Some(url)) => cx.redirect(r, ret.code, url),
-        (code, target) => fixed_return(code, target),
+        (code, Some(text)) => {
+            // nginx sends the text as the location's default_type.
+            let server = r.server(cx.config);
+            let loc = match in_location {
+                true => r.location(cx.config),
+                false => super::route::match_location(server, "/"),
+            };
+            Response::with_body(code, &loc.default_type, text.as_bytes().to_vec())
+        }
+        (code, None) => fixed_return(code, None),
     }
 }
 
@@ -116,7 +129,10 @@ mod tests {
         assert_eq!(with_args("/new", None), "/new");
         let mut r = Routed::new(0, "/old".into(), Some("a=1"));
         set_uri(&mut r, "/x?b=2");
-        assert_eq!((r.path.as_str(), r.args.as_deref()), ("/x", Some("b=2&a=1")));
+        assert_eq!(
+            (r.path.as_str(), r.args.as_deref()),
+            ("/x", Some("b=2&a=1"))
+        );
         set_uri(&mut r, "/y?");
         assert_eq!((r.path.as_str(), r.args.as_deref()), ("/y", None));
         r.args = Some("c=3".into());

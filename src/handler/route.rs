@@ -165,3 +165,66 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod order_tests {
+    use super::*;
+
+    fn config(text: &str) -> crate::config::Config {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t.conf");
+        std::fs::write(&file, text).unwrap();
+        crate::config::load(&file, dir.path()).unwrap()
+    }
+
+    /// Every kind of location in one server, and which one each URI gets: nginx's
+    /// order (exact, longest prefix, `^~` stops, regexes in order, nested).
+    #[test]
+    fn matching_order_table() {
+        let c = config(
+            r#"server { listen 127.0.0.1:1;
+                location = / { }
+                location / { }
+                location /docs/ { location ~ \.md$ { } location /docs/api/ { } }
+                location ^~ /static/ { }
+                location ~* \.(png|jpg)$ { }
+                location ~ ^/static/x { }
+                location ~ ^/users/(?<name>\w+)/(\d+)$ { }
+                location ~ \.png$ { }
+                location @fallback { }
+                location /app { location = /app/exact { } }
+            }"#,
+        );
+        let s = &c.servers[0];
+        let cases: &[(&str, &str, How)] = &[
+            ("/", "/", How::Exact),
+            ("/index.html", "/", How::Prefix),
+            ("/docs/", "/docs/", How::Prefix),
+            ("/docs/a.md", r"\.md$", How::Regex),
+            ("/docs/api/x", "/docs/api/", How::Prefix),
+            ("/docs/api/x.md", r"\.md$", How::Regex),
+            ("/static/a.png", "/static/", How::Prefix),
+            ("/static/x", "/static/", How::Prefix),
+            ("/img/A.PNG", r"\.(png|jpg)$", How::Regex),
+            ("/img/a.png", r"\.(png|jpg)$", How::Regex),
+            ("/users/ann/42", r"^/users/(?<name>\w+)/(\d+)$", How::Regex),
+            ("/users/ann/x", "/", How::Prefix),
+            ("/@fallback", "/", How::Prefix),
+            ("/app/exact", "/app/exact", How::Exact),
+            ("/app/exact/", "/app", How::Prefix),
+            ("/application", "/app", How::Prefix),
+        ];
+        for (uri, want, how) in cases {
+            let mut st = crate::vars::State::default();
+            let (i, h) = find_location(s, uri, &mut st);
+            assert_eq!((s.locations[i].path.as_str(), h), (*want, *how), "{uri}");
+        }
+        let mut st = crate::vars::State::default();
+        find_location(s, "/users/ann/42", &mut st);
+        assert_eq!(st.captures, ["/users/ann/42", "ann", "42"]);
+        let slot = c.vars.iter().position(|v| v == "name").unwrap() as u16;
+        assert_eq!(st.user(slot), Some("ann"));
+        assert!(named_location(s, "@fallback").is_some());
+        assert!(named_location(s, "@nope").is_none());
+    }
+}

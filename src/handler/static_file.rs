@@ -12,7 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use super::autoindex;
 use super::file_cache::{self, Opened};
 use super::path::{encode, map_to_fs};
-use crate::config::Location;
+use crate::config::{LocKind, Location};
 use crate::http::date::{http_date, parse_http_date};
 use crate::http::{Body, Request, Response};
 
@@ -57,9 +57,14 @@ pub fn probe(loc: &Location, uri: &str) -> Option<Metadata> {
 /// The directory a location serves from and the path inside it: `root` + the
 /// whole path, or `alias` + the path after the location prefix.
 fn base_and_rel<'a>(loc: &'a Location, path: &'a str) -> (&'a Path, &'a str) {
-    match &loc.alias {
-        Some(alias) => (alias, path.get(loc.path.len()..).unwrap_or("")),
-        None => (&loc.root, path),
+    match (&loc.alias, &loc.kind) {
+        // A regex location's alias names the file itself (built from captures).
+        (Some(alias), LocKind::Regex(_)) => match (alias.parent(), alias.file_name()) {
+            (Some(dir), Some(name)) => (dir, name.to_str().unwrap_or("")),
+            _ => (alias, ""),
+        },
+        (Some(alias), _) => (alias, path.get(loc.path.len()..).unwrap_or("")),
+        (None, _) => (&loc.root, path),
     }
 }
 

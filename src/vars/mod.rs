@@ -136,11 +136,7 @@ impl Var {
     pub fn is_late(&self) -> bool {
         matches!(
             self,
-            Var::Status
-                | Var::BodyBytesSent
-                | Var::BytesSent
-                | Var::RequestTime
-                | Var::SentHttp(_)
+            Var::Status | Var::BodyBytesSent | Var::BytesSent | Var::RequestTime | Var::SentHttp(_)
         )
     }
 }

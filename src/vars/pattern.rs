@@ -27,7 +27,12 @@ impl Pattern {
             .build()
             .map_err(|e| {
                 let why = match e {
-                    regex::Error::Syntax(s) => s.lines().last().unwrap_or("").trim_start_matches("error: ").to_string(),
+                    regex::Error::Syntax(s) => s
+                        .lines()
+                        .last()
+                        .unwrap_or("")
+                        .trim_start_matches("error: ")
+                        .to_string(),
                     other => other.to_string(),
                 };
                 ConfigError::at(pos, format!("invalid regex \"{src}\": {why}"))
@@ -116,7 +121,10 @@ mod tests {
         assert_eq!(st.captures, ["/u/ann/42", "ann", "42"]);
         assert_eq!(st.user(1), Some("ann"));
         assert!(!p.matches("/u/ann/x", &mut st));
-        assert_eq!(st.captures[1], "ann", "a failed match keeps the old captures");
+        assert_eq!(
+            st.captures[1], "ann",
+            "a failed match keeps the old captures"
+        );
     }
 
     #[test]
@@ -124,7 +132,11 @@ mod tests {
         let p = Pattern::compile(r"\.(css|js)$", true, &pos()).unwrap();
         assert!(p.is_match("/A.CSS"));
         let err = Pattern::compile(r"(a", false, &pos()).unwrap_err();
-        assert!(err.to_string().starts_with("t.conf:3:14: invalid regex \"(a\""), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("t.conf:3:14: invalid regex \"(a\""),
+            "{err}"
+        );
         // PCRE look-arounds are not supported by the linear-time engine: a clear error.
         assert!(Pattern::compile(r"^(?!admin)", false, &pos()).is_err());
     }

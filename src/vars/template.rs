@@ -206,7 +206,10 @@ mod tests {
         let cases: &[(&str, &[&str])] = &[
             ("plain", &["'plain'"]),
             ("", &["''"]),
-            ("https://$host$request_uri", &["'https://'", "Host", "RequestUri"]),
+            (
+                "https://$host$request_uri",
+                &["'https://'", "Host", "RequestUri"],
+            ),
             ("${uri}x", &["Uri", "'x'"]),
             ("/img/$1.png", &["'/img/'", "Capture(1)", "'.png'"]),
             ("$12", &["Capture(1)", "'2'"]),
@@ -217,10 +220,7 @@ mod tests {
             assert_eq!(parts(&t), *want, "{src}");
             assert_eq!(t.source(), *src);
         }
-        assert_eq!(
-            Template::compile("a", &pos()).unwrap().literal(),
-            Some("a")
-        );
+        assert_eq!(Template::compile("a", &pos()).unwrap().literal(), Some("a"));
         assert_eq!(Template::compile("$uri", &pos()).unwrap().literal(), None);
     }
 
@@ -228,7 +228,10 @@ mod tests {
     fn compile_errors() {
         for src in ["cost $", "$ x", "${}", "${uri", "${a-b}"] {
             let err = Template::compile(src, &pos()).unwrap_err().to_string();
-            assert_eq!(err, format!("t.conf:2:5: invalid variable name in \"{src}\""));
+            assert_eq!(
+                err,
+                format!("t.conf:2:5: invalid variable name in \"{src}\"")
+            );
         }
     }
 

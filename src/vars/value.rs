@@ -90,9 +90,19 @@ impl Env<'_> {
             Var::ServerName => out.push_str(self.server.server_names.first().map_or("", |s| s)),
             Var::ServerProtocol => out.push_str(req.version_str()),
             Var::Scheme => out.push_str(self.origin.scheme()),
-            Var::Https => out.push_str(if self.origin.scheme() == "https" { "on" } else { "" }),
+            Var::Https => out.push_str(if self.origin.scheme() == "https" {
+                "on"
+            } else {
+                ""
+            }),
             Var::Request => {
-                let _ = write!(out, "{} {} {}", req.method.as_str(), req.target, req.version_str());
+                let _ = write!(
+                    out,
+                    "{} {} {}",
+                    req.method.as_str(),
+                    req.target,
+                    req.version_str()
+                );
             }
             Var::RequestMethod => out.push_str(req.method.as_str()),
             Var::RequestFilename => match self.location {
@@ -125,7 +135,9 @@ impl Env<'_> {
             Var::TimeLocal => out.push_str(&log_date(SystemTime::now())),
             Var::TimeIso8601 => iso8601(out, SystemTime::now()),
             Var::Msec => {
-                let t = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+                let t = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap_or_default();
                 let _ = write!(out, "{}.{:03}", t.as_secs(), t.subsec_millis());
             }
             Var::RequestLength => push_num(out, request_length(req)),
@@ -133,7 +145,10 @@ impl Env<'_> {
             Var::Pid => push_num(out, std::process::id()),
             Var::Hostname => out.push_str(hostname()),
             Var::Capture(n) => {
-                return push(out, self.state.captures.get(usize::from(*n)).map(String::as_str));
+                return push(
+                    out,
+                    self.state.captures.get(usize::from(*n)).map(String::as_str),
+                );
             }
             Var::User(slot) => return push(out, self.state.user(*slot)),
             Var::Unlinked(_) => return false,
@@ -182,7 +197,8 @@ fn header<'r>(req: &'r Request, name: &str) -> Option<&'r str> {
                 let a = a.to_ascii_lowercase();
                 a == b || (a == b'-' && b == b'_')
             });
-        same.then(|| std::str::from_utf8(v).ok().map(str::trim)).flatten()
+        same.then(|| std::str::from_utf8(v).ok().map(str::trim))
+            .flatten()
     })
 }
 
