@@ -341,26 +341,35 @@ pub fn explain(
         let _ = writeln!(out, "expected  400");
         return Ok(out);
     };
-    let (li, how) = route::find_location(server, &clean, &mut crate::vars::State::default());
-    let loc = &server.locations[li];
     let _ = writeln!(out, "path      {clean}");
+    let (result, trace) = handler::route_traced(config, origin, &req);
+    for line in &trace {
+        let _ = writeln!(out, "phase     {line}");
+    }
+    let (li, how) = match &result {
+        Ok(r) if r.redirects > 0 => (r.location, None),
+        _ => {
+            let (i, how) = route::find_location(server, &clean, &mut crate::vars::State::default());
+            (i, Some(how))
+        }
+    };
+    let loc = &server.locations[li];
+    let why = match how {
+        Some(how) => why_location(server, loc, how, &clean),
+        None => "reached by internal redirect".to_owned(),
+    };
     let _ = writeln!(
         out,
-        "location  {}{} at {}: {}",
+        "location  {}{} at {}: {why}",
         loc.modifier(),
         loc.path,
         loc.pos,
-        why_location(server, loc, how, &clean)
     );
     out.push_str("effective\n");
     for line in location_lines(loc) {
         let _ = writeln!(out, "          {line};");
     }
-    let _ = writeln!(
-        out,
-        "handler   {}",
-        handler_text(config, origin, &req, loc, &clean)
-    );
+    let _ = writeln!(out, "handler   {}", handler_text(result, &req, config));
     Ok(out)
 }
 
@@ -441,13 +450,11 @@ fn synthetic(method: Method, target: &str, host: &str) -> Request {
 
 /// What would answer, without running or changing anything.
 fn handler_text(
-    config: &Config,
-    origin: Origin,
+    result: Result<handler::Routed, crate::http::Response>,
     req: &Request,
-    loc: &Location,
-    clean: &str,
+    config: &Config,
 ) -> String {
-    let routed = match handler::route(config, origin, req) {
+    let routed = match result {
         Ok(r) => r,
         Err(resp) => {
             let to = resp
@@ -459,6 +466,8 @@ fn handler_text(
             );
         }
     };
+    let loc = routed.location(config);
+    let clean = routed.path.as_str();
     if let Some(script) = &routed.script {
         let via = script
             .interpreter

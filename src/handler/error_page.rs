@@ -38,6 +38,7 @@ pub fn error_response(
         config,
         origin,
         req: &req,
+        trace: None,
     };
     match routed {
         Some(r) => for_request(&cx, r, status),
@@ -84,7 +85,9 @@ pub fn for_request(cx: &Cx, r: &Routed, status: u16) -> Response {
         config: cx.config,
         origin: cx.origin,
         req: &get,
+        trace: cx.trace,
     };
+    cx.note(|| format!("error_page {status} → internal redirect to {target}"));
     let mut next = r.clone();
     next.redirects += 1;
     next.in_error_page = true;

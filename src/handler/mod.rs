@@ -106,9 +106,18 @@ pub struct Cx<'a> {
     pub config: &'a Config,
     pub origin: Origin,
     pub req: &'a Request,
+    /// `--explain`: each phase's decision, as a line.
+    pub trace: Option<&'a std::cell::RefCell<Vec<String>>>,
 }
 
 impl<'a> Cx<'a> {
+    /// Records a phase's decision when explaining (the text is only built then).
+    pub fn note(&self, line: impl FnOnce() -> String) {
+        if let Some(t) = self.trace {
+            t.borrow_mut().push(line());
+        }
+    }
+
     /// The variables' view of the request as `r` stands.
     pub fn env<'b>(&'b self, r: &'b Routed, in_location: bool) -> Env<'b> {
         Env {
@@ -177,14 +186,31 @@ impl<'a> Cx<'a> {
 /// without reading the body.
 pub fn route(config: &Config, origin: Origin, req: &Request) -> Result<Routed, Response> {
     let server = server_index(config, origin.group, req.host.as_deref());
-    phases::route(
-        &Cx {
-            config,
-            origin,
-            req,
-        },
-        server,
-    )
+    let cx = Cx {
+        config,
+        origin,
+        req,
+        trace: None,
+    };
+    phases::route(&cx, server)
+}
+
+/// [`route`], with every phase's decision written down (`--explain`).
+pub fn route_traced(
+    config: &Config,
+    origin: Origin,
+    req: &Request,
+) -> (Result<Routed, Response>, Vec<String>) {
+    let trace = std::cell::RefCell::new(Vec::new());
+    let server = server_index(config, origin.group, req.host.as_deref());
+    let cx = Cx {
+        config,
+        origin,
+        req,
+        trace: Some(&trace),
+    };
+    let result = phases::route(&cx, server);
+    (result, trace.into_inner())
 }
 
 /// 405 with the methods this location can really answer.
@@ -285,6 +311,7 @@ pub fn process(
         config,
         origin,
         req,
+        trace: None,
     };
     Outcome::Respond(match result {
         Ok(resp) if resp.status == 301 && resp.get_header("Location").is_some() => {

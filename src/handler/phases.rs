@@ -51,12 +51,29 @@ pub fn locate(cx: &Cx, mut r: Routed, mut target: Target) -> Result<Routed, Resp
     let server = &cx.config.servers[r.server];
     loop {
         r.local = None;
-        r.location = match target {
-            Target::Named(i) => i,
-            Target::Uri => find::find_location(server, &r.path, &mut r.vars).0,
+        let how;
+        (r.location, how) = match target {
+            Target::Named(i) => (i, None),
+            Target::Uri => {
+                let (i, how) = find::find_location(server, &r.path, &mut r.vars);
+                (i, Some(how))
+            }
         };
         target = Target::Uri;
         let loc = &server.locations[r.location];
+        cx.note(|| {
+            let why = match how {
+                None => "named location".to_string(),
+                Some(find::How::Regex) => format!("regex, captures {:?}", r.vars.captures),
+                Some(h) => format!("{h:?}").to_lowercase(),
+            };
+            format!(
+                "location {}{} for {} ({why})",
+                loc.modifier(),
+                loc.path,
+                r.path
+            )
+        });
         if loc.internal && r.redirects == 0 {
             return Err(cx.error(&r, 404));
         }
@@ -113,6 +130,10 @@ pub fn locate(cx: &Cx, mut r: Routed, mut target: Target) -> Result<Routed, Resp
 
 /// Counts an internal redirect; too many is a 500.
 fn redirected(cx: &Cx, r: &mut Routed) -> Result<(), Response> {
+    cx.note(|| {
+        let args = r.args.as_deref().map_or(String::new(), |a| format!("?{a}"));
+        format!("internal redirect to {}{args}", r.path)
+    });
     r.redirects += 1;
     if r.redirects > MAX_REDIRECTS {
         log::error!(
@@ -175,9 +196,15 @@ fn try_files(cx: &Cx, r: &Routed, loc: &Location, tf: &TryFiles) -> Tried {
         let Some(uri) = path::normalize(tested) else {
             continue;
         };
-        if let Some(meta) = static_file::probe(loc, &uri)
-            && (if dir { meta.is_dir() } else { meta.is_file() })
-        {
+        let meta = static_file::probe(loc, &uri);
+        let found = meta.is_some_and(|m| if dir { m.is_dir() } else { m.is_file() });
+        cx.note(|| {
+            let kind = if dir { "directory" } else { "file" };
+            let file = loc.file_for(&uri);
+            let seen = if found { "found" } else { "not found" };
+            format!("try_files {kind} {}: {seen}", file.display())
+        });
+        if found {
             return Tried::File(uri);
         }
     }

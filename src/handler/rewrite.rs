@@ -40,6 +40,7 @@ pub fn run(cx: &Cx, ops: &[Op], r: &mut Routed, in_location: bool) -> Flow {
                     continue;
                 }
                 let new = replacement.expand(&cx.env(r, in_location));
+                cx.note(|| format!("rewrite {} matched {}: {new}", pattern.as_str(), r.path));
                 let external = ["http://", "https://"].iter().any(|p| new.starts_with(p))
                     || replacement.source().starts_with("$scheme");
                 if external || matches!(flag, RewriteFlag::Redirect | RewriteFlag::Permanent) {
