@@ -1,9 +1,10 @@
 //! Opening files strictly beneath a base directory, symlinks included, with one
 //! `openat2(2)` call (`RESOLVE_BENEATH`): the kernel refuses any path that would
 //! leave the base, so there is no window between a check and the open. Base
-//! directories stay open in a small per-thread cache (re-opened every second, so a
-//! replaced directory is picked up). Kernels without openat2 fall back to an open
-//! followed by a canonical-path check.
+//! directories stay open in a small per-thread cache; each use checks (one `stat`)
+//! that the path still names the same directory, so a replaced document root
+//! (`rm -rf www; mkdir www`, `mv www.new www`) is seen by the next request. Kernels
+//! without openat2 fall back to an open followed by a canonical-path check.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -12,15 +13,18 @@ use std::fs::File;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
 
-/// How long a cached base directory descriptor is trusted.
-const BASE_TTL: Duration = Duration::from_secs(1);
+/// A directory's (device, inode).
+type DirId = (u64, u64);
 
 thread_local! {
-    static BASES: RefCell<HashMap<PathBuf, (OwnedFd, Instant)>> = RefCell::new(HashMap::new());
+    /// Open base directories, with the identity they were opened as.
+    static BASES: RefCell<HashMap<PathBuf, (OwnedFd, DirId)>> = RefCell::new(HashMap::new());
+    /// Scratch for building NUL-terminated paths without allocating.
+    static PATH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Set once openat2 turned out to be missing (ENOSYS).
@@ -43,38 +47,57 @@ pub fn open(base: &Path, rel: &str) -> io::Result<File> {
     }
     fallback(base, rel)
 }
-/// `stat(2)` of `rel` below `base` (symlinks followed, the base descriptor reused).
-/// Not a containment check: callers compare the result with a file they opened.
+/// `stat(2)` of `base/rel` as the tree is now (symlinks followed, one syscall), so a
+/// replaced base directory is seen. Not a containment check: callers compare the
+/// result with a file they opened below the base.
 pub fn stat(base: &Path, rel: &str) -> io::Result<libc::stat> {
     let rel = rel.trim_start_matches('/');
-    let c = c_path(if rel.is_empty() { b"." } else { rel.as_bytes() })?;
-    with_base(base, |dir| {
-        // SAFETY: an all-zero `stat` is a valid value to be overwritten.
-        let mut st: libc::stat = unsafe { std::mem::zeroed() };
-        // SAFETY: `dir` is an open descriptor, `c` a NUL-terminated path and `st`
-        // a valid out-pointer, all alive across the call.
-        let r = unsafe { libc::fstatat(dir.as_raw_fd(), c.as_ptr(), &mut st, 0) };
-        if r < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(st)
+    PATH.with(|buf| {
+        let mut buf = buf.borrow_mut();
+        buf.clear();
+        buf.extend_from_slice(base.as_os_str().as_bytes());
+        if !rel.is_empty() {
+            buf.push(b'/');
+            buf.extend_from_slice(rel.as_bytes());
         }
+        if buf.contains(&0) {
+            return Err(io::ErrorKind::InvalidInput.into());
+        }
+        buf.push(0);
+        stat_c(buf.as_ptr().cast())
     })
 }
 
+/// `stat(2)` of a NUL-terminated path.
+fn stat_c(path: *const libc::c_char) -> io::Result<libc::stat> {
+    // SAFETY: an all-zero `stat` is a valid value to be overwritten.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: the caller passes a NUL-terminated path alive across the call, and
+    // `st` is a valid out-pointer.
+    let r = unsafe { libc::stat(path, &mut st) };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(st)
+    }
+}
+
+/// Runs `f` with a descriptor of `base`, reopened when the path no longer names the
+/// directory the held descriptor was opened as.
 fn with_base<T>(base: &Path, f: impl FnOnce(&OwnedFd) -> io::Result<T>) -> io::Result<T> {
+    let now = stat(base, "")?;
+    let id = (now.st_dev, now.st_ino);
     BASES.with(|cell| {
         let mut map = cell.borrow_mut();
-        let now = Instant::now();
-        let fresh = map
-            .get(base)
-            .is_some_and(|(_, at)| now.duration_since(*at) < BASE_TTL);
-        if !fresh {
+        if map.get(base).is_none_or(|(_, held)| *held != id) {
             let fd = open_dir(base)?;
+            // What was really opened (the path may have changed since the stat).
+            let opened = File::from(fd.try_clone()?).metadata()?;
+            let id = (opened.dev(), opened.ino());
             if map.len() > 256 {
                 map.clear();
             }
-            map.insert(base.to_path_buf(), (fd, now));
+            map.insert(base.to_path_buf(), (fd, id));
         }
         match map.get(base) {
             Some((fd, _)) => f(fd),
@@ -180,6 +203,38 @@ fn fallback(base: &Path, rel: &str) -> io::Result<File> {
 mod tests {
     use super::*;
     use std::io::Read;
+
+    /// A document root replaced by another directory is seen by the very next open
+    /// and stat (no descriptor of the old tree is trusted).
+    #[test]
+    fn a_replaced_base_is_seen_at_once() {
+        use std::io::Read;
+        let parent = tempfile::tempdir().unwrap();
+        let base = parent.path().join("www");
+        std::fs::create_dir(&base).unwrap();
+        std::fs::write(base.join("f"), "old").unwrap();
+        let read = || {
+            let mut s = String::new();
+            open(&base, "f").unwrap().read_to_string(&mut s).unwrap();
+            s
+        };
+        assert_eq!(read(), "old");
+        let old_ino = stat(&base, "f").unwrap().st_ino;
+        // mv www.new www
+        let new = parent.path().join("www.new");
+        std::fs::create_dir(&new).unwrap();
+        std::fs::write(new.join("f"), "new").unwrap();
+        std::fs::rename(&base, parent.path().join("www.old")).unwrap();
+        std::fs::rename(&new, &base).unwrap();
+        assert_eq!(read(), "new");
+        assert_ne!(stat(&base, "f").unwrap().st_ino, old_ino);
+        // rm -rf www; mkdir www
+        std::fs::remove_dir_all(&base).unwrap();
+        assert!(open(&base, "f").is_err());
+        std::fs::create_dir(&base).unwrap();
+        std::fs::write(base.join("f"), "again").unwrap();
+        assert_eq!(read(), "again");
+    }
 
     #[test]
     fn opens_inside_and_refuses_escapes() {

@@ -9,6 +9,7 @@ unless a location asks for it.
 
 import hashlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -362,3 +363,31 @@ def test_a_stuck_read_does_not_hold_up_shutdown(webserv, tmp_path, gated):
     # in the read (the gate stays closed for 60 s) must not keep the process alive.
     server.proc.wait(timeout=20)
     download.close()
+
+
+REPLACED_ROOT_CONF = """
+server {
+    listen 127.0.0.1:{port};
+    root {docroot};
+    location /nocache/ { open_file_cache off; }
+}
+"""
+
+
+@pytest.mark.parametrize("prefix", ["/", "/nocache/"])
+def test_a_replaced_document_root_is_seen_at_once(webserv, tmp_path, prefix):
+    """`mv www.new www` and `rm -rf www; mkdir www` are seen by the next request,
+    with the open file cache on and off (one connection, kept alive)."""
+    rel = prefix.lstrip("/") + "page.html"
+    root = docroot_with(tmp_path, {rel: b"old tree"})
+    s = webserv(REPLACED_ROOT_CONF, docroot=root)
+    c = s.client()
+    assert c.request(get("/" + rel)).body == b"old tree"
+    fresh = docroot_with(tmp_path / "next", {rel: b"new tree"})
+    os.rename(root, tmp_path / "docroot.old")
+    os.rename(fresh, root)
+    assert c.request(get("/" + rel)).body == b"new tree"
+    shutil.rmtree(root)
+    assert c.request(get("/" + rel)).status == 404
+    docroot_with(tmp_path, {rel: b"third tree"})
+    assert c.request(get("/" + rel)).body == b"third tree"
