@@ -73,6 +73,8 @@ pub struct EnvInput<'a> {
     /// The server's first `server_name`, used when the request has no Host.
     pub server_name: &'a str,
     pub content_length: Option<u64>,
+    /// The query string after rewrites (`$args`), for QUERY_STRING.
+    pub query: Option<&'a str>,
 }
 
 /// The CGI/1.1 meta-variables (RFC 3875 §4.1), plus `REDIRECT_STATUS` (php-cgi
@@ -98,7 +100,7 @@ pub fn environment(input: &EnvInput) -> Vec<(String, String)> {
     set("SERVER_ADDR", input.local.ip().to_string());
     set("REQUEST_METHOD", req.method.as_str().into());
     set("REQUEST_URI", req.target.clone());
-    set("QUERY_STRING", req.query().unwrap_or("").into());
+    set("QUERY_STRING", input.query.unwrap_or("").into());
     set("SCRIPT_NAME", input.script.name.clone());
     set("SCRIPT_FILENAME", input.script.file.display().to_string());
     set("DOCUMENT_ROOT", input.loc.root.display().to_string());

@@ -123,9 +123,36 @@ fn validate(d: &Directive, ctx: Ctx) -> Result<&'static Spec, ConfigError> {
         (true, false) => format!("directive \"{name}\" has no opening \"{{\""),
         (false, true) => format!("directive \"{name}\" is not terminated by \";\""),
         _ if !spec.arity_ok(d.args.len()) => return Err(arity(d)),
-        _ => return Ok(spec),
+        _ => return no_variables(d).map(|()| spec),
     };
     Err(ConfigError::at(&d.pos, msg))
+}
+
+/// Directives whose values are taken literally: a `$` there would silently mean a
+/// dollar sign where nginx would expand a variable, so it is an error instead.
+const LITERAL_ONLY: &[&str] = &[
+    "index",
+    "upload_store",
+    "error_log",
+    "pid",
+    "default_type",
+    "cgi",
+];
+
+fn no_variables(d: &Directive) -> Result<(), ConfigError> {
+    let literal = match d.name.as_str() {
+        // Its path; `if=$var` takes a variable.
+        "access_log" => &d.args[..1],
+        name if LITERAL_ONLY.contains(&name) => &d.args[..],
+        _ => &[],
+    };
+    match literal.iter().find(|(a, _)| a.contains('$')) {
+        Some((_, pos)) => {
+            let msg = format!("variables are not supported in \"{}\"", d.name);
+            Err(ConfigError::at(pos, msg))
+        }
+        None => Ok(()),
+    }
 }
 
 fn main_directive(draft: &mut MainDraft, d: &Directive, prefix: &Path) -> Result<(), ConfigError> {

@@ -25,7 +25,7 @@ pub fn error_response(
         Some(r) => r.location(config),
         None => route::match_location(server, "/"),
     };
-    if !loc.error_pages.contains_key(&status) {
+    if !loc.error_pages.contains_key(&status) && !loc.add_headers.iter().any(|h| h.always) {
         return builtin_error(status);
     }
     let req = blank_request();
@@ -50,13 +50,15 @@ pub fn error_response(
     }
 }
 
-/// The error response for `status` while handling `r`.
+/// The error response for `status` while handling `r`, with the location's
+/// `add_header ... always` headers.
 pub fn for_request(cx: &Cx, r: &Routed, status: u16) -> Response {
+    let builtin = || cx.decorate(builtin_error(status), r);
     let Some(page) = r.location(cx.config).error_pages.get(&status) else {
-        return builtin_error(status);
+        return builtin();
     };
     if r.in_error_page {
-        return builtin_error(status);
+        return builtin();
     }
     let target = match page.uri.literal() {
         Some(s) => s.to_string(),
@@ -97,13 +99,13 @@ pub fn for_request(cx: &Cx, r: &Routed, status: u16) -> Response {
             Some(i) => Target::Named(i),
             None => {
                 log::error!("error_page: no named location \"{target}\"");
-                return builtin_error(status);
+                return builtin();
             }
         }
     } else {
         let (p, args) = target.split_once('?').unwrap_or((&target, ""));
         let Some(clean) = super::path::clean(p) else {
-            return builtin_error(status);
+            return builtin();
         };
         next.path = clean;
         next.args = (!args.is_empty()).then(|| args.to_string());
@@ -112,7 +114,7 @@ pub fn for_request(cx: &Cx, r: &Routed, status: u16) -> Response {
     match phases::locate(&gcx, next, start) {
         Ok(done) if done.script.is_some() => {
             log::error!("error_page {target}: a CGI script cannot serve an error page");
-            builtin_error(status)
+            builtin()
         }
         Ok(done) => match static_file::serve_error_page(done.location(cx.config), &done.path) {
             Ok(mut resp) => {
@@ -121,7 +123,7 @@ pub fn for_request(cx: &Cx, r: &Routed, status: u16) -> Response {
                 }
                 gcx.decorate(resp, &done)
             }
-            Err(_) => builtin_error(status),
+            Err(_) => builtin(),
         },
         Err(resp) => resp,
     }

@@ -344,6 +344,7 @@ fn cgi_job(
         peer: origin.peer,
         server_name: server.server_names.first().map_or("", String::as_str),
         content_length: has_body.then(|| body.len()),
+        query: routed.args.as_deref(),
     });
     let cwd = script
         .file

@@ -34,7 +34,21 @@ server {
     location = /to-inner {
         try_files /nothing /inner/page.html;
     }
+    location /front/ {
+        add_header X-Always yes always;
+        add_header X-Success yes;
+        try_files $uri /cgi-bin/qs.sh?route=$uri&$args;
+    }
+    location /front/missing/ {
+        add_header X-Always yes always;
+        add_header X-Success yes;
+    }
 }
+"""
+
+QS_SCRIPT = """#!/bin/sh
+printf 'Content-Type: text/plain\\r\\n\\r\\n'
+printf '%s|%s\\n' "$QUERY_STRING" "$REQUEST_URI"
 """
 
 
@@ -42,6 +56,7 @@ def site(tmp_path):
     root = tmp_path / "root"
     (root / "cgi-bin").mkdir(parents=True)
     (root / "cgi-bin" / "index.sh").write_text(INDEX_SCRIPT)
+    (root / "cgi-bin" / "qs.sh").write_text(QS_SCRIPT)
     (root / "inner").mkdir()
     (root / "inner" / "page.html").write_text("inner page\n")
     return root
@@ -110,3 +125,21 @@ def test_unknown_variable_is_a_located_error(tmp_path):
         "    location /x { set $later 1; }\n}\n"
     )
     assert run("-t", str(conf)).returncode == 0
+
+
+def test_a_try_files_fallback_to_a_script_gets_the_new_arguments(webserv, tmp_path):
+    root = site(tmp_path)
+    s = webserv(CGI_INDEX_CONF, root=root)
+    r = requests.get(s.url("/front/a/b?x=1"), timeout=TIMEOUT)
+    assert r.status_code == 200
+    # QUERY_STRING is the rewritten one; REQUEST_URI stays what the client sent.
+    assert r.text == "route=/front/a/b&x=1|/front/a/b?x=1\n"
+
+
+def test_add_header_always_reaches_built_in_error_pages(webserv, tmp_path):
+    root = site(tmp_path)
+    s = webserv(CGI_INDEX_CONF, root=root)
+    r = requests.get(s.url("/front/missing/x"), timeout=TIMEOUT)
+    assert r.status_code == 404
+    assert r.headers.get("X-Always") == "yes"
+    assert "X-Success" not in r.headers

@@ -342,3 +342,19 @@ fn aio_and_open_file_cache_values() {
         "t.conf:1:23: invalid time \"soon\" in \"open_file_cache_valid\"",
     );
 }
+
+#[test]
+fn variables_where_they_are_not_expanded_are_errors() {
+    fails(
+        "server { listen 80; index index.$x.html; }",
+        "t.conf:1:27: variables are not supported in \"index\"",
+    );
+    fails(
+        "server { listen 80; access_log /var/log/$host.log; }",
+        "t.conf:1:32: variables are not supported in \"access_log\"",
+    );
+    fails(
+        "server { listen 80; return 200 $nope; }",
+        "t.conf:1:32: unknown \"nope\" variable",
+    );
+}
