@@ -482,6 +482,41 @@ REF_PORT=$OFC_PORT REF_PID=$NGINX_WORKER \
     /index.html -t1 -c50
 stop_pid "$OFC_MASTER"
 
+# nginx configuration idioms, the same text in both servers: an SPA fallback through
+# try_files (a miss becomes an internal redirect to /index.html) and a regex location
+# for assets that adds a header. Measures the request phases and variables.
+log "starting webserv and nginx with try_files and a regex location"
+IDIOMS='index index.html;
+        location / { try_files $uri $uri/ /index.html; }
+        location ~* \.(css|js|png|bin)$ { add_header Cache-Control "max-age=3600"; }'
+ID_WS_PORT=$(free_port)
+cat >"$TMP/idioms.conf" <<EOF
+worker_processes 1;
+worker_connections 20000;
+error_log stderr warn;
+http {
+    access_log off;
+    keepalive_requests 100000;
+    keepalive_timeout 75s;
+    server { listen 127.0.0.1:$ID_WS_PORT; root $DOCROOT; $IDIOMS }
+}
+EOF
+start idioms-webserv "$CPU_SRV" "$WEBSERV" -p "$TMP" "$TMP/idioms.conf"
+ID_WS_PID=$LAST_PID
+wait_http "$ID_WS_PORT" || die "webserv (idioms) does not answer; see $TMP/idioms-webserv.log"
+ID_NG_PORT=$(free_port)
+start_nginx nginx-idioms "$(free_port)" 1 "$CPU_SRV" \
+    "server { listen 127.0.0.1:$ID_NG_PORT; root $DOCROOT; $IDIOMS }"
+ID_NG_MASTER=$LAST_PID ID_NG_PID=$NGINX_WORKER
+wait_http "$ID_NG_PORT" || die "nginx (idioms) does not answer"
+for path in /app/some/route /4k.bin; do
+    WS_PORT=$ID_WS_PORT WS_PID=$ID_WS_PID REF_PORT=$ID_NG_PORT REF_PID=$ID_NG_PID \
+        ab_wrk "keep-alive GET $path (try_files + regex location), 50 conns" rps,lat,cpu \
+        "$path" -t1 -c50
+done
+stop_pid "$ID_NG_MASTER"
+stop_pid "$ID_WS_PID"
+
 # A slow disk (aio): two clients download cold files from a FUSE passthrough that
 # delays every read by SLOW_MS (one read at a time, like a single spindle), while
 # wrk measures index.html (cached, local) at 10 connections. Without aio the read
