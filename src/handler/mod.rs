@@ -12,6 +12,7 @@ pub mod beneath;
 pub mod delete;
 pub mod file_cache;
 pub mod path;
+pub mod precondition;
 pub mod route;
 pub mod static_file;
 pub mod upload;
@@ -188,7 +189,7 @@ pub fn process(
         (_, Sink::Raw(upload)) => upload.finish(),
         (_, Sink::Multipart(upload)) => upload.finish(req),
         (Method::Get | Method::Head, _) => static_file::serve(loc, &routed.path, req),
-        (Method::Delete, _) => delete::delete(loc, &routed.path),
+        (Method::Delete, _) => delete::delete(loc, &routed.path, req),
         (Method::Post | Method::Put, _) => Err(405),
     };
     Outcome::Respond(match result {
