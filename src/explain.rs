@@ -243,8 +243,9 @@ pub fn explain(
 ) -> Result<String, String> {
     let t = parse_url(url)?;
     let host = host.map_or(t.host.clone(), str::to_ascii_lowercase);
-    let method = Method::from_name(&method.to_ascii_uppercase())
-        .ok_or_else(|| format!("unknown method \"{method}\" (GET, HEAD, POST, PUT, DELETE)"))?;
+    let method = Method::from_name(&method.to_ascii_uppercase()).ok_or_else(|| {
+        format!("unknown method \"{method}\" (GET, HEAD, POST, PUT, DELETE, OPTIONS)")
+    })?;
     let mut out = String::new();
     let _ = writeln!(out, "request   {} {} (Host: {host})", method, t.target);
     let Some(gi) = group_for(config, t.addr) else {
@@ -435,6 +436,7 @@ fn handler_text(
             };
             format!("delete {}\nexpected  {status}", file.display())
         }
+        Method::Options => "answered by the server\nexpected  204".to_owned(),
     }
 }
 

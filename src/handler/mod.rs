@@ -11,6 +11,7 @@ pub mod autoindex;
 pub mod beneath;
 pub mod delete;
 pub mod file_cache;
+pub mod options;
 pub mod path;
 pub mod precondition;
 pub mod route;
@@ -61,6 +62,9 @@ pub struct Origin {
 /// without reading the body.
 pub fn route(config: &Config, origin: Origin, req: &Request) -> Result<Routed, Response> {
     let server_idx = server_index(config, origin.group, req.host.as_deref());
+    if let Some(resp) = options::answer(config, server_idx, req) {
+        return Err(resp);
+    }
     let server = &config.servers[server_idx];
     let Some(path) = path::clean(req.path()) else {
         return Err(error_response(config, server_idx, None, 400));
@@ -100,15 +104,9 @@ pub fn route(config: &Config, origin: Origin, req: &Request) -> Result<Routed, R
 
 /// 405 with the methods this location can really answer.
 fn not_allowed(config: &Config, routed: &Routed) -> Response {
-    let loc = routed.location(config);
-    let allow: Vec<&str> = loc
-        .allow_methods
-        .iter()
-        .map(String::as_str)
-        .filter(|m| Method::from_name(m).is_some_and(|m| has_handler(loc, m)))
-        .collect();
+    let allow = options::allow(routed.location(config));
     let mut resp = error_response(config, routed.server, Some(routed), 405);
-    resp.header("Allow", allow.join(", "));
+    resp.header("Allow", allow);
     resp
 }
 
@@ -116,7 +114,7 @@ fn not_allowed(config: &Config, routed: &Routed) -> Response {
 fn has_handler(loc: &Location, method: Method) -> bool {
     match method {
         Method::Post | Method::Put => loc.upload_store.is_some() || !loc.cgi.is_empty(),
-        Method::Get | Method::Head | Method::Delete => true,
+        Method::Get | Method::Head | Method::Delete | Method::Options => true,
     }
 }
 
@@ -190,7 +188,7 @@ pub fn process(
         (_, Sink::Multipart(upload)) => upload.finish(req),
         (Method::Get | Method::Head, _) => static_file::serve(loc, &routed.path, req),
         (Method::Delete, _) => delete::delete(loc, &routed.path, req),
-        (Method::Post | Method::Put, _) => Err(405),
+        (Method::Post | Method::Put | Method::Options, _) => Err(405),
     };
     Outcome::Respond(match result {
         Ok(resp) => decorate(resp, Some(loc)),

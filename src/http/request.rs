@@ -15,6 +15,8 @@ pub enum Method {
     Post,
     Put,
     Delete,
+    /// Answered by the server itself (`handler::options`).
+    Options,
 }
 
 impl Method {
@@ -26,6 +28,7 @@ impl Method {
             "POST" => Method::Post,
             "PUT" => Method::Put,
             "DELETE" => Method::Delete,
+            "OPTIONS" => Method::Options,
             _ => return None,
         })
     }
@@ -37,6 +40,7 @@ impl Method {
             Method::Post => "POST",
             Method::Put => "PUT",
             Method::Delete => "DELETE",
+            Method::Options => "OPTIONS",
         }
     }
 }
@@ -243,7 +247,7 @@ fn build(req: &httparse::Request) -> Result<Request, HeadError> {
     }
     let method = Method::from_name(method).ok_or(HeadError::UnknownMethod)?;
     let http11 = version == 1;
-    let (target, target_host) = split_target(path)?;
+    let (target, target_host) = split_target(path, method)?;
     let host = host_of(headers, target_host, http11)?;
     let framing = framing(headers, http11)?;
     Ok(Request {
@@ -268,10 +272,9 @@ fn check_field(_name: &str, value: &[u8]) -> Result<(), HeadError> {
 }
 
 /// origin-form `/path?q`, absolute-form `http://host[:port]/path?q` (RFC 9112 §3.2.2:
-/// its host replaces the Host header), or `*` (only meaningful for OPTIONS, which we
-/// do not implement).
-fn split_target(path: &str) -> Result<(String, Option<String>), HeadError> {
-    if path.starts_with('/') {
+/// its host replaces the Host header), or asterisk-form `*` for OPTIONS (§3.2.4).
+fn split_target(path: &str, method: Method) -> Result<(String, Option<String>), HeadError> {
+    if path.starts_with('/') || (path == "*" && method == Method::Options) {
         return Ok((path.to_owned(), None));
     }
     let lower = path

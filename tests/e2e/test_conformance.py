@@ -338,3 +338,88 @@ def test_delete_preconditions(store, headers, status, kept):
     r = answer(server, f"DELETE /up/old.txt HTTP/1.1\r\nHost: x\r\n{headers}\r\n".encode())
     assert r.status == status
     assert (path / "old.txt").exists() == kept
+
+
+# ------------------------------------------------------------ OPTIONS: webserv alone
+# nginx answers OPTIONS on a static location 405; RFC 9110 §9.3.7 describes 200/204
+# with the methods the target supports.
+
+OPTIONS_CONF = """
+server {
+    listen 127.0.0.1:{port};
+    root {store};
+    add_header X-Site conformance;
+    location /up/ {
+        upload_store {store};
+        allow_methods GET PUT DELETE;
+    }
+    location /ro/ {
+        allow_methods GET POST;
+    }
+    location /cgi-bin/ {
+        root {repo};
+        allow_methods GET POST;
+        cgi .py python3;
+    }
+    location = /moved {
+        return 301 /;
+    }
+}
+"""
+
+
+@pytest.fixture
+def options_server(webserv, tmp_path):
+    from helpers import REPO_ROOT
+
+    return webserv(OPTIONS_CONF, store=tmp_path, repo=REPO_ROOT)
+
+
+def options(server, target):
+    with Client(server.port) as c:
+        r = c.request(f"OPTIONS {target} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        after = c.request(b"GET /up/ HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert after.status in (403, 404), "the connection stays usable"
+        return r
+
+
+@pytest.mark.parametrize(
+    "target,allow",
+    [
+        ("/", "GET, HEAD, OPTIONS"),
+        ("/up/file.txt", "GET, HEAD, PUT, DELETE, OPTIONS"),
+        ("/ro/", "GET, HEAD, OPTIONS"),  # POST without upload_store or CGI: not served
+        ("/cgi-bin/env.py", "GET, HEAD, POST, OPTIONS"),
+        ("*", "GET, HEAD, POST, PUT, DELETE, OPTIONS"),
+    ],
+)
+def test_options_lists_what_the_location_serves(options_server, target, allow):
+    r = options(options_server, target)
+    assert (r.status, r.header("Allow"), r.body) == (204, allow, b"")
+    assert r.header("Content-Length") in (None, "0")
+
+
+def test_options_keeps_add_header_and_return(options_server):
+    r = options(options_server, "/up/x")
+    assert r.header("X-Site") == "conformance"
+    r = options(options_server, "/moved")
+    assert (r.status, r.header("Location")) == (301, "/")
+
+
+def test_405_allow_matches_options(options_server):
+    with Client(options_server.port) as c:
+        r = c.request(b"DELETE /ro/x HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert (r.status, r.header("Allow")) == (405, "GET, HEAD, OPTIONS")
+
+
+@pytest.mark.parametrize("method", ["TRACE", "PATCH", "PROPFIND", "CONNECT"])
+def test_other_methods_stay_501(options_server, method):
+    target = "x:443" if method == "CONNECT" else "/"
+    with Client(options_server.port) as c:
+        r = c.request(f"{method} {target} HTTP/1.1\r\nHost: x\r\n\r\n".encode(), "GET")
+    assert r.status == 501
+
+
+def test_asterisk_is_only_for_options(options_server):
+    with Client(options_server.port) as c:
+        assert c.request(b"GET * HTTP/1.1\r\nHost: x\r\n\r\n").status == 400
