@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::config::{Config, ListenGroup, Location, Server};
+use crate::config::{CgiPathInfo, Config, ListenGroup, Location, Server};
 use crate::handler::{self, Origin, path, route, static_file};
 use crate::http::request::Fields;
 use crate::http::{Framing, Method, Request};
@@ -141,6 +141,10 @@ fn location_lines(loc: &Location) -> Vec<String> {
         v.push(format!("cgi {}{interp}", h.ext));
     }
     v.push(format!("cgi_timeout {}", secs(loc.cgi_timeout)));
+    v.push(match loc.cgi_path_info {
+        CgiPathInfo::Split => "cgi_path_info split".to_owned(),
+        CgiPathInfo::Full => "cgi_path_info full".to_owned(),
+    });
     v.push(format!("sendfile {}", on_off(loc.sendfile)));
     v.push(format!("aio {}", if loc.aio { "threads" } else { "off" }));
     let cache = &loc.open_file_cache;

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use super::parser::Directive;
 use super::values::{self, Arg};
-use super::{CgiHandler, ConfigError, ErrorPage, Location, OpenFileCache, Pos};
+use super::{CgiHandler, CgiPathInfo, ConfigError, ErrorPage, Location, OpenFileCache, Pos};
 
 /// One level's explicitly set values.
 #[derive(Debug, Clone, Default)]
@@ -31,6 +31,7 @@ pub struct Settings {
     pub upload_store: Option<PathBuf>,
     pub cgi: Option<Vec<CgiHandler>>,
     pub cgi_timeout: Option<Duration>,
+    pub cgi_path_info: Option<CgiPathInfo>,
     pub sendfile: Option<bool>,
     pub aio: Option<bool>,
     /// `open_file_cache`: `(max, inactive)`.
@@ -67,7 +68,7 @@ impl Settings {
             root, index, autoindex, error_pages, client_max_body_size,
             client_header_buffer_size, client_header_timeout, client_body_timeout,
             send_timeout, keepalive_timeout, keepalive_requests, allow_methods,
-            upload_store, cgi, cgi_timeout, sendfile, aio, open_file_cache, open_file_cache_valid,
+            upload_store, cgi, cgi_timeout, cgi_path_info, sendfile, aio, open_file_cache, open_file_cache_valid,
             default_type, add_headers, access_log,
         )
     }
@@ -85,6 +86,7 @@ impl Settings {
             "sendfile" => self.sendfile = Some(values::on_off(&a[0], name)?),
             "open_file_cache" => self.open_file_cache = Some(open_file_cache(a)?),
             "aio" => self.aio = Some(aio(&a[0])?),
+            "cgi_path_info" => self.cgi_path_info = Some(cgi_path_info(&a[0])?),
             "default_type" => self.default_type = Some(a[0].0.clone()),
             "error_page" => error_page(list_map(&mut self.error_pages), d)?,
             "allow_methods" => self.allow_methods = Some(allow_methods(a)?),
@@ -136,6 +138,7 @@ impl Settings {
             upload_store: s.upload_store,
             cgi: s.cgi.unwrap_or_default(),
             cgi_timeout: s.cgi_timeout.unwrap_or(DEFAULT_CGI_TIMEOUT),
+            cgi_path_info: s.cgi_path_info.unwrap_or_default(),
             sendfile: s.sendfile.unwrap_or(true),
             aio: s.aio.unwrap_or(false),
             open_file_cache: {
@@ -172,6 +175,18 @@ fn aio(arg: &Arg) -> Result<bool, ConfigError> {
         _ => Err(ConfigError::at(
             &arg.1,
             format!("\"aio\" takes threads|off, got \"{}\"", arg.0),
+        )),
+    }
+}
+
+/// `cgi_path_info split|full`.
+fn cgi_path_info(arg: &Arg) -> Result<CgiPathInfo, ConfigError> {
+    match arg.0.as_str() {
+        "split" => Ok(CgiPathInfo::Split),
+        "full" => Ok(CgiPathInfo::Full),
+        _ => Err(ConfigError::at(
+            &arg.1,
+            format!("\"cgi_path_info\" takes split|full, got \"{}\"", arg.0),
         )),
     }
 }

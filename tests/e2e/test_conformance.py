@@ -423,3 +423,57 @@ def test_other_methods_stay_501(options_server, method):
 def test_asterisk_is_only_for_options(options_server):
     with Client(options_server.port) as c:
         assert c.request(b"GET * HTTP/1.1\r\nHost: x\r\n\r\n").status == 400
+
+
+# ------------------------------------------------------------------ cgi_path_info
+
+CGI_CONF = """
+server {
+    listen 127.0.0.1:{port};
+    root {repo};
+    location /cgi-bin/ {
+        cgi .py python3;
+    }
+    location /full/ {
+        alias {repo}/cgi-bin/;
+        cgi .py python3;
+        cgi_path_info full;
+    }
+}
+"""
+
+
+def cgi_env(server, target):
+    with Client(server.port) as c:
+        r = c.request(f"GET {target} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    assert r.status == 200, r.body[:300]
+    lines = r.body.decode("utf-8", "replace").splitlines()
+    return dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
+
+
+@pytest.fixture
+def cgi_server(webserv):
+    from helpers import REPO_ROOT
+
+    return webserv(CGI_CONF, repo=REPO_ROOT)
+
+
+@pytest.mark.parametrize(
+    "target,script,path_info",
+    [
+        ("/cgi-bin/env.py/a%20b/c?q=1", "/cgi-bin/env.py", "/a b/c"),
+        ("/cgi-bin/env.py", "/cgi-bin/env.py", ""),
+        ("/full/env.py/a%20b/c?q=1", "/full/env.py", "/full/env.py/a b/c"),
+        ("/full/env.py", "/full/env.py", "/full/env.py"),
+    ],
+)
+def test_cgi_path_info_split_and_full(cgi_server, target, script, path_info):
+    from helpers import REPO_ROOT
+
+    env = cgi_env(cgi_server, target)
+    assert (env["SCRIPT_NAME"], env["PATH_INFO"]) == (script, path_info)
+    assert env["QUERY_STRING"] == ("q=1" if "?" in target else "")
+    if path_info:
+        assert env["PATH_TRANSLATED"] == f"{REPO_ROOT}{path_info}"
+    else:
+        assert "PATH_TRANSLATED" not in env

@@ -317,3 +317,15 @@ fn aio_and_open_file_cache_values() {
         "t.conf:1:23: invalid time \"soon\" in \"open_file_cache_valid\"",
     );
 }
+
+#[test]
+fn cgi_path_info_values() {
+    fails(
+        "cgi_path_info whole;",
+        "t.conf:1:15: \"cgi_path_info\" takes split|full, got \"whole\"",
+    );
+    fails(
+        "cgi_path_info split full;",
+        "t.conf:1:1: invalid number of arguments in \"cgi_path_info\" directive",
+    );
+}
