@@ -301,6 +301,21 @@ mod tests {
     }
 
     #[test]
+    fn leading_zeros_split_at_every_offset() {
+        let raw =
+            b"00000000000000000004\r\nWiki\r\n0005 ;x\r\npedia\r\n0000000000000000000\r\n\r\nNEXT";
+        for step in 1..raw.len() {
+            let (body, done, left) = run(raw, step).unwrap();
+            assert_eq!(
+                (body.as_slice(), done),
+                (&b"Wikipedia"[..], true),
+                "step {step}"
+            );
+            assert!(left <= 4, "only the next request's bytes remain");
+        }
+    }
+
+    #[test]
     fn counts_total_and_bounds_lines() {
         let mut dec = ChunkedDecoder::new();
         let (_, out) = dec.decode(b"3\r\nabc\r\n").unwrap();
