@@ -7,7 +7,9 @@ use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::config::{Config, Fallback, ListenGroup, Location, Op, RewriteFlag, Server};
+use crate::config::{
+    CgiPathInfo, Config, Fallback, ListenGroup, Location, Op, RewriteFlag, Server,
+};
 use crate::handler::{self, Origin, path, route, static_file};
 use crate::http::request::Fields;
 use crate::http::{Framing, Method, Request};
@@ -189,6 +191,10 @@ fn location_lines(loc: &Location) -> Vec<String> {
         v.push(format!("cgi {}{interp}", h.ext));
     }
     v.push(format!("cgi_timeout {}", secs(loc.cgi_timeout)));
+    v.push(match loc.cgi_path_info {
+        CgiPathInfo::Split => "cgi_path_info split".to_owned(),
+        CgiPathInfo::Full => "cgi_path_info full".to_owned(),
+    });
     v.push(format!("sendfile {}", on_off(loc.sendfile)));
     v.push(format!("aio {}", if loc.aio { "threads" } else { "off" }));
     let cache = &loc.open_file_cache;
@@ -298,8 +304,9 @@ pub fn explain(
 ) -> Result<String, String> {
     let t = parse_url(url)?;
     let host = host.map_or(t.host.clone(), str::to_ascii_lowercase);
-    let method = Method::from_name(&method.to_ascii_uppercase())
-        .ok_or_else(|| format!("unknown method \"{method}\" (GET, HEAD, POST, PUT, DELETE)"))?;
+    let method = Method::from_name(&method.to_ascii_uppercase()).ok_or_else(|| {
+        format!("unknown method \"{method}\" (GET, HEAD, POST, PUT, DELETE, OPTIONS)")
+    })?;
     let mut out = String::new();
     let _ = writeln!(out, "request   {} {} (Host: {host})", method, t.target);
     let Some(gi) = group_for(config, t.addr) else {
@@ -508,6 +515,7 @@ fn handler_text(
             };
             format!("delete {}\nexpected  {status}", file.display())
         }
+        Method::Options => "answered by the server\nexpected  204".to_owned(),
     }
 }
 

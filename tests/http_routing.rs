@@ -246,7 +246,7 @@ fn method_not_allowed_lists_allowed_methods() {
     let s = f.start(&simple_conf(""));
     let r = parse_one(&raw(s.port(), request("DELETE", "/a.txt", "")));
     assert_eq!(r.status, 405);
-    assert_eq!(r.header("Allow"), Some("GET, HEAD"));
+    assert_eq!(r.header("Allow"), Some("GET, HEAD, OPTIONS"));
     assert!(f_exists(&s, "www/a.txt"), "405 must not delete");
 }
 
@@ -264,7 +264,7 @@ fn allow_methods_per_location() {
     assert_eq!(all.len(), 1, "HEAD gets no body");
     let head = &all[0];
     assert_eq!(head.status, 405);
-    assert_eq!(head.header("Allow"), Some("DELETE"));
+    assert_eq!(head.header("Allow"), Some("DELETE, OPTIONS"));
 }
 
 fn f_exists(s: &TestServer, rel: &str) -> bool {

@@ -8,7 +8,7 @@ pub mod process;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use crate::config::{CgiHandler, Location};
+use crate::config::{CgiHandler, CgiPathInfo, Location};
 use crate::handler::path::{inside, map_to_fs};
 use crate::http::Request;
 
@@ -27,7 +27,8 @@ pub struct Script {
 
 /// Walks the clean request path segment by segment: the first segment that names a
 /// file with one of the location's CGI extensions is the script; the rest of the
-/// path is PATH_INFO (`/cgi-bin/env.py/a/b` → `/cgi-bin/env.py` + `/a/b`).
+/// path is PATH_INFO (`/cgi-bin/env.py/a/b` → `/cgi-bin/env.py` + `/a/b`), or, with
+/// `cgi_path_info full`, the whole path (`/cgi-bin/env.py/a/b`).
 pub fn find_script(loc: &Location, path: &str) -> Option<Script> {
     if loc.cgi.is_empty() {
         return None;
@@ -47,7 +48,10 @@ pub fn find_script(loc: &Location, path: &str) -> Option<Script> {
         if file.is_file() && inside(&file, base) {
             return Some(Script {
                 name: name.to_owned(),
-                path_info: path[end..].to_owned(),
+                path_info: match loc.cgi_path_info {
+                    CgiPathInfo::Split => path[end..].to_owned(),
+                    CgiPathInfo::Full => path.to_owned(),
+                },
                 file,
                 interpreter: handler.interpreter.clone(),
             });

@@ -134,6 +134,7 @@ pub const TABLE: &[Spec] = &[
     row("upload_store", ALL, 1, 1),
     many(row("cgi", ALL, 1, 2)),
     row("cgi_timeout", ALL, 1, 1),
+    row("cgi_path_info", ALL, 1, 1),
     row("sendfile", ALL, 1, 1),
     row("aio", ALL, 1, 1),
     row("open_file_cache", ALL, 1, 2),

@@ -165,6 +165,8 @@ pub struct Location {
     pub cgi: Vec<CgiHandler>,
     /// `cgi_timeout`. Default 30s.
     pub cgi_timeout: Duration,
+    /// `cgi_path_info split|full`: what a script gets as PATH_INFO. Default split.
+    pub cgi_path_info: CgiPathInfo,
     /// `sendfile on|off`. Default on.
     pub sendfile: bool,
     /// `aio threads|off`: file chunks that are not in the page cache are read by
@@ -331,6 +333,16 @@ impl Location {
             }
         }
     }
+}
+
+/// `cgi_path_info split|full`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CgiPathInfo {
+    /// RFC 3875 §4.1.5: the part of the path after the script's name.
+    #[default]
+    Split,
+    /// The whole decoded request path, as the 42 school's `cgi_tester` expects.
+    Full,
 }
 
 /// `cgi EXT [INTERPRETER]`.

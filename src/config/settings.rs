@@ -12,8 +12,8 @@ use std::time::Duration;
 use super::parser::Directive;
 use super::values::{self, Arg};
 use super::{
-    AccessLog, AddHeader, CgiHandler, ConfigError, ErrorPage, LocKind, Location, OpenFileCache,
-    Pos, script,
+    AccessLog, AddHeader, CgiHandler, CgiPathInfo, ConfigError, ErrorPage, LocKind, Location,
+    OpenFileCache, Pos, script,
 };
 use crate::vars::Template;
 
@@ -37,6 +37,7 @@ pub struct Settings {
     pub upload_store: Option<PathBuf>,
     pub cgi: Option<Vec<CgiHandler>>,
     pub cgi_timeout: Option<Duration>,
+    pub cgi_path_info: Option<CgiPathInfo>,
     pub sendfile: Option<bool>,
     pub aio: Option<bool>,
     /// `open_file_cache`: `(max, inactive)`.
@@ -73,8 +74,8 @@ impl Settings {
             root, root_vars, index, autoindex, error_pages, client_max_body_size,
             client_header_buffer_size, client_header_timeout, client_body_timeout,
             send_timeout, keepalive_timeout, keepalive_requests, allow_methods,
-            upload_store, cgi, cgi_timeout, sendfile, aio, open_file_cache, open_file_cache_valid,
-            default_type, add_headers, access_logs,
+            upload_store, cgi, cgi_timeout, cgi_path_info, sendfile, aio, open_file_cache,
+            open_file_cache_valid, default_type, add_headers, access_logs,
         )
     }
 
@@ -101,6 +102,7 @@ impl Settings {
             "sendfile" => self.sendfile = Some(values::on_off(&a[0], name)?),
             "open_file_cache" => self.open_file_cache = Some(open_file_cache(a)?),
             "aio" => self.aio = Some(aio(&a[0])?),
+            "cgi_path_info" => self.cgi_path_info = Some(cgi_path_info(&a[0])?),
             "default_type" => self.default_type = Some(a[0].0.clone()),
             "error_page" => error_page(list_map(&mut self.error_pages), d)?,
             "allow_methods" => self.allow_methods = Some(allow_methods(a)?),
@@ -168,6 +170,7 @@ impl Settings {
             upload_store: s.upload_store,
             cgi: s.cgi.unwrap_or_default(),
             cgi_timeout: s.cgi_timeout.unwrap_or(DEFAULT_CGI_TIMEOUT),
+            cgi_path_info: s.cgi_path_info.unwrap_or_default(),
             sendfile: s.sendfile.unwrap_or(true),
             aio: s.aio.unwrap_or(false),
             open_file_cache: {
@@ -204,6 +207,18 @@ fn aio(arg: &Arg) -> Result<bool, ConfigError> {
         _ => Err(ConfigError::at(
             &arg.1,
             format!("\"aio\" takes threads|off, got \"{}\"", arg.0),
+        )),
+    }
+}
+
+/// `cgi_path_info split|full`.
+fn cgi_path_info(arg: &Arg) -> Result<CgiPathInfo, ConfigError> {
+    match arg.0.as_str() {
+        "split" => Ok(CgiPathInfo::Split),
+        "full" => Ok(CgiPathInfo::Full),
+        _ => Err(ConfigError::at(
+            &arg.1,
+            format!("\"cgi_path_info\" takes split|full, got \"{}\"", arg.0),
         )),
     }
 }

@@ -14,8 +14,10 @@ pub mod beneath;
 pub mod delete;
 pub mod error_page;
 pub mod file_cache;
+pub mod options;
 pub mod path;
 pub mod phases;
+pub mod precondition;
 pub mod rewrite;
 pub mod route;
 pub mod static_file;
@@ -186,6 +188,9 @@ impl<'a> Cx<'a> {
 /// without reading the body.
 pub fn route(config: &Config, origin: Origin, req: &Request) -> Result<Routed, Response> {
     let server = server_index(config, origin.group, req.host.as_deref());
+    if let Some(resp) = options::star(&config.servers[server], req) {
+        return Err(resp);
+    }
     let cx = Cx {
         config,
         origin,
@@ -215,15 +220,9 @@ pub fn route_traced(
 
 /// 405 with the methods this location can really answer.
 fn not_allowed(cx: &Cx, routed: &Routed) -> Response {
-    let loc = routed.location(cx.config);
-    let allow: Vec<&str> = loc
-        .allow_methods
-        .iter()
-        .map(String::as_str)
-        .filter(|m| Method::from_name(m).is_some_and(|m| has_handler(loc, m)))
-        .collect();
+    let allow = options::allow(routed.location(cx.config));
     let mut resp = cx.error(routed, 405);
-    resp.header("Allow", allow.join(", "));
+    resp.header("Allow", allow);
     resp
 }
 
@@ -231,7 +230,7 @@ fn not_allowed(cx: &Cx, routed: &Routed) -> Response {
 pub(crate) fn has_handler(loc: &Location, method: Method) -> bool {
     match method {
         Method::Post | Method::Put => loc.upload_store.is_some() || !loc.cgi.is_empty(),
-        Method::Get | Method::Head | Method::Delete => true,
+        Method::Get | Method::Head | Method::Delete | Method::Options => true,
     }
 }
 
@@ -304,8 +303,8 @@ pub fn process(
         (_, Sink::Raw(upload)) => upload.finish(),
         (_, Sink::Multipart(upload)) => upload.finish(req),
         (Method::Get | Method::Head, _) => static_file::serve(loc, &routed.path, req),
-        (Method::Delete, _) => delete::delete(loc, &routed.path),
-        (Method::Post | Method::Put, _) => Err(405),
+        (Method::Delete, _) => delete::delete(loc, &routed.path, req),
+        (Method::Post | Method::Put | Method::Options, _) => Err(405),
     };
     let cx = Cx {
         config,

@@ -94,6 +94,9 @@ pub fn locate(cx: &Cx, mut r: Routed, mut target: Target) -> Result<Routed, Resp
             r.local = Some(Box::new(expanded(cx, &r, loc)));
         }
         let loc = r.location(cx.config);
+        if cx.req.method == Method::Options {
+            return Err(cx.decorate(super::options::for_location(loc), &r));
+        }
         if !super::method_allowed(loc, cx.req.method) || !super::has_handler(loc, cx.req.method) {
             return Err(super::not_allowed(cx, &r));
         }

@@ -4,14 +4,14 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::fs::Metadata;
 use std::io;
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use super::autoindex;
 use super::file_cache::{self, Opened};
 use super::path::{encode, map_to_fs};
+use super::precondition::{self, Validators, Verdict};
 use crate::config::{LocKind, Location};
 use crate::http::date::{http_date, parse_http_date};
 use crate::http::{Body, Request, Response};
@@ -49,7 +49,7 @@ pub fn serve_error_page(loc: &Location, path: &str) -> Result<Response, u16> {
 
 /// The metadata of what `uri` names in `loc` (through the open file cache), for
 /// `try_files` and `index`; `None` if there is nothing there or it is off limits.
-pub fn probe(loc: &Location, uri: &str) -> Option<Metadata> {
+pub fn probe(loc: &Location, uri: &str) -> Option<std::fs::Metadata> {
     let (base, rel) = base_and_rel(loc, uri);
     open(loc, base, rel).ok().map(|o| o.meta)
 }
@@ -95,12 +95,14 @@ fn file_body(loc: &Location, opened: Opened, offset: u64, len: u64) -> Body {
     }
 }
 
-/// Maps a filesystem error to the status nginx gives it.
+/// Maps a filesystem error to the status nginx gives it. A name too long for the
+/// filesystem (ENAMETOOLONG) names no file: 404, as nginx answers; 414 is only for
+/// a request line longer than `client_header_buffer_size`.
 pub fn io_status(e: &io::Error) -> u16 {
     match e.kind() {
         io::ErrorKind::NotFound | io::ErrorKind::NotADirectory => 404,
         io::ErrorKind::PermissionDenied => 403,
-        _ if e.raw_os_error() == Some(libc::ENAMETOOLONG) => 414,
+        _ if e.raw_os_error() == Some(libc::ENAMETOOLONG) => 404,
         _ if e.raw_os_error() == Some(libc::ELOOP) => 403,
         _ => 500,
     }
@@ -147,31 +149,23 @@ fn mime_for(rel: &str) -> Option<&'static str> {
     })
 }
 
-/// Validators for a file: `"mtime-size"` in hex (nginx's ETag) and the mtime.
-fn validators(meta: &Metadata) -> (String, SystemTime) {
-    let mtime = meta.modified().unwrap_or(UNIX_EPOCH);
-    let secs = mtime
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    (
-        format!("\"{:x}-{:x}\"", secs, meta.len()),
-        UNIX_EPOCH + std::time::Duration::from_secs(secs),
-    )
-}
-
 fn serve_file(loc: &Location, rel: &str, opened: Opened, req: &Request) -> Result<Response, u16> {
     let meta = &opened.meta;
     if !meta.is_file() {
         return Err(403);
     }
-    let (etag, mtime) = validators(meta);
+    let current = Validators::of(meta);
+    let verdict = precondition::evaluate(req, Some(&current));
+    if verdict == Verdict::Failed {
+        return Err(412);
+    }
+    let Validators { etag, mtime } = current;
     let mut resp = Response::new(200);
     resp.header("Content-Type", content_type(rel, loc));
     resp.header("Last-Modified", http_date(mtime));
     resp.header("ETag", etag.clone());
     resp.header("Accept-Ranges", "bytes");
-    if not_modified(req, &etag, mtime) {
+    if verdict == Verdict::NotModified {
         resp.status = 304;
         return Ok(resp);
     }
@@ -191,20 +185,6 @@ fn serve_file(loc: &Location, rel: &str, opened: Opened, req: &Request) -> Resul
     };
     resp.body = file_body(loc, opened, offset, len);
     Ok(resp)
-}
-
-/// RFC 9110 §13.1.2 / §13.1.3: If-None-Match wins over If-Modified-Since.
-fn not_modified(req: &Request, etag: &str, mtime: SystemTime) -> bool {
-    if let Some(inm) = req.header("if-none-match") {
-        return inm
-            .split(',')
-            .map(str::trim)
-            .any(|t| t == "*" || t.trim_start_matches("W/") == etag);
-    }
-    match req.header("if-modified-since").and_then(parse_http_date) {
-        Some(since) => mtime <= since,
-        None => false,
-    }
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -273,6 +253,22 @@ mod tests {
         assert_eq!(mime_for("/a/b.html"), Some("text/html"), "cached answer");
         assert_eq!(mime_for("/noext"), None);
         assert_eq!(mime_for("/x.unknownext"), None);
+    }
+
+    #[test]
+    fn filesystem_errors_map_to_nginx_statuses() {
+        let cases = [
+            (libc::ENOENT, 404),
+            (libc::ENOTDIR, 404),
+            (libc::ENAMETOOLONG, 404),
+            (libc::EACCES, 403),
+            (libc::ELOOP, 403),
+            (libc::EIO, 500),
+        ];
+        for (errno, want) in cases {
+            let e = io::Error::from_raw_os_error(errno);
+            assert_eq!(io_status(&e), want, "errno {errno}");
+        }
     }
 
     #[test]

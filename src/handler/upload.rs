@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use tempfile::NamedTempFile;
 
 use super::path::{encode, html_escape, inside};
+use super::precondition::{self, Validators, Verdict};
 use crate::http::body::{BodyError, BodySink};
 use crate::http::multipart::{self, Event, MultipartParser};
 use crate::http::{Method, Request, Response};
@@ -18,6 +19,8 @@ use crate::http::{Method, Request, Response};
 pub struct RawUpload {
     tmp: NamedTempFile,
     target: PathBuf,
+    /// `If-None-Match: *`: the file may only be created, never replaced.
+    create_only: bool,
     /// The URI the file will be served at (for `Location`).
     uri: String,
 }
@@ -67,6 +70,10 @@ fn open_store(store: &Path) -> Result<(), u16> {
 /// Chooses how to receive an upload body: multipart into `store`, or a raw body
 /// stored under the name the path gives (`rest`: the path after the location).
 pub fn begin(store: &Path, loc_path: &str, rest: &str, req: &Request) -> Result<super::Sink, u16> {
+    // RFC 9110 §14.5: a PUT of part of a representation is refused, not stored whole.
+    if req.method == Method::Put && req.header("content-range").is_some() {
+        return Err(400);
+    }
     open_store(store)?;
     let content_type = req.header("content-type").unwrap_or("");
     if req.method == Method::Post
@@ -105,8 +112,13 @@ fn raw(store: &Path, loc_path: &str, rest: &str, req: &Request) -> Result<RawUpl
         (None, Method::Put) => return Err(409),
         (None, _) => generated_name(),
     };
-    let tmp = temp_in(&parent)?;
     let target = parent.join(&name);
+    let current = fs::metadata(&target).ok().filter(|m| m.is_file());
+    let current = current.as_ref().map(Validators::of);
+    if precondition::evaluate(req, current.as_ref()) != Verdict::Proceed {
+        return Err(412);
+    }
+    let tmp = temp_in(&parent)?;
     let mut uri = loc_path.trim_end_matches('/').to_owned();
     for seg in dirs
         .split('/')
@@ -116,7 +128,12 @@ fn raw(store: &Path, loc_path: &str, rest: &str, req: &Request) -> Result<RawUpl
         uri.push('/');
         uri.push_str(&encode(seg));
     }
-    Ok(RawUpload { tmp, target, uri })
+    Ok(RawUpload {
+        tmp,
+        target,
+        create_only: precondition::create_only(req),
+        uri,
+    })
 }
 
 fn generated_name() -> String {
@@ -144,9 +161,16 @@ impl RawUpload {
             return Err(409);
         }
         let existed = self.target.exists();
-        self.tmp
-            .persist(&self.target)
-            .map_err(|e| super::static_file::io_status(&e.error))?;
+        let persisted = if self.create_only {
+            // Checked before the body was read; a file created since still wins.
+            self.tmp.persist_noclobber(&self.target)
+        } else {
+            self.tmp.persist(&self.target)
+        };
+        persisted.map_err(|e| match e.error.kind() {
+            std::io::ErrorKind::AlreadyExists => 412,
+            _ => super::static_file::io_status(&e.error),
+        })?;
         if existed {
             return Ok(Response::new(204));
         }

@@ -103,29 +103,26 @@ impl ChunkedDecoder {
     }
 
     fn size(&mut self, input: &[u8]) -> Result<(usize, Option<Decoded>), ChunkError> {
-        // httparse accepts an empty size; RFC 9112 requires at least one hex digit.
+        // RFC 9112 §7.1: chunk-size is 1*HEXDIG, so an empty size is an error.
         if input.first().is_some_and(|b| !b.is_ascii_hexdigit()) {
             return Err(ChunkError::BadSize);
         }
-        match httparse::parse_chunk_size(input) {
-            // httparse lets any byte through in extensions; a bare CR/LF or another
-            // control byte there is how a front end and a back end disagree.
-            Ok(httparse::Status::Complete((n, _))) if !clean_line(&input[..n - 2]) => {
-                Err(ChunkError::BadSize)
+        let Some(lf) = input.iter().position(|&b| b == b'\n') else {
+            if input.len() < MAX_SIZE_LINE {
+                return Ok((0, Some(Decoded::NeedMore)));
             }
-            Ok(httparse::Status::Complete((n, 0))) => {
-                self.state = State::Trailers { seen: 0 };
-                Ok((n, None))
-            }
-            Ok(httparse::Status::Complete((n, size))) => {
-                self.state = State::Data(size);
-                Ok((n, None))
-            }
-            Ok(httparse::Status::Partial) if input.len() < MAX_SIZE_LINE => {
-                Ok((0, Some(Decoded::NeedMore)))
-            }
-            _ => Err(ChunkError::BadSize),
+            return Err(ChunkError::BadSize);
+        };
+        if lf >= MAX_SIZE_LINE {
+            return Err(ChunkError::BadSize);
         }
+        let size = size_line(&input[..lf])?;
+        self.state = if size == 0 {
+            State::Trailers { seen: 0 }
+        } else {
+            State::Data(size)
+        };
+        Ok((lf + 1, None))
     }
 
     fn data(&mut self, input: &[u8], left: u64) -> (usize, Option<Decoded>) {
@@ -181,6 +178,32 @@ impl ChunkedDecoder {
         };
         Ok((lf + 1, None))
     }
+}
+
+/// The size of a chunk-size line (without its LF): hex digits (any number of
+/// leading zeros; only a value that overflows a u64 is an error), optional
+/// whitespace, extensions after `;`, and a CR at the end.
+fn size_line(line: &[u8]) -> Result<u64, ChunkError> {
+    let line = line.strip_suffix(b"\r").ok_or(ChunkError::BadSize)?;
+    let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+    let size = line[..digits]
+        .iter()
+        .try_fold(0u64, |acc, &d| {
+            let v = (d as char).to_digit(16)?;
+            acc.checked_mul(16)?.checked_add(u64::from(v))
+        })
+        .ok_or(ChunkError::BadSize)?;
+    let rest = &line[digits..];
+    let rest = &rest[rest
+        .iter()
+        .take_while(|&&b| b == b' ' || b == b'\t')
+        .count()..];
+    // httparse lets any byte through in extensions; a bare CR or another control
+    // byte there is how a front end and a back end disagree.
+    if digits == 0 || !(rest.is_empty() || rest[0] == b';') || !clean_line(rest) {
+        return Err(ChunkError::BadSize);
+    }
+    Ok(size)
 }
 
 /// No control bytes but HTAB in a size line (RFC 9112 §7.1.1 chunk-ext).
@@ -240,6 +263,20 @@ mod tests {
             (b"0_2\r\n", Err(ChunkError::BadSize)),
             (b"5\nhello", Err(ChunkError::BadSize)),
             (b"fffffffffffffffff\r\n", Err(ChunkError::BadSize)),
+            (b"10000000000000000\r\n", Err(ChunkError::BadSize)),
+            (
+                b"00000000000000000005\r\nhello\r\n0000000000000000000000\r\n\r\n",
+                Ok((b"hello", true)),
+            ),
+            (
+                b"0000000000000000000000000000000001\r\nx",
+                Ok((b"x", false)),
+            ),
+            (b"5 ;x\r\nhello\r\n0\r\n\r\n", Ok((b"hello", true))),
+            (b"5 x\r\n", Err(ChunkError::BadSize)),
+            (b"5\x0c;x\r\n", Err(ChunkError::BadSize)),
+            (b"0x5\r\n", Err(ChunkError::BadSize)),
+            (b"5;a\rb\r\nhello\r\n0\r\n\r\n", Err(ChunkError::BadSize)),
             (b"0\r\nX: 1\n\r\n", Err(ChunkError::BadSize)),
             (b"5;a\nb\r\nhello\r\n0\r\n\r\n", Err(ChunkError::BadSize)),
             (b"5;a\x00\r\nhello\r\n0\r\n\r\n", Err(ChunkError::BadSize)),
@@ -259,6 +296,21 @@ mod tests {
             let (body, done, left) = run(raw, step).unwrap();
             assert_eq!(body, b"Wikipedia in\r\n\r\nchunks.", "step {step}");
             assert!(done);
+            assert!(left <= 4, "only the next request's bytes remain");
+        }
+    }
+
+    #[test]
+    fn leading_zeros_split_at_every_offset() {
+        let raw =
+            b"00000000000000000004\r\nWiki\r\n0005 ;x\r\npedia\r\n0000000000000000000\r\n\r\nNEXT";
+        for step in 1..raw.len() {
+            let (body, done, left) = run(raw, step).unwrap();
+            assert_eq!(
+                (body.as_slice(), done),
+                (&b"Wikipedia"[..], true),
+                "step {step}"
+            );
             assert!(left <= 4, "only the next request's bytes remain");
         }
     }

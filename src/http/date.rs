@@ -1,5 +1,6 @@
-//! HTTP dates (RFC 9110 §5.6.7 IMF-fixdate): formatting for `Date` and
-//! `Last-Modified`, parsing for `If-Modified-Since`, and the access log's local time.
+//! HTTP dates (RFC 9110 §5.6.7): IMF-fixdate formatting for `Date` and
+//! `Last-Modified`, parsing of all three forms for the conditional headers, and the
+//! access log's local time.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -108,23 +109,71 @@ pub fn listing_date(t: SystemTime) -> String {
     )
 }
 
-/// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`). The obsolete RFC 850 and
-/// asctime forms are not accepted: a conditional header we cannot read is ignored,
-/// which only costs a full response.
+/// Parses an HTTP-date in any of the three forms RFC 9110 §5.6.7 says a recipient
+/// must accept: IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the obsolete RFC 850
+/// form (`Sunday, 06-Nov-94 08:49:37 GMT`) and asctime (`Sun Nov  6 08:49:37 1994`).
 pub fn parse_http_date(s: &str) -> Option<SystemTime> {
-    let rest = s.trim().split_once(", ")?.1;
-    let mut it = rest.split(' ');
-    let day: u32 = it.next()?.parse().ok()?;
-    let month_name = it.next()?;
-    let month = MONTHS.iter().position(|m| *m == month_name)? as u32 + 1;
-    let year: i64 = it.next()?.parse().ok()?;
-    let mut hms = it.next()?.split(':').map(|v| v.parse::<u32>().ok());
+    let words: Vec<&str> = s.split_ascii_whitespace().collect();
+    let (day, month, year, time) = match words.as_slice() {
+        [wd, day, mon, year, time, "GMT"] if short_day(wd.strip_suffix(',')?) => {
+            (*day, *mon, four_digits(year)?, *time)
+        }
+        [wd, date, time, "GMT"] if long_day(wd.strip_suffix(',')?) => {
+            let mut parts = date.split('-');
+            let (day, mon, yy) = (parts.next()?, parts.next()?, parts.next()?);
+            if parts.next().is_some() || yy.len() != 2 {
+                return None;
+            }
+            (day, mon, two_digit_year(yy.parse().ok()?), *time)
+        }
+        [wd, mon, day, time, year] if short_day(wd) => (*day, *mon, four_digits(year)?, *time),
+        _ => return None,
+    };
+    let day: u32 = digits(day, 1..=2)?;
+    let month = MONTHS.iter().position(|m| *m == month)? as u32 + 1;
+    let mut hms = time.split(':').map(|v| digits(v, 2..=2));
     let (h, m, sec) = (hms.next()??, hms.next()??, hms.next()??);
-    if it.next()? != "GMT" || it.next().is_some() || day > 31 || h > 23 || m > 59 || sec > 60 {
+    if hms.next().is_some() || !(1..=31).contains(&day) || h > 23 || m > 59 || sec > 60 {
         return None;
     }
     let secs = to_secs(year, month, day, h, m, sec)?;
     Some(UNIX_EPOCH + Duration::from_secs(secs))
+}
+
+fn short_day(s: &str) -> bool {
+    DAYS.contains(&s)
+}
+
+fn long_day(s: &str) -> bool {
+    const LONG: [&str; 7] = [
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+        "Sunday",
+    ];
+    LONG.contains(&s)
+}
+
+/// A number written with a count of ASCII digits in `len`.
+fn digits(s: &str, len: std::ops::RangeInclusive<usize>) -> Option<u32> {
+    (len.contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| s.parse().ok())
+        .flatten()
+}
+
+fn four_digits(s: &str) -> Option<i64> {
+    digits(s, 4..=4).map(i64::from)
+}
+
+/// RFC 9110 §5.6.7: a two-digit year more than 50 years in the future is the most
+/// recent past year with the same last two digits.
+fn two_digit_year(yy: i64) -> i64 {
+    let now = civil(epoch_secs(SystemTime::now())).year;
+    let year = now - now.rem_euclid(100) + yy;
+    if year > now + 50 { year - 100 } else { year }
 }
 
 #[cfg(test)]
@@ -144,6 +193,42 @@ mod tests {
         for secs in [0u64, 784_111_777, 951_782_400, 1_700_000_000, 4_102_444_800] {
             let t = UNIX_EPOCH + Duration::from_secs(secs);
             assert_eq!(parse_http_date(&http_date(t)), Some(t), "{secs}");
+        }
+    }
+
+    #[test]
+    fn parse_accepts_the_three_forms() {
+        let rfc = Some(UNIX_EPOCH + Duration::from_secs(784_111_777));
+        let jan = Some(UNIX_EPOCH + Duration::from_secs(1_704_164_645));
+        let cases: &[(&str, Option<SystemTime>)] = &[
+            ("Sun, 06 Nov 1994 08:49:37 GMT", rfc),
+            ("Sunday, 06-Nov-94 08:49:37 GMT", rfc),
+            ("Sun Nov  6 08:49:37 1994", rfc),
+            ("Sun Nov 06 08:49:37 1994", rfc),
+            ("Tue, 02 Jan 2024 03:04:05 GMT", jan),
+            ("Tuesday, 02-Jan-24 03:04:05 GMT", jan),
+            ("Tue Jan  2 03:04:05 2024", jan),
+            ("  Tue, 02 Jan 2024 03:04:05 GMT ", jan),
+            ("Tue, 02-Jan-24 03:04:05 GMT", None),
+            ("Tuesday, 02 Jan 2024 03:04:05 GMT", None),
+            ("Tuesday, 02-Jan-2024 03:04:05 GMT", None),
+            ("Tue Jan  2 03:04:05 24", None),
+            ("Tue Jan  2 03:04:05 2024 GMT", None),
+            ("Tue Jan 32 03:04:05 2024", None),
+            ("Tue Jan  2 3:04:05 2024", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse_http_date(text), *want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn two_digit_years_are_at_most_fifty_years_ahead() {
+        let now = civil(epoch_secs(SystemTime::now())).year;
+        for yy in 0..100 {
+            let y = two_digit_year(yy);
+            assert_eq!(y.rem_euclid(100), yy);
+            assert!(y <= now + 50 && y > now - 50, "{yy} -> {y}");
         }
     }
 

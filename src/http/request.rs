@@ -15,6 +15,8 @@ pub enum Method {
     Post,
     Put,
     Delete,
+    /// Answered by the server itself (`handler::options`).
+    Options,
 }
 
 impl Method {
@@ -26,6 +28,7 @@ impl Method {
             "POST" => Method::Post,
             "PUT" => Method::Put,
             "DELETE" => Method::Delete,
+            "OPTIONS" => Method::Options,
             _ => return None,
         })
     }
@@ -37,6 +40,7 @@ impl Method {
             Method::Post => "POST",
             Method::Put => "PUT",
             Method::Delete => "DELETE",
+            Method::Options => "OPTIONS",
         }
     }
 }
@@ -155,6 +159,8 @@ pub enum HeadError {
     UriTooLong,
     /// Head larger than the buffer, or too many fields.
     HeadTooLarge,
+    /// A Content-Length too large for any body limit (it does not fit a u64).
+    BodyTooLarge,
     /// A method this server does not implement.
     UnknownMethod,
     /// A transfer coding other than chunked.
@@ -169,6 +175,7 @@ impl HeadError {
             HeadError::Bad(_) => 400,
             HeadError::UriTooLong => 414,
             HeadError::HeadTooLarge => 431,
+            HeadError::BodyTooLarge => 413,
             HeadError::UnknownMethod | HeadError::UnknownCoding => 501,
             HeadError::Version => 505,
         }
@@ -182,17 +189,39 @@ pub const MAX_HEADERS: usize = 100;
 /// of bytes it took, `Ok(None)` when more bytes are needed, or the error to answer.
 /// `limit` is `client_header_buffer_size`: a head that does not fit is 414 or 431.
 pub fn parse_head(buf: &[u8], limit: usize) -> Result<Option<(Request, usize)>, HeadError> {
+    let window = &buf[..buf.len().min(limit)];
+    match parse_window(window, limit) {
+        Err(httparse::Error::Version) => match line::judge(window) {
+            line::Verdict::Incomplete if window.len() < limit => Ok(None),
+            line::Verdict::Incomplete => Err(too_long(window)),
+            line::Verdict::Reject(e) => Err(e),
+            // RFC 9110 §2.5: HTTP/1.2..1.9 is answered as the HTTP/1.1 it extends.
+            line::Verdict::Minor(at) => {
+                let mut copy = window.to_vec();
+                copy[at] = b'1';
+                parse_window(&copy, limit).map_err(|_| HeadError::Bad("malformed request head"))?
+            }
+        },
+        Err(_) => Err(HeadError::Bad("malformed request head")),
+        Ok(result) => result,
+    }
+}
+
+/// One httparse pass over `window`; its version errors are judged by the caller.
+#[allow(clippy::type_complexity)]
+fn parse_window(
+    window: &[u8],
+    limit: usize,
+) -> Result<Result<Option<(Request, usize)>, HeadError>, httparse::Error> {
     let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut fields);
-    let window = &buf[..buf.len().min(limit)];
-    match req.parse(window) {
-        Ok(httparse::Status::Complete(n)) => build(&req, buf).map(|r| Some((r, n))),
+    Ok(match req.parse(window) {
+        Ok(httparse::Status::Complete(n)) => build(&req).map(|r| Some((r, n))),
         Ok(httparse::Status::Partial) if window.len() < limit => Ok(None),
         Ok(httparse::Status::Partial) => Err(too_long(window)),
         Err(httparse::Error::TooManyHeaders) => Err(HeadError::HeadTooLarge),
-        Err(httparse::Error::Version) => Err(version_error(buf)),
-        Err(_) => Err(HeadError::Bad("malformed request head")),
-    }
+        Err(e) => return Err(e),
+    })
 }
 
 /// A head that outgrew the buffer: 414 if the request line itself did not end.
@@ -208,23 +237,7 @@ fn too_long(window: &[u8]) -> HeadError {
     }
 }
 
-/// httparse knows only HTTP/1.0 and 1.1: a well-formed `HTTP/x.y` is 505, else 400.
-fn version_error(buf: &[u8]) -> HeadError {
-    let line = buf.split(|&b| b == b'\n').next().unwrap_or(&[]);
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let version = line.rsplit(|&b| b == b' ').next().unwrap_or(&[]);
-    match version {
-        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
-            if major.is_ascii_digit() && minor.is_ascii_digit() =>
-        {
-            HeadError::Version
-        }
-        [b'H', b'T', b'T', b'P', b'/', major] if major.is_ascii_digit() => HeadError::Version,
-        _ => HeadError::Bad("malformed request line"),
-    }
-}
-
-fn build(req: &httparse::Request, _buf: &[u8]) -> Result<Request, HeadError> {
+fn build(req: &httparse::Request) -> Result<Request, HeadError> {
     let (Some(method), Some(path), Some(version)) = (req.method, req.path, req.version) else {
         return Err(HeadError::Bad("incomplete request line"));
     };
@@ -234,7 +247,7 @@ fn build(req: &httparse::Request, _buf: &[u8]) -> Result<Request, HeadError> {
     }
     let method = Method::from_name(method).ok_or(HeadError::UnknownMethod)?;
     let http11 = version == 1;
-    let (target, target_host) = split_target(path)?;
+    let (target, target_host) = split_target(path, method)?;
     let host = host_of(headers, target_host, http11)?;
     let framing = framing(headers, http11)?;
     Ok(Request {
@@ -259,10 +272,9 @@ fn check_field(_name: &str, value: &[u8]) -> Result<(), HeadError> {
 }
 
 /// origin-form `/path?q`, absolute-form `http://host[:port]/path?q` (RFC 9112 §3.2.2:
-/// its host replaces the Host header), or `*` (only meaningful for OPTIONS, which we
-/// do not implement).
-fn split_target(path: &str) -> Result<(String, Option<String>), HeadError> {
-    if path.starts_with('/') {
+/// its host replaces the Host header), or asterisk-form `*` for OPTIONS (§3.2.4).
+fn split_target(path: &str, method: Method) -> Result<(String, Option<String>), HeadError> {
+    if path.starts_with('/') || (path == "*" && method == Method::Options) {
         return Ok((path.to_owned(), None));
     }
     let lower = path
@@ -288,7 +300,8 @@ fn split_target(path: &str) -> Result<(String, Option<String>), HeadError> {
     Ok((target, Some(host)))
 }
 
-/// Exactly one Host header is required in HTTP/1.1 (RFC 9112 §3.2).
+/// Exactly one Host header is required in HTTP/1.1 (RFC 9112 §3.2), also when the
+/// target is in absolute form; the target's host then wins (§3.2.2).
 fn host_of(
     headers: &[httparse::Header],
     from_target: Option<String>,
@@ -304,30 +317,33 @@ fn host_of(
             let text = std::str::from_utf8(v).map_err(|_| HeadError::Bad("invalid Host"))?;
             Some(normalize_host(text).ok_or(HeadError::Bad("invalid Host"))?)
         }
-        None if http11 && from_target.is_none() => return Err(HeadError::Bad("missing Host")),
+        None if http11 => return Err(HeadError::Bad("missing Host")),
         None => None,
     };
     Ok(from_target.or(from_header))
 }
 
-/// Lower-cases a Host value and strips its port; rejects characters no host name has.
+/// A `host[:port]` (RFC 9110 §7.2, RFC 3986 §3.2.2) lower-cased, port and trailing
+/// dot stripped; `None` for an empty host, a second colon, a port that is not
+/// digits, or characters no host name has.
 fn normalize_host(value: &str) -> Option<String> {
     let value = value.trim();
-    let name = if value.starts_with('[') {
-        &value[..=value.find(']')?]
+    let (name, port) = if value.starts_with('[') {
+        value.split_at(value.find(']')? + 1)
     } else {
-        value.rsplit_once(':').map_or(value, |(h, port)| {
-            if port.bytes().all(|b| b.is_ascii_digit()) {
-                h
-            } else {
-                value
-            }
-        })
+        value.split_at(value.find(':').unwrap_or(value.len()))
     };
-    let ok = name
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"-._[]:".contains(&b));
-    (ok && !name.contains("..")).then(|| name.trim_end_matches('.').to_ascii_lowercase())
+    let port_ok = port.is_empty()
+        || port
+            .strip_prefix(':')
+            .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()));
+    let literal = name.starts_with('[');
+    let ok = name.bytes().all(|b| {
+        b.is_ascii_alphanumeric() || b"-._".contains(&b) || (literal && b"[]:".contains(&b))
+    });
+    let name = name.strip_suffix('.').unwrap_or(name);
+    (port_ok && ok && !name.is_empty() && name != "[]" && !name.contains(".."))
+        .then(|| name.to_ascii_lowercase())
 }
 
 /// Body framing per RFC 9112 §6: Transfer-Encoding wins but together with
@@ -369,14 +385,21 @@ fn chunked_framing(te: &[&[u8]]) -> Result<Framing, HeadError> {
 }
 
 /// Every Content-Length value (also comma lists) must be the same run of digits.
+/// Leading zeros are allowed (RFC 9110 §8.6: `1*DIGIT`); a number too large for a
+/// u64 is a body too large for any limit (413), not a malformed one.
 fn content_length(values: &[&[u8]]) -> Result<Framing, HeadError> {
     let mut length: Option<u64> = None;
     for item in values.iter().flat_map(|v| v.split(|&b| b == b',')) {
         let item = item.trim_ascii();
-        if item.is_empty() || !item.iter().all(u8::is_ascii_digit) || item.len() > 18 {
+        if item.is_empty() || !item.iter().all(u8::is_ascii_digit) {
             return Err(HeadError::Bad("invalid Content-Length"));
         }
-        let n: u64 = item.iter().fold(0, |acc, d| acc * 10 + u64::from(d - b'0'));
+        let n = item
+            .iter()
+            .try_fold(0u64, |acc, d| {
+                acc.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+            })
+            .ok_or(HeadError::BodyTooLarge)?;
         if length.is_some_and(|l| l != n) {
             return Err(HeadError::Bad("conflicting Content-Length values"));
         }
@@ -412,6 +435,8 @@ fn keep_alive(headers: &[httparse::Header], http11: bool) -> bool {
         http11 || header_has_token(headers, "connection", "keep-alive")
     }
 }
+
+mod line;
 
 #[cfg(test)]
 mod tests;

@@ -125,7 +125,7 @@ def test_http11_without_host_is_400(site):
     check_common_headers(r)
 
 
-@pytest.mark.parametrize("version", ["HTTP/2.0", "HTTP/1.2"])
+@pytest.mark.parametrize("version", ["HTTP/2.0", "HTTP/3.0"])
 def test_unsupported_version_is_505(site, version):
     r = raw(site.port, get("/", version=version))
     assert r.status == 505

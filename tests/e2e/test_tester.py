@@ -75,5 +75,6 @@ def test_100mb_chunked_post_to_a_bla_cgi_is_echoed(tester):
 
     r = requests.post(tester.url("/directory/youpi.bla"), data=body(), stream=True, timeout=TIMEOUT)
     assert r.status_code == 200
+    assert r.headers["X-Path-Info"] == "/directory/youpi.bla", "cgi_path_info full"
     got = sum(len(c) for c in r.iter_content(1 << 20))
     assert got == size

@@ -358,3 +358,15 @@ fn variables_where_they_are_not_expanded_are_errors() {
         "t.conf:1:32: unknown \"nope\" variable",
     );
 }
+
+#[test]
+fn cgi_path_info_values() {
+    fails(
+        "cgi_path_info whole;",
+        "t.conf:1:15: \"cgi_path_info\" takes split|full, got \"whole\"",
+    );
+    fails(
+        "cgi_path_info split full;",
+        "t.conf:1:1: invalid number of arguments in \"cgi_path_info\" directive",
+    );
+}

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::load_src;
-use crate::config::{Config, Location, Op};
+use crate::config::{CgiPathInfo, Config, Location, Op};
 
 fn load(src: &str) -> Config {
     load_src(src).unwrap_or_else(|e| panic!("{e}"))
@@ -106,9 +106,20 @@ fn defaults_when_nothing_is_set() {
     assert_eq!(l.client_max_body_size, 1 << 20);
     assert_eq!(l.allow_methods, ["GET", "HEAD"]);
     assert_eq!(l.cgi_timeout, secs(30));
+    assert_eq!(l.cgi_path_info, CgiPathInfo::Split);
     assert!(l.sendfile && !l.autoindex);
     assert_eq!(l.default_type, "application/octet-stream");
     assert!(l.access_logs.is_empty() && l.upload_store.is_none());
+}
+
+#[test]
+fn cgi_path_info_is_inherited_and_overridden() {
+    let c = load(
+        "cgi_path_info full;\n\
+         server { listen 80; location /a/ { } location /b/ { cgi_path_info split; } }",
+    );
+    assert_eq!(loc(&c, 0, "/a/").cgi_path_info, CgiPathInfo::Full);
+    assert_eq!(loc(&c, 0, "/b/").cgi_path_info, CgiPathInfo::Split);
 }
 
 #[test]

@@ -24,10 +24,23 @@ fn table_of_heads() {
         (b"GET / HTTP/1.1\r\nHo", 0),
         (b"", 0),
         (b"GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505),
-        (b"GET / HTTP/1.2\r\nHost: a\r\n\r\n", 505),
+        (b"GET / HTTP/1.2\r\nHost: a\r\n\r\n", 200),
+        (b"GET / HTTP/1.9\r\nHost: a\r\n\r\n", 200),
+        (b"GET / HTTP/3.0\r\nHost: a\r\n\r\n", 505),
+        (b"GET / HTTP/1.2\r\n\r\n", 400),
+        (b"GET /a b HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        (b"GET /  HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        (b"GET / HTTP/1\r\nHost: a\r\n\r\n", 400),
+        (b"GET / HTTP/1.10\r\nHost: a\r\n\r\n", 400),
         (b"GET / FOO/1.1\r\nHost: a\r\n\r\n", 400),
         (b"FOO / HTTP/1.1\r\nHost: a\r\n\r\n", 501),
-        (b"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", 501),
+        (b"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", 200),
+        (b"OPTIONS /x HTTP/1.1\r\nHost: a\r\n\r\n", 200),
+        (b"POST * HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        (b"OPTIONS ** HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        (b"TRACE / HTTP/1.1\r\nHost: a\r\n\r\n", 501),
+        (b"PATCH / HTTP/1.1\r\nHost: a\r\n\r\n", 501),
+        (b"CONNECT a:443 HTTP/1.1\r\nHost: a\r\n\r\n", 501),
         (b"GET * HTTP/1.1\r\nHost: a\r\n\r\n", 400),
         (b"GET foo HTTP/1.1\r\nHost: a\r\n\r\n", 400),
         (b"hello world\r\n\r\n", 400),
@@ -42,7 +55,10 @@ fn table_of_heads() {
         (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5 5\r\n\r\n", 400),
         (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", 400),
         (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n", 200),
-        (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999\r\n\r\n", 400),
+        (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999\r\n\r\n", 413),
+        (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 18446744073709551616\r\n\r\n", 413),
+        (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 18446744073709551615\r\n\r\n", 200),
+        (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0000000000000000000005\r\n\r\n", 200),
         (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n", 200),
         (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: CHUNKED\r\n\r\n", 200),
         (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
@@ -51,7 +67,20 @@ fn table_of_heads() {
         (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", 400),
         (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n", 400),
         (b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
-        (b"GET http://Example.COM:8080/x?y HTTP/1.1\r\n\r\n", 200),
+        (b"GET http://Example.COM:8080/x?y HTTP/1.1\r\n\r\n", 400),
+        (b"GET http://Example.COM:8080/x?y HTTP/1.0\r\n\r\n", 200),
+        (b"GET http:///x HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        (b"GET http://:80/x HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        (b"GET http://localhost:80:80/x HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        (b"GET http://localhost:8x/x HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        (b"GET http://[::1]:80/x HTTP/1.1\r\nHost: a\r\n\r\n", 200),
+        (b"GET / HTTP/1.1\r\nHost: ::::\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: :80\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: a:80:80\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: []\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n", 200),
+        (b"GET / HTTP/1.1\r\nHost: a:\r\n\r\n", 200),
+        (b"GET / HTTP/1.1\r\nHost: a.\r\n\r\n", 200),
         (b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400),
         (b"GET / HTTP/1.1\r\nHost: ../x\r\n\r\n", 400),
     ];
@@ -74,6 +103,26 @@ fn fields_are_extracted() {
     assert!(req.expect_continue);
     assert!(!req.keep_alive);
     assert_eq!(req.header("content-length"), Some("12"));
+}
+
+#[test]
+fn minor_versions_above_one_are_http11() {
+    let (req, n) = parse(b"GET /x HTTP/1.7\r\nHost: a\r\n\r\nNEXT")
+        .unwrap()
+        .unwrap();
+    assert!(req.http11 && req.keep_alive);
+    assert_eq!((req.target.as_str(), n), ("/x", 28));
+}
+
+#[test]
+fn long_numbers_in_content_length() {
+    let raw = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0000000000000000000005\r\n\r\n";
+    assert_eq!(parse(raw).unwrap().unwrap().0.framing, Framing::Length(5));
+    let max = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 18446744073709551615\r\n\r\n";
+    assert_eq!(
+        parse(max).unwrap().unwrap().0.framing,
+        Framing::Length(u64::MAX)
+    );
 }
 
 #[test]
@@ -131,6 +180,23 @@ fn split_at_every_offset() {
     for end in head_len..=raw.len() {
         let (req, n) = parse(&raw[..end]).unwrap().unwrap();
         assert_eq!((n, req.target.as_str()), (head_len, "/index.html?q=1"));
+    }
+}
+
+#[test]
+fn split_at_every_offset_with_a_newer_minor_version() {
+    let raw = b"GET /v HTTP/1.4\r\nHost: a\r\n\r\n";
+    for cut in 0..raw.len() {
+        assert!(parse(&raw[..cut]).unwrap().is_none(), "cut at {cut}");
+    }
+    let (req, n) = parse(raw).unwrap().unwrap();
+    assert_eq!((n, req.http11), (raw.len(), true));
+    let bad = b"GET / HTTP/2.0\r\nHost: a\r\n\r\n";
+    for cut in 0..16 {
+        assert!(parse(&bad[..cut]).unwrap().is_none(), "cut at {cut}");
+    }
+    for cut in 16..=bad.len() {
+        assert_eq!(parse(&bad[..cut]).unwrap_err(), HeadError::Version, "{cut}");
     }
 }
 
