@@ -9,12 +9,14 @@
 
 pub mod autoindex;
 pub mod beneath;
+pub mod charset;
 pub mod delete;
 pub mod file_cache;
 pub mod path;
 pub mod route;
 pub mod static_file;
 pub mod upload;
+pub mod upload_summary;
 
 use std::net::SocketAddr;
 
@@ -272,7 +274,7 @@ fn fixed_return(code: u16, target: Option<&str>) -> Response {
     match (code, target) {
         (301 | 302 | 303 | 307 | 308, Some(url)) => {
             resp.header("Location", url);
-            resp.header("Content-Type", "text/html");
+            resp.header("Content-Type", charset::GENERATED_HTML);
             resp.body = crate::http::Body::Bytes(error_body(code));
         }
         (_, Some(text)) => {
@@ -280,7 +282,7 @@ fn fixed_return(code: u16, target: Option<&str>) -> Response {
             resp.body = crate::http::Body::Bytes(text.as_bytes().to_vec());
         }
         (_, None) if code >= 400 => {
-            resp.header("Content-Type", "text/html");
+            resp.header("Content-Type", charset::GENERATED_HTML);
             resp.body = crate::http::Body::Bytes(error_body(code));
         }
         _ => {}
@@ -296,8 +298,11 @@ fn takes_added_headers(status: u16) -> bool {
     )
 }
 
-/// Applies the location's `add_header` list.
+/// Applies the location's `charset` and `add_header` list.
 fn decorate(mut resp: Response, loc: Option<&Location>) -> Response {
+    if let Some(loc) = loc {
+        charset::apply(&mut resp, loc);
+    }
     if let Some(loc) = loc.filter(|_| takes_added_headers(resp.status)) {
         for (name, value) in &loc.add_headers {
             resp.header(name, value.clone());
@@ -342,10 +347,11 @@ fn internal_page(server: &Server, uri: &str, status: u16) -> Option<Response> {
     let loc = route::match_location(server, &clean);
     let mut resp = static_file::serve_error_page(loc, &clean).ok()?;
     resp.status = status;
+    charset::apply(&mut resp, loc);
     Some(resp)
 }
 
 /// The built-in HTML error page.
 pub fn builtin_error(status: u16) -> Response {
-    Response::with_body(status, "text/html", error_body(status))
+    Response::with_body(status, charset::GENERATED_HTML, error_body(status))
 }
