@@ -20,11 +20,13 @@ mod model;
 mod parser;
 mod settings;
 mod values;
+mod warnings;
 
 #[cfg(test)]
 mod tests;
 
 pub use model::*;
+pub use warnings::{find_program, warnings};
 
 use std::fmt;
 use std::path::Path;

@@ -11,6 +11,7 @@ pub mod autoindex;
 pub mod beneath;
 pub mod charset;
 pub mod delete;
+pub mod detail;
 pub mod file_cache;
 pub mod path;
 pub mod route;
