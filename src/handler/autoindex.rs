@@ -8,6 +8,7 @@ mod data;
 mod html;
 
 use std::fs;
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -16,7 +17,10 @@ use crate::http::Response;
 
 /// One name in a listed directory.
 struct Entry {
+    /// The name as shown (a name that is not UTF-8 is shown lossily).
     name: String,
+    /// The name's bytes, for the link and the order.
+    raw: Vec<u8>,
     dir: bool,
     size: u64,
     /// Seconds since the epoch (0 when the file system gives no time).
@@ -75,7 +79,9 @@ fn read_entries(dir: &Path) -> std::io::Result<Vec<Entry>> {
     let mut out = Vec::new();
     for item in fs::read_dir(dir)? {
         let item = item?;
-        let name = item.file_name().to_string_lossy().into_owned();
+        let file_name = item.file_name();
+        let raw = file_name.as_bytes().to_vec();
+        let name = file_name.to_string_lossy().into_owned();
         if name.starts_with('.') {
             continue;
         }
@@ -83,6 +89,7 @@ fn read_entries(dir: &Path) -> std::io::Result<Vec<Entry>> {
         let meta = fs::metadata(item.path()).or_else(|_| item.metadata())?;
         out.push(Entry {
             name,
+            raw,
             dir: meta.is_dir(),
             size: meta.len(),
             mtime: meta.modified().map_or(0, epoch_secs),
@@ -109,7 +116,7 @@ fn sort(entries: &mut [Entry], key: SortKey) {
         b.dir
             .cmp(&a.dir)
             .then(by_key)
-            .then_with(|| a.name.as_bytes().cmp(b.name.as_bytes()))
+            .then_with(|| a.raw.cmp(&b.raw))
     });
 }
 
@@ -120,6 +127,7 @@ mod tests {
     fn entry(name: &str, dir: bool, size: u64, mtime: i64) -> Entry {
         Entry {
             name: name.into(),
+            raw: name.as_bytes().to_vec(),
             dir,
             size,
             mtime,

@@ -1,7 +1,8 @@
 //! nginx's charset filter (`charset`, `charset_types`): a response whose type is in
 //! the location's `charset_types` and that names no charset itself gets
-//! `; charset=NAME` added to its `Content-Type`. No recoding is done: the directive
-//! tells browsers how the files are already encoded.
+//! `; charset=NAME` added to its `Content-Type`: files, error pages and CGI output
+//! alike. No recoding is done: the directive tells browsers how the content is
+//! already encoded.
 
 use crate::config::Location;
 use crate::http::Response;
@@ -24,6 +25,24 @@ pub fn apply(resp: &mut Response, loc: &Location) {
     };
     if let Some(new) = with_charset(value, charset, &loc.charset_types) {
         *value = new;
+    }
+}
+
+/// The same for a CGI script's relayed header fields (kept as bytes).
+pub fn apply_raw(headers: &mut [(String, Vec<u8>)], loc: &Location) {
+    let Some(charset) = &loc.charset else {
+        return;
+    };
+    let Some((_, value)) = headers
+        .iter_mut()
+        .find(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+    else {
+        return;
+    };
+    if let Ok(text) = std::str::from_utf8(value)
+        && let Some(new) = with_charset(text, charset, &loc.charset_types)
+    {
+        *value = new.into_bytes();
     }
 }
 

@@ -107,3 +107,20 @@ server {
     assert r.status_code == 201
     assert r.headers["Content-Type"] == "text/html; charset=utf-8"
     assert '<meta charset="utf-8">' in r.text
+
+
+def test_cgi_output_gets_the_charset_unless_it_names_one(webserv, tmp_path):
+    cgi = tmp_path / "cgi-bin"
+    cgi.mkdir()
+    (cgi / "plain.sh").write_text('printf "Content-Type: text/html\\r\\n\\r\\n<p>hi</p>"\n')
+    (cgi / "latin.sh").write_text('printf "Content-Type: text/html; charset=iso-8859-1\\r\\n\\r\\nhi"\n')
+    (cgi / "png.sh").write_text('printf "Content-Type: image/png\\r\\n\\r\\nx"\n')
+    srv = webserv("""
+server {
+    listen 127.0.0.1:{port};
+    location /cgi-bin/ { root {root}; cgi .sh /bin/sh; charset utf-8; }
+}""", root=tmp_path)
+    got = {n: requests.get(srv.url(f"/cgi-bin/{n}.sh")).headers["Content-Type"]
+           for n in ("plain", "latin", "png")}
+    assert got == {"plain": "text/html; charset=utf-8",
+                   "latin": "text/html; charset=iso-8859-1", "png": "image/png"}

@@ -19,7 +19,8 @@ SIZES = {"zero": 0, "s9999": 9999, "s10000": 10000, "k10751": 10751, "k10752": 1
          "m1048575": 1048575, "m1048576": 1048576, "m1572864": 1572864,
          "g1": 3 << 29}
 NAMES = ["a" * 60 + ".txt", "é" * 60 + ".txt", "é" * 47 + ".txt", "é" * 46 + ".txt",
-         "x" * 46 + ".txt", "x" * 47 + ".txt", 'a&b<c>"q\'.txt', "&" * 55 + ".txt", "ü.txt"]
+         "x" * 46 + ".txt", "x" * 47 + ".txt", 'a&b<c>"q\'.txt', "&" * 55 + ".txt", "ü.txt",
+         "a+b (1)=~,;@!$*[x].txt"]
 DIRS = ["d", "D" * 55, "é" * 49, "y" * 50]
 
 LOCATIONS = """
@@ -106,3 +107,16 @@ def test_page_is_styled_and_sortable(both, tree):
     assert by_size[:len(DIRS)] == by_name[:len(DIRS)], "directories stay first"
     assert by_date[len(DIRS)] == "s9999", by_date
     assert "<strong>size</strong>" in get(ws, "/exact/?sort=size").text
+
+
+def test_a_name_that_is_not_utf8_links_by_its_bytes(webserv, tmp_path):
+    # As nginx: the href escapes the name's own bytes (webserv itself answers 400 for
+    # such a path, since it serves UTF-8 paths only), the text shows it lossily.
+    root = tmp_path / "raw"
+    root.mkdir()
+    fd = os.open(os.fsencode(str(root)) + b"/caf\xe9.txt", os.O_CREAT | os.O_WRONLY)
+    os.write(fd, b"latin-1 name")
+    os.close(fd)
+    srv = webserv("server { listen 127.0.0.1:{port}; root {root}; autoindex on; }", root=root)
+    page = get(srv, "/").text
+    assert '<a href="caf%E9.txt">caf\ufffd.txt</a>' in page

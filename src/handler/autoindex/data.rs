@@ -85,12 +85,14 @@ mod tests {
         vec![
             Entry {
                 name: "d".into(),
+                raw: b"d".to_vec(),
                 dir: true,
                 size: 4096,
                 mtime: 1_700_000_000,
             },
             Entry {
                 name: "a\"<b>\n.txt".into(),
+                raw: b"a\"<b>\n.txt".to_vec(),
                 dir: false,
                 size: 5,
                 mtime: 1_700_000_000,

@@ -6,7 +6,6 @@
 
 use super::{Entry, SortKey};
 use crate::config::ListingStyle;
-use crate::handler::path::encode;
 use crate::http::date::civil;
 
 /// nginx's `NGX_HTTP_AUTOINDEX_NAME_LEN`.
@@ -61,7 +60,7 @@ fn sort_links(key: SortKey) -> String {
 /// One `<a href>name</a>  date  size` line, as nginx writes it.
 fn row(e: &Entry, style: ListingStyle) -> String {
     let slash = if e.dir { "/" } else { "" };
-    let href = format!("{}{slash}", encode(&e.name));
+    let href = format!("{}{slash}", encode(&e.raw));
     let (shown, pad) = name_cell(&e.name, e.dir);
     let date = listing_date(e.mtime, style.localtime);
     let size = if style.exact_size {
@@ -150,6 +149,20 @@ fn utc_offset(secs: i64) -> i64 {
     if ok { tm.tm_gmtoff } else { 0 }
 }
 
+/// nginx's `NGX_ESCAPE_URI_COMPONENT` for a name's bytes: all but `A-Z a-z 0-9 - . _ ~`
+/// become `%XX`, so a name that is not UTF-8 still links to its file.
+fn encode(raw: &[u8]) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for &b in raw {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// nginx's `ngx_escape_html`: `<`, `>`, `&` and `"`.
 pub(super) fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -172,6 +185,7 @@ mod tests {
     fn file(name: &str, size: u64) -> Entry {
         Entry {
             name: name.into(),
+            raw: name.as_bytes().to_vec(),
             dir: false,
             size,
             mtime: 1_700_000_000,

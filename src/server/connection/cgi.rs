@@ -240,6 +240,7 @@ impl Connection {
         let mut resp = Response::new(status);
         resp.reason = reason;
         resp.raw_headers = headers;
+        handler::charset::apply_raw(&mut resp.raw_headers, routed.location(ctx.config));
         let head_only = req.method == Method::Head || bodiless(status);
         let relay = match length {
             _ if head_only => Relay::Discard,
