@@ -82,3 +82,12 @@ def test_python_packages_go_into_a_venv_in_the_repository(tmp_path):
     pip = [c for c in calls if c.startswith("venv-python -m pip install")]
     assert pip and pip[-1].endswith("-r tests/e2e/requirements.txt"), calls
     assert "/.venv/" in (REPO_ROOT / ".gitignore").read_text().splitlines()
+
+
+def test_readme_quick_start_has_two_commands_and_says_where_the_binary_is():
+    readme = (REPO_ROOT / "README.md").read_text()
+    quick = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    commands = [line.strip() for line in quick.splitlines() if line.startswith("    ")]
+    assert commands == ["cargo run --release -- conf/default.conf", "bash scripts/test.sh"]
+    assert "`target/release/webserv`" in quick and "`cargo install --path .`" in quick
+    assert "--no-install-recommends" in quick and "`.venv/`" in quick
