@@ -76,3 +76,16 @@ def test_config_without_a_server_warns(tmp_path):
     out = run(tmp_path, "worker_processes 1;\n", "-t")
     assert out.returncode == 0
     assert 'no "server" block: webserv listens on no address' in out.stderr
+
+
+def test_the_demo_config_warns_only_about_interpreters_not_installed(tmp_path):
+    # A fresh checkout: no uploads/ yet (made by the first upload), so no warning for it.
+    import shutil
+    from helpers import REPO_ROOT
+    for d in ("www", "cgi-bin", "conf"):
+        shutil.copytree(REPO_ROOT / d, tmp_path / d)
+    out = subprocess.run([WEBSERV_BIN, "-t", "-p", str(tmp_path), str(tmp_path / "conf" / "default.conf")],
+                         capture_output=True, text=True, timeout=10)
+    assert out.returncode == 0, out.stderr
+    warnings = [line for line in out.stderr.splitlines() if "warning:" in line]
+    assert all("interpreter" in w for w in warnings), warnings
