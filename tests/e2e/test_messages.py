@@ -3,12 +3,13 @@ not installed by name (in the log and on the 500 page), and warnings, not errors
 startup and at `-t` for a root or alias that does not exist, a missing interpreter and
 a configuration without any server block."""
 
+import shutil
 import socket
 import subprocess
 
 import requests
 
-from helpers import WEBSERV_BIN, free_port
+from helpers import REPO_ROOT, WEBSERV_BIN, free_port
 
 
 def run(tmp_path, conf_text, *args, timeout=10):
@@ -80,8 +81,6 @@ def test_config_without_a_server_warns(tmp_path):
 
 def test_the_demo_config_warns_only_about_interpreters_not_installed(tmp_path):
     # A fresh checkout: no uploads/ yet (made by the first upload), so no warning for it.
-    import shutil
-    from helpers import REPO_ROOT
     for d in ("www", "cgi-bin", "conf"):
         shutil.copytree(REPO_ROOT / d, tmp_path / d)
     out = subprocess.run([WEBSERV_BIN, "-t", "-p", str(tmp_path), str(tmp_path / "conf" / "default.conf")],
