@@ -112,12 +112,12 @@ fn main() -> ExitCode {
     match webserv::server::run(config, prefix) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            // Once where the operator looks: the error log, plus the terminal when
-            // the log is a file (or filtered below errors).
-            log::error!("{e}");
-            if log_file.is_some() || !log::log_enabled!(log::Level::Error) {
-                eprintln!("webserv: {e}");
+            // Once where the operator looks: `webserv: ...` on the terminal, and in
+            // the error log too when that is a file.
+            if log_file.is_some() {
+                log::error!("{e}");
             }
+            eprintln!("webserv: {e}");
             ExitCode::from(1)
         }
     }
