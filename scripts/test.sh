@@ -2,8 +2,9 @@
 # The whole test suite, as README.md's Quick start runs it:
 #   formatting, lints, build, Rust tests, then the black-box tests in tests/e2e
 #   against the freshly built binary (tests/e2e/browser: in headless Chromium).
-# Works on a fresh Debian machine with Rust and Python 3 only: it installs the Python
-# test packages with pip and, when running as root, the Debian packages it needs.
+# Works on a fresh Debian machine with Rust and Python 3 only: when running as root it
+# installs the Debian packages it needs (apt-get --no-install-recommends), and it puts
+# the Python test packages in a virtual environment, .venv/, never the system Python.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -11,44 +12,67 @@ cd "$(dirname "$0")/.."
 step() { printf '\n==> %s\n' "$*"; }
 
 # ---- tools the tests need ----------------------------------------------------------
-apt_install() {
-    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
-        step "apt-get install $*"
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"
-    else
-        echo "error: please install: $* (needs root and apt-get to do it here)" >&2
+# Debian packages, each for a reason:
+#   curl             the e2e suite checks that a stock HTTP client gets the demo site
+#   nginx            the reference: e2e tests send the same requests to nginx and webserv
+#   openssl          test certificates and TLS checks
+#   chromium, chromium-driver
+#                    the browser tests (tests/e2e/browser) drive the demo site in headless
+#                    Chromium; Debian's binaries, never a downloaded browser or driver
+#   libfuse2         the aio tests serve files from a FUSE filesystem whose reads wait for
+#                    the test (scripts/bench/slowfs.py --gate, through fusepy)
+#   python3-venv     the Python test packages go into .venv/, never the system Python
+# `--no-install-recommends`: only what these need, not the hundred packages Debian
+# recommends alongside chromium and nginx.
+missing=()
+have() { command -v "$1" >/dev/null 2>&1; }
+have curl || missing+=(curl)
+have nginx || [ -x "${NGINX_BIN:-/usr/sbin/nginx}" ] || missing+=(nginx)
+have openssl || missing+=(openssl)
+[ -x "${CHROMIUM_BIN:-/usr/bin/chromium}" ] || missing+=(chromium)
+[ -x "${CHROMEDRIVER_BIN:-/usr/bin/chromedriver}" ] || missing+=(chromium-driver)
+ldconfig -p 2>/dev/null | grep -q 'libfuse\.so\.2' || missing+=(libfuse2)
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
+
+if [ "${#missing[@]}" -gt 0 ]; then
+    if [ "$(id -u)" -ne 0 ] || ! have apt-get; then
+        echo "error: the tests need: ${missing[*]}; run as root on Debian to install them," \
+            "or: sudo apt-get install --no-install-recommends ${missing[*]}" >&2
         exit 1
     fi
-}
-
-# curl: the e2e suite checks that a stock HTTP client gets the demo site.
-command -v curl >/dev/null 2>&1 || apt_install curl
-# pip: Debian ships it separately from python3.
-python3 -m pip --version >/dev/null 2>&1 || apt_install python3-pip
-# chromium + chromedriver: the browser tests (tests/e2e/browser) drive the demo site in
-# headless Chromium; they use Debian's binaries and never download a browser or driver.
-if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
-    if [ "$(id -u)" -ne 0 ]; then
-        echo "error: the browser tests need /usr/bin/chromium and /usr/bin/chromedriver;" \
-            "run as root to install them, or: sudo apt-get install chromium chromium-driver" >&2
-        exit 1
+    step "apt-get install --no-install-recommends ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq </dev/null
+    packages=()
+    for p in "${missing[@]}"; do
+        # Debian 13 renamed libfuse2 for the 64-bit time_t transition.
+        if [ "$p" = libfuse2 ] && apt-cache show libfuse2t64 >/dev/null 2>&1; then p=libfuse2t64; fi
+        packages+=("$p")
+    done
+    # Installing nginx must not start Debian's nginx service (the tests start their own
+    # on free ports): a policy-rc.d that refuses service starts, for this install only.
+    policy=${POLICY_RC_D:-/usr/sbin/policy-rc.d}
+    if [ ! -e "$policy" ] && [ -w "$(dirname "$policy")" ]; then
+        printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy"
+        trap 'rm -f "$policy"' EXIT
     fi
-    apt_install chromium chromium-driver
+    apt-get install -y -qq --no-install-recommends "${packages[@]}" </dev/null
+    if trap -p EXIT | grep -q policy; then rm -f "$policy"; trap - EXIT; fi
 fi
 
-# libfuse2: the aio tests serve files from a FUSE filesystem whose reads wait for the
-# test (scripts/bench/slowfs.py --gate, through the fusepy package).
-if ! ldconfig -p 2>/dev/null | grep -q 'libfuse\.so\.2'; then
-    # Debian 13 renamed the package for the 64-bit time_t transition.
-    if apt-cache show libfuse2t64 >/dev/null 2>&1; then apt_install libfuse2t64; else apt_install libfuse2; fi
+# The Python test packages live in a virtual environment under the repository
+# (.venv/, ignored by git); a broken or pip-less one is made again.
+VENV="$PWD/.venv"
+if ! "$VENV/bin/python" -m pip --version >/dev/null 2>&1; then
+    step "python3 -m venv .venv"
+    rm -rf "$VENV"
+    python3 -m venv "$VENV"
 fi
-
-step "pip install -r tests/e2e/requirements.txt"
-# Debian marks its system Python "externally managed" (PEP 668); these test packages
-# are what we want there, so allow pip to install them.
-PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --quiet --disable-pip-version-check \
-    -r tests/e2e/requirements.txt
+step "pip install -r tests/e2e/requirements.txt (into .venv)"
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+    -r tests/e2e/requirements.txt </dev/null
+# WEBSERV_TEST_SETUP_ONLY=1: stop here (tests/e2e/test_setup.py checks the set-up).
+if [ "${WEBSERV_TEST_SETUP_ONLY:-}" = 1 ]; then step "set-up done"; exit 0; fi
 
 # rustfmt and clippy come with rustup's default profile; add them if missing.
 if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
@@ -71,6 +95,6 @@ cargo test
 
 # ---- black-box tests against the real binary ----------------------------------------
 step "pytest tests/e2e"
-WEBSERV_BIN="$PWD/target/debug/webserv" python3 -m pytest -q tests/e2e
+WEBSERV_BIN="$PWD/target/debug/webserv" "$VENV/bin/python" -m pytest -q tests/e2e
 
 step "all tests passed"

@@ -142,6 +142,22 @@ fn op_line(op: &Op) -> String {
     }
 }
 
+/// The `autoindex_*` and `charset*` lines of a location.
+fn listing_lines(loc: &Location) -> [String; 5] {
+    let format = match loc.listing.format {
+        crate::config::ListingFormat::Html => "html",
+        crate::config::ListingFormat::Json => "json",
+        crate::config::ListingFormat::Xml => "xml",
+    };
+    [
+        format!("autoindex_exact_size {}", on_off(loc.listing.exact_size)),
+        format!("autoindex_localtime {}", on_off(loc.listing.localtime)),
+        format!("autoindex_format {format}"),
+        format!("charset {}", loc.charset.as_deref().unwrap_or("off")),
+        format!("charset_types {}", loc.charset_types.join(" ")),
+    ]
+}
+
 /// Every directive of a location, as config lines (without the `;`).
 fn location_lines(loc: &Location) -> Vec<String> {
     // root and alias exclude each other in one location.
@@ -151,6 +167,7 @@ fn location_lines(loc: &Location) -> Vec<String> {
     }];
     v.push(format!("index {}", loc.index.join(" ")));
     v.push(format!("autoindex {}", on_off(loc.autoindex)));
+    v.extend(listing_lines(loc));
     let mut pages: Vec<_> = loc.error_pages.iter().collect();
     pages.sort_by_key(|(code, _)| **code);
     for (code, page) in pages {

@@ -65,6 +65,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let warnings = webserv::config::warnings(&config);
     if cli.explain {
         let url = cli.url.as_deref().unwrap_or("");
         return match webserv::explain::explain(&config, url, &cli.method, cli.host.as_deref()) {
@@ -82,6 +83,9 @@ fn main() -> ExitCode {
         print!("{}", webserv::explain::dump(&config));
     }
     if cli.test || cli.dump {
+        for w in &warnings {
+            eprintln!("webserv: warning: {w}");
+        }
         eprintln!(
             "webserv: the configuration file {} syntax is ok",
             cli.config.display()
@@ -102,10 +106,17 @@ fn main() -> ExitCode {
         eprintln!("webserv: cannot open the error log: {e}");
         return ExitCode::from(1);
     }
+    for w in &warnings {
+        log::warn!("{w}");
+    }
     match webserv::server::run(config, prefix) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            log::error!("{e}");
+            // Once where the operator looks: `webserv: ...` on the terminal, and in
+            // the error log too when that is a file.
+            if log_file.is_some() {
+                log::error!("{e}");
+            }
             eprintln!("webserv: {e}");
             ExitCode::from(1)
         }

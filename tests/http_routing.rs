@@ -196,7 +196,7 @@ fn builtin_404_page() {
     let r = get(s.port(), "/missing.txt");
     assert_eq!(r.status, 404);
     assert_eq!(r.reason, "Not Found");
-    assert_eq!(r.header("Content-Type"), Some("text/html"));
+    assert_eq!(r.header("Content-Type"), Some("text/html; charset=utf-8"));
     assert!(r.text().contains("404 Not Found"), "{}", r.text());
 }
 

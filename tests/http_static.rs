@@ -67,7 +67,7 @@ fn autoindex_escapes_names_and_encodes_hrefs() {
     let s = f.start(&simple_conf("    autoindex on;"));
     let r = get(s.port(), "/list/");
     assert_eq!(r.status, 200);
-    assert_eq!(r.header("Content-Type"), Some("text/html"));
+    assert_eq!(r.header("Content-Type"), Some("text/html; charset=utf-8"));
     let html = r.text();
     assert!(
         html.contains("<a href=\"a%20%3Cb%3E%26c.txt\">a &lt;b&gt;&amp;c.txt</a>"),

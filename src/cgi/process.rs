@@ -10,7 +10,7 @@ use std::ffi::OsString;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -40,6 +40,28 @@ pub struct Launch {
     pub cwd: PathBuf,
     /// For log messages.
     pub script_name: String,
+}
+
+impl Launch {
+    /// The interpreter the script runs through, if the configuration names one.
+    pub fn interpreter(&self) -> Option<&Path> {
+        (!self.args.is_empty()).then_some(self.program.as_path())
+    }
+}
+
+/// Why `e` kept a script from starting, in words for the log and the error page:
+/// a missing interpreter is named as the configuration names it.
+pub fn spawn_failure(interpreter: Option<&Path>, e: &io::Error) -> String {
+    match interpreter {
+        Some(p) if e.kind() == io::ErrorKind::NotFound => {
+            format!("interpreter \"{}\" not found", p.display())
+        }
+        // The script exists (it was found before): what is missing is its `#!` line's.
+        None if e.kind() == io::ErrorKind::NotFound => {
+            "the interpreter on its #! line was not found".to_string()
+        }
+        _ => e.to_string(),
+    }
 }
 
 /// The request body on its way into the script's stdin.

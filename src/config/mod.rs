@@ -22,11 +22,13 @@ mod parser;
 mod script;
 mod settings;
 mod values;
+mod warnings;
 
 #[cfg(test)]
 mod tests;
 
 pub use model::*;
+pub use warnings::{find_program, warnings};
 
 use std::fmt;
 use std::path::Path;

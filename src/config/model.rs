@@ -150,6 +150,14 @@ pub struct Location {
     pub index: Vec<String>,
     /// `autoindex on|off`. Default off.
     pub autoindex: bool,
+    /// `autoindex_exact_size`, `autoindex_localtime`, `autoindex_format`.
+    pub listing: ListingStyle,
+    /// `charset NAME|off`: `; charset=NAME` is added to responses whose type is in
+    /// `charset_types` and that name no charset themselves. Default off.
+    pub charset: Option<String>,
+    /// `charset_types MIME...` (lower-case; `*` = any type). `text/html` is always
+    /// one. Default: nginx's list plus `text/javascript`.
+    pub charset_types: Vec<String>,
     /// `error_page CODE... [=CODE] URI`, keyed by status.
     pub error_pages: HashMap<u16, ErrorPage>,
     /// `client_max_body_size` in bytes; 0 = unlimited. Default 1 MiB.
@@ -266,6 +274,35 @@ pub enum Fallback {
     Uri(Template),
     /// `=CODE`.
     Status(u16),
+}
+
+/// How a directory listing is written (`autoindex_*` directives).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListingStyle {
+    /// `autoindex_exact_size on|off`: sizes in bytes, or rounded to K, M, G. Default on.
+    pub exact_size: bool,
+    /// `autoindex_localtime on|off`: dates in the server's time zone, not GMT. Default off.
+    pub localtime: bool,
+    /// `autoindex_format html|json|xml`. Default html.
+    pub format: ListingFormat,
+}
+
+impl Default for ListingStyle {
+    fn default() -> Self {
+        ListingStyle {
+            exact_size: true,
+            localtime: false,
+            format: ListingFormat::Html,
+        }
+    }
+}
+
+/// `autoindex_format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListingFormat {
+    Html,
+    Json,
+    Xml,
 }
 
 /// What `error_page` points a status at.

@@ -12,8 +12,8 @@ use std::time::Duration;
 use super::parser::Directive;
 use super::values::{self, Arg};
 use super::{
-    AccessLog, AddHeader, CgiHandler, CgiPathInfo, ConfigError, ErrorPage, LocKind, Location,
-    OpenFileCache, Pos, script,
+    AccessLog, AddHeader, CgiHandler, CgiPathInfo, ConfigError, ErrorPage, ListingFormat,
+    ListingStyle, LocKind, Location, OpenFileCache, Pos, script,
 };
 use crate::vars::Template;
 
@@ -25,6 +25,12 @@ pub struct Settings {
     pub root_vars: Option<Option<Template>>,
     pub index: Option<Vec<String>>,
     pub autoindex: Option<bool>,
+    pub autoindex_exact_size: Option<bool>,
+    pub autoindex_localtime: Option<bool>,
+    pub autoindex_format: Option<ListingFormat>,
+    /// `Some(None)` is an explicit `charset off`.
+    pub charset: Option<Option<String>>,
+    pub charset_types: Option<Vec<String>>,
     pub error_pages: Option<HashMap<u16, ErrorPage>>,
     pub client_max_body_size: Option<u64>,
     pub client_header_buffer_size: Option<usize>,
@@ -75,7 +81,8 @@ impl Settings {
             client_header_buffer_size, client_header_timeout, client_body_timeout,
             send_timeout, keepalive_timeout, keepalive_requests, allow_methods,
             upload_store, cgi, cgi_timeout, cgi_path_info, sendfile, aio, open_file_cache,
-            open_file_cache_valid, default_type, add_headers, access_logs,
+            open_file_cache_valid, default_type, add_headers, access_logs, autoindex_exact_size,
+            autoindex_localtime, autoindex_format, charset, charset_types,
         )
     }
 
@@ -99,6 +106,13 @@ impl Settings {
             }
             "index" => list(&mut self.index).extend(a.iter().map(|(s, _)| s.clone())),
             "autoindex" => self.autoindex = Some(values::on_off(&a[0], name)?),
+            "autoindex_exact_size" => {
+                self.autoindex_exact_size = Some(values::on_off(&a[0], name)?)
+            }
+            "autoindex_localtime" => self.autoindex_localtime = Some(values::on_off(&a[0], name)?),
+            "autoindex_format" => self.autoindex_format = Some(values::listing_format(&a[0])?),
+            "charset" => self.charset = Some((a[0].0 != "off").then(|| a[0].0.clone())),
+            "charset_types" => self.charset_types = Some(values::charset_types(a)),
             "sendfile" => self.sendfile = Some(values::on_off(&a[0], name)?),
             "open_file_cache" => self.open_file_cache = Some(open_file_cache(a)?),
             "aio" => self.aio = Some(aio(&a[0])?),
@@ -161,6 +175,18 @@ impl Settings {
             alias: None,
             index: s.index.unwrap_or_else(|| vec!["index.html".into()]),
             autoindex: s.autoindex.unwrap_or(false),
+            listing: {
+                let d = ListingStyle::default();
+                ListingStyle {
+                    exact_size: s.autoindex_exact_size.unwrap_or(d.exact_size),
+                    localtime: s.autoindex_localtime.unwrap_or(d.localtime),
+                    format: s.autoindex_format.unwrap_or(d.format),
+                }
+            },
+            charset: s.charset.flatten(),
+            charset_types: s
+                .charset_types
+                .unwrap_or_else(|| values::charset_types(&[])),
             error_pages: s.error_pages.unwrap_or_default(),
             client_max_body_size: s.client_max_body_size.unwrap_or(DEFAULT_BODY_SIZE),
             allow_methods: s

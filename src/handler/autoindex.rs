@@ -1,34 +1,76 @@
-//! HTML directory listings (`autoindex on`), in nginx's layout: names HTML-escaped,
-//! hrefs percent-encoded, directories first, with modification dates and sizes.
+//! Directory listings (`autoindex on`). The entries are read and sorted here
+//! (directories first, then by name as bytes, as nginx does, or by `?sort=size` /
+//! `?sort=date`); [`html`] writes the page a browser sees, [`data`] nginx's JSON and
+//! XML shapes (`autoindex_format`). Dates and sizes follow `autoindex_localtime` and
+//! `autoindex_exact_size`.
+
+mod data;
+mod html;
 
 use std::fs;
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::path::{encode, html_escape};
+use crate::config::{ListingFormat, ListingStyle};
 use crate::http::Response;
-use crate::http::date::listing_date;
 
+/// One name in a listed directory.
 struct Entry {
+    /// The name as shown (a name that is not UTF-8 is shown lossily).
     name: String,
+    /// The name's bytes, for the link and the order.
+    raw: Vec<u8>,
     dir: bool,
     size: u64,
-    modified: Option<std::time::SystemTime>,
+    /// Seconds since the epoch (0 when the file system gives no time).
+    mtime: i64,
+}
+
+/// The order a listing is shown in (`?sort=` in the query string).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SortKey {
+    Name,
+    /// Largest first.
+    Size,
+    /// Newest first.
+    Date,
+}
+
+impl SortKey {
+    /// `sort=name|size|date` among the query's `&`-separated parameters.
+    fn from_query(query: Option<&str>) -> SortKey {
+        let value = query
+            .into_iter()
+            .flat_map(|q| q.split('&'))
+            .find_map(|p| p.strip_prefix("sort="));
+        match value {
+            Some("size") => SortKey::Size,
+            Some("date") => SortKey::Date,
+            _ => SortKey::Name,
+        }
+    }
 }
 
 /// The listing of `dir` for the request path `uri` (which ends with `/`).
-pub fn listing(dir: &Path, uri: &str) -> std::io::Result<Response> {
+pub fn listing(
+    dir: &Path,
+    uri: &str,
+    style: ListingStyle,
+    query: Option<&str>,
+) -> std::io::Result<Response> {
     let mut entries = read_entries(dir)?;
-    entries.sort_by(|a, b| b.dir.cmp(&a.dir).then_with(|| a.name.cmp(&b.name)));
-    let title = html_escape(uri);
-    let mut html = format!(
-        "<html>\r\n<head><title>Index of {title}</title></head>\r\n<body>\r\n\
-         <h1>Index of {title}</h1><hr><pre><a href=\"../\">../</a>\r\n"
-    );
-    for e in &entries {
-        html.push_str(&row(e));
-    }
-    html.push_str("</pre><hr></body>\r\n</html>\r\n");
-    Ok(Response::with_body(200, "text/html", html.into_bytes()))
+    let key = SortKey::from_query(query);
+    sort(&mut entries, key);
+    let (content_type, body) = match style.format {
+        ListingFormat::Html => (
+            super::charset::GENERATED_HTML,
+            html::page(&entries, uri, style, key),
+        ),
+        ListingFormat::Json => ("application/json", data::json(&entries)),
+        ListingFormat::Xml => ("text/xml; charset=utf-8", data::xml(&entries)),
+    };
+    Ok(Response::with_body(200, content_type, body.into_bytes()))
 }
 
 /// Directory entries, hidden files (leading dot) skipped as nginx does. Names
@@ -37,7 +79,9 @@ fn read_entries(dir: &Path) -> std::io::Result<Vec<Entry>> {
     let mut out = Vec::new();
     for item in fs::read_dir(dir)? {
         let item = item?;
-        let name = item.file_name().to_string_lossy().into_owned();
+        let file_name = item.file_name();
+        let raw = file_name.as_bytes().to_vec();
+        let name = file_name.to_string_lossy().into_owned();
         if name.starts_with('.') {
             continue;
         }
@@ -45,56 +89,83 @@ fn read_entries(dir: &Path) -> std::io::Result<Vec<Entry>> {
         let meta = fs::metadata(item.path()).or_else(|_| item.metadata())?;
         out.push(Entry {
             name,
+            raw,
             dir: meta.is_dir(),
             size: meta.len(),
-            modified: meta.modified().ok(),
+            mtime: meta.modified().map_or(0, epoch_secs),
         });
     }
     Ok(out)
 }
 
-fn row(e: &Entry) -> String {
-    let slash = if e.dir { "/" } else { "" };
-    let shown = format!("{}{slash}", e.name);
-    let href = format!("{}{slash}", encode(&e.name));
-    // nginx pads the name column to 50 characters.
-    let pad = 51usize.saturating_sub(shown.chars().count());
-    let date = e.modified.map(listing_date).unwrap_or_default();
-    let size = if e.dir {
-        "-".to_owned()
-    } else {
-        e.size.to_string()
-    };
-    format!(
-        "<a href=\"{href}\">{}</a>{:pad$}{date} {size:>19}\r\n",
-        html_escape(&shown),
-        ""
-    )
+fn epoch_secs(t: SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX),
+    }
+}
+
+/// Directories first; then the key; names (as bytes) break ties.
+fn sort(entries: &mut [Entry], key: SortKey) {
+    entries.sort_by(|a, b| {
+        let by_key = match key {
+            SortKey::Name => std::cmp::Ordering::Equal,
+            SortKey::Size => b.size.cmp(&a.size),
+            SortKey::Date => b.mtime.cmp(&a.mtime),
+        };
+        b.dir
+            .cmp(&a.dir)
+            .then(by_key)
+            .then_with(|| a.raw.cmp(&b.raw))
+    });
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn entry(name: &str, dir: bool, size: u64, mtime: i64) -> Entry {
+        Entry {
+            name: name.into(),
+            raw: name.as_bytes().to_vec(),
+            dir,
+            size,
+            mtime,
+        }
+    }
+
+    fn names(entries: &[Entry]) -> Vec<&str> {
+        entries.iter().map(|e| e.name.as_str()).collect()
+    }
+
     #[test]
-    fn escapes_names_and_encodes_hrefs() {
-        let dir = tempfile::tempdir().unwrap();
-        fs::write(dir.path().join("a <b>&c.txt"), b"12345").unwrap();
-        fs::create_dir(dir.path().join("sub dir")).unwrap();
-        fs::write(dir.path().join(".hidden"), b"x").unwrap();
-        let resp = listing(dir.path(), "/files/").unwrap();
-        let crate::http::Body::Bytes(body) = resp.body else {
-            panic!("bytes body")
-        };
-        let html = String::from_utf8(body).unwrap();
-        assert!(html.contains("<title>Index of /files/</title>"));
-        assert!(html.contains("<a href=\"a%20%3Cb%3E%26c.txt\">a &lt;b&gt;&amp;c.txt</a>"));
-        assert!(html.contains("<a href=\"sub%20dir/\">sub dir/</a>"));
-        assert!(!html.contains(".hidden"));
-        assert!(
-            html.find("sub%20dir").unwrap() < html.find("a%20%3C").unwrap(),
-            "dirs first"
-        );
-        assert!(html.contains("                  5\r\n"), "size column");
+    fn sort_keys_from_the_query() {
+        let cases = [
+            (None, SortKey::Name),
+            (Some("sort=size"), SortKey::Size),
+            (Some("a=1&sort=date"), SortKey::Date),
+            (Some("sort=bogus"), SortKey::Name),
+            (Some("xsort=size"), SortKey::Name),
+        ];
+        for (q, want) in cases {
+            assert_eq!(SortKey::from_query(q), want, "{q:?}");
+        }
+    }
+
+    #[test]
+    fn directories_first_then_the_key() {
+        let mut e = vec![
+            entry("b", false, 5, 30),
+            entry("z", true, 0, 10),
+            entry("a", false, 9, 20),
+            entry("é", false, 1, 40),
+            entry("c", true, 0, 50),
+        ];
+        sort(&mut e, SortKey::Name);
+        assert_eq!(names(&e), ["c", "z", "a", "b", "é"]);
+        sort(&mut e, SortKey::Size);
+        assert_eq!(names(&e), ["c", "z", "a", "b", "é"]);
+        sort(&mut e, SortKey::Date);
+        assert_eq!(names(&e), ["c", "z", "é", "b", "a"]);
     }
 }

@@ -131,7 +131,7 @@ pub fn for_request(cx: &Cx, r: &Routed, status: u16) -> Response {
 
 /// The built-in HTML error page.
 pub fn builtin_error(status: u16) -> Response {
-    Response::with_body(status, "text/html", error_body(status))
+    Response::with_body(status, super::charset::GENERATED_HTML, error_body(status))
 }
 
 /// A GET of nothing, for error pages found before a request head was read.

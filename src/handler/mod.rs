@@ -11,7 +11,9 @@
 
 pub mod autoindex;
 pub mod beneath;
+pub mod charset;
 pub mod delete;
+pub mod detail;
 pub mod error_page;
 pub mod file_cache;
 pub mod options;
@@ -22,6 +24,7 @@ pub mod rewrite;
 pub mod route;
 pub mod static_file;
 pub mod upload;
+pub mod upload_summary;
 
 use std::net::SocketAddr;
 
@@ -164,9 +167,10 @@ impl<'a> Cx<'a> {
         error_page::for_request(self, r, status)
     }
 
-    /// Applies the location's `add_header` list.
+    /// Applies the location's `charset` and `add_header` list.
     pub fn decorate(&self, mut resp: Response, r: &Routed) -> Response {
         let loc = r.location(self.config);
+        charset::apply(&mut resp, loc);
         if loc.add_headers.is_empty() {
             return resp;
         }
@@ -390,7 +394,7 @@ pub(crate) fn fixed_return(code: u16, target: Option<&str>) -> Response {
     match (code, target) {
         (301 | 302 | 303 | 307 | 308, Some(url)) => {
             resp.header("Location", url);
-            resp.header("Content-Type", "text/html");
+            resp.header("Content-Type", charset::GENERATED_HTML);
             resp.body = crate::http::Body::Bytes(error_body(code));
         }
         (_, Some(text)) => {
@@ -398,7 +402,7 @@ pub(crate) fn fixed_return(code: u16, target: Option<&str>) -> Response {
             resp.body = crate::http::Body::Bytes(text.as_bytes().to_vec());
         }
         (_, None) if code >= 400 => {
-            resp.header("Content-Type", "text/html");
+            resp.header("Content-Type", charset::GENERATED_HTML);
             resp.body = crate::http::Body::Bytes(error_body(code));
         }
         _ => {}

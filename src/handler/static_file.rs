@@ -28,7 +28,7 @@ pub fn serve(loc: &Location, path: &str, req: &Request) -> Result<Response, u16>
     }
     if loc.autoindex {
         let dir = map_to_fs(path, &loc.path, &loc.root, loc.alias.as_deref());
-        return autoindex::listing(&dir, path).map_err(|e| io_status(&e));
+        return autoindex::listing(&dir, path, loc.listing, req.query()).map_err(|e| io_status(&e));
     }
     Err(403)
 }
@@ -116,7 +116,11 @@ fn redirect_to_slash(path: &str, req: &Request) -> Response {
         location.push('?');
         location.push_str(q);
     }
-    let mut resp = Response::with_body(301, "text/html", crate::http::response::error_body(301));
+    let mut resp = Response::with_body(
+        301,
+        super::charset::GENERATED_HTML,
+        crate::http::response::error_body(301),
+    );
     resp.header("Location", location);
     resp
 }

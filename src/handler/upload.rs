@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use tempfile::NamedTempFile;
 
-use super::path::{encode, html_escape, inside};
+use super::path::{encode, inside};
 use super::precondition::{self, Validators, Verdict};
 use crate::http::body::{BodyError, BodySink};
 use crate::http::multipart::{self, Event, MultipartParser};
@@ -238,7 +238,7 @@ impl MultipartUpload {
             .iter()
             .map(|n| format!("{}{}", self.uri_dir, encode(n)))
             .collect();
-        let mut resp = summary(&stored, &uris, req);
+        let mut resp = super::upload_summary::summary(&stored, &uris, &self.uri_dir, req);
         if let [only] = uris.as_slice() {
             resp.header("Location", only.clone());
         }
@@ -264,48 +264,6 @@ fn persist_unique(mut tmp: NamedTempFile, dir: &Path, name: &str) -> Result<Stri
         }
     }
     Err(409)
-}
-
-/// 201 with JSON (when the client accepts it) or a small HTML page.
-fn summary(names: &[String], uris: &[String], req: &Request) -> Response {
-    let wants_json = req
-        .header("accept")
-        .is_some_and(|a| a.contains("application/json"));
-    if wants_json {
-        let items: Vec<String> = names
-            .iter()
-            .zip(uris)
-            .map(|(n, u)| format!("{{\"name\":{},\"url\":{}}}", json_string(n), json_string(u)))
-            .collect();
-        let body = format!("{{\"stored\":[{}]}}\n", items.join(","));
-        return Response::with_body(201, "application/json", body.into_bytes());
-    }
-    let mut html = String::from(
-        "<!DOCTYPE html>\n<html><head><title>Upload complete</title></head><body>\n<h1>Stored</h1>\n<ul>\n",
-    );
-    for (n, u) in names.iter().zip(uris) {
-        html.push_str(&format!(
-            "<li><a href=\"{}\">{}</a></li>\n",
-            html_escape(u),
-            html_escape(n)
-        ));
-    }
-    html.push_str("</ul>\n</body></html>\n");
-    Response::with_body(201, "text/html", html.into_bytes())
-}
-
-fn json_string(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 #[cfg(test)]

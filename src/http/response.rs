@@ -155,7 +155,7 @@ fn push_header(out: &mut Vec<u8>, name: &str, value: &[u8]) {
 pub fn error_body(status: u16) -> Vec<u8> {
     let reason = reason(status);
     format!(
-        "<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n\
+        "<html>\r\n<head><meta charset=\"utf-8\"><title>{status} {reason}</title></head>\r\n<body>\r\n\
          <center><h1>{status} {reason}</h1></center>\r\n<hr><center>webserv</center>\r\n\
          </body>\r\n</html>\r\n"
     )

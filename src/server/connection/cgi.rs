@@ -4,11 +4,12 @@
 //! (the output buffer has a high-water mark), so a huge output costs bounded memory.
 
 use std::io;
+use std::path::Path;
 use std::time::Duration;
 
 use super::{Connection, Ctx, State, Step};
 use crate::cgi::output::{self, Reply};
-use crate::cgi::process::Process;
+use crate::cgi::process::{Process, spawn_failure};
 use crate::handler::{self, CgiJob, Routed};
 use crate::http::request::Framing as ReqFraming;
 use crate::http::status::bodiless;
@@ -72,6 +73,7 @@ impl Connection {
     /// Spawns the script for a request whose body is complete.
     pub(super) fn start_cgi(&mut self, ctx: &mut Ctx, req: Request, routed: Routed, job: CgiJob) {
         let name = job.launch.script_name.clone();
+        let interpreter = job.launch.interpreter().map(Path::to_path_buf);
         match Process::spawn(job.launch, job.body, ctx.registry, ctx.key) {
             Ok(proc) => {
                 let run = CgiRun {
@@ -90,14 +92,14 @@ impl Connection {
                 };
             }
             Err(e) => {
-                log::error!("cannot run cgi {name}: {e}");
-                let status = if e.kind() == io::ErrorKind::PermissionDenied {
-                    403
+                let why = spawn_failure(interpreter.as_deref(), &e);
+                let message = format!("cannot run cgi {name}: {why}");
+                log::error!("{message}");
+                let resp = if e.kind() == io::ErrorKind::PermissionDenied {
+                    handler::error_response(ctx.config, routed.server, Some(&routed), 403)
                 } else {
-                    500
+                    handler::detail::error_with_detail(ctx.config, &routed, 500, &message)
                 };
-                let resp =
-                    handler::error_response(ctx.config, routed.server, Some(&routed), status);
                 self.respond(ctx, resp, Some(&req), false);
             }
         }
@@ -238,6 +240,7 @@ impl Connection {
         let mut resp = Response::new(status);
         resp.reason = reason;
         resp.raw_headers = headers;
+        handler::charset::apply_raw(&mut resp.raw_headers, routed.location(ctx.config));
         let head_only = req.method == Method::Head || bodiless(status);
         let relay = match length {
             _ if head_only => Relay::Discard,

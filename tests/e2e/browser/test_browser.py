@@ -141,12 +141,36 @@ def test_missing_page_shows_custom_404(site_server, browser, wait):
     browser.find_element(By.LINK_TEXT, "A missing page").click()
     wait.until(EC.title_contains("404 Not Found"))
     assert browser.current_url == site_server.url("/no-such-page")
-    assert "webserv-custom-404" in browser.find_element(By.TAG_NAME, "body").text
-    # The error page is styled too (it links the same stylesheet).
+    # The error page is styled too (it links the same stylesheet) and says what
+    # happened in words, with a way on.
     h1 = browser.find_element(By.TAG_NAME, "h1")
     assert h1.text == "404 Not Found"
     assert style(browser, h1, "color") == ACCENT
+    assert "no page at this address" in browser.find_element(By.CLASS_NAME, "lead").text
     assert http_status(site_server.url("/no-such-page")) == 404
+    start = browser.find_element(By.LINK_TEXT, "Go to the start page")
+    assert style(browser, start, "background-color") == ACCENT
+    start.click()
+    wait.until(EC.url_to_be(site_server.url("/")))
+    wait.until(EC.title_contains("it works"))
+
+
+def test_server_error_shows_the_demo_50x_page(site_server, browser, wait):
+    # A script that exits before writing a header: 502, answered with errors/50x.html.
+    script = site_server.prefix / "cgi-bin" / "broken.py"
+    script.write_text("import sys\nsys.exit(3)\n")
+    try:
+        assert http_status(site_server.url("/cgi-bin/broken.py")) == 502
+        browser.get(site_server.url("/cgi-bin/broken.py"))
+        wait.until(EC.title_contains("Server error"))
+        h1 = browser.find_element(By.TAG_NAME, "h1")
+        assert h1.text == "Something went wrong"
+        assert style(browser, h1, "color") == ACCENT
+        assert "error log" in browser.find_element(By.CLASS_NAME, "hint").text
+        browser.find_element(By.LINK_TEXT, "Go to the start page").click()
+        wait.until(EC.url_to_be(site_server.url("/")))
+    finally:
+        script.unlink()
 
 
 def test_old_link_redirects_to_about(site_server, browser, wait):
@@ -198,9 +222,27 @@ def upload_through_form(browser, wait, server, paths):
     assert browser.execute_script("return arguments[0].files.length;", field) == len(paths)
     browser.find_element(By.CSS_SELECTOR, "form.upload button[type=submit]").click()
     wait.until(EC.url_to_be(server.url("/uploads/")))
-    body = wait.until(EC.presence_of_element_located((By.TAG_NAME, "body"))).text
-    for p in paths:
-        assert p.name in body, f"{p.name} not in the upload answer: {body!r}"
+    wait.until(EC.title_is("Upload complete"))
+    stored = texts(browser.find_elements(By.CSS_SELECTOR, "ul li a"))
+    assert stored == [p.name for p in paths], stored
+
+
+def test_upload_answer_is_styled_and_links_on(site_server, browser, wait, tmp_path):
+    note = tmp_path / "browser-answer.txt"
+    note.write_text("answer page\n")
+    upload_through_form(browser, wait, site_server, [note])
+    body = browser.find_element(By.TAG_NAME, "body")
+    assert "system-ui" in style(browser, body, "font-family")
+    assert "1 file was stored" in body.text
+    more = browser.find_element(By.LINK_TEXT, "Upload more files")
+    assert style(browser, more, "background-color") == "rgb(9, 105, 218)"
+    more.click()
+    wait.until(EC.url_to_be(site_server.url("/upload.html")))
+    browser.back()
+    wait.until(EC.title_is("Upload complete"))
+    browser.find_element(By.LINK_TEXT, "All uploads").click()
+    wait.until(EC.url_to_be(site_server.url("/uploads/")))
+    wait.until(EC.presence_of_element_located((By.LINK_TEXT, note.name)))
 
 
 def listed_names(browser):
@@ -224,6 +266,17 @@ def test_upload_two_files_then_listed(site_server, browser, wait, tmp_path):
     browser.get(site_server.url("/uploads.html"))
     wait.until(lambda d: {first.name, second.name} <= set(listed_names(d)))
     wait.until(EC.text_to_be_present_in_element((By.ID, "status"), "file(s)."))
+    # Each with its size and upload date, read from the listing.
+    sizes = {}
+    for li in browser.find_elements(By.CSS_SELECTOR, "#files li"):
+        name = li.find_element(By.TAG_NAME, "a").text
+        sizes[name] = li.find_element(By.CLASS_NAME, "size").text
+        stamp = li.find_element(By.TAG_NAME, "time").get_attribute("datetime")
+        mtime = (site_server.prefix / "uploads" / name).stat().st_mtime
+        shown = browser.execute_script("return Date.parse(arguments[0]) / 1000;", stamp)
+        assert abs(shown - mtime) < 61, (name, stamp)  # the listing has minutes
+    assert sizes[first.name] == "29 bytes"
+    assert sizes[second.name] == "3.9 KB"  # 4,000 bytes
     # And each entry is a link to the file itself.
     browser.find_element(By.LINK_TEXT, first.name).click()
     wait.until(EC.url_to_be(site_server.url("/uploads/" + first.name)))
