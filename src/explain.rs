@@ -22,7 +22,11 @@ pub fn dump(config: &Config) -> String {
         config.file.display()
     );
     let _ = writeln!(out, "worker_processes {};", config.worker_processes);
-    let _ = writeln!(out, "worker_connections {};", config.worker_connections);
+    let _ = writeln!(
+        out,
+        "events {{ worker_connections {}; }}",
+        config.worker_connections
+    );
     if let Some(p) = &config.pid {
         let _ = writeln!(out, "pid {};", p.display());
     }
@@ -95,7 +99,9 @@ fn dump_server(out: &mut String, s: &Server) {
             loc.pos, loc.path
         );
         for line in location_lines(loc) {
-            let _ = writeln!(out, "        {line};");
+            // A block line (`types { ... }`) takes no `;`.
+            let end = if line.ends_with('}') { "" } else { ";" };
+            let _ = writeln!(out, "        {line}{end}");
         }
         out.push_str("    }\n");
     }
@@ -155,6 +161,7 @@ fn location_lines(loc: &Location) -> Vec<String> {
     });
     v.push(format!("open_file_cache_valid {}", secs(cache.valid)));
     v.push(format!("default_type {}", loc.default_type));
+    v.extend(loc.header_lines());
     for (name, value) in &loc.add_headers {
         v.push(format!("add_header {name} {}", quote(value)));
     }
@@ -298,7 +305,8 @@ pub fn explain(
     );
     out.push_str("effective\n");
     for line in location_lines(loc) {
-        let _ = writeln!(out, "          {line};");
+        let end = if line.ends_with('}') { "" } else { ";" };
+        let _ = writeln!(out, "          {line}{end}");
     }
     let _ = writeln!(
         out,

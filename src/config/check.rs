@@ -7,6 +7,7 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
+use super::compat;
 use super::directives::{self, Ctx, Spec};
 use super::parser::Directive;
 use super::settings::{Settings, arity};
@@ -83,10 +84,7 @@ fn each(
 fn validate(d: &Directive, ctx: Ctx) -> Result<&'static Spec, ConfigError> {
     let name = d.name.as_str();
     let Some(spec) = directives::lookup(name) else {
-        let msg = match directives::suggest(name) {
-            Some(s) => format!("unknown directive \"{name}\" (did you mean \"{s}\"?)"),
-            None => format!("unknown directive \"{name}\""),
-        };
+        let msg = super::unsupported::message(name).unwrap_or_else(|| unknown(name));
         return Err(ConfigError::at(&d.pos, msg));
     };
     if !spec.allowed_in(ctx) {
@@ -102,14 +100,21 @@ fn validate(d: &Directive, ctx: Ctx) -> Result<&'static Spec, ConfigError> {
     Err(ConfigError::at(&d.pos, msg))
 }
 
+/// "unknown directive", with the closest known name when one is near.
+fn unknown(name: &str) -> String {
+    match directives::suggest(name) {
+        Some(s) => format!("unknown directive \"{name}\" (did you mean \"{s}\"?)"),
+        None => format!("unknown directive \"{name}\""),
+    }
+}
+
 fn main_directive(draft: &mut MainDraft, d: &Directive, prefix: &Path) -> Result<(), ConfigError> {
     match d.name.as_str() {
         "worker_processes" => draft.worker_processes = Some(values::worker_processes(&d.args[0])?),
-        "worker_connections" => {
-            let n = values::number(&d.args[0], "worker_connections")?;
-            let n = usize::try_from(n).unwrap_or(usize::MAX);
-            draft.worker_connections = Some(n);
-        }
+        "worker_connections" => compat::events_directive(d, &mut draft.worker_connections)?,
+        "events" => each(block_of(d), Ctx::Events, |d| {
+            compat::events_directive(d, &mut draft.worker_connections)
+        })?,
         "pid" => draft.pid = Some(values::resolve(prefix, &d.args[0].0)),
         "http" => each(block_of(d), Ctx::Http, |d| http_directive(draft, d, prefix))?,
         _ => top_directive(draft, d, prefix, false)?,

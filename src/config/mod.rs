@@ -12,13 +12,17 @@
 //! Every error carries `file:line:col` (see [`ConfigError`]).
 
 mod build;
+mod caching;
 mod check;
+mod compat;
 mod directives;
 mod include;
 mod lexer;
 mod model;
 mod parser;
 mod settings;
+mod types;
+mod unsupported;
 mod values;
 
 #[cfg(test)]

@@ -11,6 +11,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use super::caching::{Expires, IfModifiedSince};
+pub use super::types::{MimeTypes, lookup as mime_lookup};
+
 /// A position in a configuration file, for error messages and `--explain`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pos {
@@ -142,6 +145,17 @@ pub struct Location {
     pub add_headers: Vec<(String, String)>,
     /// `access_log PATH|off`, absolute; `None` = off (the default).
     pub access_log: Option<PathBuf>,
+    /// `types { }`: extension → MIME type; `None` = mime_guess's table.
+    pub types: Option<Arc<MimeTypes>>,
+    /// `server_tokens on|off`: `Server: webserv/VERSION` or `Server: webserv`
+    /// (also the footer of built-in error pages). Default on, as nginx.
+    pub server_tokens: bool,
+    /// `expires`: `Expires` and `Cache-Control` on 2xx/3xx responses. Default off.
+    pub expires: Expires,
+    /// `etag on|off`. Default on.
+    pub etag: bool,
+    /// `if_modified_since off|exact|before`. Default before.
+    pub if_modified_since: IfModifiedSince,
     pub pos: Pos,
 }
 

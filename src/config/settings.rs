@@ -7,11 +7,14 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
+use super::caching::{self, Expires, IfModifiedSince};
 use super::parser::Directive;
+use super::types::{self, MimeTypes};
 use super::values::{self, Arg};
-use super::{CgiHandler, ConfigError, ErrorPage, Location, OpenFileCache, Pos};
+use super::{CgiHandler, ConfigError, ErrorPage, Location, OpenFileCache, Pos, compat};
 
 /// One level's explicitly set values.
 #[derive(Debug, Clone, Default)]
@@ -40,6 +43,12 @@ pub struct Settings {
     pub add_headers: Option<Vec<(String, String)>>,
     /// `Some(None)` is an explicit `access_log off`.
     pub access_log: Option<Option<PathBuf>>,
+    /// `types { }` blocks of this level, added up.
+    pub types: Option<Arc<MimeTypes>>,
+    pub server_tokens: Option<bool>,
+    pub expires: Option<Expires>,
+    pub etag: Option<bool>,
+    pub if_modified_since: Option<IfModifiedSince>,
 }
 
 /// Defaults (nginx's, or the spec's where it differs).
@@ -69,6 +78,7 @@ impl Settings {
             send_timeout, keepalive_timeout, keepalive_requests, allow_methods,
             upload_store, cgi, cgi_timeout, sendfile, aio, open_file_cache, open_file_cache_valid,
             default_type, add_headers, access_log,
+            types, server_tokens, expires, etag, if_modified_since,
         )
     }
 
@@ -90,6 +100,14 @@ impl Settings {
             "allow_methods" => self.allow_methods = Some(allow_methods(a)?),
             "cgi" => list(&mut self.cgi).push(cgi(a, prefix)),
             "add_header" => list(&mut self.add_headers).push(add_header(&a[0], &a[1])?),
+            "types" => types::apply(&mut self.types, d)?,
+            "server_tokens" => self.server_tokens = Some(values::on_off(&a[0], name)?),
+            "etag" => self.etag = Some(values::on_off(&a[0], name)?),
+            "expires" => self.expires = Some(caching::expires(a)?),
+            "if_modified_since" => {
+                self.if_modified_since = Some(caching::if_modified_since(&a[0])?)
+            }
+            _ if compat::KNOBS.contains(&name) => compat::check(d)?,
             _ => self.apply_limit(name, &a[0])?,
         }
         Ok(())
@@ -150,6 +168,11 @@ impl Settings {
             default_type: s.default_type.unwrap_or_else(|| DEFAULT_TYPE.into()),
             add_headers: s.add_headers.unwrap_or_default(),
             access_log: s.access_log.flatten(),
+            types: s.types,
+            server_tokens: s.server_tokens.unwrap_or(true),
+            expires: s.expires.unwrap_or_default(),
+            etag: s.etag.unwrap_or(true),
+            if_modified_since: s.if_modified_since.unwrap_or_default(),
             pos: pos.clone(),
         }
     }

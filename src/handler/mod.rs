@@ -11,6 +11,7 @@ pub mod autoindex;
 pub mod beneath;
 pub mod delete;
 pub mod file_cache;
+pub mod headers;
 pub mod path;
 pub mod route;
 pub mod static_file;
@@ -65,10 +66,10 @@ pub fn route(config: &Config, origin: Origin, req: &Request) -> Result<Routed, R
         return Err(error_response(config, server_idx, None, 400));
     };
     if let Some(ret) = &server.ret {
-        return Err(decorate(
-            fixed_return(ret.code, ret.target.as_deref()),
-            None,
-        ));
+        let mut resp = decorate(fixed_return(ret.code, ret.target.as_deref()), None);
+        // The server level's expires and server_tokens, as its `/` location has them.
+        headers::finish(&mut resp, route::match_location(server, "/"));
+        return Err(resp);
     }
     let location = location_index(server, &path);
     let script = cgi::find_script(&server.locations[location], &path);
@@ -296,8 +297,11 @@ fn takes_added_headers(status: u16) -> bool {
     )
 }
 
-/// Applies the location's `add_header` list.
+/// Applies the location's `add_header` list, then `expires` and `server_tokens`.
 fn decorate(mut resp: Response, loc: Option<&Location>) -> Response {
+    if let Some(loc) = loc {
+        headers::finish(&mut resp, loc);
+    }
     if let Some(loc) = loc.filter(|_| takes_added_headers(resp.status)) {
         for (name, value) in &loc.add_headers {
             resp.header(name, value.clone());
@@ -321,18 +325,20 @@ pub fn error_response(
         Some(r) => r.location(config),
         None => &server.locations[location_index(server, "/")],
     };
-    if let Some(page) = loc.error_pages.get(&status) {
-        if page.uri.starts_with("http://") || page.uri.starts_with("https://") {
-            let mut resp = fixed_return(302, Some(&page.uri));
-            resp.header("Cache-Control", "no-store");
-            return resp;
-        }
-        if let Some(resp) = internal_page(server, &page.uri, page.status_override.unwrap_or(status))
-        {
-            return resp;
-        }
+    let mut resp = error_page(server, loc, status).unwrap_or_else(|| builtin_error(status));
+    headers::finish(&mut resp, loc);
+    resp
+}
+
+/// The location's `error_page` for `status`, if it has one that can be served.
+fn error_page(server: &Server, loc: &Location, status: u16) -> Option<Response> {
+    let page = loc.error_pages.get(&status)?;
+    if page.uri.starts_with("http://") || page.uri.starts_with("https://") {
+        let mut resp = fixed_return(302, Some(&page.uri));
+        resp.header("Cache-Control", "no-store");
+        return Some(resp);
     }
-    builtin_error(status)
+    internal_page(server, &page.uri, page.status_override.unwrap_or(status))
 }
 
 /// Serves `uri` from the server's configuration as the body of an error response.

@@ -12,7 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use super::autoindex;
 use super::file_cache::{self, Opened};
 use super::path::{encode, map_to_fs};
-use crate::config::Location;
+use crate::config::{IfModifiedSince, Location};
 use crate::http::date::{http_date, parse_http_date};
 use crate::http::{Body, Request, Response};
 
@@ -116,6 +116,12 @@ fn redirect_to_slash(path: &str, req: &Request) -> Response {
 }
 
 fn content_type(rel: &str, loc: &Location) -> String {
+    // A `types` map is the whole table, as in nginx; without one, mime_guess's.
+    if let Some(types) = &loc.types {
+        return crate::config::mime_lookup(types, rel)
+            .unwrap_or(&loc.default_type)
+            .to_owned();
+    }
     match mime_for(rel) {
         Some(m) => m.to_owned(),
         None => loc.default_type.clone(),
@@ -162,12 +168,16 @@ fn serve_file(loc: &Location, rel: &str, opened: Opened, req: &Request) -> Resul
         return Err(403);
     }
     let (etag, mtime) = validators(meta);
+    // `etag off`: no ETag, so If-None-Match and an entity-tag If-Range never match.
+    let etag = if loc.etag { etag } else { String::new() };
     let mut resp = Response::new(200);
     resp.header("Content-Type", content_type(rel, loc));
     resp.header("Last-Modified", http_date(mtime));
-    resp.header("ETag", etag.clone());
+    if loc.etag {
+        resp.header("ETag", etag.clone());
+    }
     resp.header("Accept-Ranges", "bytes");
-    if not_modified(req, &etag, mtime) {
+    if not_modified(req, &etag, mtime, loc.if_modified_since) {
         resp.status = 304;
         return Ok(resp);
     }
@@ -189,16 +199,23 @@ fn serve_file(loc: &Location, rel: &str, opened: Opened, req: &Request) -> Resul
     Ok(resp)
 }
 
-/// RFC 9110 §13.1.2 / §13.1.3: If-None-Match wins over If-Modified-Since.
-fn not_modified(req: &Request, etag: &str, mtime: SystemTime) -> bool {
+/// RFC 9110 §13.1.2 / §13.1.3: If-None-Match wins over If-Modified-Since, which
+/// `if_modified_since` reads as nginx does. An empty `etag` (`etag off`) matches
+/// nothing.
+fn not_modified(req: &Request, etag: &str, mtime: SystemTime, ims: IfModifiedSince) -> bool {
     if let Some(inm) = req.header("if-none-match") {
-        return inm
-            .split(',')
-            .map(str::trim)
-            .any(|t| t == "*" || t.trim_start_matches("W/") == etag);
+        return !etag.is_empty()
+            && inm
+                .split(',')
+                .map(str::trim)
+                .any(|t| t == "*" || t.trim_start_matches("W/") == etag);
     }
     match req.header("if-modified-since").and_then(parse_http_date) {
-        Some(since) => mtime <= since,
+        Some(since) => match ims {
+            IfModifiedSince::Off => false,
+            IfModifiedSince::Exact => mtime == since,
+            IfModifiedSince::Before => mtime <= since,
+        },
         None => false,
     }
 }
@@ -218,7 +235,7 @@ fn requested_range(req: &Request, etag: &str, mtime: SystemTime, size: u64) -> R
         return RangeChoice::Full;
     };
     if let Some(cond) = req.header("if-range")
-        && cond != etag
+        && (etag.is_empty() || cond != etag)
         && parse_http_date(cond) != Some(mtime)
     {
         return RangeChoice::Full;

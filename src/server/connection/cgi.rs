@@ -238,6 +238,7 @@ impl Connection {
         let mut resp = Response::new(status);
         resp.reason = reason;
         resp.raw_headers = headers;
+        resp.server_tokens = routed.location(ctx.config).server_tokens;
         let head_only = req.method == Method::Head || bodiless(status);
         let relay = match length {
             _ if head_only => Relay::Discard,
