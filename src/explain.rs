@@ -58,7 +58,8 @@ fn dump_server(out: &mut String, s: &Server) {
         } else {
             ""
         };
-        let _ = writeln!(out, "    listen {}{flag};", l.addr);
+        let opts = l.options.map(|o| o.to_conf()).unwrap_or_default();
+        let _ = writeln!(out, "    listen {}{flag}{opts};", l.addr);
     }
     if !s.server_names.is_empty() {
         let _ = writeln!(out, "    server_name {};", s.server_names.join(" "));

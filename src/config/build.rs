@@ -91,6 +91,7 @@ fn locations(d: &ServerDraft, server: &Settings, prefix: &Path) -> Vec<Location>
 fn group_listens(servers: &[Server]) -> Result<Vec<ListenGroup>, ConfigError> {
     let mut groups: Vec<ListenGroup> = Vec::new();
     let mut explicit_default: Vec<bool> = Vec::new();
+    let mut explicit_options: Vec<bool> = Vec::new();
     for (i, server) in servers.iter().enumerate() {
         for l in &server.listen {
             let g = match groups.iter().position(|g| g.addr == l.addr) {
@@ -98,9 +99,18 @@ fn group_listens(servers: &[Server]) -> Result<Vec<ListenGroup>, ConfigError> {
                 None => {
                     groups.push(new_group(l.addr, i, &l.pos));
                     explicit_default.push(false);
+                    explicit_options.push(false);
                     groups.len() - 1
                 }
             };
+            if let Some(options) = l.options {
+                if explicit_options[g] {
+                    let msg = format!("duplicate listen options for {}", l.addr);
+                    return Err(ConfigError::at(&l.pos, msg));
+                }
+                explicit_options[g] = true;
+                groups[g].options = options;
+            }
             if !groups[g].servers.contains(&i) {
                 groups[g].servers.push(i);
             }
@@ -123,6 +133,7 @@ fn new_group(addr: SocketAddr, first: usize, pos: &super::Pos) -> ListenGroup {
         servers: Vec::new(),
         default_server: first,
         pos: pos.clone(),
+        options: Default::default(),
     }
 }
 

@@ -200,21 +200,20 @@ fn server_directive(s: &mut ServerDraft, d: &Directive, prefix: &Path) -> Result
     Ok(())
 }
 
-/// `listen ADDR [default_server]`; the same address twice in one server is an error.
+/// `listen ADDR [PARAMETER...]` (see `listen::params`); the same address twice in
+/// one server is an error.
 fn listen(d: &Directive, earlier: &[Listen]) -> Result<Listen, ConfigError> {
     let pos = &d.args[0].1;
     let addr = values::listen_addr(&d.args[0])?;
-    if let Some((flag, flag_pos)) = d.args.get(1).filter(|(f, _)| f != "default_server") {
-        let msg = format!("invalid parameter \"{flag}\" in \"listen\"");
-        return Err(ConfigError::at(flag_pos, msg));
-    }
+    let params = super::listen::params(&d.args[1..], addr)?;
     if earlier.iter().any(|l| l.addr == addr) {
         let msg = format!("a duplicate listen {addr}");
         return Err(ConfigError::at(pos, msg));
     }
     Ok(Listen {
         addr,
-        default_server: d.args.len() == 2,
+        default_server: params.default_server,
+        options: params.options,
         pos: pos.clone(),
     })
 }

@@ -18,6 +18,7 @@ mod compat;
 mod directives;
 mod include;
 mod lexer;
+mod listen;
 mod model;
 mod parser;
 mod settings;

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use super::caching::{Expires, IfModifiedSince};
+pub use super::listen::ListenOptions;
 pub use super::types::{MimeTypes, lookup as mime_lookup};
 
 /// A position in a configuration file, for error messages and `--explain`.
@@ -68,6 +69,8 @@ pub struct ListenGroup {
     pub default_server: usize,
     /// Where the first `listen` for this address was written (named in bind errors).
     pub pos: Pos,
+    /// The socket options of the address (from the one `listen` that gives any).
+    pub options: ListenOptions,
 }
 
 /// A `listen` directive.
@@ -75,6 +78,8 @@ pub struct ListenGroup {
 pub struct Listen {
     pub addr: SocketAddr,
     pub default_server: bool,
+    /// Socket options written on this `listen`, if any.
+    pub options: Option<ListenOptions>,
     pub pos: Pos,
 }
 

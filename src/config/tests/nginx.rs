@@ -234,3 +234,68 @@ fn unsupported_directives_say_so_at_their_position() {
         "t.conf:1:21: unknown directive \"roott\" (did you mean \"root\"?)",
     );
 }
+
+#[test]
+fn listen_parameters() {
+    let c = load(
+        "server { listen 127.0.0.1:80 default_server reuseport backlog=511 rcvbuf=64k sndbuf=1m bind; }\n\
+         server { server_name b; listen 127.0.0.1:80; listen [::1]:81 ipv6only=off; }",
+    );
+    let g = &c.listens[0];
+    assert_eq!(g.default_server, 0);
+    assert!(g.options.reuseport);
+    assert_eq!(g.options.backlog, Some(511));
+    assert_eq!(g.options.rcvbuf, Some(64 << 10));
+    assert_eq!(g.options.sndbuf, Some(1 << 20));
+    assert_eq!(c.listens[1].options.ipv6only, Some(false));
+    assert!(c.servers[0].listen[0].default_server);
+    assert_eq!(
+        load("server { listen 80; }").listens[0].options,
+        Default::default()
+    );
+}
+
+#[test]
+fn listen_parameter_errors() {
+    let cases = [
+        (
+            "server { listen 80 backlog=x; }",
+            "t.conf:1:20: invalid backlog \"backlog=x\" in \"listen\"",
+        ),
+        (
+            "server { listen 80 backlog=99999999999; }",
+            "t.conf:1:20: invalid backlog \"backlog=99999999999\" in \"listen\"",
+        ),
+        (
+            "server { listen 80 ipv6only=on; }",
+            "t.conf:1:20: \"ipv6only\" is only for IPv6 addresses, not 0.0.0.0:80",
+        ),
+        (
+            "server { listen [::1]:80 ipv6only=yes; }",
+            "t.conf:1:26: \"listen ... ipv6only\" takes on|off, got \"yes\"",
+        ),
+        (
+            "server { listen 80 rcvbuf=lots; }",
+            "t.conf:1:20: invalid rcvbuf \"rcvbuf=lots\" in \"listen\"",
+        ),
+        (
+            "server { listen 80 http2; }",
+            "t.conf:1:20: listen parameter \"http2\" is not supported yet (HTTP/2)",
+        ),
+        (
+            "server { listen 80 reuseport=1; }",
+            "t.conf:1:20: invalid parameter \"reuseport=1\" in \"listen\"",
+        ),
+        (
+            "server { listen 80 fast; }",
+            "t.conf:1:20: invalid parameter \"fast\" in \"listen\"",
+        ),
+        (
+            "server { listen 80 backlog=8; }\nserver { listen 80 reuseport; }",
+            "t.conf:2:17: duplicate listen options for 0.0.0.0:80",
+        ),
+    ];
+    for (src, want) in cases {
+        fails(src, want);
+    }
+}
