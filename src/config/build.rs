@@ -44,6 +44,7 @@ fn server(d: &ServerDraft, outer: &Settings, prefix: &Path) -> Server {
     Server {
         listen: d.listen.clone(),
         server_names: d.names.iter().map(|(n, _)| n.clone()).collect(),
+        name_regexes: d.regexes.clone(),
         client_header_buffer_size: s
             .client_header_buffer_size
             .unwrap_or(defaults::DEFAULT_HEADER_BUFFER),
@@ -159,8 +160,10 @@ fn names_of(d: &ServerDraft) -> Vec<(&str, super::Pos)> {
     if d.names.is_empty() {
         return vec![("", d.pos.clone())];
     }
+    // Regexes are tried in order and may overlap, as in nginx: no conflict.
     d.names
         .iter()
+        .filter(|(n, _)| !n.starts_with('~'))
         .map(|(n, p): &Arg| (n.as_str(), p.clone()))
         .collect()
 }

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use super::compat;
 use super::directives::{self, Ctx, Spec};
 use super::parser::Directive;
+use super::server_names::NameRegex;
 use super::settings::{Settings, arity};
 use super::values::{self, Arg};
 use super::{ConfigError, ErrorLog, Listen, Pos, Return};
@@ -35,8 +36,11 @@ pub struct ServerDraft {
     pub in_http: bool,
     pub settings: Settings,
     pub listen: Vec<Listen>,
-    /// `server_name` arguments, lower-cased, with positions for conflict errors.
+    /// `server_name` arguments, lower-cased (regexes as written), with positions
+    /// for conflict errors.
     pub names: Vec<Arg>,
+    /// The `~regex` names, compiled, in order.
+    pub regexes: Vec<NameRegex>,
     pub ret: Option<Return>,
     pub locations: Vec<LocationDraft>,
     pub pos: Pos,
@@ -163,6 +167,7 @@ fn server(d: &Directive, prefix: &Path, in_http: bool) -> Result<ServerDraft, Co
         settings: Settings::default(),
         listen: Vec::new(),
         names: Vec::new(),
+        regexes: Vec::new(),
         ret: None,
         locations: Vec::new(),
         pos: d.pos.clone(),
@@ -180,9 +185,7 @@ fn server(d: &Directive, prefix: &Path, in_http: bool) -> Result<ServerDraft, Co
 fn server_directive(s: &mut ServerDraft, d: &Directive, prefix: &Path) -> Result<(), ConfigError> {
     match d.name.as_str() {
         "listen" => s.listen.push(listen(d, &s.listen)?),
-        "server_name" => s
-            .names
-            .extend(d.args.iter().map(|(n, p)| (n.to_lowercase(), p.clone()))),
+        "server_name" => super::server_names::add(&mut s.names, &mut s.regexes, &d.args)?,
         "return" => s.ret = Some(ret(&d.args)?),
         "location" => {
             let loc = location(d, prefix)?;

@@ -21,6 +21,7 @@ mod lexer;
 mod listen;
 mod model;
 mod parser;
+mod server_names;
 mod settings;
 mod types;
 mod unsupported;

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 pub use super::caching::{Expires, IfModifiedSince};
 pub use super::listen::ListenOptions;
+pub use super::server_names::NameRegex;
 pub use super::types::{MimeTypes, lookup as mime_lookup};
 
 /// A position in a configuration file, for error messages and `--explain`.
@@ -87,8 +88,11 @@ pub struct Listen {
 #[derive(Debug, Clone)]
 pub struct Server {
     pub listen: Vec<Listen>,
-    /// `server_name`, lower-cased; exact names and `*.suffix` / `.suffix` wildcards.
+    /// `server_name`, lower-cased; exact names, `*.suffix` / `.suffix` / `prefix.*`
+    /// wildcards, and `~regex` names as written (matched through `name_regexes`).
     pub server_names: Vec<String>,
+    /// The `~regex` server names, compiled, in the order they were written.
+    pub name_regexes: Vec<NameRegex>,
     /// `client_header_buffer_size`: longest request head accepted (414 / 431 beyond).
     pub client_header_buffer_size: usize,
     pub client_header_timeout: Duration,
@@ -198,10 +202,18 @@ impl Server {
     }
 }
 
-/// nginx server_name matching: exact, `*.example.com` (any subdomain) and
-/// `.example.com` (the domain and any subdomain). `host` must be lower-case, no port.
+/// nginx server_name matching: exact, `*.example.com` (any subdomain),
+/// `.example.com` (the domain and any subdomain) and `www.example.*` (any last
+/// labels). `host` must be lower-case, no port. Regex names (`~...`) never match
+/// here: they are tried through [`Server::name_regexes`].
 pub fn name_matches(pattern: &str, host: &str) -> bool {
-    if let Some(suffix) = pattern.strip_prefix("*.") {
+    if pattern.starts_with('~') {
+        false
+    } else if let Some(prefix) = pattern.strip_suffix(".*") {
+        host.len() > prefix.len() + 1
+            && host.starts_with(prefix)
+            && host.as_bytes()[prefix.len()] == b'.'
+    } else if let Some(suffix) = pattern.strip_prefix("*.") {
         host.len() > suffix.len() + 1
             && host.ends_with(suffix)
             && host.as_bytes()[host.len() - suffix.len() - 1] == b'.'

@@ -16,6 +16,7 @@ pub mod path;
 pub mod route;
 pub mod static_file;
 pub mod upload;
+pub mod vhost;
 
 use std::net::SocketAddr;
 
