@@ -201,14 +201,13 @@ fn serve_file(loc: &Location, rel: &str, opened: Opened, req: &Request) -> Resul
 
 /// RFC 9110 §13.1.2 / §13.1.3: If-None-Match wins over If-Modified-Since, which
 /// `if_modified_since` reads as nginx does. An empty `etag` (`etag off`) matches
-/// nothing.
+/// only `*`, as in nginx.
 fn not_modified(req: &Request, etag: &str, mtime: SystemTime, ims: IfModifiedSince) -> bool {
     if let Some(inm) = req.header("if-none-match") {
-        return !etag.is_empty()
-            && inm
-                .split(',')
-                .map(str::trim)
-                .any(|t| t == "*" || t.trim_start_matches("W/") == etag);
+        return inm
+            .split(',')
+            .map(str::trim)
+            .any(|t| t == "*" || (!etag.is_empty() && t.trim_start_matches("W/") == etag));
     }
     match req.header("if-modified-since").and_then(parse_http_date) {
         Some(since) => match ims {
