@@ -365,3 +365,30 @@ def test_unsupported_directive_is_reported_as_such(tmp_path):
     assert out.returncode == 1
     assert f'{conf}:4:9: directive "proxy_pass" is not supported yet (reverse proxying)' in out.stderr
     assert "test failed" in out.stderr
+
+
+def test_expires_and_server_tokens_apply_to_cgi_answers(webserv, tmp_path):
+    # As nginx does for FastCGI answers: the script's own Expires and
+    # Cache-Control are replaced on a 200, kept on an error status.
+    cgi = tmp_path / "cgi"
+    cgi.mkdir()
+    (cgi / "a.sh").write_text(
+        "printf 'Status: %s\\r\\nContent-Type: text/plain\\r\\n' \"${QUERY_STRING:-200}\"\n"
+        "printf 'Cache-Control: private\\r\\nExpires: 0\\r\\n\\r\\nhi\\n'\n"
+    )
+    conf = """
+server {
+    listen 127.0.0.1:{port};
+    root {root};
+    location /cgi/ { cgi .sh /bin/sh; expires 1h; server_tokens off; }
+}
+"""
+    ws = webserv(conf, prefix=tmp_path, root=tmp_path)
+    r = fetch(ws, "/cgi/a.sh")
+    assert (r.status_code, r.text) == (200, "hi\n")
+    assert r.headers["Server"] == "webserv"
+    assert r.headers["Cache-Control"] == "max-age=3600"
+    assert delta(r) == 3600
+    r = fetch(ws, "/cgi/a.sh?500")
+    assert r.status_code == 500
+    assert (r.headers["Cache-Control"], r.headers["Expires"]) == ("private", "0")

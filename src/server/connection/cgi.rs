@@ -238,7 +238,8 @@ impl Connection {
         let mut resp = Response::new(status);
         resp.reason = reason;
         resp.raw_headers = headers;
-        resp.server_tokens = routed.location(ctx.config).server_tokens;
+        // expires and server_tokens apply to a script's answer too, as in nginx.
+        crate::handler::headers::finish(&mut resp, routed.location(ctx.config));
         let head_only = req.method == Method::Head || bodiless(status);
         let relay = match length {
             _ if head_only => Relay::Discard,
