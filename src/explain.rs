@@ -62,7 +62,8 @@ fn dump_server(out: &mut String, s: &Server) {
         let _ = writeln!(out, "    listen {}{flag}{opts};", l.addr);
     }
     if !s.server_names.is_empty() {
-        let _ = writeln!(out, "    server_name {};", s.server_names.join(" "));
+        let names: Vec<String> = s.server_names.iter().map(|n| quote(n)).collect();
+        let _ = writeln!(out, "    server_name {};", names.join(" "));
     }
     let _ = writeln!(
         out,

@@ -392,3 +392,35 @@ server {
     r = fetch(ws, "/cgi/a.sh?500")
     assert r.status_code == 500
     assert (r.headers["Cache-Control"], r.headers["Expires"]) == ("private", "0")
+
+
+def test_dump_of_the_new_directives_parses_again(tmp_path):
+    conf = tmp_path / "in.conf"
+    conf.write_text(f"""
+events {{ worker_connections 99; }}
+http {{
+    include {MIME_TYPES};
+    expires modified -1d;
+    server_tokens off;
+    server {{
+        listen 127.0.0.1:1 reuseport backlog=7;
+        server_name "~^(?<n>\\d{{2}})\\.test$" www.example.* "";
+        location /a/ {{ types {{ text/x-a a; }} etag off; if_modified_since exact; }}
+    }}
+}}
+""")
+    out = subprocess.run([WEBSERV_BIN, "-T", str(conf)], capture_output=True, text=True, timeout=20)
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    for line in ["events { worker_connections 99; }", "listen 127.0.0.1:1 reuseport backlog=7;",
+                 'server_name "~^(?<n>\\\\d{2})\\\\.test$" www.example.* "";',
+                 "types { text/x-a a; }", "expires modified -86400s;", "server_tokens off;",
+                 "etag off;", "if_modified_since exact;"]:
+        assert line in text, (line, text)
+    dumped = tmp_path / "dumped.conf"
+    dumped.write_text(text)
+    again = subprocess.run([WEBSERV_BIN, "-T", str(dumped)], capture_output=True, text=True, timeout=20)
+    assert again.returncode == 0, again.stderr
+    for line in ["listen 127.0.0.1:1 reuseport backlog=7;", 'server_name "~^(?<n>\\\\d{2})',
+                 "types { text/x-a a; }", "expires modified -86400s;"]:
+        assert line in again.stdout, line
