@@ -337,21 +337,8 @@ fn why_server(config: &Config, group: &ListenGroup, idx: usize, host: &str) -> S
     {
         return format!("wildcard server_name \"{w}\" matches \"{host}\"");
     }
-    let chosen = handler::vhost::select(config, group, Some(host));
-    if let handler::vhost::Why::Regex(source) = chosen.why {
-        let caps: Vec<String> = (1..chosen.captures.as_ref().map_or(1, |(_, c)| c.len()))
-            .map(|n| format!("${n}={:?}", chosen.capture(n).unwrap_or_default()))
-            .chain(
-                chosen
-                    .named_captures()
-                    .iter()
-                    .map(|(k, v)| format!("${k}={v:?}")),
-            )
-            .collect();
-        return format!(
-            "regex server_name \"{source}\" matches \"{host}\" (first matching regex; captures: {})",
-            caps.join(" ")
-        );
+    if let Some(why) = handler::vhost::select(config, group, Some(host)).regex_reason(host) {
+        return why;
     }
     if idx == group.default_server {
         let marked = s

@@ -43,6 +43,26 @@ impl Selected<'_, '_> {
             .collect()
     }
 
+    /// For `--explain`: the regex that chose the server and its captures.
+    pub fn regex_reason(&self, host: &str) -> Option<String> {
+        let Why::Regex(source) = self.why else {
+            return None;
+        };
+        let count = self.captures.as_ref().map_or(1, |(_, c)| c.len());
+        let caps: Vec<String> = (1..count)
+            .map(|n| format!("${n}={:?}", self.capture(n).unwrap_or_default()))
+            .chain(
+                self.named_captures()
+                    .iter()
+                    .map(|(k, v)| format!("${k}={v:?}")),
+            )
+            .collect();
+        Some(format!(
+            "regex server_name \"{source}\" matches \"{host}\" (first matching regex; captures: {})",
+            caps.join(" ")
+        ))
+    }
+
     /// Capture `n` (`$1`..`$9`; 0 is the whole match), if a regex chose the server.
     pub fn capture(&self, n: usize) -> Option<&str> {
         let (_, caps) = self.captures.as_ref()?;
@@ -183,11 +203,17 @@ mod tests {
         assert_eq!(s.named_captures(), [("sub", "Blog")]);
         assert_eq!(s.capture(1), Some("Blog"));
         assert_eq!(s.capture(0), Some("Blog.EXAMPLE.com"));
+        let why = s.regex_reason("Blog.EXAMPLE.com").unwrap();
+        assert!(
+            why.ends_with("captures: $1=\"Blog\" $sub=\"Blog\")"),
+            "{why}"
+        );
         let s = select(&c, g, Some("other.org"));
         assert_eq!(s.server, 1);
         assert_eq!(s.named_captures(), [("all", "other.org")]);
         let exact = config("server { listen 127.0.0.1:1; server_name a; }");
         let s = select(&exact, &exact.listens[0], Some("a"));
         assert!(s.named_captures().is_empty() && s.capture(1).is_none());
+        assert_eq!(s.regex_reason("a"), None);
     }
 }

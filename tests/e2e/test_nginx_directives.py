@@ -424,3 +424,16 @@ http {{
     for line in ["listen 127.0.0.1:1 reuseport backlog=7;", 'server_name "~^(?<n>\\\\d{2})',
                  "types { text/x-a a; }", "expires modified -86400s;"]:
         assert line in again.stdout, line
+
+
+def test_explain_names_the_regex_and_its_captures(tmp_path):
+    conf = tmp_path / "r.conf"
+    conf.write_text(
+        "server { listen 127.0.0.1:1; server_name a.test; }\n"
+        'server { listen 127.0.0.1:1; server_name "~^(?<sub>.+)\\.example\\.com$"; }\n'
+    )
+    out = subprocess.run([WEBSERV_BIN, "--explain", str(conf), "http://127.0.0.1:1/",
+                          "--host", "blog.example.com"], capture_output=True, text=True, timeout=20)
+    assert out.returncode == 0, out.stderr
+    assert f"at {conf}:2:1: regex server_name" in out.stdout, out.stdout
+    assert '$1="blog" $sub="blog"' in out.stdout, out.stdout
