@@ -6,14 +6,14 @@ Debian nginx.conf (conf/examples/nginx-debian.conf) that both accept."""
 
 import os
 import re
+import signal
 import socket
 import subprocess
-import time
 from email.utils import formatdate, parsedate_to_datetime
 
 import requests
 
-from helpers import REPO_ROOT, WEBSERV_BIN, free_port
+from helpers import REPO_ROOT, WEBSERV_BIN, wait_until
 from nginx import NGINX_BIN, require_nginx, start_nginx
 
 MIME_TYPES = REPO_ROOT / "conf" / "mime.types"
@@ -437,3 +437,14 @@ def test_explain_names_the_regex_and_its_captures(tmp_path):
     assert out.returncode == 0, out.stderr
     assert f"at {conf}:2:1: regex server_name" in out.stdout, out.stdout
     assert '$1="blog" $sub="blog"' in out.stdout, out.stdout
+
+
+def test_sighup_refuses_changed_listen_parameters(webserv, tmp_path):
+    conf = "error_log stderr info;\nserver { listen 127.0.0.1:{port} backlog=8; return 204; }\n"
+    ws = webserv(conf, prefix=tmp_path)
+    ws.config.write_text(ws.config.read_text().replace("backlog=8", "backlog=9"))
+    ws.proc.send_signal(signal.SIGHUP)
+    assert wait_until(lambda: "reload refused" in ws.output()), ws.output()
+    assert "listen addresses or their parameters changed" in ws.output()
+    assert listen_backlog(ws.port) == 8
+    assert requests.get(ws.url("/"), timeout=5).status_code == 204
