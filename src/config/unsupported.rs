@@ -145,6 +145,25 @@ const NAMES: &[(&str, &str)] = &[
         "worker_shutdown_timeout",
         "worker tuning (webserv stops within 5 s)",
     ),
+    (
+        "worker_aio_requests",
+        "aio queue tuning (see \"aio threads\")",
+    ),
+    (
+        "accept_mutex_delay",
+        "the accept mutex (each worker has its own socket)",
+    ),
+    ("debug_connection", "debug logging per client"),
+    ("pcre_jit", "PCRE (webserv's regexes are the regex crate's)"),
+    ("timer_resolution", "timer tuning"),
+    ("lock_file", "the accept mutex lock file"),
+    ("working_directory", "the working directory of workers"),
+    ("open_log_file_cache", "log file descriptor caching"),
+    ("aio_write", "aio for writes"),
+    ("send_lowat", "send low-water marks"),
+    ("subrequest_output_buffer_size", "subrequests"),
+    ("add_before_body", "the addition module"),
+    ("add_after_body", "the addition module"),
 ];
 
 /// The "not supported yet" message for `name`, if it is an nginx directive that
