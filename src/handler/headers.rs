@@ -75,10 +75,13 @@ fn cache_value(max_age: i64, negative: bool) -> String {
     }
 }
 
-/// `t + secs`, whole seconds (an HTTP date has no fraction), never before 1970.
+/// The last second an HTTP date can name (9999-12-31 23:59:59).
+const LAST_DATE: i64 = 253_402_300_799;
+
+/// `t + secs`, whole seconds (an HTTP date has no fraction), between 1970 and
+/// [`LAST_DATE`] (so `expires 1000000y` cannot overflow the clock).
 fn offset(t: SystemTime, secs: i64) -> SystemTime {
-    let base = unix(t);
-    let when = base.saturating_add(secs).max(0);
+    let when = unix(t).saturating_add(secs).clamp(0, LAST_DATE);
     UNIX_EPOCH + Duration::from_secs(when.unsigned_abs())
 }
 
@@ -180,6 +183,26 @@ mod tests {
                 .count();
             assert_eq!(count, 1, "{e:?}: the old Cache-Control is replaced");
         }
+    }
+
+    #[test]
+    fn far_dates_are_clamped_not_overflowed() {
+        let r = run(Expires::Access(i64::MAX), 200, None);
+        assert_eq!(
+            r.get_header("Expires"),
+            Some("Fri, 31 Dec 9999 23:59:59 GMT")
+        );
+        assert_eq!(
+            r.get_header("Cache-Control"),
+            Some(&*format!("max-age={}", i64::MAX))
+        );
+        let lm = "Thu, 01 Jan 2026 00:00:00 GMT";
+        let r = run(Expires::Modified(i64::MIN), 200, Some(lm));
+        assert_eq!(
+            r.get_header("Expires"),
+            Some("Thu, 01 Jan 1970 00:00:00 GMT")
+        );
+        assert_eq!(r.get_header("Cache-Control"), Some("no-cache"));
     }
 
     #[test]
