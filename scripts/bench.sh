@@ -288,7 +288,7 @@ fi
 cat "$DOCROOT"/*.* "$UP_SRC" >/dev/null
 
 # ---- configurations -------------------------------------------------------------
-webserv_conf() { # FILE PORT WORKERS
+webserv_conf() { # FILE PORT WORKERS [EXTRA-HTTP-DIRECTIVES]
     cat >"$1" <<EOF
 worker_processes   $3;
 worker_connections 20000;
@@ -298,6 +298,7 @@ http {
     sendfile            on;
     keepalive_requests  100000;
     keepalive_timeout   75s;
+    ${4:-}
     server {
         listen  127.0.0.1:$2;
         root    $DOCROOT;
@@ -358,8 +359,8 @@ http {
 EOF
     } >"$1/nginx.conf"
 }
-start_webserv() { # NAME PORT WORKERS CPUS -> $LAST_PID
-    webserv_conf "$TMP/$1.conf" "$2" "$3"
+start_webserv() { # NAME PORT WORKERS CPUS [EXTRA] -> $LAST_PID
+    webserv_conf "$TMP/$1.conf" "$2" "$3" "${5:-}"
     "$WEBSERV" -t "$TMP/$1.conf" >/dev/null 2>&1 || {
         "$WEBSERV" -t "$TMP/$1.conf"
         die "webserv rejects $TMP/$1.conf"
@@ -491,6 +492,17 @@ REF_PORT=$OFC_PORT REF_PID=$NGINX_WORKER \
     ab_wrk "keep-alive GET index.html, 50 conns (ref: nginx open_file_cache on)" rps,lat,cpu \
     /index.html -t1 -c50
 stop_pid "$OFC_MASTER"
+
+# The same small file with a MIME map in webserv's config, as nginx's `types` (one
+# hash lookup per response instead of the per-worker cache of mime_guess's answers).
+T="keep-alive GET index.html, 50 conns, webserv with nginx's types { }"
+if want "$T"; then
+    TY_PORT=$(free_port)
+    start_webserv webserv-types "$TY_PORT" 1 "$CPU_SRV" 'types { text/html html; }'
+    TY_PID=$LAST_PID
+    WS_PORT=$TY_PORT WS_PID=$TY_PID ab_wrk "$T" rps,lat,cpu /index.html -t1 -c50
+    stop_pid "$TY_PID"
+fi
 
 # A slow disk (aio): two clients download cold files from a FUSE passthrough that
 # delays every read by SLOW_MS (one read at a time, like a single spindle), while
