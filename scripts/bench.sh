@@ -2,12 +2,15 @@
 # Benchmarks webserv against nginx (and, where nginx has no equivalent, against a
 # physical reference: dd for uploads, a spawn loop and lighttpd for CGI).
 #
-#   scripts/bench.sh [--smoke] [--full] [--no-big] [--out DIR]
+#   scripts/bench.sh [--smoke] [--full] [--no-big] [--only REGEX] [--out DIR]
 #
 #   --smoke    DURATION=1 ROUNDS=1, 2000 idle connections, no 1 GiB files, results
 #              under bench/results/tmp/ (a check of the instrument, not results)
 #   --full     always run the 1 GiB download and upload (default: only if df allows)
 #   --no-big   never make 1 GiB files (the upload test then uses 100 MiB)
+#   --only REGEX  run only the tests whose name matches REGEX (bash =~), e.g.
+#              --only 'keep-alive GET (index.html|4k.bin), 50 conns$'; results go
+#              under bench/results/tmp/ unless --out is given
 #   --out DIR  where the Markdown/PNG go (default bench/results, smoke: bench/results/tmp)
 #
 # Environment: ROUNDS (3), DURATION (10, seconds per wrk run), IDLE_CONNS (10000),
@@ -39,12 +42,14 @@ IDLE_HOLD=3
 BIG=auto
 SMOKE=0
 OUT=""
+ONLY=""
 while [ $# -gt 0 ]; do
     case $1 in
         --smoke) SMOKE=1 ;;
         --full) BIG=yes ;;
         --no-big) BIG=no ;;
         --out) OUT=$(realpath -m "${2:?--out needs a directory}"); shift ;;
+        --only) ONLY=${2:?--only needs a regex}; shift ;;
         -h | --help) sed -n '2,/^set -euo/p' "$SELF" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
     esac
@@ -55,7 +60,11 @@ if [ "$SMOKE" = 1 ]; then
     [ "$BIG" = yes ] || BIG=no
     OUT=${OUT:-$ROOT/bench/results/tmp}
 fi
+[ -z "$ONLY" ] || OUT=${OUT:-$ROOT/bench/results/tmp}
 OUT=${OUT:-$ROOT/bench/results}
+# want TEST: whether --only selects it. A section loops over $(want "$T" && seq ...)
+# so an unselected one runs zero rounds.
+want() { [ -z "$ONLY" ] || [[ $1 =~ $ONLY ]]; }
 
 # The whole run is bounded: re-run this script under `timeout`, which on expiry sends
 # SIGTERM to the process group (this script, its servers, its load generators), so
@@ -279,7 +288,7 @@ fi
 cat "$DOCROOT"/*.* "$UP_SRC" >/dev/null
 
 # ---- configurations -------------------------------------------------------------
-webserv_conf() { # FILE PORT WORKERS
+webserv_conf() { # FILE PORT WORKERS [EXTRA-HTTP-DIRECTIVES]
     cat >"$1" <<EOF
 worker_processes   $3;
 worker_connections 20000;
@@ -289,6 +298,7 @@ http {
     sendfile            on;
     keepalive_requests  100000;
     keepalive_timeout   75s;
+    ${4:-}
     server {
         listen  127.0.0.1:$2;
         root    $DOCROOT;
@@ -349,8 +359,8 @@ http {
 EOF
     } >"$1/nginx.conf"
 }
-start_webserv() { # NAME PORT WORKERS CPUS -> $LAST_PID
-    webserv_conf "$TMP/$1.conf" "$2" "$3"
+start_webserv() { # NAME PORT WORKERS CPUS [EXTRA] -> $LAST_PID
+    webserv_conf "$TMP/$1.conf" "$2" "$3" "${5:-}"
     "$WEBSERV" -t "$TMP/$1.conf" >/dev/null 2>&1 || {
         "$WEBSERV" -t "$TMP/$1.conf"
         die "webserv rejects $TMP/$1.conf"
@@ -407,6 +417,7 @@ ab_wrk() { # TEST METRICS PATH WRK-ARGS... : webserv, then the reference (nginx 
     # REF_PORT/REF_PID are set), ROUNDS times
     local test=$1 metrics=$2 path=$3 r
     shift 3
+    want "$test" || return 0
     log "$test"
     for r in $(seq "$ROUNDS"); do
         wrk_run "$test" A "$r" "$metrics" "$WS_PID" "$@" "http://127.0.0.1:$WS_PORT$path"
@@ -420,7 +431,7 @@ ab_wrk() { # TEST METRICS PATH WRK-ARGS... : webserv, then the reference (nginx 
 # memory back when the connections close ("after" shows what is kept).
 T="$IDLE_CONNS idle connections (partial request head)"
 log "$T"
-for r in $(seq "$ROUNDS"); do
+for r in $(want "$T" && seq "$ROUNDS"); do
     for role in A B; do
         port=$(free_port)
         if [ $role = A ]; then
@@ -482,47 +493,61 @@ REF_PORT=$OFC_PORT REF_PID=$NGINX_WORKER \
     /index.html -t1 -c50
 stop_pid "$OFC_MASTER"
 
+# The same small file with a MIME map in webserv's config, as nginx's `types` (one
+# hash lookup per response instead of the per-worker cache of mime_guess's answers).
+T="keep-alive GET index.html, 50 conns, webserv with nginx's types { }"
+if want "$T"; then
+    TY_PORT=$(free_port)
+    start_webserv webserv-types "$TY_PORT" 1 "$CPU_SRV" 'types { text/html html; }'
+    TY_PID=$LAST_PID
+    WS_PORT=$TY_PORT WS_PID=$TY_PID ab_wrk "$T" rps,lat,cpu /index.html -t1 -c50
+    stop_pid "$TY_PID"
+fi
+
 # nginx configuration idioms, the same text in both servers: an SPA fallback through
 # try_files (a miss becomes an internal redirect to /index.html) and a regex location
 # for assets that adds a header. Measures the request phases and variables.
-log "starting webserv and nginx with try_files and a regex location"
-IDIOMS='index index.html;
-        location / { try_files $uri $uri/ /index.html; }
-        location ~* \.(css|js|png|bin)$ { add_header Cache-Control "max-age=3600"; }'
-ID_WS_PORT=$(free_port)
-cat >"$TMP/idioms.conf" <<EOF
-worker_processes 1;
-worker_connections 20000;
-error_log stderr warn;
-http {
-    access_log off;
-    keepalive_requests 100000;
-    keepalive_timeout 75s;
-    server { listen 127.0.0.1:$ID_WS_PORT; root $DOCROOT; $IDIOMS }
-}
+ID_TESTS="keep-alive GET /app/some/route (try_files + regex location), 50 conns"
+if want "$ID_TESTS" || want "${ID_TESTS/\/app\/some\/route/\/4k.bin}"; then
+    log "starting webserv and nginx with try_files and a regex location"
+    IDIOMS='index index.html;
+            location / { try_files $uri $uri/ /index.html; }
+            location ~* \.(css|js|png|bin)$ { add_header Cache-Control "max-age=3600"; }'
+    ID_WS_PORT=$(free_port)
+    cat >"$TMP/idioms.conf" <<EOF
+    worker_processes 1;
+    worker_connections 20000;
+    error_log stderr warn;
+    http {
+        access_log off;
+        keepalive_requests 100000;
+        keepalive_timeout 75s;
+        server { listen 127.0.0.1:$ID_WS_PORT; root $DOCROOT; $IDIOMS }
+    }
 EOF
-start idioms-webserv "$CPU_SRV" "$WEBSERV" -p "$TMP" "$TMP/idioms.conf"
-ID_WS_PID=$LAST_PID
-wait_http "$ID_WS_PORT" || die "webserv (idioms) does not answer; see $TMP/idioms-webserv.log"
-ID_NG_PORT=$(free_port)
-start_nginx nginx-idioms "$(free_port)" 1 "$CPU_SRV" \
-    "server { listen 127.0.0.1:$ID_NG_PORT; root $DOCROOT; $IDIOMS }"
-ID_NG_MASTER=$LAST_PID ID_NG_PID=$NGINX_WORKER
-wait_http "$ID_NG_PORT" || die "nginx (idioms) does not answer"
-for path in /app/some/route /4k.bin; do
-    WS_PORT=$ID_WS_PORT WS_PID=$ID_WS_PID REF_PORT=$ID_NG_PORT REF_PID=$ID_NG_PID \
-        ab_wrk "keep-alive GET $path (try_files + regex location), 50 conns" rps,lat,cpu \
-        "$path" -t1 -c50
-done
-stop_pid "$ID_NG_MASTER"
-stop_pid "$ID_WS_PID"
+    start idioms-webserv "$CPU_SRV" "$WEBSERV" -p "$TMP" "$TMP/idioms.conf"
+    ID_WS_PID=$LAST_PID
+    wait_http "$ID_WS_PORT" || die "webserv (idioms) does not answer; see $TMP/idioms-webserv.log"
+    ID_NG_PORT=$(free_port)
+    start_nginx nginx-idioms "$(free_port)" 1 "$CPU_SRV" \
+        "server { listen 127.0.0.1:$ID_NG_PORT; root $DOCROOT; $IDIOMS }"
+    ID_NG_MASTER=$LAST_PID ID_NG_PID=$NGINX_WORKER
+    wait_http "$ID_NG_PORT" || die "nginx (idioms) does not answer"
+    for path in /app/some/route /4k.bin; do
+        WS_PORT=$ID_WS_PORT WS_PID=$ID_WS_PID REF_PORT=$ID_NG_PORT REF_PID=$ID_NG_PID \
+            ab_wrk "keep-alive GET $path (try_files + regex location), 50 conns" rps,lat,cpu \
+            "$path" -t1 -c50
+    done
+    stop_pid "$ID_NG_MASTER"
+    stop_pid "$ID_WS_PID"
+fi
 
 # A slow disk (aio): two clients download cold files from a FUSE passthrough that
 # delays every read by SLOW_MS (one read at a time, like a single spindle), while
 # wrk measures index.html (cached, local) at 10 connections. Without aio the read
 # waits inside the event loop and every other client waits with it.
 SLOW_MS=${SLOW_MS:-5}
-if python3 -c 'import fuse' >/dev/null 2>&1 && [ -e /dev/fuse ]; then
+if want "slow disk" && python3 -c 'import fuse' >/dev/null 2>&1 && [ -e /dev/fuse ]; then
     mkdir -p "$TMP/slowsrc" "$TMP/slow"
     slow_mib=$((DURATION * 16))
     for i in 1 2; do
@@ -568,7 +593,7 @@ else
     note "no FUSE (fusepy, libfuse2 or /dev/fuse missing): slow-disk test skipped"
 fi
 
-if [ "$BIG" = yes ]; then
+if [ "$BIG" = yes ] && want "GET 1g.bin"; then
     T="GET 1g.bin, curl, 1 conn"
     log "$T"
     for r in $(seq "$ROUNDS"); do
@@ -598,7 +623,7 @@ T2="PUT $UP_LABEL (ref: dd bs=1M conv=fsync)"
 T3="PUT $UP_LABEL, webserv memory (no ref)"
 log "upload: PUT $UP_LABEL to webserv vs dd"
 up_size=$(stat -c %s "$UP_SRC")
-for r in $(seq "$ROUNDS"); do
+for r in $(want "$T1" && seq "$ROUNDS"); do
     rss0=$(status_kib "$WS_PID" VmRSS)
     echo 5 >"/proc/$WS_PID/clear_refs" 2>/dev/null || note "cannot reset VmHWM: peak RSS is since start"
     res=$(pin "$CPU_LOAD" curl -s -o /dev/null --max-time 300 -w '%{speed_upload} %{http_code}' \
@@ -661,7 +686,7 @@ if [ -n "$LT_PID" ]; then
 else
     T2="CGI /bin/sh, 8 conns (ref: lighttpd, not available)"
 fi
-for r in $(seq "$ROUNDS"); do
+for r in $(want "$T1" && seq "$ROUNDS"); do
     wrk_run "$T2" A "$r" rps,lat,cpu "$WS_PID" -t2 -c8 "http://127.0.0.1:$WS_PORT/cgi/hi.sh"
     report copy --raw "$RAW" --src "$T2" --test "$T1" --role A --round "$r" --metric req/s
     if [ -n "$LT_PID" ]; then
@@ -685,7 +710,7 @@ NG2_PORT=$(free_port)
 start_nginx nginx2 "$NG2_PORT" 2 "$CPU_BOTH"
 NG2_MASTER=$LAST_PID
 NG2_PIDS=$(pgrep -P "$NG2_MASTER" | tr '\n' ' ')
-for r in $(seq "$ROUNDS"); do
+for r in $(want "$T1" && seq "$ROUNDS"); do
     wrk_run "$T1" B "$r" rps,cpu "$WS_PID" -t1 -c50 "http://127.0.0.1:$WS_PORT/index.html"
     wrk_run "$T1" A "$r" rps,cpu "$WS2_PID" -t1 -c50 "http://127.0.0.1:$WS2_PORT/index.html"
     report copy --raw "$RAW" --src "$T1" --test "$T2" --role A --round "$r"

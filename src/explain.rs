@@ -24,7 +24,11 @@ pub fn dump(config: &Config) -> String {
         config.file.display()
     );
     let _ = writeln!(out, "worker_processes {};", config.worker_processes);
-    let _ = writeln!(out, "worker_connections {};", config.worker_connections);
+    let _ = writeln!(
+        out,
+        "events {{ worker_connections {}; }}",
+        config.worker_connections
+    );
     if let Some(p) = &config.pid {
         let _ = writeln!(out, "pid {};", p.display());
     }
@@ -56,10 +60,12 @@ fn dump_server(out: &mut String, s: &Server) {
         } else {
             ""
         };
-        let _ = writeln!(out, "    listen {}{flag};", l.addr);
+        let opts = l.options.map(|o| o.to_conf()).unwrap_or_default();
+        let _ = writeln!(out, "    listen {}{flag}{opts};", l.addr);
     }
     if !s.server_names.is_empty() {
-        let _ = writeln!(out, "    server_name {};", s.server_names.join(" "));
+        let names: Vec<String> = s.server_names.iter().map(|n| quote(n)).collect();
+        let _ = writeln!(out, "    server_name {};", names.join(" "));
     }
     let _ = writeln!(
         out,
@@ -100,7 +106,9 @@ fn dump_location(out: &mut String, s: &Server, i: usize, depth: usize) {
         quote(&loc.path)
     );
     for line in location_lines(loc) {
-        let _ = writeln!(out, "{pad}    {line};");
+        // A block line (`types { ... }`) takes no `;`.
+        let end = if line.ends_with('}') { "" } else { ";" };
+        let _ = writeln!(out, "{pad}    {line}{end}");
     }
     for &c in &loc.children {
         dump_location(out, s, c, depth + 1);
@@ -226,6 +234,7 @@ fn location_lines(loc: &Location) -> Vec<String> {
     });
     v.push(format!("open_file_cache_valid {}", secs(cache.valid)));
     v.push(format!("default_type {}", loc.default_type));
+    v.extend(loc.header_lines());
     for h in &loc.add_headers {
         let always = if h.always { " always" } else { "" };
         v.push(format!(
@@ -391,7 +400,8 @@ pub fn explain(
     );
     out.push_str("effective\n");
     for line in location_lines(loc) {
-        let _ = writeln!(out, "          {line};");
+        let end = if line.ends_with('}') { "" } else { ";" };
+        let _ = writeln!(out, "          {line}{end}");
     }
     let _ = writeln!(out, "handler   {}", handler_text(result, &req, config));
     Ok(out)
@@ -415,6 +425,9 @@ fn why_server(config: &Config, group: &ListenGroup, idx: usize, host: &str) -> S
         .find(|n| crate::config::name_matches(n, host))
     {
         return format!("wildcard server_name \"{w}\" matches \"{host}\"");
+    }
+    if let Some(why) = handler::vhost::select(config, group, Some(host)).regex_reason(host) {
+        return why;
     }
     if idx == group.default_server {
         let marked = s

@@ -139,7 +139,10 @@ fn every_response_has_date_and_server() {
         let r = parse_one(&raw(s.port(), req));
         let date = r.header("Date").expect("Date");
         assert!(date.ends_with(" GMT") && date.len() == 29, "Date {date:?}");
-        assert_eq!(r.header("Server"), Some("webserv"));
+        assert_eq!(
+            r.header("Server"),
+            Some(concat!("webserv/", env!("CARGO_PKG_VERSION")))
+        );
         assert_eq!(r.count("Date"), 1);
         statuses.push(r.status);
     }

@@ -49,6 +49,7 @@ fn server(d: &ServerDraft, outer: &Settings, prefix: &Path) -> Server {
     Server {
         listen: d.listen.clone(),
         server_names: d.names.iter().map(|(n, _)| n.clone()).collect(),
+        name_regexes: d.regexes.clone(),
         client_header_buffer_size: s
             .client_header_buffer_size
             .unwrap_or(defaults::DEFAULT_HEADER_BUFFER),
@@ -122,6 +123,7 @@ fn add_location(
 fn group_listens(servers: &[Server]) -> Result<Vec<ListenGroup>, ConfigError> {
     let mut groups: Vec<ListenGroup> = Vec::new();
     let mut explicit_default: Vec<bool> = Vec::new();
+    let mut explicit_options: Vec<bool> = Vec::new();
     for (i, server) in servers.iter().enumerate() {
         for l in &server.listen {
             let g = match groups.iter().position(|g| g.addr == l.addr) {
@@ -129,9 +131,18 @@ fn group_listens(servers: &[Server]) -> Result<Vec<ListenGroup>, ConfigError> {
                 None => {
                     groups.push(new_group(l.addr, i, &l.pos));
                     explicit_default.push(false);
+                    explicit_options.push(false);
                     groups.len() - 1
                 }
             };
+            if let Some(options) = l.options {
+                if explicit_options[g] {
+                    let msg = format!("duplicate listen options for {}", l.addr);
+                    return Err(ConfigError::at(&l.pos, msg));
+                }
+                explicit_options[g] = true;
+                groups[g].options = options;
+            }
             if !groups[g].servers.contains(&i) {
                 groups[g].servers.push(i);
             }
@@ -154,6 +165,7 @@ fn new_group(addr: SocketAddr, first: usize, pos: &super::Pos) -> ListenGroup {
         servers: Vec::new(),
         default_server: first,
         pos: pos.clone(),
+        options: Default::default(),
     }
 }
 
@@ -179,8 +191,10 @@ fn names_of(d: &ServerDraft) -> Vec<(&str, super::Pos)> {
     if d.names.is_empty() {
         return vec![("", d.pos.clone())];
     }
+    // Regexes are tried in order and may overlap, as in nginx: no conflict.
     d.names
         .iter()
+        .filter(|(n, _)| !n.starts_with('~'))
         .map(|(n, p): &Arg| (n.as_str(), p.clone()))
         .collect()
 }

@@ -7,8 +7,10 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
+use super::compat;
 use super::directives::{self, Ctx, Spec};
 use super::parser::Directive;
+use super::server_names::NameRegex;
 use super::settings::{Settings, arity};
 use super::values::{self, Arg};
 use super::{ConfigError, ErrorLog, Listen, LocKind, LogFormat, Op, Pos, TryFiles, script};
@@ -37,12 +39,15 @@ pub struct ServerDraft {
     pub in_http: bool,
     pub settings: Settings,
     pub listen: Vec<Listen>,
-    /// `server_name` arguments, lower-cased, with positions for conflict errors.
+    /// `server_name` arguments, lower-cased (regexes as written), with positions
+    /// for conflict errors.
     pub names: Vec<Arg>,
     /// Server-level rewrite-module directives, in order.
     pub ops: Vec<Op>,
     /// A server-level `try_files` (it applies where no location is declared).
     pub try_files: Option<TryFiles>,
+    /// The `~regex` names, compiled, in order.
+    pub regexes: Vec<NameRegex>,
     pub locations: Vec<LocationDraft>,
     pub pos: Pos,
 }
@@ -109,10 +114,7 @@ fn each(
 fn validate(d: &Directive, ctx: Ctx) -> Result<&'static Spec, ConfigError> {
     let name = d.name.as_str();
     let Some(spec) = directives::lookup(name) else {
-        let msg = match directives::suggest(name) {
-            Some(s) => format!("unknown directive \"{name}\" (did you mean \"{s}\"?)"),
-            None => format!("unknown directive \"{name}\""),
-        };
+        let msg = super::unsupported::message(name).unwrap_or_else(|| unknown(name));
         return Err(ConfigError::at(&d.pos, msg));
     };
     if !spec.allowed_in(ctx) {
@@ -155,14 +157,21 @@ fn no_variables(d: &Directive) -> Result<(), ConfigError> {
     }
 }
 
+/// "unknown directive", with the closest known name when one is near.
+fn unknown(name: &str) -> String {
+    match directives::suggest(name) {
+        Some(s) => format!("unknown directive \"{name}\" (did you mean \"{s}\"?)"),
+        None => format!("unknown directive \"{name}\""),
+    }
+}
+
 fn main_directive(draft: &mut MainDraft, d: &Directive, prefix: &Path) -> Result<(), ConfigError> {
     match d.name.as_str() {
         "worker_processes" => draft.worker_processes = Some(values::worker_processes(&d.args[0])?),
-        "worker_connections" => {
-            let n = values::number(&d.args[0], "worker_connections")?;
-            let n = usize::try_from(n).unwrap_or(usize::MAX);
-            draft.worker_connections = Some(n);
-        }
+        "worker_connections" => compat::events_directive(d, &mut draft.worker_connections)?,
+        "events" => each(block_of(d), Ctx::Events, |d| {
+            compat::events_directive(d, &mut draft.worker_connections)
+        })?,
         "pid" => draft.pid = Some(values::resolve(prefix, &d.args[0].0)),
         "http" => each(block_of(d), Ctx::Http, |d| http_directive(draft, d, prefix))?,
         _ => top_directive(draft, d, prefix, false)?,
@@ -221,6 +230,7 @@ fn server(d: &Directive, prefix: &Path, in_http: bool) -> Result<ServerDraft, Co
         names: Vec::new(),
         ops: Vec::new(),
         try_files: None,
+        regexes: Vec::new(),
         locations: Vec::new(),
         pos: d.pos.clone(),
     };
@@ -237,9 +247,7 @@ fn server(d: &Directive, prefix: &Path, in_http: bool) -> Result<ServerDraft, Co
 fn server_directive(s: &mut ServerDraft, d: &Directive, prefix: &Path) -> Result<(), ConfigError> {
     match d.name.as_str() {
         "listen" => s.listen.push(listen(d, &s.listen)?),
-        "server_name" => s
-            .names
-            .extend(d.args.iter().map(|(n, p)| (n.to_lowercase(), p.clone()))),
+        "server_name" => super::server_names::add(&mut s.names, &mut s.regexes, &d.args)?,
         "return" | "rewrite" | "set" | "break" => s.ops.push(script::op(d)?),
         "try_files" => s.try_files = Some(script::try_files(d)?),
         "location" => add_location(&mut s.locations, location(d, prefix, None)?, d)?,
@@ -248,21 +256,20 @@ fn server_directive(s: &mut ServerDraft, d: &Directive, prefix: &Path) -> Result
     Ok(())
 }
 
-/// `listen ADDR [default_server]`; the same address twice in one server is an error.
+/// `listen ADDR [PARAMETER...]` (see `listen::params`); the same address twice in
+/// one server is an error.
 fn listen(d: &Directive, earlier: &[Listen]) -> Result<Listen, ConfigError> {
     let pos = &d.args[0].1;
     let addr = values::listen_addr(&d.args[0])?;
-    if let Some((flag, flag_pos)) = d.args.get(1).filter(|(f, _)| f != "default_server") {
-        let msg = format!("invalid parameter \"{flag}\" in \"listen\"");
-        return Err(ConfigError::at(flag_pos, msg));
-    }
+    let params = super::listen::params(&d.args[1..], addr)?;
     if earlier.iter().any(|l| l.addr == addr) {
         let msg = format!("a duplicate listen {addr}");
         return Err(ConfigError::at(pos, msg));
     }
     Ok(Listen {
         addr,
-        default_server: d.args.len() == 2,
+        default_server: params.default_server,
+        options: params.options,
         pos: pos.clone(),
     })
 }

@@ -12,6 +12,8 @@ pub enum Ctx {
     Http,
     Server,
     Location,
+    /// `events { }`: connection processing, in main context.
+    Events,
 }
 
 impl Ctx {
@@ -21,6 +23,7 @@ impl Ctx {
             Ctx::Http => HTTP,
             Ctx::Server => SRV,
             Ctx::Location => LOC,
+            Ctx::Events => EVENTS,
         }
     }
 }
@@ -32,6 +35,7 @@ impl fmt::Display for Ctx {
             Ctx::Http => "http",
             Ctx::Server => "server",
             Ctx::Location => "location",
+            Ctx::Events => "events",
         })
     }
 }
@@ -40,6 +44,7 @@ const MAIN: u8 = 1;
 const HTTP: u8 = 2;
 const SRV: u8 = 4;
 const LOC: u8 = 8;
+const EVENTS: u8 = 16;
 /// "main" in the spec table: top level, or inside the optional `http { }` wrapper.
 const TOP: u8 = MAIN | HTTP;
 /// "all" in the spec table.
@@ -102,7 +107,11 @@ const fn block(mut s: Spec) -> Spec {
 /// Every directive webserv knows (`include` is expanded before this table is used).
 pub const TABLE: &[Spec] = &[
     row("worker_processes", MAIN, 1, 1),
-    row("worker_connections", MAIN, 1, 1),
+    row("worker_connections", MAIN | EVENTS, 1, 1),
+    block(row("events", MAIN, 0, 0)),
+    row("multi_accept", EVENTS, 1, 1),
+    row("use", EVENTS, 1, 1),
+    row("accept_mutex", EVENTS, 1, 1),
     row("pid", MAIN, 1, 1),
     row("error_log", TOP, 1, 2),
     block(row("http", MAIN, 0, 0)),
@@ -110,7 +119,7 @@ pub const TABLE: &[Spec] = &[
     many(block(row("location", SRV | LOC, 1, 2))),
     many(open(row("access_log", ALL, 1, 1))),
     many(open(row("log_format", TOP, 2, 2))),
-    many(row("listen", SRV, 1, 2)),
+    many(open(row("listen", SRV, 1, 1))),
     many(open(row("server_name", SRV, 1, 1))),
     row("root", ALL, 1, 1),
     row("alias", LOC, 1, 1),
@@ -146,6 +155,18 @@ pub const TABLE: &[Spec] = &[
     row("open_file_cache_valid", ALL, 1, 1),
     row("default_type", ALL, 1, 1),
     many(row("add_header", ALL, 2, 3)),
+    many(block(row("types", ALL, 0, 0))),
+    row("server_tokens", ALL, 1, 1),
+    row("expires", ALL, 1, 2),
+    row("etag", ALL, 1, 1),
+    row("if_modified_since", ALL, 1, 1),
+    // Accepted for pasted configs, without effect: see README ("accepted, no effect").
+    row("types_hash_max_size", ALL, 1, 1),
+    row("types_hash_bucket_size", ALL, 1, 1),
+    row("server_names_hash_max_size", TOP, 1, 1),
+    row("server_names_hash_bucket_size", TOP, 1, 1),
+    row("tcp_nopush", ALL, 1, 1),
+    row("tcp_nodelay", ALL, 1, 1),
 ];
 
 /// The row for `name`.

@@ -12,15 +12,21 @@
 //! Every error carries `file:line:col` (see [`ConfigError`]).
 
 mod build;
+mod caching;
 mod check;
+mod compat;
 mod directives;
 mod include;
 mod lexer;
 mod link;
+mod listen;
 mod model;
 mod parser;
 mod script;
+mod server_names;
 mod settings;
+mod types;
+mod unsupported;
 mod values;
 mod warnings;
 

@@ -11,6 +11,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use super::caching::{Expires, IfModifiedSince};
+pub use super::listen::ListenOptions;
+pub use super::server_names::NameRegex;
+pub use super::types::{MimeTypes, lookup as mime_lookup};
 use crate::vars::{Escape, Pattern, Template};
 
 /// A position in a configuration file, for error messages and `--explain`.
@@ -69,6 +73,8 @@ pub struct ListenGroup {
     pub default_server: usize,
     /// Where the first `listen` for this address was written (named in bind errors).
     pub pos: Pos,
+    /// The socket options of the address (from the one `listen` that gives any).
+    pub options: ListenOptions,
 }
 
 /// A `listen` directive.
@@ -76,6 +82,8 @@ pub struct ListenGroup {
 pub struct Listen {
     pub addr: SocketAddr,
     pub default_server: bool,
+    /// Socket options written on this `listen`, if any.
+    pub options: Option<ListenOptions>,
     pub pos: Pos,
 }
 
@@ -83,8 +91,11 @@ pub struct Listen {
 #[derive(Debug, Clone)]
 pub struct Server {
     pub listen: Vec<Listen>,
-    /// `server_name`, lower-cased; exact names and `*.suffix` / `.suffix` wildcards.
+    /// `server_name`, lower-cased; exact names, `*.suffix` / `.suffix` / `prefix.*`
+    /// wildcards, and `~regex` names as written (matched through `name_regexes`).
     pub server_names: Vec<String>,
+    /// The `~regex` server names, compiled, in the order they were written.
+    pub name_regexes: Vec<NameRegex>,
     /// `client_header_buffer_size`: longest request head accepted (414 / 431 beyond).
     pub client_header_buffer_size: usize,
     pub client_header_timeout: Duration,
@@ -189,6 +200,17 @@ pub struct Location {
     pub add_headers: Vec<AddHeader>,
     /// `access_log PATH [FORMAT] [if=COND]` entries; empty = off (the default).
     pub access_logs: Vec<AccessLog>,
+    /// `types { }`: extension → MIME type; `None` = mime_guess's table.
+    pub types: Option<Arc<MimeTypes>>,
+    /// `server_tokens on|off`: `Server: webserv/VERSION` or `Server: webserv`
+    /// (also the footer of built-in error pages). Default on, as nginx.
+    pub server_tokens: bool,
+    /// `expires`: `Expires` and `Cache-Control` on 2xx/3xx responses. Default off.
+    pub expires: Expires,
+    /// `etag on|off`. Default on.
+    pub etag: bool,
+    /// `if_modified_since off|exact|before`. Default before.
+    pub if_modified_since: IfModifiedSince,
     pub pos: Pos,
 }
 
@@ -399,10 +421,18 @@ impl Server {
     }
 }
 
-/// nginx server_name matching: exact, `*.example.com` (any subdomain) and
-/// `.example.com` (the domain and any subdomain). `host` must be lower-case, no port.
+/// nginx server_name matching: exact, `*.example.com` (any subdomain),
+/// `.example.com` (the domain and any subdomain) and `www.example.*` (any last
+/// labels). `host` must be lower-case, no port. Regex names (`~...`) never match
+/// here: they are tried through [`Server::name_regexes`].
 pub fn name_matches(pattern: &str, host: &str) -> bool {
-    if let Some(suffix) = pattern.strip_prefix("*.") {
+    if pattern.starts_with('~') {
+        false
+    } else if let Some(prefix) = pattern.strip_suffix(".*") {
+        host.len() > prefix.len() + 1
+            && host.starts_with(prefix)
+            && host.as_bytes()[prefix.len()] == b'.'
+    } else if let Some(suffix) = pattern.strip_prefix("*.") {
         host.len() > suffix.len() + 1
             && host.ends_with(suffix)
             && host.as_bytes()[host.len() - suffix.len() - 1] == b'.'

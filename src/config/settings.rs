@@ -7,13 +7,16 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
+use super::caching::{self, Expires, IfModifiedSince};
 use super::parser::Directive;
+use super::types::{self, MimeTypes};
 use super::values::{self, Arg};
 use super::{
     AccessLog, AddHeader, CgiHandler, CgiPathInfo, ConfigError, ErrorPage, ListingFormat,
-    ListingStyle, LocKind, Location, OpenFileCache, Pos, script,
+    ListingStyle, LocKind, Location, OpenFileCache, Pos, compat, script,
 };
 use crate::vars::Template;
 
@@ -53,6 +56,12 @@ pub struct Settings {
     pub add_headers: Option<Vec<AddHeader>>,
     /// `Some(vec![])` is an explicit `access_log off`.
     pub access_logs: Option<Vec<AccessLog>>,
+    /// `types { }` blocks of this level, added up.
+    pub types: Option<Arc<MimeTypes>>,
+    pub server_tokens: Option<bool>,
+    pub expires: Option<Expires>,
+    pub etag: Option<bool>,
+    pub if_modified_since: Option<IfModifiedSince>,
 }
 
 /// Defaults (nginx's, or the spec's where it differs).
@@ -83,6 +92,7 @@ impl Settings {
             upload_store, cgi, cgi_timeout, cgi_path_info, sendfile, aio, open_file_cache,
             open_file_cache_valid, default_type, add_headers, access_logs, autoindex_exact_size,
             autoindex_localtime, autoindex_format, charset, charset_types,
+            types, server_tokens, expires, etag, if_modified_since,
         )
     }
 
@@ -122,6 +132,14 @@ impl Settings {
             "allow_methods" => self.allow_methods = Some(allow_methods(a)?),
             "cgi" => list(&mut self.cgi).push(cgi(a, prefix)),
             "add_header" => list(&mut self.add_headers).push(add_header(a)?),
+            "types" => types::apply(&mut self.types, d)?,
+            "server_tokens" => self.server_tokens = Some(values::on_off(&a[0], name)?),
+            "etag" => self.etag = Some(values::on_off(&a[0], name)?),
+            "expires" => self.expires = Some(caching::expires(a)?),
+            "if_modified_since" => {
+                self.if_modified_since = Some(caching::if_modified_since(&a[0])?)
+            }
+            _ if compat::KNOBS.contains(&name) => compat::check(d)?,
             _ => self.apply_limit(name, &a[0])?,
         }
         Ok(())
@@ -211,6 +229,11 @@ impl Settings {
             default_type: s.default_type.unwrap_or_else(|| DEFAULT_TYPE.into()),
             add_headers: s.add_headers.unwrap_or_default(),
             access_logs: s.access_logs.unwrap_or_default(),
+            types: s.types,
+            server_tokens: s.server_tokens.unwrap_or(true),
+            expires: s.expires.unwrap_or_default(),
+            etag: s.etag.unwrap_or(true),
+            if_modified_since: s.if_modified_since.unwrap_or_default(),
             pos: pos.clone(),
         }
     }

@@ -26,7 +26,9 @@ pub fn error_response(
         None => route::match_location(server, "/"),
     };
     if !loc.error_pages.contains_key(&status) && !loc.add_headers.iter().any(|h| h.always) {
-        return builtin_error(status);
+        let mut resp = builtin_error(status);
+        super::headers::finish(&mut resp, loc);
+        return resp;
     }
     let req = blank_request();
     let origin = Origin {

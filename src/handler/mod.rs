@@ -16,6 +16,7 @@ pub mod delete;
 pub mod detail;
 pub mod error_page;
 pub mod file_cache;
+pub mod headers;
 pub mod options;
 pub mod path;
 pub mod phases;
@@ -25,6 +26,7 @@ pub mod route;
 pub mod static_file;
 pub mod upload;
 pub mod upload_summary;
+pub mod vhost;
 
 use std::net::SocketAddr;
 
@@ -171,6 +173,7 @@ impl<'a> Cx<'a> {
     pub fn decorate(&self, mut resp: Response, r: &Routed) -> Response {
         let loc = r.location(self.config);
         charset::apply(&mut resp, loc);
+        headers::finish(&mut resp, loc);
         if loc.add_headers.is_empty() {
             return resp;
         }

@@ -5,6 +5,7 @@
 use std::fs::Metadata;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::config::IfModifiedSince;
 use crate::http::date::parse_http_date;
 use crate::http::{Method, Request};
 
@@ -45,6 +46,12 @@ pub enum Verdict {
 /// Evaluates the request's preconditions against `current` (`None`: the target
 /// does not exist yet, e.g. a PUT that would create it).
 pub fn evaluate(req: &Request, current: Option<&Validators>) -> Verdict {
+    evaluate_with(req, current, IfModifiedSince::Before)
+}
+
+/// [`evaluate`], with `If-Modified-Since` read as `if_modified_since` says
+/// (`off`: ignored; `exact`: only an equal date; `before`: the date or later).
+pub fn evaluate_with(req: &Request, current: Option<&Validators>, ims: IfModifiedSince) -> Verdict {
     let safe = matches!(req.method, Method::Get | Method::Head);
     // Step 1 (§13.1.1): If-Match is true if a listed tag matches strongly, or `*`
     // when the target exists.
@@ -74,8 +81,11 @@ pub fn evaluate(req: &Request, current: Option<&Validators>) -> Verdict {
         safe,
         current,
         req.header("if-modified-since").and_then(parse_http_date),
-    ) && cur.mtime <= since
-    {
+    ) && match ims {
+        IfModifiedSince::Off => false,
+        IfModifiedSince::Exact => cur.mtime == since,
+        IfModifiedSince::Before => cur.mtime <= since,
+    } {
         return Verdict::NotModified;
     }
     Verdict::Proceed

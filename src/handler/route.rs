@@ -1,30 +1,17 @@
 //! Finding the configuration for a request: the virtual server (address:port, then
 //! Host) and the location (exact, longest prefix, `^~`, regexes, nested), as nginx does.
 
-use crate::config::{Config, ListenGroup, LocKind, Location, Server, name_matches};
+use crate::config::{Config, ListenGroup, LocKind, Location, Server};
 use crate::vars::State;
 
-/// Picks the server for `host` among those listening on `group`: an exact
-/// server_name first, then the longest matching wildcard, then the default server.
+/// Picks the server for `host` among those listening on `group`, in nginx's
+/// order (see [`super::vhost::select`], which also keeps regex captures).
 pub fn select_server<'c>(
     config: &'c Config,
     group: &ListenGroup,
     host: Option<&str>,
 ) -> &'c Server {
-    let candidates = || group.servers.iter().map(|&i| &config.servers[i]);
-    if let Some(host) = host {
-        if let Some(s) = candidates().find(|s| s.server_names.iter().any(|n| n == host)) {
-            return s;
-        }
-        let wildcard = candidates()
-            .flat_map(|s| s.server_names.iter().map(move |n| (s, n)))
-            .filter(|(_, n)| (n.starts_with('.') || n.starts_with("*.")) && name_matches(n, host))
-            .max_by_key(|(_, n)| n.len());
-        if let Some((s, _)) = wildcard {
-            return s;
-        }
-    }
-    &config.servers[group.default_server]
+    &config.servers[super::vhost::select(config, group, host).server]
 }
 
 /// How a location was chosen (for `--explain`).

@@ -126,6 +126,12 @@ fn redirect_to_slash(path: &str, req: &Request) -> Response {
 }
 
 fn content_type(rel: &str, loc: &Location) -> String {
+    // A `types` map is the whole table, as in nginx; without one, mime_guess's.
+    if let Some(types) = &loc.types {
+        return crate::config::mime_lookup(types, rel)
+            .unwrap_or(&loc.default_type)
+            .to_owned();
+    }
     match mime_for(rel) {
         Some(m) => m.to_owned(),
         None => loc.default_type.clone(),
@@ -158,8 +164,12 @@ fn serve_file(loc: &Location, rel: &str, opened: Opened, req: &Request) -> Resul
     if !meta.is_file() {
         return Err(403);
     }
-    let current = Validators::of(meta);
-    let verdict = precondition::evaluate(req, Some(&current));
+    let mut current = Validators::of(meta);
+    // `etag off`: no ETag, so If-None-Match and an entity-tag If-Range match only `*`.
+    if !loc.etag {
+        current.etag.clear();
+    }
+    let verdict = precondition::evaluate_with(req, Some(&current), loc.if_modified_since);
     if verdict == Verdict::Failed {
         return Err(412);
     }
@@ -167,7 +177,9 @@ fn serve_file(loc: &Location, rel: &str, opened: Opened, req: &Request) -> Resul
     let mut resp = Response::new(200);
     resp.header("Content-Type", content_type(rel, loc));
     resp.header("Last-Modified", http_date(mtime));
-    resp.header("ETag", etag.clone());
+    if loc.etag {
+        resp.header("ETag", etag.clone());
+    }
     resp.header("Accept-Ranges", "bytes");
     if verdict == Verdict::NotModified {
         resp.status = 304;
@@ -206,7 +218,7 @@ fn requested_range(req: &Request, etag: &str, mtime: SystemTime, size: u64) -> R
         return RangeChoice::Full;
     };
     if let Some(cond) = req.header("if-range")
-        && cond != etag
+        && (etag.is_empty() || cond != etag)
         && parse_http_date(cond) != Some(mtime)
     {
         return RangeChoice::Full;

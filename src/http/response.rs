@@ -58,7 +58,12 @@ pub struct Response {
     /// Headers relayed with byte values (a CGI script's fields may carry obs-text).
     pub raw_headers: Vec<(String, Vec<u8>)>,
     pub body: Body,
+    /// `server_tokens`: `Server: webserv/VERSION` when set, else `Server: webserv`.
+    pub server_tokens: bool,
 }
+
+/// The `Server` header value and error page footer with `server_tokens on`.
+pub const SERVER_VERSION: &str = concat!("webserv/", env!("CARGO_PKG_VERSION"));
 
 impl Response {
     pub fn new(status: u16) -> Self {
@@ -68,6 +73,7 @@ impl Response {
             headers: Vec::new(),
             raw_headers: Vec::new(),
             body: Body::Empty,
+            server_tokens: true,
         }
     }
 
@@ -116,7 +122,13 @@ impl Response {
         out.push(b' ');
         let phrase = self.reason.as_deref().unwrap_or(reason(status));
         out.extend(phrase.bytes().filter(|&b| b != b'\r' && b != b'\n'));
-        out.extend_from_slice(b"\r\nServer: webserv\r\nDate: ");
+        out.extend_from_slice(b"\r\nServer: ");
+        out.extend_from_slice(if self.server_tokens {
+            SERVER_VERSION.as_bytes()
+        } else {
+            b"webserv"
+        });
+        out.extend_from_slice(b"\r\nDate: ");
         out.extend_from_slice(date.as_bytes());
         out.extend_from_slice(b"\r\n");
         for (name, value) in &self.headers {
@@ -151,15 +163,37 @@ fn push_header(out: &mut Vec<u8>, name: &str, value: &[u8]) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// A built-in error page, small HTML as nginx sends.
+/// A built-in error page, small HTML as nginx sends, its footer naming the
+/// version (`server_tokens on`; [`Response::hide_version`] takes it out).
 pub fn error_body(status: u16) -> Vec<u8> {
     let reason = reason(status);
     format!(
         "<html>\r\n<head><meta charset=\"utf-8\"><title>{status} {reason}</title></head>\r\n<body>\r\n\
-         <center><h1>{status} {reason}</h1></center>\r\n<hr><center>webserv</center>\r\n\
-         </body>\r\n</html>\r\n"
+         <center><h1>{status} {reason}</h1></center>\r\n{FOOTER_ON}"
     )
     .into_bytes()
+}
+
+/// The end of a built-in page with and without `server_tokens`.
+const FOOTER_ON: &str = concat!(
+    "<hr><center>webserv/",
+    env!("CARGO_PKG_VERSION"),
+    "</center>\r\n</body>\r\n</html>\r\n"
+);
+const FOOTER_OFF: &str = "<hr><center>webserv</center>\r\n</body>\r\n</html>\r\n";
+
+impl Response {
+    /// `server_tokens off`: `Server: webserv`, and a built-in page's footer without
+    /// the version (only a body that ends exactly as [`error_body`]'s is changed).
+    pub fn hide_version(&mut self) {
+        self.server_tokens = false;
+        if let Body::Bytes(b) = &mut self.body
+            && b.ends_with(FOOTER_ON.as_bytes())
+        {
+            b.truncate(b.len() - FOOTER_ON.len());
+            b.extend_from_slice(FOOTER_OFF.as_bytes());
+        }
+    }
 }
 
 #[cfg(test)]
@@ -177,8 +211,10 @@ mod tests {
         let r = Response::with_body(200, "text/plain", b"hi".to_vec());
         assert_eq!(
             head(&r, true),
-            "HTTP/1.1 200 OK\r\nServer: webserv\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n\
-             Content-Type: text/plain\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\n"
+            format!(
+                "HTTP/1.1 200 OK\r\nServer: {SERVER_VERSION}\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n\
+                 Content-Type: text/plain\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\n"
+            )
         );
     }
 
@@ -191,5 +227,28 @@ mod tests {
         assert!(h.contains("X-A: aInjected: yes\r\n"));
         assert!(h.ends_with("Connection: close\r\n\r\n"));
         assert!(!head(&Response::new(204), true).contains("Content-Length"));
+    }
+
+    #[test]
+    fn server_tokens_off_hides_the_version_in_header_and_footer() {
+        let mut r = Response::with_body(404, "text/html", error_body(404));
+        let on = String::from_utf8(error_body(404)).unwrap();
+        assert!(
+            on.contains(&format!("<hr><center>{SERVER_VERSION}</center>")),
+            "{on}"
+        );
+        assert!(head(&r, true).contains(&format!("\r\nServer: {SERVER_VERSION}\r\n")));
+        r.hide_version();
+        assert!(head(&r, true).contains("\r\nServer: webserv\r\n"));
+        let Body::Bytes(b) = &r.body else {
+            panic!("body")
+        };
+        let off = String::from_utf8(b.clone()).unwrap();
+        assert_eq!(off, on.replace(SERVER_VERSION, "webserv"));
+        // Other bodies are left alone.
+        let page = format!("{SERVER_VERSION} is running").into_bytes();
+        let mut text = Response::with_body(200, "text/plain", page.clone());
+        text.hide_version();
+        assert!(matches!(&text.body, Body::Bytes(b) if *b == page));
     }
 }

@@ -442,7 +442,7 @@ impl Worker {
                 self.config = Arc::new(new);
             }
             Ok(_) => log::error!(
-                "SIGHUP: reload refused: the listen addresses changed; restart webserv to apply that"
+                "SIGHUP: reload refused: the listen addresses or their parameters changed; restart webserv to apply that"
             ),
             Err(e) => log::error!("SIGHUP: reload failed, keeping the running configuration: {e}"),
         }
@@ -478,7 +478,7 @@ fn same_listens(a: &Config, b: &Config) -> bool {
         && a.listens
             .iter()
             .zip(&b.listens)
-            .all(|(x, y)| x.addr == y.addr)
+            .all(|(x, y)| x.addr == y.addr && x.options == y.options)
 }
 
 fn socket_token(key: usize) -> Token {

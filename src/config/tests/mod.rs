@@ -4,6 +4,7 @@
 
 mod errors;
 mod inherit;
+mod nginx;
 
 use std::path::Path;
 use std::sync::Arc;

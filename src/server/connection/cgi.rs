@@ -241,6 +241,8 @@ impl Connection {
         resp.reason = reason;
         resp.raw_headers = headers;
         handler::charset::apply_raw(&mut resp.raw_headers, routed.location(ctx.config));
+        // expires and server_tokens apply to a script's answer too, as in nginx.
+        crate::handler::headers::finish(&mut resp, routed.location(ctx.config));
         let head_only = req.method == Method::Head || bodiless(status);
         let relay = match length {
             _ if head_only => Relay::Discard,

@@ -1,0 +1,452 @@
+"""The configuration-level nginx directives, run under nginx and webserv with the same
+server block on the same files and the same requests, comparing the answers:
+`types`/`include mime.types`, `server_tokens`, `expires`, `etag`, `if_modified_since`,
+`server_name` selection (regexes and wildcards), `listen` parameters, and the stock
+Debian nginx.conf (conf/examples/nginx-debian.conf) that both accept."""
+
+import os
+import re
+import signal
+import socket
+import subprocess
+from email.utils import formatdate, parsedate_to_datetime
+
+import requests
+
+from helpers import REPO_ROOT, WEBSERV_BIN, wait_until
+from nginx import NGINX_BIN, require_nginx, start_nginx
+
+MIME_TYPES = REPO_ROOT / "conf" / "mime.types"
+# A fixed modification time for every file, so both servers see the same dates.
+MTIME = 1_700_000_000  # Tue, 14 Nov 2023 22:13:20 GMT
+
+
+def both(webserv, tmp_path, server_block, **subs):
+    """Starts webserv and nginx on `server_block` (`{port}` and `subs` substituted)."""
+    ws = webserv(server_block, prefix=tmp_path, **subs)
+    ng = start_nginx(tmp_path / "nginx", server_block, **subs)
+    return ws, ng
+
+
+def fetch(srv, path, headers=None):
+    return requests.get(srv.url(path), headers=headers or {}, allow_redirects=False, timeout=5)
+
+
+def site(tmp_path, names):
+    """Files `names` under tmp_path/site (each holding its own name), all with MTIME."""
+    root = tmp_path / "site"
+    for name in names:
+        f = root / name
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text(name + "\n")
+        os.utime(f, (MTIME, MTIME))
+    return root
+
+
+def mime_extensions():
+    """Every extension listed in conf/mime.types."""
+    text = MIME_TYPES.read_text()
+    body = text[text.index("types {") + len("types {") : text.rindex("}")]
+    exts = []
+    for entry in body.split(";"):
+        words = entry.split()
+        exts.extend(words[1:])
+    return exts
+
+
+# ------------------------------------------------------------------------- types
+
+
+def test_content_type_of_every_listed_extension_matches_nginx(webserv, tmp_path):
+    exts = mime_extensions()
+    assert len(exts) > 100, exts
+    names = [f"f.{e}" for e in exts]
+    # Upper case, no extension, a dot file, an extension nobody lists, a dotted dir.
+    names += ["UPPER.HTML", "Mixed.Png", "noext", ".bashrc", "x.unknownext", "d.css/file"]
+    names += ["dl/page.html", "dl/image.png", "plain/page.html", "plain/x.json"]
+    root = site(tmp_path, names)
+    conf = """
+server {
+    listen 127.0.0.1:{port};
+    root {root};
+    include {mime};
+    default_type application/x-fallback;
+    location /dl/ {
+        types { }
+        default_type application/octet-stream;
+    }
+    location /plain/ {
+        types { text/plain html json; }
+    }
+}
+"""
+    ws, ng = both(webserv, tmp_path, conf, root=root, mime=MIME_TYPES)
+    differences = []
+    for name in names:
+        a, b = fetch(ws, "/" + name), fetch(ng, "/" + name)
+        assert (a.status_code, b.status_code) == (200, 200), name
+        if a.headers.get("Content-Type") != b.headers.get("Content-Type"):
+            differences.append((name, a.headers.get("Content-Type"), b.headers.get("Content-Type")))
+    assert differences == []
+
+
+def test_without_types_webserv_uses_its_built_in_table(webserv, tmp_path):
+    # A deliberate difference: nginx without any `types` knows three extensions
+    # (html, gif, jpg); webserv without any `types` uses mime_guess's full table.
+    root = site(tmp_path, ["a.css", "a.svg"])
+    ws = webserv("server { listen 127.0.0.1:{port}; root {root}; }", prefix=tmp_path, root=root)
+    assert fetch(ws, "/a.css").headers["Content-Type"] == "text/css"
+    assert fetch(ws, "/a.svg").headers["Content-Type"] == "image/svg+xml"
+
+
+# ----------------------------------------------------------------- server_tokens
+
+
+def normalized(text):
+    # webserv's own pages always say they are UTF-8 (nginx's do not): not compared.
+    text = text.replace('<meta charset="utf-8">', "")
+    return re.sub(r"\b(nginx|webserv)(/[0-9.]+)?", lambda m: "SERVER" + ("/V" if m[2] else ""), text)
+
+
+def test_server_tokens_in_header_and_error_page_footer_match_nginx(webserv, tmp_path):
+    root = site(tmp_path, ["index.html", "off/index.html"])
+    conf = """
+server {
+    listen 127.0.0.1:{port};
+    root {root};
+    location /off/ { server_tokens off; }
+}
+"""
+    ws, ng = both(webserv, tmp_path, conf, root=root)
+    for path, versioned in [("/", True), ("/missing", True), ("/off/", False), ("/off/missing", False)]:
+        a, b = fetch(ws, path), fetch(ng, path)
+        assert a.status_code == b.status_code, path
+        want = r"^webserv/\d+\.\d+\.\d+$" if versioned else r"^webserv$"
+        assert re.match(want, a.headers["Server"]), (path, a.headers["Server"])
+        assert normalized(a.headers["Server"]) == normalized(b.headers["Server"]), path
+        if a.status_code == 404:
+            assert normalized(a.text) == normalized(b.text), (path, a.text, b.text)
+            assert ("/" in a.text.split("<hr><center>")[1].split("<")[0]) == versioned
+
+
+# ------------------------------------------------------------------------ expires
+
+
+def delta(resp):
+    """Seconds from Date to Expires."""
+    exp = parsedate_to_datetime(resp.headers["Expires"])
+    date = parsedate_to_datetime(resp.headers["Date"])
+    return int((exp - date).total_seconds())
+
+
+def test_expires_matches_nginx(webserv, tmp_path):
+    forms = {"max": "max", "epoch": "epoch", "hour": "1h", "mix": "1d2h30m", "zero": "0",
+             "neg": "-1", "mod": "modified 2d", "modpast": "modified 1h", "off": "off"}
+    names = [f"{k}/f.txt" for k in forms] + [f"{k}/dir/index.html" for k in forms]
+    root = site(tmp_path, names)
+    locations = "\n".join(f"    location /{k}/ {{ expires {v}; }}" for k, v in forms.items())
+    conf = f"""
+server {{
+    listen 127.0.0.1:{{port}};
+    root {{root}};
+{locations}
+    location = /hour/ret {{ expires 1h; return 302 /hour/f.txt; }}
+    location = /hour/teapot {{ expires 1h; return 418 "no"; }}
+}}
+"""
+    ws, ng = both(webserv, tmp_path, conf, root=root)
+    for k in forms:
+        # 200, a 301 (directory without its slash) and a 404.
+        for path in (f"/{k}/f.txt", f"/{k}/dir", f"/{k}/missing"):
+            a, b = fetch(ws, path), fetch(ng, path)
+            assert a.status_code == b.status_code, path
+            cc_a, cc_b = a.headers.get("Cache-Control"), b.headers.get("Cache-Control")
+            assert ("Expires" in a.headers) == ("Expires" in b.headers), path
+            # Only on 2xx/3xx, and only where expires is on.
+            assert ("Expires" in a.headers) == (k != "off" and a.status_code != 404), path
+            if "Expires" not in a.headers:
+                assert (cc_a, cc_b) == (None, None), path
+                continue
+            if k in ("max", "epoch"):
+                assert (a.headers["Expires"], cc_a) == (b.headers["Expires"], cc_b), path
+            elif k.startswith("mod"):
+                # From Last-Modified: the same date; max-age counts down from now.
+                assert a.headers["Expires"] == b.headers["Expires"], path
+                assert (cc_a == "no-cache") == (cc_b == "no-cache"), (path, cc_a, cc_b)
+                if cc_a != "no-cache" and a.status_code == 200:
+                    age = lambda v: int(v.split("=")[1])
+                    assert abs(age(cc_a) - age(cc_b)) <= 2, (path, cc_a, cc_b)
+            else:
+                assert (delta(a), cc_a) == (delta(b), cc_b), path
+    for path in ("/hour/ret", "/hour/teapot"):
+        a, b = fetch(ws, path), fetch(ng, path)
+        assert a.status_code == b.status_code, path
+        assert a.headers.get("Cache-Control") == b.headers.get("Cache-Control"), path
+        assert ("Expires" in a.headers) == ("Expires" in b.headers), path
+
+
+# ------------------------------------------------------ etag, if_modified_since
+
+
+def test_etag_and_if_modified_since_match_nginx(webserv, tmp_path):
+    modes = ["off", "exact", "before"]
+    names = [f"{m}/f.txt" for m in modes] + ["noetag/f.txt", "etag/f.txt"]
+    root = site(tmp_path, names)
+    locations = "\n".join(f"    location /{m}/ {{ if_modified_since {m}; }}" for m in modes)
+    conf = f"""
+server {{
+    listen 127.0.0.1:{{port}};
+    root {{root}};
+{locations}
+    location /noetag/ {{ etag off; if_modified_since exact; }}
+    location /etag/ {{ if_modified_since exact; }}
+}}
+"""
+    ws, ng = both(webserv, tmp_path, conf, root=root)
+    exact = formatdate(MTIME, usegmt=True)
+    later = formatdate(MTIME + 3600, usegmt=True)
+    earlier = formatdate(MTIME - 3600, usegmt=True)
+    cases = []
+    for m in modes:
+        for ims in (exact, later, earlier):
+            cases.append((f"/{m}/f.txt", {"If-Modified-Since": ims}))
+    etag = fetch(ws, "/etag/f.txt").headers["ETag"]
+    assert etag == fetch(ng, "/etag/f.txt").headers["ETag"]
+    for path in ("/etag/f.txt", "/noetag/f.txt"):
+        cases += [
+            (path, {}),
+            (path, {"If-None-Match": etag}),
+            (path, {"If-None-Match": "*"}),
+            (path, {"If-Modified-Since": exact}),
+            (path, {"Range": "bytes=0-1", "If-Range": etag}),
+            (path, {"Range": "bytes=0-1", "If-Range": exact}),
+        ]
+    for path, headers in cases:
+        a, b = fetch(ws, path, headers), fetch(ng, path, headers)
+        assert a.status_code == b.status_code, (path, headers, a.status_code, b.status_code)
+        assert ("ETag" in a.headers) == ("ETag" in b.headers), (path, headers)
+    assert "ETag" not in fetch(ws, "/noetag/f.txt").headers
+
+
+# ------------------------------------------------------------------ server_name
+
+
+def test_server_selection_matches_nginx(webserv, tmp_path):
+    servers = [
+        ("default", "listen 127.0.0.1:{port} default_server; server_name default.test;"),
+        ("regex-sub", r'listen 127.0.0.1:{port}; server_name "~^(?<sub>[a-z]+)\.example\.net$";'),
+        ("leading", "listen 127.0.0.1:{port}; server_name *.example.com;"),
+        ("exact", "listen 127.0.0.1:{port}; server_name www.example.com;"),
+        ("trailing", "listen 127.0.0.1:{port}; server_name www.example.*;"),
+        ("longer", r'listen 127.0.0.1:{port}; server_name *.a.example.com "~^www\.(.+)$";'),
+        ("digits", r'listen 127.0.0.1:{port}; server_name "~^(\d+)\.(\d+)\.test$" .dot.test;'),
+    ]
+    conf = "\n".join(f'server {{ {body} return 200 "{name}"; }}' for name, body in servers)
+    ws, ng = both(webserv, tmp_path, conf)
+    hosts = ["www.example.com", "WWW.Example.COM", "default.test", "api.example.com",
+             "x.a.example.com", "www.example.org", "www.other.net", "12.34.test",
+             "dot.test", "x.dot.test", "blog.example.net", "Blog.Example.Net", "a.b.example.net", "unknown.net", "www.example.com:8080", "127.0.0.1"]
+    answered = set()
+    for host in hosts:
+        a = requests.get(ws.url("/"), headers={"Host": host}, timeout=5)
+        b = requests.get(ng.url("/"), headers={"Host": host}, timeout=5)
+        assert (a.status_code, a.text) == (b.status_code, b.text), host
+        answered.add(a.text)
+    assert answered == {name for name, _ in servers}, "every rule chose a server"
+
+
+def test_server_name_errors_name_the_position(tmp_path):
+    for name, message in [
+        ("www.*.example.com", 'invalid server name or wildcard "www.*.example.com"'),
+        ('"~^(?<=a)b$"', "look-around, including look-ahead and look-behind, is not supported"),
+    ]:
+        conf = tmp_path / "bad.conf"
+        conf.write_text(f"server {{\n    listen 127.0.0.1:1;\n    server_name {name};\n}}\n")
+        out = subprocess.run([WEBSERV_BIN, "-t", str(conf)], capture_output=True, text=True, timeout=20)
+        assert out.returncode == 1
+        assert f"{conf}:3:17: " in out.stderr and message in out.stderr, out.stderr
+
+
+# ---------------------------------------------------------------------- listen
+
+
+def listen_backlog(port):
+    """The accept queue length `ss` reports for the socket listening on `port`."""
+    out = subprocess.run(["ss", "-ltnH", f"sport = :{port}"], capture_output=True, text=True, timeout=10)
+    rows = [line.split() for line in out.stdout.splitlines() if line.strip()]
+    assert rows, out
+    return int(rows[0][2])  # State Recv-Q Send-Q: Send-Q is the backlog
+
+
+def reuseport_bind(port):
+    """Whether another SO_REUSEPORT socket may bind the port too."""
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        s.bind(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def test_listen_backlog_and_reuseport_as_nginx(webserv, tmp_path):
+    conf = """
+server { listen 127.0.0.1:{port} backlog=37 reuseport; return 204; }
+server { listen 127.0.0.1:{port2}; return 204; }
+"""
+    ws = webserv(conf, prefix=tmp_path, nports=2)
+    ng = start_nginx(tmp_path / "nginx", conf, nports=2)
+    for srv in (ws, ng):
+        assert listen_backlog(srv.ports[0]) == 37
+        assert reuseport_bind(srv.ports[0]) is True
+        assert reuseport_bind(srv.ports[1]) is False
+        assert requests.get(srv.url("/"), timeout=5).status_code == 204
+
+
+# ------------------------------------------------- events and the Debian config
+
+
+def test_stock_debian_config_passes_both_config_tests(tmp_path):
+    require_nginx()
+    conf = REPO_ROOT / "conf" / "examples" / "nginx-debian.conf"
+    (tmp_path / "logs").mkdir()
+    ws = subprocess.run([WEBSERV_BIN, "-t", "-p", str(tmp_path), str(conf)],
+                        capture_output=True, text=True, timeout=20)
+    assert ws.returncode == 0, ws.stderr
+    assert "test is successful" in ws.stderr
+    ng = subprocess.run([NGINX_BIN, "-t", "-p", str(tmp_path), "-c", str(conf),
+                         "-e", str(tmp_path / "logs" / "error.log")],
+                        capture_output=True, text=True, timeout=20)
+    assert ng.returncode == 0, ng.stderr
+    dump = subprocess.run([WEBSERV_BIN, "-T", "-p", str(tmp_path), str(conf)],
+                          capture_output=True, text=True, timeout=20)
+    assert "events { worker_connections 768; }" in dump.stdout
+    assert "application/javascript js;" in dump.stdout, "mime.types was included"
+
+
+def test_worker_connections_from_events_is_honoured(webserv, tmp_path):
+    conf = """
+events { worker_connections 3; }
+server { listen 127.0.0.1:{port}; return 204; }
+"""
+    ws = webserv(conf, prefix=tmp_path)
+    held = []
+    try:
+        for _ in range(3):
+            s = socket.create_connection(("127.0.0.1", ws.port), timeout=5)
+            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert s.recv(100).startswith(b"HTTP/1.1 204"), "within the limit"
+            held.append(s)
+        extra = socket.create_connection(("127.0.0.1", ws.port), timeout=5)
+        held.append(extra)
+        got, closed = b"", False
+        try:
+            extra.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            extra.settimeout(3)
+            while chunk := extra.recv(4096):
+                got += chunk
+            closed = True
+        except (ConnectionResetError, BrokenPipeError):
+            closed = True
+        except socket.timeout:
+            pass
+        assert closed, "a connection over worker_connections is closed"
+        assert b" 204 " not in got, "and not served"
+    finally:
+        for s in held:
+            s.close()
+
+
+def test_unsupported_directive_is_reported_as_such(tmp_path):
+    conf = tmp_path / "proxy.conf"
+    conf.write_text("server {\n    listen 127.0.0.1:1;\n    location / {\n"
+                    "        proxy_pass http://127.0.0.1:9000;\n    }\n}\n")
+    out = subprocess.run([WEBSERV_BIN, "-t", str(conf)], capture_output=True, text=True, timeout=20)
+    assert out.returncode == 1
+    assert f'{conf}:4:9: directive "proxy_pass" is not supported yet (reverse proxying)' in out.stderr
+    assert "test failed" in out.stderr
+
+
+def test_expires_and_server_tokens_apply_to_cgi_answers(webserv, tmp_path):
+    # As nginx does for FastCGI answers: the script's own Expires and
+    # Cache-Control are replaced on a 200, kept on an error status.
+    cgi = tmp_path / "cgi"
+    cgi.mkdir()
+    (cgi / "a.sh").write_text(
+        "printf 'Status: %s\\r\\nContent-Type: text/plain\\r\\n' \"${QUERY_STRING:-200}\"\n"
+        "printf 'Cache-Control: private\\r\\nExpires: 0\\r\\n\\r\\nhi\\n'\n"
+    )
+    conf = """
+server {
+    listen 127.0.0.1:{port};
+    root {root};
+    location /cgi/ { cgi .sh /bin/sh; expires 1h; server_tokens off; }
+}
+"""
+    ws = webserv(conf, prefix=tmp_path, root=tmp_path)
+    r = fetch(ws, "/cgi/a.sh")
+    assert (r.status_code, r.text) == (200, "hi\n")
+    assert r.headers["Server"] == "webserv"
+    assert r.headers["Cache-Control"] == "max-age=3600"
+    assert delta(r) == 3600
+    r = fetch(ws, "/cgi/a.sh?500")
+    assert r.status_code == 500
+    assert (r.headers["Cache-Control"], r.headers["Expires"]) == ("private", "0")
+
+
+def test_dump_of_the_new_directives_parses_again(tmp_path):
+    conf = tmp_path / "in.conf"
+    conf.write_text(f"""
+events {{ worker_connections 99; }}
+http {{
+    include {MIME_TYPES};
+    expires modified -1d;
+    server_tokens off;
+    server {{
+        listen 127.0.0.1:1 reuseport backlog=7;
+        server_name "~^(?<n>\\d{{2}})\\.test$" www.example.* "";
+        location /a/ {{ types {{ text/x-a a; }} etag off; if_modified_since exact; }}
+    }}
+}}
+""")
+    out = subprocess.run([WEBSERV_BIN, "-T", str(conf)], capture_output=True, text=True, timeout=20)
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    for line in ["events { worker_connections 99; }", "listen 127.0.0.1:1 reuseport backlog=7;",
+                 'server_name "~^(?<n>\\\\d{2})\\\\.test$" www.example.* "";',
+                 "types { text/x-a a; }", "expires modified -86400s;", "server_tokens off;",
+                 "etag off;", "if_modified_since exact;"]:
+        assert line in text, (line, text)
+    dumped = tmp_path / "dumped.conf"
+    dumped.write_text(text)
+    again = subprocess.run([WEBSERV_BIN, "-T", str(dumped)], capture_output=True, text=True, timeout=20)
+    assert again.returncode == 0, again.stderr
+    for line in ["listen 127.0.0.1:1 reuseport backlog=7;", 'server_name "~^(?<n>\\\\d{2})',
+                 "types { text/x-a a; }", "expires modified -86400s;"]:
+        assert line in again.stdout, line
+
+
+def test_explain_names_the_regex_and_its_captures(tmp_path):
+    conf = tmp_path / "r.conf"
+    conf.write_text(
+        "server { listen 127.0.0.1:1; server_name a.test; }\n"
+        'server { listen 127.0.0.1:1; server_name "~^(?<sub>.+)\\.example\\.com$"; }\n'
+    )
+    out = subprocess.run([WEBSERV_BIN, "--explain", str(conf), "http://127.0.0.1:1/",
+                          "--host", "blog.example.com"], capture_output=True, text=True, timeout=20)
+    assert out.returncode == 0, out.stderr
+    assert f"at {conf}:2:1: regex server_name" in out.stdout, out.stdout
+    assert '$1="blog" $sub="blog"' in out.stdout, out.stdout
+
+
+def test_sighup_refuses_changed_listen_parameters(webserv, tmp_path):
+    conf = "error_log stderr info;\nserver { listen 127.0.0.1:{port} backlog=8; return 204; }\n"
+    ws = webserv(conf, prefix=tmp_path)
+    ws.config.write_text(ws.config.read_text().replace("backlog=8", "backlog=9"))
+    ws.proc.send_signal(signal.SIGHUP)
+    assert wait_until(lambda: "reload refused" in ws.output()), ws.output()
+    assert "listen addresses or their parameters changed" in ws.output()
+    assert listen_backlog(ws.port) == 8
+    assert requests.get(ws.url("/"), timeout=5).status_code == 204
