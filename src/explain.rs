@@ -280,6 +280,7 @@ pub fn explain(
         group: gi,
         local: group.addr,
         peer: SocketAddr::from(([127, 0, 0, 1], 0)),
+        tls: group.tls.is_some(),
     };
     let Some(clean) = path::clean(req.path()) else {
         let _ = writeln!(out, "path      \"{}\" cannot be decoded safely", req.path());

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use super::directives::{self, Ctx, Spec};
 use super::parser::Directive;
 use super::settings::{Settings, arity};
+use super::tls::{self, TlsSettings};
 use super::values::{self, Arg};
 use super::{ConfigError, ErrorLog, Listen, Pos, Return};
 
@@ -24,6 +25,9 @@ pub struct MainDraft {
     pub main: Settings,
     /// Settings written inside `http { }` (they inherit from `main`).
     pub http: Settings,
+    /// `ssl_*` written at the top level and inside `http { }`.
+    pub main_tls: TlsSettings,
+    pub http_tls: TlsSettings,
     pub servers: Vec<ServerDraft>,
 }
 
@@ -33,6 +37,7 @@ pub struct ServerDraft {
     /// Inside `http { }` (inherits http settings) or at top level (main only).
     pub in_http: bool,
     pub settings: Settings,
+    pub tls: TlsSettings,
     pub listen: Vec<Listen>,
     /// `server_name` arguments, lower-cased, with positions for conflict errors.
     pub names: Vec<Arg>,
@@ -131,6 +136,14 @@ fn top_directive(
     match d.name.as_str() {
         "error_log" => draft.error_log = Some(error_log(&d.args, prefix)?),
         "server" => draft.servers.push(server(d, prefix, in_http)?),
+        name if tls::DIRECTIVES.contains(&name) => {
+            let level = if in_http {
+                &mut draft.http_tls
+            } else {
+                &mut draft.main_tls
+            };
+            level.apply(name, &d.args, prefix)?;
+        }
         _ if in_http => draft.http.apply(d, prefix)?,
         _ => draft.main.apply(d, prefix)?,
     }
@@ -156,6 +169,7 @@ fn server(d: &Directive, prefix: &Path, in_http: bool) -> Result<ServerDraft, Co
     let mut s = ServerDraft {
         in_http,
         settings: Settings::default(),
+        tls: TlsSettings::default(),
         listen: Vec::new(),
         names: Vec::new(),
         ret: None,
@@ -179,6 +193,7 @@ fn server_directive(s: &mut ServerDraft, d: &Directive, prefix: &Path) -> Result
             .names
             .extend(d.args.iter().map(|(n, p)| (n.to_lowercase(), p.clone()))),
         "return" => s.ret = Some(ret(&d.args)?),
+        name if tls::DIRECTIVES.contains(&name) => s.tls.apply(name, &d.args, prefix)?,
         "location" => {
             let loc = location(d, prefix)?;
             if s.locations
@@ -195,13 +210,25 @@ fn server_directive(s: &mut ServerDraft, d: &Directive, prefix: &Path) -> Result
     Ok(())
 }
 
-/// `listen ADDR [default_server]`; the same address twice in one server is an error.
+/// `listen ADDR [default_server] [ssl]`; the same address twice in one server is
+/// an error.
 fn listen(d: &Directive, earlier: &[Listen]) -> Result<Listen, ConfigError> {
     let pos = &d.args[0].1;
     let addr = values::listen_addr(&d.args[0])?;
-    if let Some((flag, flag_pos)) = d.args.get(1).filter(|(f, _)| f != "default_server") {
-        let msg = format!("invalid parameter \"{flag}\" in \"listen\"");
-        return Err(ConfigError::at(flag_pos, msg));
+    let (mut default_server, mut ssl) = (false, false);
+    for (flag, flag_pos) in &d.args[1..] {
+        let slot = match flag.as_str() {
+            "default_server" => &mut default_server,
+            "ssl" => &mut ssl,
+            _ => {
+                let msg = format!("invalid parameter \"{flag}\" in \"listen\"");
+                return Err(ConfigError::at(flag_pos, msg));
+            }
+        };
+        if std::mem::replace(slot, true) {
+            let msg = format!("duplicate parameter \"{flag}\" in \"listen\"");
+            return Err(ConfigError::at(flag_pos, msg));
+        }
     }
     if earlier.iter().any(|l| l.addr == addr) {
         let msg = format!("a duplicate listen {addr}");
@@ -209,7 +236,8 @@ fn listen(d: &Directive, earlier: &[Listen]) -> Result<Listen, ConfigError> {
     }
     Ok(Listen {
         addr,
-        default_server: d.args.len() == 2,
+        default_server,
+        ssl,
         pos: pos.clone(),
     })
 }

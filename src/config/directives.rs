@@ -109,7 +109,7 @@ pub const TABLE: &[Spec] = &[
     many(block(row("server", TOP, 0, 0))),
     many(block(row("location", SRV, 1, 2))),
     row("access_log", ALL, 1, 1),
-    many(row("listen", SRV, 1, 2)),
+    many(row("listen", SRV, 1, 3)),
     many(open(row("server_name", SRV, 1, 1))),
     row("root", ALL, 1, 1),
     row("alias", LOC, 1, 1),
@@ -134,6 +134,13 @@ pub const TABLE: &[Spec] = &[
     row("open_file_cache_valid", ALL, 1, 1),
     row("default_type", ALL, 1, 1),
     many(row("add_header", ALL, 2, 2)),
+    row("ssl_certificate", TOP | SRV, 1, 1),
+    row("ssl_certificate_key", TOP | SRV, 1, 1),
+    open(row("ssl_protocols", TOP | SRV, 1, 1)),
+    row("ssl_ciphers", TOP | SRV, 1, 1),
+    row("ssl_prefer_server_ciphers", TOP | SRV, 1, 1),
+    row("ssl_session_tickets", TOP | SRV, 1, 1),
+    row("ssl_session_timeout", TOP | SRV, 1, 1),
 ];
 
 /// The row for `name`.

@@ -19,12 +19,14 @@ mod lexer;
 mod model;
 mod parser;
 mod settings;
+mod tls;
 mod values;
 
 #[cfg(test)]
 mod tests;
 
 pub use model::*;
+pub use tls::{Protocol, TlsSettings};
 
 use std::fmt;
 use std::path::Path;

@@ -65,6 +65,8 @@ pub struct ListenGroup {
     pub default_server: usize,
     /// Where the first `listen` for this address was written (named in bind errors).
     pub pos: Pos,
+    /// `listen ... ssl` on this address: its TLS configuration (certificates by SNI).
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 /// A `listen` directive.
@@ -72,6 +74,8 @@ pub struct ListenGroup {
 pub struct Listen {
     pub addr: SocketAddr,
     pub default_server: bool,
+    /// `listen ... ssl`: connections to this address speak TLS.
+    pub ssl: bool,
     pub pos: Pos,
 }
 
@@ -94,6 +98,8 @@ pub struct Server {
     /// Locations in declaration order. If the config declares no prefix location `/`,
     /// the checker appends one carrying the server-level settings, so every URI matches.
     pub locations: Vec<Location>,
+    /// The `ssl_*` directives in effect for this server.
+    pub tls: super::TlsSettings,
     /// Where the `server` keyword was written.
     pub pos: Pos,
 }

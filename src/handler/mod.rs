@@ -54,6 +54,9 @@ pub struct Origin {
     pub group: usize,
     pub local: SocketAddr,
     pub peer: SocketAddr,
+    /// The request came over TLS (`listen ... ssl`): `$scheme` is `https`, `$https`
+    /// is `on`, CGI gets `HTTPS=on`. The one place the handlers learn it.
+    pub tls: bool,
 }
 
 /// Phase 1: server and location for a request head; `Err` is the response to send
@@ -215,6 +218,7 @@ fn cgi_job(
         loc,
         local: origin.local,
         peer: origin.peer,
+        https: origin.tls,
         server_name: server.server_names.first().map_or("", String::as_str),
         content_length: has_body.then(|| body.len()),
     });
