@@ -24,6 +24,8 @@ apt_install() {
 
 # curl: the e2e suite checks that a stock HTTP client gets the demo site.
 command -v curl >/dev/null 2>&1 || apt_install curl
+# openssl: the TLS tests make keys and certificates with it (scripts/dev-cert.sh).
+command -v openssl >/dev/null 2>&1 || apt_install openssl
 # pip: Debian ships it separately from python3.
 python3 -m pip --version >/dev/null 2>&1 || apt_install python3-pip
 # chromium + chromedriver: the browser tests (tests/e2e/browser) drive the demo site in
