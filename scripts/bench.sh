@@ -2,12 +2,13 @@
 # Benchmarks webserv against nginx (and, where nginx has no equivalent, against a
 # physical reference: dd for uploads, a spawn loop and lighttpd for CGI).
 #
-#   scripts/bench.sh [--smoke] [--full] [--no-big] [--out DIR]
+#   scripts/bench.sh [--smoke] [--full] [--no-big] [--only tls] [--out DIR]
 #
 #   --smoke    DURATION=1 ROUNDS=1, 2000 idle connections, no 1 GiB files, results
 #              under bench/results/tmp/ (a check of the instrument, not results)
 #   --full     always run the 1 GiB download and upload (default: only if df allows)
 #   --no-big   never make 1 GiB files (the upload test then uses 100 MiB)
+#   --only tls only the HTTPS rows (scripts/bench/tls.sh), no 1 GiB files
 #   --out DIR  where the Markdown/PNG go (default bench/results, smoke: bench/results/tmp)
 #
 # Environment: ROUNDS (3), DURATION (10, seconds per wrk run), IDLE_CONNS (10000),
@@ -38,12 +39,15 @@ IDLE_CONNS=${IDLE_CONNS:-10000}
 IDLE_HOLD=3
 BIG=auto
 SMOKE=0
+ONLY=""
 OUT=""
+die_early() { echo "bench.sh: $*" >&2; exit 2; }
 while [ $# -gt 0 ]; do
     case $1 in
         --smoke) SMOKE=1 ;;
         --full) BIG=yes ;;
         --no-big) BIG=no ;;
+        --only) ONLY=${2:?--only needs a row set}; [ "$ONLY" = tls ] || die_early "--only takes tls"; BIG=no; shift ;;
         --out) OUT=$(realpath -m "${2:?--out needs a directory}"); shift ;;
         -h | --help) sed -n '2,/^set -euo/p' "$SELF" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
@@ -416,6 +420,8 @@ ab_wrk() { # TEST METRICS PATH WRK-ARGS... : webserv, then the reference (nginx 
 }
 
 # ---- tests ----------------------------------------------------------------------
+# (`--only tls` skips to the HTTPS rows at the end; this block is not indented.)
+if [ "$ONLY" != tls ]; then
 # Idle connections: each round on freshly started servers, since neither gives all the
 # memory back when the connections close ("after" shows what is kept).
 T="$IDLE_CONNS idle connections (partial request head)"
@@ -659,6 +665,11 @@ for r in $(seq "$ROUNDS"); do
 done
 stop_pid "$WS2_PID"
 stop_pid "$NG2_MASTER"
+fi # ONLY != tls
+
+# HTTPS: webserv with rustls against nginx with OpenSSL.
+# shellcheck source=scripts/bench/tls.sh
+source "$HELPERS/tls.sh"
 
 # ---- report ---------------------------------------------------------------------
 ELAPSED=$(($(date +%s) - START_TIME))

@@ -100,6 +100,24 @@ impl TlsStream {
         Ok(true)
     }
 
+    /// Acknowledges what was received at once instead of after the delayed-ACK
+    /// timer. Once the client's Finished is in and we have nothing to send (no
+    /// session ticket), a client with Nagle on holds its request back until that
+    /// ACK comes: 40 ms per new connection without this.
+    fn ack_now(&self) {
+        let on: libc::c_int = 1;
+        // SAFETY: setsockopt on an open descriptor with a pointer to a local int.
+        unsafe {
+            libc::setsockopt(
+                self.sock.as_raw_fd(),
+                libc::IPPROTO_TCP,
+                libc::TCP_QUICKACK,
+                (&raw const on).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+        }
+    }
+
     /// Writes queued TLS records (handshake messages, alerts, application data)
     /// until none are left or the socket would block.
     pub fn flush(&mut self) -> io::Result<()> {
@@ -172,10 +190,14 @@ impl TlsStream {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             }
+            let handshaking = self.conn.is_handshaking();
             if let Err(e) = self.conn.process_new_packets() {
                 // rustls has queued the alert that says why: send it, then fail.
                 let _ = self.flush();
                 return Err(io::Error::new(io::ErrorKind::InvalidData, e));
+            }
+            if handshaking && !self.conn.is_handshaking() {
+                self.ack_now();
             }
         }
     }
