@@ -8,7 +8,8 @@
 #              under bench/results/tmp/ (a check of the instrument, not results)
 #   --full     always run the 1 GiB download and upload (default: only if df allows)
 #   --no-big   never make 1 GiB files (the upload test then uses 100 MiB)
-#   --only tls only the HTTPS rows (scripts/bench/tls.sh), no 1 GiB files
+#   --only tls only the HTTPS rows (scripts/bench/tls.sh), no 1 GiB files; written to
+#              OUT/<date>-<sha>-tls.md and OUT/latest-tls.md, never over latest.md
 #   --out DIR  where the Markdown/PNG go (default bench/results, smoke: bench/results/tmp)
 #
 # Environment: ROUNDS (3), DURATION (10, seconds per wrk run), IDLE_CONNS (10000),
@@ -684,9 +685,11 @@ if [ "$SMOKE" = 1 ]; then
     MD_NAMES=("$OUT/smoke.md")
     PNG=$OUT/smoke.png
 else
-    MD_NAMES=("$OUT/$DATE-$SHA.md" "$OUT/latest.md")
-    PNG=$OUT/latest.png
-    cp "$RAW" "$OUT/$DATE-$SHA.tsv"
+    # A subset (--only) gets its own names, so it never replaces a full run's table.
+    SUFFIX=${ONLY:+-$ONLY}
+    MD_NAMES=("$OUT/$DATE-$SHA$SUFFIX.md" "$OUT/latest$SUFFIX.md")
+    PNG=$OUT/latest$SUFFIX.png
+    cp "$RAW" "$OUT/$DATE-$SHA$SUFFIX.tsv"
 fi
 md_args=()
 for f in "${MD_NAMES[@]}"; do md_args+=(--md "$f"); done
