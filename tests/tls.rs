@@ -194,6 +194,9 @@ fn sni_selects_the_certificate() {
     // No SNI (an IP address): the default server's certificate, which names 127.0.0.1.
     let mut c = connect(server.port(), "127.0.0.1", &ca.client());
     assert_eq!(c.request(get_req("/", "b.test")).text(), "site b");
+    // HTTP/1.0 without Host: the SNI name picks the server.
+    let mut c = connect(server.port(), "b.test", &ca.client());
+    assert_eq!(c.request("GET / HTTP/1.0\r\n\r\n").text(), "site b");
 }
 
 #[test]

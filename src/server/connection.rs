@@ -331,10 +331,11 @@ impl Connection {
     }
 
     /// A head is complete: route it, then read its body or answer at once.
-    fn start_request(&mut self, ctx: &mut Ctx, req: Request) {
+    fn start_request(&mut self, ctx: &mut Ctx, mut req: Request) {
         let has_body = req.framing != Framing::None;
+        let refused = transport::admit(ctx.config, self.origin, &self.stream, &mut req);
         self.server = handler::server_index(ctx.config, self.origin.group, req.host.as_deref());
-        if let Some(resp) = transport::refuse(ctx.config, self.origin, &self.stream, &req) {
+        if let Some(resp) = refused {
             let close = has_body || self.stream.plain_http_on_tls();
             return self.respond(ctx, resp, Some(&req), close);
         }

@@ -7,7 +7,7 @@
 //! traffic secrets to the socket (`setsockopt(TCP_ULP, "tls")`) after the
 //! handshake and then behaves like `Plain`, sendfile included.
 //!
-//! Also here: what a TLS port answers before any handler runs ([`refuse`]) and
+//! Also here: what a TLS port does before any handler runs ([`admit`]) and
 //! the SNI certificate resolver ([`sni`]).
 
 pub mod sni;
@@ -117,22 +117,26 @@ pub(crate) fn send(stream: &TcpStream, buf: &[u8], flags: libc::c_int) -> io::Re
     }
 }
 
-/// What a TLS port answers to a request head before routing it, if anything:
-/// nginx's 400 for plain HTTP sent to it, and 421 Misdirected Request when the
-/// `Host` names another server than the one the SNI chose (its certificate was
-/// presented for a different name). Plain ports answer nothing here.
-pub fn refuse(
+/// What a TLS port does with a request head before it is routed: nginx's 400 for
+/// plain HTTP sent to it; 421 Misdirected Request when the `Host` names another
+/// server than the one the SNI chose (its certificate was presented for another
+/// name); and a request without `Host` (HTTP/1.0) is routed by its SNI name, as
+/// nginx does. Plain ports are left alone.
+pub fn admit(
     config: &Config,
     origin: Origin,
     transport: &Transport,
-    req: &Request,
+    req: &mut Request,
 ) -> Option<Response> {
     if transport.plain_http_on_tls() {
         return Some(plain_http_response());
     }
-    let sni = transport.server_name()?;
-    let host = req.host.as_deref()?;
-    let by_sni = handler::server_index(config, origin.group, Some(&sni.to_ascii_lowercase()));
+    let sni = transport.server_name()?.to_ascii_lowercase();
+    let Some(host) = req.host.as_deref() else {
+        req.host = Some(sni);
+        return None;
+    };
+    let by_sni = handler::server_index(config, origin.group, Some(&sni));
     let by_host = handler::server_index(config, origin.group, Some(host));
     (by_sni != by_host).then(|| handler::error_response(config, by_host, None, 421))
 }
