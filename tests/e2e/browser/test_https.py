@@ -100,5 +100,7 @@ def test_without_trust_the_browser_refuses(https_site, tmp_path):
         headings = [h.text for h in driver.find_elements(By.TAG_NAME, "h1")]
         assert "webserv" not in headings
         assert "webserv" not in driver.title
+        # Chromium's interstitial names the reason: an unknown issuer.
+        assert "ERR_CERT_AUTHORITY_INVALID" in driver.page_source
     finally:
         driver.quit()
