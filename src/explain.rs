@@ -54,10 +54,14 @@ fn dump_server(out: &mut String, s: &Server) {
         } else {
             ""
         };
-        let _ = writeln!(out, "    listen {}{flag};", l.addr);
+        let ssl = if l.ssl { " ssl" } else { "" };
+        let _ = writeln!(out, "    listen {}{flag}{ssl};", l.addr);
     }
     if !s.server_names.is_empty() {
         let _ = writeln!(out, "    server_name {};", s.server_names.join(" "));
+    }
+    for line in s.tls.lines() {
+        let _ = writeln!(out, "    {line};");
     }
     let _ = writeln!(
         out,

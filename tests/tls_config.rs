@@ -231,3 +231,34 @@ fn protocol_cipher_and_listen_values() {
     let (conf, o) = check(d, "server {\n    listen 8443 default_server tls;\n}\n");
     assert_fails(&o, &conf, "2:32: invalid parameter \"tls\" in \"listen\"");
 }
+
+#[test]
+fn dump_writes_ssl_settings_that_parse_again() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    Ca::new().issue_files(d, "a", &["localhost"]);
+    let conf = d.join("t.conf");
+    let text = server(
+        "a.pem",
+        "a.key",
+        "    ssl_protocols TLSv1.3;\n    ssl_ciphers AESGCM;\n    ssl_session_tickets off;\n",
+    );
+    std::fs::write(&conf, text.replace("{dir}", &d.display().to_string())).expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_webserv"))
+        .arg("-T")
+        .arg(&conf)
+        .output()
+        .expect("run webserv");
+    let dumped = String::from_utf8_lossy(&out.stdout).into_owned();
+    for want in [
+        "listen 127.0.0.1:8443 ssl;",
+        "ssl_protocols TLSv1.3;",
+        "ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:\
+         ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384;",
+        "ssl_session_tickets off;",
+    ] {
+        assert!(dumped.contains(want), "{want:?} not in\n{dumped}");
+    }
+    let (_, o) = check(d, &dumped);
+    assert_ok(&o);
+}

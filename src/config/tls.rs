@@ -81,6 +81,42 @@ impl TlsSettings {
         }
     }
 
+    /// The directives that are set, as config lines without the `;` (for `-T`).
+    pub fn lines(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        let on_off = |b: bool| if b { "on" } else { "off" };
+        if let Some((p, _)) = &self.certificate {
+            v.push(format!("ssl_certificate {}", p.display()));
+        }
+        if let Some((p, _)) = &self.certificate_key {
+            v.push(format!("ssl_certificate_key {}", p.display()));
+        }
+        if let Some(ps) = &self.protocols {
+            let names: Vec<&str> = ps
+                .iter()
+                .map(|p| match p {
+                    Protocol::Tls12 => "TLSv1.2",
+                    Protocol::Tls13 => "TLSv1.3",
+                })
+                .collect();
+            v.push(format!("ssl_protocols {}", names.join(" ")));
+        }
+        if let Some(suites) = &self.ciphers {
+            let names: Vec<&str> = suites.iter().filter_map(|s| ciphers::name(*s)).collect();
+            v.push(format!("ssl_ciphers {}", names.join(":")));
+        }
+        if let Some(b) = self.prefer_server_ciphers {
+            v.push(format!("ssl_prefer_server_ciphers {}", on_off(b)));
+        }
+        if let Some(b) = self.session_tickets {
+            v.push(format!("ssl_session_tickets {}", on_off(b)));
+        }
+        if let Some(t) = self.session_timeout {
+            v.push(format!("ssl_session_timeout {}ms", t.as_millis()));
+        }
+        v
+    }
+
     /// Records one `ssl_*` directive (context and arity already checked).
     pub fn apply(&mut self, name: &str, args: &[Arg], prefix: &Path) -> Result<(), ConfigError> {
         let file = |a: &Arg| (values::resolve(prefix, &a.0), a.1.clone());

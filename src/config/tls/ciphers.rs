@@ -160,6 +160,14 @@ pub fn parse(arg: &Arg) -> Result<Vec<SupportedCipherSuite>, ConfigError> {
     Ok(suites)
 }
 
+/// OpenSSL's name for a suite of `SUITES`.
+pub fn name(suite: SupportedCipherSuite) -> Option<&'static str> {
+    SUITES
+        .iter()
+        .find(|(_, s)| s.suite() == suite.suite())
+        .map(|(n, _)| *n)
+}
+
 /// The suite names a word selects (possibly none), or `None` if it is no cipher
 /// name or keyword.
 fn select(word: &str) -> Option<Vec<&'static str>> {
