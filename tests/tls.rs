@@ -263,3 +263,23 @@ fn session_tickets_resume_unless_off() {
         }
     }
 }
+
+#[test]
+fn sighup_with_a_broken_certificate_keeps_the_running_one() {
+    let ca = Ca::new();
+    let f = fixture(&ca);
+    f.file("www/index.html", "still here");
+    let mut server = f.start(&tls_conf(""));
+    // A key that belongs to another certificate: the reload must be refused.
+    let (_, other_key) = ca.issue(&["localhost"]);
+    std::fs::write(server.dir().join("site.key"), other_key).expect("write key");
+    server.signal(libc::SIGHUP);
+    let deadline = std::time::Instant::now() + common::IO_TIMEOUT;
+    while !server.log().contains("does not match key") {
+        assert!(std::time::Instant::now() < deadline, "{}", server.log());
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(server.log().contains("reload failed"), "{}", server.log());
+    let mut c = connect(server.port(), "localhost", &ca.client());
+    assert_eq!(c.request(get_req("/", "localhost")).text(), "still here");
+}
