@@ -227,3 +227,27 @@ def test_statuses_like_nginx(webserv, certs, tmp_path):
             assert codes[0] == codes[1], (method, path, codes)
     finally:
         ng.stop()
+
+
+def alpn_answer(port, certs, protocols):
+    ctx = context(certs)
+    ctx.set_alpn_protocols(protocols)
+    try:
+        with tls_socket(port, certs, ctx=ctx) as s:
+            return s.selected_alpn_protocol()
+    except ssl.SSLError as e:
+        return f"refused: {e.reason}"
+
+
+def test_alpn_like_nginx(webserv, certs, tmp_path):
+    server = webserv(TLS_SITE, certs=certs, root="www", extra="")
+    ng = start_nginx(tmp_path / "ng", TLS_SITE, certs=certs, root=REPO_ROOT / "www", extra="")
+    try:
+        for protocols in (["http/1.1"], ["h2", "http/1.1"], ["h2"], []):
+            ours = alpn_answer(server.port, certs, protocols)
+            theirs = alpn_answer(ng.port, certs, protocols)
+            assert ours == theirs, (protocols, ours, theirs)
+    finally:
+        ng.stop()
+    # An h2-only client is refused by both (no protocol in common), not served h2.
+    assert alpn_answer(server.port, certs, ["h2"]).startswith("refused")
