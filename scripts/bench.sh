@@ -11,6 +11,7 @@
 #   --only REGEX  run only the tests whose name matches REGEX (bash =~), e.g.
 #              --only 'keep-alive GET (index.html|4k.bin), 50 conns$'; results go
 #              under bench/results/tmp/ unless --out is given
+#              (--only TLS: the HTTPS rows, scripts/bench/tls.sh)
 #   --out DIR  where the Markdown/PNG go (default bench/results, smoke: bench/results/tmp)
 #
 # Environment: ROUNDS (3), DURATION (10, seconds per wrk run), IDLE_CONNS (10000),
@@ -41,8 +42,8 @@ IDLE_CONNS=${IDLE_CONNS:-10000}
 IDLE_HOLD=3
 BIG=auto
 SMOKE=0
-OUT=""
 ONLY=""
+OUT=""
 while [ $# -gt 0 ]; do
     case $1 in
         --smoke) SMOKE=1 ;;
@@ -720,6 +721,12 @@ done
 stop_pid "$WS2_PID"
 stop_pid "$NG2_MASTER"
 
+# HTTPS: webserv with rustls against nginx with OpenSSL.
+if want "TLS"; then
+    # shellcheck source=scripts/bench/tls.sh
+    source "$HELPERS/tls.sh"
+fi
+
 # ---- report ---------------------------------------------------------------------
 ELAPSED=$(($(date +%s) - START_TIME))
 {
@@ -733,9 +740,11 @@ if [ "$SMOKE" = 1 ]; then
     MD_NAMES=("$OUT/smoke.md")
     PNG=$OUT/smoke.png
 else
-    MD_NAMES=("$OUT/$DATE-$SHA.md" "$OUT/latest.md")
-    PNG=$OUT/latest.png
-    cp "$RAW" "$OUT/$DATE-$SHA.tsv"
+    # A subset (--only) gets its own names, so it never replaces a full run's table.
+    SUFFIX=${ONLY:+-subset}
+    MD_NAMES=("$OUT/$DATE-$SHA$SUFFIX.md" "$OUT/latest$SUFFIX.md")
+    PNG=$OUT/latest$SUFFIX.png
+    cp "$RAW" "$OUT/$DATE-$SHA$SUFFIX.tsv"
 fi
 md_args=()
 for f in "${MD_NAMES[@]}"; do md_args+=(--md "$f"); done

@@ -61,11 +61,15 @@ fn dump_server(out: &mut String, s: &Server) {
             ""
         };
         let opts = l.options.map(|o| o.to_conf()).unwrap_or_default();
-        let _ = writeln!(out, "    listen {}{flag}{opts};", l.addr);
+        let ssl = if l.ssl { " ssl" } else { "" };
+        let _ = writeln!(out, "    listen {}{flag}{ssl}{opts};", l.addr);
     }
     if !s.server_names.is_empty() {
         let names: Vec<String> = s.server_names.iter().map(|n| quote(n)).collect();
         let _ = writeln!(out, "    server_name {};", names.join(" "));
+    }
+    for line in s.tls.lines() {
+        let _ = writeln!(out, "    {line};");
     }
     let _ = writeln!(
         out,
@@ -368,6 +372,7 @@ pub fn explain(
         group: gi,
         local: group.addr,
         peer: SocketAddr::from(([127, 0, 0, 1], 0)),
+        tls: group.tls.is_some(),
     };
     let Some(clean) = path::clean(req.path()) else {
         let _ = writeln!(out, "path      \"{}\" cannot be decoded safely", req.path());

@@ -3,6 +3,8 @@
 a partial request head (or nothing, with --silent), holds them, and reports the
 server's VmRSS (from /proc/PID/status) before, while held and after they are closed.
 While the connections are held it also checks that one ordinary GET still works.
+With --tls, each connection completes a TLS handshake and one keep-alive GET, then
+idles: the cost of an idle keep-alive HTTPS connection.
 
 Prints one line of key=value pairs for scripts/bench.sh:
   opened=N before_kib=... held_kib=... after_kib=... kib_per_conn=... get_ok=0|1
@@ -12,6 +14,7 @@ Bounded in time: every connect and the GET have timeouts; holds for --hold secon
 import argparse
 import resource
 import socket
+import ssl
 import sys
 import time
 
@@ -26,10 +29,41 @@ def vm_rss_kib(pid):
     raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
-def one_get(host, port, path):
-    """True when a plain GET on a fresh connection is answered with a 200."""
+def tls_context():
+    """Encrypts without checking the certificate: only the server's memory is measured."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def keepalive_get(s, host, path):
+    """Sends one keep-alive GET on `s` and reads its whole response (Content-Length)."""
+    s.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(65536)
+        if not chunk:
+            raise OSError("closed before the response head")
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    while len(body) < length:
+        chunk = s.recv(65536)
+        if not chunk:
+            raise OSError("closed before the response body")
+        body += chunk
+
+
+def one_get(host, port, path, ctx=None):
+    """True when a GET on a fresh connection is answered with a 200."""
     try:
-        with socket.create_connection((host, port), timeout=5) as s:
+        raw = socket.create_connection((host, port), timeout=5)
+        with ctx.wrap_socket(raw, server_hostname="localhost") if ctx else raw as s:
             s.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
             data = b""
             while len(data) < 12:
@@ -51,7 +85,9 @@ def main():
     p.add_argument("--hold", type=float, default=3.0)
     p.add_argument("--silent", action="store_true", help="send nothing instead of a partial head")
     p.add_argument("--path", default="/index.html")
+    p.add_argument("--tls", action="store_true", help="TLS handshake and one GET, then idle")
     args = p.parse_args()
+    ctx = tls_context() if args.tls else None
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     want = args.n + 64
@@ -72,7 +108,10 @@ def main():
                 break
             try:
                 s = socket.create_connection((args.host, args.port), timeout=5)
-                if not args.silent:
+                if ctx:
+                    s = ctx.wrap_socket(s, server_hostname="localhost")
+                    keepalive_get(s, args.host, args.path)
+                elif not args.silent:
                     s.sendall(PARTIAL)
                 socks.append(s)
             except OSError as e:
@@ -84,7 +123,7 @@ def main():
         # Let the server accept and read everything that was sent.
         time.sleep(min(1.0, args.hold))
         held = vm_rss_kib(args.pid)
-        get_ok = one_get(args.host, args.port, args.path)
+        get_ok = one_get(args.host, args.port, args.path, ctx)
         time.sleep(max(0.0, args.hold - 1.0))
         held = max(held, vm_rss_kib(args.pid))
     finally:

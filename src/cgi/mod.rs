@@ -74,6 +74,8 @@ pub struct EnvInput<'a> {
     pub loc: &'a Location,
     pub local: SocketAddr,
     pub peer: SocketAddr,
+    /// The request came over TLS.
+    pub https: bool,
     /// The server's first `server_name`, used when the request has no Host.
     pub server_name: &'a str,
     pub content_length: Option<u64>,
@@ -115,6 +117,14 @@ pub fn environment(input: &EnvInput) -> Vec<(String, String)> {
     }
     set("REMOTE_ADDR", input.peer.ip().to_string());
     set("REMOTE_PORT", input.peer.port().to_string());
+    // Not in RFC 3875, but what scripts check for TLS (Apache's and nginx's names).
+    set(
+        "REQUEST_SCHEME",
+        if input.https { "https" } else { "http" }.into(),
+    );
+    if input.https {
+        set("HTTPS", "on".into());
+    }
     set("REDIRECT_STATUS", "200".into());
     set(
         "PATH",

@@ -1,7 +1,8 @@
 //! The meaning pass, part two: drafts → the typed [`Config`]. Applies inheritance
 //! main → http → server → location, fills defaults, synthesizes `location /` for
 //! servers that lack one, and groups servers by listen address, rejecting two
-//! `default_server`s or two servers answering the same name on one address.
+//! `default_server`s or two servers answering the same name on one address. An
+//! address with `listen ... ssl` gets its TLS configuration (see `tls`).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -10,6 +11,7 @@ use std::path::Path;
 use super::check::LocationDraft;
 use super::check::{MainDraft, ServerDraft};
 use super::settings::{self as defaults, Settings};
+use super::tls::{self, TlsServer, TlsSettings};
 use super::values::Arg;
 use super::{Config, ConfigError, ListenGroup, LocKind, Location, Server, link};
 
@@ -21,13 +23,23 @@ const DEFAULT_CONNECTIONS: usize = 10240;
 /// Builds the final configuration of the file `file`.
 pub fn build(draft: MainDraft, file: &Path, prefix: &Path) -> Result<Config, ConfigError> {
     let http = draft.http.merge(&draft.main);
+    let http_tls = draft.http_tls.merge(&draft.main_tls);
     let servers: Vec<Server> = draft
         .servers
         .iter()
-        .map(|s| server(s, if s.in_http { &http } else { &draft.main }, prefix))
+        .map(|s| {
+            let (outer, outer_tls) = match s.in_http {
+                true => (&http, &http_tls),
+                false => (&draft.main, &draft.main_tls),
+            };
+            server(s, outer, outer_tls, prefix)
+        })
         .collect();
-    let listens = group_listens(&servers)?;
+    let mut listens = group_listens(&servers)?;
     check_names(&draft.servers, &listens)?;
+    for g in &mut listens {
+        g.tls = tls_config(&servers, g)?;
+    }
     let mut config = Config {
         file: file.to_path_buf(),
         worker_processes: draft.worker_processes.unwrap_or(DEFAULT_WORKERS),
@@ -42,8 +54,8 @@ pub fn build(draft: MainDraft, file: &Path, prefix: &Path) -> Result<Config, Con
     Ok(config)
 }
 
-/// One server, its settings merged over `outer`.
-fn server(d: &ServerDraft, outer: &Settings, prefix: &Path) -> Server {
+/// One server, its settings merged over `outer` and `outer_tls`.
+fn server(d: &ServerDraft, outer: &Settings, outer_tls: &TlsSettings, prefix: &Path) -> Server {
     let s = d.settings.merge(outer);
     let (locations, top) = locations(d, &s, prefix);
     Server {
@@ -69,6 +81,7 @@ fn server(d: &ServerDraft, outer: &Settings, prefix: &Path) -> Server {
         rewrite: d.ops.clone(),
         locations,
         top,
+        tls: d.tls.merge(outer_tls),
         pos: d.pos.clone(),
     }
 }
@@ -166,7 +179,39 @@ fn new_group(addr: SocketAddr, first: usize, pos: &super::Pos) -> ListenGroup {
         default_server: first,
         pos: pos.clone(),
         options: Default::default(),
+        tls: None,
     }
+}
+
+/// The TLS configuration of an address if any `listen` for it says `ssl` (as in
+/// nginx, `ssl` belongs to the address: every server on it speaks TLS).
+fn tls_config(
+    servers: &[Server],
+    g: &ListenGroup,
+) -> Result<Option<std::sync::Arc<rustls::ServerConfig>>, ConfigError> {
+    let on_group = || g.servers.iter().flat_map(|&i| &servers[i].listen);
+    let Some(first_ssl) = on_group().find(|l| l.addr == g.addr && l.ssl) else {
+        return Ok(None);
+    };
+    let members: Vec<TlsServer> = g
+        .servers
+        .iter()
+        .map(|&i| TlsServer {
+            names: &servers[i].server_names,
+            settings: &servers[i].tls,
+            listen: servers[i]
+                .listen
+                .iter()
+                .find(|l| l.addr == g.addr)
+                .map_or(&first_ssl.pos, |l| &l.pos),
+        })
+        .collect();
+    let default = g
+        .servers
+        .iter()
+        .position(|&i| i == g.default_server)
+        .unwrap_or(0);
+    tls::server_config(&members, default, &first_ssl.pos).map(Some)
 }
 
 /// Two servers on one address may not answer the same name; a server without

@@ -12,6 +12,7 @@ use super::directives::{self, Ctx, Spec};
 use super::parser::Directive;
 use super::server_names::NameRegex;
 use super::settings::{Settings, arity};
+use super::tls::{self, TlsSettings};
 use super::values::{self, Arg};
 use super::{ConfigError, ErrorLog, Listen, LocKind, LogFormat, Op, Pos, TryFiles, script};
 use crate::vars::Template;
@@ -27,6 +28,9 @@ pub struct MainDraft {
     pub main: Settings,
     /// Settings written inside `http { }` (they inherit from `main`).
     pub http: Settings,
+    /// `ssl_*` written at the top level and inside `http { }`.
+    pub main_tls: TlsSettings,
+    pub http_tls: TlsSettings,
     pub servers: Vec<ServerDraft>,
     /// `log_format` definitions, in order.
     pub log_formats: Vec<(LogFormat, Pos)>,
@@ -38,6 +42,7 @@ pub struct ServerDraft {
     /// Inside `http { }` (inherits http settings) or at top level (main only).
     pub in_http: bool,
     pub settings: Settings,
+    pub tls: TlsSettings,
     pub listen: Vec<Listen>,
     /// `server_name` arguments, lower-cased (regexes as written), with positions
     /// for conflict errors.
@@ -193,6 +198,14 @@ fn top_directive(
     match d.name.as_str() {
         "error_log" => draft.error_log = Some(error_log(&d.args, prefix)?),
         "server" => draft.servers.push(server(d, prefix, in_http)?),
+        name if tls::DIRECTIVES.contains(&name) => {
+            let level = if in_http {
+                &mut draft.http_tls
+            } else {
+                &mut draft.main_tls
+            };
+            level.apply(name, &d.args, prefix)?;
+        }
         "log_format" => {
             let f = script::log_format(d)?;
             if f.name == "combined" || draft.log_formats.iter().any(|(g, _)| g.name == f.name) {
@@ -226,6 +239,7 @@ fn server(d: &Directive, prefix: &Path, in_http: bool) -> Result<ServerDraft, Co
     let mut s = ServerDraft {
         in_http,
         settings: Settings::default(),
+        tls: TlsSettings::default(),
         listen: Vec::new(),
         names: Vec::new(),
         ops: Vec::new(),
@@ -250,6 +264,7 @@ fn server_directive(s: &mut ServerDraft, d: &Directive, prefix: &Path) -> Result
         "server_name" => super::server_names::add(&mut s.names, &mut s.regexes, &d.args)?,
         "return" | "rewrite" | "set" | "break" => s.ops.push(script::op(d)?),
         "try_files" => s.try_files = Some(script::try_files(d)?),
+        name if tls::DIRECTIVES.contains(&name) => s.tls.apply(name, &d.args, prefix)?,
         "location" => add_location(&mut s.locations, location(d, prefix, None)?, d)?,
         _ => s.settings.apply(d, prefix)?,
     }
@@ -270,6 +285,7 @@ fn listen(d: &Directive, earlier: &[Listen]) -> Result<Listen, ConfigError> {
         addr,
         default_server: params.default_server,
         options: params.options,
+        ssl: params.ssl,
         pos: pos.clone(),
     })
 }

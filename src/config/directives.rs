@@ -167,6 +167,13 @@ pub const TABLE: &[Spec] = &[
     row("server_names_hash_bucket_size", TOP, 1, 1),
     row("tcp_nopush", ALL, 1, 1),
     row("tcp_nodelay", ALL, 1, 1),
+    row("ssl_certificate", TOP | SRV, 1, 1),
+    row("ssl_certificate_key", TOP | SRV, 1, 1),
+    open(row("ssl_protocols", TOP | SRV, 1, 1)),
+    row("ssl_ciphers", TOP | SRV, 1, 1),
+    row("ssl_prefer_server_ciphers", TOP | SRV, 1, 1),
+    row("ssl_session_tickets", TOP | SRV, 1, 1),
+    row("ssl_session_timeout", TOP | SRV, 1, 1),
 ];
 
 /// The row for `name`.

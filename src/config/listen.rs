@@ -30,13 +30,14 @@ pub struct ListenOptions {
 #[derive(Debug, Default)]
 pub struct Params {
     pub default_server: bool,
+    /// `ssl`: connections to this address speak TLS.
+    pub ssl: bool,
     /// `Some` when any socket option was given.
     pub options: Option<ListenOptions>,
 }
 
 /// nginx listen parameters webserv does not have yet, and what they are for.
 const UNSUPPORTED: &[(&str, &str)] = &[
-    ("ssl", "HTTPS"),
     ("http2", "HTTP/2"),
     ("quic", "HTTP/3"),
     ("proxy_protocol", "the PROXY protocol"),
@@ -52,13 +53,20 @@ pub fn params(args: &[Arg], addr: SocketAddr) -> Result<Params, ConfigError> {
     let mut p = Params::default();
     let mut opts = ListenOptions::default();
     let mut any = false;
+    let mut seen: Vec<&str> = Vec::new();
     for arg in args {
         let (name, value) = match arg.0.split_once('=') {
             Some((n, v)) => (n, Some((v.to_string(), arg.1.clone()))),
             None => (arg.0.as_str(), None),
         };
+        if seen.contains(&name) {
+            let msg = format!("duplicate parameter \"{name}\" in \"listen\"");
+            return Err(ConfigError::at(&arg.1, msg));
+        }
+        seen.push(name);
         match (name, &value) {
             ("default_server", None) => p.default_server = true,
+            ("ssl", None) => p.ssl = true,
             ("bind", None) => {}
             ("reuseport", None) => opts.reuseport = true,
             ("backlog", Some(v)) => {
@@ -84,7 +92,7 @@ pub fn params(args: &[Arg], addr: SocketAddr) -> Result<Params, ConfigError> {
             }
             _ => return Err(unknown(arg, name)),
         }
-        any |= name != "default_server" && name != "bind";
+        any |= !matches!(name, "default_server" | "bind" | "ssl");
     }
     p.options = any.then_some(opts);
     Ok(p)

@@ -25,6 +25,7 @@ mod parser;
 mod script;
 mod server_names;
 mod settings;
+mod tls;
 mod types;
 mod unsupported;
 mod values;
@@ -34,6 +35,7 @@ mod warnings;
 mod tests;
 
 pub use model::*;
+pub use tls::{Protocol, TlsSettings};
 pub use warnings::{find_program, warnings};
 
 use std::fmt;

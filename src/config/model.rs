@@ -75,6 +75,8 @@ pub struct ListenGroup {
     pub pos: Pos,
     /// The socket options of the address (from the one `listen` that gives any).
     pub options: ListenOptions,
+    /// `listen ... ssl` on this address: its TLS configuration (certificates by SNI).
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 /// A `listen` directive.
@@ -84,6 +86,8 @@ pub struct Listen {
     pub default_server: bool,
     /// Socket options written on this `listen`, if any.
     pub options: Option<ListenOptions>,
+    /// `listen ... ssl`: connections to this address speak TLS.
+    pub ssl: bool,
     pub pos: Pos,
 }
 
@@ -113,6 +117,8 @@ pub struct Server {
     pub locations: Vec<Location>,
     /// Indices of the top-level locations, in declaration order.
     pub top: Vec<usize>,
+    /// The `ssl_*` directives in effect for this server.
+    pub tls: super::TlsSettings,
     /// Where the `server` keyword was written.
     pub pos: Pos,
 }

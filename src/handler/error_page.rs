@@ -35,6 +35,7 @@ pub fn error_response(
         group: 0,
         local: ([0, 0, 0, 0], 0).into(),
         peer: ([0, 0, 0, 0], 0).into(),
+        tls: false,
     };
     let cx = Cx {
         config,

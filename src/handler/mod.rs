@@ -98,12 +98,15 @@ pub struct Origin {
     pub group: usize,
     pub local: SocketAddr,
     pub peer: SocketAddr,
+    /// The request came over TLS (`listen ... ssl`): `$scheme` is `https`, `$https`
+    /// is `on`, CGI gets `HTTPS=on`. The one place the handlers learn it.
+    pub tls: bool,
 }
 
 impl Origin {
     /// `$scheme`.
     pub fn scheme(&self) -> &'static str {
-        "http"
+        if self.tls { "https" } else { "http" }
     }
 }
 
@@ -348,6 +351,7 @@ fn cgi_job(
         loc,
         local: origin.local,
         peer: origin.peer,
+        https: origin.tls,
         server_name: server.server_names.first().map_or("", String::as_str),
         content_length: has_body.then(|| body.len()),
         query: routed.args.as_deref(),

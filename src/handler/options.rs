@@ -78,6 +78,7 @@ mod tests {
             group: 0,
             local: ([127, 0, 0, 1], 1).into(),
             peer: ([127, 0, 0, 1], 2).into(),
+            tls: false,
         };
         let resp = crate::handler::route(config, origin, &req).err()?;
         Some((resp.status, resp.get_header("Allow").map(str::to_owned)))

@@ -9,6 +9,7 @@
 //! Every step either makes progress or stops at `WouldBlock`; `on_ready` loops until
 //! no step can progress, so readiness is always drained (the loop is edge-triggered).
 //! Bytes after a request stay in the input buffer for the next (pipelining).
+//! The bytes are plaintext: the [`Transport`] below does TLS, or not.
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -16,8 +17,6 @@ use std::os::unix::fs::FileExt;
 use std::os::unix::io::AsRawFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-use mio::net::TcpStream;
 
 mod cgi;
 
@@ -30,6 +29,7 @@ use crate::http::body::BodyReader;
 use crate::http::request::parse_head;
 use crate::http::status::bodiless;
 use crate::http::{Body, Framing, Method, Request, Response};
+use crate::transport::{self, Transport};
 
 /// How long a closing connection may keep sending us bytes we discard (nginx's
 /// lingering close), so the client reads our response instead of a reset.
@@ -111,7 +111,7 @@ struct FileOut {
 }
 
 pub struct Connection {
-    stream: TcpStream,
+    stream: Transport,
     /// The configuration this connection was accepted under (a reload applies to
     /// new connections; requests in flight keep the config they were routed with).
     config: Arc<Config>,
@@ -163,7 +163,7 @@ enum Step {
 }
 
 impl Connection {
-    pub fn new(stream: TcpStream, origin: Origin, config: Arc<Config>, now: Instant) -> Self {
+    pub fn new(stream: Transport, origin: Origin, config: Arc<Config>, now: Instant) -> Self {
         let server = config
             .listens
             .get(origin.group)
@@ -323,7 +323,7 @@ impl Connection {
                     self.read_ready = false;
                     return Err(e);
                 }
-                Ok(n) if n > 0 && n < room && !self.hangup => {
+                Ok(n) if n > 0 && n < room && !self.hangup && self.stream.short_read_drains() => {
                     self.read_ready = false;
                     return Ok(n);
                 }
@@ -333,12 +333,17 @@ impl Connection {
     }
 
     /// A head is complete: route it, then read its body or answer at once.
-    fn start_request(&mut self, ctx: &mut Ctx, req: Request) {
+    fn start_request(&mut self, ctx: &mut Ctx, mut req: Request) {
         let has_body = req.framing != Framing::None;
         if self.redirects == 0 {
             self.started = ctx.now;
         }
+        let refused = transport::admit(ctx.config, self.origin, &self.stream, &mut req);
         self.server = handler::server_index(ctx.config, self.origin.group, req.host.as_deref());
+        if let Some(resp) = refused {
+            let close = has_body || self.stream.plain_http_on_tls();
+            return self.respond(ctx, resp, Some(&req), close);
+        }
         let routed = match handler::route(ctx.config, self.origin, &req) {
             Ok(r) => r,
             Err(resp) => return self.respond(ctx, resp, Some(&req), has_body),
@@ -525,7 +530,7 @@ impl Connection {
                     file,
                     offset,
                     remaining: len,
-                    sendfile,
+                    sendfile: sendfile && self.stream.can_sendfile(),
                     aio,
                     waiting: false,
                     failed: false,
@@ -574,6 +579,12 @@ impl Connection {
                 Err(_) => return Step::Close,
             }
         }
+        // What the transport still holds (TLS records) is part of the response.
+        match self.stream.flush() {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Step::Blocked,
+            Err(_) => return Step::Close,
+        }
         let State::Write { close_after } = self.state else {
             return Step::Close;
         };
@@ -586,7 +597,7 @@ impl Connection {
                 // Nothing more is coming: a plain close sends the FIN, no reset.
                 return Step::Close;
             }
-            let _ = self.stream.shutdown(std::net::Shutdown::Write);
+            self.stream.shutdown_write();
             self.state = State::Linger {
                 discarded: 0,
                 patient: self.forced_close,
@@ -665,7 +676,7 @@ impl Connection {
             {
                 return Err(io::ErrorKind::WouldBlock.into());
             }
-            let n = sendfile(&self.stream, f, count)?;
+            let n = sendfile(self.stream.socket(), f, count)?;
             if n == 0 {
                 return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "file shrank"));
             }
@@ -749,7 +760,7 @@ impl Connection {
     fn flush_out_more(&mut self, more: bool) -> io::Result<()> {
         let flags = if more { libc::MSG_MORE } else { 0 } | libc::MSG_NOSIGNAL;
         while self.out_pos < self.out.len() {
-            match send(&self.stream, &self.out[self.out_pos..], flags) {
+            match self.stream.send(&self.out[self.out_pos..], flags) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => self.out_pos += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -812,19 +823,8 @@ fn submit(ctx: &mut Ctx, owner: aio::Owner, f: &mut FileOut, len: u64, kind: Kin
     f.waiting
 }
 
-/// `send(2)` with flags.
-fn send(stream: &TcpStream, buf: &[u8], flags: libc::c_int) -> io::Result<usize> {
-    // SAFETY: the descriptor is open and `buf` is a valid slice for the call.
-    let n = unsafe { libc::send(stream.as_raw_fd(), buf.as_ptr().cast(), buf.len(), flags) };
-    if n < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(n as usize)
-    }
-}
-
 /// One `sendfile(2)` call for up to `count` bytes of `f`.
-fn sendfile(stream: &TcpStream, f: &mut FileOut, count: u64) -> io::Result<usize> {
+fn sendfile(stream: &mio::net::TcpStream, f: &mut FileOut, count: u64) -> io::Result<usize> {
     let count = count as usize;
     let mut off = f.offset as libc::off_t;
     loop {

@@ -22,6 +22,7 @@ use super::timer::Timers;
 use crate::config::Config;
 use crate::handler::Origin;
 use crate::http::date::http_date;
+use crate::transport::Transport;
 
 /// Tokens are `key * 4 + part`: part 0 is the entry's socket, 1–3 a connection's
 /// CGI stdin/stdout/stderr pipes; every part wakes the same connection.
@@ -302,10 +303,13 @@ impl Worker {
         } else {
             bound
         };
+        let group = self.listeners[i].group;
+        let tls = self.config.listens.get(group).and_then(|g| g.tls.clone());
         let origin = Origin {
-            group: self.listeners[i].group,
+            group,
             local,
             peer,
+            tls: tls.is_some(),
         };
         let entry = self.entries.vacant_entry();
         let key = entry.key();
@@ -317,7 +321,14 @@ impl Worker {
             log::error!("register {peer}: {e}");
             return;
         }
-        let conn = Connection::new(stream, origin, Arc::clone(&self.config), now);
+        let transport = match tls {
+            None => Transport::Plain(stream),
+            Some(tls) => match Transport::tls(stream, tls) {
+                Ok(t) => t,
+                Err(e) => return log::error!("TLS for {peer}: {e}"),
+            },
+        };
+        let conn = Connection::new(transport, origin, Arc::clone(&self.config), now);
         let deadline = conn.deadline;
         entry.insert(Entry::Conn(Box::new(conn)));
         self.timers.update(key, None, deadline);

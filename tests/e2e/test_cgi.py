@@ -222,6 +222,7 @@ def test_environment_of_a_plain_get(webserv, tmp_path):
         "REMOTE_ADDR": "127.0.0.1",
         "REMOTE_PORT": str(local_port),
         "REDIRECT_STATUS": "200",
+        "REQUEST_SCHEME": "http",  # "https" and HTTPS=on over TLS (tests/tls.rs)
         "HTTP_X_CUSTOM": "hello world",
         "HTTP_X_MULTI": "a, b",  # repeated headers joined
         "HTTP_USER_AGENT": "cgi-test",

@@ -9,6 +9,20 @@ import requests
 
 from helpers import REPO_ROOT, WEBSERV_BIN
 
+DEV_CERT = REPO_ROOT / "scripts" / "dev-cert.sh"
+
+
+def with_test_certificates(text, tmp_path):
+    """An example's ssl_certificate / ssl_certificate_key files (say, Let's Encrypt's)
+    replaced by a test pair from scripts/dev-cert.sh, since -t loads them."""
+    if "ssl_certificate" not in text:
+        return text
+    certs = tmp_path / "certs"
+    subprocess.run(["bash", str(DEV_CERT), str(certs), "example.com"], check=True,
+                   capture_output=True, timeout=60)
+    text = re.sub(r"(ssl_certificate\s+)[^;\s]+;", rf"\g<1>{certs}/example.com.pem;", text)
+    return re.sub(r"(ssl_certificate_key\s+)[^;\s]+;", rf"\g<1>{certs}/example.com.key;", text)
+
 DOCS = [REPO_ROOT / "docs" / "cookbook.md", REPO_ROOT / "README.md"]
 
 
@@ -28,7 +42,7 @@ def test_example_passes_the_config_test(tmp_path, text):
         # A fragment shown on its own: it lives inside a server block.
         text = "server {\n    listen 127.0.0.1:8080;\n" + text + "}\n"
     conf = tmp_path / "example.conf"
-    conf.write_text(text)
+    conf.write_text(with_test_certificates(text, tmp_path))
     out = subprocess.run([WEBSERV_BIN, "-t", "-p", str(tmp_path), str(conf)], capture_output=True, text=True, timeout=20)
     assert out.returncode == 0, out.stderr
 
