@@ -12,6 +12,7 @@
 pub mod cgi;
 pub mod config;
 pub mod explain;
+pub mod filter;
 pub mod handler;
 pub mod http;
 pub mod logging;

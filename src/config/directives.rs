@@ -134,6 +134,24 @@ pub const TABLE: &[Spec] = &[
     row("open_file_cache_valid", ALL, 1, 1),
     row("default_type", ALL, 1, 1),
     many(row("add_header", ALL, 2, 2)),
+    // Compression (src/config/compress.rs).
+    row("gzip", ALL, 1, 1),
+    open(row("gzip_types", ALL, 1, 1)),
+    row("gzip_min_length", ALL, 1, 1),
+    row("gzip_comp_level", ALL, 1, 1),
+    row("gzip_vary", ALL, 1, 1),
+    row("gzip_static", ALL, 1, 1),
+    row("brotli", ALL, 1, 1),
+    open(row("brotli_types", ALL, 1, 1)),
+    row("brotli_min_length", ALL, 1, 1),
+    row("brotli_comp_level", ALL, 1, 1),
+    row("brotli_static", ALL, 1, 1),
+    row("zstd", ALL, 1, 1),
+    open(row("zstd_types", ALL, 1, 1)),
+    row("zstd_min_length", ALL, 1, 1),
+    row("zstd_comp_level", ALL, 1, 1),
+    row("zstd_static", ALL, 1, 1),
+    row("compression_cache", ALL, 1, 1),
 ];
 
 /// The row for `name`.

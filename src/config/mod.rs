@@ -13,6 +13,7 @@
 
 mod build;
 mod check;
+pub mod compress;
 mod directives;
 mod include;
 mod lexer;

@@ -142,6 +142,8 @@ pub struct Location {
     pub add_headers: Vec<(String, String)>,
     /// `access_log PATH|off`, absolute; `None` = off (the default).
     pub access_log: Option<PathBuf>,
+    /// `gzip`, `brotli`, `zstd` and their `_static`, `_types`... directives.
+    pub compression: super::compress::Compression,
     pub pos: Pos,
 }
 

@@ -40,6 +40,8 @@ pub struct Settings {
     pub add_headers: Option<Vec<(String, String)>>,
     /// `Some(None)` is an explicit `access_log off`.
     pub access_log: Option<Option<PathBuf>>,
+    /// The compression directives, each inherited on its own.
+    pub compression: super::compress::Draft,
 }
 
 /// Defaults (nginx's, or the spec's where it differs).
@@ -55,7 +57,10 @@ pub const DEFAULT_TYPE: &str = "application/octet-stream";
 
 macro_rules! merge_fields {
     ($inner:ident, $outer:ident: $($field:ident),* $(,)?) => {
-        Settings { $($field: $inner.$field.clone().or_else(|| $outer.$field.clone()),)* }
+        Settings {
+            $($field: $inner.$field.clone().or_else(|| $outer.$field.clone()),)*
+            compression: $inner.compression.merge(&$outer.compression),
+        }
     };
 }
 
@@ -90,6 +95,7 @@ impl Settings {
             "allow_methods" => self.allow_methods = Some(allow_methods(a)?),
             "cgi" => list(&mut self.cgi).push(cgi(a, prefix)),
             "add_header" => list(&mut self.add_headers).push(add_header(&a[0], &a[1])?),
+            _ if self.compression.apply(d)? => {}
             _ => self.apply_limit(name, &a[0])?,
         }
         Ok(())
@@ -150,6 +156,7 @@ impl Settings {
             default_type: s.default_type.unwrap_or_else(|| DEFAULT_TYPE.into()),
             add_headers: s.add_headers.unwrap_or_default(),
             access_log: s.access_log.flatten(),
+            compression: s.compression.finish(),
             pos: pos.clone(),
         }
     }

@@ -191,11 +191,13 @@ pub fn process(
         (Method::Delete, _) => delete::delete(loc, &routed.path),
         (Method::Post | Method::Put, _) => Err(405),
     };
-    Outcome::Respond(match result {
+    let resp = match result {
         Ok(resp) => decorate(resp, Some(loc)),
         Err(405) => not_allowed(config, routed),
         Err(status) => error_response(config, routed.server, Some(routed), status),
-    })
+    };
+    // Body filters (compression) see every response a content handler made.
+    Outcome::Respond(crate::filter::apply(&loc.compression, req, resp))
 }
 
 fn cgi_job(
