@@ -12,6 +12,7 @@ pub mod beneath;
 pub mod delete;
 pub mod file_cache;
 pub mod path;
+pub mod precompressed;
 pub mod route;
 pub mod static_file;
 pub mod upload;

@@ -12,6 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use super::autoindex;
 use super::file_cache::{self, Opened};
 use super::path::{encode, map_to_fs};
+use super::precompressed;
 use crate::config::Location;
 use crate::http::date::{http_date, parse_http_date};
 use crate::http::{Body, Request, Response};
@@ -21,7 +22,7 @@ pub fn serve(loc: &Location, path: &str, req: &Request) -> Result<Response, u16>
     let (base, rel) = base_and_rel(loc, path);
     let opened = open(loc, base, rel)?;
     if !opened.meta.is_dir() {
-        return serve_file(loc, rel, opened, req);
+        return serve_file(loc, base, rel, opened, req);
     }
     if !path.ends_with('/') {
         return Ok(redirect_to_slash(path, req));
@@ -31,7 +32,7 @@ pub fn serve(loc: &Location, path: &str, req: &Request) -> Result<Response, u16>
         if let Ok(o) = open(loc, base, &candidate)
             && o.meta.is_file()
         {
-            return serve_file(loc, &candidate, o, req);
+            return serve_file(loc, base, &candidate, o, req);
         }
     }
     if loc.autoindex {
@@ -156,14 +157,32 @@ fn validators(meta: &Metadata) -> (String, SystemTime) {
     )
 }
 
-fn serve_file(loc: &Location, rel: &str, opened: Opened, req: &Request) -> Result<Response, u16> {
-    let meta = &opened.meta;
-    if !meta.is_file() {
+fn serve_file(
+    loc: &Location,
+    base: &Path,
+    rel: &str,
+    opened: Opened,
+    req: &Request,
+) -> Result<Response, u16> {
+    if !opened.meta.is_file() {
         return Err(403);
     }
-    let (etag, mtime) = validators(meta);
     let mut resp = Response::new(200);
     resp.header("Content-Type", content_type(rel, loc));
+    // A pre-compressed sibling is served in the file's place, with its own
+    // validators and byte ranges.
+    let opened = match precompressed::find(loc, base, rel, req) {
+        Some((sibling, enc)) => {
+            resp.header("Content-Encoding", enc.token());
+            sibling
+        }
+        None => opened,
+    };
+    if loc.compression.vary && !precompressed::offered(loc).is_empty() {
+        crate::filter::add_vary(&mut resp);
+    }
+    let meta = &opened.meta;
+    let (etag, mtime) = validators(meta);
     resp.header("Last-Modified", http_date(mtime));
     resp.header("ETag", etag.clone());
     resp.header("Accept-Ranges", "bytes");
