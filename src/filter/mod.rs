@@ -10,6 +10,7 @@
 pub mod cache;
 pub mod encoder;
 pub mod negotiate;
+pub mod relay;
 pub mod stream;
 
 use std::fmt;
@@ -184,6 +185,18 @@ pub fn add_vary(resp: &mut Response) {
     });
     if !has {
         resp.header("Vary", "Accept-Encoding");
+    }
+}
+
+/// [`add_vary`] for fields with byte values (a CGI script's).
+pub fn add_vary_raw(fields: &mut Vec<(String, Vec<u8>)>) {
+    let has = fields.iter().any(|(n, v)| {
+        n.eq_ignore_ascii_case("vary")
+            && v.split(|&b| b == b',')
+                .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"accept-encoding"))
+    });
+    if !has {
+        fields.push(("Vary".into(), b"Accept-Encoding".to_vec()));
     }
 }
 
