@@ -215,12 +215,14 @@ pub fn apply(comp: &Compression, req: &Request, mut resp: Response) -> Response 
     if !comp.any() || !comp_on(comp) {
         return resp;
     }
+    // A 304 carries the validators and Vary the 200 would have had.
+    let not_modified = resp.status == 304;
     let candidate = Candidate {
-        status: resp.status,
+        status: if not_modified { 200 } else { resp.status },
         content_type: resp.get_header("content-type"),
         cache_control: resp.get_header("cache-control"),
         encoded: resp.get_header("content-encoding").is_some(),
-        length: Some(resp.body.len()),
+        length: (!not_modified).then(|| resp.body.len()),
     };
     let decision = decide(comp, req, &candidate);
     if decision.vary {
@@ -229,6 +231,10 @@ pub fn apply(comp: &Compression, req: &Request, mut resp: Response) -> Response 
     let Some((enc, level)) = decision.encoding else {
         return resp;
     };
+    if not_modified {
+        weaken_etag(&mut resp);
+        return resp;
+    }
     let body = std::mem::take(&mut resp.body);
     match encode_body(comp, enc, level, body) {
         Ok(body) => resp.body = body,
@@ -240,13 +246,17 @@ pub fn apply(comp: &Compression, req: &Request, mut resp: Response) -> Response 
     }
     resp.headers
         .retain(|(n, _)| !n.eq_ignore_ascii_case("accept-ranges"));
+    weaken_etag(&mut resp);
+    resp.header("Content-Encoding", enc.token());
+    resp
+}
+
+fn weaken_etag(resp: &mut Response) {
     for (name, value) in &mut resp.headers {
         if name.eq_ignore_ascii_case("etag") {
             *value = weaken(value);
         }
     }
-    resp.header("Content-Encoding", enc.token());
-    resp
 }
 
 fn comp_on(comp: &Compression) -> bool {

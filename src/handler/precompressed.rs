@@ -23,6 +23,14 @@ pub fn offered(loc: &Location) -> Vec<Encoding> {
         .collect()
 }
 
+/// Whether the answer depends on Accept-Encoding: some `*_static on` (`gzip_static
+/// always` serves every client the same).
+pub fn varies(loc: &Location) -> bool {
+    Encoding::PREFERENCE
+        .into_iter()
+        .any(|e| filter::codec(&loc.compression, e).precompressed == Static::On)
+}
+
 /// The sibling to serve for `rel` below `base`, if any.
 pub fn find(loc: &Location, base: &Path, rel: &str, req: &Request) -> Option<(Opened, Encoding)> {
     let mut offered = offered(loc);

@@ -178,7 +178,7 @@ fn serve_file(
         }
         None => opened,
     };
-    if loc.compression.vary && !precompressed::offered(loc).is_empty() {
+    if loc.compression.vary && precompressed::varies(loc) {
         crate::filter::add_vary(&mut resp);
     }
     let meta = &opened.meta;
