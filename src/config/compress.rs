@@ -183,6 +183,32 @@ impl Draft {
     }
 }
 
+/// The directives as config lines (for `-T` and `--explain`).
+pub fn lines(c: &Compression) -> Vec<String> {
+    let on_off = |b: bool| if b { "on" } else { "off" };
+    let mut v = Vec::new();
+    for (name, codec) in [("gzip", &c.gzip), ("brotli", &c.brotli), ("zstd", &c.zstd)] {
+        v.push(format!("{name} {}", on_off(codec.on)));
+        v.push(format!("{name}_types {}", codec.types.join(" ")));
+        v.push(format!("{name}_min_length {}", codec.min_length));
+        v.push(format!("{name}_comp_level {}", codec.level));
+        v.push(format!(
+            "{name}_static {}",
+            match codec.precompressed {
+                Static::Off => "off",
+                Static::On => "on",
+                Static::Always => "always",
+            }
+        ));
+    }
+    v.push(format!("gzip_vary {}", on_off(c.vary)));
+    v.push(match c.cache {
+        0 => "compression_cache off".to_owned(),
+        n => format!("compression_cache {n}"),
+    });
+    v
+}
+
 fn types(a: &[Arg]) -> impl Iterator<Item = String> + '_ {
     a.iter().map(|(t, _)| t.to_ascii_lowercase())
 }

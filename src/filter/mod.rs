@@ -9,6 +9,7 @@
 
 pub mod cache;
 pub mod encoder;
+pub mod explain;
 pub mod negotiate;
 pub mod relay;
 pub mod stream;
@@ -71,7 +72,7 @@ impl fmt::Display for Why {
             Why::Client => f.write_str("Accept-Encoding accepts none of the codings that are on"),
             Why::Chosen(e, level, q) => write!(
                 f,
-                "{} level {level}: the client's best (q={}.{:03}) of the codings on here",
+                "{} at level {level} is the client's best (q={}.{:03}) of the codings on here",
                 e.token(),
                 q / 1000,
                 q % 1000

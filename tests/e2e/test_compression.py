@@ -468,3 +468,44 @@ def test_gzip_static_like_nginx(both, path, ae, extra, method):
         b = fetch(ng.port, path, ae, extra=extra)
         assert a.status == b.status == 304
         assert a.header("ETag") == b.header("ETag")
+
+
+# ---------------------------------------------------------------------- --explain
+
+
+def test_explain_names_the_encoding_and_why(tree, tmp_path):
+    import subprocess
+
+    from helpers import WEBSERV_BIN, render
+
+    base, root, _ = tree
+    conf = tmp_path / "explain.conf"
+    conf.write_text(render(CONF, [8099], root=root, base=base))
+
+    def explain(path, *headers):
+        args = [WEBSERV_BIN, "--explain", "-p", str(base), str(conf), f"http://127.0.0.1:8099{path}"]
+        for h in headers:
+            args += ["--header", h]
+        out = subprocess.run(args, capture_output=True, text=True, timeout=20)
+        assert out.returncode == 0, out.stderr
+        return next(line for line in out.stdout.splitlines() if line.startswith("encoding  "))
+
+    line = explain("/big.html", "Accept-Encoding: br")
+    assert line.startswith("encoding  br on the fly: br at level 6 is the client's best (q=1.000)")
+    assert "Vary: Accept-Encoding" in line
+    assert "gzip on the fly" in explain("/big.html", "Accept-Encoding: gzip;q=0.9, br;q=0.5")
+    assert "identity: Accept-Encoding accepts none" in explain("/big.html", "Accept-Encoding: identity")
+    assert "identity: a Range request" in explain("/big.html", "Accept-Encoding: br", "Range: bytes=0-1")
+    assert "type \"application/octet-stream\"" in explain("/data.bin", "Accept-Encoding: gzip")
+    assert explain("/static/app.js", "Accept-Encoding: br, gzip").startswith(
+        "encoding  br: the pre-compressed sibling (brotli_static on"
+    )
+    assert "gzip_static always" in explain("/always/app.js")
+    assert "decided from the script's Content-Type" in explain("/cgi/slow.py", "Accept-Encoding: zstd")
+    out = subprocess.run(
+        [WEBSERV_BIN, "--explain", str(conf), "http://127.0.0.1:8099/", "--header", "nonsense"],
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+    assert out.returncode == 1 and '"nonsense" is not "Name: value"' in out.stderr
