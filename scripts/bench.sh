@@ -2,13 +2,16 @@
 # Benchmarks webserv against nginx (and, where nginx has no equivalent, against a
 # physical reference: dd for uploads, a spawn loop and lighttpd for CGI).
 #
-#   scripts/bench.sh [--smoke] [--full] [--no-big] [--out DIR]
+#   scripts/bench.sh [--smoke] [--full] [--no-big] [--only GROUP] [--out DIR]
 #
 #   --smoke    DURATION=1 ROUNDS=1, 2000 idle connections, no 1 GiB files, results
 #              under bench/results/tmp/ (a check of the instrument, not results)
 #   --full     always run the 1 GiB download and upload (default: only if df allows)
 #   --no-big   never make 1 GiB files (the upload test then uses 100 MiB)
 #   --out DIR  where the Markdown/PNG go (default bench/results, smoke: bench/results/tmp)
+#   --only GROUP  run one group of rows: core (everything but compression) or
+#              compression (on-the-fly gzip, compressed-body cache, gzip_static, and the
+#              same requests without Accept-Encoding); default: all
 #
 # Environment: ROUNDS (3), DURATION (10, seconds per wrk run), IDLE_CONNS (10000),
 # BENCH_SCHED (nice | fifo | none: priority of servers and load generators, see below),
@@ -38,12 +41,14 @@ IDLE_CONNS=${IDLE_CONNS:-10000}
 IDLE_HOLD=3
 BIG=auto
 SMOKE=0
+ONLY=all
 OUT=""
 while [ $# -gt 0 ]; do
     case $1 in
         --smoke) SMOKE=1 ;;
         --full) BIG=yes ;;
         --no-big) BIG=no ;;
+        --only) ONLY=${2:?--only needs core or compression}; shift ;;
         --out) OUT=$(realpath -m "${2:?--out needs a directory}"); shift ;;
         -h | --help) sed -n '2,/^set -euo/p' "$SELF" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
@@ -56,6 +61,9 @@ if [ "$SMOKE" = 1 ]; then
     OUT=${OUT:-$ROOT/bench/results/tmp}
 fi
 OUT=${OUT:-$ROOT/bench/results}
+case $ONLY in all | core | compression) ;; *) echo "bench.sh: --only core|compression" >&2; exit 2 ;; esac
+want() { [ "$ONLY" = all ] || [ "$ONLY" = "$1" ]; }
+[ "$ONLY" != compression ] || BIG=no
 
 # The whole run is bounded: re-run this script under `timeout`, which on expiry sends
 # SIGTERM to the process group (this script, its servers, its load generators), so
@@ -259,6 +267,24 @@ head -c 10485760 /dev/urandom >"$DOCROOT/10m.bin"
 printf '#!/bin/sh\nprintf '"'"'Content-Type: text/plain\\r\\n\\r\\nhello from sh\\n'"'"'\n' >"$DOCROOT/cgi/hi.sh"
 chmod 755 "$DOCROOT/cgi/hi.sh"
 note "index.html $(stat -c %s "$DOCROOT/index.html") bytes"
+# A 100 KiB HTML page of varied text for the compression rows, and its .gz sibling.
+python3 - "$DOCROOT/page.html" <<'PY'
+import random, sys
+rng = random.Random(15)
+words = "the a server request response header body file cache worker event loop socket " \
+    "client connection static content compression level stream buffer chunk html page".split()
+out = ['<!DOCTYPE html>\n<html lang="en">\n<head><meta charset="utf-8"><title>page</title></head>\n<body>\n']
+size = sum(map(len, out))
+i = 0
+while size < 102400:
+    i += 1
+    line = f'<p class="p{i % 7}" id="n{i}">' + " ".join(rng.choice(words) for _ in range(rng.randint(8, 24))) + "</p>\n"
+    out.append(line)
+    size += len(line)
+open(sys.argv[1], "w").write("".join(out)[:102400 - 15] + "</body></html>\n")
+PY
+gzip -6 -k -f "$DOCROOT/page.html"
+note "page.html $(stat -c %s "$DOCROOT/page.html") bytes, page.html.gz $(stat -c %s "$DOCROOT/page.html.gz") bytes"
 
 avail_kib=$(df -Pk "$TMP" | awk 'NR == 2 { print $4 }')
 if [ "$BIG" = auto ]; then
@@ -308,6 +334,21 @@ http {
             alias  $TMP/slow/;
             aio    threads;
         }
+        location /gz/ {
+            alias              $DOCROOT/;
+            gzip               on;
+            gzip_comp_level    6;
+            compression_cache  off;
+        }
+        location /gzcache/ {
+            alias            $DOCROOT/;
+            gzip             on;
+            gzip_comp_level  6;
+        }
+        location /gzs/ {
+            alias        $DOCROOT/;
+            gzip_static  on;
+        }
     }
 }
 EOF
@@ -344,6 +385,9 @@ http {
         index index.html;
         location /slow/ { alias $TMP/slow/; }
         location /slowaio/ { alias $TMP/slow/; aio threads; }
+        location /gz/ { alias $DOCROOT/; gzip on; gzip_comp_level 6; gzip_vary on; }
+        location /gzcache/ { alias $DOCROOT/; gzip on; gzip_comp_level 6; gzip_vary on; }
+        location /gzs/ { alias $DOCROOT/; gzip_static on; gzip_vary on; }
     }
 }
 EOF
@@ -419,8 +463,8 @@ ab_wrk() { # TEST METRICS PATH WRK-ARGS... : webserv, then the reference (nginx 
 # Idle connections: each round on freshly started servers, since neither gives all the
 # memory back when the connections close ("after" shows what is kept).
 T="$IDLE_CONNS idle connections (partial request head)"
-log "$T"
-for r in $(seq "$ROUNDS"); do
+want core && log "$T"
+want core && for r in $(seq "$ROUNDS"); do
     for role in A B; do
         port=$(free_port)
         if [ $role = A ]; then
@@ -456,6 +500,31 @@ start_nginx nginx "$NG_PORT" 1 "$CPU_SRV"
 NG_PID=$NGINX_WORKER
 note "webserv pid $WS_PID on :$WS_PORT, nginx worker pid $NG_PID on :$NG_PORT"
 
+# Compression: nginx compresses on every request; webserv's compressed-body cache
+# (on by default) compresses a file once. /gz/ has the cache off.
+if want compression; then
+    AE=(-H 'Accept-Encoding: gzip')
+    ab_wrk "keep-alive GET 100 KiB HTML, gzip level 6 on the fly, cache off, 50 conns (ref: nginx gzip)" \
+        rps,lat,cpu /gz/page.html -t1 -c50 "${AE[@]}"
+    ab_wrk "keep-alive GET 100 KiB HTML, gzip level 6, compressed-body cache on, 50 conns (ref: nginx gzip)" \
+        rps,lat,cpu /gzcache/page.html -t1 -c50 "${AE[@]}"
+    ab_wrk "keep-alive GET 100 KiB HTML, gzip_static, 50 conns (ref: nginx gzip_static)" \
+        rps,lat,cpu /gzs/page.html -t1 -c50 "${AE[@]}"
+    ab_wrk "keep-alive GET 100 KiB HTML without Accept-Encoding, gzip on, 50 conns (ref: nginx gzip)" \
+        rps,lat,cpu /gzcache/page.html -t1 -c50
+    T="gzip level 6 of the 100 KiB HTML: compressed size (ref: nginx)"
+    for role in A B; do
+        if [ $role = A ]; then port=$WS_PORT; else port=$NG_PORT; fi
+        n=$(curl -s --max-time 10 -H 'Accept-Encoding: gzip' "http://127.0.0.1:$port/gz/page.html" | wc -c)
+        add "$T" $role 1 "body bytes" "$n"
+        note "$role: $n compressed bytes"
+    done
+    # The small-file hot path (no Accept-Encoding, no compression configured).
+    [ "$ONLY" = compression ] && ab_wrk "keep-alive GET index.html, 50 conns" rps,lat,cpu \
+        /index.html -t1 -c50
+fi
+
+if want core; then
 for file in index.html 4k.bin; do
     for conns in 50 500; do
         ab_wrk "keep-alive GET $file, $conns conns" rps,lat,cpu "/$file" -t1 -c"$conns"
@@ -659,6 +728,7 @@ for r in $(seq "$ROUNDS"); do
 done
 stop_pid "$WS2_PID"
 stop_pid "$NG2_MASTER"
+fi # want core
 
 # ---- report ---------------------------------------------------------------------
 ELAPSED=$(($(date +%s) - START_TIME))
