@@ -8,7 +8,8 @@
 //! edited or replaced, it reopens it, the identity changes, and it also calls
 //! [`forget`] so the stale bodies are dropped at once. The cache is bounded in
 //! bytes by `compression_cache SIZE` (least recently used bodies leave first); a
-//! file larger than a quarter of that is streamed instead; `off` disables it.
+//! file larger than a quarter of that (or than 16 MiB) is streamed instead; `off`
+//! disables it.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -62,9 +63,13 @@ fn key(file: &File, offset: u64, len: u64, encoding: Encoding, level: u32) -> Op
     })
 }
 
+/// The largest file compressed whole for the cache, whatever the budget: it is
+/// read into memory and compressed in one go.
+pub const MAX_ENTRY_SOURCE: u64 = 16 << 20;
+
 /// Whether a body of `len` source bytes is cached under a budget of `budget`.
 pub fn takes(budget: u64, len: u64) -> bool {
-    budget > 0 && len <= budget / 4
+    budget > 0 && len <= (budget / 4).min(MAX_ENTRY_SOURCE)
 }
 
 /// The cached compressed bytes of `len` bytes of `file` at `offset`.
@@ -211,6 +216,10 @@ mod tests {
         );
         // Too large for a quarter of the budget: not kept.
         assert!(!takes(4000, 1001));
+        assert!(
+            !takes(1 << 40, MAX_ENTRY_SOURCE + 1),
+            "bounded whatever the budget"
+        );
         assert!(lookup(0, &a, 0, 1000, g, 6).is_none(), "off");
     }
 
