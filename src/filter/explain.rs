@@ -69,11 +69,16 @@ pub fn describe(comp: &Compression, req: &Request, resp: Option<&Response>) -> S
     let siblings = Encoding::PREFERENCE
         .into_iter()
         .any(|e| codec(comp, e).precompressed != Static::Off);
-    let why = if d.why == super::Why::Off && siblings {
-        "no pre-compressed sibling on disk is acceptable, and on-the-fly compression is off"
-            .to_owned()
-    } else {
-        d.why.to_string()
+    let why = match d.why {
+        super::Why::Off if siblings => {
+            "no pre-compressed sibling on disk is acceptable, and on-the-fly compression is off"
+                .to_owned()
+        }
+        super::Why::Type => format!(
+            "type \"{}\" is in no *_types list that is on",
+            candidate.content_type.unwrap_or("")
+        ),
+        ref why => why.to_string(),
     };
     match d.encoding {
         Some((e, _)) => format!("{} on the fly: {why} ({sent}){vary}", e.token()),

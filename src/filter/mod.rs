@@ -47,7 +47,8 @@ pub enum Why {
     Off,
     Status(u16),
     AlreadyEncoded,
-    Type(String),
+    /// The response's type is in no `*_types` list that is on.
+    Type,
     NoTransform,
     Http10,
     Range,
@@ -62,7 +63,7 @@ impl fmt::Display for Why {
             Why::Off => f.write_str("gzip, brotli and zstd are off here"),
             Why::Status(s) => write!(f, "status {s} is not compressed (only 200, 403, 404)"),
             Why::AlreadyEncoded => f.write_str("the response already has a Content-Encoding"),
-            Why::Type(t) => write!(f, "type \"{t}\" is in no *_types list that is on"),
+            Why::Type => f.write_str("the type is in no *_types list that is on"),
             Why::NoTransform => f.write_str("the response says Cache-Control: no-transform"),
             Why::Http10 => {
                 f.write_str("HTTP/1.0 requests get identity (as nginx's gzip_http_version 1.1)")
@@ -78,6 +79,43 @@ impl fmt::Display for Why {
                 q % 1000
             ),
         }
+    }
+}
+
+/// A few codings, in preference order, without allocating.
+#[derive(Debug, Clone, Copy)]
+struct Set {
+    items: [Encoding; 3],
+    len: usize,
+}
+
+impl Set {
+    fn of(keep: impl Fn(Encoding) -> bool) -> Set {
+        Set::from(Encoding::PREFERENCE.into_iter().filter(|&e| keep(e)))
+    }
+
+    fn from(it: impl Iterator<Item = Encoding>) -> Set {
+        let mut set = Set {
+            items: Encoding::PREFERENCE,
+            len: 0,
+        };
+        for e in it {
+            set.items[set.len] = e;
+            set.len += 1;
+        }
+        set
+    }
+
+    fn filter(&self, keep: impl Fn(Encoding) -> bool) -> Set {
+        Set::from(self.as_slice().iter().copied().filter(|&e| keep(e)))
+    }
+
+    fn as_slice(&self) -> &[Encoding] {
+        &self.items[..self.len]
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
     }
 }
 
@@ -114,10 +152,8 @@ pub fn decide(comp: &Compression, req: &Request, c: &Candidate) -> Decision {
         vary,
         why,
     };
-    let on: Vec<Encoding> = Encoding::PREFERENCE
-        .into_iter()
-        .filter(|&e| codec(comp, e).on)
-        .collect();
+    // No allocation on this path: it runs for every response where compression is on.
+    let on = Set::of(|e| codec(comp, e).on);
     if on.is_empty() {
         return no(Why::Off, false);
     }
@@ -125,12 +161,9 @@ pub fn decide(comp: &Compression, req: &Request, c: &Candidate) -> Decision {
         return no(Why::AlreadyEncoded, false);
     }
     let content_type = c.content_type.unwrap_or("");
-    let typed: Vec<Encoding> = on
-        .into_iter()
-        .filter(|&e| type_listed(&codec(comp, e).types, content_type))
-        .collect();
+    let typed = on.filter(|e| type_listed(&codec(comp, e).types, content_type));
     if typed.is_empty() {
-        return no(Why::Type(content_type.to_owned()), false);
+        return no(Why::Type, false);
     }
     let vary = comp.vary;
     if c.status == 206 {
@@ -158,16 +191,12 @@ pub fn decide(comp: &Compression, req: &Request, c: &Candidate) -> Decision {
             .filter(|(n, _)| n.eq_ignore_ascii_case("accept-encoding"))
             .map(|(_, v)| v),
     );
-    let long_enough: Vec<Encoding> = typed
-        .iter()
-        .copied()
-        .filter(|&e| c.length.is_none_or(|n| n >= codec(comp, e).min_length))
-        .collect();
+    let long_enough = typed.filter(|e| c.length.is_none_or(|n| n >= codec(comp, e).min_length));
     if long_enough.is_empty() {
-        let min = codec(comp, typed[0]).min_length;
+        let min = codec(comp, typed.as_slice()[0]).min_length;
         return no(Why::Short(c.length.unwrap_or(0), min), vary);
     }
-    match accept.choose(&long_enough) {
+    match accept.choose(long_enough.as_slice()) {
         Some(e) => Decision {
             encoding: Some((e, codec(comp, e).level)),
             vary,
