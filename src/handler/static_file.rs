@@ -20,9 +20,14 @@ use crate::http::{Body, Request, Response};
 /// GET/HEAD of a clean path in `loc`. `Err(status)` asks for an error page.
 pub fn serve(loc: &Location, path: &str, req: &Request) -> Result<Response, u16> {
     let (base, rel) = base_and_rel(loc, path);
+    // A pre-compressed sibling answers first, as nginx's gzip_static does (the file
+    // itself need not exist): one stat, not two.
+    if let Some((sibling, enc)) = precompressed::find(loc, base, rel, req) {
+        return serve_file(loc, rel, sibling, Some(enc), req);
+    }
     let opened = open(loc, base, rel)?;
     if !opened.meta.is_dir() {
-        return serve_file(loc, base, rel, opened, req);
+        return serve_file(loc, rel, opened, None, req);
     }
     if !path.ends_with('/') {
         return Ok(redirect_to_slash(path, req));
@@ -32,7 +37,10 @@ pub fn serve(loc: &Location, path: &str, req: &Request) -> Result<Response, u16>
         if let Ok(o) = open(loc, base, &candidate)
             && o.meta.is_file()
         {
-            return serve_file(loc, base, &candidate, o, req);
+            return match precompressed::find(loc, base, &candidate, req) {
+                Some((sibling, enc)) => serve_file(loc, &candidate, sibling, Some(enc), req),
+                None => serve_file(loc, &candidate, o, None, req),
+            };
         }
     }
     if loc.autoindex {
@@ -157,11 +165,13 @@ fn validators(meta: &Metadata) -> (String, SystemTime) {
     )
 }
 
+/// `opened` is the file, or its pre-compressed sibling in `encoding`: served with
+/// its own validators and byte ranges, and the file's Content-Type.
 fn serve_file(
     loc: &Location,
-    base: &Path,
     rel: &str,
     opened: Opened,
+    encoding: Option<crate::filter::Encoding>,
     req: &Request,
 ) -> Result<Response, u16> {
     if !opened.meta.is_file() {
@@ -169,15 +179,9 @@ fn serve_file(
     }
     let mut resp = Response::new(200);
     resp.header("Content-Type", content_type(rel, loc));
-    // A pre-compressed sibling is served in the file's place, with its own
-    // validators and byte ranges.
-    let opened = match precompressed::find(loc, base, rel, req) {
-        Some((sibling, enc)) => {
-            resp.header("Content-Encoding", enc.token());
-            sibling
-        }
-        None => opened,
-    };
+    if let Some(enc) = encoding {
+        resp.header("Content-Encoding", enc.token());
+    }
     if loc.compression.vary && precompressed::varies(loc) {
         crate::filter::add_vary(&mut resp);
     }

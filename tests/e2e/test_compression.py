@@ -100,6 +100,8 @@ def tree(tmp_path):
         (root / f"{name}.gz").write_bytes(gzip.compress(data, 9))
         (root / f"{name}.br").write_bytes(brotli.compress(data))
         (root / f"{name}.zst").write_bytes(zstandard.ZstdCompressor(level=19).compress(data))
+    # A sibling without its original (nginx's gzip_static serves it all the same).
+    (root / "onlygz.html.gz").write_bytes(gzip.compress(files["small.html"]))
     (base / "cgi" / "slow.py").write_text(SLOW_CGI)
     (base / "cgi" / "notransform.py").write_text(NO_TRANSFORM_CGI)
     return base, root, files
@@ -439,6 +441,8 @@ def test_gzip_on_the_fly_like_nginx(both, tree):
         ("/static/big.html", "gzip;q=0", ""),
         ("/static/app.css", "gzip, deflate", ""),
         ("/static/small.html", "gzip", ""),
+        ("/static/onlygz.html", "gzip", ""),
+        ("/static/onlygz.html", None, ""),
         ("/always/app.css", None, ""),
         ("/always/small.html", None, ""),
     ],
@@ -449,6 +453,8 @@ def test_gzip_static_like_nginx(both, path, ae, extra, method):
     a = fetch(ws.port, path, ae, method=method, extra=extra)
     b = fetch(ng.port, path, ae, method=method, extra=extra)
     assert a.status == b.status, (a, b)
+    if a.status == 404:
+        return  # the servers' own error pages differ
     for h in (
         "Content-Encoding",
         "Content-Type",
