@@ -73,6 +73,12 @@ sys.stdout.write("<p>keep me as I am</p>\\n" * 20)
 """
 
 
+LENGTH_CGI = """import sys
+body = b"<p>" + b"x" * 200 + b"</p>\\n"
+sys.stdout.buffer.write(b"Content-Type: text/html\\r\\nContent-Length: 100\\r\\nETag: \\"v1\\"\\r\\n\\r\\n" + body)
+"""
+
+
 def html(n_words, seed=1):
     rng = random.Random(seed)
     words = ["alpha", "beta", "gamma", "<div>", "</div>", "server", "content", "rust", "web"]
@@ -104,6 +110,7 @@ def tree(tmp_path):
     (root / "onlygz.html.gz").write_bytes(gzip.compress(files["small.html"]))
     (base / "cgi" / "slow.py").write_text(SLOW_CGI)
     (base / "cgi" / "notransform.py").write_text(NO_TRANSFORM_CGI)
+    (base / "cgi" / "length.py").write_text(LENGTH_CGI)
     return base, root, files
 
 
@@ -358,6 +365,18 @@ def test_cgi_output_is_compressed_while_it_streams(server):
         data += body[:n]
         body = body[n + 2 :]
     assert gzip.decompress(data) == b"<p>first part</p>\n" * 50 + b"<p>second part</p>\n"
+
+
+def test_cgi_with_a_content_length_is_compressed_up_to_that_length(server):
+    r = fetch(server.port, "/cgi/length.py", "gzip")
+    assert r.header("Content-Encoding") == "gzip"
+    assert r.header("Content-Length") is None and r.header("Transfer-Encoding") == "chunked"
+    assert r.header("ETag") == 'W/"v1"'
+    assert gzip.decompress(r.body) == (b"<p>" + b"x" * 200)[:100]
+    plain = fetch(server.port, "/cgi/length.py")
+    assert plain.header("Content-Length") == "100" and plain.body == (b"<p>" + b"x" * 200)[:100]
+    h = fetch(server.port, "/cgi/length.py", "gzip", method="HEAD")
+    assert h.status == 200 and h.header("Content-Encoding") == "gzip" and h.body == b""
 
 
 def test_cgi_no_transform_and_identity_clients(server):
