@@ -10,6 +10,8 @@ use super::negotiate::Encoding;
 /// The brotli window (log2): 512 KiB, ngx_brotli's default, so one stream's memory
 /// stays bounded.
 const BROTLI_LGWIN: u32 = 19;
+/// The zstd window (log2), the same 512 KiB.
+const ZSTD_WINDOW_LOG: u32 = 19;
 /// brotli's internal buffer.
 const BROTLI_BUFFER: usize = 16 * 1024;
 
@@ -46,10 +48,12 @@ impl Encoder {
                 level.min(11),
                 BROTLI_LGWIN,
             ))),
-            Encoding::Zstd => Inner::Zstd(zstd::stream::write::Encoder::new(
-                out,
-                level.clamp(1, 19) as i32,
-            )?),
+            Encoding::Zstd => {
+                let mut e = zstd::stream::write::Encoder::new(out, level.clamp(1, 19) as i32)?;
+                // High levels default to windows of 8 MiB and more per stream.
+                e.window_log(ZSTD_WINDOW_LOG)?;
+                Inner::Zstd(e)
+            }
         };
         Ok(Encoder { inner, encoding })
     }
@@ -176,6 +180,18 @@ mod tests {
             };
             assert!(got.starts_with(b"first line\n"), "{enc:?}: {got:?}");
         }
+    }
+
+    /// zstd at level 19 keeps to the 512 KiB window (and stays decodable).
+    #[test]
+    fn zstd_window_is_bounded() {
+        let data = sample();
+        let out = compress(Encoding::Zstd, 19, &data).unwrap();
+        let mut d = zstd::stream::read::Decoder::new(&out[..]).unwrap();
+        d.window_log_max(ZSTD_WINDOW_LOG).unwrap();
+        let mut got = Vec::new();
+        d.read_to_end(&mut got).unwrap();
+        assert_eq!(got, data);
     }
 
     #[test]
