@@ -11,7 +11,8 @@
 #   --only REGEX  run only the tests whose name matches REGEX (bash =~), e.g.
 #              --only 'keep-alive GET (index.html|4k.bin), 50 conns$'; results go
 #              under bench/results/tmp/ unless --out is given
-#              (--only TLS: the HTTPS rows, scripts/bench/tls.sh)
+#              (--only TLS: the HTTPS rows, scripts/bench/tls.sh; --only gzip: the
+#              compression rows)
 #   --out DIR  where the Markdown/PNG go (default bench/results, smoke: bench/results/tmp)
 #
 # Environment: ROUNDS (3), DURATION (10, seconds per wrk run), IDLE_CONNS (10000),
@@ -269,6 +270,24 @@ head -c 10485760 /dev/urandom >"$DOCROOT/10m.bin"
 printf '#!/bin/sh\nprintf '"'"'Content-Type: text/plain\\r\\n\\r\\nhello from sh\\n'"'"'\n' >"$DOCROOT/cgi/hi.sh"
 chmod 755 "$DOCROOT/cgi/hi.sh"
 note "index.html $(stat -c %s "$DOCROOT/index.html") bytes"
+# A 100 KiB HTML page of varied text for the compression rows, and its .gz sibling.
+python3 - "$DOCROOT/page.html" <<'PY'
+import random, sys
+rng = random.Random(15)
+words = "the a server request response header body file cache worker event loop socket " \
+    "client connection static content compression level stream buffer chunk html page".split()
+out = ['<!DOCTYPE html>\n<html lang="en">\n<head><meta charset="utf-8"><title>page</title></head>\n<body>\n']
+size = sum(map(len, out))
+i = 0
+while size < 102400:
+    i += 1
+    line = f'<p class="p{i % 7}" id="n{i}">' + " ".join(rng.choice(words) for _ in range(rng.randint(8, 24))) + "</p>\n"
+    out.append(line)
+    size += len(line)
+open(sys.argv[1], "w").write("".join(out)[:102400 - 15] + "</body></html>\n")
+PY
+gzip -6 -k -f "$DOCROOT/page.html"
+note "page.html $(stat -c %s "$DOCROOT/page.html") bytes, page.html.gz $(stat -c %s "$DOCROOT/page.html.gz") bytes"
 
 avail_kib=$(df -Pk "$TMP" | awk 'NR == 2 { print $4 }')
 if [ "$BIG" = auto ]; then
@@ -319,6 +338,21 @@ http {
             alias  $TMP/slow/;
             aio    threads;
         }
+        location /gz/ {
+            alias              $DOCROOT/;
+            gzip               on;
+            gzip_comp_level    6;
+            compression_cache  off;
+        }
+        location /gzcache/ {
+            alias            $DOCROOT/;
+            gzip             on;
+            gzip_comp_level  6;
+        }
+        location /gzs/ {
+            alias        $DOCROOT/;
+            gzip_static  on;
+        }
     }
 }
 EOF
@@ -355,6 +389,9 @@ http {
         index index.html;
         location /slow/ { alias $TMP/slow/; }
         location /slowaio/ { alias $TMP/slow/; aio threads; }
+        location /gz/ { alias $DOCROOT/; gzip on; gzip_comp_level 6; gzip_vary on; }
+        location /gzcache/ { alias $DOCROOT/; gzip on; gzip_comp_level 6; gzip_vary on; }
+        location /gzs/ { alias $DOCROOT/; gzip_static on; gzip_vary on; }
     }
 }
 EOF
@@ -467,6 +504,28 @@ NG_PORT=$(free_port)
 start_nginx nginx "$NG_PORT" 1 "$CPU_SRV"
 NG_PID=$NGINX_WORKER
 note "webserv pid $WS_PID on :$WS_PORT, nginx worker pid $NG_PID on :$NG_PORT"
+
+# Compression: nginx compresses on every request; webserv's compressed-body cache
+# (on by default) compresses a file once. /gz/ has the cache off.
+if want "gzip compression"; then
+    AE=(-H 'Accept-Encoding: gzip')
+    ab_wrk "keep-alive GET 100 KiB HTML, gzip level 6 on the fly, cache off, 50 conns (ref: nginx gzip)" \
+        rps,lat,cpu /gz/page.html -t1 -c50 "${AE[@]}"
+    ab_wrk "keep-alive GET 100 KiB HTML, gzip level 6, compressed-body cache on, 50 conns (ref: nginx gzip)" \
+        rps,lat,cpu /gzcache/page.html -t1 -c50 "${AE[@]}"
+    ab_wrk "keep-alive GET 100 KiB HTML, gzip_static, 50 conns (ref: nginx gzip_static)" \
+        rps,lat,cpu /gzs/page.html -t1 -c50 "${AE[@]}"
+    ab_wrk "keep-alive GET 100 KiB HTML without Accept-Encoding, gzip on, 50 conns (ref: nginx gzip)" \
+        rps,lat,cpu /gzcache/page.html -t1 -c50
+    T="gzip level 6 of the 100 KiB HTML: compressed size (ref: nginx)"
+    for role in A B; do
+        if [ $role = A ]; then port=$WS_PORT; else port=$NG_PORT; fi
+        n=$(curl -s --max-time 10 -H 'Accept-Encoding: gzip' "http://127.0.0.1:$port/gz/page.html" | wc -c)
+        add "$T" $role 1 "body bytes" "$n"
+        note "$role: $n compressed bytes"
+    done
+    # The small-file hot path (no Accept-Encoding, no compression configured).
+fi
 
 for file in index.html 4k.bin; do
     for conns in 50 500; do

@@ -253,6 +253,7 @@ fn location_lines(loc: &Location) -> Vec<String> {
     for log in &loc.access_logs {
         v.push(format!("access_log {} {}", log.path.display(), log.format));
     }
+    v.extend(crate::config::compress::lines(&loc.compression));
     v
 }
 
@@ -331,6 +332,7 @@ pub fn explain(
     url: &str,
     method: &str,
     host: Option<&str>,
+    headers: &[String],
 ) -> Result<String, String> {
     let t = parse_url(url)?;
     let host = host.map_or(t.host.clone(), str::to_ascii_lowercase);
@@ -367,7 +369,8 @@ pub fn explain(
         server.pos,
         why_server(config, group, server_idx, &host)
     );
-    let req = synthetic(method, &t.target, &host);
+    let mut req = synthetic(method, &t.target, &host);
+    req.headers = request_fields(&host, headers)?;
     let origin = Origin {
         group: gi,
         local: group.addr,
@@ -477,6 +480,18 @@ fn why_location(server: &Server, loc: &Location, how: route::How, path: &str) ->
     }
 }
 
+/// Host plus the `--header 'Name: value'` fields.
+fn request_fields(host: &str, headers: &[String]) -> Result<Fields, String> {
+    let mut pairs = vec![("Host", host.as_bytes())];
+    for h in headers {
+        let (name, value) = h
+            .split_once(':')
+            .ok_or_else(|| format!("--header \"{h}\" is not \"Name: value\""))?;
+        pairs.push((name.trim(), value.trim().as_bytes()));
+    }
+    Ok(Fields::from_pairs(pairs))
+}
+
 fn synthetic(method: Method, target: &str, host: &str) -> Request {
     Request {
         method,
@@ -518,20 +533,26 @@ fn handler_text(
                 format!("via {}", i.display())
             });
         return format!(
-            "CGI script {} ({via}), SCRIPT_NAME={} PATH_INFO={}\nexpected  the script's status (502 if its output is invalid, 504 after cgi_timeout)",
+            "CGI script {} ({via}), SCRIPT_NAME={} PATH_INFO={}\nencoding  {}\nexpected  the script's status (502 if its output is invalid, 504 after cgi_timeout)",
             script.file.display(),
             script.name,
             if script.path_info.is_empty() {
                 "\"\""
             } else {
                 &script.path_info
-            }
+            },
+            crate::filter::explain::describe(&loc.compression, req, None)
         );
     }
     let file = path::map_to_fs(clean, &loc.path, &loc.root, loc.alias.as_deref());
     match req.method {
         Method::Get | Method::Head => match static_file::serve(loc, clean, req) {
-            Ok(resp) => format!("static {}\nexpected  {}", file.display(), resp.status),
+            Ok(resp) => format!(
+                "static {}\nencoding  {}\nexpected  {}",
+                file.display(),
+                crate::filter::explain::describe(&loc.compression, req, Some(&resp)),
+                resp.status
+            ),
             Err(status) => format!("static {}\nexpected  {status}", file.display()),
         },
         Method::Post | Method::Put => match &loc.upload_store {

@@ -13,6 +13,7 @@
 pub mod cgi;
 pub mod config;
 pub mod explain;
+pub mod filter;
 pub mod handler;
 pub mod http;
 pub mod logging;

@@ -35,6 +35,10 @@ struct Cli {
     /// With --explain: the Host header (default: the URL's host).
     #[arg(long = "host", value_name = "H", requires = "explain")]
     host: Option<String>,
+    /// With --explain: a request header, `'Name: value'` (repeatable), e.g.
+    /// `--header 'Accept-Encoding: br'` to see which encoding is chosen.
+    #[arg(long = "header", value_name = "NAME: VALUE", requires = "explain")]
+    header: Vec<String>,
     /// Directory that relative paths in the configuration are resolved against.
     #[arg(short = 'p', long = "prefix", value_name = "DIR")]
     prefix: Option<PathBuf>,
@@ -68,7 +72,13 @@ fn main() -> ExitCode {
     let warnings = webserv::config::warnings(&config);
     if cli.explain {
         let url = cli.url.as_deref().unwrap_or("");
-        return match webserv::explain::explain(&config, url, &cli.method, cli.host.as_deref()) {
+        return match webserv::explain::explain(
+            &config,
+            url,
+            &cli.method,
+            cli.host.as_deref(),
+            &cli.header,
+        ) {
             Ok(text) => {
                 print!("{text}");
                 ExitCode::SUCCESS

@@ -44,6 +44,7 @@ METRICS = {
     "RSS growth MiB": False,
     "spawns or req/s": True,
     "downloads MiB/s": True,
+    "body bytes": False,
     "errors": False,
 }
 # Recorded in RAW, summarised under the table rather than shown as rows.

@@ -174,6 +174,24 @@ pub const TABLE: &[Spec] = &[
     row("ssl_prefer_server_ciphers", TOP | SRV, 1, 1),
     row("ssl_session_tickets", TOP | SRV, 1, 1),
     row("ssl_session_timeout", TOP | SRV, 1, 1),
+    // Compression (src/config/compress.rs).
+    row("gzip", ALL, 1, 1),
+    open(row("gzip_types", ALL, 1, 1)),
+    row("gzip_min_length", ALL, 1, 1),
+    row("gzip_comp_level", ALL, 1, 1),
+    row("gzip_vary", ALL, 1, 1),
+    row("gzip_static", ALL, 1, 1),
+    row("brotli", ALL, 1, 1),
+    open(row("brotli_types", ALL, 1, 1)),
+    row("brotli_min_length", ALL, 1, 1),
+    row("brotli_comp_level", ALL, 1, 1),
+    row("brotli_static", ALL, 1, 1),
+    row("zstd", ALL, 1, 1),
+    open(row("zstd_types", ALL, 1, 1)),
+    row("zstd_min_length", ALL, 1, 1),
+    row("zstd_comp_level", ALL, 1, 1),
+    row("zstd_static", ALL, 1, 1),
+    row("compression_cache", ALL, 1, 1),
 ];
 
 /// The row for `name`.

@@ -15,6 +15,7 @@ mod build;
 mod caching;
 mod check;
 mod compat;
+pub mod compress;
 mod directives;
 mod include;
 mod lexer;

@@ -217,6 +217,8 @@ pub struct Location {
     pub etag: bool,
     /// `if_modified_since off|exact|before`. Default before.
     pub if_modified_since: IfModifiedSince,
+    /// `gzip`, `brotli`, `zstd` and their `_static`, `_types`... directives.
+    pub compression: super::compress::Compression,
     pub pos: Pos,
 }
 

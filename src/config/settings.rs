@@ -62,6 +62,8 @@ pub struct Settings {
     pub expires: Option<Expires>,
     pub etag: Option<bool>,
     pub if_modified_since: Option<IfModifiedSince>,
+    /// The compression directives, each inherited on its own.
+    pub compression: super::compress::Draft,
 }
 
 /// Defaults (nginx's, or the spec's where it differs).
@@ -77,7 +79,10 @@ pub const DEFAULT_TYPE: &str = "application/octet-stream";
 
 macro_rules! merge_fields {
     ($inner:ident, $outer:ident: $($field:ident),* $(,)?) => {
-        Settings { $($field: $inner.$field.clone().or_else(|| $outer.$field.clone()),)* }
+        Settings {
+            $($field: $inner.$field.clone().or_else(|| $outer.$field.clone()),)*
+            compression: $inner.compression.merge(&$outer.compression),
+        }
     };
 }
 
@@ -140,6 +145,7 @@ impl Settings {
                 self.if_modified_since = Some(caching::if_modified_since(&a[0])?)
             }
             _ if compat::KNOBS.contains(&name) => compat::check(d)?,
+            _ if self.compression.apply(d)? => {}
             _ => self.apply_limit(name, &a[0])?,
         }
         Ok(())
@@ -234,6 +240,7 @@ impl Settings {
             expires: s.expires.unwrap_or_default(),
             etag: s.etag.unwrap_or(true),
             if_modified_since: s.if_modified_since.unwrap_or_default(),
+            compression: s.compression.finish(),
             pos: pos.clone(),
         }
     }

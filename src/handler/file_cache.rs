@@ -118,7 +118,8 @@ pub fn forget(meta: &Metadata) {
             keep
         });
         c.data_bytes -= freed;
-    })
+    });
+    crate::filter::cache::forget(meta.dev(), meta.ino());
 }
 
 impl Cache {
@@ -161,6 +162,8 @@ impl Cache {
         }
         if let Some(old) = self.entries.remove(key) {
             self.data_bytes -= data_len(&old.opened);
+            // Its compressed bodies are stale too.
+            crate::filter::cache::forget(old.id.dev, old.id.ino);
         }
         None
     }

@@ -20,6 +20,7 @@ pub mod headers;
 pub mod options;
 pub mod path;
 pub mod phases;
+pub mod precompressed;
 pub mod precondition;
 pub mod rewrite;
 pub mod route;
@@ -322,7 +323,7 @@ pub fn process(
         req,
         trace: None,
     };
-    Outcome::Respond(match result {
+    let resp = match result {
         Ok(resp) if resp.status == 301 && resp.get_header("Location").is_some() => {
             // A directory without its slash: the redirect nginx makes absolute.
             let target = resp.get_header("Location").unwrap_or("/").to_string();
@@ -331,7 +332,9 @@ pub fn process(
         Ok(resp) => cx.decorate(resp, routed),
         Err(405) => not_allowed(&cx, routed),
         Err(status) => cx.error(routed, status),
-    })
+    };
+    // Body filters (compression) see every response a content handler made.
+    Outcome::Respond(crate::filter::apply(&loc.compression, req, resp))
 }
 
 fn cgi_job(

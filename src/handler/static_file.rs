@@ -11,6 +11,7 @@ use std::time::SystemTime;
 use super::autoindex;
 use super::file_cache::{self, Opened};
 use super::path::{encode, map_to_fs};
+use super::precompressed;
 use super::precondition::{self, Validators, Verdict};
 use crate::config::{LocKind, Location};
 use crate::http::date::{http_date, parse_http_date};
@@ -19,9 +20,14 @@ use crate::http::{Body, Request, Response};
 /// GET/HEAD of a clean path in `loc`. `Err(status)` asks for an error page.
 pub fn serve(loc: &Location, path: &str, req: &Request) -> Result<Response, u16> {
     let (base, rel) = base_and_rel(loc, path);
+    // A pre-compressed sibling answers first, as nginx's gzip_static does (the file
+    // itself need not exist): one stat, not two.
+    if let Some((sibling, enc)) = precompressed::find(loc, base, rel, req) {
+        return serve_file(loc, rel, sibling, Some(enc), req);
+    }
     let opened = open(loc, base, rel)?;
     if !opened.meta.is_dir() {
-        return serve_file(loc, rel, opened, req);
+        return serve_file(loc, rel, opened, None, req);
     }
     if !path.ends_with('/') {
         return Ok(redirect_to_slash(path, req));
@@ -159,7 +165,15 @@ fn mime_for(rel: &str) -> Option<&'static str> {
     })
 }
 
-fn serve_file(loc: &Location, rel: &str, opened: Opened, req: &Request) -> Result<Response, u16> {
+/// `opened` is the file, or its pre-compressed sibling in `encoding`: served with
+/// its own validators and byte ranges, and the file's Content-Type.
+fn serve_file(
+    loc: &Location,
+    rel: &str,
+    opened: Opened,
+    encoding: Option<crate::filter::Encoding>,
+    req: &Request,
+) -> Result<Response, u16> {
     let meta = &opened.meta;
     if !meta.is_file() {
         return Err(403);
@@ -176,6 +190,12 @@ fn serve_file(loc: &Location, rel: &str, opened: Opened, req: &Request) -> Resul
     let Validators { etag, mtime } = current;
     let mut resp = Response::new(200);
     resp.header("Content-Type", content_type(rel, loc));
+    if let Some(enc) = encoding {
+        resp.header("Content-Encoding", enc.token());
+    }
+    if loc.compression.vary && precompressed::varies(loc) {
+        crate::filter::add_vary(&mut resp);
+    }
     resp.header("Last-Modified", http_date(mtime));
     if loc.etag {
         resp.header("ETag", etag.clone());

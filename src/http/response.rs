@@ -30,6 +30,9 @@ pub enum Body {
         /// Read chunks that are not in the page cache on the aio thread pool.
         aio: bool,
     },
+    /// A body compressed as it is sent (chunked, length unknown): see
+    /// `filter::stream`.
+    Encoded(Box<crate::filter::Stream>),
 }
 
 impl Body {
@@ -39,6 +42,7 @@ impl Body {
             Body::Bytes(b) => b.len() as u64,
             Body::Shared { len, .. } => *len as u64,
             Body::File { len, .. } => *len,
+            Body::Encoded(_) => 0,
         }
     }
 
@@ -102,6 +106,8 @@ impl Response {
     pub fn write_head(&self, out: &mut Vec<u8>, date: &str, keep_alive: bool) {
         let framing = if bodiless(self.status) {
             Framing::None
+        } else if let Body::Encoded(_) = self.body {
+            Framing::Chunked
         } else {
             Framing::Length(self.body.len())
         };

@@ -121,6 +121,8 @@ pub struct Connection {
     out: Vec<u8>,
     out_pos: usize,
     file: Option<FileOut>,
+    /// A body compressed as it goes out (the compression filter's stream).
+    encoded: Option<Box<crate::filter::Stream>>,
     state: State,
     /// Requests answered on this connection (for `keepalive_requests`).
     served: u64,
@@ -177,6 +179,7 @@ impl Connection {
             out: Vec::new(),
             out_pos: 0,
             file: None,
+            encoded: None,
             state: State::Head { started: false },
             served: 0,
             redirects: 0,
@@ -510,6 +513,7 @@ impl Connection {
     fn queue_body(&mut self, body: Body) {
         match body {
             Body::Empty => {}
+            Body::Encoded(stream) => self.encoded = Some(stream),
             Body::Bytes(b) => self.out.extend_from_slice(&b),
             Body::Shared { data, offset, len } => {
                 if let Some(part) = data.get(offset..offset + len) {
@@ -649,8 +653,19 @@ impl Connection {
             // response: then the close (or shutdown) sends the last bytes and the
             // FIN in one segment, as nginx's tcp_nopush does.
             let closing = matches!(self.state, State::Write { close_after: true });
-            let more = closing || self.file.as_ref().is_some_and(|f| f.remaining > 0);
+            let more = closing
+                || self.encoded.is_some()
+                || self.file.as_ref().is_some_and(|f| f.remaining > 0);
             self.flush_out_more(more)?;
+            return Ok(Sent::More);
+        }
+        if let Some(stream) = &mut self.encoded {
+            // The next compressed chunk, once the previous one is out.
+            self.out.clear();
+            self.out_pos = 0;
+            if stream.fill(&mut self.out)? {
+                self.encoded = None;
+            }
             return Ok(Sent::More);
         }
         let owner = (ctx.key, self.serial);

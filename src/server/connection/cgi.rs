@@ -10,6 +10,7 @@ use std::time::Duration;
 use super::{Connection, Ctx, State, Step};
 use crate::cgi::output::{self, Reply};
 use crate::cgi::process::{Process, spawn_failure};
+use crate::filter::relay::Relay as Compressing;
 use crate::handler::{self, CgiJob, Routed};
 use crate::http::request::Framing as ReqFraming;
 use crate::http::status::bodiless;
@@ -44,6 +45,8 @@ pub(super) struct CgiRun {
     /// Where script output is read into; filled by several reads before it is
     /// framed, so chunks are large even when the script writes in small pieces.
     chunk: Vec<u8>,
+    /// The compression filter, when the output is compressed on its way.
+    encode: Option<Box<Compressing>>,
 }
 
 /// How much script output is gathered into one relayed chunk at most.
@@ -83,6 +86,7 @@ impl Connection {
                     close_after: false,
                     grace: job.timeout,
                     chunk: Vec::new(),
+                    encode: None,
                 };
                 self.deadline = Some(ctx.now + job.timeout);
                 self.state = State::Cgi {
@@ -244,6 +248,12 @@ impl Connection {
         // expires and server_tokens apply to a script's answer too, as in nginx.
         crate::handler::headers::finish(&mut resp, routed.location(ctx.config));
         let head_only = req.method == Method::Head || bodiless(status);
+        let comp = &routed.location(ctx.config).compression;
+        run.encode = crate::filter::relay::start(comp, req, status, &mut resp.raw_headers, length);
+        let length = if run.encode.is_some() { None } else { length };
+        if head_only {
+            run.encode = None;
+        }
         let relay = match length {
             _ if head_only => Relay::Discard,
             Some(n) => Relay::Length { remaining: n },
@@ -269,6 +279,14 @@ impl Connection {
     /// Appends script output to the client's output, framed.
     fn relay_body(&mut self, run: &mut CgiRun, relay: Relay, data: &[u8]) {
         if data.is_empty() {
+            return;
+        }
+        if let Some(encode) = &mut run.encode {
+            if encode.chunk(data, &mut self.out).is_err() {
+                // Nothing sensible can follow: end the stream here.
+                run.encode = None;
+                run.close_after = true;
+            }
             return;
         }
         match relay {
@@ -307,7 +325,18 @@ impl Connection {
                 self.cgi_fail(ctx, req, routed, 502)
             }
             Some(Relay::Chunked) => {
-                self.out.extend_from_slice(b"0\r\n\r\n");
+                match run.encode.take() {
+                    Some(encode) => {
+                        if encode.left.is_some_and(|n| n > 0) {
+                            // The script promised more than it sent.
+                            run.close_after = true;
+                        }
+                        if encode.finish(&mut self.out).is_err() {
+                            run.close_after = true;
+                        }
+                    }
+                    None => self.out.extend_from_slice(b"0\r\n\r\n"),
+                }
                 Round::Finished
             }
             Some(Relay::Length { remaining }) if remaining > 0 => {

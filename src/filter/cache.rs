@@ -1,0 +1,242 @@
+//! The compressed-body cache: per worker, the on-the-fly compressed bytes of static
+//! files, so a hot `app.js` is compressed once instead of on every request.
+//!
+//! An entry is keyed by the identity of the open file the open file cache handed
+//! out (device, inode, size, mtime and ctime, read with one `fstat` of that
+//! descriptor), the byte span, the coding and the level. So the bytes always match
+//! what the descriptor holds: when the open file cache's revalidation finds a file
+//! edited or replaced, it reopens it, the identity changes, and it also calls
+//! [`forget`] so the stale bodies are dropped at once. The cache is bounded in
+//! bytes by `compression_cache SIZE` (least recently used bodies leave first); a
+//! file larger than a quarter of that (or than 16 MiB) is streamed instead; `off`
+//! disables it.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::fs::File;
+use std::os::unix::fs::MetadataExt;
+use std::sync::Arc;
+
+use super::Encoding;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Key {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+    offset: u64,
+    len: u64,
+    encoding: Encoding,
+    level: u32,
+}
+
+struct Entry {
+    data: Arc<[u8]>,
+    used: u64,
+}
+
+#[derive(Default)]
+struct Cache {
+    entries: HashMap<Key, Entry>,
+    bytes: usize,
+    clock: u64,
+}
+
+thread_local! {
+    static CACHE: RefCell<Cache> = RefCell::new(Cache::default());
+}
+
+fn key(file: &File, offset: u64, len: u64, encoding: Encoding, level: u32) -> Option<Key> {
+    let m = file.metadata().ok()?;
+    Some(Key {
+        dev: m.dev(),
+        ino: m.ino(),
+        size: m.size(),
+        mtime: (m.mtime(), m.mtime_nsec()),
+        ctime: (m.ctime(), m.ctime_nsec()),
+        offset,
+        len,
+        encoding,
+        level,
+    })
+}
+
+/// The largest file compressed whole for the cache, whatever the budget: it is
+/// read into memory and compressed in one go.
+pub const MAX_ENTRY_SOURCE: u64 = 16 << 20;
+
+/// Whether a body of `len` source bytes is cached under a budget of `budget`.
+pub fn takes(budget: u64, len: u64) -> bool {
+    budget > 0 && len <= (budget / 4).min(MAX_ENTRY_SOURCE)
+}
+
+/// The cached compressed bytes of `len` bytes of `file` at `offset`.
+pub fn lookup(
+    budget: u64,
+    file: &File,
+    offset: u64,
+    len: u64,
+    encoding: Encoding,
+    level: u32,
+) -> Option<Arc<[u8]>> {
+    if !takes(budget, len) {
+        return None;
+    }
+    let k = key(file, offset, len, encoding, level)?;
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        c.clock += 1;
+        let clock = c.clock;
+        let e = c.entries.get_mut(&k)?;
+        e.used = clock;
+        Some(Arc::clone(&e.data))
+    })
+}
+
+/// Keeps `data` (when the budget takes it) and returns it shared.
+pub fn store(
+    budget: u64,
+    file: &File,
+    offset: u64,
+    len: u64,
+    encoding: Encoding,
+    level: u32,
+    data: Vec<u8>,
+) -> Arc<[u8]> {
+    let data: Arc<[u8]> = data.into();
+    if !takes(budget, len) {
+        return data;
+    }
+    let Some(k) = key(file, offset, len, encoding, level) else {
+        return data;
+    };
+    CACHE.with(|c| c.borrow_mut().insert(k, Arc::clone(&data), budget as usize));
+    data
+}
+
+impl Cache {
+    fn insert(&mut self, k: Key, data: Arc<[u8]>, budget: usize) {
+        if let Some(old) = self.entries.remove(&k) {
+            self.bytes -= old.data.len();
+        }
+        while self.bytes + data.len() > budget {
+            let Some(oldest) = self
+                .entries
+                .iter()
+                .min_by_key(|(_, e)| e.used)
+                .map(|(k, _)| *k)
+            else {
+                break;
+            };
+            if let Some(old) = self.entries.remove(&oldest) {
+                self.bytes -= old.data.len();
+            }
+        }
+        if self.bytes + data.len() <= budget {
+            self.clock += 1;
+            self.bytes += data.len();
+            let used = self.clock;
+            self.entries.insert(k, Entry { data, used });
+        }
+    }
+}
+
+/// Drops every body of the file (device, inode): the open file cache found it
+/// changed, replaced or deleted.
+pub fn forget(dev: u64, ino: u64) {
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.entries.is_empty() {
+            return;
+        }
+        let mut freed = 0;
+        c.entries.retain(|k, e| {
+            let keep = (k.dev, k.ino) != (dev, ino);
+            if !keep {
+                freed += e.data.len();
+            }
+            keep
+        });
+        c.bytes -= freed;
+    })
+}
+
+/// (entries, bytes) held by this worker.
+pub fn usage() -> (usize, usize) {
+    CACHE.with(|c| {
+        let c = c.borrow();
+        (c.entries.len(), c.bytes)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn file(content: &[u8]) -> File {
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(content).unwrap();
+        f
+    }
+
+    #[test]
+    fn hits_are_per_file_span_coding_and_level_and_bounded_in_bytes() {
+        let a = file(&[b'a'; 1000]);
+        let b = file(&[b'b'; 1000]);
+        let g = Encoding::Gzip;
+        assert!(lookup(4000, &a, 0, 1000, g, 6).is_none());
+        store(4000, &a, 0, 1000, g, 6, vec![1; 900]);
+        assert_eq!(lookup(4000, &a, 0, 1000, g, 6).unwrap().len(), 900);
+        assert!(lookup(4000, &a, 0, 1000, g, 5).is_none(), "other level");
+        assert!(
+            lookup(4000, &a, 0, 1000, Encoding::Brotli, 6).is_none(),
+            "other coding"
+        );
+        assert!(lookup(4000, &a, 1, 999, g, 6).is_none(), "other span");
+        assert!(lookup(4000, &b, 0, 1000, g, 6).is_none(), "other file");
+        // Budget 4000: a second 900 fits, a third and fourth push out the least
+        // recently used.
+        store(4000, &b, 0, 1000, g, 6, vec![2; 900]);
+        lookup(4000, &a, 0, 1000, g, 6);
+        store(4000, &b, 0, 1000, g, 1, vec![3; 900]);
+        store(4000, &b, 0, 1000, g, 2, vec![4; 900]);
+        store(4000, &b, 0, 1000, g, 3, vec![5; 900]);
+        let (n, bytes) = usage();
+        assert!(bytes <= 4000 && n == 4, "{n} entries, {bytes} bytes");
+        assert!(
+            lookup(4000, &a, 0, 1000, g, 6).is_some(),
+            "recently used stays"
+        );
+        assert!(
+            lookup(4000, &b, 0, 1000, g, 6).is_none(),
+            "least recently used left"
+        );
+        // Too large for a quarter of the budget: not kept.
+        assert!(!takes(4000, 1001));
+        assert!(
+            !takes(1 << 40, MAX_ENTRY_SOURCE + 1),
+            "bounded whatever the budget"
+        );
+        assert!(lookup(0, &a, 0, 1000, g, 6).is_none(), "off");
+    }
+
+    #[test]
+    fn a_changed_file_misses_and_forget_drops_its_bodies() {
+        let mut f = file(b"one version of the file");
+        let g = Encoding::Gzip;
+        store(1 << 20, &f, 0, 23, g, 1, vec![9; 10]);
+        assert!(lookup(1 << 20, &f, 0, 23, g, 1).is_some());
+        f.write_all(b"!").unwrap();
+        assert!(
+            lookup(1 << 20, &f, 0, 23, g, 1).is_none(),
+            "size and mtime changed"
+        );
+        let m = f.metadata().unwrap();
+        store(1 << 20, &f, 0, 24, g, 1, vec![9; 10]);
+        forget(m.dev(), m.ino());
+        assert!(lookup(1 << 20, &f, 0, 24, g, 1).is_none());
+    }
+}
