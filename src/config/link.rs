@@ -13,6 +13,11 @@ use crate::vars::{self, Names, Template, Var};
 pub fn link(config: &mut Config, formats: Vec<(LogFormat, Pos)>) -> Result<(), ConfigError> {
     let mut names = Names::default();
     for server in &mut config.servers {
+        for re in &server.name_regexes {
+            for name in re.regex.capture_names().flatten() {
+                names.declare(name);
+            }
+        }
         declare_ops(&mut server.rewrite, &mut names);
         for loc in &mut server.locations {
             if let LocKind::Regex(p) = &mut loc.kind {

@@ -198,7 +198,7 @@ impl<'a> Cx<'a> {
 /// Phase 1: server and location for a request head; `Err` is the response to send
 /// without reading the body.
 pub fn route(config: &Config, origin: Origin, req: &Request) -> Result<Routed, Response> {
-    let server = server_index(config, origin.group, req.host.as_deref());
+    let (server, vars) = select_server(config, origin, req);
     if let Some(resp) = options::star(&config.servers[server], req) {
         return Err(resp);
     }
@@ -208,7 +208,30 @@ pub fn route(config: &Config, origin: Origin, req: &Request) -> Result<Routed, R
         req,
         trace: None,
     };
-    phases::route(&cx, server)
+    phases::route(&cx, server, vars)
+}
+
+/// The server for the request and, when a `server_name` regex chose it, its
+/// captures as the request's first variables (`$1`, named groups).
+fn select_server(config: &Config, origin: Origin, req: &Request) -> (usize, vars::State) {
+    let mut state = vars::State::default();
+    let Some(group) = config.listens.get(origin.group) else {
+        return (0, state);
+    };
+    let chosen = vhost::select(config, group, req.host.as_deref());
+    if let Some((_, caps)) = &chosen.captures {
+        state.captures = caps
+            .iter()
+            .take(10)
+            .map(|m| m.map_or(String::new(), |m| m.as_str().to_string()))
+            .collect();
+        for (name, value) in chosen.named_captures() {
+            if let Some(slot) = config.vars.iter().position(|v| v == name) {
+                state.set(slot as u16, value.to_string());
+            }
+        }
+    }
+    (chosen.server, state)
 }
 
 /// [`route`], with every phase's decision written down (`--explain`).
@@ -218,14 +241,14 @@ pub fn route_traced(
     req: &Request,
 ) -> (Result<Routed, Response>, Vec<String>) {
     let trace = std::cell::RefCell::new(Vec::new());
-    let server = server_index(config, origin.group, req.host.as_deref());
+    let (server, vars) = select_server(config, origin, req);
     let cx = Cx {
         config,
         origin,
         req,
         trace: Some(&trace),
     };
-    let result = phases::route(&cx, server);
+    let result = phases::route(&cx, server, vars);
     (result, trace.into_inner())
 }
 

@@ -32,11 +32,12 @@ pub enum Target {
 }
 
 /// The phases from the server's rewrite phase on.
-pub fn route(cx: &Cx, server: usize) -> Result<Routed, Response> {
+pub fn route(cx: &Cx, server: usize, vars: crate::vars::State) -> Result<Routed, Response> {
     let Some(clean) = path::clean(cx.req.path()) else {
         return Err(error_response(cx.config, server, None, 400));
     };
     let mut r = Routed::new(server, clean, cx.req.query());
+    r.vars = vars;
     let ops = &cx.config.servers[server].rewrite;
     if !ops.is_empty()
         && let Flow::Respond(resp) = rewrite::run(cx, ops, &mut r, false)

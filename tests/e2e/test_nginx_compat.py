@@ -352,3 +352,26 @@ def test_json_access_log_is_one_json_object_per_line(tmp_path):
     finally:
         ng.stop()
         ws.stop()
+
+
+REGEX_SERVER_NAMES = """
+server {
+    listen 127.0.0.1:{port};
+    server_name ~^(?<sub>[a-z]+)\\.(?<zone>example|sample)\\.test$;
+    return 200 "sub=$sub zone=$zone one=$1 host=$host\\n";
+}
+server {
+    listen 127.0.0.1:{port} default_server;
+    server_name _;
+    return 200 "default $host\\n";
+}
+"""
+
+
+def test_server_name_regex_captures_are_variables(pair):
+    ng, ws = pair(REGEX_SERVER_NAMES)
+    for host in ["shop.example.test", "blog.sample.test", "x.other.test", "SHOP.Example.test"]:
+        a, b = compare(ng, ws, "/", headers={"Host": host})
+        assert b.text == a.text, host
+    a, b = compare(ng, ws, "/", headers={"Host": "shop.example.test"})
+    assert b.text == "sub=shop zone=example one=shop host=shop.example.test\n"
