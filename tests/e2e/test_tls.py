@@ -251,3 +251,43 @@ def test_alpn_like_nginx(webserv, certs, tmp_path):
         ng.stop()
     # An h2-only client is refused by both (no protocol in common), not served h2.
     assert alpn_answer(server.port, certs, ["h2"]).startswith("refused")
+
+
+SCHEME_SITES = """
+server {
+    listen 127.0.0.1:{port};
+    server_name localhost;
+    return 301 https://$host:{port2}$request_uri;
+}
+server {
+    listen 127.0.0.1:{port2} ssl;
+    server_name localhost;
+    ssl_certificate {certs}/localhost.pem;
+    ssl_certificate_key {certs}/localhost.key;
+    add_header Strict-Transport-Security "max-age=63072000" always;
+    location / {
+        return 200 "$scheme $https $server_port $request_uri\\n";
+    }
+    location = /moved {
+        return 302 /landing;
+    }
+}
+"""
+
+
+def test_http_to_https_redirect_and_scheme_variables(webserv, certs):
+    """The cookbook's HTTP → HTTPS redirect and HSTS, and $scheme/$https under TLS."""
+    s = webserv(SCHEME_SITES, nports=2, certs=certs)
+    plain, tls = s.ports
+    r = requests.get(f"http://127.0.0.1:{plain}/a/b?c=d", headers={"Host": "localhost"},
+                     allow_redirects=False, timeout=IO_TIMEOUT)
+    assert r.status_code == 301
+    assert r.headers["Location"] == f"https://localhost:{tls}/a/b?c=d"
+    ca = str(certs / "ca.pem")
+    r = requests.get(r.headers["Location"], verify=ca, timeout=IO_TIMEOUT)
+    assert r.text == f"https on {tls} /a/b?c=d\n"
+    assert r.headers["Strict-Transport-Security"] == "max-age=63072000"
+    # A local redirect under TLS is made absolute with https and the port.
+    r = requests.get(f"https://localhost:{tls}/moved", verify=ca, allow_redirects=False,
+                     timeout=IO_TIMEOUT)
+    assert r.headers["Location"] == f"https://localhost:{tls}/landing"
