@@ -151,18 +151,6 @@ mod tests {
             "{fs:?}"
         );
     }
-}
-
-#[cfg(test)]
-mod order_tests {
-    use super::*;
-
-    fn config(text: &str) -> crate::config::Config {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("t.conf");
-        std::fs::write(&file, text).unwrap();
-        crate::config::load(&file, dir.path()).unwrap()
-    }
 
     /// Every kind of location in one server, and which one each URI gets: nginx's
     /// order (exact, longest prefix, `^~` stops, regexes in order, nested).

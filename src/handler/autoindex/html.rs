@@ -6,14 +6,10 @@
 
 use super::{Entry, SortKey};
 use crate::config::ListingStyle;
-use crate::http::date::civil;
+use crate::http::date;
 
 /// nginx's `NGX_HTTP_AUTOINDEX_NAME_LEN`.
 const NAME_COLUMN: usize = 50;
-
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
 
 const STYLE: &str = "body{font-family:system-ui,-apple-system,\"Segoe UI\",Roboto,sans-serif;\
 margin:2rem auto;max-width:62rem;padding:0 1rem;color:#1f2328;line-height:1.5}\
@@ -128,15 +124,8 @@ fn listing_date(mtime: i64, localtime: bool) -> String {
     } else {
         mtime
     };
-    let c = civil(u64::try_from(secs).unwrap_or(0));
-    format!(
-        "{:02}-{}-{} {:02}:{:02}",
-        c.day,
-        MONTHS[(c.month - 1) as usize],
-        c.year,
-        c.hour,
-        c.min
-    )
+    let secs = u64::try_from(secs).unwrap_or(0);
+    date::listing_date(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
 }
 
 /// The local zone's offset from UTC at `secs`, in seconds (`TZ`, else
