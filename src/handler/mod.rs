@@ -178,8 +178,15 @@ impl<'a> Cx<'a> {
         let loc = r.location(self.config);
         charset::apply(&mut resp, loc);
         headers::finish(&mut resp, loc);
+        self.add_headers(&mut resp, r);
+        resp
+    }
+
+    /// The location's `add_header` list (on 2xx/3xx, or any status with `always`).
+    pub fn add_headers(&self, resp: &mut Response, r: &Routed) {
+        let loc = r.location(self.config);
         if loc.add_headers.is_empty() {
-            return resp;
+            return;
         }
         let added = takes_added_headers(resp.status);
         for h in loc.add_headers.iter().filter(|h| added || h.always) {
@@ -191,7 +198,6 @@ impl<'a> Cx<'a> {
                 resp.header(&h.name, value);
             }
         }
-        resp
     }
 }
 

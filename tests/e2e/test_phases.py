@@ -24,6 +24,7 @@ server {
         cgi .sh /bin/sh;
         index index.sh;
         allow_methods GET POST;
+        add_header X-Conf "cgi $request_method";
     }
     location /loop/ {
         rewrite ^/loop/(.*)$ /loop/x$1 last;
@@ -68,6 +69,8 @@ def test_an_index_file_that_is_a_cgi_script_runs(webserv, tmp_path):
     r = requests.get(s.url("/cgi-bin/"), timeout=TIMEOUT)
     assert r.status_code == 200
     assert r.text == "index script ran: GET /cgi-bin/index.sh\n"
+    # add_header applies to a script's answer, as nginx's does to FastCGI's.
+    assert r.headers["X-Conf"] == "cgi GET"
     assert "printf" not in r.text, "the script's source must never be served"
     r = requests.post(s.url("/cgi-bin/"), data=b"x=1", timeout=TIMEOUT)
     assert r.status_code == 200

@@ -245,8 +245,16 @@ impl Connection {
         resp.reason = reason;
         resp.raw_headers = headers;
         handler::charset::apply_raw(&mut resp.raw_headers, routed.location(ctx.config));
-        // expires and server_tokens apply to a script's answer too, as in nginx.
+        // expires, server_tokens and add_header apply to a script's answer too, as in
+        // nginx.
         crate::handler::headers::finish(&mut resp, routed.location(ctx.config));
+        let cx = handler::Cx {
+            config: ctx.config,
+            origin: self.origin,
+            req,
+            trace: None,
+        };
+        cx.add_headers(&mut resp, routed);
         let head_only = req.method == Method::Head || bodiless(status);
         let comp = &routed.location(ctx.config).compression;
         run.encode = crate::filter::relay::start(comp, req, status, &mut resp.raw_headers, length);
