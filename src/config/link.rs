@@ -31,13 +31,16 @@ pub fn link(config: &mut Config, formats: Vec<(LogFormat, Pos)>) -> Result<(), C
         link_template(&mut f.template, &names)?;
         all.push(Arc::new(f));
     }
+    let mut numbered = all.iter().any(|f| reads_captures(&f.template));
     for server in &mut config.servers {
         for t in op_templates(&mut server.rewrite) {
             link_template(t, &names)?;
+            numbered |= reads_captures(t);
         }
         for loc in &mut server.locations {
             for t in location_templates(loc) {
                 link_template(t, &names)?;
+                numbered |= reads_captures(t);
             }
             for log in &mut loc.access_logs {
                 let Some(f) = all.iter().find(|f| f.name == log.format) else {
@@ -48,8 +51,32 @@ pub fn link(config: &mut Config, formats: Vec<(LogFormat, Pos)>) -> Result<(), C
             }
         }
     }
+    for server in &mut config.servers {
+        for p in patterns(&mut server.rewrite) {
+            p.set_numbered(numbered);
+        }
+        for loc in &mut server.locations {
+            if let LocKind::Regex(p) = &mut loc.kind {
+                p.set_numbered(numbered);
+            }
+            for p in patterns(&mut loc.rewrite) {
+                p.set_numbered(numbered);
+            }
+        }
+    }
     config.vars = names.names;
     Ok(())
+}
+
+fn reads_captures(t: &Template) -> bool {
+    t.vars().any(|v| matches!(v, Var::Capture(_)))
+}
+
+fn patterns(ops: &mut [Op]) -> impl Iterator<Item = &mut crate::vars::Pattern> {
+    ops.iter_mut().filter_map(|op| match op {
+        Op::Rewrite { pattern, .. } => Some(&mut **pattern),
+        _ => None,
+    })
 }
 
 fn declare_ops(ops: &mut [Op], names: &mut Names) {

@@ -14,7 +14,8 @@
 use std::borrow::Cow;
 
 use super::rewrite::{self, Flow};
-use super::{Cx, Routed, error_response, path, route as find, static_file};
+use super::static_file::{self, Kind};
+use super::{Cx, Routed, error_response, path, route as find};
 use crate::cgi;
 use crate::config::{Fallback, Location, TryFiles};
 use crate::http::{Framing, Method, Response};
@@ -65,6 +66,7 @@ pub fn locate(cx: &Cx, mut r: Routed, mut target: Target) -> Result<Routed, Resp
         cx.note(|| {
             let why = match how {
                 None => "named location".to_string(),
+                Some(find::How::Regex) if r.vars.captures.is_empty() => "regex".to_string(),
                 Some(find::How::Regex) => format!("regex, captures {:?}", r.vars.captures),
                 Some(h) => format!("{h:?}").to_lowercase(),
             };
@@ -200,8 +202,8 @@ fn try_files(cx: &Cx, r: &Routed, loc: &Location, tf: &TryFiles) -> Tried {
         let Some(uri) = path::normalize(tested) else {
             continue;
         };
-        let meta = static_file::probe(loc, &uri);
-        let found = meta.is_some_and(|m| if dir { m.is_dir() } else { m.is_file() });
+        let want = if dir { Kind::Dir } else { Kind::File };
+        let found = static_file::probe(loc, &uri) == Some(want);
         cx.note(|| {
             let kind = if dir { "directory" } else { "file" };
             let file = loc.file_for(&uri);
@@ -249,8 +251,6 @@ fn index_file(loc: &Location, uri: &str) -> Option<String> {
         } else {
             format!("{uri}{name}")
         };
-        static_file::probe(loc, &candidate)
-            .filter(|m| m.is_file())
-            .map(|_| candidate)
+        (static_file::probe(loc, &candidate) == Some(Kind::File)).then_some(candidate)
     })
 }

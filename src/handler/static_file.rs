@@ -53,11 +53,24 @@ pub fn serve_error_page(loc: &Location, path: &str) -> Result<Response, u16> {
     Ok(resp)
 }
 
-/// The metadata of what `uri` names in `loc` (through the open file cache), for
-/// `try_files` and `index`; `None` if there is nothing there or it is off limits.
-pub fn probe(loc: &Location, uri: &str) -> Option<std::fs::Metadata> {
+/// What a URI names, for `try_files` and `index`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    File,
+    Dir,
+    Other,
+}
+
+/// What `uri` names in `loc`, with one `stat` (nothing is opened: the file is opened,
+/// strictly below the root, only when it is served); `None` if nothing is there.
+pub fn probe(loc: &Location, uri: &str) -> Option<Kind> {
     let (base, rel) = base_and_rel(loc, uri);
-    open(loc, base, rel).ok().map(|o| o.meta)
+    let st = super::beneath::stat(base, rel).ok()?;
+    Some(match st.st_mode & libc::S_IFMT {
+        libc::S_IFREG => Kind::File,
+        libc::S_IFDIR => Kind::Dir,
+        _ => Kind::Other,
+    })
 }
 
 /// The directory a location serves from and the path inside it: `root` + the

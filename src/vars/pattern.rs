@@ -16,6 +16,9 @@ pub struct Pattern {
     /// `(group index, name, user slot)` for each named group; the slot is set by
     /// [`Pattern::declare`] once the whole configuration is read.
     named: Vec<(usize, Box<str>, u16)>,
+    /// Whether `$0`..`$9` are read anywhere in the configuration: if not, a match
+    /// is a plain test (no captures copied per request).
+    numbered: bool,
 }
 
 impl Pattern {
@@ -46,6 +49,7 @@ impl Pattern {
             re,
             caseless,
             named,
+            numbered: true,
         })
     }
 
@@ -54,6 +58,12 @@ impl Pattern {
         for (_, name, slot) in &mut self.named {
             *slot = names.declare(name);
         }
+    }
+
+    /// Says whether any template reads `$0`..`$9` (set once the configuration is
+    /// linked).
+    pub fn set_numbered(&mut self, used: bool) {
+        self.numbered = used;
     }
 
     pub fn as_str(&self) -> &str {
@@ -66,6 +76,9 @@ impl Pattern {
 
     /// Whether `subject` matches; on a match the captures replace `state`'s.
     pub fn matches(&self, subject: &str, state: &mut State) -> bool {
+        if self.named.is_empty() && !self.numbered {
+            return self.re.is_match(subject);
+        }
         if self.re.captures_len() == 1 && self.named.is_empty() {
             if !self.re.is_match(subject) {
                 return false;
