@@ -1,0 +1,286 @@
+//! `-T`: the effective configuration in the config language, with every inherited
+//! value and default written out in each location (and nested locations nested).
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use crate::config::{CgiPathInfo, Config, Fallback, Location, Op, RewriteFlag, Server};
+
+/// The effective configuration in nginx syntax, with every inherited value and
+/// default written out in each location.
+pub fn dump(config: &Config) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# effective configuration of {}",
+        config.file.display()
+    );
+    let _ = writeln!(out, "worker_processes {};", config.worker_processes);
+    let _ = writeln!(
+        out,
+        "events {{ worker_connections {}; }}",
+        config.worker_connections
+    );
+    if let Some(p) = &config.pid {
+        let _ = writeln!(out, "pid {};", p.display());
+    }
+    match &config.error_log {
+        Some(e) => {
+            let target = e
+                .path
+                .as_ref()
+                .map_or("stderr".to_owned(), |p| p.display().to_string());
+            let _ = writeln!(
+                out,
+                "error_log {target} {};",
+                e.level.as_str().to_lowercase()
+            );
+        }
+        None => out.push_str("error_log stderr;\n"),
+    }
+    for server in &config.servers {
+        dump_server(&mut out, server);
+    }
+    out
+}
+
+fn dump_server(out: &mut String, s: &Server) {
+    let _ = writeln!(out, "\n# {}\nserver {{", s.pos);
+    for l in &s.listen {
+        let flag = if l.default_server {
+            " default_server"
+        } else {
+            ""
+        };
+        let opts = l.options.map(|o| o.to_conf()).unwrap_or_default();
+        let ssl = if l.ssl { " ssl" } else { "" };
+        let _ = writeln!(out, "    listen {}{flag}{ssl}{opts};", l.addr);
+    }
+    if !s.server_names.is_empty() {
+        let names: Vec<String> = s.server_names.iter().map(|n| quote(n)).collect();
+        let _ = writeln!(out, "    server_name {};", names.join(" "));
+    }
+    for line in s.tls.lines() {
+        let _ = writeln!(out, "    {line};");
+    }
+    let _ = writeln!(
+        out,
+        "    client_header_buffer_size {};",
+        s.client_header_buffer_size
+    );
+    let _ = writeln!(
+        out,
+        "    client_header_timeout {};",
+        secs(s.client_header_timeout)
+    );
+    let _ = writeln!(
+        out,
+        "    client_body_timeout {};",
+        secs(s.client_body_timeout)
+    );
+    let _ = writeln!(out, "    send_timeout {};", secs(s.send_timeout));
+    let _ = writeln!(out, "    keepalive_timeout {};", secs(s.keepalive_timeout));
+    let _ = writeln!(out, "    keepalive_requests {};", s.keepalive_requests);
+    for op in &s.rewrite {
+        let _ = writeln!(out, "    {};", op_line(op));
+    }
+    for &i in &s.top {
+        dump_location(out, s, i, 1);
+    }
+    out.push_str("}\n");
+}
+
+/// A location and its nested ones, indented `depth` levels.
+fn dump_location(out: &mut String, s: &Server, i: usize, depth: usize) {
+    let loc = &s.locations[i];
+    let pad = "    ".repeat(depth);
+    let _ = writeln!(
+        out,
+        "\n{pad}# {}\n{pad}location {}{} {{",
+        loc.pos,
+        loc.modifier(),
+        quote(&loc.path)
+    );
+    for line in location_lines(loc) {
+        // A block line (`types { ... }`) takes no `;`.
+        let end = if line.ends_with('}') { "" } else { ";" };
+        let _ = writeln!(out, "{pad}    {line}{end}");
+    }
+    for &c in &loc.children {
+        dump_location(out, s, c, depth + 1);
+    }
+    let _ = writeln!(out, "{pad}}}");
+}
+
+/// A rewrite-module directive as written.
+fn op_line(op: &Op) -> String {
+    match op {
+        Op::Rewrite {
+            pattern,
+            replacement,
+            flag,
+            ..
+        } => {
+            let flag = match flag {
+                RewriteFlag::None => "",
+                RewriteFlag::Last => " last",
+                RewriteFlag::Break => " break",
+                RewriteFlag::Redirect => " redirect",
+                RewriteFlag::Permanent => " permanent",
+            };
+            format!(
+                "rewrite {} {}{flag}",
+                quote(pattern.as_str()),
+                quote(replacement.source())
+            )
+        }
+        Op::Return(r) => format!(
+            "return {}{}",
+            r.code,
+            r.target
+                .as_ref()
+                .map_or(String::new(), |t| format!(" {}", quote(t.source())))
+        ),
+        Op::Set { value, .. } => format!("set {}", quote(value.source())),
+        Op::Break => "break".into(),
+    }
+}
+
+/// The `autoindex_*` and `charset*` lines of a location.
+fn listing_lines(loc: &Location) -> [String; 5] {
+    let format = match loc.listing.format {
+        crate::config::ListingFormat::Html => "html",
+        crate::config::ListingFormat::Json => "json",
+        crate::config::ListingFormat::Xml => "xml",
+    };
+    [
+        format!("autoindex_exact_size {}", on_off(loc.listing.exact_size)),
+        format!("autoindex_localtime {}", on_off(loc.listing.localtime)),
+        format!("autoindex_format {format}"),
+        format!("charset {}", loc.charset.as_deref().unwrap_or("off")),
+        format!("charset_types {}", loc.charset_types.join(" ")),
+    ]
+}
+
+/// Every directive of a location, as config lines (without the `;`).
+pub(super) fn location_lines(loc: &Location) -> Vec<String> {
+    // root and alias exclude each other in one location.
+    let mut v = vec![match &loc.alias {
+        Some(a) => format!("alias {}", a.display()),
+        None => format!("root {}", loc.root.display()),
+    }];
+    v.push(format!("index {}", loc.index.join(" ")));
+    v.push(format!("autoindex {}", on_off(loc.autoindex)));
+    v.extend(listing_lines(loc));
+    let mut pages: Vec<_> = loc.error_pages.iter().collect();
+    pages.sort_by_key(|(code, _)| **code);
+    for (code, page) in pages {
+        let over = page
+            .status_override
+            .map_or(String::new(), |c| format!(" ={c}"));
+        v.push(format!(
+            "error_page {code}{over} {}",
+            quote(page.uri.source())
+        ));
+    }
+    v.push(format!("client_max_body_size {}", loc.client_max_body_size));
+    v.push(format!("allow_methods {}", loc.allow_methods.join(" ")));
+    if loc.internal {
+        v.push("internal".into());
+    }
+    v.extend(loc.rewrite.iter().map(op_line));
+    if let Some(tf) = &loc.try_files {
+        let mut line = String::from("try_files");
+        for f in &tf.files {
+            line.push(' ');
+            line.push_str(&quote(f.source()));
+        }
+        match &tf.fallback {
+            Fallback::Uri(t) => line.push_str(&format!(" {}", quote(t.source()))),
+            Fallback::Status(c) => line.push_str(&format!(" ={c}")),
+        }
+        v.push(line);
+    }
+    if let Some(u) = &loc.upload_store {
+        v.push(format!("upload_store {}", u.display()));
+    }
+    for h in &loc.cgi {
+        let interp = h
+            .interpreter
+            .as_ref()
+            .map_or(String::new(), |p| format!(" {}", p.display()));
+        v.push(format!("cgi {}{interp}", h.ext));
+    }
+    v.push(format!("cgi_timeout {}", secs(loc.cgi_timeout)));
+    v.push(match loc.cgi_path_info {
+        CgiPathInfo::Split => "cgi_path_info split".to_owned(),
+        CgiPathInfo::Full => "cgi_path_info full".to_owned(),
+    });
+    v.push(format!("sendfile {}", on_off(loc.sendfile)));
+    v.push(format!("aio {}", if loc.aio { "threads" } else { "off" }));
+    let cache = &loc.open_file_cache;
+    v.push(if cache.max == 0 {
+        "open_file_cache off".to_owned()
+    } else {
+        format!(
+            "open_file_cache max={} inactive={}",
+            cache.max,
+            secs(cache.inactive)
+        )
+    });
+    v.push(format!("open_file_cache_valid {}", secs(cache.valid)));
+    v.push(format!("default_type {}", loc.default_type));
+    v.extend(loc.header_lines());
+    for h in &loc.add_headers {
+        let always = if h.always { " always" } else { "" };
+        v.push(format!(
+            "add_header {} {}{always}",
+            h.name,
+            quote(h.value.source())
+        ));
+    }
+    if loc.access_logs.is_empty() {
+        v.push("access_log off".to_owned());
+    }
+    for log in &loc.access_logs {
+        v.push(format!("access_log {} {}", log.path.display(), log.format));
+    }
+    v.extend(crate::config::compress::lines(&loc.compression));
+    v
+}
+
+fn on_off(b: bool) -> &'static str {
+    if b { "on" } else { "off" }
+}
+
+fn secs(d: Duration) -> String {
+    if d.subsec_millis() == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{}ms", d.as_millis())
+    }
+}
+
+fn quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_graphic() && !b"\"';{}#".contains(&b))
+    {
+        s.to_owned()
+    } else {
+        format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting() {
+        assert_eq!(quote("plain"), "plain");
+        assert_eq!(quote("two words"), "\"two words\"");
+        assert_eq!(quote("a\"b"), "\"a\\\"b\"");
+        assert_eq!(quote(""), "\"\"");
+    }
+}
