@@ -7,8 +7,14 @@
 //! - [`server`]: the event loop: ConnectionManager (one mio `Poll` per worker),
 //!   Listeners, Connections and their timers.
 //! - [`transport`]: plain TCP or TLS (rustls) under each connection; SNI certificates.
-//! - [`handler`]: the RequestProcessor: virtual server and location selection, then
-//!   return / upload / delete / static / index / autoindex, and error pages.
+//! - [`handler`]: the RequestProcessor, in nginx's request phases: server, rewrite,
+//!   location (exact, prefix, `^~`, regex, named, nested), access, `try_files`, then a
+//!   content handler (CGI, upload, delete, static, autoindex), with internal redirects
+//!   (`index`, `try_files`, `error_page`, `rewrite ... last`) back to the location.
+//! - [`vars`]: nginx variables, compiled once into templates; regexes with captures.
+//! - [`filter`]: response body filters (gzip, brotli, zstd), negotiated per request.
+//! - [`cgi`]: CGI/1.1 scripts on non-blocking pipes in the same loop.
+//! - [`explain`]: `-T` (the effective configuration) and `--explain` (each phase).
 
 pub mod cgi;
 pub mod config;
