@@ -124,10 +124,10 @@ impl Response {
     ) {
         let status = self.status;
         out.extend_from_slice(b"HTTP/1.1 ");
-        out.extend_from_slice(status.to_string().as_bytes());
+        push_number(out, u64::from(status));
         out.push(b' ');
         let phrase = self.reason.as_deref().unwrap_or(reason(status));
-        out.extend(phrase.bytes().filter(|&b| b != b'\r' && b != b'\n'));
+        push_clean(out, phrase.as_bytes());
         out.extend_from_slice(b"\r\nServer: ");
         out.extend_from_slice(if self.server_tokens {
             SERVER_VERSION.as_bytes()
@@ -146,7 +146,7 @@ impl Response {
         match framing {
             Framing::Length(n) => {
                 out.extend_from_slice(b"Content-Length: ");
-                out.extend_from_slice(n.to_string().as_bytes());
+                push_number(out, n);
                 out.extend_from_slice(b"\r\n");
             }
             Framing::Chunked => out.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
@@ -165,8 +165,33 @@ impl Response {
 fn push_header(out: &mut Vec<u8>, name: &str, value: &[u8]) {
     out.extend_from_slice(name.as_bytes());
     out.extend_from_slice(b": ");
-    out.extend(value.iter().filter(|&&b| b != b'\r' && b != b'\n'));
+    push_clean(out, value);
     out.extend_from_slice(b"\r\n");
+}
+
+/// Appends `value` without its CR and LF bytes (one scan when it has none, the
+/// usual case).
+fn push_clean(out: &mut Vec<u8>, value: &[u8]) {
+    if memchr::memchr2(b'\r', b'\n', value).is_none() {
+        out.extend_from_slice(value);
+    } else {
+        out.extend(value.iter().filter(|&&b| b != b'\r' && b != b'\n'));
+    }
+}
+
+/// Appends `n` in decimal without allocating.
+fn push_number(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
 }
 
 /// A built-in error page, small HTML as nginx sends, its footer naming the
@@ -210,6 +235,15 @@ mod tests {
         let mut out = Vec::new();
         r.write_head(&mut out, "Sun, 06 Nov 1994 08:49:37 GMT", keep_alive);
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn numbers_without_allocating() {
+        for n in [0u64, 7, 10, 99, 1_234_567_890, u64::MAX] {
+            let mut out = Vec::new();
+            push_number(&mut out, n);
+            assert_eq!(out, n.to_string().into_bytes());
+        }
     }
 
     #[test]
