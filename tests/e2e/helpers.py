@@ -106,14 +106,7 @@ class Server:
 
     def stop(self):
         """SIGTERM, then SIGKILL if still alive after STOP_GRACE; returns the exit code."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=STOP_GRACE)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=STOP_GRACE)
-        return self.proc.returncode
+        return stop_process(self.proc)
 
 
 def render(config, ports, **extra):
@@ -139,11 +132,7 @@ def start_server(config, workdir, prefix=REPO_ROOT, nports=1, args=(), files=Non
     if it exits early or does not come up within STARTUP_TIMEOUT.
     """
     workdir = Path(workdir)
-    ports = []
-    while len(ports) < nports:
-        p = free_port()
-        if p not in ports:
-            ports.append(p)
+    ports = free_ports(nports)
     for rel, text in (files or {}).items():
         (workdir / rel).parent.mkdir(parents=True, exist_ok=True)
         (workdir / rel).write_text(render(text, ports, **extra))
@@ -161,21 +150,47 @@ def start_server(config, workdir, prefix=REPO_ROOT, nports=1, args=(), files=Non
             stderr=subprocess.STDOUT,
         )
     server = Server(proc, ports, conf_path, log_path)
+    wait_listening("webserv", proc, ports, server.output, server.stop)
+    return server
+
+
+def free_ports(n):
+    """`n` distinct free loopback ports."""
+    ports = []
+    while len(ports) < n:
+        p = free_port()
+        if p not in ports:
+            ports.append(p)
+    return ports
+
+
+def wait_listening(name, proc, ports, output, stop):
+    """Waits until every port accepts; fails the test with `output()` if the process
+    exits first or does not come up within STARTUP_TIMEOUT."""
     deadline = time.monotonic() + STARTUP_TIMEOUT
     pending = list(ports)
     while pending:
         if proc.poll() is not None:
-            pytest.fail(
-                f"webserv exited with {proc.returncode} before listening:\n{server.output()}"
-            )
+            pytest.fail(f"{name} exited with {proc.returncode} before listening:\n{output()}")
         if time.monotonic() > deadline:
-            server.stop()
-            pytest.fail(f"webserv did not accept on {pending} in time:\n{server.output()}")
+            stop()
+            pytest.fail(f"{name} did not accept on {pending} in time:\n{output()}")
         if port_accepts(pending[0]):
             pending.pop(0)
         else:
             time.sleep(0.05)
-    return server
+
+
+def stop_process(proc, sig=signal.SIGTERM):
+    """`sig`, then SIGKILL if still alive after STOP_GRACE; returns the exit code."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout=STOP_GRACE)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=STOP_GRACE)
+    return proc.returncode
 
 
 # ---------------------------------------------------------------------- raw clients

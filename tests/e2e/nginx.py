@@ -22,13 +22,12 @@ message (scripts/test.sh installs it), they are never skipped silently.
 
 import shutil
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from helpers import STARTUP_TIMEOUT, STOP_GRACE, free_port, port_accepts, render
+from helpers import free_ports, render, stop_process, wait_listening
 
 NGINX_BIN = shutil.which("nginx") or "/usr/sbin/nginx"
 MIME_TYPES = "/etc/nginx/mime.types"
@@ -57,14 +56,7 @@ class Nginx:
         return p.read_text(errors="replace") if p.exists() else ""
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=STOP_GRACE)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=STOP_GRACE)
-        return self.proc.returncode
+        return stop_process(self.proc)
 
 
 def nginx_conf(prefix, http_body, main_extra=""):
@@ -97,31 +89,16 @@ def start_nginx(workdir, http_body, nports=1, main_extra="", ports=None, **extra
     prefix = Path(workdir)
     prefix.mkdir(parents=True, exist_ok=True)
     if ports is None:
-        ports = []
-        while len(ports) < nports:
-            p = free_port()
-            if p not in ports:
-                ports.append(p)
+        ports = free_ports(nports)
     conf = prefix / "nginx.conf"
     conf.write_text(nginx_conf(prefix, render(http_body, ports, **extra), main_extra))
-    out = open(prefix / "stdout.log", "wb")
-    proc = subprocess.Popen(
-        [NGINX_BIN, "-p", str(prefix), "-c", str(conf), "-e", str(prefix / "error.log")],
-        stdin=subprocess.DEVNULL,
-        stdout=out,
-        stderr=subprocess.STDOUT,
-    )
+    with open(prefix / "stdout.log", "wb") as out:
+        proc = subprocess.Popen(
+            [NGINX_BIN, "-p", str(prefix), "-c", str(conf), "-e", str(prefix / "error.log")],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     ng = Nginx(proc, ports, prefix)
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    pending = list(ports)
-    while pending:
-        if proc.poll() is not None:
-            pytest.fail(f"nginx exited with {proc.returncode}:\n{ng.error_log()}")
-        if time.monotonic() > deadline:
-            ng.stop()
-            pytest.fail(f"nginx did not accept on {pending} in time:\n{ng.error_log()}")
-        if port_accepts(pending[0]):
-            pending.pop(0)
-        else:
-            time.sleep(0.05)
+    wait_listening("nginx", proc, ports, ng.error_log, ng.stop)
     return ng
