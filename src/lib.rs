@@ -13,6 +13,7 @@
 //!   (`index`, `try_files`, `error_page`, `rewrite ... last`) back to the location.
 //! - [`vars`]: nginx variables, compiled once into templates; regexes with captures.
 //! - [`filter`]: response body filters (gzip, brotli, zstd), negotiated per request.
+//! - [`fs`]: opening and removing names strictly beneath a base directory.
 //! - [`cgi`]: CGI/1.1 scripts on non-blocking pipes in the same loop.
 //! - [`explain`]: `-T` (the effective configuration) and `--explain` (each phase).
 
@@ -20,6 +21,7 @@ pub mod cgi;
 pub mod config;
 pub mod explain;
 pub mod filter;
+pub mod fs;
 pub mod handler;
 pub mod http;
 pub mod logging;

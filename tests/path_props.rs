@@ -4,13 +4,13 @@
 //! cases and a failure is reproducible.
 //!
 //! Property: `handler::path::clean` either rejects the path or returns one that
-//! starts with `/`, has no `.`/`..` segment, and — joined with a root by
-//! `map_to_fs`, or through an alias for a location ending in `/` — stays inside that
+//! starts with `/`, has no `.`/`..` segment, and — mapped to a file by
+//! `Location::file_ref` with a root, or through an alias location — stays inside that
 //! directory, compared lexically component by component.
 
 use std::path::{Component, Path};
 
-use webserv::handler::path::{clean, map_to_fs};
+use webserv::handler::path::clean;
 
 const CASES: usize = 100_000;
 
@@ -68,6 +68,20 @@ fn cleaned_paths_stay_inside_the_root() {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let root = Path::new("/srv/www");
     let alias = Path::new("/srv/alias");
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("t.conf");
+    let locations: String = ["/files/", "/a/", "/files", "/a"]
+        .iter()
+        .map(|l| format!("location {l} {{ alias /srv/alias; }}\n"))
+        .collect();
+    std::fs::write(
+        &conf,
+        format!("server {{ listen 127.0.0.1:1; root /srv/www;\n{locations}}}"),
+    )
+    .unwrap();
+    let config = webserv::config::load(&conf, dir.path()).unwrap();
+    let server = &config.servers[0];
+    let at = |path: &str| server.locations.iter().find(|l| l.path == path).unwrap();
     let (mut accepted, mut rejected) = (0usize, 0usize);
     for _ in 0..CASES {
         let raw = random_path(&mut rng);
@@ -82,10 +96,10 @@ fn cleaned_paths_stay_inside_the_root() {
             "{raw:?} -> {p:?} keeps a dot segment"
         );
         assert!(!p.contains('\0'), "{raw:?} -> {p:?} has a NUL");
-        assert_inside(&map_to_fs(&p, "/", root, None), root, &raw);
+        assert_inside(&at("/").file_for(&p), root, &raw);
         for loc in ["/files/", "/a/", "/files", "/a"] {
             if webserv::handler::route::prefix_match(loc, true, &p) {
-                assert_inside(&map_to_fs(&p, loc, root, Some(alias)), alias, &raw);
+                assert_inside(&at(loc).file_for(&p), alias, &raw);
             }
         }
     }

@@ -6,10 +6,10 @@ pub mod output;
 pub mod process;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use crate::config::{CgiHandler, CgiPathInfo, Location};
-use crate::handler::path::{inside, map_to_fs};
+use crate::config::{CgiHandler, CgiPathInfo, FileRef, Location};
+use crate::fs::beneath;
 use crate::http::Request;
 
 /// A script found in a request path.
@@ -33,7 +33,6 @@ pub fn find_script(loc: &Location, path: &str) -> Option<Script> {
     if loc.cgi.is_empty() {
         return None;
     }
-    let base: &Path = loc.alias.as_deref().unwrap_or(&loc.root);
     let ends = path
         .match_indices('/')
         .map(|(i, _)| i)
@@ -44,8 +43,13 @@ pub fn find_script(loc: &Location, path: &str) -> Option<Script> {
         let Some(handler) = handler_for(&loc.cgi, name) else {
             continue;
         };
-        let file = map_to_fs(name, &loc.path, &loc.root, loc.alias.as_deref());
-        if file.is_file() && inside(&file, base) {
+        // Mapped as GET maps it, and checked by opening it strictly beneath the base.
+        let target = loc.file_ref(name);
+        let is_file = beneath::open(target.base, &target.rel)
+            .and_then(|f| f.metadata())
+            .is_ok_and(|m| m.is_file());
+        if is_file {
+            let file = target.full();
             return Some(Script {
                 name: name.to_owned(),
                 path_info: match loc.cgi_path_info {
@@ -112,8 +116,11 @@ pub fn environment(input: &EnvInput) -> Vec<(String, String)> {
     set("DOCUMENT_ROOT", input.loc.root.display().to_string());
     set("PATH_INFO", input.script.path_info.clone());
     if !input.script.path_info.is_empty() {
-        let translated = map_to_fs(&input.script.path_info, "/", &input.loc.root, None);
-        set("PATH_TRANSLATED", translated.display().to_string());
+        let translated = FileRef {
+            base: &input.loc.root,
+            rel: input.script.path_info.as_str().into(),
+        };
+        set("PATH_TRANSLATED", translated.full().display().to_string());
     }
     set("REMOTE_ADDR", input.peer.ip().to_string());
     set("REMOTE_PORT", input.peer.port().to_string());

@@ -21,6 +21,7 @@ mod include;
 mod lexer;
 mod link;
 mod listen;
+mod mapping;
 mod model;
 mod parser;
 mod script;
@@ -35,6 +36,7 @@ mod warnings;
 #[cfg(test)]
 mod tests;
 
+pub use mapping::FileRef;
 pub use model::*;
 pub use tls::{Protocol, TlsSettings};
 pub use warnings::{find_program, warnings};

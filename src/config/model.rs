@@ -211,6 +211,10 @@ pub struct Location {
     /// `server_tokens on|off`: `Server: webserv/VERSION` or `Server: webserv`
     /// (also the footer of built-in error pages). Default on, as nginx.
     pub server_tokens: bool,
+    /// `underscores_in_headers on|off`: whether a request header whose name has `_`
+    /// reaches CGI (as `HTTP_*`, where `X_User` would pass for `X-User`). Default off,
+    /// as nginx: such headers are dropped for CGI and logged at info.
+    pub underscores_in_headers: bool,
     /// `expires`: `Expires` and `Cache-Control` on 2xx/3xx responses. Default off.
     pub expires: Expires,
     /// `etag on|off`. Default on.
@@ -380,25 +384,6 @@ impl Location {
     /// `$document_root`: the root, or the alias.
     pub fn document_root(&self) -> &std::path::Path {
         self.alias.as_deref().unwrap_or(&self.root)
-    }
-
-    /// `$request_filename`: the file a URI maps to in this location.
-    pub fn file_for(&self, uri: &str) -> PathBuf {
-        match (&self.alias, &self.kind) {
-            // A regex location's alias is the whole file name (with captures).
-            (Some(alias), LocKind::Regex(_)) => alias.clone(),
-            (Some(alias), _) => {
-                let rest = uri.get(self.path.len()..).unwrap_or("");
-                let mut s = alias.as_os_str().to_owned();
-                s.push(rest);
-                PathBuf::from(s)
-            }
-            (None, _) => {
-                let mut s = self.root.as_os_str().to_owned();
-                s.push(uri);
-                PathBuf::from(s)
-            }
-        }
     }
 }
 

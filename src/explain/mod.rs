@@ -280,7 +280,7 @@ fn handler_text(
             crate::filter::explain::describe(&loc.compression, req, None)
         );
     }
-    let file = path::map_to_fs(clean, &loc.path, &loc.root, loc.alias.as_deref());
+    let file = loc.file_for(clean);
     match req.method {
         Method::Get | Method::Head => match static_file::serve(loc, clean, req) {
             Ok(resp) => format!(

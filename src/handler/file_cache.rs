@@ -23,7 +23,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::beneath;
+use crate::fs::beneath;
 
 /// Files up to this size keep their bytes in the cache.
 pub const SMALL_FILE: u64 = 16 * 1024;
@@ -232,6 +232,15 @@ fn make_key<'k>(key: &'k mut Vec<u8>, base: &Path, rel: &str) -> &'k [u8] {
 fn open_fresh(base: &Path, rel: &str, want_data: bool) -> io::Result<Opened> {
     let file = beneath::open(base, rel)?;
     let meta = file.metadata()?;
+    if !meta.is_file() && !meta.is_dir() {
+        // A FIFO, socket or device is never served (as nginx: 404 and a log line).
+        log::error!(
+            "\"{}/{}\" is not a regular file",
+            base.display(),
+            rel.trim_start_matches('/')
+        );
+        return Err(io::ErrorKind::NotFound.into());
+    }
     let data = if want_data && meta.is_file() && meta.len() <= SMALL_FILE {
         let mut buf = vec![0u8; meta.len() as usize];
         file.read_exact_at(&mut buf, 0)?;

@@ -10,7 +10,6 @@
 //!    ([`error_page`]).
 
 pub mod autoindex;
-pub mod beneath;
 pub mod charset;
 pub mod delete;
 pub mod detail;
@@ -303,7 +302,7 @@ pub fn body_sink(config: &Config, routed: &Routed, req: &Request) -> Result<Sink
     }
     match (&loc.upload_store, req.method) {
         (Some(store), Method::Post | Method::Put) => {
-            let rest = routed.path.get(loc.path.len()..).unwrap_or("");
+            let rest = loc.rest_of(&routed.path);
             upload::begin(store, &loc.path, rest, req)
         }
         _ => Ok(Sink::Spool(Spool::default())),

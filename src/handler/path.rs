@@ -1,7 +1,5 @@
-//! Request paths: percent-decoding, dot-segment removal, and mapping onto the
-//! filesystem without ever leaving the location's root.
-
-use std::path::{Path, PathBuf};
+//! Request paths: percent-decoding, dot-segment removal, and encoding for URLs and
+//! HTML (mapping a path to a file is `config::FileRef`).
 
 /// Percent-decodes `raw` once (RFC 3986 §2.1). `%00`, malformed escapes, control
 /// characters and invalid UTF-8 are rejected (the caller answers 400).
@@ -61,38 +59,6 @@ pub fn normalize(path: &str) -> Option<String> {
 /// Decodes and normalizes a request path; `None` means 400.
 pub fn clean(raw: &str) -> Option<String> {
     normalize(&percent_decode(raw)?)
-}
-
-/// The file a clean request path names: `root` + path, or with `alias`, the alias
-/// replacing the location prefix. The result is below the base directory because
-/// `path` has no `..` segments and an alias location only matches at a segment
-/// boundary (see `route::match_location`).
-pub fn map_to_fs(path: &str, location_path: &str, root: &Path, alias: Option<&Path>) -> PathBuf {
-    match alias {
-        Some(alias) => {
-            let rest = path.get(location_path.len()..).unwrap_or("");
-            join(alias, rest)
-        }
-        None => join(root, path),
-    }
-}
-
-fn join(base: &Path, rest: &str) -> PathBuf {
-    let rest = rest.trim_start_matches('/');
-    if rest.is_empty() {
-        base.to_path_buf()
-    } else {
-        base.join(rest)
-    }
-}
-
-/// Whether `file` (which must exist) really lies inside `base` once symlinks are
-/// resolved. Anything that cannot be resolved counts as outside.
-pub fn inside(file: &Path, base: &Path) -> bool {
-    match (file.canonicalize(), base.canonicalize()) {
-        (Ok(f), Ok(b)) => f.starts_with(b),
-        _ => false,
-    }
 }
 
 /// Percent-encodes a path for a URL (hrefs, Location headers): everything but
@@ -179,25 +145,6 @@ mod tests {
         assert_eq!(clean("/files/%2e%2e/x").as_deref(), Some("/x"));
         // Double encoding decodes once: a literal "%2e%2e" name, not a parent.
         assert_eq!(clean("/%252e%252e/x").as_deref(), Some("/%2e%2e/x"));
-    }
-
-    #[test]
-    fn maps_root_and_alias() {
-        let root = Path::new("/srv/www");
-        assert_eq!(
-            map_to_fs("/a/b.txt", "/", root, None),
-            Path::new("/srv/www/a/b.txt")
-        );
-        assert_eq!(map_to_fs("/", "/", root, None), Path::new("/srv/www"));
-        let alias = Path::new("/data/img");
-        assert_eq!(
-            map_to_fs("/images/x.png", "/images/", root, Some(alias)),
-            Path::new("/data/img/x.png")
-        );
-        assert_eq!(
-            map_to_fs("/images", "/images", root, Some(alias)),
-            Path::new("/data/img")
-        );
     }
 
     #[test]

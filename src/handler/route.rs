@@ -118,7 +118,7 @@ fn unreachable_location() -> &'static Location {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::handler::path::{clean, map_to_fs};
+    use crate::handler::path::clean;
 
     fn config(text: &str) -> crate::config::Config {
         let dir = tempfile::tempdir().unwrap();
@@ -143,7 +143,7 @@ mod tests {
         // The fuzzer's input: never a path above the alias.
         let path = clean("//files..").unwrap();
         let loc = match_location(s, &path);
-        let fs = map_to_fs(&path, &loc.path, &loc.root, loc.alias.as_deref());
+        let fs = loc.file_for(&path);
         assert!(!fs.starts_with("/srv/alias/.."), "{fs:?}");
         assert!(
             fs.components()

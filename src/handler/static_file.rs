@@ -5,21 +5,23 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io;
+use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::time::SystemTime;
 
 use super::autoindex;
 use super::file_cache::{self, Opened};
-use super::path::{encode, map_to_fs};
+use super::path::encode;
 use super::precompressed;
 use super::precondition::{self, Validators, Verdict};
-use crate::config::{LocKind, Location};
+use crate::config::Location;
 use crate::http::date::{http_date, parse_http_date};
 use crate::http::{Body, Request, Response};
 
 /// GET/HEAD of a clean path in `loc`. `Err(status)` asks for an error page.
 pub fn serve(loc: &Location, path: &str, req: &Request) -> Result<Response, u16> {
-    let (base, rel) = base_and_rel(loc, path);
+    let target = loc.file_ref(path);
+    let (base, rel) = (target.base, target.rel.as_ref());
     // A pre-compressed sibling answers first, as nginx's gzip_static does (the file
     // itself need not exist): one stat, not two.
     if let Some((sibling, enc)) = precompressed::find(loc, base, rel, req) {
@@ -33,21 +35,24 @@ pub fn serve(loc: &Location, path: &str, req: &Request) -> Result<Response, u16>
         return Ok(redirect_to_slash(path, req));
     }
     if loc.autoindex {
-        let dir = map_to_fs(path, &loc.path, &loc.root, loc.alias.as_deref());
-        return autoindex::listing(&dir, path, loc.listing, req.query()).map_err(|e| io_status(&e));
+        // The directory just opened beneath the base, not its path again: what is
+        // listed is what was checked.
+        let dir = format!("/proc/self/fd/{}", opened.file.as_raw_fd());
+        return autoindex::listing(Path::new(&dir), path, loc.listing, req.query())
+            .map_err(|e| io_status(&e));
     }
     Err(403)
 }
 
 /// An `error_page` target: a plain file (no ranges, no conditionals, no listing).
 pub fn serve_error_page(loc: &Location, path: &str) -> Result<Response, u16> {
-    let (base, rel) = base_and_rel(loc, path);
-    let opened = open(loc, base, rel)?;
+    let target = loc.file_ref(path);
+    let opened = open(loc, target.base, &target.rel)?;
     if !opened.meta.is_file() {
         return Err(404);
     }
     let mut resp = Response::new(200);
-    resp.header("Content-Type", content_type(rel, loc));
+    resp.header("Content-Type", content_type(&target.rel, loc));
     let len = opened.meta.len();
     resp.body = file_body(loc, opened, 0, len);
     Ok(resp)
@@ -64,27 +69,13 @@ pub enum Kind {
 /// What `uri` names in `loc`, with one `stat` (nothing is opened: the file is opened,
 /// strictly below the root, only when it is served); `None` if nothing is there.
 pub fn probe(loc: &Location, uri: &str) -> Option<Kind> {
-    let (base, rel) = base_and_rel(loc, uri);
-    let st = super::beneath::stat(base, rel).ok()?;
+    let target = loc.file_ref(uri);
+    let st = crate::fs::beneath::stat(target.base, &target.rel).ok()?;
     Some(match st.st_mode & libc::S_IFMT {
         libc::S_IFREG => Kind::File,
         libc::S_IFDIR => Kind::Dir,
         _ => Kind::Other,
     })
-}
-
-/// The directory a location serves from and the path inside it: `root` + the
-/// whole path, or `alias` + the path after the location prefix.
-fn base_and_rel<'a>(loc: &'a Location, path: &'a str) -> (&'a Path, &'a str) {
-    match (&loc.alias, &loc.kind) {
-        // A regex location's alias names the file itself (built from captures).
-        (Some(alias), LocKind::Regex(_)) => match (alias.parent(), alias.file_name()) {
-            (Some(dir), Some(name)) => (dir, name.to_str().unwrap_or("")),
-            _ => (alias, ""),
-        },
-        (Some(alias), _) => (alias, path.get(loc.path.len()..).unwrap_or("")),
-        (None, _) => (&loc.root, path),
-    }
 }
 
 /// Opens a path strictly below `base` (symlinks may not lead out: 403), through

@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 
 use tempfile::NamedTempFile;
 
-use super::path::{encode, inside};
+use super::path::encode;
 use super::precondition::{self, Validators, Verdict};
+use crate::fs::inside;
 use crate::http::body::{BodyError, BodySink};
 use crate::http::multipart::{self, Event, MultipartParser};
 use crate::http::{Method, Request, Response};

@@ -13,7 +13,7 @@ use std::fs::File;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -134,10 +134,19 @@ struct OpenHow {
     resolve: u64,
 }
 
+/// Flags of every read open: `O_NONBLOCK` so that a FIFO (or a device) in the tree
+/// opens at once instead of blocking the worker until a writer comes; the caller
+/// then refuses what is not a regular file or a directory.
+const READ_FLAGS: libc::c_int = libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NONBLOCK;
+
 fn openat2(dir: &OwnedFd, rel: &str) -> io::Result<File> {
+    openat2_with(dir, rel, READ_FLAGS)
+}
+
+fn openat2_with(dir: &OwnedFd, rel: &str, flags: libc::c_int) -> io::Result<File> {
     let c = c_path(if rel.is_empty() { b"." } else { rel.as_bytes() })?;
     let how = OpenHow {
-        flags: (libc::O_RDONLY | libc::O_CLOEXEC) as u64,
+        flags: flags as u64,
         mode: 0,
         resolve: libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS,
     };
@@ -191,11 +200,85 @@ fn fallback(base: &Path, rel: &str) -> io::Result<File> {
     } else {
         base.join(rel)
     };
-    let file = File::open(&full)?;
-    if super::path::inside(&full, base) {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&full)?;
+    if super::inside(&full, base) {
         Ok(file)
     } else {
         Err(escape())
+    }
+}
+
+/// A name beneath a base directory, held by its parent directory, to be removed
+/// (DELETE): the parent is opened strictly beneath the base and the name is
+/// removed from that descriptor, so neither a symlink nor a renamed directory on
+/// the way can make the removal land outside.
+pub struct Doomed {
+    parent: File,
+    name: CString,
+    /// The name itself (`O_PATH | O_NOFOLLOW`: a symlink is the link, not its target).
+    entry: File,
+}
+
+impl Doomed {
+    /// The last segment of `rel` below `base`; `Ok(None)` when `rel` names the base
+    /// itself. An escape fails with `PermissionDenied`, a missing name `NotFound`.
+    pub fn open(base: &Path, rel: &str) -> io::Result<Option<Doomed>> {
+        let rel = rel.trim_matches('/');
+        if rel.is_empty() {
+            return Ok(None);
+        }
+        let (dir, name) = rel.rsplit_once('/').unwrap_or(("", rel));
+        if matches!(name, "." | "..") {
+            return Err(escape());
+        }
+        let dir_flags = libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC;
+        let parent = if NO_OPENAT2.load(Ordering::Relaxed) {
+            let full = base.join(dir);
+            if !super::inside(&full, base) {
+                return Err(escape());
+            }
+            File::from(open_dir(&full)?)
+        } else {
+            with_base(base, |fd| openat2_with(fd, dir, dir_flags))?
+        };
+        let name = c_path(name.as_bytes())?;
+        // SAFETY: `parent` is an open directory, `name` a NUL-terminated single name
+        // (no `/`); the result is checked.
+        let fd = unsafe {
+            libc::openat(
+                parent.as_raw_fd(),
+                name.as_ptr(),
+                libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: a new descriptor, owned by nobody else.
+        let entry = unsafe { File::from_raw_fd(fd) };
+        Ok(Some(Doomed {
+            parent,
+            name,
+            entry,
+        }))
+    }
+
+    /// What the name is (a symlink's own metadata).
+    pub fn metadata(&self) -> io::Result<std::fs::Metadata> {
+        self.entry.metadata()
+    }
+
+    /// Removes the name (not a directory).
+    pub fn remove(self) -> io::Result<()> {
+        // SAFETY: both arguments are valid for the call; the result is checked.
+        let r = unsafe { libc::unlinkat(self.parent.as_raw_fd(), self.name.as_ptr(), 0) };
+        if r < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
     }
 }
 
