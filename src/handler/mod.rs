@@ -257,6 +257,17 @@ pub fn route_traced(
     (result, trace.into_inner())
 }
 
+/// A rewrite or `try_files` result that is no clean path (it climbs above `/`): the
+/// request fails, it never goes on with the raw string. 400, as for such a request
+/// line, since the client's URI made it.
+fn unsafe_uri(cx: &Cx, r: &Routed, uri: &str) -> Response {
+    log::error!(
+        "rewritten URI \"{uri}\" of \"{}\" climbs above the root",
+        cx.req.target
+    );
+    cx.error(r, 400)
+}
+
 /// 405 with the methods this location can really answer.
 fn not_allowed(cx: &Cx, routed: &Routed) -> Response {
     let allow = options::allow(routed.location(cx.config));

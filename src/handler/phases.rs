@@ -107,7 +107,9 @@ pub fn locate(cx: &Cx, mut r: Routed, mut target: Target) -> Result<Routed, Resp
             match try_files(cx, &r, loc, tf) {
                 Tried::File(uri) => r.path = uri,
                 Tried::Uri(uri) => {
-                    set_target(&mut r, &uri);
+                    if !set_target(&mut r, &uri) {
+                        return Err(super::unsafe_uri(cx, &r, &uri));
+                    }
                     redirected(cx, &mut r)?;
                     continue;
                 }
@@ -151,14 +153,19 @@ fn redirected(cx: &Cx, r: &mut Routed) -> Result<(), Response> {
     Ok(())
 }
 
-/// A redirect target `URI[?ARGS]`: new arguments replace the old ones.
-fn set_target(r: &mut Routed, uri: &str) {
+/// A redirect target `URI[?ARGS]`: new arguments replace the old ones. `false`
+/// (nothing changed) when the path climbs above `/` or is not absolute.
+fn set_target(r: &mut Routed, uri: &str) -> bool {
     let (p, args) = match uri.split_once('?') {
         Some((p, a)) => (p, Some(a.to_string())),
-        None => (uri, r.args.take()),
+        None => (uri, r.args.clone()),
     };
-    r.path = path::normalize(p).unwrap_or_else(|| p.to_string());
+    let Some(clean) = path::normalize(p) else {
+        return false;
+    };
+    r.path = clean;
     r.args = args;
+    true
 }
 
 /// The location with `root`/`alias` variables expanded for this request.

@@ -52,7 +52,9 @@ pub fn run(cx: &Cx, ops: &[Op], r: &mut Routed, in_location: bool) -> Flow {
                     let target = with_args(&new, r.args.as_deref());
                     return Flow::Respond(cx.redirect(r, code, &target));
                 }
-                set_uri(r, &new);
+                if !set_uri(r, &new) {
+                    return Flow::Respond(super::unsafe_uri(cx, r, &new));
+                }
                 match flag {
                     RewriteFlag::Last => return Flow::Last,
                     RewriteFlag::Break => return Flow::Break,
@@ -86,8 +88,9 @@ fn answer(cx: &Cx, r: &Routed, ret: &Return, in_location: bool) -> Response {
 }
 
 /// A rewritten URI: `?` starts new arguments (the old ones follow them, unless the
-/// replacement ends with `?`).
-fn set_uri(r: &mut Routed, new: &str) {
+/// replacement ends with `?`). `false` (nothing changed) when the path is not a
+/// clean absolute path once its dot segments are removed (it climbs above `/`).
+fn set_uri(r: &mut Routed, new: &str) -> bool {
     let (path, args) = match new.split_once('?') {
         Some((p, "")) => (p, None),
         Some((p, a)) => {
@@ -99,8 +102,12 @@ fn set_uri(r: &mut Routed, new: &str) {
         }
         None => (new, r.args.take()),
     };
-    r.path = super::path::normalize(path).unwrap_or_else(|| path.to_string());
+    let Some(clean) = super::path::normalize(path) else {
+        return false;
+    };
+    r.path = clean;
     r.args = args;
+    true
 }
 
 /// A redirect target with the request's arguments appended (unless it ends in `?`,
@@ -129,15 +136,20 @@ mod tests {
         assert_eq!(with_args("/new?", Some("a=1")), "/new");
         assert_eq!(with_args("/new", None), "/new");
         let mut r = Routed::new(0, "/old".into(), Some("a=1"));
-        set_uri(&mut r, "/x?b=2");
+        assert!(set_uri(&mut r, "/x?b=2"));
         assert_eq!(
             (r.path.as_str(), r.args.as_deref()),
             ("/x", Some("b=2&a=1"))
         );
-        set_uri(&mut r, "/y?");
+        assert!(set_uri(&mut r, "/y?"));
         assert_eq!((r.path.as_str(), r.args.as_deref()), ("/y", None));
         r.args = Some("c=3".into());
-        set_uri(&mut r, "//z/../w");
+        assert!(set_uri(&mut r, "//z/../w"));
         assert_eq!((r.path.as_str(), r.args.as_deref()), ("/w", Some("c=3")));
+        // Above the root, or not a path: refused, the request keeps its URI.
+        for bad in ["/../secret.txt", "/a/../../x?y=1", "relative", ""] {
+            assert!(!set_uri(&mut r, bad), "{bad}");
+            assert_eq!(r.path, "/w", "{bad}");
+        }
     }
 }
