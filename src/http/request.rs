@@ -325,7 +325,9 @@ fn host_of(
 
 /// A `host[:port]` (RFC 9110 §7.2, RFC 3986 §3.2.2) lower-cased, port and trailing
 /// dot stripped; `None` for an empty host, a second colon, a port that is not
-/// digits, or characters no host name has.
+/// digits, characters no host name has, or (as nginx) a name that starts with a dot
+/// or has two dots in a row, checked before the trailing dot goes: `..` is no host,
+/// and `$host` may be part of a `root`.
 fn normalize_host(value: &str) -> Option<String> {
     let value = value.trim();
     let (name, port) = if value.starts_with('[') {
@@ -341,8 +343,9 @@ fn normalize_host(value: &str) -> Option<String> {
     let ok = name.bytes().all(|b| {
         b.is_ascii_alphanumeric() || b"-._".contains(&b) || (literal && b"[]:".contains(&b))
     });
+    let dots_ok = !name.starts_with('.') && !name.contains("..");
     let name = name.strip_suffix('.').unwrap_or(name);
-    (port_ok && ok && !name.is_empty() && name != "[]" && !name.contains(".."))
+    (port_ok && ok && dots_ok && !name.is_empty() && name != "[]")
         .then(|| name.to_ascii_lowercase())
 }
 
