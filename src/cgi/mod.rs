@@ -144,6 +144,12 @@ pub fn environment(input: &EnvInput) -> Vec<(String, String)> {
         set("CONTENT_TYPE", t.to_owned());
     }
     for (name, value) in req.headers.iter() {
+        if name.contains('_') && !input.loc.underscores_in_headers {
+            // `X_User` would become HTTP_X_USER, the variable a front proxy's
+            // `X-User` sets: dropped, as nginx drops it (underscores_in_headers off).
+            log::info!("client sent header \"{name}\" with an underscore: not passed to CGI");
+            continue;
+        }
         if let Some(var) = header_var(name) {
             let value = String::from_utf8_lossy(value).trim().to_owned();
             match env.iter_mut().find(|(k, _)| *k == var) {

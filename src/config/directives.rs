@@ -157,6 +157,7 @@ pub const TABLE: &[Spec] = &[
     many(row("add_header", ALL, 2, 3)),
     many(block(row("types", ALL, 0, 0))),
     row("server_tokens", ALL, 1, 1),
+    row("underscores_in_headers", TOP | SRV, 1, 1),
     row("expires", ALL, 1, 2),
     row("etag", ALL, 1, 1),
     row("if_modified_since", ALL, 1, 1),

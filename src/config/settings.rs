@@ -59,6 +59,7 @@ pub struct Settings {
     /// `types { }` blocks of this level, added up.
     pub types: Option<Arc<MimeTypes>>,
     pub server_tokens: Option<bool>,
+    pub underscores_in_headers: Option<bool>,
     pub expires: Option<Expires>,
     pub etag: Option<bool>,
     pub if_modified_since: Option<IfModifiedSince>,
@@ -97,7 +98,7 @@ impl Settings {
             upload_store, cgi, cgi_timeout, cgi_path_info, sendfile, aio, open_file_cache,
             open_file_cache_valid, default_type, add_headers, access_logs, autoindex_exact_size,
             autoindex_localtime, autoindex_format, charset, charset_types,
-            types, server_tokens, expires, etag, if_modified_since,
+            types, server_tokens, underscores_in_headers, expires, etag, if_modified_since,
         )
     }
 
@@ -139,6 +140,9 @@ impl Settings {
             "add_header" => list(&mut self.add_headers).push(add_header(a)?),
             "types" => types::apply(&mut self.types, d)?,
             "server_tokens" => self.server_tokens = Some(values::on_off(&a[0], name)?),
+            "underscores_in_headers" => {
+                self.underscores_in_headers = Some(values::on_off(&a[0], name)?)
+            }
             "etag" => self.etag = Some(values::on_off(&a[0], name)?),
             "expires" => self.expires = Some(caching::expires(a)?),
             "if_modified_since" => {
@@ -237,6 +241,7 @@ impl Settings {
             access_logs: s.access_logs.unwrap_or_default(),
             types: s.types,
             server_tokens: s.server_tokens.unwrap_or(true),
+            underscores_in_headers: s.underscores_in_headers.unwrap_or(false),
             expires: s.expires.unwrap_or_default(),
             etag: s.etag.unwrap_or(true),
             if_modified_since: s.if_modified_since.unwrap_or_default(),

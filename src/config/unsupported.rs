@@ -103,7 +103,6 @@ const NAMES: &[(&str, &str)] = &[
     ("log_not_found", "logging of missing files"),
     ("log_subrequest", "logging of subrequests"),
     ("recursive_error_pages", "error pages of error pages"),
-    ("underscores_in_headers", "header name rules"),
     ("ignore_invalid_headers", "header name rules"),
     ("merge_slashes", "turning slash merging off"),
     ("keepalive_time", "connection lifetimes"),

@@ -63,6 +63,15 @@ fn dump_server(out: &mut String, s: &Server) {
     for line in s.tls.lines() {
         let _ = writeln!(out, "    {line};");
     }
+    // A server-level setting kept in every location (all share the server's value).
+    if let Some(loc) = s.locations.first() {
+        let on = if loc.underscores_in_headers {
+            "on"
+        } else {
+            "off"
+        };
+        let _ = writeln!(out, "    underscores_in_headers {on};");
+    }
     let _ = writeln!(
         out,
         "    client_header_buffer_size {};",
