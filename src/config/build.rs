@@ -46,6 +46,7 @@ pub fn build(draft: MainDraft, file: &Path, prefix: &Path) -> Result<Config, Con
         worker_connections: draft.worker_connections.unwrap_or(DEFAULT_CONNECTIONS),
         pid: draft.pid,
         error_log: draft.error_log,
+        worker_rlimit_nofile: draft.worker_rlimit_nofile,
         servers,
         listens,
         vars: Vec::new(),

@@ -24,6 +24,7 @@ pub struct MainDraft {
     pub worker_connections: Option<usize>,
     pub pid: Option<PathBuf>,
     pub error_log: Option<ErrorLog>,
+    pub worker_rlimit_nofile: Option<u64>,
     /// Settings written at the top level.
     pub main: Settings,
     /// Settings written inside `http { }` (they inherit from `main`).
@@ -178,6 +179,10 @@ fn main_directive(draft: &mut MainDraft, d: &Directive, prefix: &Path) -> Result
             compat::events_directive(d, &mut draft.worker_connections)
         })?,
         "pid" => draft.pid = Some(values::resolve(prefix, &d.args[0].0)),
+        "worker_rlimit_nofile" => {
+            draft.worker_rlimit_nofile = Some(values::number(&d.args[0], "worker_rlimit_nofile")?)
+        }
+        name if compat::PROCESS.contains(&name) => compat::process_directive(d)?,
         "http" => each(block_of(d), Ctx::Http, |d| http_directive(draft, d, prefix))?,
         _ => top_directive(draft, d, prefix, false)?,
     }
@@ -225,7 +230,7 @@ fn block_of(d: &Directive) -> &[Directive] {
 }
 
 /// `error_log PATH|stderr [LEVEL]`; the level defaults to `error`, as in nginx.
-fn error_log(args: &[Arg], prefix: &Path) -> Result<ErrorLog, ConfigError> {
+pub(crate) fn error_log(args: &[Arg], prefix: &Path) -> Result<ErrorLog, ConfigError> {
     let path = (args[0].0 != "stderr").then(|| values::resolve(prefix, &args[0].0));
     let level = match args.get(1) {
         Some(arg) => values::log_level(arg)?,

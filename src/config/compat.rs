@@ -19,6 +19,37 @@ pub const KNOBS: [&str; 6] = [
     "server_names_hash_bucket_size",
 ];
 
+/// Main-level process directives whose value is checked, then unused (see
+/// [`process_directive`]).
+pub const PROCESS: [&str; 5] = [
+    "daemon",
+    "master_process",
+    "lock_file",
+    "timer_resolution",
+    "pcre_jit",
+];
+
+/// `daemon`, `master_process`, `lock_file`, `timer_resolution`, `pcre_jit`: what
+/// nginx's test harness and stock files write. webserv runs in the foreground (as
+/// nginx with `daemon off`), one process whose main thread does a master's work
+/// (signals, reloads) for its worker threads, with no lock file (each worker has its
+/// own SO_REUSEPORT socket), its own clock and no PCRE.
+pub fn process_directive(d: &Directive) -> Result<(), ConfigError> {
+    let arg = &d.args[0];
+    match d.name.as_str() {
+        "daemon" => only(
+            d,
+            values::on_off(arg, "daemon")?,
+            false,
+            "webserv runs in the foreground; start it from a service manager \
+             (scripts/webserv.service) to run it in the background",
+        ),
+        "master_process" | "pcre_jit" => values::on_off(arg, &d.name).map(|_| ()),
+        "timer_resolution" => values::time(arg, "timer_resolution").map(|_| ()),
+        _ => Ok(()),
+    }
+}
+
 /// One directive of `events { }`; `worker_connections` is stored in `slot`,
 /// which also holds a main-level value if one was written (then it is duplicate).
 pub fn events_directive(d: &Directive, slot: &mut Option<usize>) -> Result<(), ConfigError> {

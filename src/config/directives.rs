@@ -113,7 +113,21 @@ pub const TABLE: &[Spec] = &[
     row("use", EVENTS, 1, 1),
     row("accept_mutex", EVENTS, 1, 1),
     row("pid", MAIN, 1, 1),
-    row("error_log", TOP, 1, 2),
+    // nginx's error_log may be written in every context; inner ones share the main log.
+    many(row("error_log", ALL, 1, 2)),
+    // Process directives whose value describes what webserv does (see compat.rs).
+    row("daemon", MAIN, 1, 1),
+    row("master_process", MAIN, 1, 1),
+    row("worker_rlimit_nofile", MAIN, 1, 1),
+    row("lock_file", MAIN, 1, 1),
+    row("timer_resolution", MAIN, 1, 1),
+    row("pcre_jit", MAIN, 1, 1),
+    // Where request bodies are spooled; the gateway's are accepted for pasted configs.
+    row("client_body_temp_path", ALL, 1, 4),
+    row("proxy_temp_path", ALL, 1, 4),
+    row("fastcgi_temp_path", ALL, 1, 4),
+    row("uwsgi_temp_path", ALL, 1, 4),
+    row("scgi_temp_path", ALL, 1, 4),
     block(row("http", MAIN, 0, 0)),
     many(block(row("server", TOP, 0, 0))),
     many(block(row("location", SRV | LOC, 1, 2))),

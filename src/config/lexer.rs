@@ -13,7 +13,7 @@
 use std::sync::Arc;
 
 use nom::branch::alt;
-use nom::bytes::complete::{is_not, take_till, take_while};
+use nom::bytes::complete::{is_not, take_till};
 use nom::character::complete::{anychar, char, multispace1, satisfy};
 use nom::combinator::{cut, map, recognize, value};
 use nom::multi::{fold_many0, many0_count};
@@ -80,14 +80,35 @@ fn is_separator(c: char) -> bool {
     c.is_whitespace() || matches!(c, ';' | '{' | '}')
 }
 
-/// An unquoted word: starts with anything but a separator, quote or `#`.
+/// An unquoted word: starts with anything but a separator, quote or `#`. As in
+/// nginx, a `{` right after `$` opens a variable name (`${uri}`, `x${name}y`), so
+/// it and its closing `}` belong to the word.
 pub(crate) fn bare_word(i: &str) -> IResult<&str, TokenKind> {
-    let start = satisfy(|c| !is_separator(c) && !matches!(c, '"' | '\'' | '#'));
-    map(
-        recognize(pair(start, take_while(|c: char| !is_separator(c)))),
-        |w: &str| TokenKind::Word(w.to_string()),
-    )
-    .parse(i)
+    satisfy(|c| !is_separator(c) && !matches!(c, '"' | '\'' | '#')).parse(i)?;
+    map(word_chars, |w: &str| TokenKind::Word(w.to_string())).parse(i)
+}
+
+/// A bare word's characters: up to a separator that is not part of a `${name}`.
+fn word_chars(i: &str) -> IResult<&str, &str> {
+    let (mut prev, mut in_name) = ('\0', false);
+    let end = i
+        .char_indices()
+        .find(|&(_, c)| {
+            let part = match c {
+                '{' => prev == '$',
+                '}' => in_name,
+                c => !is_separator(c),
+            };
+            if c == '{' && part {
+                in_name = true;
+            } else if c == '}' && part {
+                in_name = false;
+            }
+            prev = c;
+            !part
+        })
+        .map_or(i.len(), |(at, _)| at);
+    Ok((&i[end..], &i[..end]))
 }
 
 /// A backslash escape inside a quoted string.
@@ -281,6 +302,14 @@ mod tests {
             ("/a/b{", Some(("/a/b", "{"))),
             ("a#b c", Some(("a#b", " c"))),
             ("a\"b ", Some(("a\"b", " "))),
+            ("${uri};", Some(("${uri}", ";"))),
+            ("x${uri}y ", Some(("x${uri}y", " "))),
+            (
+                "/a/${server_name}.html{",
+                Some(("/a/${server_name}.html", "{")),
+            ),
+            ("$a{", Some(("$a", "{"))),
+            ("a}", Some(("a", "}"))),
             ("#x", None),
             ("\"x\"", None),
             (";", None),

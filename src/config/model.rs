@@ -47,6 +47,9 @@ pub struct Config {
     pub pid: Option<PathBuf>,
     /// `error_log`: where diagnostics go; `None` = stderr.
     pub error_log: Option<ErrorLog>,
+    /// `worker_rlimit_nofile N`: the open-files limit to set; `None` = raise the soft
+    /// limit to the hard one.
+    pub worker_rlimit_nofile: Option<u64>,
     /// Every `server` block, in declaration order.
     pub servers: Vec<Server>,
     /// Distinct `listen` addresses, in order of first appearance, each with its servers.
@@ -211,6 +214,10 @@ pub struct Location {
     /// `server_tokens on|off`: `Server: webserv/VERSION` or `Server: webserv`
     /// (also the footer of built-in error pages). Default on, as nginx.
     pub server_tokens: bool,
+    /// `client_body_temp_path DIR`: the directory request bodies too large for
+    /// memory are spooled to (as unnamed files, gone when closed); `None` = the
+    /// system's temporary directory.
+    pub client_body_temp_path: Option<std::sync::Arc<std::path::Path>>,
     /// `underscores_in_headers on|off`: whether a request header whose name has `_`
     /// reaches CGI (as `HTTP_*`, where `X_User` would pass for `X-User`). Default off,
     /// as nginx: such headers are dropped for CGI and logged at info.

@@ -59,6 +59,8 @@ pub struct Settings {
     /// `types { }` blocks of this level, added up.
     pub types: Option<Arc<MimeTypes>>,
     pub server_tokens: Option<bool>,
+    /// `client_body_temp_path DIR`: where large request bodies are spooled.
+    pub client_body_temp_path: Option<std::sync::Arc<Path>>,
     pub underscores_in_headers: Option<bool>,
     pub expires: Option<Expires>,
     pub etag: Option<bool>,
@@ -98,7 +100,7 @@ impl Settings {
             upload_store, cgi, cgi_timeout, cgi_path_info, sendfile, aio, open_file_cache,
             open_file_cache_valid, default_type, add_headers, access_logs, autoindex_exact_size,
             autoindex_localtime, autoindex_format, charset, charset_types,
-            types, server_tokens, underscores_in_headers, expires, etag, if_modified_since,
+            types, server_tokens, client_body_temp_path, underscores_in_headers, expires, etag, if_modified_since,
         )
     }
 
@@ -140,6 +142,15 @@ impl Settings {
             "add_header" => list(&mut self.add_headers).push(add_header(a)?),
             "types" => types::apply(&mut self.types, d)?,
             "server_tokens" => self.server_tokens = Some(values::on_off(&a[0], name)?),
+            // Checked; every record goes to the main level's error log.
+            "error_log" => {
+                super::check::error_log(a, prefix)?;
+            }
+            "client_body_temp_path" => {
+                self.client_body_temp_path = Some(values::resolve(prefix, &a[0].0).into())
+            }
+            // The gateway's spools: nothing is proxied yet, so nothing is kept there.
+            "proxy_temp_path" | "fastcgi_temp_path" | "uwsgi_temp_path" | "scgi_temp_path" => {}
             "underscores_in_headers" => {
                 self.underscores_in_headers = Some(values::on_off(&a[0], name)?)
             }
@@ -241,6 +252,7 @@ impl Settings {
             access_logs: s.access_logs.unwrap_or_default(),
             types: s.types,
             server_tokens: s.server_tokens.unwrap_or(true),
+            client_body_temp_path: s.client_body_temp_path,
             underscores_in_headers: s.underscores_in_headers.unwrap_or(false),
             expires: s.expires.unwrap_or_default(),
             etag: s.etag.unwrap_or(true),

@@ -276,7 +276,24 @@ fn certified_key(s: &TlsSettings, listen: &Pos) -> Result<Arc<CertifiedKey>, Con
         warn(cert_pos, &msg);
     }
     let certified = CertifiedKey::new(chain, signer);
-    match certified.keys_match() {
+    let matched = match certified.keys_match() {
+        // rustls parses the certificate with webpki, which takes X.509 v3 only; a v1
+        // certificate (no extensions) is served all the same, so its key is
+        // compared here from the DER.
+        Err(rustls::Error::InvalidCertificate(_)) => {
+            let ours = certified.key.public_key();
+            let theirs = expiry::public_key(&certified.cert[0]);
+            match (ours, theirs) {
+                (Some(k), Some(c)) if k.as_ref() == c => Ok(()),
+                (Some(_), Some(_)) => Err(rustls::Error::InconsistentKeys(
+                    rustls::InconsistentKeys::KeyMismatch,
+                )),
+                _ => certified.keys_match(),
+            }
+        }
+        other => other,
+    };
+    match matched {
         Ok(()) => Ok(Arc::new(certified)),
         Err(rustls::Error::InconsistentKeys(_)) => {
             let msg = format!(

@@ -309,14 +309,18 @@ impl BodySink for Sink {
 pub fn body_sink(config: &Config, routed: &Routed, req: &Request) -> Result<Sink, u16> {
     let loc = routed.location(config);
     if routed.script.is_some() {
-        return Ok(Sink::Spool(Spool::default()));
+        return Ok(Sink::Spool(Spool::in_dir(
+            loc.client_body_temp_path.clone(),
+        )));
     }
     match (&loc.upload_store, req.method) {
         (Some(store), Method::Post | Method::Put) => {
             let rest = loc.rest_of(&routed.path);
             upload::begin(store, &loc.path, rest, req)
         }
-        _ => Ok(Sink::Spool(Spool::default())),
+        _ => Ok(Sink::Spool(Spool::in_dir(
+            loc.client_body_temp_path.clone(),
+        ))),
     }
 }
 

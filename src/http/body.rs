@@ -54,6 +54,8 @@ pub struct Spool {
     memory: Vec<u8>,
     file: Option<File>,
     len: u64,
+    /// Where the file goes (`client_body_temp_path`); `None` = the system's temp dir.
+    dir: Option<std::sync::Arc<std::path::Path>>,
 }
 
 impl BodySink for Spool {
@@ -67,7 +69,7 @@ impl BodySink for Spool {
             Some(f) => f,
             None => self
                 .file
-                .insert(tempfile::tempfile().map_err(|e| BodyError::io(&e))?),
+                .insert(spool_file(self.dir.as_deref()).map_err(|e| BodyError::io(&e))?),
         };
         if !self.memory.is_empty() {
             file.write_all(&self.memory)
@@ -78,7 +80,30 @@ impl BodySink for Spool {
     }
 }
 
+/// An unnamed file in `dir` (or the system's temporary directory).
+fn spool_file(dir: Option<&std::path::Path>) -> std::io::Result<File> {
+    match dir {
+        // Made on first use, as nginx makes its temp paths.
+        Some(dir) => tempfile::tempfile_in(dir).or_else(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => {
+                std::fs::create_dir_all(dir)?;
+                tempfile::tempfile_in(dir)
+            }
+            _ => Err(e),
+        }),
+        None => tempfile::tempfile(),
+    }
+}
+
 impl Spool {
+    /// An empty spool whose file, if the body needs one, goes in `dir`.
+    pub fn in_dir(dir: Option<std::sync::Arc<std::path::Path>>) -> Spool {
+        Spool {
+            dir,
+            ..Spool::default()
+        }
+    }
+
     pub fn len(&self) -> u64 {
         self.len
     }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use mio::{Events, Interest, Poll, Token};
-use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 
@@ -66,10 +66,10 @@ impl DateCache {
     }
 }
 
-/// The signals a worker handles: SIGINT/SIGTERM (graceful stop), SIGHUP
-/// (reload), SIGUSR1 (reopen logs).
+/// The signals a worker handles: SIGINT/SIGTERM and SIGQUIT (nginx's graceful
+/// stop) stop gracefully, SIGHUP reloads, SIGUSR1 reopens the logs.
 pub fn signals() -> io::Result<Signals> {
-    Signals::new([SIGINT, SIGTERM, SIGHUP, SIGUSR1])
+    Signals::new([SIGINT, SIGTERM, SIGQUIT, SIGHUP, SIGUSR1])
 }
 
 /// One worker's event loop.

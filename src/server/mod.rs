@@ -39,7 +39,7 @@ impl std::error::Error for StartError {}
 /// shutdown (SIGINT/SIGTERM). SIGHUP reloads the configuration (read again from
 /// `config.file` against `prefix`), SIGUSR1 reopens the access logs.
 pub fn run(config: Config, prefix: std::path::PathBuf) -> Result<(), StartError> {
-    raise_fd_limit();
+    raise_fd_limit(config.worker_rlimit_nofile);
     let workers = config.worker_processes.max(1);
     // Signal handlers first: once the sockets are bound, clients can connect, and a
     // SIGTERM from then on must already mean a graceful stop.
@@ -103,11 +103,22 @@ impl Drop for PidFile {
 /// Raises the soft RLIMIT_NOFILE to the hard limit: every connection and CGI pipe
 /// is a descriptor, and the default soft limit (often 1024) is far below what
 /// `worker_connections` asks for.
-fn raise_fd_limit() {
+fn raise_fd_limit(wanted: Option<u64>) {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
     };
+    if let Some(n) = wanted {
+        // `worker_rlimit_nofile N`: both limits (raising the hard one needs root).
+        lim.rlim_cur = n as libc::rlim_t;
+        lim.rlim_max = n as libc::rlim_t;
+        // SAFETY: setrlimit reads the struct we pass, nothing else.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } != 0 {
+            let e = std::io::Error::last_os_error();
+            log::warn!("worker_rlimit_nofile {n}: setrlimit failed: {e}");
+        }
+        return;
+    }
     // SAFETY: getrlimit/setrlimit read and write the struct we pass, nothing else.
     unsafe {
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {

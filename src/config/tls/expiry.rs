@@ -1,5 +1,7 @@
-//! A certificate's `notAfter`, read from its DER (only that: rustls checks the
-//! rest), for the "expired certificate" warning.
+//! A certificate's `notAfter`, read from its DER, for the "expired certificate"
+//! warning, and its public key, to match the key of a certificate rustls cannot
+//! parse itself (X.509 v1, without extensions, as `openssl req -x509` makes it
+//! without a config file; rustls serves it, but its key check refuses it).
 //!
 //! Times are compared as `YYYYMMDDHHMMSS` strings, which sort as the times do.
 
@@ -30,19 +32,35 @@ const GENERALIZED_TIME: u8 = 0x18;
 /// `[0] EXPLICIT Version` at the start of a TBSCertificate.
 const VERSION_TAG: u8 = 0xa0;
 
-/// The certificate's `notAfter` as `YYYYMMDDHHMMSS` (UTC), if it can be read.
-pub fn not_after(der: &[u8]) -> Option<String> {
+/// The TBSCertificate's fields from `serialNumber` on (a v1 certificate has no
+/// version field).
+fn after_version(der: &[u8]) -> Option<&[u8]> {
     let (SEQUENCE, cert, _) = element(der)? else {
         return None;
     };
     let (SEQUENCE, tbs, _) = element(cert)? else {
         return None;
     };
-    let mut rest = tbs;
-    let (tag, _, after) = element(rest)?;
-    if tag == VERSION_TAG {
-        rest = after;
+    let (tag, _, after) = element(tbs)?;
+    Some(if tag == VERSION_TAG { after } else { tbs })
+}
+
+/// The certificate's `subjectPublicKeyInfo`, whole (tag and length included).
+pub fn public_key(der: &[u8]) -> Option<&[u8]> {
+    let mut rest = after_version(der)?;
+    // serialNumber, signature, issuer, validity, subject.
+    for _ in 0..5 {
+        rest = element(rest)?.2;
     }
+    let (SEQUENCE, _, after) = element(rest)? else {
+        return None;
+    };
+    Some(&rest[..rest.len() - after.len()])
+}
+
+/// The certificate's `notAfter` as `YYYYMMDDHHMMSS` (UTC), if it can be read.
+pub fn not_after(der: &[u8]) -> Option<String> {
+    let mut rest = after_version(der)?;
     // serialNumber, signature, issuer, then validity.
     for _ in 0..3 {
         rest = element(rest)?.2;
