@@ -189,6 +189,7 @@ pub const TABLE: &[Spec] = &[
     row("ssl_prefer_server_ciphers", TOP | SRV, 1, 1),
     row("ssl_session_tickets", TOP | SRV, 1, 1),
     row("ssl_session_timeout", TOP | SRV, 1, 1),
+    row("ssl_session_cache", TOP | SRV, 1, 2),
     // Compression (src/config/compress.rs).
     row("gzip", ALL, 1, 1),
     open(row("gzip_types", ALL, 1, 1)),

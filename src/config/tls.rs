@@ -23,6 +23,9 @@ use crate::transport::sni::SniResolver;
 
 mod ciphers;
 mod expiry;
+mod session;
+
+pub use session::SessionCache;
 
 /// nginx's default `ssl_session_timeout`.
 const DEFAULT_SESSION_TIMEOUT: Duration = Duration::from_secs(300);
@@ -39,6 +42,7 @@ pub const DIRECTIVES: &[&str] = &[
     "ssl_prefer_server_ciphers",
     "ssl_session_tickets",
     "ssl_session_timeout",
+    "ssl_session_cache",
 ];
 
 /// A TLS protocol version of `ssl_protocols`.
@@ -62,6 +66,7 @@ pub struct TlsSettings {
     pub prefer_server_ciphers: Option<bool>,
     pub session_tickets: Option<bool>,
     pub session_timeout: Option<Duration>,
+    pub session_cache: Option<SessionCache>,
 }
 
 impl TlsSettings {
@@ -78,6 +83,7 @@ impl TlsSettings {
             prefer_server_ciphers: self.prefer_server_ciphers.or(outer.prefer_server_ciphers),
             session_tickets: self.session_tickets.or(outer.session_tickets),
             session_timeout: self.session_timeout.or(outer.session_timeout),
+            session_cache: self.session_cache.or(outer.session_cache),
         }
     }
 
@@ -114,6 +120,9 @@ impl TlsSettings {
         if let Some(t) = self.session_timeout {
             v.push(format!("ssl_session_timeout {}ms", t.as_millis()));
         }
+        if let Some(c) = self.session_cache {
+            v.push(format!("ssl_session_cache {}", c.to_conf()));
+        }
         v
     }
 
@@ -130,6 +139,7 @@ impl TlsSettings {
             }
             "ssl_session_tickets" => self.session_tickets = Some(values::on_off(&args[0], name)?),
             "ssl_session_timeout" => self.session_timeout = Some(values::time(&args[0], name)?),
+            "ssl_session_cache" => self.session_cache = Some(SessionCache::parse(args)?),
             _ => {}
         }
         Ok(())
@@ -223,6 +233,16 @@ pub fn server_config(
         .with_cert_resolver(Arc::new(resolver));
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     config.ignore_client_order = settings.prefer_server_ciphers.unwrap_or(false);
+    // Without the directive, rustls's own cache (256 sessions) is kept.
+    match settings.session_cache {
+        Some(SessionCache::Off) => {
+            config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+        }
+        Some(SessionCache::Entries(n)) => {
+            config.session_storage = rustls::server::ServerSessionMemoryCache::new(n);
+        }
+        None => {}
+    }
     let timeout = settings.session_timeout.unwrap_or(DEFAULT_SESSION_TIMEOUT);
     if settings.session_tickets.unwrap_or(true) && !timeout.is_zero() {
         let lifetime = u32::try_from(timeout.as_secs()).unwrap_or(u32::MAX);

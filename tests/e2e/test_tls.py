@@ -291,3 +291,33 @@ def test_http_to_https_redirect_and_scheme_variables(webserv, certs):
     r = requests.get(f"https://localhost:{tls}/moved", verify=ca, allow_redirects=False,
                      timeout=IO_TIMEOUT)
     assert r.headers["Location"] == f"https://localhost:{tls}/landing"
+
+
+def resumed_twice(port, certs):
+    """TLS 1.2 with session ids only (no tickets offered): was the session resumed?"""
+    ctx = context(certs, maximum_version=ssl.TLSVersion.TLSv1_2)
+    ctx.options |= ssl.OP_NO_TICKET
+    with tls_socket(port, certs, ctx=ctx) as s:
+        s.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        read_all(s)
+        session = s.session
+    raw = socket.create_connection(("127.0.0.1", port), timeout=IO_TIMEOUT)
+    with ctx.wrap_socket(raw, server_hostname="localhost", session=session) as s:
+        return s.session_reused
+
+
+@pytest.mark.parametrize("cache,reused", [
+    ("ssl_session_cache off;", False),
+    ("ssl_session_cache none;", False),
+    ("ssl_session_cache shared:SSL:1m;", True),
+    ("ssl_session_cache builtin:1000 shared:SSL:10m;", True),
+])
+def test_session_cache_like_nginx(webserv, certs, tmp_path, cache, reused):
+    extra = f"ssl_session_tickets off; {cache}"
+    server = webserv(TLS_SITE, certs=certs, root="www", extra=extra)
+    ng = start_nginx(tmp_path / "ng", TLS_SITE, certs=certs, root=REPO_ROOT / "www", extra=extra)
+    try:
+        assert resumed_twice(ng.port, certs) is reused
+        assert resumed_twice(server.port, certs) is reused
+    finally:
+        ng.stop()
