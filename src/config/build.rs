@@ -83,6 +83,7 @@ fn server(d: &ServerDraft, outer: &Settings, outer_tls: &TlsSettings, prefix: &P
         locations,
         top,
         tls: d.tls.merge(outer_tls),
+        redirect: s.redirect_style(),
         pos: d.pos.clone(),
     }
 }

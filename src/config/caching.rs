@@ -69,6 +69,15 @@ impl super::Location {
             v.push(format!("types {{ {} }}", list.join(" ")));
         }
         v.push(format!("server_tokens {}", on_off(self.server_tokens)));
+        v.push(format!(
+            "absolute_redirect {}",
+            on_off(self.redirect.absolute)
+        ));
+        v.push(format!("port_in_redirect {}", on_off(self.redirect.port)));
+        v.push(format!(
+            "server_name_in_redirect {}",
+            on_off(self.redirect.server_name)
+        ));
         v.push(format!("expires {}", self.expires.to_conf()));
         v.push(format!("etag {}", on_off(self.etag)));
         v.push(format!(

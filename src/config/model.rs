@@ -122,8 +122,23 @@ pub struct Server {
     pub top: Vec<usize>,
     /// The `ssl_*` directives in effect for this server.
     pub tls: super::TlsSettings,
+    /// How redirects made before a location is chosen (server-level `return`,
+    /// `rewrite`) are written.
+    pub redirect: RedirectStyle,
     /// Where the `server` keyword was written.
     pub pos: Pos,
+}
+
+/// How a redirect to a local URI is written in `Location`, as nginx's
+/// `absolute_redirect`, `port_in_redirect` and `server_name_in_redirect`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RedirectStyle {
+    /// `scheme://host[:port]/path` (on) or the path alone.
+    pub absolute: bool,
+    /// The port, unless it is the scheme's default.
+    pub port: bool,
+    /// The server's first `server_name` instead of the request's `Host`.
+    pub server_name: bool,
 }
 
 /// How a location matches (nginx's modifiers).
@@ -214,6 +229,8 @@ pub struct Location {
     /// `server_tokens on|off`: `Server: webserv/VERSION` or `Server: webserv`
     /// (also the footer of built-in error pages). Default on, as nginx.
     pub server_tokens: bool,
+    /// How local redirects are written (`absolute_redirect` and its two companions).
+    pub redirect: RedirectStyle,
     /// `client_body_temp_path DIR`: the directory request bodies too large for
     /// memory are spooled to (as unnamed files, gone when closed); `None` = the
     /// system's temporary directory.

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::RedirectStyle;
 use super::caching::{self, Expires, IfModifiedSince};
 use super::parser::Directive;
 use super::types::{self, MimeTypes};
@@ -59,6 +60,9 @@ pub struct Settings {
     /// `types { }` blocks of this level, added up.
     pub types: Option<Arc<MimeTypes>>,
     pub server_tokens: Option<bool>,
+    pub absolute_redirect: Option<bool>,
+    pub port_in_redirect: Option<bool>,
+    pub server_name_in_redirect: Option<bool>,
     /// `client_body_temp_path DIR`: where large request bodies are spooled.
     pub client_body_temp_path: Option<std::sync::Arc<Path>>,
     pub underscores_in_headers: Option<bool>,
@@ -100,7 +104,8 @@ impl Settings {
             upload_store, cgi, cgi_timeout, cgi_path_info, sendfile, aio, open_file_cache,
             open_file_cache_valid, default_type, add_headers, access_logs, autoindex_exact_size,
             autoindex_localtime, autoindex_format, charset, charset_types,
-            types, server_tokens, client_body_temp_path, underscores_in_headers, expires, etag, if_modified_since,
+            types, server_tokens, absolute_redirect, port_in_redirect, server_name_in_redirect,
+            client_body_temp_path, underscores_in_headers, expires, etag, if_modified_since,
         )
     }
 
@@ -142,6 +147,11 @@ impl Settings {
             "add_header" => list(&mut self.add_headers).push(add_header(a)?),
             "types" => types::apply(&mut self.types, d)?,
             "server_tokens" => self.server_tokens = Some(values::on_off(&a[0], name)?),
+            "absolute_redirect" => self.absolute_redirect = Some(values::on_off(&a[0], name)?),
+            "port_in_redirect" => self.port_in_redirect = Some(values::on_off(&a[0], name)?),
+            "server_name_in_redirect" => {
+                self.server_name_in_redirect = Some(values::on_off(&a[0], name)?)
+            }
             // Checked; every record goes to the main level's error log.
             "error_log" => {
                 super::check::error_log(a, prefix)?;
@@ -188,6 +198,16 @@ impl Settings {
         Ok(())
     }
 
+    /// `absolute_redirect`, `port_in_redirect`, `server_name_in_redirect`, with
+    /// nginx's defaults (on, on, off).
+    pub fn redirect_style(&self) -> RedirectStyle {
+        RedirectStyle {
+            absolute: self.absolute_redirect.unwrap_or(true),
+            port: self.port_in_redirect.unwrap_or(true),
+            server_name: self.server_name_in_redirect.unwrap_or(false),
+        }
+    }
+
     /// The template of a path that contains variables, else `None`.
     pub fn path_vars(path: &Path, pos: &Pos) -> Result<Option<Template>, ConfigError> {
         let text = path.to_string_lossy();
@@ -200,6 +220,7 @@ impl Settings {
     /// The final location, defaults filled in for anything no level set.
     pub fn to_location(&self, path: &str, kind: LocKind, pos: &Pos, prefix: &Path) -> Location {
         let s = self.clone();
+        let redirect = s.redirect_style();
         Location {
             path: path.to_string(),
             kind,
@@ -252,6 +273,7 @@ impl Settings {
             access_logs: s.access_logs.unwrap_or_default(),
             types: s.types,
             server_tokens: s.server_tokens.unwrap_or(true),
+            redirect,
             client_body_temp_path: s.client_body_temp_path,
             underscores_in_headers: s.underscores_in_headers.unwrap_or(false),
             expires: s.expires.unwrap_or_default(),

@@ -142,14 +142,28 @@ impl<'a> Cx<'a> {
         }
     }
 
-    /// A redirect to `target`; a local target is made absolute with the request's
-    /// host and the port it arrived on, as nginx's `absolute_redirect` does.
-    pub fn redirect(&self, r: &Routed, code: u16, target: &str) -> Response {
-        if !target.starts_with('/') {
+    /// A redirect to `target`; a local target is made absolute as nginx does
+    /// (`absolute_redirect`): the request's host (or, with `server_name_in_redirect`,
+    /// the server's first name; without either, the local address) and the port it
+    /// arrived on (unless `port_in_redirect off` or it is the scheme's default).
+    /// `in_location`: whether the location's settings apply yet.
+    pub fn redirect(&self, r: &Routed, code: u16, target: &str, in_location: bool) -> Response {
+        let style = match in_location {
+            true => r.location(self.config).redirect,
+            false => r.server(self.config).redirect,
+        };
+        if !target.starts_with('/') || !style.absolute {
             return self.decorate(fixed_return(code, Some(target)), r);
         }
-        let env = self.env(r, false);
-        let mut host = env.host().to_string();
+        let server = r.server(self.config);
+        let name = server
+            .server_names
+            .first()
+            .filter(|n| style.server_name && !n.starts_with('~') && !n.contains('*'));
+        let mut host = match name {
+            Some(n) => n.trim_start_matches('.').to_string(),
+            None => self.req.host.clone().unwrap_or_default(),
+        };
         if host.is_empty() {
             host = self.origin.local.ip().to_string();
         }
@@ -159,7 +173,7 @@ impl<'a> Cx<'a> {
         } else {
             80
         };
-        let url = if port == default_port {
+        let url = if port == default_port || !style.port {
             format!("{}://{host}{target}", self.origin.scheme())
         } else {
             format!("{}://{host}:{port}{target}", self.origin.scheme())
@@ -370,7 +384,7 @@ pub fn process(
         Ok(resp) if resp.status == 301 && resp.get_header("Location").is_some() => {
             // A directory without its slash: the redirect nginx makes absolute.
             let target = resp.get_header("Location").unwrap_or("/").to_string();
-            cx.redirect(routed, 301, &target)
+            cx.redirect(routed, 301, &target, true)
         }
         Ok(resp) => cx.decorate(resp, routed),
         Err(405) => not_allowed(&cx, routed),

@@ -50,7 +50,7 @@ pub fn run(cx: &Cx, ops: &[Op], r: &mut Routed, in_location: bool) -> Flow {
                         302
                     };
                     let target = with_args(&new, r.args.as_deref());
-                    return Flow::Respond(cx.redirect(r, code, &target));
+                    return Flow::Respond(cx.redirect(r, code, &target, in_location));
                 }
                 if !set_uri(r, &new) {
                     return Flow::Respond(super::unsafe_uri(cx, r, &new));
@@ -73,7 +73,7 @@ fn answer(cx: &Cx, r: &Routed, ret: &Return, in_location: bool) -> Response {
         None => std::borrow::Cow::Owned(t.expand(&cx.env(r, in_location))),
     });
     match (ret.code, target.as_deref()) {
-        (301 | 302 | 303 | 307 | 308, Some(url)) => cx.redirect(r, ret.code, url),
+        (301 | 302 | 303 | 307 | 308, Some(url)) => cx.redirect(r, ret.code, url, in_location),
         (code, Some(text)) => {
             // nginx sends the text as the location's default_type.
             let server = r.server(cx.config);
