@@ -56,7 +56,7 @@ fn compile(name: &str, pattern: &str, pos: &super::Pos) -> Result<NameRegex, Con
     if pattern.is_empty() {
         return Err(ConfigError::at(pos, "empty regex in \"server_name\""));
     }
-    let regex = RegexBuilder::new(pattern)
+    let regex = RegexBuilder::new(&crate::vars::from_pcre(pattern))
         .case_insensitive(true)
         .build()
         .map_err(|e| {

@@ -146,6 +146,8 @@ impl Settings {
             "cgi" => list(&mut self.cgi).push(cgi(a, prefix)),
             "add_header" => list(&mut self.add_headers).push(add_header(a)?),
             "types" => types::apply(&mut self.types, d)?,
+            // `build` adds nginx's build name; webserv has none, so it is `on`.
+            "server_tokens" if a[0].0 == "build" => self.server_tokens = Some(true),
             "server_tokens" => self.server_tokens = Some(values::on_off(&a[0], name)?),
             "absolute_redirect" => self.absolute_redirect = Some(values::on_off(&a[0], name)?),
             "port_in_redirect" => self.port_in_redirect = Some(values::on_off(&a[0], name)?),

@@ -11,7 +11,7 @@ mod pattern;
 mod template;
 mod value;
 
-pub use pattern::Pattern;
+pub use pattern::{Pattern, from_pcre};
 pub use template::{Escape, Template};
 pub use value::{Done, Env, State};
 

@@ -8,6 +8,40 @@ use regex::Regex;
 use super::{Names, State};
 use crate::config::{ConfigError, Pos};
 
+/// PCRE's quoting, which the `regex` crate lacks, in its syntax: `\Q...\E` (to
+/// the end when `\E` is missing) becomes the text between, escaped. Everything
+/// else is passed as written (`\\Q` is an escaped backslash and a `Q`).
+pub fn from_pcre(src: &str) -> std::borrow::Cow<'_, str> {
+    if !src.contains("\\Q") {
+        return std::borrow::Cow::Borrowed(src);
+    }
+    let mut out = String::with_capacity(src.len() + 8);
+    let mut rest = src;
+    while let Some(i) = rest.find('\\') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        match after.chars().next() {
+            Some('Q') => {
+                let quoted = &after[1..];
+                let (text, next) = quoted.split_once("\\E").unwrap_or((quoted, ""));
+                out.push_str(&regex::escape(text));
+                rest = next;
+            }
+            Some(c) => {
+                out.push('\\');
+                out.push(c);
+                rest = &after[c.len_utf8()..];
+            }
+            None => {
+                out.push('\\');
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    std::borrow::Cow::Owned(out)
+}
+
 /// A compiled regex and where its named groups go.
 #[derive(Debug, Clone)]
 pub struct Pattern {
@@ -24,7 +58,7 @@ pub struct Pattern {
 impl Pattern {
     /// Compiles `src` (`caseless`: `~*`).
     pub fn compile(src: &str, caseless: bool, pos: &Pos) -> Result<Pattern, ConfigError> {
-        let re = regex::RegexBuilder::new(src)
+        let re = regex::RegexBuilder::new(&from_pcre(src))
             .case_insensitive(caseless)
             .size_limit(1 << 20)
             .build()
@@ -120,6 +154,27 @@ mod tests {
             line: 3,
             col: 14,
         }
+    }
+
+    #[test]
+    fn pcre_quoting_becomes_escaped_text() {
+        let cases = [
+            (r"^/a\Q.b*\E$", r"^/a\.b\*$"),
+            (r"\Q.example.com", r"\.example\.com"),
+            (
+                r"^(?P<name>[a-z]+)\Q.example.com\E$",
+                r"^(?P<name>[a-z]+)\.example\.com$",
+            ),
+            (r"\\Q", r"\\Q"),
+            (r"a\d+", r"a\d+"),
+            (r"x\", r"x\"),
+        ];
+        for (src, want) in cases {
+            assert_eq!(from_pcre(src), want, "{src}");
+        }
+        let p = Pattern::compile(r"^/x\Q(1)\E$", false, &pos()).unwrap();
+        assert!(p.matches("/x(1)", &mut State::default()));
+        assert!(!p.matches("/x1", &mut State::default()));
     }
 
     #[test]

@@ -450,3 +450,30 @@ def test_sighup_refuses_changed_listen_parameters(webserv, tmp_path):
     assert "listen addresses or their parameters changed" in ws.output()
     assert listen_backlog(ws.port) == 8
     assert requests.get(ws.url("/"), timeout=5).status_code == 204
+
+
+def test_pcre_quoting_and_server_tokens_build_like_nginx(webserv, tmp_path):
+    """`\\Q...\\E` in server_name and location regexes (PCRE's quoting, translated
+    for the regex crate), and `server_tokens build`, under both servers."""
+    root = site(tmp_path, ["a.php", "b.txt"])
+    block = r"""
+    server { listen 127.0.0.1:{port}; server_name "~^(?P<sub>[a-z]+)\Q.example.com\E$";
+        root {root}; server_tokens build;
+        location ~ \Q.php\E$ { return 200 "php $sub"; }
+        location / { return 200 "other $sub"; } }
+    server { listen 127.0.0.1:{port} default_server; return 200 "default"; }
+    """
+    ws, ng = both(webserv, tmp_path, block, root=root)
+    try:
+        for host, path in [("abc.example.com", "/a.php"), ("abc.example.com", "/aXphp"),
+                           ("abcXexample.com", "/a.php"), ("x.example.com", "/b.txt")]:
+            answers = []
+            for srv in (ws, ng):
+                r = fetch(srv, path, headers={"Host": host})
+                answers.append((r.status_code, r.text))
+            assert answers[0] == answers[1], (host, path)
+        assert fetch(ws, "/a.php", {"Host": "abc.example.com"}).text == "php abc"
+        assert fetch(ws, "/").headers["Server"].startswith("webserv/")
+        assert fetch(ng, "/").headers["Server"].startswith("nginx/")
+    finally:
+        ng.stop()
