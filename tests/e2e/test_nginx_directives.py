@@ -11,6 +11,7 @@ import socket
 import subprocess
 from email.utils import formatdate, parsedate_to_datetime
 
+import pytest
 import requests
 
 from helpers import REPO_ROOT, WEBSERV_BIN, wait_until
@@ -21,10 +22,23 @@ MIME_TYPES = REPO_ROOT / "conf" / "mime.types"
 MTIME = 1_700_000_000  # Tue, 14 Nov 2023 22:13:20 GMT
 
 
+# The nginx servers `both` started, stopped when their test ends.
+STARTED = []
+
+
+@pytest.fixture(autouse=True)
+def stop_nginx():
+    yield
+    while STARTED:
+        STARTED.pop().stop()
+
+
 def both(webserv, tmp_path, server_block, **subs):
-    """Starts webserv and nginx on `server_block` (`{port}` and `subs` substituted)."""
+    """Starts webserv and nginx on `server_block` (`{port}` and `subs` substituted);
+    both are stopped when the test ends."""
     ws = webserv(server_block, prefix=tmp_path, **subs)
     ng = start_nginx(tmp_path / "nginx", server_block, **subs)
+    STARTED.append(ng)
     return ws, ng
 
 
@@ -464,16 +478,13 @@ def test_pcre_quoting_and_server_tokens_build_like_nginx(webserv, tmp_path):
     server { listen 127.0.0.1:{port} default_server; return 200 "default"; }
     """
     ws, ng = both(webserv, tmp_path, block, root=root)
-    try:
-        for host, path in [("abc.example.com", "/a.php"), ("abc.example.com", "/aXphp"),
+    for host, path in [("abc.example.com", "/a.php"), ("abc.example.com", "/aXphp"),
                            ("abcXexample.com", "/a.php"), ("x.example.com", "/b.txt")]:
-            answers = []
-            for srv in (ws, ng):
-                r = fetch(srv, path, headers={"Host": host})
-                answers.append((r.status_code, r.text))
-            assert answers[0] == answers[1], (host, path)
-        assert fetch(ws, "/a.php", {"Host": "abc.example.com"}).text == "php abc"
-        assert fetch(ws, "/").headers["Server"].startswith("webserv/")
-        assert fetch(ng, "/").headers["Server"].startswith("nginx/")
-    finally:
-        ng.stop()
+        answers = []
+        for srv in (ws, ng):
+            r = fetch(srv, path, headers={"Host": host})
+            answers.append((r.status_code, r.text))
+        assert answers[0] == answers[1], (host, path)
+    assert fetch(ws, "/a.php", {"Host": "abc.example.com"}).text == "php abc"
+    assert fetch(ws, "/").headers["Server"].startswith("webserv/")
+    assert fetch(ng, "/").headers["Server"].startswith("nginx/")
