@@ -84,6 +84,7 @@ fn server(d: &ServerDraft, outer: &Settings, outer_tls: &TlsSettings, prefix: &P
         top,
         tls: d.tls.merge(outer_tls),
         redirect: s.redirect_style(),
+        merge_slashes: s.merge_slashes.unwrap_or(true),
         pos: d.pos.clone(),
     }
 }

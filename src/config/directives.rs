@@ -172,6 +172,7 @@ pub const TABLE: &[Spec] = &[
     many(block(row("types", ALL, 0, 0))),
     row("server_tokens", ALL, 1, 1),
     row("absolute_redirect", ALL, 1, 1),
+    row("merge_slashes", TOP | SRV, 1, 1),
     row("port_in_redirect", ALL, 1, 1),
     row("server_name_in_redirect", ALL, 1, 1),
     row("underscores_in_headers", TOP | SRV, 1, 1),

@@ -122,6 +122,9 @@ pub struct Server {
     pub top: Vec<usize>,
     /// The `ssl_*` directives in effect for this server.
     pub tls: super::TlsSettings,
+    /// `merge_slashes on|off`: whether `//` in a request path is one `/` (nginx's
+    /// default) or an empty segment kept as such.
+    pub merge_slashes: bool,
     /// How redirects made before a location is chosen (server-level `return`,
     /// `rewrite`) are written.
     pub redirect: RedirectStyle,

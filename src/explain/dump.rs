@@ -72,6 +72,8 @@ fn dump_server(out: &mut String, s: &Server) {
         };
         let _ = writeln!(out, "    underscores_in_headers {on};");
     }
+    let merge = if s.merge_slashes { "on" } else { "off" };
+    let _ = writeln!(out, "    merge_slashes {merge};");
     let _ = writeln!(
         out,
         "    client_header_buffer_size {};",

@@ -30,14 +30,22 @@ pub fn percent_decode(raw: &str) -> Option<String> {
 /// `merge_slashes`). A `..` that would climb above `/` is rejected. A trailing slash
 /// (or a trailing `.`/`..` segment) is kept as a trailing slash.
 pub fn normalize(path: &str) -> Option<String> {
+    normalize_with(path, true)
+}
+
+/// [`normalize`]; with `merge_slashes` false (nginx's `merge_slashes off`) an empty
+/// segment is kept as one (`/a//b` stays, `/a//../b` is `/a/b`), as nginx does.
+pub fn normalize_with(path: &str, merge_slashes: bool) -> Option<String> {
     if !path.starts_with('/') {
         return None;
     }
     let mut segments: Vec<&str> = Vec::new();
     let mut trailing = false;
-    for seg in path.split('/').skip(1) {
+    let mut split = path.split('/').skip(1).peekable();
+    while let Some(seg) = split.next() {
         trailing = matches!(seg, "" | "." | "..");
         match seg {
+            "" if !merge_slashes && split.peek().is_some() => segments.push(""),
             "" | "." => {}
             ".." => {
                 segments.pop()?;
@@ -59,6 +67,11 @@ pub fn normalize(path: &str) -> Option<String> {
 /// Decodes and normalizes a request path; `None` means 400.
 pub fn clean(raw: &str) -> Option<String> {
     normalize(&percent_decode(raw)?)
+}
+
+/// [`clean`], keeping empty segments unless `merge_slashes`.
+pub fn clean_with(raw: &str, merge_slashes: bool) -> Option<String> {
+    normalize_with(&percent_decode(raw)?, merge_slashes)
 }
 
 /// Percent-encodes a path for a URL (hrefs, Location headers): everything but
@@ -135,6 +148,23 @@ mod tests {
         ];
         for (raw, want) in cases {
             assert_eq!(normalize(raw).as_deref(), *want, "{raw}");
+        }
+    }
+
+    #[test]
+    fn unmerged_slashes_as_nginx() {
+        let cases: &[(&str, Option<&str>)] = &[
+            ("/foo//../bar", Some("/foo/bar")),
+            ("/foo///../bar", Some("/foo//bar")),
+            ("//a", Some("//a")),
+            ("/a//", Some("/a//")),
+            ("/a/", Some("/a/")),
+            ("/", Some("/")),
+            ("//..", Some("/")),
+            ("/..//", None),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(normalize_with(raw, false).as_deref(), *want, "{raw}");
         }
     }
 

@@ -34,7 +34,8 @@ pub enum Target {
 
 /// The phases from the server's rewrite phase on.
 pub fn route(cx: &Cx, server: usize, vars: crate::vars::State) -> Result<Routed, Response> {
-    let Some(clean) = path::clean(cx.req.path()) else {
+    let merge = cx.config.servers[server].merge_slashes;
+    let Some(clean) = path::clean_with(cx.req.path(), merge) else {
         return Err(error_response(cx.config, server, None, 400));
     };
     let mut r = Routed::new(server, clean, cx.req.query());

@@ -14,7 +14,7 @@ from email.utils import formatdate, parsedate_to_datetime
 import pytest
 import requests
 
-from helpers import REPO_ROOT, WEBSERV_BIN, wait_until
+from helpers import REPO_ROOT, WEBSERV_BIN, Client, wait_until
 from nginx import NGINX_BIN, require_nginx, start_nginx
 
 MIME_TYPES = REPO_ROOT / "conf" / "mime.types"
@@ -488,3 +488,27 @@ def test_pcre_quoting_and_server_tokens_build_like_nginx(webserv, tmp_path):
     assert fetch(ws, "/a.php", {"Host": "abc.example.com"}).text == "php abc"
     assert fetch(ws, "/").headers["Server"].startswith("webserv/")
     assert fetch(ng, "/").headers["Server"].startswith("nginx/")
+
+
+def test_merge_slashes_like_nginx(webserv, tmp_path):
+    block = """
+    server { listen 127.0.0.1:{port}; merge_slashes {merge};
+        location / { add_header X-URI "x $uri x"; return 204; }
+        location //two { add_header X-URI "two $uri"; return 204; } }
+    """
+    seen = {}
+    for merge in ("on", "off"):
+        (tmp_path / merge).mkdir()
+        ws, ng = both(webserv, tmp_path / merge, block, merge=merge)
+        for path in ("/foo//../bar", "/foo///../bar", "//two/x", "/a//b/"):
+            answers = []
+            for srv in (ws, ng):
+                # A raw request: an HTTP library would remove the dot segments itself.
+                with Client(srv.port) as c:
+                    r = c.request(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n")
+                answers.append((r.status, r.header("X-URI")))
+            assert answers[0] == answers[1], (merge, path)
+            seen[(merge, path)] = answers[0][1]
+    assert seen[("on", "/foo///../bar")] == "x /bar x"
+    assert seen[("off", "/foo///../bar")] == "x /foo//bar x"
+    assert seen[("off", "//two/x")] == "two //two/x"
