@@ -56,12 +56,18 @@ pub fn error_response(
 /// The error response for `status` while handling `r`, with the location's
 /// `add_header ... always` headers.
 pub fn for_request(cx: &Cx, r: &Routed, status: u16) -> Response {
+    serve(cx, r, status).0
+}
+
+/// [`for_request`], and the request's state where the error page was served (its
+/// location and variables, for the access log); `None` when no error page ran.
+pub fn serve(cx: &Cx, r: &Routed, status: u16) -> (Response, Option<Routed>) {
     let builtin = || cx.decorate(builtin_error(status), r);
     let Some(page) = r.location(cx.config).error_pages.get(&status) else {
-        return builtin();
+        return (builtin(), None);
     };
     if r.in_error_page {
-        return builtin();
+        return (builtin(), None);
     }
     let target = match page.uri.literal() {
         Some(s) => s.to_string(),
@@ -72,7 +78,7 @@ pub fn for_request(cx: &Cx, r: &Routed, status: u16) -> Response {
             .status_override
             .filter(|c| matches!(c, 301 | 302 | 303 | 307 | 308))
             .unwrap_or(302);
-        return cx.decorate(fixed_return(code, Some(&target)), r);
+        return (cx.decorate(fixed_return(code, Some(&target)), r), None);
     }
     // `=CODE` answers with CODE, a bare `=` with the page's own status.
     let answer = match page.status_override {
@@ -102,33 +108,33 @@ pub fn for_request(cx: &Cx, r: &Routed, status: u16) -> Response {
             Some(i) => Target::Named(i),
             None => {
                 log::error!("error_page: no named location \"{target}\"");
-                return builtin();
+                return (builtin(), None);
             }
         }
     } else {
         let (p, args) = target.split_once('?').unwrap_or((&target, ""));
         let Some(clean) = super::path::clean(p) else {
-            return builtin();
+            return (builtin(), None);
         };
         next.path = clean;
         next.args = (!args.is_empty()).then(|| args.to_string());
         Target::Uri
     };
-    match phases::locate(&gcx, next, start) {
-        Ok(done) if done.script.is_some() => {
+    match phases::locate(&gcx, &mut next, start) {
+        Ok(()) if next.script.is_some() => {
             log::error!("error_page {target}: a CGI script cannot serve an error page");
-            builtin()
+            (builtin(), None)
         }
-        Ok(done) => match static_file::serve_error_page(done.location(cx.config), &done.path) {
+        Ok(()) => match static_file::serve_error_page(next.location(cx.config), &next.path) {
             Ok(mut resp) => {
                 if let Some(code) = answer {
                     resp.status = code;
                 }
-                gcx.decorate(resp, &done)
+                (gcx.decorate(resp, &next), Some(next))
             }
-            Err(_) => builtin(),
+            Err(_) => (builtin(), None),
         },
-        Err(resp) => resp,
+        Err(resp) => (resp, Some(next)),
     }
 }
 
