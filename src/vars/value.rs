@@ -73,7 +73,11 @@ impl Env<'_> {
             Var::Uri => out.push_str(self.uri),
             Var::RequestUri => out.push_str(&req.target),
             Var::Args => out.push_str(self.args.unwrap_or("")),
-            Var::IsArgs => out.push_str(if self.args.is_some() { "?" } else { "" }),
+            // nginx: `?` only when there are arguments (`/x?` has none).
+            Var::IsArgs => out.push_str(match self.args {
+                Some(a) if !a.is_empty() => "?",
+                _ => "",
+            }),
             Var::Arg(name) => return push(out, arg(self.args.unwrap_or(""), name)),
             Var::Host => out.push_str(self.host()),
             Var::Http(name) => return push(out, header(req, name)),
@@ -315,6 +319,38 @@ mod tests {
         let a = random_id();
         assert_eq!(a.len(), 32);
         assert_ne!(a, random_id());
+    }
+
+    #[test]
+    fn is_args_needs_arguments() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t.conf");
+        std::fs::write(&file, "server { listen 127.0.0.1:1; }").unwrap();
+        let config = crate::config::load(&file, dir.path()).unwrap();
+        let req = crate::handler::error_page::blank_request();
+        let origin = Origin {
+            group: 0,
+            local: ([127, 0, 0, 1], 1).into(),
+            peer: ([127, 0, 0, 1], 2).into(),
+            tls: false,
+        };
+        let state = State::default();
+        // $args, $is_args
+        for (args, is_args) in [(None, ""), (Some(""), ""), (Some("a=1"), "?")] {
+            let env = Env {
+                req: &req,
+                origin: &origin,
+                server: &config.servers[0],
+                location: None,
+                uri: "/",
+                args,
+                state: &state,
+                done: None,
+            };
+            let mut out = String::new();
+            assert!(env.value(&Var::IsArgs, &mut out));
+            assert_eq!(out, is_args, "{args:?}");
+        }
     }
 
     #[test]

@@ -128,6 +128,17 @@ def test_uri_logged_decoded_and_rewritten(pair):
     assert json.loads(ws_log[-1]) == {"uri": "/v/a b", "ru": "/r2/a%20b?a=1", "args": "n=1&a=1"}
 
 
+def test_uri_variables_encoded_as_nginx(pair):
+    """`$uri`, `$document_uri`, `$request_filename` decoded; `$request_uri`, `$args`,
+    `$arg_*`, `$query_string` as sent; `$is_args` empty for a bare `?`."""
+    ng, ws, ctx = pair(URI_CONF)
+    root = str(ctx["root"]).encode()
+    for target in URI_TARGETS:
+        (sa, _, a), (sb, _, b) = both(ng, ws, target)
+        assert (sb, b.replace(root, b"ROOT")) == (sa, a.replace(root, b"ROOT")), target
+    assert b"|is=|" in raw_get(ws.port, "/v/x?")[2]
+
+
 # ---- 12: access_log if= sees the request's final variables ---------------------
 
 IF_CONF = """
