@@ -5,6 +5,7 @@
 use super::{Cx, Routed, fixed_return};
 use crate::config::{Op, Return, RewriteFlag};
 use crate::http::Response;
+use crate::vars::Captures;
 
 /// What the list of directives decided.
 pub enum Flow {
@@ -39,20 +40,47 @@ pub fn run(cx: &Cx, ops: &[Op], r: &mut Routed, in_location: bool) -> Flow {
                 if !pattern.matches(&r.path, &mut r.vars) {
                     continue;
                 }
-                let new = replacement.expand(&cx.env(r, in_location));
-                cx.note(|| format!("rewrite {} matched {}: {new}", pattern.as_str(), r.path));
-                let external = ["http://", "https://"].iter().any(|p| new.starts_with(p))
-                    || replacement.source().starts_with("$scheme");
-                if external || matches!(flag, RewriteFlag::Redirect | RewriteFlag::Permanent) {
+                // nginx: the path and arguments split at the replacement's own `?`;
+                // a replacement ending in `?` drops the request's arguments.
+                let src = replacement.source();
+                let drop_old = src.ends_with('?');
+                let external = ["http://", "https://", "$scheme"]
+                    .iter()
+                    .any(|p| src.starts_with(p));
+                let redirect =
+                    external || matches!(flag, RewriteFlag::Redirect | RewriteFlag::Permanent);
+                let escape = match (cx.req.path().contains(['%', '+']), redirect) {
+                    (false, _) => Captures::Raw,
+                    (true, false) => Captures::EscapedInArgs,
+                    (true, true) => Captures::Escaped,
+                };
+                let (path, mut new_args) =
+                    replacement.expand_split(&cx.env(r, in_location), escape);
+                if drop_old
+                    && let Some(a) = &mut new_args
+                    && a.ends_with('?')
+                {
+                    a.pop();
+                }
+                let old = if drop_old { None } else { r.args.as_deref() };
+                let args = join_args(new_args, old);
+                cx.note(|| {
+                    let q = args.as_deref().map_or(String::new(), |a| format!("?{a}"));
+                    format!("rewrite {} matched {}: {path}{q}", pattern.as_str(), r.path)
+                });
+                if redirect {
                     let code = if *flag == RewriteFlag::Permanent {
                         301
                     } else {
                         302
                     };
-                    let target = with_args(&new, r.args.as_deref());
+                    let target = match &args {
+                        Some(a) => format!("{path}?{a}"),
+                        None => path,
+                    };
                     return Flow::Respond(cx.redirect(r, code, &target));
                 }
-                set_uri(r, &new);
+                set_uri(r, &path, args);
                 match flag {
                     RewriteFlag::Last => return Flow::Last,
                     RewriteFlag::Break => return Flow::Break,
@@ -85,36 +113,19 @@ fn answer(cx: &Cx, r: &Routed, ret: &Return, in_location: bool) -> Response {
     }
 }
 
-/// A rewritten URI: `?` starts new arguments (the old ones follow them, unless the
-/// replacement ends with `?`).
-fn set_uri(r: &mut Routed, new: &str) {
-    let (path, args) = match new.split_once('?') {
-        Some((p, "")) => (p, None),
-        Some((p, a)) => {
-            let args = match &r.args {
-                Some(old) if !old.is_empty() => format!("{a}&{old}"),
-                _ => a.to_string(),
-            };
-            (p, Some(args))
-        }
-        None => (new, r.args.take()),
-    };
+/// A rewritten URI and its arguments (from [`join_args`]).
+fn set_uri(r: &mut Routed, path: &str, args: Option<String>) {
     r.path = super::path::normalize(path).unwrap_or_else(|| path.to_string());
     r.args = args;
 }
 
-/// A redirect target with the request's arguments appended (unless it ends in `?`,
-/// which drops them).
-fn with_args(target: &str, args: Option<&str>) -> String {
-    if let Some(stripped) = target.strip_suffix('?') {
-        return stripped.to_string();
-    }
-    match args {
-        Some(a) if !a.is_empty() => {
-            let sep = if target.contains('?') { '&' } else { '?' };
-            format!("{target}{sep}{a}")
-        }
-        _ => target.to_string(),
+/// The arguments after a rewrite: the replacement's own (`new`, when it has a `?`),
+/// then the request's (`old`, unless dropped), joined by `&` as nginx does.
+fn join_args(new: Option<String>, old: Option<&str>) -> Option<String> {
+    match (new, old.filter(|o| !o.is_empty())) {
+        (Some(n), Some(o)) => Some(format!("{n}&{o}")),
+        (Some(n), None) => (!n.is_empty()).then_some(n),
+        (None, o) => o.map(str::to_string),
     }
 }
 
@@ -124,20 +135,22 @@ mod tests {
 
     #[test]
     fn arguments_follow_nginx() {
-        assert_eq!(with_args("/new", Some("a=1")), "/new?a=1");
-        assert_eq!(with_args("/new?b=2", Some("a=1")), "/new?b=2&a=1");
-        assert_eq!(with_args("/new?", Some("a=1")), "/new");
-        assert_eq!(with_args("/new", None), "/new");
-        let mut r = Routed::new(0, "/old".into(), Some("a=1"));
-        set_uri(&mut r, "/x?b=2");
-        assert_eq!(
-            (r.path.as_str(), r.args.as_deref()),
-            ("/x", Some("b=2&a=1"))
-        );
-        set_uri(&mut r, "/y?");
-        assert_eq!((r.path.as_str(), r.args.as_deref()), ("/y", None));
-        r.args = Some("c=3".into());
-        set_uri(&mut r, "//z/../w");
+        // the replacement's arguments, the request's, the result
+        let cases: &[(Option<&str>, Option<&str>, Option<&str>)] = &[
+            (None, Some("a=1"), Some("a=1")),
+            (None, None, None),
+            (None, Some(""), None),
+            (Some("b=2"), Some("a=1"), Some("b=2&a=1")),
+            (Some("b=2"), None, Some("b=2")),
+            (Some(""), None, None),
+            (Some(""), Some("a=1"), Some("&a=1")),
+        ];
+        for (new, old, want) in cases {
+            let got = join_args(new.map(str::to_string), *old);
+            assert_eq!(got.as_deref(), *want, "{new:?} {old:?}");
+        }
+        let mut r = Routed::new(0, "/old".into(), Some("c=3"));
+        set_uri(&mut r, "//z/../w", Some("c=3".into()));
         assert_eq!((r.path.as_str(), r.args.as_deref()), ("/w", Some("c=3")));
     }
 }

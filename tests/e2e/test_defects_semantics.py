@@ -167,3 +167,42 @@ def test_access_log_if_uses_final_variables(pair):
     assert log_lines(ctx["ws_logs"] / "if.log", len(want)) == want
     time.sleep(0.2)
     assert (ctx["ws_logs"] / "if.log").read_text().splitlines() == want
+
+
+# ---- 10: rewrite and arguments -------------------------------------------------
+
+REWRITE_CONF = """
+server {
+    listen 127.0.0.1:{port};
+    root {root};
+    location /v/ { return 200 "uri=$uri|args=$args|is=$is_args\\n"; }
+    location = /show { return 200 "uri=$uri|args=$args|is=$is_args\\n"; }
+    location /q2/ { rewrite ^/q2/(\\d+)$ /show?page=$1? last; }
+    location /q3/ { rewrite ^/q3/(\\d+)$ /show? last; }
+    location /q4/ { rewrite ^/q4/(.*)$ /show?p=$1 last; }
+    location /q6/ { rewrite ^/q6/(.*)$ /v/$1?x=$1? last; }
+    location /q7/ { rewrite ^/q7/(.*)$ /v/x?a=1?b=2 last; }
+    location /q8/ { rewrite ^/q8/(.*)$ /v/x?a=1?b=2? last; }
+    location /qa/ { rewrite ^/qa/(.*)$ /v/x?p=$1 redirect; }
+    location /qb/ { rewrite ^/qb/(.*)$ /v/$1 redirect; }
+    location /qe/ { rewrite ^/qe/(.*)$ http://example.com/x?p=$1? redirect; }
+}
+"""
+
+
+def test_rewrite_arguments_as_nginx(pair):
+    ng, ws, _ = pair(REWRITE_CONF)
+    targets = ["/q2/5?x=1", "/q2/5", "/q3/5?x=1", "/q4/a%3Fb?x=1", "/q6/a%3Fb?k=1",
+               "/q7/1?k=1", "/q8/1?k=1", "/qa/a%20b?k=1", "/qb/a%20b?k=1", "/qe/a?k=1",
+               "/qe/a%26b?k=1"]
+    for target in targets:
+        (sa, ha, a), (sb, hb, b) = both(ng, ws, target)
+        assert sb == sa, target
+        loc = lambda h, port: h.get("location", "").replace(f":{port}/", ":PORT/")
+        assert loc(hb, ws.port) == loc(ha, ng.port), target
+        if sa == 200:
+            assert b == a, target
+    # The replacement's trailing `?` drops the request's arguments, its own stay.
+    assert raw_get(ws.port, "/q2/5?x=1")[2] == b"uri=/show|args=page=5|is=?\n"
+    # A `?` a capture brings is part of the path, not the start of arguments.
+    assert raw_get(ws.port, "/q6/a%3Fb?k=1")[2] == b"uri=/v/a?b|args=x=a%3Fb|is=?\n"
