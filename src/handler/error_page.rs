@@ -103,6 +103,7 @@ pub fn serve(cx: &Cx, r: &Routed, status: u16) -> (Response, Option<Routed>) {
     next.redirects += 1;
     next.in_error_page = true;
     next.script = None;
+    next.vars.err_status = answer;
     let start = if target.starts_with('@') {
         match route::named_location(r.server(cx.config), &target) {
             Some(i) => Target::Named(i),
@@ -154,5 +155,80 @@ pub fn blank_request() -> Request {
         framing: Framing::None,
         keep_alive: false,
         expect_continue: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+    use crate::handler::{Origin, route};
+    use crate::http::Body;
+    use crate::http::request::parse_head;
+
+    fn config(text: &str) -> (tempfile::TempDir, Config) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("gone.html"), "gone\n").unwrap();
+        let file = dir.path().join("t.conf");
+        let text = text.replace("ROOT", &dir.path().display().to_string());
+        std::fs::write(&file, text).unwrap();
+        let config = crate::config::load(&file, dir.path()).unwrap();
+        (dir, config)
+    }
+
+    #[test]
+    fn status_follows_nginx_err_status() {
+        let (_dir, c) = config(
+            "server { listen 127.0.0.1:1; root ROOT; error_page 410 /gone.html;
+                location /a/ { error_page 404 @fb; }
+                location @fb { return 200 \"fb $status\"; }
+                location /b/ { error_page 404 /err?from=$uri; }
+                location = /err { return 200 \"err $arg_from\"; }
+                location /c/ { return 410; }
+                location /d/ { error_page 404 = @fb; }
+                location /e/ { error_page 404 =201 @fb; }
+                location /f/ { error_page 404 @redir; }
+                location @redir { return 301 /x; }
+                location /g/ { error_page 404 @gone; }
+                location @gone { return 410; }
+            }",
+        );
+        let origin = Origin {
+            group: 0,
+            local: ([127, 0, 0, 1], 1).into(),
+            peer: ([127, 0, 0, 1], 2).into(),
+            tls: false,
+        };
+        // target, status, body (for a `return` text)
+        let cases: &[(&str, u16, Option<&str>)] = &[
+            ("/a/x", 404, Some("fb 404")),
+            ("/b/y", 404, Some("err /b/y")),
+            ("/c/z", 410, None),
+            ("/d/x", 200, Some("fb 200")),
+            ("/e/x", 201, Some("fb 201")),
+            ("/f/x", 301, None),
+            ("/g/x", 410, None),
+        ];
+        for (target, status, body) in cases {
+            let raw = format!("GET {target} HTTP/1.1\r\nHost: a\r\n\r\n");
+            let (req, _) = parse_head(raw.as_bytes(), 8192).unwrap().unwrap();
+            let resp = match route(&c, origin, &req) {
+                Ok(r) => {
+                    let sink = crate::handler::Sink::Spool(Default::default());
+                    let mut r = r;
+                    match crate::handler::process(&c, &mut r, origin, &req, sink) {
+                        crate::handler::Outcome::Respond(resp) => resp,
+                        crate::handler::Outcome::Cgi(_) => panic!("{target}: CGI"),
+                    }
+                }
+                Err(early) => early.resp,
+            };
+            assert_eq!(resp.status, *status, "{target}");
+            if let Some(want) = body {
+                let Body::Bytes(got) = &resp.body else {
+                    panic!("{target}: not a text body")
+                };
+                assert_eq!(std::str::from_utf8(got).unwrap(), *want, "{target}");
+            }
+        }
     }
 }

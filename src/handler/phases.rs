@@ -43,10 +43,18 @@ pub fn route(cx: &Cx, server: usize, vars: crate::vars::State) -> Result<Routed,
     // Until a location is found, the server's settings are those of its `/`.
     r.location = find::find_location(&cx.config.servers[server], "/", &mut r.vars.clone()).0;
     let ops = &cx.config.servers[server].rewrite;
-    if !ops.is_empty()
-        && let Flow::Respond(resp) = rewrite::run(cx, ops, &mut r, false)
-    {
-        return Err(Early::at(resp, r));
+    if !ops.is_empty() {
+        match rewrite::run(cx, ops, &mut r, false) {
+            Flow::Respond(resp) => return Err(Early::at(resp, r)),
+            // nginx reruns the server's rewrites on the error page's internal
+            // redirect, so a server-level `return CODE` answers its own error
+            // again: the built-in page.
+            Flow::Error(code) => {
+                let resp = cx.decorate(super::builtin_error(code), &r);
+                return Err(Early::at(resp, r));
+            }
+            Flow::Next | Flow::Last | Flow::Break => {}
+        }
     }
     match locate(cx, &mut r, Target::Uri) {
         Ok(()) => Ok(r),
@@ -99,6 +107,7 @@ pub fn locate(cx: &Cx, r: &mut Routed, mut target: Target) -> Result<(), Respons
                 continue;
             }
             Flow::Respond(resp) => return Err(cx.decorate(resp, r)),
+            Flow::Error(code) => return Err(fail(cx, r, code)),
         }
         if loc.root_vars.is_some() || loc.alias_vars.is_some() {
             r.local = Some(Box::new(expanded(cx, r, loc)));

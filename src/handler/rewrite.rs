@@ -5,7 +5,9 @@
 use super::{Cx, Routed, fixed_return};
 use crate::config::{Op, Return, RewriteFlag};
 use crate::http::Response;
-use crate::vars::Captures;
+use std::time::Duration;
+
+use crate::vars::{Captures, Done};
 
 /// What the list of directives decided.
 pub enum Flow {
@@ -17,12 +19,18 @@ pub enum Flow {
     Break,
     /// `return`, or a redirecting `rewrite`.
     Respond(Response),
+    /// `return CODE` without a text, CODE 400 or more: an error, with the
+    /// location's `error_page` for it (nginx finalizes the request with CODE).
+    Error(u16),
 }
 
 /// Runs `ops` on the request; the location (if any) is `r.location`.
 pub fn run(cx: &Cx, ops: &[Op], r: &mut Routed, in_location: bool) -> Flow {
     for op in ops {
         match op {
+            Op::Return(ret) if ret.target.is_none() && ret.code >= 400 => {
+                return Flow::Error(ret.code);
+            }
             Op::Return(ret) => return Flow::Respond(answer(cx, r, ret, in_location)),
             Op::Break => return Flow::Break,
             Op::Set { var, value } => {
@@ -92,14 +100,32 @@ pub fn run(cx: &Cx, ops: &[Op], r: &mut Routed, in_location: bool) -> Flow {
     Flow::Next
 }
 
-/// `return CODE [TEXT|URL]`.
+/// `return CODE [TEXT|URL]`. While an error page is served, a text or a bodiless
+/// success is sent with the error page's status (nginx's `err_status`); a
+/// redirect keeps its own.
 fn answer(cx: &Cx, r: &Routed, ret: &Return, in_location: bool) -> Response {
+    let redirect = matches!(ret.code, 301 | 302 | 303 | 307 | 308) && ret.target.is_some();
+    let status = match r.vars.err_status {
+        Some(forced) if !redirect => forced,
+        _ => ret.code,
+    };
     let target = ret.target.as_ref().map(|t| match t.literal() {
         Some(s) => std::borrow::Cow::Borrowed(s),
-        None => std::borrow::Cow::Owned(t.expand(&cx.env(r, in_location))),
+        None => {
+            let done = Done {
+                status,
+                body_bytes: 0,
+                bytes_sent: 0,
+                request_time: Duration::ZERO,
+                response: None,
+            };
+            let mut env = cx.env(r, in_location);
+            env.done = Some(&done);
+            std::borrow::Cow::Owned(t.expand(&env))
+        }
     });
-    match (ret.code, target.as_deref()) {
-        (301 | 302 | 303 | 307 | 308, Some(url)) => cx.redirect(r, ret.code, url),
+    match (status, target.as_deref()) {
+        (code, Some(url)) if redirect => cx.redirect(r, code, url),
         (code, Some(text)) => {
             // nginx sends the text as the location's default_type.
             let server = r.server(cx.config);
@@ -109,7 +135,11 @@ fn answer(cx: &Cx, r: &Routed, ret: &Return, in_location: bool) -> Response {
             };
             Response::with_body(code, &loc.default_type, text.as_bytes().to_vec())
         }
-        (code, None) => fixed_return(code, None),
+        (code, None) => {
+            let mut resp = fixed_return(ret.code, None);
+            resp.status = code;
+            resp
+        }
     }
 }
 

@@ -21,6 +21,10 @@ pub struct State {
     pub captures: Vec<String>,
     /// `set` variables and named captures, by slot.
     user: Vec<Option<String>>,
+    /// While an `error_page` is served, the status its answer gets (nginx's
+    /// `err_status`): the original error's, or `=CODE`'s; `None` for a bare `=`.
+    /// `$status` reads it until the response is sent.
+    pub err_status: Option<u16>,
     request_id: OnceCell<String>,
 }
 
@@ -42,7 +46,8 @@ impl State {
     }
 }
 
-/// What the access log knows once the response is sent.
+/// What the access log knows once the response is sent (and, for `$status` in a
+/// `return` text, the status being answered).
 pub struct Done<'a> {
     pub status: u16,
     pub body_bytes: u64,
@@ -126,10 +131,10 @@ impl Env<'_> {
             }
             Var::ContentType => return push(out, req.header("content-type")),
             Var::ContentLength => return push(out, req.header("content-length")),
-            Var::Status => match self.done {
-                Some(d) => push_num(out, d.status),
-                None => out.push('0'),
-            },
+            Var::Status => {
+                let status = self.done.map(|d| d.status).or(self.state.err_status);
+                let _ = write!(out, "{:03}", status.unwrap_or(0));
+            }
             Var::BodyBytesSent => push_num(out, self.done.map_or(0, |d| d.body_bytes)),
             Var::BytesSent => push_num(out, self.done.map_or(0, |d| d.bytes_sent)),
             Var::RequestTime => {

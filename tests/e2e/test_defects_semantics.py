@@ -206,3 +206,45 @@ def test_rewrite_arguments_as_nginx(pair):
     assert raw_get(ws.port, "/q2/5?x=1")[2] == b"uri=/show|args=page=5|is=?\n"
     # A `?` a capture brings is part of the path, not the start of arguments.
     assert raw_get(ws.port, "/q6/a%3Fb?k=1")[2] == b"uri=/v/a?b|args=x=a%3Fb|is=?\n"
+
+
+# ---- 9: error_page status semantics --------------------------------------------
+
+ERROR_PAGE_CONF = """
+server {
+    listen 127.0.0.1:{port};
+    root {root};
+    error_page 410 /gone.html;
+    location /a/ { error_page 404 @fallback; }
+    location @fallback { return 200 "x $status\\n"; }
+    location /b/ { error_page 404 /err?from=$uri; }
+    location = /err { return 200 "err from=$arg_from\\n"; }
+    location /c/ { return 410; }
+    location /d/ { error_page 404 = @fallback; }
+    location /e/ { error_page 404 =201 @fallback; }
+    location /f/ { error_page 404 /redir; }
+    location = /redir { return 301 /x; }
+    location /h/ { error_page 404 @gone; }
+    location @gone { return 410; }
+    location /j/ { error_page 404 =418 /gone.html; }
+    location /k/ { return 404 "text\\n"; error_page 404 /gone.html; }
+}
+"""
+
+
+def test_error_page_keeps_the_original_status(pair):
+    ng, ws, _ = pair(ERROR_PAGE_CONF, files={"gone.html": "gone page\n"})
+    targets = ["/a/x", "/b/y", "/c/z", "/d/x", "/e/x", "/f/x", "/h/x", "/j/x", "/k/x"]
+    for target in targets:
+        (sa, ha, a), (sb, hb, b) = both(ng, ws, target)
+        assert sb == sa, target
+        if "text/html" not in ha.get("content-type", "") or b"gone" in a:
+            assert b == a, target  # built-in pages differ in their HTML
+    # Without `=`, the original status whatever the target answers.
+    assert raw_get(ws.port, "/a/x")[::2] == (404, b"x 404\n")
+    assert raw_get(ws.port, "/b/y")[::2] == (404, b"err from=/b/y\n")
+    # A `return 410;` goes through the server's error_page 410.
+    assert raw_get(ws.port, "/c/z")[::2] == (410, b"gone page\n")
+    # `=CODE` forces CODE; a bare `=` takes the target's status.
+    assert raw_get(ws.port, "/e/x")[::2] == (201, b"x 201\n")
+    assert raw_get(ws.port, "/d/x")[::2] == (200, b"x 200\n")
