@@ -8,6 +8,8 @@ asserts the nginx behaviour outright, so a change in either is seen.
 """
 
 import json
+import os
+import re
 import socket
 import time
 
@@ -248,3 +250,38 @@ def test_error_page_keeps_the_original_status(pair):
     # `=CODE` forces CODE; a bare `=` takes the target's status.
     assert raw_get(ws.port, "/e/x")[::2] == (201, b"x 201\n")
     assert raw_get(ws.port, "/d/x")[::2] == (200, b"x 200\n")
+
+
+# ---- 16: autoindex and file names that are not UTF-8 ---------------------------
+
+LIST_CONF = """
+server {
+    listen 127.0.0.1:{port};
+    root {root};
+    location /list/ { autoindex on; }
+}
+"""
+
+
+def test_autoindex_does_not_link_names_it_cannot_serve(pair):
+    """webserv serves UTF-8 paths only, so a name that is not UTF-8 is listed (shown
+    with U+FFFD) without a link, where nginx links it and serves it; every link
+    webserv does write leads somewhere (no 400)."""
+    ng, ws, ctx = pair(LIST_CONF, files={"list/ok.txt": "ok\n", "list/é.txt": "e\n"})
+    with open(os.fsencode(ctx["root"] / "list") + b"/caf\xe9.txt", "wb") as f:
+        f.write(b"latin-1 name\n")
+    status, _, page = raw_get(ws.port, "/list/")
+    assert status == 200
+    text = page.decode("utf-8")
+    row = next(line for line in text.splitlines() if "caf\ufffd.txt" in line)
+    assert "<a " not in row
+    hrefs = re.findall(r'<a href="([^"?]+)"', text)
+    assert "ok.txt" in hrefs and "%C3%A9.txt" in hrefs
+    for href in hrefs:
+        if href != "../":
+            assert raw_get(ws.port, "/list/" + href)[0] == 200, href
+    # nginx (names are bytes) links and serves it: the deliberate difference.
+    _, _, ng_page = raw_get(ng.port, "/list/")
+    assert b'<a href="caf%E9.txt">' in ng_page
+    assert raw_get(ng.port, "/list/caf%E9.txt")[::2] == (200, b"latin-1 name\n")
+    assert raw_get(ws.port, "/list/caf%E9.txt")[0] == 400
