@@ -2,7 +2,10 @@
 //! produced the error, as an internal redirect that goes through the phases again
 //! (with GET, as nginx does), so the page may live in any location, a named one
 //! included; an absolute URL is a 302 to it. An error while serving an error page
-//! gets the built-in page (nginx's `recursive_error_pages off`).
+//! gets the built-in page (nginx's `recursive_error_pages off`). The answer keeps
+//! the original status (nginx's `err_status`, in the request's variable state)
+//! unless `=CODE` forces one or a bare `=` lets the target's stand; a redirect the
+//! target makes keeps its own.
 
 use super::phases::{self, Target};
 use super::{Cx, Origin, Routed, fixed_return, route, static_file};
