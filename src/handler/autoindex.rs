@@ -21,6 +21,9 @@ struct Entry {
     name: String,
     /// The name's bytes, for the link and the order.
     raw: Vec<u8>,
+    /// The name is UTF-8, so webserv can serve the file it names; other names are
+    /// listed without a link (a request path must decode to UTF-8, or it is 400).
+    linked: bool,
     dir: bool,
     size: u64,
     /// Seconds since the epoch (0 when the file system gives no time).
@@ -74,7 +77,7 @@ pub fn listing(
 }
 
 /// Directory entries, hidden files (leading dot) skipped as nginx does. Names
-/// that are not UTF-8 are shown lossily.
+/// that are not UTF-8 are shown lossily and not linked.
 fn read_entries(dir: &Path) -> std::io::Result<Vec<Entry>> {
     let mut out = Vec::new();
     for item in fs::read_dir(dir)? {
@@ -85,11 +88,20 @@ fn read_entries(dir: &Path) -> std::io::Result<Vec<Entry>> {
         if name.starts_with('.') {
             continue;
         }
+        let linked = file_name.to_str().is_some();
+        if !linked {
+            log::info!(
+                "autoindex: {:?} in {} is not UTF-8: listed without a link",
+                file_name,
+                dir.display()
+            );
+        }
         // Follow symlinks for the listing as a browser would see the target.
         let meta = fs::metadata(item.path()).or_else(|_| item.metadata())?;
         out.push(Entry {
             name,
             raw,
+            linked,
             dir: meta.is_dir(),
             size: meta.len(),
             mtime: meta.modified().map_or(0, epoch_secs),
@@ -128,6 +140,7 @@ mod tests {
         Entry {
             name: name.into(),
             raw: name.as_bytes().to_vec(),
+            linked: true,
             dir,
             size,
             mtime,

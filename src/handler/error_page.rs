@@ -2,7 +2,10 @@
 //! produced the error, as an internal redirect that goes through the phases again
 //! (with GET, as nginx does), so the page may live in any location, a named one
 //! included; an absolute URL is a 302 to it. An error while serving an error page
-//! gets the built-in page (nginx's `recursive_error_pages off`).
+//! gets the built-in page (nginx's `recursive_error_pages off`). The answer keeps
+//! the original status (nginx's `err_status`, in the request's variable state)
+//! unless `=CODE` forces one or a bare `=` lets the target's stand; a redirect the
+//! target makes keeps its own.
 
 use super::phases::{self, Target};
 use super::{Cx, Origin, Routed, fixed_return, route, static_file};
@@ -56,12 +59,18 @@ pub fn error_response(
 /// The error response for `status` while handling `r`, with the location's
 /// `add_header ... always` headers.
 pub fn for_request(cx: &Cx, r: &Routed, status: u16) -> Response {
+    serve(cx, r, status).0
+}
+
+/// [`for_request`], and the request's state where the error page was served (its
+/// location and variables, for the access log); `None` when no error page ran.
+pub fn serve(cx: &Cx, r: &Routed, status: u16) -> (Response, Option<Routed>) {
     let builtin = || cx.decorate(builtin_error(status), r);
     let Some(page) = r.location(cx.config).error_pages.get(&status) else {
-        return builtin();
+        return (builtin(), None);
     };
     if r.in_error_page {
-        return builtin();
+        return (builtin(), None);
     }
     let target = match page.uri.literal() {
         Some(s) => s.to_string(),
@@ -72,7 +81,7 @@ pub fn for_request(cx: &Cx, r: &Routed, status: u16) -> Response {
             .status_override
             .filter(|c| matches!(c, 301 | 302 | 303 | 307 | 308))
             .unwrap_or(302);
-        return cx.decorate(fixed_return(code, Some(&target)), r);
+        return (cx.decorate(fixed_return(code, Some(&target)), r), None);
     }
     // `=CODE` answers with CODE, a bare `=` with the page's own status.
     let answer = match page.status_override {
@@ -97,38 +106,39 @@ pub fn for_request(cx: &Cx, r: &Routed, status: u16) -> Response {
     next.redirects += 1;
     next.in_error_page = true;
     next.script = None;
+    next.vars.err_status = answer;
     let start = if target.starts_with('@') {
         match route::named_location(r.server(cx.config), &target) {
             Some(i) => Target::Named(i),
             None => {
                 log::error!("error_page: no named location \"{target}\"");
-                return builtin();
+                return (builtin(), None);
             }
         }
     } else {
         let (p, args) = target.split_once('?').unwrap_or((&target, ""));
         let Some(clean) = super::path::clean(p) else {
-            return builtin();
+            return (builtin(), None);
         };
         next.path = clean;
         next.args = (!args.is_empty()).then(|| args.to_string());
         Target::Uri
     };
-    match phases::locate(&gcx, next, start) {
-        Ok(done) if done.script.is_some() => {
+    match phases::locate(&gcx, &mut next, start) {
+        Ok(()) if next.script.is_some() => {
             log::error!("error_page {target}: a CGI script cannot serve an error page");
-            builtin()
+            (builtin(), None)
         }
-        Ok(done) => match static_file::serve_error_page(done.location(cx.config), &done.path) {
+        Ok(()) => match static_file::serve_error_page(next.location(cx.config), &next.path) {
             Ok(mut resp) => {
                 if let Some(code) = answer {
                     resp.status = code;
                 }
-                gcx.decorate(resp, &done)
+                (gcx.decorate(resp, &next), Some(next))
             }
-            Err(_) => builtin(),
+            Err(_) => (builtin(), None),
         },
-        Err(resp) => resp,
+        Err(resp) => (resp, Some(next)),
     }
 }
 
@@ -148,5 +158,80 @@ pub fn blank_request() -> Request {
         framing: Framing::None,
         keep_alive: false,
         expect_continue: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+    use crate::handler::{Origin, route};
+    use crate::http::Body;
+    use crate::http::request::parse_head;
+
+    fn config(text: &str) -> (tempfile::TempDir, Config) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("gone.html"), "gone\n").unwrap();
+        let file = dir.path().join("t.conf");
+        let text = text.replace("ROOT", &dir.path().display().to_string());
+        std::fs::write(&file, text).unwrap();
+        let config = crate::config::load(&file, dir.path()).unwrap();
+        (dir, config)
+    }
+
+    #[test]
+    fn status_follows_nginx_err_status() {
+        let (_dir, c) = config(
+            "server { listen 127.0.0.1:1; root ROOT; error_page 410 /gone.html;
+                location /a/ { error_page 404 @fb; }
+                location @fb { return 200 \"fb $status\"; }
+                location /b/ { error_page 404 /err?from=$uri; }
+                location = /err { return 200 \"err $arg_from\"; }
+                location /c/ { return 410; }
+                location /d/ { error_page 404 = @fb; }
+                location /e/ { error_page 404 =201 @fb; }
+                location /f/ { error_page 404 @redir; }
+                location @redir { return 301 /x; }
+                location /g/ { error_page 404 @gone; }
+                location @gone { return 410; }
+            }",
+        );
+        let origin = Origin {
+            group: 0,
+            local: ([127, 0, 0, 1], 1).into(),
+            peer: ([127, 0, 0, 1], 2).into(),
+            tls: false,
+        };
+        // target, status, body (for a `return` text)
+        let cases: &[(&str, u16, Option<&str>)] = &[
+            ("/a/x", 404, Some("fb 404")),
+            ("/b/y", 404, Some("err /b/y")),
+            ("/c/z", 410, None),
+            ("/d/x", 200, Some("fb 200")),
+            ("/e/x", 201, Some("fb 201")),
+            ("/f/x", 301, None),
+            ("/g/x", 410, None),
+        ];
+        for (target, status, body) in cases {
+            let raw = format!("GET {target} HTTP/1.1\r\nHost: a\r\n\r\n");
+            let (req, _) = parse_head(raw.as_bytes(), 8192).unwrap().unwrap();
+            let resp = match route(&c, origin, &req) {
+                Ok(r) => {
+                    let sink = crate::handler::Sink::Spool(Default::default());
+                    let mut r = r;
+                    match crate::handler::process(&c, &mut r, origin, &req, sink) {
+                        crate::handler::Outcome::Respond(resp) => resp,
+                        crate::handler::Outcome::Cgi(_) => panic!("{target}: CGI"),
+                    }
+                }
+                Err(early) => early.resp,
+            };
+            assert_eq!(resp.status, *status, "{target}");
+            if let Some(want) = body {
+                let Body::Bytes(got) = &resp.body else {
+                    panic!("{target}: not a text body")
+                };
+                assert_eq!(std::str::from_utf8(got).unwrap(), *want, "{target}");
+            }
+        }
     }
 }

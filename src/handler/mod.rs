@@ -91,6 +91,30 @@ impl Routed {
     }
 }
 
+/// An answer the phases gave before any content handler ran (a `return`, a
+/// redirect, an error), with the request's state where they stopped: the access
+/// log reads its location and variables (`$uri`, `$args`, `set` values). Boxed
+/// where it is returned: it is large, and rarer than a routed request.
+#[derive(Debug)]
+pub struct Early {
+    pub resp: Response,
+    /// `None` when no location was chosen (an undecodable path, `OPTIONS *`).
+    pub routed: Option<Routed>,
+}
+
+impl Early {
+    fn at(resp: Response, routed: Routed) -> Box<Early> {
+        Box::new(Early {
+            resp,
+            routed: Some(routed),
+        })
+    }
+
+    fn bare(resp: Response) -> Box<Early> {
+        Box::new(Early { resp, routed: None })
+    }
+}
+
 /// Where the request arrived: the listen group (index into `Config::listens`) and
 /// the socket addresses.
 #[derive(Debug, Clone, Copy)]
@@ -216,10 +240,10 @@ impl<'a> Cx<'a> {
 
 /// Phase 1: server and location for a request head; `Err` is the response to send
 /// without reading the body.
-pub fn route(config: &Config, origin: Origin, req: &Request) -> Result<Routed, Response> {
+pub fn route(config: &Config, origin: Origin, req: &Request) -> Result<Routed, Box<Early>> {
     let (server, vars) = select_server(config, origin, req);
     if let Some(resp) = options::star(&config.servers[server], req) {
-        return Err(resp);
+        return Err(Early::bare(resp));
     }
     let cx = Cx {
         config,
@@ -267,7 +291,7 @@ pub fn route_traced(
         req,
         trace: Some(&trace),
     };
-    let result = phases::route(&cx, server, vars);
+    let result = phases::route(&cx, server, vars).map_err(|early| early.resp);
     (result, trace.into_inner())
 }
 
@@ -352,10 +376,11 @@ pub struct CgiJob {
     pub timeout: std::time::Duration,
 }
 
-/// Phase 2: the outcome for a routed request whose body has been read.
+/// Phase 2: the outcome for a routed request whose body has been read. An error
+/// page leaves `routed` as the state it was served in.
 pub fn process(
     config: &Config,
-    routed: &Routed,
+    routed: &mut Routed,
     origin: Origin,
     req: &Request,
     body: Sink,
@@ -388,9 +413,16 @@ pub fn process(
         }
         Ok(resp) => cx.decorate(resp, routed),
         Err(405) => not_allowed(&cx, routed),
-        Err(status) => cx.error(routed, status),
+        Err(status) => {
+            let (resp, done) = error_page::serve(&cx, routed, status);
+            if let Some(done) = done {
+                *routed = done;
+            }
+            resp
+        }
     };
     // Body filters (compression) see every response a content handler made.
+    let loc = routed.location(config);
     Outcome::Respond(crate::filter::apply(&loc.compression, req, resp))
 }
 

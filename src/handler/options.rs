@@ -80,7 +80,7 @@ mod tests {
             peer: ([127, 0, 0, 1], 2).into(),
             tls: false,
         };
-        let resp = crate::handler::route(config, origin, &req).err()?;
+        let resp = crate::handler::route(config, origin, &req).err()?.resp;
         Some((resp.status, resp.get_header("Allow").map(str::to_owned)))
     }
 

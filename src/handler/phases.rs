@@ -15,7 +15,7 @@ use std::borrow::Cow;
 
 use super::rewrite::{self, Flow};
 use super::static_file::{self, Kind};
-use super::{Cx, Routed, error_response, path, route as find};
+use super::{Cx, Early, Routed, error_page, error_response, path, route as find};
 use crate::cgi;
 use crate::config::{Fallback, Location, TryFiles};
 use crate::http::{Framing, Method, Response};
@@ -32,25 +32,40 @@ pub enum Target {
     Named(usize),
 }
 
-/// The phases from the server's rewrite phase on.
-pub fn route(cx: &Cx, server: usize, vars: crate::vars::State) -> Result<Routed, Response> {
+/// The phases from the server's rewrite phase on. An early answer keeps the
+/// request's state where it stopped, for the access log.
+pub fn route(cx: &Cx, server: usize, vars: crate::vars::State) -> Result<Routed, Box<Early>> {
     let merge = cx.config.servers[server].merge_slashes;
     let Some(clean) = path::clean_with(cx.req.path(), merge) else {
-        return Err(error_response(cx.config, server, None, 400));
+        return Err(Early::bare(error_response(cx.config, server, None, 400)));
     };
     let mut r = Routed::new(server, clean, cx.req.query());
     r.vars = vars;
+    // Until a location is found, the server's settings are those of its `/`.
+    r.location = find::find_location(&cx.config.servers[server], "/", &mut r.vars.clone()).0;
     let ops = &cx.config.servers[server].rewrite;
-    if !ops.is_empty()
-        && let Flow::Respond(resp) = rewrite::run(cx, ops, &mut r, false)
-    {
-        return Err(resp);
+    if !ops.is_empty() {
+        match rewrite::run(cx, ops, &mut r, false) {
+            Flow::Respond(resp) => return Err(Early::at(resp, r)),
+            // nginx reruns the server's rewrites on the error page's internal
+            // redirect, so a server-level `return CODE` answers its own error
+            // again: the built-in page.
+            Flow::Error(code) => {
+                let resp = cx.decorate(super::builtin_error(code), &r);
+                return Err(Early::at(resp, r));
+            }
+            Flow::Next | Flow::Last | Flow::Break => {}
+        }
     }
-    locate(cx, r, Target::Uri)
+    match locate(cx, &mut r, Target::Uri) {
+        Ok(()) => Ok(r),
+        Err(resp) => Err(Early::at(resp, r)),
+    }
 }
 
-/// The phases from "find the location" on, until a content handler is chosen.
-pub fn locate(cx: &Cx, mut r: Routed, mut target: Target) -> Result<Routed, Response> {
+/// The phases from "find the location" on, until a content handler is chosen; `r`
+/// is left as the phases left it, also when they answer (`Err`).
+pub fn locate(cx: &Cx, r: &mut Routed, mut target: Target) -> Result<(), Response> {
     let server = &cx.config.servers[r.server];
     loop {
         r.local = None;
@@ -79,47 +94,48 @@ pub fn locate(cx: &Cx, mut r: Routed, mut target: Target) -> Result<Routed, Resp
             )
         });
         if loc.internal && r.redirects == 0 {
-            return Err(cx.error(&r, 404));
+            return Err(fail(cx, r, 404));
         }
         // nginx checks the declared length right after finding the location.
         let limit = loc.client_max_body_size;
         if matches!(cx.req.framing, Framing::Length(n) if limit != 0 && n > limit) {
-            return Err(cx.error(&r, 413));
+            return Err(fail(cx, r, 413));
         }
-        match rewrite::run(cx, &loc.rewrite, &mut r, true) {
+        match rewrite::run(cx, &loc.rewrite, r, true) {
             Flow::Next | Flow::Break => {}
             Flow::Last => {
-                redirected(cx, &mut r)?;
+                redirected(cx, r)?;
                 continue;
             }
-            Flow::Respond(resp) => return Err(cx.decorate(resp, &r)),
+            Flow::Respond(resp) => return Err(cx.decorate(resp, r)),
+            Flow::Error(code) => return Err(fail(cx, r, code)),
         }
         if loc.root_vars.is_some() || loc.alias_vars.is_some() {
-            r.local = Some(Box::new(expanded(cx, &r, loc)));
+            r.local = Some(Box::new(expanded(cx, r, loc)));
         }
         let loc = r.location(cx.config);
         if cx.req.method == Method::Options {
-            return Err(cx.decorate(super::options::for_location(loc), &r));
+            return Err(cx.decorate(super::options::for_location(loc), r));
         }
         if !super::method_allowed(loc, cx.req.method) || !super::has_handler(loc, cx.req.method) {
-            return Err(super::not_allowed(cx, &r));
+            return Err(super::not_allowed(cx, r));
         }
         if let Some(tf) = &loc.try_files {
-            match try_files(cx, &r, loc, tf) {
+            match try_files(cx, r, loc, tf) {
                 Tried::File(uri) => r.path = uri,
                 Tried::Uri(uri) => {
-                    if !set_target(&mut r, &uri) {
-                        return Err(super::unsafe_uri(cx, &r, &uri));
+                    if !set_target(r, &uri) {
+                        return Err(super::unsafe_uri(cx, r, &uri));
                     }
-                    redirected(cx, &mut r)?;
+                    redirected(cx, r)?;
                     continue;
                 }
                 Tried::Named(i) => {
-                    redirected(cx, &mut r)?;
+                    redirected(cx, r)?;
                     target = Target::Named(i);
                     continue;
                 }
-                Tried::Status(code) => return Err(cx.error(&r, code)),
+                Tried::Status(code) => return Err(fail(cx, r, code)),
             }
         }
         r.script = cgi::find_script(r.location(cx.config), &r.path);
@@ -130,11 +146,20 @@ pub fn locate(cx: &Cx, mut r: Routed, mut target: Target) -> Result<Routed, Resp
             && let Some(uri) = index_file(loc, &r.path)
         {
             r.path = uri;
-            redirected(cx, &mut r)?;
+            redirected(cx, r)?;
             continue;
         }
-        return Ok(r);
+        return Ok(());
     }
+}
+
+/// The error page for `code`; `r` becomes the state the error page ended in.
+fn fail(cx: &Cx, r: &mut Routed, code: u16) -> Response {
+    let (resp, done) = error_page::serve(cx, r, code);
+    if let Some(done) = done {
+        *r = done;
+    }
+    resp
 }
 
 /// Counts an internal redirect; too many is a 500.
@@ -149,7 +174,7 @@ fn redirected(cx: &Cx, r: &mut Routed) -> Result<(), Response> {
             "rewrite or internal redirection cycle while processing \"{}\"",
             r.path
         );
-        return Err(cx.error(r, 500));
+        return Err(fail(cx, r, 500));
     }
     Ok(())
 }
@@ -261,4 +286,56 @@ fn index_file(loc: &Location, uri: &str) -> Option<String> {
         };
         (static_file::probe(loc, &candidate) == Some(Kind::File)).then_some(candidate)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+    use crate::handler::{Origin, route};
+    use crate::http::request::parse_head;
+
+    fn config(text: &str) -> Config {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t.conf");
+        std::fs::write(&file, text).unwrap();
+        crate::config::load(&file, dir.path()).unwrap()
+    }
+
+    #[test]
+    fn early_answers_keep_the_request_state() {
+        let c = config(
+            "server { listen 127.0.0.1:1; set $v 1;
+                location /a/ { set $v 0; return 200 x; }
+                location /b/ { rewrite ^/b/(.*)$ /a/$1?n=1 last; }
+                location /c/ { internal; }
+            }",
+        );
+        let slot = c.vars.iter().position(|v| v == "v").unwrap() as u16;
+        let origin = Origin {
+            group: 0,
+            local: ([127, 0, 0, 1], 1).into(),
+            peer: ([127, 0, 0, 1], 2).into(),
+            tls: false,
+        };
+        // target, status, $uri, $args, $v, location
+        let cases = [
+            ("/a/x%20y?q=1", 200, "/a/x y", Some("q=1"), "0", "/a/"),
+            ("/b/z?q=1", 200, "/a/z", Some("n=1&q=1"), "0", "/a/"),
+            ("/c/", 404, "/c/", None, "1", "/c/"),
+        ];
+        for (target, status, uri, args, v, loc) in cases {
+            let raw = format!("GET {target} HTTP/1.1\r\nHost: a\r\n\r\n");
+            let (req, _) = parse_head(raw.as_bytes(), 8192).unwrap().unwrap();
+            let early = route(&c, origin, &req).unwrap_err();
+            let r = early.routed.expect(target);
+            assert_eq!(early.resp.status, status, "{target}");
+            assert_eq!(
+                (r.path.as_str(), r.args.as_deref()),
+                (uri, args),
+                "{target}"
+            );
+            assert_eq!(r.vars.user(slot), Some(v), "{target}");
+            assert_eq!(r.location(&c).path, loc, "{target}");
+        }
+    }
 }

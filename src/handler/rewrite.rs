@@ -5,6 +5,9 @@
 use super::{Cx, Routed, fixed_return};
 use crate::config::{Op, Return, RewriteFlag};
 use crate::http::Response;
+use std::time::Duration;
+
+use crate::vars::{Captures, Done};
 
 /// What the list of directives decided.
 pub enum Flow {
@@ -16,12 +19,18 @@ pub enum Flow {
     Break,
     /// `return`, or a redirecting `rewrite`.
     Respond(Response),
+    /// `return CODE` without a text, CODE 400 or more: an error, with the
+    /// location's `error_page` for it (nginx finalizes the request with CODE).
+    Error(u16),
 }
 
 /// Runs `ops` on the request; the location (if any) is `r.location`.
 pub fn run(cx: &Cx, ops: &[Op], r: &mut Routed, in_location: bool) -> Flow {
     for op in ops {
         match op {
+            Op::Return(ret) if ret.target.is_none() && ret.code >= 400 => {
+                return Flow::Error(ret.code);
+            }
             Op::Return(ret) => return Flow::Respond(answer(cx, r, ret, in_location)),
             Op::Break => return Flow::Break,
             Op::Set { var, value } => {
@@ -39,21 +48,48 @@ pub fn run(cx: &Cx, ops: &[Op], r: &mut Routed, in_location: bool) -> Flow {
                 if !pattern.matches(&r.path, &mut r.vars) {
                     continue;
                 }
-                let new = replacement.expand(&cx.env(r, in_location));
-                cx.note(|| format!("rewrite {} matched {}: {new}", pattern.as_str(), r.path));
-                let external = ["http://", "https://"].iter().any(|p| new.starts_with(p))
-                    || replacement.source().starts_with("$scheme");
-                if external || matches!(flag, RewriteFlag::Redirect | RewriteFlag::Permanent) {
+                // nginx: the path and arguments split at the replacement's own `?`;
+                // a replacement ending in `?` drops the request's arguments.
+                let src = replacement.source();
+                let drop_old = src.ends_with('?');
+                let external = ["http://", "https://", "$scheme"]
+                    .iter()
+                    .any(|p| src.starts_with(p));
+                let redirect =
+                    external || matches!(flag, RewriteFlag::Redirect | RewriteFlag::Permanent);
+                let escape = match (cx.req.path().contains(['%', '+']), redirect) {
+                    (false, _) => Captures::Raw,
+                    (true, false) => Captures::EscapedInArgs,
+                    (true, true) => Captures::Escaped,
+                };
+                let (path, mut new_args) =
+                    replacement.expand_split(&cx.env(r, in_location), escape);
+                if drop_old
+                    && let Some(a) = &mut new_args
+                    && a.ends_with('?')
+                {
+                    a.pop();
+                }
+                let old = if drop_old { None } else { r.args.as_deref() };
+                let args = join_args(new_args, old);
+                cx.note(|| {
+                    let q = args.as_deref().map_or(String::new(), |a| format!("?{a}"));
+                    format!("rewrite {} matched {}: {path}{q}", pattern.as_str(), r.path)
+                });
+                if redirect {
                     let code = if *flag == RewriteFlag::Permanent {
                         301
                     } else {
                         302
                     };
-                    let target = with_args(&new, r.args.as_deref());
+                    let target = match &args {
+                        Some(a) => format!("{path}?{a}"),
+                        None => path,
+                    };
                     return Flow::Respond(cx.redirect(r, code, &target, in_location));
                 }
-                if !set_uri(r, &new) {
-                    return Flow::Respond(super::unsafe_uri(cx, r, &new));
+                if !set_uri(r, &path, args) {
+                    return Flow::Respond(super::unsafe_uri(cx, r, &path));
                 }
                 match flag {
                     RewriteFlag::Last => return Flow::Last,
@@ -66,14 +102,32 @@ pub fn run(cx: &Cx, ops: &[Op], r: &mut Routed, in_location: bool) -> Flow {
     Flow::Next
 }
 
-/// `return CODE [TEXT|URL]`.
+/// `return CODE [TEXT|URL]`. While an error page is served, a text or a bodiless
+/// success is sent with the error page's status (nginx's `err_status`); a
+/// redirect keeps its own.
 fn answer(cx: &Cx, r: &Routed, ret: &Return, in_location: bool) -> Response {
+    let redirect = matches!(ret.code, 301 | 302 | 303 | 307 | 308) && ret.target.is_some();
+    let status = match r.vars.err_status {
+        Some(forced) if !redirect => forced,
+        _ => ret.code,
+    };
     let target = ret.target.as_ref().map(|t| match t.literal() {
         Some(s) => std::borrow::Cow::Borrowed(s),
-        None => std::borrow::Cow::Owned(t.expand(&cx.env(r, in_location))),
+        None => {
+            let done = Done {
+                status,
+                body_bytes: 0,
+                bytes_sent: 0,
+                request_time: Duration::ZERO,
+                response: None,
+            };
+            let mut env = cx.env(r, in_location);
+            env.done = Some(&done);
+            std::borrow::Cow::Owned(t.expand(&env))
+        }
     });
-    match (ret.code, target.as_deref()) {
-        (301 | 302 | 303 | 307 | 308, Some(url)) => cx.redirect(r, ret.code, url, in_location),
+    match (status, target.as_deref()) {
+        (code, Some(url)) if redirect => cx.redirect(r, code, url, in_location),
         (code, Some(text)) => {
             // nginx sends the text as the location's default_type.
             let server = r.server(cx.config);
@@ -83,25 +137,18 @@ fn answer(cx: &Cx, r: &Routed, ret: &Return, in_location: bool) -> Response {
             };
             Response::with_body(code, &loc.default_type, text.as_bytes().to_vec())
         }
-        (code, None) => fixed_return(code, None),
+        (code, None) => {
+            let mut resp = fixed_return(ret.code, None);
+            resp.status = code;
+            resp
+        }
     }
 }
 
-/// A rewritten URI: `?` starts new arguments (the old ones follow them, unless the
-/// replacement ends with `?`). `false` (nothing changed) when the path is not a
-/// clean absolute path once its dot segments are removed (it climbs above `/`).
-fn set_uri(r: &mut Routed, new: &str) -> bool {
-    let (path, args) = match new.split_once('?') {
-        Some((p, "")) => (p, None),
-        Some((p, a)) => {
-            let args = match &r.args {
-                Some(old) if !old.is_empty() => format!("{a}&{old}"),
-                _ => a.to_string(),
-            };
-            (p, Some(args))
-        }
-        None => (new, r.args.take()),
-    };
+/// A rewritten URI and its arguments (from [`join_args`]). `false` (nothing
+/// changed) when the path is not a clean absolute path once its dot segments are
+/// removed (it climbs above `/`).
+fn set_uri(r: &mut Routed, path: &str, args: Option<String>) -> bool {
     let Some(clean) = super::path::normalize(path) else {
         return false;
     };
@@ -110,18 +157,13 @@ fn set_uri(r: &mut Routed, new: &str) -> bool {
     true
 }
 
-/// A redirect target with the request's arguments appended (unless it ends in `?`,
-/// which drops them).
-fn with_args(target: &str, args: Option<&str>) -> String {
-    if let Some(stripped) = target.strip_suffix('?') {
-        return stripped.to_string();
-    }
-    match args {
-        Some(a) if !a.is_empty() => {
-            let sep = if target.contains('?') { '&' } else { '?' };
-            format!("{target}{sep}{a}")
-        }
-        _ => target.to_string(),
+/// The arguments after a rewrite: the replacement's own (`new`, when it has a `?`),
+/// then the request's (`old`, unless dropped), joined by `&` as nginx does.
+fn join_args(new: Option<String>, old: Option<&str>) -> Option<String> {
+    match (new, old.filter(|o| !o.is_empty())) {
+        (Some(n), Some(o)) => Some(format!("{n}&{o}")),
+        (Some(n), None) => (!n.is_empty()).then_some(n),
+        (None, o) => o.map(str::to_string),
     }
 }
 
@@ -131,25 +173,31 @@ mod tests {
 
     #[test]
     fn arguments_follow_nginx() {
-        assert_eq!(with_args("/new", Some("a=1")), "/new?a=1");
-        assert_eq!(with_args("/new?b=2", Some("a=1")), "/new?b=2&a=1");
-        assert_eq!(with_args("/new?", Some("a=1")), "/new");
-        assert_eq!(with_args("/new", None), "/new");
-        let mut r = Routed::new(0, "/old".into(), Some("a=1"));
-        assert!(set_uri(&mut r, "/x?b=2"));
-        assert_eq!(
-            (r.path.as_str(), r.args.as_deref()),
-            ("/x", Some("b=2&a=1"))
-        );
-        assert!(set_uri(&mut r, "/y?"));
-        assert_eq!((r.path.as_str(), r.args.as_deref()), ("/y", None));
-        r.args = Some("c=3".into());
-        assert!(set_uri(&mut r, "//z/../w"));
+        // the replacement's arguments, the request's, the result
+        let cases: &[(Option<&str>, Option<&str>, Option<&str>)] = &[
+            (None, Some("a=1"), Some("a=1")),
+            (None, None, None),
+            (None, Some(""), None),
+            (Some("b=2"), Some("a=1"), Some("b=2&a=1")),
+            (Some("b=2"), None, Some("b=2")),
+            (Some(""), None, None),
+            (Some(""), Some("a=1"), Some("&a=1")),
+        ];
+        for (new, old, want) in cases {
+            let got = join_args(new.map(str::to_string), *old);
+            assert_eq!(got.as_deref(), *want, "{new:?} {old:?}");
+        }
+        let mut r = Routed::new(0, "/old".into(), Some("c=3"));
+        assert!(set_uri(&mut r, "//z/../w", Some("c=3".into())));
         assert_eq!((r.path.as_str(), r.args.as_deref()), ("/w", Some("c=3")));
         // Above the root, or not a path: refused, the request keeps its URI.
-        for bad in ["/../secret.txt", "/a/../../x?y=1", "relative", ""] {
-            assert!(!set_uri(&mut r, bad), "{bad}");
-            assert_eq!(r.path, "/w", "{bad}");
+        for bad in ["/../secret.txt", "/a/../../x", "relative", ""] {
+            assert!(!set_uri(&mut r, bad, Some("y=1".into())), "{bad}");
+            assert_eq!(
+                (r.path.as_str(), r.args.as_deref()),
+                ("/w", Some("c=3")),
+                "{bad}"
+            );
         }
     }
 }

@@ -24,7 +24,7 @@ use super::access_log::{AccessLogs, Exchange};
 use super::aio::{self, Aio, Kind};
 use super::buffer::Buffer;
 use crate::config::{Config, Server};
-use crate::handler::{self, Origin, Outcome, Routed, Sink};
+use crate::handler::{self, Early, Origin, Outcome, Routed, Sink};
 use crate::http::body::BodyReader;
 use crate::http::request::parse_head;
 use crate::http::status::bodiless;
@@ -349,7 +349,10 @@ impl Connection {
         }
         let routed = match handler::route(ctx.config, self.origin, &req) {
             Ok(r) => r,
-            Err(resp) => return self.respond(ctx, resp, Some(&req), has_body),
+            Err(early) => {
+                let Early { resp, routed } = *early;
+                return self.respond_logged(ctx, resp, Some(&req), has_body, routed.as_ref());
+            }
         };
         let limit = routed.location(ctx.config).client_max_body_size;
         let reader = match BodyReader::new(req.framing, limit) {
@@ -435,8 +438,8 @@ impl Connection {
         Step::Progress
     }
 
-    fn finish_request(&mut self, ctx: &mut Ctx, req: Request, routed: Routed, sink: Sink) {
-        match handler::process(ctx.config, &routed, self.origin, &req, sink) {
+    fn finish_request(&mut self, ctx: &mut Ctx, req: Request, mut routed: Routed, sink: Sink) {
+        match handler::process(ctx.config, &mut routed, self.origin, &req, sink) {
             Outcome::Respond(resp) => {
                 self.respond_logged(ctx, resp, Some(&req), false, Some(&routed));
             }

@@ -12,7 +12,7 @@ mod template;
 mod value;
 
 pub use pattern::{Pattern, from_pcre};
-pub use template::{Escape, Template};
+pub use template::{Captures, Escape, Template};
 pub use value::{Done, Env, State};
 
 use crate::config::{ConfigError, Pos};

@@ -3,6 +3,8 @@
 //! variables is one literal, and [`Template::literal`] hands it out with no copying,
 //! so a configuration that uses no variables does no formatting per request.
 
+use std::fmt::Write as _;
+
 use super::{Env, Var};
 use crate::config::{ConfigError, Pos};
 
@@ -30,6 +32,16 @@ pub enum Escape {
     Log,
     /// JSON string contents.
     Json,
+}
+
+/// Where [`Template::expand_split`] escapes regex captures. nginx escapes them when
+/// the request path had `%` or `+` (so a decoded capture is encoded again): in the
+/// arguments of an internal rewrite, everywhere in a redirect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Captures {
+    Raw,
+    EscapedInArgs,
+    Escaped,
 }
 
 impl Template {
@@ -126,6 +138,55 @@ impl Template {
                     }
                 }
             }
+        }
+    }
+
+    /// A `rewrite` replacement's value in two: before its first literal `?` (the
+    /// path) and after it (the arguments; `None` without a `?`). A `?` that a
+    /// variable's value brings stays where it is, as in nginx, so a capture of
+    /// `/a%3Fb` does not start arguments. Captures are escaped as nginx's
+    /// `NGX_ESCAPE_ARGS` does where `escape` says.
+    pub fn expand_split(&self, env: &Env, escape: Captures) -> (String, Option<String>) {
+        let mut path = String::new();
+        let mut args: Option<String> = None;
+        let mut value = String::new();
+        for part in &self.parts {
+            match (part, &mut args) {
+                (Part::Lit(s), Some(a)) => a.push_str(s),
+                (Part::Lit(s), None) => match s.split_once('?') {
+                    Some((p, a)) => {
+                        path.push_str(p);
+                        args = Some(a.to_string());
+                    }
+                    None => path.push_str(s),
+                },
+                (Part::Var(v), _) => {
+                    value.clear();
+                    env.value(v, &mut value);
+                    let capture = matches!(v, Var::Capture(_));
+                    match &mut args {
+                        Some(a) if capture && escape != Captures::Raw => escape_arg(&value, a),
+                        Some(a) => a.push_str(&value),
+                        None if capture && escape == Captures::Escaped => {
+                            escape_arg(&value, &mut path)
+                        }
+                        None => path.push_str(&value),
+                    }
+                }
+            }
+        }
+        (path, args)
+    }
+}
+
+/// Percent-escapes what nginx's `NGX_ESCAPE_ARGS` does: space, `#`, `%`, `&`, `+`,
+/// `;`, `?`, control bytes and bytes from 0x7f.
+fn escape_arg(value: &str, out: &mut String) {
+    for b in value.bytes() {
+        if b <= 0x20 || b >= 0x7f || b"#%&+;?".contains(&b) {
+            let _ = write!(out, "%{b:02X}");
+        } else {
+            out.push(char::from(b));
         }
     }
 }
@@ -231,6 +292,54 @@ mod tests {
             assert_eq!(
                 err,
                 format!("t.conf:2:5: invalid variable name in \"{src}\"")
+            );
+        }
+    }
+
+    #[test]
+    fn split_at_the_literal_question_mark() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t.conf");
+        std::fs::write(&file, "server { listen 127.0.0.1:1; }").unwrap();
+        let config = crate::config::load(&file, dir.path()).unwrap();
+        let req = crate::handler::error_page::blank_request();
+        let origin = crate::handler::Origin {
+            group: 0,
+            local: ([127, 0, 0, 1], 1).into(),
+            peer: ([127, 0, 0, 1], 2).into(),
+            tls: false,
+        };
+        let mut state = super::super::State::default();
+        state.captures = vec!["a?b c".into(), "a?b c".into()];
+        let env = Env {
+            req: &req,
+            origin: &origin,
+            server: &config.servers[0],
+            location: None,
+            uri: "/u?",
+            args: None,
+            state: &state,
+            done: None,
+        };
+        use Captures::*;
+        // replacement, escaping, path, arguments
+        let cases: &[(&str, Captures, &str, Option<&str>)] = &[
+            ("/x", Raw, "/x", None),
+            ("/x?", Raw, "/x", Some("")),
+            ("/x?a=1?b", Raw, "/x", Some("a=1?b")),
+            ("/v/$1", Raw, "/v/a?b c", None),
+            ("/v/$1?p=$1", Raw, "/v/a?b c", Some("p=a?b c")),
+            ("/v/$1?p=$1", EscapedInArgs, "/v/a?b c", Some("p=a%3Fb%20c")),
+            ("/v/$1?p=$1", Escaped, "/v/a%3Fb%20c", Some("p=a%3Fb%20c")),
+            ("$uri?u=$uri", Escaped, "/u?", Some("u=/u?")),
+        ];
+        for (src, escape, path, args) in cases {
+            let t = Template::compile(src, &pos()).unwrap();
+            let (p, a) = t.expand_split(&env, *escape);
+            assert_eq!(
+                (p.as_str(), a.as_deref()),
+                (*path, *args),
+                "{src} {escape:?}"
             );
         }
     }

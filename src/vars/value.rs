@@ -21,6 +21,10 @@ pub struct State {
     pub captures: Vec<String>,
     /// `set` variables and named captures, by slot.
     user: Vec<Option<String>>,
+    /// While an `error_page` is served, the status its answer gets (nginx's
+    /// `err_status`): the original error's, or `=CODE`'s; `None` for a bare `=`.
+    /// `$status` reads it until the response is sent.
+    pub err_status: Option<u16>,
     request_id: OnceCell<String>,
 }
 
@@ -42,7 +46,8 @@ impl State {
     }
 }
 
-/// What the access log knows once the response is sent.
+/// What the access log knows once the response is sent (and, for `$status` in a
+/// `return` text, the status being answered).
 pub struct Done<'a> {
     pub status: u16,
     pub body_bytes: u64,
@@ -73,7 +78,11 @@ impl Env<'_> {
             Var::Uri => out.push_str(self.uri),
             Var::RequestUri => out.push_str(&req.target),
             Var::Args => out.push_str(self.args.unwrap_or("")),
-            Var::IsArgs => out.push_str(if self.args.is_some() { "?" } else { "" }),
+            // nginx: `?` only when there are arguments (`/x?` has none).
+            Var::IsArgs => out.push_str(match self.args {
+                Some(a) if !a.is_empty() => "?",
+                _ => "",
+            }),
             Var::Arg(name) => return push(out, arg(self.args.unwrap_or(""), name)),
             Var::Host => out.push_str(self.host()),
             Var::Http(name) => return push(out, header(req, name)),
@@ -122,10 +131,10 @@ impl Env<'_> {
             }
             Var::ContentType => return push(out, req.header("content-type")),
             Var::ContentLength => return push(out, req.header("content-length")),
-            Var::Status => match self.done {
-                Some(d) => push_num(out, d.status),
-                None => out.push('0'),
-            },
+            Var::Status => {
+                let status = self.done.map(|d| d.status).or(self.state.err_status);
+                let _ = write!(out, "{:03}", status.unwrap_or(0));
+            }
             Var::BodyBytesSent => push_num(out, self.done.map_or(0, |d| d.body_bytes)),
             Var::BytesSent => push_num(out, self.done.map_or(0, |d| d.bytes_sent)),
             Var::RequestTime => {
@@ -315,6 +324,38 @@ mod tests {
         let a = random_id();
         assert_eq!(a.len(), 32);
         assert_ne!(a, random_id());
+    }
+
+    #[test]
+    fn is_args_needs_arguments() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t.conf");
+        std::fs::write(&file, "server { listen 127.0.0.1:1; }").unwrap();
+        let config = crate::config::load(&file, dir.path()).unwrap();
+        let req = crate::handler::error_page::blank_request();
+        let origin = Origin {
+            group: 0,
+            local: ([127, 0, 0, 1], 1).into(),
+            peer: ([127, 0, 0, 1], 2).into(),
+            tls: false,
+        };
+        let state = State::default();
+        // $args, $is_args
+        for (args, is_args) in [(None, ""), (Some(""), ""), (Some("a=1"), "?")] {
+            let env = Env {
+                req: &req,
+                origin: &origin,
+                server: &config.servers[0],
+                location: None,
+                uri: "/",
+                args,
+                state: &state,
+                done: None,
+            };
+            let mut out = String::new();
+            assert!(env.value(&Var::IsArgs, &mut out));
+            assert_eq!(out, is_args, "{args:?}");
+        }
     }
 
     #[test]

@@ -86,6 +86,7 @@ mod tests {
             Entry {
                 name: "d".into(),
                 raw: b"d".to_vec(),
+                linked: true,
                 dir: true,
                 size: 4096,
                 mtime: 1_700_000_000,
@@ -93,6 +94,7 @@ mod tests {
             Entry {
                 name: "a\"<b>\n.txt".into(),
                 raw: b"a\"<b>\n.txt".to_vec(),
+                linked: true,
                 dir: false,
                 size: 5,
                 mtime: 1_700_000_000,

@@ -53,21 +53,23 @@ fn sort_links(key: SortKey) -> String {
     )
 }
 
-/// One `<a href>name</a>  date  size` line, as nginx writes it.
+/// One `<a href>name</a>  date  size` line, as nginx writes it; a name that is
+/// not UTF-8 is shown in the same columns without a link (webserv cannot serve it).
 fn row(e: &Entry, style: ListingStyle) -> String {
-    let slash = if e.dir { "/" } else { "" };
-    let href = format!("{}{slash}", encode(&e.raw));
     let (shown, pad) = name_cell(&e.name, e.dir);
+    let name = if e.linked {
+        let slash = if e.dir { "/" } else { "" };
+        format!("<a href=\"{}{slash}\">{shown}</a>", encode(&e.raw))
+    } else {
+        shown
+    };
     let date = listing_date(e.mtime, style.localtime);
     let size = if style.exact_size {
         exact_size(e)
     } else {
         human_size(e)
     };
-    format!(
-        "<a href=\"{href}\">{shown}</a>{:pad$} {date} {size}\r\n",
-        ""
-    )
+    format!("{name}{:pad$} {date} {size}\r\n", "")
 }
 
 /// The escaped name as shown and the spaces after it. A directory gets its `/`
@@ -175,6 +177,7 @@ mod tests {
         Entry {
             name: name.into(),
             raw: name.as_bytes().to_vec(),
+            linked: true,
             dir: false,
             size,
             mtime: 1_700_000_000,
@@ -233,13 +236,19 @@ mod tests {
     #[test]
     fn row_layout() {
         let style = ListingStyle::default();
-        assert_eq!(
-            row(&file("a b.txt", 5), style),
-            format!(
-                "<a href=\"a%20b.txt\">a b.txt</a>{} 14-Nov-2023 22:13 {:>19}\r\n",
-                " ".repeat(43),
-                5
-            )
-        );
+        let mut unlinked = file("a\u{fffd}.txt", 5);
+        unlinked.raw = b"a\xff.txt".to_vec();
+        unlinked.linked = false;
+        let cases = [
+            (file("a b.txt", 5), "<a href=\"a%20b.txt\">a b.txt</a>", 43),
+            (unlinked, "a\u{fffd}.txt", 44),
+        ];
+        for (entry, name, pad) in cases {
+            assert_eq!(
+                row(&entry, style),
+                format!("{name}{} 14-Nov-2023 22:13 {:>19}\r\n", " ".repeat(pad), 5),
+                "{name}"
+            );
+        }
     }
 }
