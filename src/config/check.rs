@@ -138,14 +138,7 @@ fn validate(d: &Directive, ctx: Ctx) -> Result<&'static Spec, ConfigError> {
 
 /// Directives whose values are taken literally: a `$` there would silently mean a
 /// dollar sign where nginx would expand a variable, so it is an error instead.
-const LITERAL_ONLY: &[&str] = &[
-    "index",
-    "upload_store",
-    "error_log",
-    "pid",
-    "default_type",
-    "cgi",
-];
+const LITERAL_ONLY: &[&str] = &["upload_store", "error_log", "pid", "default_type", "cgi"];
 
 fn no_variables(d: &Directive) -> Result<(), ConfigError> {
     let literal = match d.name.as_str() {

@@ -119,6 +119,7 @@ fn location_templates(loc: &mut Location) -> Vec<&mut Template> {
             out.push(t);
         }
     }
+    out.extend(loc.index.iter_mut());
     out.extend(loc.root_vars.as_mut());
     out.extend(loc.alias_vars.as_mut());
     out.extend(loc.add_headers.iter_mut().map(|h| &mut h.value));

@@ -185,7 +185,7 @@ pub struct Location {
     /// `alias`, absolute: replaces the location prefix instead of appending to root.
     pub alias: Option<PathBuf>,
     /// `index` files tried for a directory, in order. Default `["index.html"]`.
-    pub index: Vec<String>,
+    pub index: Vec<Template>,
     /// `autoindex on|off`. Default off.
     pub autoindex: bool,
     /// `autoindex_exact_size`, `autoindex_localtime`, `autoindex_format`.

@@ -27,7 +27,7 @@ pub struct Settings {
     pub root: Option<PathBuf>,
     /// Set with `root`: `Some(None)` for a root without variables.
     pub root_vars: Option<Option<Template>>,
-    pub index: Option<Vec<String>>,
+    pub index: Option<Vec<Template>>,
     pub autoindex: Option<bool>,
     pub autoindex_exact_size: Option<bool>,
     pub autoindex_localtime: Option<bool>,
@@ -128,7 +128,10 @@ impl Settings {
                     None => logs.clear(),
                 }
             }
-            "index" => list(&mut self.index).extend(a.iter().map(|(s, _)| s.clone())),
+            "index" => {
+                let names = a.iter().map(|(s, pos)| Template::compile(s, pos));
+                list(&mut self.index).extend(names.collect::<Result<Vec<_>, _>>()?);
+            }
             "autoindex" => self.autoindex = Some(values::on_off(&a[0], name)?),
             "autoindex_exact_size" => {
                 self.autoindex_exact_size = Some(values::on_off(&a[0], name)?)
@@ -237,7 +240,9 @@ impl Settings {
             alias_vars: None,
             root: s.root.unwrap_or_else(|| values::resolve(prefix, "www")),
             alias: None,
-            index: s.index.unwrap_or_else(|| vec!["index.html".into()]),
+            index: s
+                .index
+                .unwrap_or_else(|| vec![Template::plain("index.html")]),
             autoindex: s.autoindex.unwrap_or(false),
             listing: {
                 let d = ListingStyle::default();

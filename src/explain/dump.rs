@@ -180,7 +180,12 @@ pub(super) fn location_lines(loc: &Location) -> Vec<String> {
         Some(a) => format!("alias {}", a.display()),
         None => format!("root {}", loc.root.display()),
     }];
-    v.push(format!("index {}", loc.index.join(" ")));
+    let names: Vec<&str> = loc
+        .index
+        .iter()
+        .map(crate::vars::Template::source)
+        .collect();
+    v.push(format!("index {}", names.join(" ")));
     v.push(format!("autoindex {}", on_off(loc.autoindex)));
     v.extend(listing_lines(loc));
     let mut pages: Vec<_> = loc.error_pages.iter().collect();

@@ -143,7 +143,7 @@ pub fn locate(cx: &Cx, r: &mut Routed, mut target: Target) -> Result<(), Respons
         if r.script.is_none()
             && r.path.ends_with('/')
             && index_applies(loc, cx.req.method)
-            && let Some(uri) = index_file(loc, &r.path)
+            && let Some(uri) = index_file(cx, r, loc)
         {
             r.path = uri;
             redirected(cx, r)?;
@@ -276,11 +276,17 @@ fn index_applies(loc: &Location, method: Method) -> bool {
     }
 }
 
-/// The first `index` file that exists in the directory `uri` names, as a URI.
-fn index_file(loc: &Location, uri: &str) -> Option<String> {
-    loc.index.iter().find_map(|name| {
+/// The first `index` file that exists in the directory `r.path` names, as a URI
+/// (names may hold variables: `index $server_name.html;`).
+fn index_file(cx: &Cx, r: &Routed, loc: &Location) -> Option<String> {
+    let uri = &r.path;
+    loc.index.iter().find_map(|t| {
+        let name: Cow<str> = match t.literal() {
+            Some(s) => Cow::Borrowed(s),
+            None => Cow::Owned(t.expand(&cx.env(r, true))),
+        };
         let candidate = if name.starts_with('/') {
-            name.clone()
+            name.into_owned()
         } else {
             format!("{uri}{name}")
         };

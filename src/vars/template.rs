@@ -22,6 +22,13 @@ pub struct Template {
     source: String,
 }
 
+/// A template equals the text it was written as.
+impl PartialEq<&str> for Template {
+    fn eq(&self, other: &&str) -> bool {
+        self.source == *other
+    }
+}
+
 /// How expanded variable values are escaped (`log_format ... escape=`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Escape {

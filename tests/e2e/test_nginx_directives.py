@@ -512,3 +512,21 @@ def test_merge_slashes_like_nginx(webserv, tmp_path):
     assert seen[("on", "/foo///../bar")] == "x /bar x"
     assert seen[("off", "/foo///../bar")] == "x /foo//bar x"
     assert seen[("off", "//two/x")] == "two //two/x"
+
+
+def test_index_with_variables_like_nginx(webserv, tmp_path):
+    root = site(tmp_path, ["a.test.html", "b/x.html", "plain/index.html"])
+    block = """
+    server { listen 127.0.0.1:{port}; server_name a.test; root {root};
+        location / { index $server_name.html; }
+        location /b/ { index ${arg_f}.html missing.html; }
+        location /plain/ { } }
+    """
+    ws, ng = both(webserv, tmp_path, block, root=root)
+    for path in ("/", "/b/?f=x", "/b/?f=y", "/plain/"):
+        a, b = fetch(ws, path), fetch(ng, path)
+        assert a.status_code == b.status_code, path
+        if a.status_code == 200:  # error pages are each server's own
+            assert a.text == b.text, path
+    assert fetch(ws, "/").text.strip() == "a.test.html"
+    assert fetch(ws, "/b/?f=x").text.strip() == "b/x.html"
