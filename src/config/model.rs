@@ -363,6 +363,8 @@ impl Default for ListingStyle {
 pub enum ListingFormat {
     Html,
     Json,
+    /// JSON wrapped in the `?callback=` function's call, as nginx.
+    Jsonp,
     Xml,
 }
 

@@ -95,11 +95,12 @@ pub fn listing_format(arg: &Arg) -> Result<super::ListingFormat, ConfigError> {
     match arg.0.as_str() {
         "html" => Ok(Html),
         "json" => Ok(Json),
+        "jsonp" => Ok(Jsonp),
         "xml" => Ok(Xml),
         _ => Err(ConfigError::at(
             &arg.1,
             format!(
-                "\"autoindex_format\" takes html|json|xml, got \"{}\"",
+                "\"autoindex_format\" takes html|json|jsonp|xml, got \"{}\"",
                 arg.0
             ),
         )),

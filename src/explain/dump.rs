@@ -162,6 +162,7 @@ fn listing_lines(loc: &Location) -> [String; 5] {
     let format = match loc.listing.format {
         crate::config::ListingFormat::Html => "html",
         crate::config::ListingFormat::Json => "json",
+        crate::config::ListingFormat::Jsonp => "jsonp",
         crate::config::ListingFormat::Xml => "xml",
     };
     [

@@ -55,14 +55,19 @@ impl SortKey {
     }
 }
 
-/// The listing of `dir` for the request path `uri` (which ends with `/`).
+/// The listing of `dir` for the request path `uri` (which ends with `/`); `Err` is
+/// the status to answer (400 for a JSONP callback name nginx would refuse).
 pub fn listing(
     dir: &Path,
     uri: &str,
     style: ListingStyle,
     query: Option<&str>,
-) -> std::io::Result<Response> {
-    let mut entries = read_entries(dir)?;
+) -> Result<Response, u16> {
+    let callback = match style.format {
+        ListingFormat::Jsonp => jsonp_callback(query)?,
+        _ => None,
+    };
+    let mut entries = read_entries(dir).map_err(|e| super::static_file::io_status(&e))?;
     let key = SortKey::from_query(query);
     sort(&mut entries, key);
     let (content_type, body) = match style.format {
@@ -71,9 +76,36 @@ pub fn listing(
             html::page(&entries, uri, style, key),
         ),
         ListingFormat::Json => ("application/json", data::json(&entries)),
+        // As nginx: without a callback it is the plain JSON.
+        ListingFormat::Jsonp => match callback {
+            Some(name) => (
+                "application/javascript",
+                format!("/* callback */\r\n{name}({});", data::json(&entries)),
+            ),
+            None => ("application/json", data::json(&entries)),
+        },
         ListingFormat::Xml => ("text/xml; charset=utf-8", data::xml(&entries)),
     };
     Ok(Response::with_body(200, content_type, body.into_bytes()))
+}
+
+/// The `callback` query argument, as nginx checks it: at most 128 letters, digits,
+/// `_` and `.`; anything else is 400 (and logged). `None` when there is none.
+fn jsonp_callback(query: Option<&str>) -> Result<Option<&str>, u16> {
+    let Some(name) = query
+        .into_iter()
+        .flat_map(|q| q.split('&'))
+        .find_map(|p| p.strip_prefix("callback="))
+        .filter(|n| !n.is_empty())
+    else {
+        return Ok(None);
+    };
+    let ok = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'.';
+    if name.len() > 128 || !name.bytes().all(ok) {
+        log::info!("client sent invalid callback name: \"{name}\"");
+        return Err(400);
+    }
+    Ok(Some(name))
 }
 
 /// Directory entries, hidden files (leading dot) skipped as nginx does. Names

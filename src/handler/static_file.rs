@@ -38,8 +38,7 @@ pub fn serve(loc: &Location, path: &str, req: &Request) -> Result<Response, u16>
         // The directory just opened beneath the base, not its path again: what is
         // listed is what was checked.
         let dir = format!("/proc/self/fd/{}", opened.file.as_raw_fd());
-        return autoindex::listing(Path::new(&dir), path, loc.listing, req.query())
-            .map_err(|e| io_status(&e));
+        return autoindex::listing(Path::new(&dir), path, loc.listing, req.query());
     }
     Err(403)
 }

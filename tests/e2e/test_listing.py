@@ -29,6 +29,7 @@ LOCATIONS = """
     location /local/ { alias {tree}/; autoindex on; charset utf-8; autoindex_localtime on; }
     location /json/  { alias {tree}/; autoindex on; autoindex_format json; }
     location /xml/   { alias {tree}/; autoindex on; autoindex_format xml; autoindex_localtime on; }
+    location /jsonp/ { alias {tree}/; autoindex on; autoindex_format jsonp; }
 """
 CONF = "server { listen 127.0.0.1:{port}; root {tree};\n" + LOCATIONS + "}"
 
@@ -87,6 +88,20 @@ def test_json_and_xml_match_nginx(both):
     items = json.loads(get(ws, "/json/").content)
     assert {"name": "d", "type": "directory", "mtime": "Tue, 14 Nov 2023 22:13:20 GMT"} in items
     assert {"name": "zero", "type": "file", "mtime": "Tue, 14 Nov 2023 22:13:20 GMT", "size": 0} in items
+
+
+def test_jsonp_matches_nginx(both):
+    ng, ws = both
+    for query in ("", "?callback=cb", "?callback=a.b_9", "?callback=bad(", "?callback=" + "x" * 129,
+                  "?x=1&callback=F&y=2"):
+        want, got = (requests.get(s.url(f"/jsonp/{query}"), timeout=5) for s in (ng, ws))
+        assert got.status_code == want.status_code, query
+        if want.status_code == 200:
+            assert got.headers["Content-Type"] == want.headers["Content-Type"], query
+            assert got.content == want.content, query
+    body = get(ws, "/jsonp/?callback=cb").text
+    assert body.startswith("/* callback */\r\ncb([") and body.rstrip().endswith(");")
+    assert requests.get(ws.url("/jsonp/?callback=bad("), timeout=5).status_code == 400
 
 
 def test_page_is_styled_and_sortable(both, tree):
