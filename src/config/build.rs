@@ -36,7 +36,7 @@ pub fn build(draft: MainDraft, file: &Path, prefix: &Path) -> Result<Config, Con
         })
         .collect();
     let mut listens = group_listens(&servers)?;
-    check_names(&draft.servers, &listens)?;
+    check_names(&draft.servers, &listens);
     for g in &mut listens {
         g.tls = tls_config(&servers, g)?;
     }
@@ -217,21 +217,26 @@ fn tls_config(
     tls::server_config(&members, default, &first_ssl.pos).map(Some)
 }
 
-/// Two servers on one address may not answer the same name; a server without
-/// `server_name` answers the name "".
-fn check_names(drafts: &[ServerDraft], groups: &[ListenGroup]) -> Result<(), ConfigError> {
+/// A name two servers on one address both claim (a server without `server_name`
+/// answers the name ""): as nginx, a warning, and the first server keeps it.
+fn check_names(drafts: &[ServerDraft], groups: &[ListenGroup]) {
     for g in groups {
         let mut seen: HashMap<&str, usize> = HashMap::new();
         for &i in &g.servers {
             for (name, pos) in names_of(&drafts[i]) {
-                if seen.insert(name, i).is_some_and(|other| other != i) {
-                    let msg = format!("conflicting server name \"{name}\" on {}", g.addr);
-                    return Err(super::ConfigError::at(&pos, msg));
+                match seen.get(name) {
+                    Some(&first) if first != i => {
+                        let msg =
+                            format!("conflicting server name \"{name}\" on {}, ignored", g.addr);
+                        super::tls::warn(&pos, &msg);
+                    }
+                    _ => {
+                        seen.insert(name, i);
+                    }
                 }
             }
         }
     }
-    Ok(())
 }
 
 /// The names a server answers, with where they were written.

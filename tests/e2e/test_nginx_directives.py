@@ -530,3 +530,22 @@ def test_index_with_variables_like_nginx(webserv, tmp_path):
             assert a.text == b.text, path
     assert fetch(ws, "/").text.strip() == "a.test.html"
     assert fetch(ws, "/b/?f=x").text.strip() == "b/x.html"
+
+
+def test_conflicting_server_names_warn_and_the_first_keeps_them_like_nginx(webserv, tmp_path):
+    block = """
+    server { listen 127.0.0.1:{port}; server_name example.com; return 200 "first"; }
+    server { listen 127.0.0.1:{port}; server_name www.example.com Example.COM; return 200 "second"; }
+    server { listen 127.0.0.1:{port}; server_name ""; return 200 "unnamed"; }
+    server { listen 127.0.0.1:{port}; return 200 "unnamed too"; }
+    """
+    ws, ng = both(webserv, tmp_path, block)
+    for host in ("example.com", "www.example.com", "other.test"):
+        a = fetch(ws, "/", {"Host": host}).text
+        assert a == fetch(ng, "/", {"Host": host}).text, host
+    assert fetch(ws, "/", {"Host": "example.com"}).text == "first"
+    conf = tmp_path / "c.conf"
+    conf.write_text(block.replace("{port}", "1"))
+    r = subprocess.run([WEBSERV_BIN, "-t", str(conf)], capture_output=True, text=True, timeout=10)
+    assert r.returncode == 0, r.stderr
+    assert 'conflicting server name "example.com" on 127.0.0.1:1, ignored' in r.stderr
