@@ -199,11 +199,6 @@ fn server_level_errors() {
             "1:42: duplicate location \"/images\"",
         ),
         (
-            "server { listen 127.0.0.1:8080; server_name example.com; }\n\
-             server { listen 127.0.0.1:8080; server_name example.com; }",
-            "2:45: conflicting server name \"example.com\" on 127.0.0.1:8080",
-        ),
-        (
             "server { server_name a; }",
             "1:1: \"listen\" directive is missing in server block",
         ),
@@ -217,6 +212,22 @@ fn server_level_errors() {
         let (path, o) = d.check("c.conf", text);
         assert_fails(&o, &path, want);
     }
+}
+
+#[test]
+fn conflicting_server_name_is_a_warning_as_in_nginx() {
+    let d = ConfDir::new();
+    let (path, o) = d.check(
+        "c.conf",
+        "server { listen 127.0.0.1:8080; server_name example.com; }\n\
+         server { listen 127.0.0.1:8080; server_name example.com; }",
+    );
+    assert_eq!(o.code, Some(0), "stderr: {}", o.stderr);
+    let want = format!(
+        "[warn] {}:2:45: conflicting server name \"example.com\" on 127.0.0.1:8080, ignored",
+        path.display()
+    );
+    assert!(o.stderr.contains(&want), "stderr: {}", o.stderr);
 }
 
 #[test]
