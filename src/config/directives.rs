@@ -172,6 +172,9 @@ pub const TABLE: &[Spec] = &[
     many(block(row("types", ALL, 0, 0))),
     row("server_tokens", ALL, 1, 1),
     row("absolute_redirect", ALL, 1, 1),
+    row("log_not_found", ALL, 1, 1),
+    row("connection_pool_size", TOP | SRV, 1, 1),
+    row("request_pool_size", TOP | SRV, 1, 1),
     row("merge_slashes", TOP | SRV, 1, 1),
     row("port_in_redirect", ALL, 1, 1),
     row("server_name_in_redirect", ALL, 1, 1),
@@ -194,6 +197,7 @@ pub const TABLE: &[Spec] = &[
     row("ssl_session_tickets", TOP | SRV, 1, 1),
     row("ssl_session_timeout", TOP | SRV, 1, 1),
     row("ssl_session_cache", TOP | SRV, 1, 2),
+    row("ssl_ecdh_curve", TOP | SRV, 1, 1),
     // Compression (src/config/compress.rs).
     row("gzip", ALL, 1, 1),
     open(row("gzip_types", ALL, 1, 1)),

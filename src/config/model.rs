@@ -232,6 +232,9 @@ pub struct Location {
     /// `server_tokens on|off`: `Server: webserv/VERSION` or `Server: webserv`
     /// (also the footer of built-in error pages). Default on, as nginx.
     pub server_tokens: bool,
+    /// `log_not_found on|off`: a file that does not exist is logged at `error`, as
+    /// nginx does (on), or not.
+    pub log_not_found: bool,
     /// How local redirects are written (`absolute_redirect` and its two companions).
     pub redirect: RedirectStyle,
     /// `client_body_temp_path DIR`: the directory request bodies too large for

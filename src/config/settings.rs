@@ -61,6 +61,7 @@ pub struct Settings {
     pub types: Option<Arc<MimeTypes>>,
     pub server_tokens: Option<bool>,
     pub absolute_redirect: Option<bool>,
+    pub log_not_found: Option<bool>,
     pub merge_slashes: Option<bool>,
     pub port_in_redirect: Option<bool>,
     pub server_name_in_redirect: Option<bool>,
@@ -105,7 +106,7 @@ impl Settings {
             upload_store, cgi, cgi_timeout, cgi_path_info, sendfile, aio, open_file_cache,
             open_file_cache_valid, default_type, add_headers, access_logs, autoindex_exact_size,
             autoindex_localtime, autoindex_format, charset, charset_types,
-            types, server_tokens, absolute_redirect, merge_slashes, port_in_redirect, server_name_in_redirect,
+            types, server_tokens, log_not_found, absolute_redirect, merge_slashes, port_in_redirect, server_name_in_redirect,
             client_body_temp_path, underscores_in_headers, expires, etag, if_modified_since,
         )
     }
@@ -154,6 +155,11 @@ impl Settings {
             "server_tokens" if a[0].0 == "build" => self.server_tokens = Some(true),
             "server_tokens" => self.server_tokens = Some(values::on_off(&a[0], name)?),
             "absolute_redirect" => self.absolute_redirect = Some(values::on_off(&a[0], name)?),
+            "log_not_found" => self.log_not_found = Some(values::on_off(&a[0], name)?),
+            // Memory pools are nginx's allocator; a size is checked, then unused.
+            "connection_pool_size" | "request_pool_size" => {
+                values::size(&a[0], name)?;
+            }
             "merge_slashes" => self.merge_slashes = Some(values::on_off(&a[0], name)?),
             "port_in_redirect" => self.port_in_redirect = Some(values::on_off(&a[0], name)?),
             "server_name_in_redirect" => {
@@ -282,6 +288,7 @@ impl Settings {
             access_logs: s.access_logs.unwrap_or_default(),
             types: s.types,
             server_tokens: s.server_tokens.unwrap_or(true),
+            log_not_found: s.log_not_found.unwrap_or(true),
             redirect,
             client_body_temp_path: s.client_body_temp_path,
             underscores_in_headers: s.underscores_in_headers.unwrap_or(false),

@@ -22,6 +22,7 @@ use super::{ConfigError, Pos};
 use crate::transport::sni::SniResolver;
 
 mod ciphers;
+mod curves;
 mod expiry;
 mod session;
 
@@ -43,6 +44,7 @@ pub const DIRECTIVES: &[&str] = &[
     "ssl_session_tickets",
     "ssl_session_timeout",
     "ssl_session_cache",
+    "ssl_ecdh_curve",
 ];
 
 /// A TLS protocol version of `ssl_protocols`.
@@ -67,6 +69,8 @@ pub struct TlsSettings {
     pub session_tickets: Option<bool>,
     pub session_timeout: Option<Duration>,
     pub session_cache: Option<SessionCache>,
+    /// `ssl_ecdh_curve`: the key-exchange groups, best first; `None` = rustls's.
+    pub ecdh_curves: Option<Vec<&'static dyn rustls::crypto::SupportedKxGroup>>,
 }
 
 impl TlsSettings {
@@ -84,6 +88,7 @@ impl TlsSettings {
             session_tickets: self.session_tickets.or(outer.session_tickets),
             session_timeout: self.session_timeout.or(outer.session_timeout),
             session_cache: self.session_cache.or(outer.session_cache),
+            ecdh_curves: self.ecdh_curves.clone().or(outer.ecdh_curves.clone()),
         }
     }
 
@@ -120,6 +125,9 @@ impl TlsSettings {
         if let Some(t) = self.session_timeout {
             v.push(format!("ssl_session_timeout {}ms", t.as_millis()));
         }
+        if let Some(g) = &self.ecdh_curves {
+            v.push(format!("ssl_ecdh_curve {}", curves::names(g)));
+        }
         if let Some(c) = self.session_cache {
             v.push(format!("ssl_session_cache {}", c.to_conf()));
         }
@@ -140,6 +148,7 @@ impl TlsSettings {
             "ssl_session_tickets" => self.session_tickets = Some(values::on_off(&args[0], name)?),
             "ssl_session_timeout" => self.session_timeout = Some(values::time(&args[0], name)?),
             "ssl_session_cache" => self.session_cache = Some(SessionCache::parse(args)?),
+            "ssl_ecdh_curve" => self.ecdh_curves = curves::parse(&args[0])?,
             _ => {}
         }
         Ok(())
@@ -213,6 +222,9 @@ pub fn server_config(
             .retain(|s| s.version() == &rustls::version::TLS13);
         // The named TLS 1.2 suites, in the order written.
         provider.cipher_suites.extend(tls12.iter().copied());
+    }
+    if let Some(groups) = &settings.ecdh_curves {
+        provider.kx_groups = groups.clone();
     }
     let versions: Vec<&'static rustls::SupportedProtocolVersion> = settings
         .protocols

@@ -95,7 +95,6 @@ const NAMES: &[(&str, &str)] = &[
         "reset_timedout_connection",
         "resets of timed-out connections",
     ),
-    ("log_not_found", "logging of missing files"),
     ("log_subrequest", "logging of subrequests"),
     ("recursive_error_pages", "error pages of error pages"),
     ("ignore_invalid_headers", "header name rules"),

@@ -80,7 +80,19 @@ pub fn probe(loc: &Location, uri: &str) -> Option<Kind> {
 /// Opens a path strictly below `base` (symlinks may not lead out: 403), through
 /// the open file cache.
 fn open(loc: &Location, base: &Path, rel: &str) -> Result<Opened, u16> {
-    file_cache::open(base, rel, loc.open_file_cache).map_err(|e| io_status(&e))
+    file_cache::open(base, rel, loc.open_file_cache).map_err(|e| {
+        let status = io_status(&e);
+        // nginx's line for a missing file (log_not_found on); a FIFO has its own.
+        if loc.log_not_found && e.raw_os_error() == Some(libc::ENOENT) {
+            let file = base.join(rel.trim_start_matches('/'));
+            let errno = libc::ENOENT;
+            log::error!(
+                "open() \"{}\" failed ({errno}: No such file or directory)",
+                file.display()
+            );
+        }
+        status
+    })
 }
 
 /// The body for `len` bytes at `offset`: the cached bytes of a small file, or

@@ -549,3 +549,20 @@ def test_conflicting_server_names_warn_and_the_first_keeps_them_like_nginx(webse
     r = subprocess.run([WEBSERV_BIN, "-t", str(conf)], capture_output=True, text=True, timeout=10)
     assert r.returncode == 0, r.stderr
     assert 'conflicting server name "example.com" on 127.0.0.1:1, ignored' in r.stderr
+
+
+def test_log_not_found_like_nginx(webserv, tmp_path):
+    root = site(tmp_path, ["here.txt"])
+    block = """
+    server { listen 127.0.0.1:{port}; root {root}; connection_pool_size 512; request_pool_size 4k;
+        location /quiet/ { log_not_found off; } }
+    """
+    ws, ng = both(webserv, tmp_path, block, root=root)
+    for srv in (ws, ng):
+        assert fetch(srv, "/missing.txt").status_code == 404
+        assert fetch(srv, "/quiet/missing.txt").status_code == 404
+    line = f'open() "{root}/missing.txt" failed (2: No such file or directory)'
+    assert wait_until(lambda: line in ng.error_log())
+    assert wait_until(lambda: line in ws.output())
+    for log in (ng.error_log(), ws.output()):
+        assert "quiet/missing.txt" not in log

@@ -321,3 +321,24 @@ def test_session_cache_like_nginx(webserv, certs, tmp_path, cache, reused):
         assert resumed_twice(server.port, certs) is reused
     finally:
         ng.stop()
+
+
+def handshake_groups(port, certs, groups):
+    """Whether `openssl s_client` offering only `groups` completes a handshake."""
+    r = subprocess.run(
+        ["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-servername", "localhost",
+         "-CAfile", str(certs / "ca.pem"), "-groups", groups, "-brief"],
+        input=b"", capture_output=True, timeout=IO_TIMEOUT)
+    return r.returncode == 0 and b"CONNECTION ESTABLISHED" in r.stderr
+
+
+@pytest.mark.parametrize("curves", ["secp384r1", "X25519:prime256v1", "auto"])
+def test_ecdh_curve_limits_the_key_exchange_groups(webserv, certs, curves):
+    """openssl s_client offering one group at a time. (Debian's nginx refuses every
+    s_client handshake that offers a single group here, whatever ssl_ecdh_curve says,
+    so this one is not compared with it.)"""
+    server = webserv(TLS_SITE, certs=certs, root="www", extra=f"ssl_ecdh_curve {curves};")
+    seen = {g for g in ("X25519", "P-256", "P-384") if handshake_groups(server.port, certs, g)}
+    want = {"secp384r1": {"P-384"}, "X25519:prime256v1": {"X25519", "P-256"},
+            "auto": {"X25519", "P-256", "P-384"}}[curves]
+    assert seen == want
