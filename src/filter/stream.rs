@@ -1,7 +1,9 @@
 //! A compressed file body streamed to the client: the connection asks for the next
 //! piece whenever its output buffer is empty, and gets at most one buffer's worth
 //! of the file compressed and framed as an HTTP/1.1 chunk. Memory per response is
-//! the encoder's state plus two buffers, whatever the file's size.
+//! the encoder's state plus two buffers, whatever the file's size. The caller says
+//! how much file it may compress per piece: that is its share of the worker's turn
+//! (see `server::connection`), so a fast client cannot hold the worker.
 
 use std::fs::File;
 use std::io;
@@ -38,18 +40,27 @@ impl Stream {
         }
     }
 
-    /// Appends the next chunk(s) to `out`; `Ok(true)` once the last chunk
-    /// (`0\r\n\r\n`) has been appended.
-    pub fn fill(&mut self, out: &mut Vec<u8>) -> io::Result<bool> {
+    /// File bytes not yet compressed.
+    pub fn remaining(&self) -> u64 {
+        self.remaining
+    }
+
+    /// Appends the next chunk(s) to `out`, compressing at most `max_in` file bytes
+    /// (rounded up to one buffer); `Ok(true)` once the last chunk (`0\r\n\r\n`) has
+    /// been appended. Nothing may be appended when the encoder keeps all the input
+    /// it took: the caller asks again.
+    pub fn fill(&mut self, out: &mut Vec<u8>, max_in: u64) -> io::Result<bool> {
         let Some(encoder) = &mut self.encoder else {
             return Ok(true);
         };
-        while self.output.is_empty() && self.remaining > 0 {
+        let mut taken = 0;
+        while self.output.is_empty() && self.remaining > 0 && (taken == 0 || taken < max_in) {
             let n = self.remaining.min(BUFFER as u64) as usize;
             self.input.resize(n, 0);
             self.file.read_exact_at(&mut self.input, self.offset)?;
             self.offset += n as u64;
             self.remaining -= n as u64;
+            taken += n as u64;
             encoder.write(&self.input)?;
             encoder.take_into(&mut self.output);
         }
@@ -121,7 +132,7 @@ mod tests {
         let mut rounds = 0;
         loop {
             let mut out = Vec::new();
-            let done = s.fill(&mut out).unwrap();
+            let done = s.fill(&mut out, BUFFER as u64).unwrap();
             assert!(out.len() <= 2 * BUFFER, "one round is bounded");
             wire.extend_from_slice(&out);
             rounds += 1;
@@ -138,6 +149,29 @@ mod tests {
     }
 
     #[test]
+    fn one_fill_compresses_no_more_than_it_is_allowed() {
+        // Zeros: the encoder keeps taking input without producing output, so only
+        // the limit stops a piece.
+        let mut tmp = tempfile::tempfile().unwrap();
+        tmp.write_all(&vec![0u8; 1 << 20]).unwrap();
+        let mut s = Stream::new(
+            Encoder::new(Encoding::Gzip, 1).unwrap(),
+            Arc::new(tmp),
+            0,
+            1 << 20,
+        );
+        let mut out = Vec::new();
+        assert!(!s.fill(&mut out, 1).unwrap());
+        assert_eq!(
+            s.remaining(),
+            (1 << 20) - BUFFER as u64,
+            "one buffer at least"
+        );
+        assert!(!s.fill(&mut out, 3 * BUFFER as u64).unwrap());
+        assert!(s.remaining() >= (1 << 20) - 4 * BUFFER as u64);
+    }
+
+    #[test]
     fn a_shrunk_file_is_an_error() {
         let mut tmp = tempfile::tempfile().unwrap();
         tmp.write_all(b"short").unwrap();
@@ -147,6 +181,6 @@ mod tests {
             0,
             100,
         );
-        assert!(s.fill(&mut Vec::new()).is_err());
+        assert!(s.fill(&mut Vec::new(), u64::MAX).is_err());
     }
 }
