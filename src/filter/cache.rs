@@ -10,14 +10,20 @@
 //! bytes by `compression_cache SIZE` (least recently used bodies leave first); a
 //! file larger than a quarter of that (or than 16 MiB) is streamed instead; `off`
 //! disables it.
+//!
+//! A miss of a file too large to compress at once (over one buffer) is a [`Fill`]:
+//! the worker's thread pool compresses it ([`compress`]) while the client of the
+//! miss gets the response streamed, and the loop stores the bytes when the pool is
+//! done ([`complete`]). One fill per entry at a time, [`MAX_FILLS`] per worker.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
-use std::os::unix::fs::MetadataExt;
+use std::io;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::sync::Arc;
 
-use super::Encoding;
+use super::{BUFFER, Encoder, Encoding};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct Key {
@@ -42,6 +48,8 @@ struct Cache {
     entries: HashMap<Key, Entry>,
     bytes: usize,
     clock: u64,
+    /// Entries the pool is computing (claimed [`Fill`]s).
+    filling: HashSet<Key>,
 }
 
 thread_local! {
@@ -114,6 +122,78 @@ pub fn store(
     };
     CACHE.with(|c| c.borrow_mut().insert(k, Arc::clone(&data), budget as usize));
     data
+}
+
+/// The most cache fills a worker's pool computes at once: each holds a file's
+/// compressed bytes until it is stored.
+pub const MAX_FILLS: usize = 4;
+
+/// A cache entry to compute off the event loop: which bytes, compressed how, and
+/// the key and budget it is stored under.
+#[derive(Debug)]
+pub struct Fill {
+    key: Key,
+    budget: u64,
+}
+
+/// The fill for a miss of `len` bytes of `file` at `offset`, if the cache takes
+/// such a body (not yet claimed: see [`claim`]).
+pub fn miss(
+    budget: u64,
+    file: &File,
+    offset: u64,
+    len: u64,
+    encoding: Encoding,
+    level: u32,
+) -> Option<Fill> {
+    if !takes(budget, len) {
+        return None;
+    }
+    let key = key(file, offset, len, encoding, level)?;
+    Some(Fill { key, budget })
+}
+
+/// Claims `fill` for the pool: `false` if the same entry is being computed
+/// already, or [`MAX_FILLS`] are. A claim ends with [`complete`].
+pub fn claim(fill: &Fill) -> bool {
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        c.filling.len() < MAX_FILLS && c.filling.insert(fill.key)
+    })
+}
+
+/// Runs on the pool: the span compressed, read one buffer at a time (the memory
+/// is the output), and only if the file is still the one the key names.
+pub fn compress(fill: &Fill, file: &File) -> io::Result<Vec<u8>> {
+    let k = &fill.key;
+    let mut encoder = Encoder::new(k.encoding, k.level)?;
+    let mut input = vec![0; (k.len as usize).min(BUFFER)];
+    let mut out = Vec::new();
+    let (mut at, end) = (k.offset, k.offset.saturating_add(k.len));
+    while at < end {
+        let n = ((end - at) as usize).min(BUFFER);
+        file.read_exact_at(&mut input[..n], at)?;
+        encoder.write(&input[..n])?;
+        encoder.take_into(&mut out);
+        at += n as u64;
+    }
+    encoder.finish_into(&mut out)?;
+    if key(file, k.offset, k.len, k.encoding, k.level).as_ref() != Some(k) {
+        return Err(io::Error::other("the file changed while it was compressed"));
+    }
+    Ok(out)
+}
+
+/// Back on the loop: stores what the pool computed and ends the claim.
+pub fn complete(fill: &Fill, result: io::Result<Vec<u8>>) {
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        c.filling.remove(&fill.key);
+        match result {
+            Ok(data) => c.insert(fill.key, data.into(), fill.budget as usize),
+            Err(e) => log::info!("compressed-body cache: not filled: {e}"),
+        }
+    })
 }
 
 impl Cache {
@@ -221,6 +301,33 @@ mod tests {
             "bounded whatever the budget"
         );
         assert!(lookup(0, &a, 0, 1000, g, 6).is_none(), "off");
+    }
+
+    #[test]
+    fn a_fill_is_claimed_once_computed_off_the_loop_and_stored() {
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i % 97) as u8).collect();
+        let f = file(&data);
+        let g = Encoding::Gzip;
+        let fill = miss(1 << 20, &f, 100, 150_000, g, 1).unwrap();
+        assert!(miss(1 << 10, &f, 0, 150_000, g, 1).is_none(), "too large");
+        assert!(claim(&fill));
+        assert!(!claim(&fill), "one fill per entry at a time");
+        let f2 = f.try_clone().unwrap();
+        let out = std::thread::spawn(move || compress(&fill, &f2).map(|o| (fill, o)));
+        let (fill, out) = out.join().unwrap().unwrap();
+        let mut plain = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&out[..]), &mut plain)
+            .unwrap();
+        assert_eq!(plain, &data[100..150_100]);
+        complete(&fill, Ok(out));
+        assert!(lookup(1 << 20, &f, 100, 150_000, g, 1).is_some());
+        assert!(claim(&fill), "the claim ended");
+        complete(&fill, Err(io::Error::other("test")));
+        // The file changes while the pool compresses: nothing is stored.
+        let mut f = f;
+        let fill = miss(1 << 20, &f, 0, 1000, g, 2).unwrap();
+        f.write_all(b"more").unwrap();
+        assert!(compress(&fill, &f).is_err());
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::io;
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
+use super::cache::Fill;
 use super::{BUFFER, Encoder};
 
 pub struct Stream {
@@ -20,6 +21,8 @@ pub struct Stream {
     /// File bytes read for the encoder; compressed bytes taken from it.
     input: Vec<u8>,
     output: Vec<u8>,
+    /// A compressed-body cache miss: the entry the connection has the pool fill.
+    fill: Option<Box<Fill>>,
 }
 
 impl std::fmt::Debug for Stream {
@@ -37,7 +40,19 @@ impl Stream {
             remaining: len,
             input: Vec::new(),
             output: Vec::new(),
+            fill: None,
         }
+    }
+
+    /// This stream answers a compressed-body cache miss that `fill` computes.
+    pub fn filling(mut self, fill: Option<Fill>) -> Stream {
+        self.fill = fill.map(Box::new);
+        self
+    }
+
+    /// The cache fill to hand to the pool (once), with the file it reads.
+    pub fn take_fill(&mut self) -> Option<(Box<Fill>, Arc<File>)> {
+        Some((self.fill.take()?, Arc::clone(&self.file)))
     }
 
     /// File bytes not yet compressed.

@@ -24,6 +24,7 @@ use super::access_log::{AccessLogs, Exchange};
 use super::aio::{self, Aio, Kind};
 use super::buffer::Buffer;
 use crate::config::{Config, Server};
+use crate::filter::cache::{self, Fill};
 use crate::handler::{self, Origin, Outcome, Routed, Sink};
 use crate::http::body::BodyReader;
 use crate::http::request::parse_head;
@@ -476,7 +477,7 @@ impl Connection {
         resp.write_head(&mut self.out, ctx.date, keep_alive);
         let body = std::mem::take(&mut resp.body);
         if !head_only {
-            self.queue_body(body);
+            self.queue_body(ctx, body);
         }
         self.state = State::Write {
             close_after: !keep_alive,
@@ -516,10 +517,15 @@ impl Connection {
         ctx.logs.log(ctx.config, &exchange);
     }
 
-    fn queue_body(&mut self, body: Body) {
+    fn queue_body(&mut self, ctx: &mut Ctx, body: Body) {
         match body {
             Body::Empty => {}
-            Body::Encoded(stream) => self.encoded = Some(stream),
+            Body::Encoded(mut stream) => {
+                if let Some((fill, file)) = stream.take_fill() {
+                    fill_cache(ctx, (ctx.key, self.serial), fill, file);
+                }
+                self.encoded = Some(stream);
+            }
             Body::Bytes(b) => self.out.extend_from_slice(&b),
             Body::Shared { data, offset, len } => {
                 if let Some(part) = data.get(offset..offset + len) {
@@ -854,8 +860,28 @@ fn submit(ctx: &mut Ctx, owner: aio::Owner, f: &mut FileOut, len: u64, kind: Kin
         len: len as usize,
         kind,
     };
-    f.waiting = ctx.aio.submit(job);
+    f.waiting = ctx.aio.submit(job).is_ok();
     f.waiting
+}
+
+/// Has the pool compress a compressed-body cache entry the response streams
+/// meanwhile; nothing if the entry is being computed already or there is no pool.
+fn fill_cache(ctx: &mut Ctx, owner: aio::Owner, fill: Box<Fill>, file: Arc<File>) {
+    if !cache::claim(&fill) {
+        return;
+    }
+    let job = aio::Job {
+        owner,
+        file,
+        offset: 0,
+        len: 0,
+        kind: Kind::Compress(fill),
+    };
+    if let Err(job) = ctx.aio.submit(job)
+        && let Kind::Compress(fill) = job.kind
+    {
+        cache::complete(&fill, Err(io::Error::other("no thread pool")));
+    }
 }
 
 /// One `sendfile(2)` call for up to `count` bytes of `f`.

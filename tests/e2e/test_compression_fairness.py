@@ -4,6 +4,11 @@ the length of its body, and the compressed-body cache must stay within its budge
 - a fast client downloading a large gzip stream gets turns like a sendfile download
   (the posted-events yield), so another client's small requests are answered while
   the download runs;
+- a compressed-body cache miss is compressed on the worker's thread pool: the client
+  of the miss gets a streamed response at once, the others are not held up, and the
+  cache entry appears when the pool is done;
+- many small cache entries: the budget counts each entry's overhead, so RSS stays
+  bounded.
 """
 
 import socket
@@ -19,6 +24,11 @@ server {
     gzip on;
     gzip_types text/plain;
     compression_cache off;
+    location /cached/ {
+        alias {root}/;
+        gzip_comp_level 9;
+        compression_cache 64m;
+    }
 }
 """
 
@@ -121,3 +131,35 @@ def test_a_fast_gzip_download_lets_other_clients_in(webserv, tmp_path):
     assert during, f"no small request was answered during the download: {waits}"
     assert max(t for t, _ in waits) < SMALL_BOUND, f"a small request waited: {waits}"
     assert big.tail.endswith(b"0\r\n\r\n"), "the download ended with its last chunk"
+
+
+def test_a_cache_miss_is_compressed_off_the_event_loop(webserv, tmp_path):
+    # 12 MiB at gzip level 9: seconds of work for the pool.
+    root = tree(tmp_path, 12 << 20)
+    server = webserv(CONF, prefix=tmp_path, root=root)
+    sent = time.monotonic()
+    miss = Download(server.port, "/cached/big.txt")
+    miss.start()
+    time.sleep(0.05)
+    took, _, status = small_request(server.port)
+    assert status == 200
+    assert took < SMALL_BOUND, f"a small request waited {took:.2f} s behind the miss"
+    deadline = time.monotonic() + 30
+    while miss.first_byte is None and miss.finished is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert miss.error is None, miss.error
+    assert miss.first_byte is not None and miss.first_byte - sent < SMALL_BOUND, (
+        "the client of the miss waited for the whole body to be compressed"
+    )
+    miss.join(300)
+    assert miss.tail.endswith(b"0\r\n\r\n"), "the miss is streamed, chunked"
+    # The pool fills the entry: later requests get it whole, with a Content-Length.
+    deadline = time.monotonic() + 120
+    while True:
+        with Client(server.port, timeout=120) as c:
+            r = c.request(get("/cached/big.txt", extra="Accept-Encoding: gzip\r\n"))
+        assert r.status == 200 and r.header("Content-Encoding") == "gzip"
+        if r.header("Content-Length") is not None:
+            break
+        assert time.monotonic() < deadline, "the cache entry never appeared"
+        time.sleep(0.5)
