@@ -7,9 +7,11 @@
 //! what the descriptor holds: when the open file cache's revalidation finds a file
 //! edited or replaced, it reopens it, the identity changes, and it also calls
 //! [`forget`] so the stale bodies are dropped at once. The cache is bounded in
-//! bytes by `compression_cache SIZE` (least recently used bodies leave first); a
-//! file larger than a quarter of that (or than 16 MiB) is streamed instead; `off`
-//! disables it.
+//! bytes by `compression_cache SIZE`, counting each entry's body and its overhead
+//! ([`ENTRY_OVERHEAD`]: key, entry, map slot, order slot, allocation headers), so
+//! many tiny bodies cannot outgrow it. Least recently used bodies leave first, found
+//! in O(log n) through a tree ordered by last use; a file larger than a quarter of
+//! SIZE (or than 16 MiB) is streamed instead; `off` disables it.
 //!
 //! A miss of a file too large to compress at once (over one buffer) is a [`Fill`]:
 //! the worker's thread pool compresses it ([`compress`]) while the client of the
@@ -17,7 +19,7 @@
 //! done ([`complete`]). One fill per entry at a time, [`MAX_FILLS`] per worker.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::{FileExt, MetadataExt};
@@ -40,12 +42,30 @@ struct Key {
 
 struct Entry {
     data: Arc<[u8]>,
+    /// When it was last used: its place in `Cache::order`.
     used: u64,
+}
+
+/// What an entry costs beyond its body: its slot in the map (key and entry, at a
+/// typical load of two thirds), its slot in the order (tick and key, in tree
+/// nodes about two thirds full), and the shared body's reference counts and
+/// allocation header. About 350 bytes.
+pub const ENTRY_OVERHEAD: usize = size_of::<(Key, Entry)>() * 3 / 2
+    + 1
+    + size_of::<(u64, Key)>() * 3 / 2
+    + 4 * size_of::<usize>();
+
+/// The bytes an entry with `body` counts against the budget.
+fn cost(body: &[u8]) -> usize {
+    body.len() + ENTRY_OVERHEAD
 }
 
 #[derive(Default)]
 struct Cache {
     entries: HashMap<Key, Entry>,
+    /// Every entry's key by last use, least recent first: eviction takes the first.
+    order: BTreeMap<u64, Key>,
+    /// The bodies and the overhead of every entry.
     bytes: usize,
     clock: u64,
     /// Entries the pool is computing (claimed [`Fill`]s).
@@ -93,14 +113,7 @@ pub fn lookup(
         return None;
     }
     let k = key(file, offset, len, encoding, level)?;
-    CACHE.with(|c| {
-        let mut c = c.borrow_mut();
-        c.clock += 1;
-        let clock = c.clock;
-        let e = c.entries.get_mut(&k)?;
-        e.used = clock;
-        Some(Arc::clone(&e.data))
-    })
+    CACHE.with(|c| c.borrow_mut().hit(&k))
 }
 
 /// Keeps `data` (when the budget takes it) and returns it shared.
@@ -197,28 +210,45 @@ pub fn complete(fill: &Fill, result: io::Result<Vec<u8>>) {
 }
 
 impl Cache {
+    fn tick(&mut self) -> u64 {
+        self.clock += 1;
+        self.clock
+    }
+
+    /// The body under `k`, now the most recently used.
+    fn hit(&mut self, k: &Key) -> Option<Arc<[u8]>> {
+        let now = self.tick();
+        let e = self.entries.get_mut(k)?;
+        self.order.remove(&e.used);
+        e.used = now;
+        self.order.insert(now, *k);
+        Some(Arc::clone(&e.data))
+    }
+
     fn insert(&mut self, k: Key, data: Arc<[u8]>, budget: usize) {
-        if let Some(old) = self.entries.remove(&k) {
-            self.bytes -= old.data.len();
+        self.remove(&k);
+        let need = cost(&data);
+        if need > budget {
+            return;
         }
-        while self.bytes + data.len() > budget {
-            let Some(oldest) = self
-                .entries
-                .iter()
-                .min_by_key(|(_, e)| e.used)
-                .map(|(k, _)| *k)
-            else {
+        while self.bytes + need > budget {
+            let Some((_, oldest)) = self.order.pop_first() else {
                 break;
             };
             if let Some(old) = self.entries.remove(&oldest) {
-                self.bytes -= old.data.len();
+                self.bytes -= cost(&old.data);
             }
         }
-        if self.bytes + data.len() <= budget {
-            self.clock += 1;
-            self.bytes += data.len();
-            let used = self.clock;
-            self.entries.insert(k, Entry { data, used });
+        let used = self.tick();
+        self.bytes += need;
+        self.order.insert(used, k);
+        self.entries.insert(k, Entry { data, used });
+    }
+
+    fn remove(&mut self, k: &Key) {
+        if let Some(old) = self.entries.remove(k) {
+            self.order.remove(&old.used);
+            self.bytes -= cost(&old.data);
         }
     }
 }
@@ -231,19 +261,20 @@ pub fn forget(dev: u64, ino: u64) {
         if c.entries.is_empty() {
             return;
         }
-        let mut freed = 0;
-        c.entries.retain(|k, e| {
-            let keep = (k.dev, k.ino) != (dev, ino);
-            if !keep {
-                freed += e.data.len();
-            }
-            keep
-        });
-        c.bytes -= freed;
+        // A scan, but only when a file changed (not per request or eviction).
+        let stale: Vec<Key> = c
+            .entries
+            .keys()
+            .filter(|k| (k.dev, k.ino) == (dev, ino))
+            .copied()
+            .collect();
+        for k in &stale {
+            c.remove(k);
+        }
     })
 }
 
-/// (entries, bytes) held by this worker.
+/// (entries, bytes counted with their overhead) held by this worker.
 pub fn usage() -> (usize, usize) {
     CACHE.with(|c| {
         let c = c.borrow();
@@ -267,31 +298,33 @@ mod tests {
         let a = file(&[b'a'; 1000]);
         let b = file(&[b'b'; 1000]);
         let g = Encoding::Gzip;
-        assert!(lookup(4000, &a, 0, 1000, g, 6).is_none());
-        store(4000, &a, 0, 1000, g, 6, vec![1; 900]);
-        assert_eq!(lookup(4000, &a, 0, 1000, g, 6).unwrap().len(), 900);
-        assert!(lookup(4000, &a, 0, 1000, g, 5).is_none(), "other level");
+        // Room for four bodies of 900 bytes with their overhead.
+        let room = (4 * cost(&[0; 900])) as u64;
+        assert!(lookup(room, &a, 0, 1000, g, 6).is_none());
+        store(room, &a, 0, 1000, g, 6, vec![1; 900]);
+        assert_eq!(lookup(room, &a, 0, 1000, g, 6).unwrap().len(), 900);
+        assert!(lookup(room, &a, 0, 1000, g, 5).is_none(), "other level");
         assert!(
-            lookup(4000, &a, 0, 1000, Encoding::Brotli, 6).is_none(),
+            lookup(room, &a, 0, 1000, Encoding::Brotli, 6).is_none(),
             "other coding"
         );
-        assert!(lookup(4000, &a, 1, 999, g, 6).is_none(), "other span");
-        assert!(lookup(4000, &b, 0, 1000, g, 6).is_none(), "other file");
-        // Budget 4000: a second 900 fits, a third and fourth push out the least
+        assert!(lookup(room, &a, 1, 999, g, 6).is_none(), "other span");
+        assert!(lookup(room, &b, 0, 1000, g, 6).is_none(), "other file");
+        // A second 900 fits, a third and fourth too, a fifth pushes out the least
         // recently used.
-        store(4000, &b, 0, 1000, g, 6, vec![2; 900]);
-        lookup(4000, &a, 0, 1000, g, 6);
-        store(4000, &b, 0, 1000, g, 1, vec![3; 900]);
-        store(4000, &b, 0, 1000, g, 2, vec![4; 900]);
-        store(4000, &b, 0, 1000, g, 3, vec![5; 900]);
+        store(room, &b, 0, 1000, g, 6, vec![2; 900]);
+        lookup(room, &a, 0, 1000, g, 6);
+        store(room, &b, 0, 1000, g, 1, vec![3; 900]);
+        store(room, &b, 0, 1000, g, 2, vec![4; 900]);
+        store(room, &b, 0, 1000, g, 3, vec![5; 900]);
         let (n, bytes) = usage();
-        assert!(bytes <= 4000 && n == 4, "{n} entries, {bytes} bytes");
+        assert!(bytes as u64 <= room && n == 4, "{n} entries, {bytes} bytes");
         assert!(
-            lookup(4000, &a, 0, 1000, g, 6).is_some(),
+            lookup(room, &a, 0, 1000, g, 6).is_some(),
             "recently used stays"
         );
         assert!(
-            lookup(4000, &b, 0, 1000, g, 6).is_none(),
+            lookup(room, &b, 0, 1000, g, 6).is_none(),
             "least recently used left"
         );
         // Too large for a quarter of the budget: not kept.
@@ -301,6 +334,35 @@ mod tests {
             "bounded whatever the budget"
         );
         assert!(lookup(0, &a, 0, 1000, g, 6).is_none(), "off");
+    }
+
+    #[test]
+    fn many_small_entries_count_their_overhead_and_leave_in_lru_order() {
+        let f = file(&[b'x'; 20_000]);
+        let g = Encoding::Gzip;
+        let budget = 64 * 1024;
+        for i in 0..10_000 {
+            store(budget, &f, i, 10, g, 1, vec![7; 10]);
+        }
+        let (n, bytes) = usage();
+        // What an entry really costs is at least its key and entry beside its body.
+        let floor = 10 + size_of::<Key>() + size_of::<Entry>();
+        assert!(n > 0 && n * floor <= budget as usize, "{n} entries");
+        assert!(bytes <= budget as usize, "{bytes} bytes");
+        assert_eq!(bytes, n * cost(&[0; 10]));
+        // The most recent entries are the ones kept.
+        let first = 10_000 - n as u64;
+        assert!(lookup(budget, &f, first - 1, 10, g, 1).is_none());
+        assert!(lookup(budget, &f, 9_999, 10, g, 1).is_some());
+        // Using the oldest makes it the newest: the next insert evicts the one after.
+        assert!(lookup(budget, &f, first, 10, g, 1).is_some());
+        store(budget, &f, 10_000, 10, g, 1, vec![7; 10]);
+        assert!(
+            lookup(budget, &f, first, 10, g, 1).is_some(),
+            "used, so kept"
+        );
+        assert!(lookup(budget, &f, first + 1, 10, g, 1).is_none(), "evicted");
+        assert_eq!(usage().0, n);
     }
 
     #[test]
