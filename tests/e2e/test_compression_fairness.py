@@ -1,14 +1,16 @@
 """Compression and fairness: a compressed response must not hold the worker for
-the length of its body, and the compressed-body cache must stay within its budget.
+the length of its body, nor a compressed-body cache miss for its compression.
 
 - a fast client downloading a large gzip stream gets turns like a sendfile download
   (the posted-events yield), so another client's small requests are answered while
   the download runs;
 - a compressed-body cache miss is compressed on the worker's thread pool: the client
   of the miss gets a streamed response at once, the others are not held up, and the
-  cache entry appears when the pool is done;
-- many small cache entries: the budget counts each entry's overhead, so RSS stays
-  bounded.
+  cache entry appears when the pool is done.
+
+The cache's accounting (each entry's overhead, LRU order) is tested in
+src/filter/cache.rs: RSS over many small entries is dominated by glibc's heap
+fragmentation after compressions, which makes it no measure of the cache.
 """
 
 import socket
