@@ -5,7 +5,8 @@
 //!
 //! [`decide`] says whether a response is compressed and why; [`apply`] rewrites a
 //! finished [`Response`] (headers, and a body in memory, from the compressed-body
-//! cache, or a [`Stream`] the connection pulls from a file chunk by chunk).
+//! cache, or a [`Stream`] the connection pulls from a file chunk by chunk; a cache
+//! miss over one buffer is streamed while the worker's pool fills the entry).
 
 pub mod cache;
 pub mod encoder;
@@ -320,8 +321,8 @@ fn encode_body(
                     len,
                 });
             }
-            let small = len <= BUFFER as u64;
-            if small || cache::takes(comp.cache, len) {
+            // A longer miss is streamed; the worker's pool fills the entry.
+            if len <= BUFFER as u64 {
                 let mut data = vec![0; len as usize];
                 let res = file
                     .read_exact_at(&mut data, offset)
@@ -348,8 +349,12 @@ fn encode_body(
                     )),
                 };
             }
+            let fill = cache::miss(comp.cache, &file, offset, len, enc, level);
             match Encoder::new(enc, level) {
-                Ok(e) => Ok(Body::Encoded(Box::new(Stream::new(e, file, offset, len)))),
+                Ok(e) => {
+                    let stream = Stream::new(e, file, offset, len).filling(fill);
+                    Ok(Body::Encoded(Box::new(stream)))
+                }
                 Err(err) => Err((
                     err,
                     Body::File {

@@ -1,13 +1,16 @@
 //! A compressed file body streamed to the client: the connection asks for the next
 //! piece whenever its output buffer is empty, and gets at most one buffer's worth
 //! of the file compressed and framed as an HTTP/1.1 chunk. Memory per response is
-//! the encoder's state plus two buffers, whatever the file's size.
+//! the encoder's state plus two buffers, whatever the file's size. The caller says
+//! how much file it may compress per piece: that is its share of the worker's turn
+//! (see `server::connection`), so a fast client cannot hold the worker.
 
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
+use super::cache::Fill;
 use super::{BUFFER, Encoder};
 
 pub struct Stream {
@@ -18,6 +21,8 @@ pub struct Stream {
     /// File bytes read for the encoder; compressed bytes taken from it.
     input: Vec<u8>,
     output: Vec<u8>,
+    /// A compressed-body cache miss: the entry the connection has the pool fill.
+    fill: Option<Box<Fill>>,
 }
 
 impl std::fmt::Debug for Stream {
@@ -35,21 +40,42 @@ impl Stream {
             remaining: len,
             input: Vec::new(),
             output: Vec::new(),
+            fill: None,
         }
     }
 
-    /// Appends the next chunk(s) to `out`; `Ok(true)` once the last chunk
-    /// (`0\r\n\r\n`) has been appended.
-    pub fn fill(&mut self, out: &mut Vec<u8>) -> io::Result<bool> {
+    /// This stream answers a compressed-body cache miss that `fill` computes.
+    pub fn filling(mut self, fill: Option<Fill>) -> Stream {
+        self.fill = fill.map(Box::new);
+        self
+    }
+
+    /// The cache fill to hand to the pool (once), with the file it reads.
+    pub fn take_fill(&mut self) -> Option<(Box<Fill>, Arc<File>)> {
+        Some((self.fill.take()?, Arc::clone(&self.file)))
+    }
+
+    /// File bytes not yet compressed.
+    pub fn remaining(&self) -> u64 {
+        self.remaining
+    }
+
+    /// Appends the next chunk(s) to `out`, compressing at most `max_in` file bytes
+    /// (rounded up to one buffer); `Ok(true)` once the last chunk (`0\r\n\r\n`) has
+    /// been appended. Nothing may be appended when the encoder keeps all the input
+    /// it took: the caller asks again.
+    pub fn fill(&mut self, out: &mut Vec<u8>, max_in: u64) -> io::Result<bool> {
         let Some(encoder) = &mut self.encoder else {
             return Ok(true);
         };
-        while self.output.is_empty() && self.remaining > 0 {
+        let mut taken = 0;
+        while self.output.is_empty() && self.remaining > 0 && (taken == 0 || taken < max_in) {
             let n = self.remaining.min(BUFFER as u64) as usize;
             self.input.resize(n, 0);
             self.file.read_exact_at(&mut self.input, self.offset)?;
             self.offset += n as u64;
             self.remaining -= n as u64;
+            taken += n as u64;
             encoder.write(&self.input)?;
             encoder.take_into(&mut self.output);
         }
@@ -121,7 +147,7 @@ mod tests {
         let mut rounds = 0;
         loop {
             let mut out = Vec::new();
-            let done = s.fill(&mut out).unwrap();
+            let done = s.fill(&mut out, BUFFER as u64).unwrap();
             assert!(out.len() <= 2 * BUFFER, "one round is bounded");
             wire.extend_from_slice(&out);
             rounds += 1;
@@ -138,6 +164,29 @@ mod tests {
     }
 
     #[test]
+    fn one_fill_compresses_no_more_than_it_is_allowed() {
+        // Zeros: the encoder keeps taking input without producing output, so only
+        // the limit stops a piece.
+        let mut tmp = tempfile::tempfile().unwrap();
+        tmp.write_all(&vec![0u8; 1 << 20]).unwrap();
+        let mut s = Stream::new(
+            Encoder::new(Encoding::Gzip, 1).unwrap(),
+            Arc::new(tmp),
+            0,
+            1 << 20,
+        );
+        let mut out = Vec::new();
+        assert!(!s.fill(&mut out, 1).unwrap());
+        assert_eq!(
+            s.remaining(),
+            (1 << 20) - BUFFER as u64,
+            "one buffer at least"
+        );
+        assert!(!s.fill(&mut out, 3 * BUFFER as u64).unwrap());
+        assert!(s.remaining() >= (1 << 20) - 4 * BUFFER as u64);
+    }
+
+    #[test]
     fn a_shrunk_file_is_an_error() {
         let mut tmp = tempfile::tempfile().unwrap();
         tmp.write_all(b"short").unwrap();
@@ -147,6 +196,6 @@ mod tests {
             0,
             100,
         );
-        assert!(s.fill(&mut Vec::new()).is_err());
+        assert!(s.fill(&mut Vec::new(), u64::MAX).is_err());
     }
 }

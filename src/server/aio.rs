@@ -7,7 +7,11 @@
 //! (into a buffer the connection then writes, or into scratch memory just to bring
 //! it into the page cache for sendfile), puts the result on the done list and wakes
 //! the loop through a mio `Waker`. The pool starts on first use: a configuration
-//! without `aio threads` has no extra threads.
+//! without `aio threads` has no extra threads until a compressed-body cache miss
+//! needs one.
+//!
+//! The same pool compresses compressed-body cache entries (`Kind::Compress`): a
+//! miss of up to 16 MiB would hold the loop for as long as the compressor takes.
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -17,6 +21,8 @@ use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
+use crate::filter::cache::{self, Fill};
+
 /// Threads per worker's pool.
 const THREADS: usize = 4;
 
@@ -24,12 +30,15 @@ const THREADS: usize = 4;
 pub type Owner = (usize, u64);
 
 /// What a job does with the chunk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Kind {
     /// Read it and hand the bytes back.
     Read,
     /// Read it only to bring it into the page cache (sendfile follows).
     Warm,
+    /// Compress the span a compressed-body cache entry holds; the bytes go back
+    /// with the fill, for the loop to store.
+    Compress(Box<Fill>),
 }
 
 pub struct Job {
@@ -40,10 +49,13 @@ pub struct Job {
     pub kind: Kind,
 }
 
-/// A finished job: the bytes read (`Read`; empty for `Warm`) or the error.
+/// A finished job: the bytes read (`Read`; empty for `Warm`; compressed for
+/// `Compress`) or the error.
 pub struct Done {
     pub owner: Owner,
     pub result: io::Result<Vec<u8>>,
+    /// A `Compress` job's fill: the cache stores the result, whoever asked.
+    pub fill: Option<Box<Fill>>,
 }
 
 struct Shared {
@@ -68,9 +80,9 @@ impl Aio {
         }
     }
 
-    /// Queues `job`; `false` if the pool could not start (the caller then reads
-    /// inline, as without aio).
-    pub fn submit(&mut self, job: Job) -> bool {
+    /// Queues `job`; gives it back if the pool could not start (the caller then
+    /// reads inline, as without aio).
+    pub fn submit(&mut self, job: Job) -> Result<(), Job> {
         if self.pool.is_none()
             && let Some(waker) = self.waker.take()
         {
@@ -82,9 +94,9 @@ impl Aio {
         match &self.pool {
             Some(pool) => {
                 pool.submit(job);
-                true
+                Ok(())
             }
-            None => false,
+            None => Err(job),
         }
     }
 
@@ -161,16 +173,25 @@ fn run(s: &Shared) {
                 jobs = s.ready.wait(jobs).unwrap_or_else(|e| e.into_inner());
             }
         };
-        let result = match job.kind {
-            Kind::Read => read_chunk(&job.file, job.offset, job.len),
-            Kind::Warm => warm(&job.file, job.offset, job.len, &mut scratch),
+        let (result, fill) = match job.kind {
+            Kind::Read => (read_chunk(&job.file, job.offset, job.len), None),
+            Kind::Warm => (warm(&job.file, job.offset, job.len, &mut scratch), None),
+            Kind::Compress(fill) => (compress(&fill, &job.file), Some(fill)),
         };
         lock(&s.done).push(Done {
             owner: job.owner,
             result,
+            fill,
         });
         let _ = s.waker.wake();
     }
+}
+
+/// A cache entry compressed; a panic inside a compressor is this job's error, so
+/// the claim on the entry ends and the thread lives on.
+fn compress(fill: &Fill, file: &File) -> io::Result<Vec<u8>> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cache::compress(fill, file)))
+        .unwrap_or_else(|_| Err(io::Error::other("the compressor panicked")))
 }
 
 /// Piece size for warming: the scratch memory a pool thread keeps.

@@ -24,6 +24,7 @@ use super::access_log::{AccessLogs, Exchange};
 use super::aio::{self, Aio, Kind};
 use super::buffer::Buffer;
 use crate::config::{Config, Server};
+use crate::filter::cache::{self, Fill};
 use crate::handler::{self, Early, Origin, Outcome, Routed, Sink};
 use crate::http::body::BodyReader;
 use crate::http::request::parse_head;
@@ -43,7 +44,13 @@ const COPY_CHUNK: usize = 64 * 1024;
 /// The most one sendfile call sends before the connection lets the others run
 /// (nginx's sendfile_max_chunk): a fast client on a large file cannot hog the
 /// worker, and the socket buffer has drained by the time its turn comes back.
+/// It is also a turn's share of every other body: bytes copied (`sendfile off`,
+/// TLS) and file bytes compressed, each weighted by what it costs.
 const SENDFILE_MAX_CHUNK: u64 = 2 * 1024 * 1024;
+/// A file byte compressed costs this many bytes of a turn's share: a turn
+/// compresses at most 256 KiB (about a millisecond at gzip level 1, a few at
+/// brotli's default level), then yields like a sendfile share.
+const COMPRESS_COST: u64 = 8;
 
 /// What the event loop needs to give a connection.
 pub struct Ctx<'a> {
@@ -473,7 +480,7 @@ impl Connection {
         resp.write_head(&mut self.out, ctx.date, keep_alive);
         let body = std::mem::take(&mut resp.body);
         if !head_only {
-            self.queue_body(body);
+            self.queue_body(ctx, body);
         }
         self.state = State::Write {
             close_after: !keep_alive,
@@ -513,10 +520,15 @@ impl Connection {
         ctx.logs.log(ctx.config, &exchange);
     }
 
-    fn queue_body(&mut self, body: Body) {
+    fn queue_body(&mut self, ctx: &mut Ctx, body: Body) {
         match body {
             Body::Empty => {}
-            Body::Encoded(stream) => self.encoded = Some(stream),
+            Body::Encoded(mut stream) => {
+                if let Some((fill, file)) = stream.take_fill() {
+                    fill_cache(ctx, (ctx.key, self.serial), fill, file);
+                }
+                self.encoded = Some(stream);
+            }
             Body::Bytes(b) => self.out.extend_from_slice(&b),
             Body::Shared { data, offset, len } => {
                 if let Some(part) = data.get(offset..offset + len) {
@@ -570,8 +582,10 @@ impl Connection {
     }
 
     fn step_write(&mut self, ctx: &mut Ctx) -> Step {
+        // This turn's work on the body, against its share (SENDFILE_MAX_CHUNK).
+        let mut spent = 0;
         loop {
-            match self.write_some(ctx) {
+            match self.write_some(ctx, &mut spent) {
                 Ok(Sent::Done) => break,
                 Ok(Sent::More) => self.progress_send(ctx),
                 Ok(Sent::Full) => {
@@ -649,8 +663,9 @@ impl Connection {
         self.deadline = Some(ctx.now + self.request_server(ctx.config).send_timeout);
     }
 
-    /// Writes some of the pending output.
-    fn write_some(&mut self, ctx: &mut Ctx) -> io::Result<Sent> {
+    /// Writes some of the pending output; `spent` counts this turn's work on the
+    /// body, and a full share yields before more is read or compressed.
+    fn write_some(&mut self, ctx: &mut Ctx, spent: &mut u64) -> io::Result<Sent> {
         if self.out_pos < self.out.len() {
             // More file bytes follow, or the connection closes right after this
             // response: then the close (or shutdown) sends the last bytes and the
@@ -664,9 +679,15 @@ impl Connection {
         }
         if let Some(stream) = &mut self.encoded {
             // The next compressed chunk, once the previous one is out.
+            let Some(left) = SENDFILE_MAX_CHUNK.checked_sub(*spent).filter(|&l| l > 0) else {
+                return Ok(Sent::Share);
+            };
             self.out.clear();
             self.out_pos = 0;
-            if stream.fill(&mut self.out)? {
+            let before = stream.remaining();
+            let done = stream.fill(&mut self.out, left.div_ceil(COMPRESS_COST))?;
+            *spent += (before - stream.remaining()).saturating_mul(COMPRESS_COST);
+            if done {
                 self.encoded = None;
             }
             return Ok(Sent::More);
@@ -708,7 +729,11 @@ impl Connection {
                 Sent::Share
             });
         }
+        if *spent >= SENDFILE_MAX_CHUNK {
+            return Ok(Sent::Share);
+        }
         let chunk = f.remaining.min(COPY_CHUNK as u64) as usize;
+        *spent += chunk as u64;
         self.out.clear();
         self.out.resize(chunk, 0);
         self.out_pos = 0;
@@ -823,7 +848,8 @@ enum Sent {
     More,
     /// The socket buffer is full; writability will be reported.
     Full,
-    /// A whole `SENDFILE_MAX_CHUNK` went out: give the others a turn.
+    /// A whole `SENDFILE_MAX_CHUNK` went out, or a turn's share of copying or
+    /// compressing is spent: give the others a turn.
     Share,
 }
 
@@ -837,8 +863,28 @@ fn submit(ctx: &mut Ctx, owner: aio::Owner, f: &mut FileOut, len: u64, kind: Kin
         len: len as usize,
         kind,
     };
-    f.waiting = ctx.aio.submit(job);
+    f.waiting = ctx.aio.submit(job).is_ok();
     f.waiting
+}
+
+/// Has the pool compress a compressed-body cache entry the response streams
+/// meanwhile; nothing if the entry is being computed already or there is no pool.
+fn fill_cache(ctx: &mut Ctx, owner: aio::Owner, fill: Box<Fill>, file: Arc<File>) {
+    if !cache::claim(&fill) {
+        return;
+    }
+    let job = aio::Job {
+        owner,
+        file,
+        offset: 0,
+        len: 0,
+        kind: Kind::Compress(fill),
+    };
+    if let Err(job) = ctx.aio.submit(job)
+        && let Kind::Compress(fill) = job.kind
+    {
+        cache::complete(&fill, Err(io::Error::other("no thread pool")));
+    }
 }
 
 /// One `sendfile(2)` call for up to `count` bytes of `f`.

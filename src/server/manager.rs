@@ -227,6 +227,12 @@ impl Worker {
     /// Hands finished file reads to their connections (if still open) and runs them.
     fn on_aio_done(&mut self, now: Instant) {
         for done in self.aio.take_done() {
+            if let Some(fill) = &done.fill {
+                // A compressed-body cache entry: stored whether or not the
+                // connection that missed is still open.
+                crate::filter::cache::complete(fill, done.result);
+                continue;
+            }
             let (key, serial) = done.owner;
             if let Some(Entry::Conn(conn)) = self.entries.get_mut(key)
                 && conn.serial() == serial
