@@ -1,6 +1,6 @@
 //! HTTPS through the real binary with a rustls client and a CA made at test time:
 //! handshake and ALPN, static files small and large, uploads, CGI, pipelining,
-//! keep-alive, SNI between two certificates, 421, and a SIGHUP that brings a new
+//! keep-alive, SNI between certificates (exact, wildcard and regex names), 421, and a SIGHUP that brings a new
 //! certificate without dropping the connections already open.
 
 mod common;
@@ -197,6 +197,47 @@ fn sni_selects_the_certificate() {
     // HTTP/1.0 without Host: the SNI name picks the server.
     let mut c = connect(server.port(), "b.test", &ca.client());
     assert_eq!(c.request("GET / HTTP/1.0\r\n\r\n").text(), "site b");
+}
+
+/// Regression: the SNI name picked a certificate by exact names and leading
+/// wildcards only, so a trailing wildcard or a regex server got the default
+/// server's certificate while its requests were routed to the right server.
+#[test]
+fn sni_selects_by_wildcards_and_regexes_as_host_does() {
+    let ca = Ca::new();
+    let f = Fixture::new();
+    ca.issue_files(f.dir(), "dflt", &["default.test"]);
+    ca.issue_files(f.dir(), "www", &["www.example.org", "www.example.net"]);
+    ca.issue_files(f.dir(), "re", &["re5.test", "re7.test"]);
+    let server = f.start(
+        "error_log stderr warn;\n\
+         server { listen 127.0.0.1:{port} ssl default_server; server_name default.test;\n\
+           ssl_certificate {dir}/dflt.pem; ssl_certificate_key {dir}/dflt.key;\n\
+           return 200 default; }\n\
+         server { listen 127.0.0.1:{port} ssl; server_name www.example.*;\n\
+           ssl_certificate {dir}/www.pem; ssl_certificate_key {dir}/www.key;\n\
+           return 200 trailing; }\n\
+         server { listen 127.0.0.1:{port} ssl; server_name \"~^re\\d+\\.test$\";\n\
+           ssl_certificate {dir}/re.pem; ssl_certificate_key {dir}/re.key;\n\
+           return 200 regex; }\n",
+    );
+    // The client checks the certificate against the name it sent: each answer
+    // proves that server's certificate came.
+    for (name, body) in [
+        ("default.test", "default"),
+        ("www.example.org", "trailing"),
+        ("www.example.net", "trailing"),
+        ("re5.test", "regex"),
+        ("re7.test", "regex"),
+    ] {
+        let mut c = connect(server.port(), name, &ca.client());
+        assert_eq!(c.request(get_req("/", name)).text(), body, "{name}");
+    }
+    // One selector: a Host the same regex server answers is no misdirection,
+    // a Host of another server is.
+    let mut c = connect(server.port(), "re7.test", &ca.client());
+    assert_eq!(c.request(get_req("/", "re5.test")).text(), "regex");
+    assert_eq!(c.request(get_req("/", "www.example.org")).status, 421);
 }
 
 #[test]

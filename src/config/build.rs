@@ -201,6 +201,7 @@ fn tls_config(
         .iter()
         .map(|&i| TlsServer {
             names: &servers[i].server_names,
+            regexes: &servers[i].name_regexes,
             settings: &servers[i].tls,
             listen: servers[i]
                 .listen

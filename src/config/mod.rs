@@ -25,7 +25,7 @@ mod mapping;
 mod model;
 mod parser;
 mod script;
-mod server_names;
+pub mod server_names;
 mod settings;
 mod tls;
 mod types;

@@ -439,6 +439,15 @@ pub struct CgiHandler {
 }
 
 impl Server {
+    /// This server's names for [`super::server_names::select`], known there as `key`.
+    pub fn candidate(&self, key: usize) -> super::server_names::Candidate<'_> {
+        super::server_names::Candidate {
+            key,
+            names: &self.server_names,
+            regexes: &self.name_regexes,
+        }
+    }
+
     /// The client_max_body_size etc. of the location matching `path` is decided by the
     /// request processor; this helper only answers whether a name matches this server.
     pub fn matches_name(&self, host: &str) -> bool {

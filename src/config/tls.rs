@@ -19,7 +19,7 @@ use rustls::sign::CertifiedKey;
 
 use super::values::{self, Arg};
 use super::{ConfigError, Pos};
-use crate::transport::sni::SniResolver;
+use crate::transport::sni::{SniResolver, SniServer};
 
 mod ciphers;
 mod curves;
@@ -193,6 +193,7 @@ pub fn warn(pos: &Pos, msg: &str) {
 /// One server on a TLS address: its names and settings.
 pub struct TlsServer<'a> {
     pub names: &'a [String],
+    pub regexes: &'a [super::NameRegex],
     pub settings: &'a TlsSettings,
     /// Its `listen` for the address (named when it lacks a certificate).
     pub listen: &'a Pos,
@@ -209,7 +210,11 @@ pub fn server_config(
 ) -> Result<Arc<rustls::ServerConfig>, ConfigError> {
     let mut keys = Vec::new();
     for s in servers {
-        keys.push((s.names.to_vec(), certified_key(s.settings, s.listen)?));
+        keys.push(SniServer {
+            names: s.names.to_vec(),
+            regexes: s.regexes.to_vec(),
+            key: certified_key(s.settings, s.listen)?,
+        });
     }
     let settings = servers.get(default).map(|s| s.settings).unwrap_or_else(|| {
         static NONE: std::sync::OnceLock<TlsSettings> = std::sync::OnceLock::new();

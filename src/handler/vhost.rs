@@ -1,13 +1,14 @@
-//! Choosing the virtual server for a request, in nginx's order: among the servers
-//! on the connection's address, an exact `server_name`, else the longest leading
-//! wildcard (`*.example.com`, `.example.com`), else the longest trailing wildcard
-//! (`www.example.*`), else the first regex that matches (`~...`, in the order the
-//! names were written), else the address's default server. A regex match keeps its
+//! Choosing the virtual server for a request among the servers on the connection's
+//! address, by `config::server_names::select` (nginx's order: an exact
+//! `server_name`, else the longest leading wildcard, else the longest trailing
+//! wildcard, else the first regex that matches, else the address's default server;
+//! the SNI certificate choice uses the same selector). A regex match keeps its
 //! captures, for the variables the request phases expose.
 
 use regex::{Captures, Regex};
 
-use crate::config::{Config, ListenGroup, name_matches};
+use crate::config::server_names::{self, Rule};
+use crate::config::{Config, ListenGroup};
 
 /// The chosen server and, when a regex name chose it, that regex's captures.
 #[derive(Debug)]
@@ -20,14 +21,7 @@ pub struct Selected<'c, 'h> {
 }
 
 /// Which rule chose the server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Why<'c> {
-    Exact,
-    LeadingWildcard(&'c str),
-    TrailingWildcard(&'c str),
-    Regex(&'c str),
-    Default,
-}
+pub type Why<'c> = Rule<'c>;
 
 impl Selected<'_, '_> {
     /// Named captures, `(name, value)`, in the regex's order (unmatched groups
@@ -70,62 +64,22 @@ impl Selected<'_, '_> {
     }
 }
 
-/// The server for `host` (lower-case, no port) among those of `group`.
+/// The server for `host` (lower-case, no port) among those of `group`, by the
+/// selector the TLS certificate choice also uses.
 pub fn select<'c, 'h>(
     config: &'c Config,
     group: &ListenGroup,
     host: Option<&'h str>,
 ) -> Selected<'c, 'h> {
-    let default = Selected {
-        server: group.default_server,
-        captures: None,
-        why: Why::Default,
-    };
-    let Some(host) = host else {
-        return default;
-    };
-    let names = || {
-        group.servers.iter().flat_map(|&i| {
-            config.servers[i]
-                .server_names
-                .iter()
-                .map(move |n| (i, n.as_str()))
-        })
-    };
-    if let Some((i, _)) = names().find(|(_, n)| *n == host) {
-        return chosen(i, Why::Exact);
-    }
-    let leading = |n: &str| n.starts_with('.') || n.starts_with("*.");
-    let longest = |pick: &dyn Fn(&str) -> bool| {
-        names()
-            .filter(|(_, n)| pick(n) && name_matches(n, host))
-            .max_by_key(|(_, n)| n.len())
-    };
-    if let Some((i, n)) = longest(&leading) {
-        return chosen(i, Why::LeadingWildcard(n));
-    }
-    if let Some((i, n)) = longest(&|n: &str| n.ends_with(".*")) {
-        return chosen(i, Why::TrailingWildcard(n));
-    }
-    for &i in &group.servers {
-        for r in &config.servers[i].name_regexes {
-            if let Some(caps) = r.regex.captures(host) {
-                return Selected {
-                    server: i,
-                    captures: Some((&r.regex, caps)),
-                    why: Why::Regex(&r.source),
-                };
-            }
-        }
-    }
-    default
-}
-
-fn chosen<'c, 'h>(server: usize, why: Why<'c>) -> Selected<'c, 'h> {
+    let servers = group
+        .servers
+        .iter()
+        .filter_map(|&i| Some(config.servers.get(i)?.candidate(i)));
+    let choice = server_names::select(servers, group.default_server, host);
     Selected {
-        server,
-        captures: None,
-        why,
+        server: choice.server,
+        captures: choice.captures,
+        why: choice.rule,
     }
 }
 
