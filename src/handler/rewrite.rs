@@ -9,6 +9,9 @@ use std::time::Duration;
 
 use crate::vars::{Captures, Done};
 
+/// `return 444`: nginx's non-standard status for "close without answering".
+pub const CLOSE: u16 = 444;
+
 /// What the list of directives decided.
 pub enum Flow {
     /// Ran to the end: go on with the next phase.
@@ -28,6 +31,9 @@ pub enum Flow {
 pub fn run(cx: &Cx, ops: &[Op], r: &mut Routed, in_location: bool) -> Flow {
     for op in ops {
         match op {
+            // nginx's 444: close the connection without a response (the
+            // connection sees the status and sends nothing).
+            Op::Return(ret) if ret.code == CLOSE => return Flow::Respond(Response::new(CLOSE)),
             Op::Return(ret) if ret.target.is_none() && ret.code >= 400 => {
                 return Flow::Error(ret.code);
             }

@@ -470,6 +470,16 @@ impl Connection {
         close: bool,
         routed: Option<&Routed>,
     ) {
+        if resp.status == handler::rewrite::CLOSE {
+            // `return 444`: logged, then the connection closes with nothing
+            // written for this request (what is queued before it still goes).
+            self.served += 1;
+            self.forced_close = true;
+            self.log_response(ctx, req, &resp, routed, 0);
+            self.state = State::Write { close_after: true };
+            self.deadline = Some(ctx.now + self.request_server(ctx.config).send_timeout);
+            return;
+        }
         let keep_alive = self.keep_alive_for(ctx, req, close);
         self.forced_close = close;
         let head_only = req.is_some_and(|r| r.method == Method::Head) || bodiless(resp.status);

@@ -358,6 +358,49 @@ def test_10mib_output_with_content_length_is_passed_through(webserv, tmp_path):
         assert resp.body == big_data()
 
 
+# A page of text in one write, with ?length=1 a Content-Length.
+PAGE_PY = r"""
+import os, sys
+body = b"<p>compressible text</p>\n" * 400
+out = sys.stdout.buffer
+out.write(b"Content-Type: text/html\r\n")
+if "length=1" in os.environ.get("QUERY_STRING", ""):
+    out.write(b"Content-Length: %d\r\n" % len(body))
+out.write(b"\r\n" + body)
+"""
+
+FRAMING = ("Transfer-Encoding", "Content-Length", "Content-Encoding", "Vary")
+
+
+def test_head_announces_the_framing_of_its_get(webserv, tmp_path):
+    """Regression: with compression on, a HEAD got neither Content-Length nor
+    chunked framing where its GET had one. A HEAD carries the GET's framing
+    headers (and no body), with and without compression and a script length."""
+    conf = CGI_CONF.replace("client_max_body_size 0;", "client_max_body_size 0; gzip on;")
+    root = tmp_path / "root"
+    make_site(root, {"page.py": PAGE_PY})
+    server = webserv(conf, prefix=tmp_path, root=root, python=PY, timeout="10s")
+    for query in ["", "?length=1"]:
+        for accept in ["gzip", "identity"]:
+            extra = f"Accept-Encoding: {accept}\r\n"
+            with Client(server.port) as c:
+                got = c.request(get("/cgi-bin/page.py" + query, extra=extra))
+                head = c.request(get("/cgi-bin/page.py" + query, extra=extra, method="HEAD"))
+                # keep-alive goes on after the HEAD: nothing stray was sent
+                again = c.request(get("/cgi-bin/page.py" + query, extra=extra))
+            assert got.status == head.status == again.status == 200
+            framing = {h: got.header(h) for h in FRAMING}
+            assert framing["Transfer-Encoding"] or framing["Content-Length"], framing
+            assert {h: head.header(h) for h in FRAMING} == framing, (query, accept)
+            assert head.body == b""
+            assert again.body == got.body
+            if accept == "gzip":
+                assert framing["Content-Encoding"] == "gzip"
+                assert framing["Transfer-Encoding"] == "chunked"
+            elif query:
+                assert framing["Content-Length"] == str(len(got.body))
+
+
 def test_http10_response_is_close_delimited(webserv, tmp_path):
     script = 'print("Content-Type: text/plain")\nprint()\nprint("old client " * 1000)\n'
     server = cgi_server(webserv, tmp_path, {"old.py": script})

@@ -285,3 +285,45 @@ def test_autoindex_does_not_link_names_it_cannot_serve(pair):
     assert b'<a href="caf%E9.txt">' in ng_page
     assert raw_get(ng.port, "/list/caf%E9.txt")[::2] == (200, b"latin-1 name\n")
     assert raw_get(ws.port, "/list/caf%E9.txt")[0] == 400
+
+
+# ---- 14: return 444 closes without a response -------------------------------
+
+CLOSE_CONF = """
+log_format s '$request_uri $status $body_bytes_sent';
+server {
+    listen 127.0.0.1:{port};
+    root {root};
+    access_log {logs}/s.log s;
+    location /close { return 444; }
+    location /ok { return 200 "ok\\n"; }
+}
+"""
+
+
+def raw_exchange(port, data):
+    """Sends `data` and reads until the server closes; everything it sent."""
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as s:
+        s.sendall(data)
+        got = b""
+        while chunk := s.recv(65536):
+            got += chunk
+    return got
+
+
+def test_return_444_closes_without_a_response(pair):
+    """nginx's `return 444` sends nothing and closes (webserv answered
+    `HTTP/1.1 444` with a page); a pipelined request before it is still
+    answered, the one after it is not; the log says 444 with 0 bytes."""
+    ng, ws, ctx = pair(CLOSE_CONF)
+    req = lambda path: f"GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode()
+    for srv in (ng, ws):
+        assert raw_exchange(srv.port, req("/close")) == b""
+    for srv in (ng, ws):
+        got = raw_exchange(srv.port, req("/ok") + req("/close") + req("/ok"))
+        assert got.startswith(b"HTTP/1.1 200 OK\r\n"), got
+        assert got.endswith(b"\r\n\r\nok\n"), got
+        assert got.count(b"HTTP/1.1") == 1, got
+    want = ["/close 444 0", "/ok 200 3", "/close 444 0"]
+    assert log_lines(ctx["ng_logs"] / "s.log", 3) == want
+    assert log_lines(ctx["ws_logs"] / "s.log", 3) == want

@@ -259,22 +259,24 @@ impl Connection {
         let comp = &routed.location(ctx.config).compression;
         run.encode = crate::filter::relay::start(comp, req, status, &mut resp.raw_headers, length);
         let length = if run.encode.is_some() { None } else { length };
+        // The framing a GET gets; a HEAD announces the same and sends no body.
+        let framing = match length {
+            Some(n) => ReqFraming::Length(n),
+            None if req.http11 && !bodiless(status) => ReqFraming::Chunked,
+            None => ReqFraming::None,
+        };
+        let relay = match framing {
+            _ if head_only => Relay::Discard,
+            ReqFraming::Length(n) => Relay::Length { remaining: n },
+            ReqFraming::Chunked => Relay::Chunked,
+            ReqFraming::None => Relay::UntilClose,
+        };
         if head_only {
             run.encode = None;
         }
-        let relay = match length {
-            _ if head_only => Relay::Discard,
-            Some(n) => Relay::Length { remaining: n },
-            None if req.http11 => Relay::Chunked,
-            None => Relay::UntilClose,
-        };
         let keep_alive = self.keep_alive_for(ctx, Some(req), false) && relay != Relay::UntilClose;
-        self.log_response(ctx, Some(req), &resp, Some(routed), length.unwrap_or(0));
-        let framing = match (relay, length) {
-            (Relay::Chunked, _) => ReqFraming::Chunked,
-            (_, Some(n)) => ReqFraming::Length(n),
-            _ => ReqFraming::None,
-        };
+        let sent = if head_only { 0 } else { length.unwrap_or(0) };
+        self.log_response(ctx, Some(req), &resp, Some(routed), sent);
         self.out.drain(..self.out_pos);
         self.out_pos = 0;
         resp.write_head_framed(&mut self.out, ctx.date, keep_alive, framing);
