@@ -73,12 +73,7 @@ fn server(d: &ServerDraft, outer: &Settings, outer_tls: &TlsSettings, prefix: &P
             .client_body_timeout
             .unwrap_or(defaults::DEFAULT_BODY_TIMEOUT),
         send_timeout: s.send_timeout.unwrap_or(defaults::DEFAULT_SEND_TIMEOUT),
-        keepalive_timeout: s
-            .keepalive_timeout
-            .unwrap_or(defaults::DEFAULT_KEEPALIVE_TIMEOUT),
-        keepalive_requests: s
-            .keepalive_requests
-            .unwrap_or(defaults::DEFAULT_KEEPALIVE_REQUESTS),
+        keepalive: s.keepalive(),
         rewrite: d.ops.clone(),
         locations,
         top,

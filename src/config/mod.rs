@@ -18,6 +18,7 @@ mod compat;
 pub mod compress;
 mod directives;
 mod include;
+pub mod keepalive;
 mod lexer;
 mod link;
 mod listen;

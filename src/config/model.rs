@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use super::caching::{Expires, IfModifiedSince};
+pub use super::keepalive::KeepAlive;
 pub use super::listen::ListenOptions;
 pub use super::server_names::NameRegex;
 pub use super::types::{MimeTypes, lookup as mime_lookup};
@@ -108,9 +109,9 @@ pub struct Server {
     pub client_header_timeout: Duration,
     pub client_body_timeout: Duration,
     pub send_timeout: Duration,
-    pub keepalive_timeout: Duration,
-    /// `keepalive_requests`: requests served on one connection before it is closed.
-    pub keepalive_requests: u64,
+    /// The server level's keep-alive policy (the answering location's applies
+    /// once a request is routed).
+    pub keepalive: KeepAlive,
     /// Server-level `rewrite`/`return`/`set`, run before location matching (nginx's
     /// server rewrite phase).
     pub rewrite: Vec<Op>,
@@ -235,6 +236,9 @@ pub struct Location {
     /// `log_not_found on|off`: a file that does not exist is logged at `error`, as
     /// nginx does (on), or not.
     pub log_not_found: bool,
+    /// `keepalive_timeout`, `keepalive_requests`, `keepalive_time`,
+    /// `keepalive_disable` for the requests this location answers.
+    pub keepalive: KeepAlive,
     /// How local redirects are written (`absolute_redirect` and its two companions).
     pub redirect: RedirectStyle,
     /// `client_body_temp_path DIR`: the directory request bodies too large for

@@ -112,6 +112,7 @@ pub fn explain(
         local: group.addr,
         peer: SocketAddr::from(([127, 0, 0, 1], 0)),
         tls: group.tls.is_some(),
+        conn: crate::handler::Conn::accepted(std::time::Instant::now()),
     };
     let Some(clean) = path::clean(req.path()) else {
         let _ = writeln!(out, "path      \"{}\" cannot be decoded safely", req.path());
@@ -238,6 +239,7 @@ fn synthetic(method: Method, target: &str, host: &str) -> Request {
         framing: Framing::None,
         keep_alive: true,
         expect_continue: false,
+        head_len: 0,
     }
 }
 

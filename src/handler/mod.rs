@@ -125,6 +125,34 @@ pub struct Origin {
     /// The request came over TLS (`listen ... ssl`): `$scheme` is `https`, `$https`
     /// is `on`, CGI gets `HTTPS=on`. The one place the handlers learn it.
     pub tls: bool,
+    pub conn: Conn,
+}
+
+/// The connection a request came on: `$connection`, `$connection_requests`,
+/// `$connection_time`, `$pipe`, and the age `keepalive_time` limits.
+#[derive(Debug, Clone, Copy)]
+pub struct Conn {
+    /// Connections accepted by this process before this one, plus one.
+    pub serial: u64,
+    pub opened: std::time::Instant,
+    /// Requests read on the connection, the current one included.
+    pub requests: u64,
+    /// The current request's bytes had arrived before the previous response
+    /// was finished (HTTP/1.1 pipelining).
+    pub pipelined: bool,
+}
+
+impl Conn {
+    /// A connection opened at `now`, numbered after every one before it.
+    pub fn accepted(now: std::time::Instant) -> Conn {
+        static SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        Conn {
+            serial: SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1,
+            opened: now,
+            requests: 0,
+            pipelined: false,
+        }
+    }
 }
 
 impl Origin {

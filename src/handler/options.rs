@@ -79,6 +79,7 @@ mod tests {
             local: ([127, 0, 0, 1], 1).into(),
             peer: ([127, 0, 0, 1], 2).into(),
             tls: false,
+            conn: crate::handler::Conn::accepted(std::time::Instant::now()),
         };
         let resp = crate::handler::route(config, origin, &req).err()?.resp;
         Some((resp.status, resp.get_header("Allow").map(str::to_owned)))

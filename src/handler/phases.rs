@@ -322,6 +322,7 @@ mod tests {
             local: ([127, 0, 0, 1], 1).into(),
             peer: ([127, 0, 0, 1], 2).into(),
             tls: false,
+            conn: crate::handler::Conn::accepted(std::time::Instant::now()),
         };
         // target, status, $uri, $args, $v, location
         let cases = [

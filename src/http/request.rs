@@ -77,6 +77,8 @@ pub struct Request {
     pub keep_alive: bool,
     /// `Expect: 100-continue` was sent.
     pub expect_continue: bool,
+    /// Bytes of the head as received (request line, fields, blank line).
+    pub head_len: usize,
 }
 
 impl Request {
@@ -216,7 +218,10 @@ fn parse_window(
     let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut fields);
     Ok(match req.parse(window) {
-        Ok(httparse::Status::Complete(n)) => build(&req).map(|r| Some((r, n))),
+        Ok(httparse::Status::Complete(n)) => build(&req).map(|mut r| {
+            r.head_len = n;
+            Some((r, n))
+        }),
         Ok(httparse::Status::Partial) if window.len() < limit => Ok(None),
         Ok(httparse::Status::Partial) => Err(too_long(window)),
         Err(httparse::Error::TooManyHeaders) => Err(HeadError::HeadTooLarge),
@@ -259,6 +264,7 @@ fn build(req: &httparse::Request) -> Result<Request, HeadError> {
         headers: Fields::from_pairs(headers.iter().map(|h| (h.name, h.value))),
         host,
         framing,
+        head_len: 0,
     })
 }
 

@@ -316,6 +316,7 @@ impl Worker {
             local,
             peer,
             tls: tls.is_some(),
+            conn: crate::handler::Conn::accepted(Instant::now()),
         };
         let entry = self.entries.vacant_entry();
         let key = entry.key();

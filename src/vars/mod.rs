@@ -59,6 +59,10 @@ pub enum Var {
     RequestId,
     Pid,
     Hostname,
+    Connection,
+    ConnectionRequests,
+    ConnectionTime,
+    Pipe,
     /// `$0`..`$9`: the last regex match's captures.
     Capture(u8),
     /// A `set` variable or a named capture: a slot in the request's [`State`].
@@ -103,6 +107,10 @@ const NAMES: &[(&str, Var)] = &[
     ("request_id", Var::RequestId),
     ("pid", Var::Pid),
     ("hostname", Var::Hostname),
+    ("connection", Var::Connection),
+    ("connection_requests", Var::ConnectionRequests),
+    ("connection_time", Var::ConnectionTime),
+    ("pipe", Var::Pipe),
 ];
 
 impl Var {

@@ -315,6 +315,7 @@ mod tests {
             local: ([127, 0, 0, 1], 1).into(),
             peer: ([127, 0, 0, 1], 2).into(),
             tls: false,
+            conn: crate::handler::Conn::accepted(std::time::Instant::now()),
         };
         let mut state = super::super::State::default();
         state.captures = vec!["a?b c".into(), "a?b c".into()];
