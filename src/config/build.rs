@@ -63,9 +63,16 @@ fn server(d: &ServerDraft, outer: &Settings, outer_tls: &TlsSettings, prefix: &P
         listen: d.listen.clone(),
         server_names: d.names.iter().map(|(n, _)| n.clone()).collect(),
         name_regexes: d.regexes.clone(),
-        client_header_buffer_size: s
-            .client_header_buffer_size
-            .unwrap_or(defaults::DEFAULT_HEADER_BUFFER),
+        client_header_buffer_size: {
+            let own = s
+                .client_header_buffer_size
+                .unwrap_or(defaults::DEFAULT_HEADER_BUFFER);
+            let large = s
+                .large_client_header_buffers
+                .map_or(0, |(n, size)| n.saturating_mul(size));
+            own.max(large)
+        },
+        header_line_max: s.large_client_header_buffers.map(|(_, size)| size),
         client_header_timeout: s
             .client_header_timeout
             .unwrap_or(defaults::DEFAULT_HEADER_TIMEOUT),

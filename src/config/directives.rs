@@ -153,6 +153,7 @@ pub const TABLE: &[Spec] = &[
     row("keepalive_timeout", ALL, 1, 2),
     row("keepalive_requests", ALL, 1, 1),
     row("keepalive_time", ALL, 1, 1),
+    row("large_client_header_buffers", TOP | SRV, 2, 2),
     row("keepalive_disable", ALL, 1, 3),
     open(row("allow_methods", ALL, 1, 1)),
     many(row("return", SRV | LOC, 1, 2)),

@@ -106,6 +106,9 @@ pub struct Server {
     pub name_regexes: Vec<NameRegex>,
     /// `client_header_buffer_size`: longest request head accepted (414 / 431 beyond).
     pub client_header_buffer_size: usize,
+    /// `large_client_header_buffers N SIZE`: SIZE, the longest line of a head
+    /// (and the head may take N × SIZE when that exceeds the above).
+    pub header_line_max: Option<usize>,
     pub client_header_timeout: Duration,
     pub client_body_timeout: Duration,
     pub send_timeout: Duration,

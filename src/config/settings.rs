@@ -48,6 +48,8 @@ pub struct Settings {
     pub keepalive_header: Option<Duration>,
     pub keepalive_requests: Option<u64>,
     pub keepalive_time: Option<Duration>,
+    /// `large_client_header_buffers N SIZE`.
+    pub large_client_header_buffers: Option<(usize, usize)>,
     pub keepalive_disable: Option<keepalive::Disable>,
     pub allow_methods: Option<Vec<String>>,
     pub upload_store: Option<PathBuf>,
@@ -106,7 +108,7 @@ impl Settings {
         merge_fields!(inner, outer:
             root, root_vars, index, autoindex, error_pages, client_max_body_size,
             client_header_buffer_size, client_header_timeout, client_body_timeout,
-            send_timeout, keepalive_timeout, keepalive_header, keepalive_requests, keepalive_time, keepalive_disable, allow_methods,
+            send_timeout, keepalive_timeout, keepalive_header, keepalive_requests, keepalive_time, keepalive_disable, large_client_header_buffers, allow_methods,
             upload_store, cgi, cgi_timeout, cgi_path_info, sendfile, aio, open_file_cache,
             open_file_cache_valid, default_type, add_headers, access_logs, autoindex_exact_size,
             autoindex_localtime, autoindex_format, charset, charset_types,
@@ -185,6 +187,13 @@ impl Settings {
                 let (t, header) = keepalive::timeout(a, name)?;
                 self.keepalive_timeout = Some(t);
                 self.keepalive_header = header.or(self.keepalive_header);
+            }
+            "large_client_header_buffers" => {
+                let n = values::number(&a[0], name)?;
+                let size = values::size(&a[1], name)?;
+                let n = usize::try_from(n).map_err(|_| size_error(&a[0], name))?;
+                let size = usize::try_from(size).map_err(|_| size_error(&a[1], name))?;
+                self.large_client_header_buffers = Some((n, size));
             }
             "keepalive_disable" => self.keepalive_disable = Some(keepalive::disable(a, name)?),
             "etag" => self.etag = Some(values::on_off(&a[0], name)?),

@@ -46,7 +46,12 @@ pub fn route(cx: &Cx, server: usize, vars: crate::vars::State) -> Result<Routed,
     let ops = &cx.config.servers[server].rewrite;
     if !ops.is_empty() {
         match rewrite::run(cx, ops, &mut r, false) {
-            Flow::Respond(resp) => return Err(Early::at(resp, r)),
+            // The server's headers (`add_header`, `expires`, `charset`) apply to
+            // its own `return`, as in nginx.
+            Flow::Respond(resp) => {
+                let resp = cx.decorate(resp, &r);
+                return Err(Early::at(resp, r));
+            }
             // nginx reruns the server's rewrites on the error page's internal
             // redirect, so a server-level `return CODE` answers its own error
             // again: the built-in page.

@@ -209,6 +209,23 @@ pub fn parse_head(buf: &[u8], limit: usize) -> Result<Option<(Request, usize)>, 
     }
 }
 
+/// `large_client_header_buffers N SIZE`: every line of a complete `head` must fit
+/// in SIZE (`max`), as each of nginx's large buffers holds one whole line: a
+/// longer request line is 414, a longer header line 400 (nginx's "Request Header
+/// Or Cookie Too Large").
+pub fn check_line_lengths(head: &[u8], max: usize) -> Result<(), HeadError> {
+    let mut lines = head
+        .split(|&b| b == b'\n')
+        .skip_while(|l| l.is_empty() || *l == b"\r");
+    if lines.next().is_some_and(|l| l.len() > max) {
+        return Err(HeadError::UriTooLong);
+    }
+    if lines.any(|l| l.len() > max) {
+        return Err(HeadError::Bad("request header line too large"));
+    }
+    Ok(())
+}
+
 /// One httparse pass over `window`; its version errors are judged by the caller.
 #[allow(clippy::type_complexity)]
 fn parse_window(

@@ -27,7 +27,7 @@ use crate::config::{Config, Server, keepalive};
 use crate::filter::cache::{self, Fill};
 use crate::handler::{self, Early, Origin, Outcome, Routed, Sink};
 use crate::http::body::BodyReader;
-use crate::http::request::parse_head;
+use crate::http::request::{check_line_lengths, parse_head};
 use crate::http::status::bodiless;
 use crate::http::{Body, Framing, Method, Request, Response};
 use crate::transport::{self, Transport};
@@ -291,6 +291,16 @@ impl Connection {
         if !self.input.is_empty() {
             match parse_head(self.input.filled(), limit) {
                 Ok(Some((req, n))) => {
+                    let line_max = self.default_server(ctx.config).header_line_max;
+                    if let Some(Err(e)) =
+                        line_max.map(|m| check_line_lengths(&self.input.filled()[..n], m))
+                    {
+                        self.input.consume(n);
+                        let idx = handler::server_index(ctx.config, self.origin.group, None);
+                        let resp = handler::error_response(ctx.config, idx, None, e.status());
+                        self.respond(ctx, resp, Some(&req), true);
+                        return Step::Progress;
+                    }
                     self.input.consume(n);
                     self.redirects = 0;
                     self.origin.conn.requests += 1;

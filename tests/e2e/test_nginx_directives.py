@@ -667,3 +667,41 @@ def test_keepalive_per_location_and_connection_variables_like_nginx(webserv, tmp
         assert last3[0][3] == str(len(req("/r/a.txt")))
         assert last3[2][3] == str(len(req("/r/a.txt", last=True)))
         assert last3[0][4] == str(len(first[name])), (name, first[name])
+
+
+HEADER_BUFFERS_BLOCK = """
+client_header_buffer_size 128;
+connection_pool_size 128;
+server {
+    listen 127.0.0.1:{port};
+    large_client_header_buffers 4 256;
+    add_header X-URI $uri;
+    add_header X-Foo $http_x_foo;
+    return 204;
+}
+"""
+
+
+def test_large_client_header_buffers_like_nginx(webserv, tmp_path):
+    """Each line must fit in one large buffer (SIZE): a longer request line is
+    414, a longer header line 400; lines that fit may add up past
+    client_header_buffer_size. A server-level `return` gets the server's
+    add_header, as in nginx."""
+    ws, ng = both(webserv, tmp_path, HEADER_BUFFERS_BLOCK)
+    fits = "1234567890" * 20
+    cases = [
+        (f"GET / HTTP/1.0\r\nX-Foo: foo{fits}bar\r\n\r\n", 204, f"foo{fits}bar"),
+        (f"GET /{fits} HTTP/1.0\r\n\r\n", 204, None),
+        (f"GET / HTTP/1.0\r\nA: {fits}\r\nB: {fits}\r\nX-Foo: x\r\n\r\n", 204, "x"),
+        (f"GET /{fits}{fits} HTTP/1.0\r\n\r\n", 414, None),
+        (f"GET / HTTP/1.0\r\nX-Foo: {fits}{fits}\r\n\r\n", 400, None),
+    ]
+    for srv in (ng, ws):
+        for data, status, foo in cases:
+            got, _ = exchange(srv.port, data.encode(), timeout=3)
+            head = got.split(b"\r\n\r\n")[0].decode("latin-1")
+            assert head.startswith(f"HTTP/1.1 {status} "), (srv, data, head)
+            if status == 204:
+                assert f"\r\nX-URI: /" in head, head
+            if foo:
+                assert f"\r\nX-Foo: {foo}\r\n" in head + "\r\n", head
