@@ -97,17 +97,22 @@ impl Draft {
             "create_full_put_path" => {
                 self.create_full_put_path = Some(values::on_off(&a[0], name)?)
             }
-            "min_delete_depth" => {
-                let n = values::number(&a[0], name)?;
-                let n = u32::try_from(n).map_err(|_| {
-                    ConfigError::at(&a[0].1, format!("invalid value \"{}\"", a[0].0))
-                })?;
-                self.min_delete_depth = Some(n);
-            }
+            "min_delete_depth" => self.min_delete_depth = Some(depth(&a[0])?),
             "dav_access" => self.access = Some(access(a)?),
             _ => return Ok(false),
         }
         Ok(true)
+    }
+}
+
+/// `min_delete_depth N` (0 or more).
+fn depth(arg: &Arg) -> Result<u32, ConfigError> {
+    match arg.0.parse::<u32>() {
+        Ok(n) if arg.0.bytes().all(|b| b.is_ascii_digit()) => Ok(n),
+        _ => Err(ConfigError::at(
+            &arg.1,
+            format!("invalid number \"{}\" in \"min_delete_depth\"", arg.0),
+        )),
     }
 }
 
@@ -207,6 +212,20 @@ mod tests {
                 (Err(g), Err(w)) => assert!(g.starts_with(w), "{line}: {g}"),
                 (g, w) => panic!("{line}: got {g:?}, want {w:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn min_delete_depth_table() {
+        let cases = [
+            ("0", Some(0)),
+            ("3", Some(3)),
+            ("-1", None),
+            ("x", None),
+            ("+2", None),
+        ];
+        for (word, want) in cases {
+            assert_eq!(depth(&args(word)[0]).ok(), want, "{word}");
         }
     }
 
