@@ -219,6 +219,12 @@ pub const TABLE: &[Spec] = &[
     row("zstd_comp_level", ALL, 1, 1),
     row("zstd_static", ALL, 1, 1),
     row("compression_cache", ALL, 1, 1),
+    // WebDAV (src/config/dav.rs).
+    open(row("dav_methods", ALL, 1, 1)),
+    row("create_full_put_path", ALL, 1, 1),
+    row("min_delete_depth", ALL, 1, 1),
+    row("dav_access", ALL, 1, 3),
+    row("client_body_buffer_size", ALL, 1, 1),
 ];
 
 /// The row for `name`.

@@ -16,6 +16,7 @@ mod caching;
 mod check;
 mod compat;
 pub mod compress;
+pub mod dav;
 mod directives;
 mod include;
 pub mod keepalive;

@@ -260,6 +260,8 @@ pub struct Location {
     pub if_modified_since: IfModifiedSince,
     /// `gzip`, `brotli`, `zstd` and their `_static`, `_types`... directives.
     pub compression: super::compress::Compression,
+    /// `dav_methods`, `create_full_put_path`, `min_delete_depth`, `dav_access`.
+    pub dav: super::dav::Dav,
     pub pos: Pos,
 }
 

@@ -81,6 +81,8 @@ pub struct Settings {
     pub if_modified_since: Option<IfModifiedSince>,
     /// The compression directives, each inherited on its own.
     pub compression: super::compress::Draft,
+    /// The WebDAV directives, each inherited on its own.
+    pub dav: super::dav::Draft,
 }
 
 /// Defaults (nginx's, or the spec's where it differs).
@@ -97,6 +99,7 @@ macro_rules! merge_fields {
         Settings {
             $($field: $inner.$field.clone().or_else(|| $outer.$field.clone()),)*
             compression: $inner.compression.merge(&$outer.compression),
+            dav: $inner.dav.merge(&$outer.dav),
         }
     };
 }
@@ -163,7 +166,8 @@ impl Settings {
             "absolute_redirect" => self.absolute_redirect = Some(values::on_off(&a[0], name)?),
             "log_not_found" => self.log_not_found = Some(values::on_off(&a[0], name)?),
             // Memory pools are nginx's allocator; a size is checked, then unused.
-            "connection_pool_size" | "request_pool_size" => {
+            // Bodies are spooled (memory, then a file) whatever the size: checked, unused.
+            "connection_pool_size" | "request_pool_size" | "client_body_buffer_size" => {
                 values::size(&a[0], name)?;
             }
             "merge_slashes" => self.merge_slashes = Some(values::on_off(&a[0], name)?),
@@ -203,6 +207,7 @@ impl Settings {
             }
             _ if compat::KNOBS.contains(&name) => compat::check(d)?,
             _ if self.compression.apply(d)? => {}
+            _ if self.dav.apply(d)? => {}
             _ => self.apply_limit(name, &a[0])?,
         }
         Ok(())
@@ -329,6 +334,7 @@ impl Settings {
             etag: s.etag.unwrap_or(true),
             if_modified_since: s.if_modified_since.unwrap_or_default(),
             compression: s.compression.finish(),
+            dav: s.dav.finish(),
             pos: pos.clone(),
         }
     }

@@ -283,6 +283,9 @@ fn handler_text(
         );
     }
     let file = loc.file_for(clean);
+    if loc.dav.handles(req.method) {
+        return format!("WebDAV {} of {}", req.method, file.display());
+    }
     match req.method {
         Method::Get | Method::Head => match static_file::serve(loc, clean, req) {
             Ok(resp) => format!(
@@ -310,6 +313,9 @@ fn handler_text(
             format!("delete {}\nexpected  {status}", file.display())
         }
         Method::Options => "answered by the server\nexpected  204".to_owned(),
+        Method::Mkcol | Method::Copy | Method::Move => {
+            "no dav_methods for it here\nexpected  405".to_owned()
+        }
     }
 }
 

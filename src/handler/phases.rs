@@ -122,7 +122,10 @@ pub fn locate(cx: &Cx, r: &mut Routed, mut target: Target) -> Result<(), Respons
         if cx.req.method == Method::Options {
             return Err(cx.decorate(super::options::for_location(loc), r));
         }
-        if !super::method_allowed(loc, cx.req.method) || !super::has_handler(loc, cx.req.method) {
+        let method = cx.req.method;
+        if !loc.dav.handles(method)
+            && (!super::method_allowed(loc, method) || !super::has_handler(loc, method))
+        {
             return Err(super::not_allowed(cx, r));
         }
         if let Some(tf) = &loc.try_files {

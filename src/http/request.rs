@@ -17,6 +17,10 @@ pub enum Method {
     Delete,
     /// Answered by the server itself (`handler::options`).
     Options,
+    /// WebDAV (RFC 4918), served where `dav_methods` names them (`handler::dav`).
+    Mkcol,
+    Copy,
+    Move,
 }
 
 impl Method {
@@ -29,6 +33,9 @@ impl Method {
             "PUT" => Method::Put,
             "DELETE" => Method::Delete,
             "OPTIONS" => Method::Options,
+            "MKCOL" => Method::Mkcol,
+            "COPY" => Method::Copy,
+            "MOVE" => Method::Move,
             _ => return None,
         })
     }
@@ -41,7 +48,15 @@ impl Method {
             Method::Put => "PUT",
             Method::Delete => "DELETE",
             Method::Options => "OPTIONS",
+            Method::Mkcol => "MKCOL",
+            Method::Copy => "COPY",
+            Method::Move => "MOVE",
         }
+    }
+
+    /// A method only the WebDAV handlers serve (`dav_methods`).
+    pub fn is_dav_only(self) -> bool {
+        matches!(self, Method::Mkcol | Method::Copy | Method::Move)
     }
 }
 

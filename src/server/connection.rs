@@ -289,7 +289,8 @@ impl Connection {
     fn step_head(&mut self, ctx: &mut Ctx) -> Step {
         let limit = self.default_server(ctx.config).client_header_buffer_size;
         if !self.input.is_empty() {
-            match parse_head(self.input.filled(), limit) {
+            let parsed = parse_head(self.input.filled(), limit);
+            match parsed.and_then(|head| handler::dav::gate(ctx.config, head)) {
                 Ok(Some((req, n))) => {
                     let line_max = self.default_server(ctx.config).header_line_max;
                     if let Some(Err(e)) =
