@@ -238,6 +238,7 @@ fn synthetic(method: Method, target: &str, host: &str) -> Request {
         framing: Framing::None,
         keep_alive: true,
         expect_continue: false,
+        tls: None,
     }
 }
 

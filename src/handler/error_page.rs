@@ -158,6 +158,7 @@ pub fn blank_request() -> Request {
         framing: Framing::None,
         keep_alive: false,
         expect_continue: false,
+        tls: None,
     }
 }
 

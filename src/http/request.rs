@@ -77,6 +77,9 @@ pub struct Request {
     pub keep_alive: bool,
     /// `Expect: 100-continue` was sent.
     pub expect_continue: bool,
+    /// What the connection's TLS handshake settled, for the `$ssl_*` variables;
+    /// set only when the configuration reads them (`Config::ssl_vars`).
+    pub tls: Option<std::sync::Arc<crate::vars::SslInfo>>,
 }
 
 impl Request {
@@ -256,6 +259,7 @@ fn build(req: &httparse::Request) -> Result<Request, HeadError> {
         http11,
         keep_alive: keep_alive(headers, http11),
         expect_continue: http11 && header_has_token(headers, "expect", "100-continue"),
+        tls: None,
         headers: Fields::from_pairs(headers.iter().map(|h| (h.name, h.value))),
         host,
         framing,

@@ -160,6 +160,7 @@ impl Env<'_> {
                 );
             }
             Var::User(slot) => return push(out, self.state.user(*slot)),
+            Var::Ssl(v) => return self.req.tls.as_deref().is_some_and(|i| i.value(*v, out)),
             Var::Unlinked(_) => return false,
         }
         true
@@ -316,6 +317,7 @@ mod tests {
             framing: Framing::None,
             keep_alive: true,
             expect_continue: false,
+            tls: None,
         };
         assert_eq!(cookie(&req, "theme"), Some("dark"));
         assert_eq!(cookie(&req, "nope"), None);
