@@ -50,6 +50,7 @@ pub fn build(draft: MainDraft, file: &Path, prefix: &Path) -> Result<Config, Con
         servers,
         listens,
         vars: Vec::new(),
+        ssl_vars: false,
     };
     link::link(&mut config, draft.log_formats)?;
     Ok(config)
@@ -193,7 +194,7 @@ fn new_group(addr: SocketAddr, first: usize, pos: &super::Pos) -> ListenGroup {
 fn tls_config(
     servers: &[Server],
     g: &ListenGroup,
-) -> Result<Option<std::sync::Arc<rustls::ServerConfig>>, ConfigError> {
+) -> Result<Option<std::sync::Arc<tls::TlsPort>>, ConfigError> {
     let on_group = || g.servers.iter().flat_map(|&i| &servers[i].listen);
     let Some(first_ssl) = on_group().find(|l| l.addr == g.addr && l.ssl) else {
         return Ok(None);
@@ -210,6 +211,7 @@ fn tls_config(
                 .iter()
                 .find(|l| l.addr == g.addr)
                 .map_or(&first_ssl.pos, |l| &l.pos),
+            ssl: servers[i].listen.iter().any(|l| l.addr == g.addr && l.ssl),
         })
         .collect();
     let default = g

@@ -201,6 +201,7 @@ pub const TABLE: &[Spec] = &[
     row("ssl_session_timeout", TOP | SRV, 1, 1),
     row("ssl_session_cache", TOP | SRV, 1, 2),
     row("ssl_ecdh_curve", TOP | SRV, 1, 1),
+    row("ssl_reject_handshake", TOP | SRV, 1, 1),
     // Compression (src/config/compress.rs).
     row("gzip", ALL, 1, 1),
     open(row("gzip_types", ALL, 1, 1)),

@@ -40,7 +40,7 @@ mod tests;
 
 pub use mapping::FileRef;
 pub use model::*;
-pub use tls::{Protocol, TlsSettings};
+pub use tls::{Protocol, TlsPort, TlsSettings};
 pub use warnings::{find_program, warnings};
 
 use std::fmt;

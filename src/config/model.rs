@@ -57,6 +57,9 @@ pub struct Config {
     pub listens: Vec<ListenGroup>,
     /// Names of the `set` variables and named regex captures (their slots).
     pub vars: Vec<String>,
+    /// Some template reads an `$ssl_*` variable: only then does a request carry
+    /// its connection's handshake facts (`Request::tls`).
+    pub ssl_vars: bool,
 }
 
 /// `error_log PATH|stderr [LEVEL]`.
@@ -80,7 +83,7 @@ pub struct ListenGroup {
     /// The socket options of the address (from the one `listen` that gives any).
     pub options: ListenOptions,
     /// `listen ... ssl` on this address: its TLS configuration (certificates by SNI).
-    pub tls: Option<Arc<rustls::ServerConfig>>,
+    pub tls: Option<Arc<super::tls::TlsPort>>,
 }
 
 /// A `listen` directive.

@@ -240,6 +240,7 @@ fn synthetic(method: Method, target: &str, host: &str) -> Request {
         keep_alive: true,
         expect_continue: false,
         head_len: 0,
+        tls: None,
     }
 }
 

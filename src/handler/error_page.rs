@@ -160,6 +160,7 @@ pub fn blank_request() -> Request {
         keep_alive: false,
         expect_continue: false,
         head_len: 0,
+        tls: None,
     }
 }
 

@@ -94,6 +94,9 @@ pub struct Request {
     pub expect_continue: bool,
     /// Bytes of the head as received (request line, fields, blank line).
     pub head_len: usize,
+    /// What the connection's TLS handshake settled, for the `$ssl_*` variables;
+    /// set only when the configuration reads them (`Config::ssl_vars`).
+    pub tls: Option<std::sync::Arc<crate::vars::SslInfo>>,
 }
 
 impl Request {
@@ -293,6 +296,7 @@ fn build(req: &httparse::Request) -> Result<Request, HeadError> {
         http11,
         keep_alive: keep_alive(headers, http11),
         expect_continue: http11 && header_has_token(headers, "expect", "100-continue"),
+        tls: None,
         headers: Fields::from_pairs(headers.iter().map(|h| (h.name, h.value))),
         host,
         framing,

@@ -367,6 +367,9 @@ impl Connection {
         if self.redirects == 0 {
             self.started = ctx.now;
         }
+        if ctx.config.ssl_vars {
+            req.tls = self.stream.ssl_info();
+        }
         let refused = transport::admit(ctx.config, self.origin, &self.stream, &mut req);
         self.server = handler::server_index(ctx.config, self.origin.group, req.host.as_deref());
         if let Some(resp) = refused {

@@ -330,7 +330,7 @@ impl Worker {
         }
         let transport = match tls {
             None => Transport::Plain(stream),
-            Some(tls) => match Transport::tls(stream, tls) {
+            Some(tls) => match Transport::tls(stream, &tls) {
                 Ok(t) => t,
                 Err(e) => return log::error!("TLS for {peer}: {e}"),
             },

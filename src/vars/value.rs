@@ -167,6 +167,7 @@ impl Env<'_> {
                 );
             }
             Var::User(slot) => return push(out, self.state.user(*slot)),
+            Var::Ssl(v) => return self.req.tls.as_deref().is_some_and(|i| i.value(*v, out)),
             Var::Unlinked(_) => return false,
         }
         true
@@ -322,6 +323,7 @@ mod tests {
             keep_alive: true,
             expect_continue: false,
             head_len: 0,
+            tls: None,
         };
         assert_eq!(cookie(&req, "theme"), Some("dark"));
         assert_eq!(cookie(&req, "nope"), None);
