@@ -157,6 +157,19 @@ impl Conn {
 }
 
 impl Origin {
+    /// A plain connection from 127.0.0.1:2 to 127.0.0.1:1, group 0: what the unit
+    /// tests route with.
+    #[cfg(test)]
+    pub fn test_loopback() -> Origin {
+        Origin {
+            group: 0,
+            local: ([127, 0, 0, 1], 1).into(),
+            peer: ([127, 0, 0, 1], 2).into(),
+            tls: false,
+            conn: Conn::accepted(std::time::Instant::now()),
+        }
+    }
+
     /// `$scheme`.
     pub fn scheme(&self) -> &'static str {
         if self.tls { "https" } else { "http" }

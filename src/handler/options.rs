@@ -78,13 +78,7 @@ mod tests {
     fn options(config: &Config, target: &str) -> Option<(u16, Option<String>)> {
         let raw = format!("OPTIONS {target} HTTP/1.1\r\nHost: a\r\n\r\n");
         let (req, _) = parse_head(raw.as_bytes(), 8192).unwrap().unwrap();
-        let origin = crate::handler::Origin {
-            group: 0,
-            local: ([127, 0, 0, 1], 1).into(),
-            peer: ([127, 0, 0, 1], 2).into(),
-            tls: false,
-            conn: crate::handler::Conn::accepted(std::time::Instant::now()),
-        };
+        let origin = crate::handler::Origin::test_loopback();
         let resp = crate::handler::route(config, origin, &req).err()?.resp;
         Some((resp.status, resp.get_header("Allow").map(str::to_owned)))
     }

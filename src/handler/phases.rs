@@ -305,7 +305,7 @@ fn index_file(cx: &Cx, r: &Routed, loc: &Location) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use crate::config::Config;
-    use crate::handler::{Origin, route};
+    use crate::handler::route;
     use crate::http::request::parse_head;
 
     fn config(text: &str) -> Config {
@@ -325,13 +325,7 @@ mod tests {
             }",
         );
         let slot = c.vars.iter().position(|v| v == "v").unwrap() as u16;
-        let origin = Origin {
-            group: 0,
-            local: ([127, 0, 0, 1], 1).into(),
-            peer: ([127, 0, 0, 1], 2).into(),
-            tls: false,
-            conn: crate::handler::Conn::accepted(std::time::Instant::now()),
-        };
+        let origin = crate::handler::Origin::test_loopback();
         // target, status, $uri, $args, $v, location
         let cases = [
             ("/a/x%20y?q=1", 200, "/a/x y", Some("q=1"), "0", "/a/"),

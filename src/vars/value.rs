@@ -341,13 +341,7 @@ mod tests {
         std::fs::write(&file, "server { listen 127.0.0.1:1; }").unwrap();
         let config = crate::config::load(&file, dir.path()).unwrap();
         let req = crate::handler::error_page::blank_request();
-        let origin = Origin {
-            group: 0,
-            local: ([127, 0, 0, 1], 1).into(),
-            peer: ([127, 0, 0, 1], 2).into(),
-            tls: false,
-            conn: crate::handler::Conn::accepted(std::time::Instant::now()),
-        };
+        let origin = crate::handler::Origin::test_loopback();
         let state = State::default();
         // $args, $is_args
         for (args, is_args) in [(None, ""), (Some(""), ""), (Some("a=1"), "?")] {
