@@ -51,9 +51,45 @@ pub fn build(draft: MainDraft, file: &Path, prefix: &Path) -> Result<Config, Con
         listens,
         vars: Vec::new(),
         ssl_vars: false,
+        upstreams: draft.upstreams,
     };
+    upstreams(&mut config)?;
     link::link(&mut config, draft.log_formats)?;
     Ok(config)
+}
+
+/// Points every `proxy_pass` at its group: an `upstream` of that name, else an
+/// implicit group of the address (one per distinct address), resolved now.
+fn upstreams(config: &mut Config) -> Result<(), ConfigError> {
+    let groups = &mut config.upstreams;
+    for server in &mut config.servers {
+        for loc in &mut server.locations {
+            let kind = loc.kind.clone();
+            let Some(pass) = &mut loc.proxy_pass else {
+                continue;
+            };
+            if pass.dynamic.is_some() {
+                continue;
+            }
+            if pass.uri.is_some() && matches!(kind, LocKind::Regex(_) | LocKind::Named) {
+                let msg = "\"proxy_pass\" cannot have URI part in location given by regular expression, or inside named location";
+                return Err(ConfigError::at(&pass.pos, msg));
+            }
+            if let Some(i) = groups.iter().position(|u| u.name == pass.authority) {
+                pass.upstream = i;
+                continue;
+            }
+            let arg = (pass.authority.clone(), pass.pos.clone());
+            let addrs = super::upstream::addresses(&arg)?;
+            groups.push(super::upstream::Upstream::implicit(
+                &pass.authority,
+                addrs,
+                &pass.pos,
+            ));
+            pass.upstream = groups.len() - 1;
+        }
+    }
+    Ok(())
 }
 
 /// One server, its settings merged over `outer` and `outer_tls`.

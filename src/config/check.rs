@@ -35,6 +35,8 @@ pub struct MainDraft {
     pub servers: Vec<ServerDraft>,
     /// `log_format` definitions, in order.
     pub log_formats: Vec<(LogFormat, Pos)>,
+    /// `upstream` blocks, in order.
+    pub upstreams: Vec<super::upstream::Upstream>,
 }
 
 /// A `server { }` block as written.
@@ -119,7 +121,7 @@ fn each(
 /// Known, allowed in `ctx`, right terminator, right number of arguments.
 fn validate(d: &Directive, ctx: Ctx) -> Result<&'static Spec, ConfigError> {
     let name = d.name.as_str();
-    let Some(spec) = directives::lookup(name) else {
+    let Some(spec) = directives::lookup_in(name, ctx) else {
         let msg = super::unsupported::message(name).unwrap_or_else(|| unknown(name));
         return Err(ConfigError::at(&d.pos, msg));
     };
@@ -196,6 +198,15 @@ fn top_directive(
     match d.name.as_str() {
         "error_log" => draft.error_log = Some(error_log(&d.args, prefix)?),
         "server" => draft.servers.push(server(d, prefix, in_http)?),
+        "upstream" => {
+            each(block_of(d), Ctx::Upstream, |_| Ok(()))?;
+            let up = super::upstream::block(d, block_of(d))?;
+            if draft.upstreams.iter().any(|u| u.name == up.name) {
+                let msg = format!("duplicate upstream \"{}\"", up.name);
+                return Err(ConfigError::at(&d.args[0].1, msg));
+            }
+            draft.upstreams.push(up);
+        }
         name if tls::DIRECTIVES.contains(&name) => {
             let level = if in_http {
                 &mut draft.http_tls

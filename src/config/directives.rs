@@ -14,6 +14,8 @@ pub enum Ctx {
     Location,
     /// `events { }`: connection processing, in main context.
     Events,
+    /// `upstream NAME { }`: a group of backend servers.
+    Upstream,
 }
 
 impl Ctx {
@@ -24,6 +26,7 @@ impl Ctx {
             Ctx::Server => SRV,
             Ctx::Location => LOC,
             Ctx::Events => EVENTS,
+            Ctx::Upstream => UPS,
         }
     }
 }
@@ -36,6 +39,7 @@ impl fmt::Display for Ctx {
             Ctx::Server => "server",
             Ctx::Location => "location",
             Ctx::Events => "events",
+            Ctx::Upstream => "upstream",
         })
     }
 }
@@ -45,6 +49,7 @@ const HTTP: u8 = 2;
 const SRV: u8 = 4;
 const LOC: u8 = 8;
 const EVENTS: u8 = 16;
+const UPS: u8 = 32;
 /// "main" in the spec table: top level, or inside the optional `http { }` wrapper.
 const TOP: u8 = MAIN | HTTP;
 /// "all" in the spec table.
@@ -226,11 +231,58 @@ pub const TABLE: &[Spec] = &[
     row("min_delete_depth", ALL, 1, 1),
     row("dav_access", ALL, 1, 3),
     row("client_body_buffer_size", ALL, 1, 1),
+    // Upstream groups (src/config/upstream.rs); `server` here is a backend line.
+    many(block(row("upstream", TOP, 1, 1))),
+    many(open(row("server", UPS, 1, 1))),
+    row("keepalive", UPS, 1, 1),
+    row("keepalive_timeout", UPS, 1, 1),
+    row("keepalive_requests", UPS, 1, 1),
+    row("zone", UPS, 1, 2),
+    row("least_conn", UPS, 0, 0),
+    row("ip_hash", UPS, 0, 0),
+    row("hash", UPS, 1, 2),
+    row("random", UPS, 0, 1),
+    // The reverse proxy (src/config/proxy.rs).
+    row("proxy_pass", LOC, 1, 1),
+    many(row("proxy_set_header", ALL, 2, 2)),
+    many(row("proxy_hide_header", ALL, 1, 1)),
+    many(row("proxy_pass_header", ALL, 1, 1)),
+    row("proxy_http_version", ALL, 1, 1),
+    row("proxy_connect_timeout", ALL, 1, 1),
+    row("proxy_read_timeout", ALL, 1, 1),
+    row("proxy_send_timeout", ALL, 1, 1),
+    open(row("proxy_next_upstream", ALL, 1, 1)),
+    row("proxy_next_upstream_tries", ALL, 1, 1),
+    row("proxy_next_upstream_timeout", ALL, 1, 1),
+    many(row("proxy_redirect", ALL, 1, 2)),
+    row("proxy_intercept_errors", ALL, 1, 1),
+    row("proxy_pass_request_headers", ALL, 1, 1),
+    row("proxy_pass_request_body", ALL, 1, 1),
+    row("proxy_set_body", ALL, 1, 1),
+    row("proxy_method", ALL, 1, 1),
+    row("proxy_buffering", ALL, 1, 1),
+    row("proxy_request_buffering", ALL, 1, 1),
+    row("proxy_ignore_client_abort", ALL, 1, 1),
+    row("proxy_buffers", ALL, 2, 2),
+    row("proxy_buffer_size", ALL, 1, 1),
+    row("proxy_busy_buffers_size", ALL, 1, 1),
+    row("proxy_max_temp_file_size", ALL, 1, 1),
+    row("proxy_temp_file_write_size", ALL, 1, 1),
 ];
 
 /// The row for `name`.
 pub fn lookup(name: &str) -> Option<&'static Spec> {
     TABLE.iter().find(|s| s.name == name)
+}
+
+/// The row for `name` written in `ctx`: a name with rows for several contexts
+/// (`server` is a block in http and a backend line in `upstream`) gets the one
+/// allowed there, else its first.
+pub fn lookup_in(name: &str, ctx: Ctx) -> Option<&'static Spec> {
+    TABLE
+        .iter()
+        .find(|s| s.name == name && s.allowed_in(ctx))
+        .or_else(|| lookup(name))
 }
 
 /// The closest known directive, for "did you mean": at most 2 edits away, and at

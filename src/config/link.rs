@@ -67,6 +67,11 @@ pub fn link(config: &mut Config, formats: Vec<(LogFormat, Pos)>) -> Result<(), C
             }
         }
     }
+    for up in &mut config.upstreams {
+        if let super::upstream::Balance::Hash { key, .. } = &mut up.balance {
+            link_template(key, &names)?;
+        }
+    }
     config.vars = names.names;
     config.ssl_vars = ssl;
     Ok(())
@@ -132,6 +137,13 @@ fn location_templates(loc: &mut Location) -> Vec<&mut Template> {
     out.extend(loc.alias_vars.as_mut());
     out.extend(loc.add_headers.iter_mut().map(|h| &mut h.value));
     out.extend(loc.error_pages.values_mut().map(|p| &mut p.uri));
+    if let Some(pass) = &mut loc.proxy_pass {
+        out.extend(pass.dynamic.as_mut());
+    }
+    // Each location's proxy settings are its own until the configuration is shared.
+    if let Some(proxy) = Arc::get_mut(&mut loc.proxy) {
+        out.extend(super::proxy::Draft::templates(proxy));
+    }
     out.extend(
         loc.access_logs
             .iter_mut()

@@ -20,6 +20,8 @@ pub mod dav;
 mod directives;
 mod include;
 pub mod keepalive;
+pub mod proxy;
+pub mod upstream;
 mod lexer;
 mod link;
 mod listen;

@@ -60,6 +60,8 @@ pub struct Config {
     /// Some template reads an `$ssl_*` variable: only then does a request carry
     /// its connection's handshake facts (`Request::tls`).
     pub ssl_vars: bool,
+    /// `upstream` groups, then the implicit one-server groups of `proxy_pass`es.
+    pub upstreams: Vec<super::upstream::Upstream>,
 }
 
 /// `error_log PATH|stderr [LEVEL]`.
@@ -265,6 +267,10 @@ pub struct Location {
     pub compression: super::compress::Compression,
     /// `dav_methods`, `create_full_put_path`, `min_delete_depth`, `dav_access`.
     pub dav: super::dav::Dav,
+    /// `proxy_pass`: this location's content comes from an upstream.
+    pub proxy_pass: Option<super::proxy::Pass>,
+    /// The `proxy_*` settings (shared: a location copied per request copies a pointer).
+    pub proxy: Arc<super::proxy::Settings>,
     pub pos: Pos,
 }
 

@@ -83,6 +83,8 @@ pub struct Settings {
     pub compression: super::compress::Draft,
     /// The WebDAV directives, each inherited on its own.
     pub dav: super::dav::Draft,
+    /// `proxy_pass` (this level's own) and the inherited `proxy_*` settings.
+    pub proxy: super::proxy::Draft,
 }
 
 /// Defaults (nginx's, or the spec's where it differs).
@@ -100,6 +102,7 @@ macro_rules! merge_fields {
             $($field: $inner.$field.clone().or_else(|| $outer.$field.clone()),)*
             compression: $inner.compression.merge(&$outer.compression),
             dav: $inner.dav.merge(&$outer.dav),
+            proxy: $inner.proxy.merge(&$outer.proxy),
         }
     };
 }
@@ -208,6 +211,7 @@ impl Settings {
             _ if compat::KNOBS.contains(&name) => compat::check(d)?,
             _ if self.compression.apply(d)? => {}
             _ if self.dav.apply(d)? => {}
+            _ if self.proxy.apply(d)? => {}
             _ => self.apply_limit(name, &a[0])?,
         }
         Ok(())
@@ -335,6 +339,8 @@ impl Settings {
             if_modified_since: s.if_modified_since.unwrap_or_default(),
             compression: s.compression.finish(),
             dav: s.dav.finish(),
+            proxy_pass: s.proxy.pass.clone(),
+            proxy: std::sync::Arc::new(s.proxy.finish()),
             pos: pos.clone(),
         }
     }

@@ -126,6 +126,7 @@ fn answer(cx: &Cx, r: &Routed, ret: &Return, in_location: bool) -> Response {
                 bytes_sent: 0,
                 request_time: Duration::ZERO,
                 response: None,
+                upstream: None,
             };
             let mut env = cx.env(r, in_location);
             env.done = Some(&done);

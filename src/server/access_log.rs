@@ -29,6 +29,8 @@ pub struct Exchange<'a> {
     pub head_bytes: u64,
     pub body_bytes: u64,
     pub started: Option<Instant>,
+    /// What the upstreams answered (a proxied request).
+    pub upstream: Option<&'a crate::vars::upstream::Trace>,
 }
 
 impl AccessLogs {
@@ -61,6 +63,7 @@ impl AccessLogs {
             bytes_sent: x.head_bytes + x.body_bytes,
             request_time: x.started.map(|t| t.elapsed()).unwrap_or_default(),
             response: Some(x.resp),
+            upstream: x.upstream,
         };
         let env = Env {
             req,

@@ -9,6 +9,7 @@
 
 mod pattern;
 pub mod ssl;
+pub mod upstream;
 mod template;
 mod value;
 
@@ -69,6 +70,8 @@ pub enum Var {
     Capture(u8),
     /// `$ssl_*`: what the connection's TLS handshake settled.
     Ssl(SslVar),
+    /// `$proxy_*` and `$upstream_*`.
+    Upstream(upstream::UpVar),
     /// A `set` variable or a named capture: a slot in the request's [`State`].
     User(u16),
     /// A name not known yet; [`link`] turns it into `User` or an error.
@@ -126,12 +129,18 @@ impl Var {
         if let Some((_, v)) = ssl::NAMES.iter().find(|(n, _)| *n == name) {
             return Var::Ssl(*v);
         }
+        if let Some((_, v)) = upstream::NAMES.iter().find(|(n, _)| *n == name) {
+            return Var::Upstream(v.clone());
+        }
         let param = |p: &str| name.strip_prefix(p).filter(|s| !s.is_empty());
         if let Some(h) = param("http_") {
             return Var::Http(h.to_ascii_lowercase().into());
         }
         if let Some(h) = param("sent_http_") {
             return Var::SentHttp(h.to_ascii_lowercase().into());
+        }
+        if let Some(h) = param("upstream_http_") {
+            return Var::Upstream(upstream::UpVar::Http(h.to_ascii_lowercase().into()));
         }
         if let Some(a) = param("arg_") {
             return Var::Arg(a.into());
@@ -149,10 +158,17 @@ impl Var {
 
     /// Whether a value exists only once the response is known (log_format).
     pub fn is_late(&self) -> bool {
-        matches!(
-            self,
-            Var::Status | Var::BodyBytesSent | Var::BytesSent | Var::RequestTime | Var::SentHttp(_)
-        )
+        match self {
+            Var::Upstream(v) => v.is_late(),
+            _ => matches!(
+                self,
+                Var::Status
+                    | Var::BodyBytesSent
+                    | Var::BytesSent
+                    | Var::RequestTime
+                    | Var::SentHttp(_)
+            ),
+        }
     }
 }
 

@@ -54,6 +54,8 @@ pub struct Done<'a> {
     pub bytes_sent: u64,
     pub request_time: Duration,
     pub response: Option<&'a Response>,
+    /// What the upstreams answered, for a proxied request.
+    pub upstream: Option<&'a super::upstream::Trace>,
 }
 
 /// Everything a variable's value comes from.
@@ -168,6 +170,7 @@ impl Env<'_> {
             }
             Var::User(slot) => return push(out, self.state.user(*slot)),
             Var::Ssl(v) => return self.req.tls.as_deref().is_some_and(|i| i.value(*v, out)),
+            Var::Upstream(v) => return super::upstream::value(self, v, out),
             Var::Unlinked(_) => return false,
         }
         true

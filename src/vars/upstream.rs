@@ -1,0 +1,140 @@
+//! The reverse proxy's variables: `$proxy_host`, `$proxy_port` and
+//! `$proxy_add_x_forwarded_for` (what a request to the upstream is built from), and
+//! `$upstream_*` (what the upstreams answered, for the access log). A request
+//! retried on another server lists one value per server tried, `, `-separated, as
+//! nginx does.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use super::value::Env;
+
+/// Which variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpVar {
+    ProxyHost,
+    ProxyPort,
+    ProxyAddXForwardedFor,
+    Addr,
+    Status,
+    ResponseTime,
+    ConnectTime,
+    HeaderTime,
+    /// `$upstream_http_NAME`: a header of the (last) upstream's response.
+    Http(Box<str>),
+}
+
+pub const NAMES: &[(&str, UpVar)] = &[
+    ("proxy_host", UpVar::ProxyHost),
+    ("proxy_port", UpVar::ProxyPort),
+    ("proxy_add_x_forwarded_for", UpVar::ProxyAddXForwardedFor),
+    ("upstream_addr", UpVar::Addr),
+    ("upstream_status", UpVar::Status),
+    ("upstream_response_time", UpVar::ResponseTime),
+    ("upstream_connect_time", UpVar::ConnectTime),
+    ("upstream_header_time", UpVar::HeaderTime),
+];
+
+/// One server tried for a request.
+#[derive(Debug, Clone, Default)]
+pub struct Attempt {
+    pub addr: String,
+    /// 0 when no response head came (shown as `502`/`504` as nginx does, or `-`).
+    pub status: u16,
+    pub connect: Option<Duration>,
+    pub header: Option<Duration>,
+    pub response: Duration,
+}
+
+/// What the upstreams did for one request.
+#[derive(Debug, Clone, Default)]
+pub struct Trace {
+    pub attempts: Vec<Attempt>,
+    /// The last response head's fields.
+    pub fields: Vec<(String, Vec<u8>)>,
+}
+
+impl UpVar {
+    /// Whether the value exists only once the response is known.
+    pub fn is_late(&self) -> bool {
+        !matches!(
+            self,
+            UpVar::ProxyHost | UpVar::ProxyPort | UpVar::ProxyAddXForwardedFor
+        )
+    }
+}
+
+/// Appends the value of `v` to `out`; `false` if it has none.
+pub fn value(env: &Env, v: &UpVar, out: &mut String) -> bool {
+    let pass = env.location.and_then(|l| l.proxy_pass.as_ref());
+    match v {
+        UpVar::ProxyHost => match pass {
+            Some(p) => out.push_str(&p.host),
+            None => return false,
+        },
+        UpVar::ProxyPort => match pass {
+            Some(p) => {
+                let _ = write!(out, "{}", p.port);
+            }
+            None => return false,
+        },
+        UpVar::ProxyAddXForwardedFor => {
+            if let Some(xff) = env.req.header("x-forwarded-for") {
+                out.push_str(xff);
+                out.push_str(", ");
+            }
+            let _ = write!(out, "{}", env.origin.peer.ip());
+        }
+        _ => {
+            let Some(trace) = env.done.and_then(|d| d.upstream) else {
+                return false;
+            };
+            return traced(trace, v, out);
+        }
+    }
+    true
+}
+
+fn traced(trace: &Trace, v: &UpVar, out: &mut String) -> bool {
+    if let UpVar::Http(name) = v {
+        let want = name.replace('_', "-");
+        let Some((_, value)) = trace
+            .fields
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(&want))
+        else {
+            return false;
+        };
+        out.push_str(&String::from_utf8_lossy(value));
+        return true;
+    }
+    if trace.attempts.is_empty() {
+        return false;
+    }
+    for (i, a) in trace.attempts.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        match v {
+            UpVar::Addr => out.push_str(&a.addr),
+            UpVar::Status if a.status == 0 => out.push('-'),
+            UpVar::Status => {
+                let _ = write!(out, "{}", a.status);
+            }
+            UpVar::ResponseTime => seconds(out, Some(a.response)),
+            UpVar::ConnectTime => seconds(out, a.connect),
+            UpVar::HeaderTime => seconds(out, a.header),
+            _ => {}
+        }
+    }
+    true
+}
+
+fn seconds(out: &mut String, t: Option<Duration>) {
+    match t {
+        Some(t) => {
+            let _ = write!(out, "{}.{:03}", t.as_secs(), t.subsec_millis());
+        }
+        None => out.push('-'),
+    }
+}
