@@ -14,6 +14,7 @@
 //! - [`vars`]: nginx variables, compiled once into templates; regexes with captures.
 //! - [`filter`]: response body filters (gzip, brotli, zstd), negotiated per request.
 //! - [`fs`]: opening and removing names strictly beneath a base directory.
+//! - [`gateway`]: upstream server groups and the choice of a peer ([`gateway::balance`]).
 //! - [`cgi`]: CGI/1.1 scripts on non-blocking pipes in the same loop.
 //! - [`explain`]: `-T` (the effective configuration) and `--explain` (each phase).
 
@@ -22,6 +23,7 @@ pub mod config;
 pub mod explain;
 pub mod filter;
 pub mod fs;
+pub mod gateway;
 pub mod handler;
 pub mod http;
 pub mod logging;

@@ -1,0 +1,3 @@
+//! The gateway: proxying requests to upstream server groups.
+
+pub mod balance;
