@@ -309,7 +309,10 @@ fn pass((url, pos): &Arg, at: &Pos) -> Result<Pass, ConfigError> {
         // `proxy_pass $backend;`: the scheme comes with the value.
         ""
     } else {
-        return Err(ConfigError::at(pos, format!("invalid URL prefix in \"{url}\"")));
+        return Err(ConfigError::at(
+            pos,
+            format!("invalid URL prefix in \"{url}\""),
+        ));
     };
     let mut p = Pass {
         url: url.clone(),
@@ -339,7 +342,10 @@ fn pass((url, pos): &Arg, at: &Pos) -> Result<Pass, ConfigError> {
 pub fn split_authority(rest: &str) -> (&str, Option<&str>) {
     if let Some(path) = rest.strip_prefix("unix:") {
         return match path.find(':') {
-            Some(i) => (&rest[..5 + i], Some(&path[i + 1..]).filter(|u| !u.is_empty())),
+            Some(i) => (
+                &rest[..5 + i],
+                Some(&path[i + 1..]).filter(|u| !u.is_empty()),
+            ),
             None => (rest, None),
         };
     }

@@ -6,7 +6,10 @@
 
 /// Directive families, by name prefix, and what they are for.
 const PREFIXES: &[(&str, &str)] = &[
-    ("proxy_", "reverse proxying"),
+    (
+        "proxy_",
+        "reverse proxying (caching, cookies, TLS to upstreams)",
+    ),
     (
         "fastcgi_",
         "FastCGI (webserv runs CGI/1.1 scripts: see \"cgi\")",
@@ -52,7 +55,6 @@ const PREFIXES: &[(&str, &str)] = &[
 
 /// Single directives, and what they are for.
 const NAMES: &[(&str, &str)] = &[
-    ("upstream", "upstream server groups"),
     ("map", "variables mapped from other variables"),
     ("geo", "variables from client addresses"),
     ("if", "conditional configuration"),
@@ -167,15 +169,16 @@ mod tests {
     #[test]
     fn families_and_names() {
         let cases = [
-            ("proxy_pass", Some("reverse proxying")),
-            ("proxy_set_header", Some("reverse proxying")),
+            ("proxy_pass", None),
+            ("proxy_cache", Some("reverse proxying")),
+            ("proxy_cookie_domain", Some("reverse proxying")),
             ("fastcgi_pass", Some("FastCGI")),
             ("uwsgi_pass", Some("uwsgi")),
             ("auth_basic_user_file", Some("HTTP basic authentication")),
             ("limit_req_zone", Some("request rate limiting")),
             ("ssi", Some("server-side includes")),
             ("sub_filter_once", Some("response body substitution")),
-            ("upstream", Some("upstream server groups")),
+            ("upstream", None),
             ("if", Some("conditional configuration")),
             ("map", Some("variables mapped")),
             ("ifx", None),

@@ -191,7 +191,9 @@ fn server(a: &[Arg]) -> Result<Vec<Peer>, ConfigError> {
         let bad = || ConfigError::at(pos, format!("invalid parameter \"{word}\""));
         let num = |v: &str| v.parse::<u32>().map_err(|_| bad());
         match word.split_once('=') {
-            Some(("weight", v)) => weight = num(v).and_then(|n| (n > 0).then_some(n).ok_or_else(bad))?,
+            Some(("weight", v)) => {
+                weight = num(v).and_then(|n| (n > 0).then_some(n).ok_or_else(bad))?
+            }
             Some(("max_fails", v)) => max_fails = num(v)?,
             Some(("max_conns", v)) => max_conns = num(v)?,
             Some(("fail_timeout", v)) => {
@@ -247,7 +249,10 @@ pub fn addresses(arg: &Arg) -> Result<Vec<PeerAddr>, ConfigError> {
                 }
             }
             if out.is_empty() {
-                return Err(ConfigError::at(pos, format!("host not found in \"{text}\"")));
+                return Err(ConfigError::at(
+                    pos,
+                    format!("host not found in \"{text}\""),
+                ));
             }
             Ok(out)
         }
@@ -300,12 +305,21 @@ mod tests {
 
     #[test]
     fn server_parameters() {
-        let a: Vec<Arg> = ["127.0.0.1:1", "weight=3", "max_fails=2", "fail_timeout=5s", "backup"]
-            .iter()
-            .map(|s| arg(s))
-            .collect();
+        let a: Vec<Arg> = [
+            "127.0.0.1:1",
+            "weight=3",
+            "max_fails=2",
+            "fail_timeout=5s",
+            "backup",
+        ]
+        .iter()
+        .map(|s| arg(s))
+        .collect();
         let p = &server(&a).unwrap()[0];
-        assert_eq!((p.weight, p.max_fails, p.backup, p.down), (3, 2, true, false));
+        assert_eq!(
+            (p.weight, p.max_fails, p.backup, p.down),
+            (3, 2, true, false)
+        );
         assert_eq!(p.fail_timeout, Duration::from_secs(5));
         for bad in ["weight=0", "weight=x", "slow_start=1s", "bogus"] {
             let a = vec![arg("127.0.0.1:1"), arg(bad)];

@@ -126,8 +126,10 @@ pub fn serve(cx: &Cx, r: &Routed, status: u16) -> (Response, Option<Routed>) {
         Target::Uri
     };
     match phases::locate(&gcx, &mut next, start) {
-        Ok(()) if next.script.is_some() => {
-            log::error!("error_page {target}: a CGI script cannot serve an error page");
+        Ok(()) if next.script.is_some() || next.location(cx.config).proxy_pass.is_some() => {
+            log::error!(
+                "error_page {target}: a CGI script or proxied location cannot serve an error page yet"
+            );
             (builtin(), None)
         }
         Ok(()) => match static_file::serve_error_page(next.location(cx.config), &next.path) {
@@ -224,7 +226,7 @@ mod tests {
                     let mut r = r;
                     match crate::handler::process(&c, &mut r, origin, &req, sink) {
                         crate::handler::Outcome::Respond(resp) => resp,
-                        crate::handler::Outcome::Cgi(_) => panic!("{target}: CGI"),
+                        _ => panic!("{target}: not answered at once"),
                     }
                 }
                 Err(early) => early.resp,

@@ -399,7 +399,7 @@ impl BodySink for Sink {
 /// (e.g. 403 when the upload store is not writable).
 pub fn body_sink(config: &Config, routed: &Routed, req: &Request) -> Result<Sink, u16> {
     let loc = routed.location(config);
-    if routed.script.is_some() {
+    if routed.script.is_some() || loc.proxy_pass.is_some() {
         return Ok(Sink::Spool(Spool::in_dir(
             loc.client_body_temp_path.clone(),
         )));
@@ -423,6 +423,8 @@ pub enum Outcome {
     Respond(Response),
     /// Run a CGI script; the connection relays its output.
     Cgi(CgiJob),
+    /// Pass the request to the location's `proxy_pass` upstream, with its body.
+    Proxy(Spool),
 }
 
 /// A CGI script to run, with its body and limits.
@@ -442,6 +444,11 @@ pub fn process(
     body: Sink,
 ) -> Outcome {
     let loc = routed.location(config);
+    if loc.proxy_pass.is_some()
+        && let Sink::Spool(spool) = body
+    {
+        return Outcome::Proxy(spool);
+    }
     let body = match (body, &routed.script) {
         (Sink::Spool(spool), Some(script)) => {
             return Outcome::Cgi(cgi_job(config, routed, script, origin, req, spool));

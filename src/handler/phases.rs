@@ -119,11 +119,14 @@ pub fn locate(cx: &Cx, r: &mut Routed, mut target: Target) -> Result<(), Respons
             r.local = Some(Box::new(expanded(cx, r, loc)));
         }
         let loc = r.location(cx.config);
-        if cx.req.method == Method::Options {
+        // A proxied location's content is the upstream's, whatever the method.
+        let proxied = loc.proxy_pass.is_some();
+        if cx.req.method == Method::Options && !proxied {
             return Err(cx.decorate(super::options::for_location(loc), r));
         }
         let method = cx.req.method;
-        if !loc.dav.handles(method)
+        if !proxied
+            && !loc.dav.handles(method)
             && (!super::method_allowed(loc, method) || !super::has_handler(loc, method))
         {
             return Err(super::not_allowed(cx, r));
@@ -146,7 +149,15 @@ pub fn locate(cx: &Cx, r: &mut Routed, mut target: Target) -> Result<(), Respons
                 Tried::Status(code) => return Err(fail(cx, r, code)),
             }
         }
-        r.script = cgi::find_script(r.location(cx.config), &r.path);
+        let loc = r.location(cx.config);
+        if loc.proxy_pass.is_some() {
+            cx.note(|| match &loc.proxy_pass {
+                Some(p) => format!("proxied to {}", p.url),
+                None => String::new(),
+            });
+            return Ok(());
+        }
+        r.script = cgi::find_script(loc, &r.path);
         let loc = r.location(cx.config);
         if r.script.is_none()
             && r.path.ends_with('/')

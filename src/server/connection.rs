@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 mod cgi;
+mod proxy;
 
 use super::access_log::{AccessLogs, Exchange};
 use super::aio::{self, Aio, Kind};
@@ -67,6 +68,8 @@ pub struct Ctx<'a> {
     pub aio: &'a mut Aio,
     /// This connection's slab key (its tokens are `key * 4 + 0..4`).
     pub key: usize,
+    /// Backend sockets and upstream balancing state.
+    pub gateway: &'a mut crate::gateway::Gateway,
 }
 
 /// Whether the connection stays registered.
@@ -95,6 +98,12 @@ enum State {
         req: Box<Request>,
         routed: Box<Routed>,
         run: Box<cgi::CgiRun>,
+    },
+    /// The request is with an upstream (`proxy_pass`); its answer is relayed.
+    Proxy {
+        req: Box<Request>,
+        routed: Box<Routed>,
+        run: Box<proxy::ProxyRun>,
     },
     /// Response sent, write side shut: discard input until the peer closes.
     /// `patient`: the client may still be sending a body we refused, so wait for
@@ -253,6 +262,7 @@ impl Connection {
                 State::Body { .. } => self.step_body(ctx),
                 State::Write { .. } => self.step_write(ctx),
                 State::Cgi { .. } => self.step_cgi(ctx),
+                State::Proxy { .. } => self.step_proxy(ctx),
                 State::Linger { .. } => self.step_linger(),
             };
             match step {
@@ -266,8 +276,13 @@ impl Connection {
 
     /// The deadline passed: 408 if a request was under way, else just close.
     pub fn on_timeout(&mut self, ctx: &mut Ctx) -> Status {
-        if let State::Cgi { .. } = self.state {
-            return if self.cgi_timeout(ctx) {
+        let gateway = match self.state {
+            State::Cgi { .. } => Some(self.cgi_timeout(ctx)),
+            State::Proxy { .. } => Some(self.proxy_timeout(ctx)),
+            _ => None,
+        };
+        if let Some(answered) = gateway {
+            return if answered {
                 self.on_ready(ctx)
             } else {
                 Status::Close
@@ -473,6 +488,7 @@ impl Connection {
                 self.respond_logged(ctx, resp, Some(&req), false, Some(&routed));
             }
             Outcome::Cgi(job) => self.start_cgi(ctx, req, routed, job),
+            Outcome::Proxy(body) => self.start_proxy(ctx, req, routed, body),
         }
     }
 
@@ -487,17 +503,30 @@ impl Connection {
     fn respond_logged(
         &mut self,
         ctx: &mut Ctx,
+        resp: Response,
+        req: Option<&Request>,
+        close: bool,
+        routed: Option<&Routed>,
+    ) {
+        self.respond_with(ctx, resp, req, close, routed, None);
+    }
+
+    /// Queues `resp`; `upstream`: what the upstreams answered, for the log line.
+    fn respond_with(
+        &mut self,
+        ctx: &mut Ctx,
         mut resp: Response,
         req: Option<&Request>,
         close: bool,
         routed: Option<&Routed>,
+        upstream: Option<&crate::vars::upstream::Trace>,
     ) {
         if resp.status == handler::rewrite::CLOSE {
             // `return 444`: logged, then the connection closes with nothing
             // written for this request (what is queued before it still goes).
             self.served += 1;
             self.forced_close = true;
-            self.log_response(ctx, req, &resp, routed, (0, 0));
+            self.log_response(ctx, req, &resp, routed, (0, 0), upstream);
             self.state = State::Write { close_after: true };
             self.deadline = Some(ctx.now + self.request_server(ctx.config).send_timeout);
             return;
@@ -514,7 +543,7 @@ impl Connection {
         let before = self.out.len();
         resp.write_head(&mut self.out, ctx.date, keep_alive);
         let head = (self.out.len() - before) as u64;
-        self.log_response(ctx, req, &resp, routed, (head, sent));
+        self.log_response(ctx, req, &resp, routed, (head, sent), upstream);
         let body = std::mem::take(&mut resp.body);
         if !head_only {
             self.queue_body(ctx, body);
@@ -572,6 +601,7 @@ impl Connection {
         resp: &Response,
         routed: Option<&Routed>,
         (head, body): (u64, u64),
+        upstream: Option<&crate::vars::upstream::Trace>,
     ) {
         let exchange = Exchange {
             origin: self.origin,
@@ -581,6 +611,7 @@ impl Connection {
             head_bytes: head,
             body_bytes: body,
             started: Some(self.started),
+            upstream,
         };
         ctx.logs.log(ctx.config, &exchange);
     }

@@ -95,6 +95,8 @@ pub struct Worker {
     posted: Vec<usize>,
     /// File reads off the event loop (`aio threads`).
     aio: Aio,
+    /// Backend sockets (upstreams) and balancing state.
+    gateway: crate::gateway::Gateway,
     /// CGI children wait to be reaped: wake up regularly.
     children_waiting: bool,
     /// Set once SIGINT/SIGTERM arrived: the loop ends when empty or at this time.
@@ -141,6 +143,7 @@ impl Worker {
             connections: 0,
             posted: Vec::new(),
             aio,
+            gateway: crate::gateway::Gateway::default(),
             children_waiting: false,
             shutdown_by: None,
         })
@@ -176,6 +179,7 @@ impl Worker {
                 }
             }
             self.expire(now);
+            self.gateway.backends.expire(now);
             self.resume_listeners(now);
             self.children_waiting = crate::cgi::process::reap(now);
             if let Some(by) = self.shutdown_by
@@ -195,6 +199,9 @@ impl Worker {
         if self.children_waiting {
             t = t.min(REAP_INTERVAL);
         }
+        if let Some(at) = self.gateway.backends.next_expiry() {
+            t = t.min(at.saturating_duration_since(now));
+        }
         t
     }
 
@@ -205,6 +212,14 @@ impl Worker {
         }
         if token == AIO_TOKEN {
             return self.on_aio_done(now);
+        }
+        if token.0 >= crate::gateway::pool::TOKEN_BASE {
+            if let Some((key, serial)) = self.gateway.backends.on_event(token.0)
+                && matches!(self.entries.get(key), Some(Entry::Conn(c)) if c.serial() == serial)
+            {
+                self.drive(key, now, false);
+            }
+            return;
         }
         let key = token.0 / TOKENS_PER_ENTRY;
         match self.entries.get_mut(key) {
@@ -390,6 +405,7 @@ impl Worker {
             registry: self.poll.registry(),
             aio: &mut self.aio,
             key,
+            gateway: &mut self.gateway,
         };
         // A bug in handling one connection must not take the worker down: the
         // connection is closed and everyone else goes on being served.
@@ -421,6 +437,9 @@ impl Worker {
         // from the epoll set (nothing else holds those descriptors): no
         // EPOLL_CTL_DEL per connection.
         if let Entry::Conn(conn) = self.entries.remove(key) {
+            if let Some(backend) = conn.backend_key() {
+                self.gateway.backends.release(backend, None);
+            }
             drop(conn);
             self.connections -= 1;
         }

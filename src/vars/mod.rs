@@ -9,8 +9,8 @@
 
 mod pattern;
 pub mod ssl;
-pub mod upstream;
 mod template;
+pub mod upstream;
 mod value;
 
 pub use pattern::{Pattern, from_pcre};

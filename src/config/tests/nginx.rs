@@ -192,12 +192,12 @@ fn header_switch_errors() {
 fn unsupported_directives_say_so_at_their_position() {
     let cases = [
         (
-            "server { listen 80;\n  location / {\n    proxy_pass http://127.0.0.1:9000;\n  } }",
-            "t.conf:3:5: directive \"proxy_pass\" is not supported yet (reverse proxying)",
+            "server { listen 80;\n  location / {\n    proxy_cache_valid 1m;\n  } }",
+            "t.conf:3:5: directive \"proxy_cache_valid\" is not supported yet (reverse proxying (caching, cookies, TLS to upstreams))",
         ),
         (
-            "http {\n  upstream app { server 127.0.0.1:9000; }\n}",
-            "t.conf:2:3: directive \"upstream\" is not supported yet (upstream server groups)",
+            "server { listen 80;\n  location / {\n    proxy_pass https://127.0.0.1:9000;\n  } }",
+            "t.conf:3:16: proxying to \"https://\" upstreams is not supported yet",
         ),
         (
             "server { listen 80;\n  if ($host = example.com) { return 301 /; }\n}",
@@ -227,7 +227,7 @@ fn unsupported_directives_say_so_at_their_position() {
     // still get "unknown directive" and a suggestion.
     fails(
         "server { listen 80; proxy_pas x; }",
-        "t.conf:1:21: directive \"proxy_pas\" is not supported yet (reverse proxying)",
+        "t.conf:1:21: directive \"proxy_pas\" is not supported yet (reverse proxying (caching, cookies, TLS to upstreams))",
     );
     fails(
         "server { listen 80; roott x; }",

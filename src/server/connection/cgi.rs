@@ -182,7 +182,7 @@ impl Connection {
 
     /// Reads what the client sent meanwhile (kept for the next request); `true`
     /// if it closed the connection, which stops the script.
-    fn client_gone(&mut self) -> bool {
+    pub(super) fn client_gone(&mut self) -> bool {
         match self.fill(super::super::buffer::INITIAL) {
             Ok(0) => true,
             Ok(_) => false,
@@ -285,7 +285,7 @@ impl Connection {
         let before = self.out.len();
         resp.write_head_framed(&mut self.out, ctx.date, keep_alive, framing);
         let head = (self.out.len() - before) as u64;
-        self.log_response(ctx, Some(req), &resp, Some(routed), (head, sent));
+        self.log_response(ctx, Some(req), &resp, Some(routed), (head, sent), None);
         run.close_after = !keep_alive;
         run.relay = Some(relay);
         self.relay_body(run, relay, rest);

@@ -1,0 +1,147 @@
+//! What every backend's relay shares (CGI scripts, HTTP upstreams): turning the
+//! backend's response head into the client's, with the location's header filters
+//! (`charset`, `expires`, `add_header`) and the compression filter; choosing the
+//! framing towards the client; and framing each piece of body as it is relayed,
+//! up to the end-of-output checks (a backend that promised more than it sent
+//! breaks the framing, so the connection closes instead of pretending).
+
+use crate::filter::relay::Relay as Compressing;
+use crate::handler::{self, Cx, Routed};
+use crate::http::request::Framing;
+use crate::http::status::bodiless;
+use crate::http::{Method, Response};
+
+/// Stop reading the backend while this much output waits for the client.
+pub const OUT_HIGH_WATER: usize = 256 * 1024;
+/// How much backend output is gathered into one relayed piece at most.
+pub const CHUNK: usize = 64 * 1024;
+
+/// How the relayed body is framed to the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Frame {
+    Chunked,
+    Length {
+        remaining: u64,
+    },
+    /// HTTP/1.0 without a length: the body ends when the connection closes.
+    UntilClose,
+    /// HEAD or a bodiless status: read and drop.
+    Discard,
+}
+
+/// The client side of a relayed body.
+pub struct Downstream {
+    frame: Frame,
+    /// The compression filter, when the body is compressed on its way.
+    encode: Option<Box<Compressing>>,
+    /// The framing cannot be completed: close the connection after what is queued.
+    pub broken: bool,
+}
+
+/// A backend's head made into the client's response: its framing on the wire, and
+/// the relay for its body.
+pub struct Prepared {
+    pub framing: Framing,
+    pub down: Downstream,
+    /// The body ends only when the connection closes (no keep-alive possible).
+    pub until_close: bool,
+    /// HEAD or bodiless: the head is all that is sent.
+    pub head_only: bool,
+}
+
+/// Applies the location's header filters to a backend's `resp` whose body is
+/// `length` bytes (if the backend said), and chooses the client framing.
+pub fn prepare(cx: &Cx, routed: &Routed, resp: &mut Response, length: Option<u64>) -> Prepared {
+    let loc = routed.location(cx.config);
+    handler::charset::apply_raw(&mut resp.raw_headers, loc);
+    // expires, server_tokens and add_header apply to a backend's answer too, as in nginx.
+    handler::headers::finish(resp, loc);
+    cx.add_headers(resp, routed);
+    let req = cx.req;
+    let status = resp.status;
+    let head_only = req.method == Method::Head || bodiless(status);
+    let mut encode =
+        crate::filter::relay::start(&loc.compression, req, status, &mut resp.raw_headers, length);
+    let length = if encode.is_some() { None } else { length };
+    // The framing a GET gets; a HEAD announces the same and sends no body.
+    let framing = match length {
+        Some(n) => Framing::Length(n),
+        None if req.http11 && !bodiless(status) => Framing::Chunked,
+        None => Framing::None,
+    };
+    let frame = match framing {
+        _ if head_only => Frame::Discard,
+        Framing::Length(n) => Frame::Length { remaining: n },
+        Framing::Chunked => Frame::Chunked,
+        Framing::None => Frame::UntilClose,
+    };
+    if head_only {
+        encode = None;
+    }
+    Prepared {
+        framing,
+        until_close: frame == Frame::UntilClose,
+        head_only,
+        down: Downstream {
+            frame,
+            encode,
+            broken: false,
+        },
+    }
+}
+
+impl Downstream {
+    /// Appends a piece of the backend's body to `out`, framed.
+    pub fn body(&mut self, data: &[u8], out: &mut Vec<u8>) {
+        if data.is_empty() {
+            return;
+        }
+        if let Some(encode) = &mut self.encode {
+            if encode.chunk(data, out).is_err() {
+                // Nothing sensible can follow: end the stream here.
+                self.encode = None;
+                self.broken = true;
+            }
+            return;
+        }
+        match self.frame {
+            Frame::Chunked => {
+                out.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+                out.extend_from_slice(data);
+                out.extend_from_slice(b"\r\n");
+            }
+            Frame::Length { remaining } => {
+                let n = (data.len() as u64).min(remaining) as usize;
+                out.extend_from_slice(&data[..n]);
+                self.frame = Frame::Length {
+                    remaining: remaining - n as u64,
+                };
+            }
+            Frame::UntilClose => out.extend_from_slice(data),
+            Frame::Discard => {}
+        }
+    }
+
+    /// The backend's body ended; `complete`: at its own framing's end (not cut
+    /// short). Finishes the client's framing, or marks it broken.
+    pub fn finish(&mut self, complete: bool, out: &mut Vec<u8>) {
+        if !complete {
+            self.broken = true;
+            return;
+        }
+        match self.frame {
+            Frame::Chunked => match self.encode.take() {
+                Some(encode) => {
+                    // The backend promised more than it sent.
+                    if encode.left.is_some_and(|n| n > 0) || encode.finish(out).is_err() {
+                        self.broken = true;
+                    }
+                }
+                None => out.extend_from_slice(b"0\r\n\r\n"),
+            },
+            // The backend promised more than it sent: the framing is broken.
+            Frame::Length { remaining } if remaining > 0 => self.broken = true,
+            _ => {}
+        }
+    }
+}
