@@ -15,6 +15,7 @@
 //! - [`filter`]: response body filters (gzip, brotli, zstd), negotiated per request.
 //! - [`fs`]: opening and removing names strictly beneath a base directory.
 //! - [`cgi`]: CGI/1.1 scripts on non-blocking pipes in the same loop.
+//! - [`gateway`]: application servers over sockets: FastCGI records (`fastcgi::record`).
 //! - [`explain`]: `-T` (the effective configuration) and `--explain` (each phase).
 
 pub mod cgi;
@@ -22,6 +23,7 @@ pub mod config;
 pub mod explain;
 pub mod filter;
 pub mod fs;
+pub mod gateway;
 pub mod handler;
 pub mod http;
 pub mod logging;
