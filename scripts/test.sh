@@ -15,6 +15,8 @@ step() { printf '\n==> %s\n' "$*"; }
 # Debian packages, each for a reason:
 #   curl             the e2e suite checks that a stock HTTP client gets the demo site
 #   nginx            the reference: e2e tests send the same requests to nginx and webserv
+#   php-fpm          the FastCGI application behind fastcgi_pass (tests/e2e/phpfpm.py);
+#                    Debian's binary is versioned (php-fpm8.2 on bookworm)
 #   openssl          test certificates and TLS checks
 #   chromium, chromium-driver
 #                    the browser tests (tests/e2e/browser) drive the demo site in headless
@@ -26,8 +28,17 @@ step() { printf '\n==> %s\n' "$*"; }
 # recommends alongside chromium and nginx.
 missing=()
 have() { command -v "$1" >/dev/null 2>&1; }
+# $PHP_FPM_BIN when set, else php-fpm or any /usr/sbin/php-fpm<version>.
+have_php_fpm() {
+    if [ -n "${PHP_FPM_BIN:-}" ]; then [ -x "$PHP_FPM_BIN" ]; return; fi
+    have php-fpm && return 0
+    local f
+    for f in /usr/sbin/php-fpm*; do [ -x "$f" ] && return 0; done
+    return 1
+}
 have curl || missing+=(curl)
 have nginx || [ -x "${NGINX_BIN:-/usr/sbin/nginx}" ] || missing+=(nginx)
+have_php_fpm || missing+=(php-fpm)
 have openssl || missing+=(openssl)
 [ -x "${CHROMIUM_BIN:-/usr/bin/chromium}" ] || missing+=(chromium)
 [ -x "${CHROMEDRIVER_BIN:-/usr/bin/chromedriver}" ] || missing+=(chromium-driver)
@@ -49,8 +60,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
         if [ "$p" = libfuse2 ] && apt-cache show libfuse2t64 >/dev/null 2>&1; then p=libfuse2t64; fi
         packages+=("$p")
     done
-    # Installing nginx must not start Debian's nginx service (the tests start their own
-    # on free ports): a policy-rc.d that refuses service starts, for this install only.
+    # Installing nginx or php-fpm must not start Debian's service (the tests start their
+    # own on free ports): a policy-rc.d that refuses service starts, for this install only.
     policy=${POLICY_RC_D:-/usr/sbin/policy-rc.d}
     if [ ! -e "$policy" ] && [ -w "$(dirname "$policy")" ]; then
         printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy"

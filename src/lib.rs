@@ -16,6 +16,7 @@
 //! - [`fs`]: opening and removing names strictly beneath a base directory.
 //! - [`gateway`]: upstream server groups and the choice of a peer ([`gateway::balance`]).
 //! - [`cgi`]: CGI/1.1 scripts on non-blocking pipes in the same loop.
+//! - [`gateway`]: application servers over sockets: FastCGI records (`fastcgi::record`).
 //! - [`explain`]: `-T` (the effective configuration) and `--explain` (each phase).
 
 pub mod cgi;

@@ -6,6 +6,7 @@
 //! pools, `balance` the choice of a server in a group.
 
 pub mod balance;
+pub mod fastcgi;
 pub mod http;
 pub mod pool;
 pub mod relay;

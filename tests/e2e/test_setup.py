@@ -55,6 +55,7 @@ fi""")
         "WEBSERV_TEST_SETUP_ONLY": "1",
         "POLICY_RC_D": str(tmp_path / "policy-rc.d"),
         "NGINX_BIN": "/nonexistent/nginx",
+        "PHP_FPM_BIN": "/nonexistent/php-fpm",
         "CHROMIUM_BIN": "/nonexistent/chromium",
         "CHROMEDRIVER_BIN": "/nonexistent/chromedriver",
     }
@@ -71,7 +72,7 @@ def test_debian_packages_come_without_recommends(tmp_path):
     assert len(installs) == 1, calls
     args = installs[0]
     assert "--no-install-recommends" in args and "-y" in args
-    for pkg in ("nginx", "openssl", "curl", "chromium", "chromium-driver", "libfuse2", "python3-venv"):
+    for pkg in ("nginx", "php-fpm", "openssl", "curl", "chromium", "chromium-driver", "libfuse2", "python3-venv"):
         assert pkg in args, (pkg, args)
 
 
