@@ -17,7 +17,10 @@ impl Cidr {
     /// The block of `prefix` leading bits of `addr` (host bits are cleared);
     /// `None` when `prefix` is longer than the address.
     pub fn new(addr: IpAddr, prefix: u8) -> Option<Cidr> {
-        (prefix <= max_prefix(addr)).then(|| Cidr { addr: masked(addr, prefix), prefix })
+        (prefix <= max_prefix(addr)).then(|| Cidr {
+            addr: masked(addr, prefix),
+            prefix,
+        })
     }
 
     /// nginx's syntax: an address, optionally "/" and a decimal prefix length
@@ -101,7 +104,9 @@ fn masked(addr: IpAddr, prefix: u8) -> IpAddr {
 /// "010.0.0.1" is 10.0.0.1, as nginx reads them), or IPv6 text. No port,
 /// brackets, zone or surrounding space.
 pub fn parse_ip(s: &str) -> Option<IpAddr> {
-    parse_ipv4(s).map(IpAddr::V4).or_else(|| s.parse::<Ipv6Addr>().ok().map(IpAddr::V6))
+    parse_ipv4(s)
+        .map(IpAddr::V4)
+        .or_else(|| s.parse::<Ipv6Addr>().ok().map(IpAddr::V6))
 }
 
 fn parse_ipv4(s: &str) -> Option<Ipv4Addr> {
@@ -118,7 +123,9 @@ pub(crate) fn decimal(s: &str) -> Option<u32> {
     if s.is_empty() {
         return None;
     }
-    s.chars().try_fold(0u32, |value, c| value.checked_mul(10)?.checked_add(c.to_digit(10)?))
+    s.chars().try_fold(0u32, |value, c| {
+        value.checked_mul(10)?.checked_add(c.to_digit(10)?)
+    })
 }
 
 #[cfg(test)]
@@ -152,7 +159,11 @@ mod tests {
         ];
         for (input, net, prefix, warns) in ok {
             let (cidr, warning) = Cidr::parse(input).unwrap_or_else(|e| panic!("{input}: {e}"));
-            assert_eq!((cidr.addr(), cidr.prefix_len()), (ip(net), prefix), "{input}");
+            assert_eq!(
+                (cidr.addr(), cidr.prefix_len()),
+                (ip(net), prefix),
+                "{input}"
+            );
             let want = warns.then(|| format!("low address bits of {input} are meaningless"));
             assert_eq!(warning, want, "{input}");
         }
@@ -183,7 +194,10 @@ mod tests {
             "10.0.0.1:80",
         ];
         for input in bad {
-            assert_eq!(Cidr::parse(input), Err(format!("invalid parameter \"{input}\"")));
+            assert_eq!(
+                Cidr::parse(input),
+                Err(format!("invalid parameter \"{input}\""))
+            );
         }
     }
 
@@ -226,7 +240,12 @@ mod tests {
 
     #[test]
     fn constructed_and_shown() {
-        assert_eq!(Cidr::new(ip("10.1.2.3"), 8).map(|c| c.to_string()).as_deref(), Some("10.0.0.0/8"));
+        assert_eq!(
+            Cidr::new(ip("10.1.2.3"), 8)
+                .map(|c| c.to_string())
+                .as_deref(),
+            Some("10.0.0.0/8")
+        );
         assert_eq!(Cidr::new(ip("10.1.2.3"), 33), None);
         assert_eq!(Cidr::new(ip("::1"), 129), None);
         let (cidr, _) = Cidr::parse("2001:db8::/32").expect("valid");

@@ -92,7 +92,10 @@ pub fn broken_header_text(buf: &[u8]) -> String {
         .position(|&b| b == b'\r' || b == b'\n')
         .unwrap_or(buf.len())
         .min(V1_MAX_HEADER);
-    buf.get(..end).unwrap_or_default().escape_ascii().to_string()
+    buf.get(..end)
+        .unwrap_or_default()
+        .escape_ascii()
+        .to_string()
 }
 
 // ---------------------------------------------------------------- v1 (text)
@@ -204,7 +207,10 @@ fn v1_line(buf: &[u8]) -> Step<Parse> {
         dst: Some(SocketAddr::new(dst, dport)),
         tlvs: Vec::new(),
     };
-    Ok(Some(Parse::Done { header, consumed: c.used }))
+    Ok(Some(Parse::Done {
+        header,
+        consumed: c.used,
+    }))
 }
 
 /// "UNKNOWN" ends the line at once or after a space and anything but CR/LF.
@@ -224,7 +230,10 @@ fn v1_unknown(mut c: Cursor<'_>) -> Step<Parse> {
                     Some(b'\n') => {
                         c.advance(i + 2);
                         let header = Proxied::default();
-                        Ok(Some(Parse::Done { header, consumed: c.used }))
+                        Ok(Some(Parse::Done {
+                            header,
+                            consumed: c.used,
+                        }))
                     }
                     Some(_) => Err(bad("PROXY v1 line not ended by CRLF")),
                 };
@@ -322,7 +331,10 @@ fn parse_v2(buf: &[u8]) -> Result<Parse, Error> {
         // connection's own addresses stand, as in nginx.
         Proxied::default()
     };
-    Ok(Parse::Done { header, consumed: total })
+    Ok(Parse::Done {
+        header,
+        consumed: total,
+    })
 }
 
 fn v2_addresses(family: u8, body: &[u8]) -> Result<Proxied, Error> {
@@ -341,11 +353,19 @@ fn v2_addresses(family: u8, body: &[u8]) -> Result<Proxied, Error> {
         AF_UNIX => {
             // Two 108-byte socket paths: no IP address to report.
             let (_, rest) = body.split_at_checked(216).ok_or(SHORT)?;
-            return Ok(Proxied { src: None, dst: None, tlvs: v2_tlvs(rest)? });
+            return Ok(Proxied {
+                src: None,
+                dst: None,
+                tlvs: v2_tlvs(rest)?,
+            });
         }
         _ => return Ok(Proxied::default()),
     };
-    Ok(Proxied { src: Some(src), dst: Some(dst), tlvs: v2_tlvs(rest)? })
+    Ok(Proxied {
+        src: Some(src),
+        dst: Some(dst),
+        tlvs: v2_tlvs(rest)?,
+    })
 }
 
 /// One end of an INET/INET6 block: its address bytes and port.
@@ -374,7 +394,11 @@ fn v2_tlvs(mut rest: &[u8]) -> Result<Vec<(u8, Vec<u8>)>, Error> {
         tlvs.push((kind, value.to_vec()));
         rest = next;
     }
-    if rest.is_empty() { Ok(tlvs) } else { Err(bad("broken PROXY v2 TLV")) }
+    if rest.is_empty() {
+        Ok(tlvs)
+    } else {
+        Err(bad("broken PROXY v2 TLV"))
+    }
 }
 
 #[cfg(test)]
