@@ -12,6 +12,8 @@ pub mod cache;
 pub mod encoder;
 pub mod explain;
 pub mod negotiate;
+pub mod recode;
+pub mod recode_stream;
 pub mod relay;
 pub mod stream;
 
@@ -243,7 +245,7 @@ pub fn weaken(etag: &str) -> String {
 /// The compression filter for a finished response (not CGI output, which the
 /// connection streams itself).
 pub fn apply(comp: &Compression, req: &Request, mut resp: Response) -> Response {
-    if !comp.any() || !comp_on(comp) {
+    if !comp.any() || !comp_on(comp) || matches!(resp.body, Body::Recoded(_)) {
         return resp;
     }
     // A 304 carries the validators and Vary the 200 would have had.
@@ -368,5 +370,6 @@ fn encode_body(
             }
         }
         Body::Encoded(s) => Ok(Body::Encoded(s)),
+        Body::Recoded(s) => Ok(Body::Recoded(s)),
     }
 }

@@ -33,6 +33,8 @@ pub enum Body {
     /// A body compressed as it is sent (chunked, length unknown): see
     /// `filter::stream`.
     Encoded(Box<crate::filter::Stream>),
+    /// A body recoded as it is sent (`charset_map`): see `filter::recode_stream`.
+    Recoded(Box<crate::filter::recode_stream::RecodeStream>),
 }
 
 impl Body {
@@ -43,6 +45,7 @@ impl Body {
             Body::Shared { len, .. } => *len as u64,
             Body::File { len, .. } => *len,
             Body::Encoded(_) => 0,
+            Body::Recoded(s) => s.length().unwrap_or(0),
         }
     }
 
@@ -107,6 +110,10 @@ impl Response {
         let framing = if bodiless(self.status) {
             Framing::None
         } else if let Body::Encoded(_) = self.body {
+            Framing::Chunked
+        } else if let Body::Recoded(s) = &self.body
+            && s.length().is_none()
+        {
             Framing::Chunked
         } else {
             Framing::Length(self.body.len())
