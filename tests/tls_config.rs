@@ -206,11 +206,20 @@ fn protocol_cipher_and_listen_values() {
         &conf,
         "5:27: invalid value \"TLSv9\" in \"ssl_protocols\"",
     );
-    let (conf, o) = check(d, &conf_with("ssl_ciphers HIGH:FAST;"));
+    // OpenSSL skips a name it does not know while others select suites.
+    let (_, o) = check(d, &conf_with("ssl_ciphers HIGH:FAST;"));
+    assert_ok(&o);
+    assert!(
+        o.stderr
+            .contains("5:17: unknown cipher \"FAST\" in \"ssl_ciphers\" ignored"),
+        "{}",
+        o.stderr
+    );
+    let (conf, o) = check(d, &conf_with("ssl_ciphers FAST;"));
     assert_fails(
         &o,
         &conf,
-        "5:17: unknown cipher \"FAST\" in \"ssl_ciphers\"",
+        "5:17: \"ssl_ciphers\" selects no supported cipher",
     );
     let (_, o) = check(
         d,
@@ -261,4 +270,46 @@ fn dump_writes_ssl_settings_that_parse_again() {
     }
     let (_, o) = check(d, &dumped);
     assert_ok(&o);
+}
+
+#[test]
+fn a_refusing_server_needs_no_certificate() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    Ca::new().issue_files(d, "a", &["localhost"]);
+    // ssl_reject_handshake on: no certificate needed; a name-based server next to
+    // it (its listen without ssl) is served with its own certificate.
+    let conf = "server {\n    listen 127.0.0.1:8443 ssl;\n    ssl_reject_handshake on;\n}\n\
+                server {\n    listen 127.0.0.1:8443;\n    server_name b;\n}\n";
+    let (_, o) = check(d, conf);
+    assert_ok(&o);
+    // A server whose listen says ssl still needs one.
+    let conf = "server {\n    listen 127.0.0.1:8443 ssl;\n    ssl_reject_handshake off;\n}\n";
+    let (path, o) = check(d, conf);
+    assert_fails(
+        &o,
+        &path,
+        "2:12: no \"ssl_certificate\" is defined for the \"listen ... ssl\" directive",
+    );
+    // The default server without ssl on its listen needs one too (it answers
+    // handshakes without SNI).
+    let conf = format!(
+        "server {{\n    listen 127.0.0.1:8443;\n}}\n{}",
+        server("a.pem", "a.key", "    server_name a;\n")
+    );
+    let (path, o) = check(d, &conf);
+    assert_fails(
+        &o,
+        &path,
+        "2:12: no \"ssl_certificate\" is defined for the \"listen ... ssl\" directive",
+    );
+    let (path, o) = check(
+        d,
+        &server("a.pem", "a.key", "    ssl_reject_handshake yes;\n"),
+    );
+    assert_fails(
+        &o,
+        &path,
+        "5:26: \"ssl_reject_handshake\" takes on|off, got \"yes\"",
+    );
 }

@@ -50,6 +50,7 @@ pub fn build(draft: MainDraft, file: &Path, prefix: &Path) -> Result<Config, Con
         servers,
         listens,
         vars: Vec::new(),
+        ssl_vars: false,
     };
     link::link(&mut config, draft.log_formats)?;
     Ok(config)
@@ -63,9 +64,16 @@ fn server(d: &ServerDraft, outer: &Settings, outer_tls: &TlsSettings, prefix: &P
         listen: d.listen.clone(),
         server_names: d.names.iter().map(|(n, _)| n.clone()).collect(),
         name_regexes: d.regexes.clone(),
-        client_header_buffer_size: s
-            .client_header_buffer_size
-            .unwrap_or(defaults::DEFAULT_HEADER_BUFFER),
+        client_header_buffer_size: {
+            let own = s
+                .client_header_buffer_size
+                .unwrap_or(defaults::DEFAULT_HEADER_BUFFER);
+            let large = s
+                .large_client_header_buffers
+                .map_or(0, |(n, size)| n.saturating_mul(size));
+            own.max(large)
+        },
+        header_line_max: s.large_client_header_buffers.map(|(_, size)| size),
         client_header_timeout: s
             .client_header_timeout
             .unwrap_or(defaults::DEFAULT_HEADER_TIMEOUT),
@@ -73,12 +81,7 @@ fn server(d: &ServerDraft, outer: &Settings, outer_tls: &TlsSettings, prefix: &P
             .client_body_timeout
             .unwrap_or(defaults::DEFAULT_BODY_TIMEOUT),
         send_timeout: s.send_timeout.unwrap_or(defaults::DEFAULT_SEND_TIMEOUT),
-        keepalive_timeout: s
-            .keepalive_timeout
-            .unwrap_or(defaults::DEFAULT_KEEPALIVE_TIMEOUT),
-        keepalive_requests: s
-            .keepalive_requests
-            .unwrap_or(defaults::DEFAULT_KEEPALIVE_REQUESTS),
+        keepalive: s.keepalive(),
         rewrite: d.ops.clone(),
         locations,
         top,
@@ -191,7 +194,7 @@ fn new_group(addr: SocketAddr, first: usize, pos: &super::Pos) -> ListenGroup {
 fn tls_config(
     servers: &[Server],
     g: &ListenGroup,
-) -> Result<Option<std::sync::Arc<rustls::ServerConfig>>, ConfigError> {
+) -> Result<Option<std::sync::Arc<tls::TlsPort>>, ConfigError> {
     let on_group = || g.servers.iter().flat_map(|&i| &servers[i].listen);
     let Some(first_ssl) = on_group().find(|l| l.addr == g.addr && l.ssl) else {
         return Ok(None);
@@ -208,6 +211,7 @@ fn tls_config(
                 .iter()
                 .find(|l| l.addr == g.addr)
                 .map_or(&first_ssl.pos, |l| &l.pos),
+            ssl: servers[i].listen.iter().any(|l| l.addr == g.addr && l.ssl),
         })
         .collect();
     let default = g

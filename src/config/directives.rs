@@ -150,8 +150,11 @@ pub const TABLE: &[Spec] = &[
     row("client_header_timeout", TOP | SRV, 1, 1),
     row("client_body_timeout", TOP | SRV, 1, 1),
     row("send_timeout", TOP | SRV, 1, 1),
-    row("keepalive_timeout", TOP | SRV, 1, 1),
-    row("keepalive_requests", TOP | SRV, 1, 1),
+    row("keepalive_timeout", ALL, 1, 2),
+    row("keepalive_requests", ALL, 1, 1),
+    row("keepalive_time", ALL, 1, 1),
+    row("large_client_header_buffers", TOP | SRV, 2, 2),
+    row("keepalive_disable", ALL, 1, 3),
     open(row("allow_methods", ALL, 1, 1)),
     many(row("return", SRV | LOC, 1, 2)),
     many(row("rewrite", SRV | LOC, 2, 3)),
@@ -198,6 +201,7 @@ pub const TABLE: &[Spec] = &[
     row("ssl_session_timeout", TOP | SRV, 1, 1),
     row("ssl_session_cache", TOP | SRV, 1, 2),
     row("ssl_ecdh_curve", TOP | SRV, 1, 1),
+    row("ssl_reject_handshake", TOP | SRV, 1, 1),
     // Compression (src/config/compress.rs).
     row("gzip", ALL, 1, 1),
     open(row("gzip_types", ALL, 1, 1)),
@@ -216,6 +220,12 @@ pub const TABLE: &[Spec] = &[
     row("zstd_comp_level", ALL, 1, 1),
     row("zstd_static", ALL, 1, 1),
     row("compression_cache", ALL, 1, 1),
+    // WebDAV (src/config/dav.rs).
+    open(row("dav_methods", ALL, 1, 1)),
+    row("create_full_put_path", ALL, 1, 1),
+    row("min_delete_depth", ALL, 1, 1),
+    row("dav_access", ALL, 1, 3),
+    row("client_body_buffer_size", ALL, 1, 1),
 ];
 
 /// The row for `name`.
@@ -288,7 +298,8 @@ mod tests {
             ("listen", Ctx::Server, true),
             ("listen", Ctx::Main, false),
             ("keepalive_timeout", Ctx::Http, true),
-            ("keepalive_timeout", Ctx::Location, false),
+            ("keepalive_timeout", Ctx::Location, true),
+            ("client_header_timeout", Ctx::Location, false),
             ("return", Ctx::Main, false),
             ("server", Ctx::Http, true),
             ("location", Ctx::Location, true),

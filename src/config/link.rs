@@ -32,15 +32,18 @@ pub fn link(config: &mut Config, formats: Vec<(LogFormat, Pos)>) -> Result<(), C
         all.push(Arc::new(f));
     }
     let mut numbered = all.iter().any(|f| reads_captures(&f.template));
+    let mut ssl = all.iter().any(|f| reads_ssl(&f.template));
     for server in &mut config.servers {
         for t in op_templates(&mut server.rewrite) {
             link_template(t, &names)?;
             numbered |= reads_captures(t);
+            ssl |= reads_ssl(t);
         }
         for loc in &mut server.locations {
             for t in location_templates(loc) {
                 link_template(t, &names)?;
                 numbered |= reads_captures(t);
+                ssl |= reads_ssl(t);
             }
             for log in &mut loc.access_logs {
                 let Some(f) = all.iter().find(|f| f.name == log.format) else {
@@ -65,11 +68,16 @@ pub fn link(config: &mut Config, formats: Vec<(LogFormat, Pos)>) -> Result<(), C
         }
     }
     config.vars = names.names;
+    config.ssl_vars = ssl;
     Ok(())
 }
 
 fn reads_captures(t: &Template) -> bool {
     t.vars().any(|v| matches!(v, Var::Capture(_)))
+}
+
+fn reads_ssl(t: &Template) -> bool {
+    t.vars().any(|v| matches!(v, Var::Ssl(_)))
 }
 
 fn patterns(ops: &mut [Op]) -> impl Iterator<Item = &mut crate::vars::Pattern> {

@@ -17,8 +17,10 @@ pub mod charset_map;
 mod check;
 mod compat;
 pub mod compress;
+pub mod dav;
 mod directives;
 mod include;
+pub mod keepalive;
 mod lexer;
 mod link;
 mod listen;
@@ -39,7 +41,7 @@ mod tests;
 
 pub use mapping::FileRef;
 pub use model::*;
-pub use tls::{Protocol, TlsSettings};
+pub use tls::{Protocol, TlsPort, TlsSettings};
 pub use warnings::{find_program, warnings};
 
 use std::fmt;

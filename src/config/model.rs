@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use super::caching::{Expires, IfModifiedSince};
+pub use super::keepalive::KeepAlive;
 pub use super::listen::ListenOptions;
 pub use super::server_names::NameRegex;
 pub use super::types::{MimeTypes, lookup as mime_lookup};
@@ -56,6 +57,9 @@ pub struct Config {
     pub listens: Vec<ListenGroup>,
     /// Names of the `set` variables and named regex captures (their slots).
     pub vars: Vec<String>,
+    /// Some template reads an `$ssl_*` variable: only then does a request carry
+    /// its connection's handshake facts (`Request::tls`).
+    pub ssl_vars: bool,
 }
 
 /// `error_log PATH|stderr [LEVEL]`.
@@ -79,7 +83,7 @@ pub struct ListenGroup {
     /// The socket options of the address (from the one `listen` that gives any).
     pub options: ListenOptions,
     /// `listen ... ssl` on this address: its TLS configuration (certificates by SNI).
-    pub tls: Option<Arc<rustls::ServerConfig>>,
+    pub tls: Option<Arc<super::tls::TlsPort>>,
 }
 
 /// A `listen` directive.
@@ -105,12 +109,15 @@ pub struct Server {
     pub name_regexes: Vec<NameRegex>,
     /// `client_header_buffer_size`: longest request head accepted (414 / 431 beyond).
     pub client_header_buffer_size: usize,
+    /// `large_client_header_buffers N SIZE`: SIZE, the longest line of a head
+    /// (and the head may take N × SIZE when that exceeds the above).
+    pub header_line_max: Option<usize>,
     pub client_header_timeout: Duration,
     pub client_body_timeout: Duration,
     pub send_timeout: Duration,
-    pub keepalive_timeout: Duration,
-    /// `keepalive_requests`: requests served on one connection before it is closed.
-    pub keepalive_requests: u64,
+    /// The server level's keep-alive policy (the answering location's applies
+    /// once a request is routed).
+    pub keepalive: KeepAlive,
     /// Server-level `rewrite`/`return`/`set`, run before location matching (nginx's
     /// server rewrite phase).
     pub rewrite: Vec<Op>,
@@ -235,6 +242,9 @@ pub struct Location {
     /// `log_not_found on|off`: a file that does not exist is logged at `error`, as
     /// nginx does (on), or not.
     pub log_not_found: bool,
+    /// `keepalive_timeout`, `keepalive_requests`, `keepalive_time`,
+    /// `keepalive_disable` for the requests this location answers.
+    pub keepalive: KeepAlive,
     /// How local redirects are written (`absolute_redirect` and its two companions).
     pub redirect: RedirectStyle,
     /// `client_body_temp_path DIR`: the directory request bodies too large for
@@ -253,6 +263,8 @@ pub struct Location {
     pub if_modified_since: IfModifiedSince,
     /// `gzip`, `brotli`, `zstd` and their `_static`, `_types`... directives.
     pub compression: super::compress::Compression,
+    /// `dav_methods`, `create_full_put_path`, `min_delete_depth`, `dav_access`.
+    pub dav: super::dav::Dav,
     pub pos: Pos,
 }
 

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use super::RedirectStyle;
 use super::caching::{self, Expires, IfModifiedSince};
+use super::keepalive::{self, KeepAlive};
 use super::parser::Directive;
 use super::types::{self, MimeTypes};
 use super::values::{self, Arg};
@@ -41,8 +42,15 @@ pub struct Settings {
     pub client_header_timeout: Option<Duration>,
     pub client_body_timeout: Option<Duration>,
     pub send_timeout: Option<Duration>,
+    /// `keepalive_timeout T [HEADER_T]`: the two inherit apart, as in nginx (a
+    /// level that sets only T keeps the outer HEADER_T).
     pub keepalive_timeout: Option<Duration>,
+    pub keepalive_header: Option<Duration>,
     pub keepalive_requests: Option<u64>,
+    pub keepalive_time: Option<Duration>,
+    /// `large_client_header_buffers N SIZE`.
+    pub large_client_header_buffers: Option<(usize, usize)>,
+    pub keepalive_disable: Option<keepalive::Disable>,
     pub allow_methods: Option<Vec<String>>,
     pub upload_store: Option<PathBuf>,
     pub cgi: Option<Vec<CgiHandler>>,
@@ -73,6 +81,8 @@ pub struct Settings {
     pub if_modified_since: Option<IfModifiedSince>,
     /// The compression directives, each inherited on its own.
     pub compression: super::compress::Draft,
+    /// The WebDAV directives, each inherited on its own.
+    pub dav: super::dav::Draft,
 }
 
 /// Defaults (nginx's, or the spec's where it differs).
@@ -81,8 +91,6 @@ pub const DEFAULT_HEADER_BUFFER: usize = 8 << 10;
 pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(60);
 pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(60);
 pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(60);
-pub const DEFAULT_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(75);
-pub const DEFAULT_KEEPALIVE_REQUESTS: u64 = 1000;
 pub const DEFAULT_CGI_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_TYPE: &str = "application/octet-stream";
 
@@ -91,6 +99,7 @@ macro_rules! merge_fields {
         Settings {
             $($field: $inner.$field.clone().or_else(|| $outer.$field.clone()),)*
             compression: $inner.compression.merge(&$outer.compression),
+            dav: $inner.dav.merge(&$outer.dav),
         }
     };
 }
@@ -102,7 +111,7 @@ impl Settings {
         merge_fields!(inner, outer:
             root, root_vars, index, autoindex, error_pages, client_max_body_size,
             client_header_buffer_size, client_header_timeout, client_body_timeout,
-            send_timeout, keepalive_timeout, keepalive_requests, allow_methods,
+            send_timeout, keepalive_timeout, keepalive_header, keepalive_requests, keepalive_time, keepalive_disable, large_client_header_buffers, allow_methods,
             upload_store, cgi, cgi_timeout, cgi_path_info, sendfile, aio, open_file_cache,
             open_file_cache_valid, default_type, add_headers, access_logs, autoindex_exact_size,
             autoindex_localtime, autoindex_format, charset, charset_types,
@@ -157,7 +166,8 @@ impl Settings {
             "absolute_redirect" => self.absolute_redirect = Some(values::on_off(&a[0], name)?),
             "log_not_found" => self.log_not_found = Some(values::on_off(&a[0], name)?),
             // Memory pools are nginx's allocator; a size is checked, then unused.
-            "connection_pool_size" | "request_pool_size" => {
+            // Bodies are spooled (memory, then a file) whatever the size: checked, unused.
+            "connection_pool_size" | "request_pool_size" | "client_body_buffer_size" => {
                 values::size(&a[0], name)?;
             }
             "merge_slashes" => self.merge_slashes = Some(values::on_off(&a[0], name)?),
@@ -177,6 +187,19 @@ impl Settings {
             "underscores_in_headers" => {
                 self.underscores_in_headers = Some(values::on_off(&a[0], name)?)
             }
+            "keepalive_timeout" => {
+                let (t, header) = keepalive::timeout(a, name)?;
+                self.keepalive_timeout = Some(t);
+                self.keepalive_header = header.or(self.keepalive_header);
+            }
+            "large_client_header_buffers" => {
+                let n = values::number(&a[0], name)?;
+                let size = values::size(&a[1], name)?;
+                let n = usize::try_from(n).map_err(|_| size_error(&a[0], name))?;
+                let size = usize::try_from(size).map_err(|_| size_error(&a[1], name))?;
+                self.large_client_header_buffers = Some((n, size));
+            }
+            "keepalive_disable" => self.keepalive_disable = Some(keepalive::disable(a, name)?),
             "etag" => self.etag = Some(values::on_off(&a[0], name)?),
             "expires" => self.expires = Some(caching::expires(a)?),
             "if_modified_since" => {
@@ -184,6 +207,7 @@ impl Settings {
             }
             _ if compat::KNOBS.contains(&name) => compat::check(d)?,
             _ if self.compression.apply(d)? => {}
+            _ if self.dav.apply(d)? => {}
             _ => self.apply_limit(name, &a[0])?,
         }
         Ok(())
@@ -202,13 +226,25 @@ impl Settings {
             "client_header_timeout" => self.client_header_timeout = time()?,
             "client_body_timeout" => self.client_body_timeout = time()?,
             "send_timeout" => self.send_timeout = time()?,
-            "keepalive_timeout" => self.keepalive_timeout = time()?,
+            "keepalive_time" => self.keepalive_time = time()?,
             "cgi_timeout" => self.cgi_timeout = time()?,
             "open_file_cache_valid" => self.open_file_cache_valid = time()?,
             "keepalive_requests" => self.keepalive_requests = Some(values::number(arg, name)?),
             _ => {}
         }
         Ok(())
+    }
+
+    /// The keep-alive policy of this level, nginx's defaults for what is unset.
+    pub fn keepalive(&self) -> KeepAlive {
+        let d = KeepAlive::default();
+        KeepAlive {
+            timeout: self.keepalive_timeout.unwrap_or(d.timeout),
+            header: self.keepalive_header,
+            requests: self.keepalive_requests.unwrap_or(d.requests),
+            time: self.keepalive_time.unwrap_or(d.time),
+            disable: self.keepalive_disable.unwrap_or_default(),
+        }
     }
 
     /// `absolute_redirect`, `port_in_redirect`, `server_name_in_redirect`, with
@@ -234,6 +270,7 @@ impl Settings {
     pub fn to_location(&self, path: &str, kind: LocKind, pos: &Pos, prefix: &Path) -> Location {
         let s = self.clone();
         let redirect = s.redirect_style();
+        let keepalive = s.keepalive();
         Location {
             path: path.to_string(),
             kind,
@@ -289,6 +326,7 @@ impl Settings {
             types: s.types,
             server_tokens: s.server_tokens.unwrap_or(true),
             log_not_found: s.log_not_found.unwrap_or(true),
+            keepalive,
             redirect,
             client_body_temp_path: s.client_body_temp_path,
             underscores_in_headers: s.underscores_in_headers.unwrap_or(false),
@@ -296,6 +334,7 @@ impl Settings {
             etag: s.etag.unwrap_or(true),
             if_modified_since: s.if_modified_since.unwrap_or_default(),
             compression: s.compression.finish(),
+            dav: s.dav.finish(),
             pos: pos.clone(),
         }
     }

@@ -45,6 +45,7 @@ pub const DIRECTIVES: &[&str] = &[
     "ssl_session_timeout",
     "ssl_session_cache",
     "ssl_ecdh_curve",
+    "ssl_reject_handshake",
 ];
 
 /// A TLS protocol version of `ssl_protocols`.
@@ -71,6 +72,8 @@ pub struct TlsSettings {
     pub session_cache: Option<SessionCache>,
     /// `ssl_ecdh_curve`: the key-exchange groups, best first; `None` = rustls's.
     pub ecdh_curves: Option<Vec<&'static dyn rustls::crypto::SupportedKxGroup>>,
+    /// `ssl_reject_handshake on`: a handshake that selects this server is refused.
+    pub reject_handshake: Option<bool>,
 }
 
 impl TlsSettings {
@@ -89,6 +92,7 @@ impl TlsSettings {
             session_timeout: self.session_timeout.or(outer.session_timeout),
             session_cache: self.session_cache.or(outer.session_cache),
             ecdh_curves: self.ecdh_curves.clone().or(outer.ecdh_curves.clone()),
+            reject_handshake: self.reject_handshake.or(outer.reject_handshake),
         }
     }
 
@@ -131,6 +135,9 @@ impl TlsSettings {
         if let Some(c) = self.session_cache {
             v.push(format!("ssl_session_cache {}", c.to_conf()));
         }
+        if let Some(b) = self.reject_handshake {
+            v.push(format!("ssl_reject_handshake {}", on_off(b)));
+        }
         v
     }
 
@@ -149,6 +156,9 @@ impl TlsSettings {
             "ssl_session_timeout" => self.session_timeout = Some(values::time(&args[0], name)?),
             "ssl_session_cache" => self.session_cache = Some(SessionCache::parse(args)?),
             "ssl_ecdh_curve" => self.ecdh_curves = curves::parse(&args[0])?,
+            "ssl_reject_handshake" => {
+                self.reject_handshake = Some(values::on_off(&args[0], name)?);
+            }
             _ => {}
         }
         Ok(())
@@ -197,6 +207,16 @@ pub struct TlsServer<'a> {
     pub settings: &'a TlsSettings,
     /// Its `listen` for the address (named when it lacks a certificate).
     pub listen: &'a Pos,
+    /// That `listen` says `ssl` (then it needs a certificate of its own).
+    pub ssl: bool,
+}
+
+/// What one TLS listen address serves with: the rustls configuration and its
+/// SNI resolver (which the transport asks whether a handshake is refused).
+#[derive(Debug)]
+pub struct TlsPort {
+    pub config: Arc<rustls::ServerConfig>,
+    pub sni: Arc<SniResolver>,
 }
 
 /// The rustls configuration of one TLS listen address. `servers` are the
@@ -207,13 +227,22 @@ pub fn server_config(
     servers: &[TlsServer],
     default: usize,
     listen: &Pos,
-) -> Result<Arc<rustls::ServerConfig>, ConfigError> {
+) -> Result<Arc<TlsPort>, ConfigError> {
     let mut keys = Vec::new();
-    for s in servers {
+    for (i, s) in servers.iter().enumerate() {
+        let reject = s.settings.reject_handshake.unwrap_or(false);
+        // As nginx: a server without `ssl` on its listen and without certificate
+        // is served with the default server's; a refusing server needs none.
+        let needs_key = s.ssl || i == default || s.settings.certificate.is_some();
+        let key = match reject || !needs_key {
+            true => None,
+            false => Some(certified_key(s.settings, s.listen)?),
+        };
         keys.push(SniServer {
             names: s.names.to_vec(),
             regexes: s.regexes.to_vec(),
-            key: certified_key(s.settings, s.listen)?,
+            key,
+            reject,
         });
     }
     let settings = servers.get(default).map(|s| s.settings).unwrap_or_else(|| {
@@ -244,10 +273,10 @@ pub fn server_config(
     let builder = rustls::ServerConfig::builder_with_provider(Arc::new(provider))
         .with_protocol_versions(&versions)
         .map_err(|e| ConfigError::at(listen, format!("TLS settings rejected: {e}")))?;
-    let resolver = SniResolver::new(keys, default);
+    let resolver = Arc::new(SniResolver::new(keys, default));
     let mut config = builder
         .with_no_client_auth()
-        .with_cert_resolver(Arc::new(resolver));
+        .with_cert_resolver(resolver.clone());
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     config.ignore_client_order = settings.prefer_server_ciphers.unwrap_or(false);
     // Without the directive, rustls's own cache (256 sessions) is kept.
@@ -271,9 +300,15 @@ pub fn server_config(
         });
         config.send_tls13_tickets = 1;
     } else {
-        config.send_tls13_tickets = 0;
+        // Without tickets, a TLS 1.3 session resumes from the cache (a stateful
+        // ticket names the cached session), as OpenSSL's does under nginx.
+        let cached = matches!(settings.session_cache, Some(SessionCache::Entries(_)));
+        config.send_tls13_tickets = usize::from(cached && !timeout.is_zero());
     }
-    Ok(Arc::new(config))
+    Ok(Arc::new(TlsPort {
+        config: Arc::new(config),
+        sni: resolver,
+    }))
 }
 
 /// Reads a server's certificate chain and key and checks that they belong together.

@@ -48,10 +48,6 @@ const PREFIXES: &[(&str, &str)] = &[
         "lingering_",
         "tuning of lingering close (webserv lingers 5 s, 1 MiB)",
     ),
-    (
-        "large_client_header_buffers",
-        "header buffers (see \"client_header_buffer_size\")",
-    ),
 ];
 
 /// Single directives, and what they are for.

@@ -90,8 +90,11 @@ fn dump_server(out: &mut String, s: &Server) {
         secs(s.client_body_timeout)
     );
     let _ = writeln!(out, "    send_timeout {};", secs(s.send_timeout));
-    let _ = writeln!(out, "    keepalive_timeout {};", secs(s.keepalive_timeout));
-    let _ = writeln!(out, "    keepalive_requests {};", s.keepalive_requests);
+    let k = &s.keepalive;
+    let header = k.header.map_or(String::new(), |h| format!(" {}", secs(h)));
+    let _ = writeln!(out, "    keepalive_timeout {}{header};", secs(k.timeout));
+    let _ = writeln!(out, "    keepalive_requests {};", k.requests);
+    let _ = writeln!(out, "    keepalive_time {};", secs(k.time));
     for op in &s.rewrite {
         let _ = writeln!(out, "    {};", op_line(op));
     }

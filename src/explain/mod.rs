@@ -112,6 +112,7 @@ pub fn explain(
         local: group.addr,
         peer: SocketAddr::from(([127, 0, 0, 1], 0)),
         tls: group.tls.is_some(),
+        conn: crate::handler::Conn::accepted(std::time::Instant::now()),
     };
     let Some(clean) = path::clean(req.path()) else {
         let _ = writeln!(out, "path      \"{}\" cannot be decoded safely", req.path());
@@ -238,6 +239,8 @@ fn synthetic(method: Method, target: &str, host: &str) -> Request {
         framing: Framing::None,
         keep_alive: true,
         expect_continue: false,
+        head_len: 0,
+        tls: None,
     }
 }
 
@@ -281,6 +284,9 @@ fn handler_text(
         );
     }
     let file = loc.file_for(clean);
+    if loc.dav.handles(req.method) {
+        return format!("WebDAV {} of {}", req.method, file.display());
+    }
     match req.method {
         Method::Get | Method::Head => match static_file::serve(loc, clean, req) {
             Ok(resp) => format!(
@@ -308,6 +314,9 @@ fn handler_text(
             format!("delete {}\nexpected  {status}", file.display())
         }
         Method::Options => "answered by the server\nexpected  204".to_owned(),
+        Method::Mkcol | Method::Copy | Method::Move => {
+            "no dav_methods for it here\nexpected  405".to_owned()
+        }
     }
 }
 

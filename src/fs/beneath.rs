@@ -106,7 +106,7 @@ fn with_base<T>(base: &Path, f: impl FnOnce(&OwnedFd) -> io::Result<T>) -> io::R
     })
 }
 
-fn c_path(p: &[u8]) -> io::Result<CString> {
+pub(super) fn c_path(p: &[u8]) -> io::Result<CString> {
     CString::new(p).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
 }
 
@@ -175,7 +175,7 @@ fn openat2_with(dir: &OwnedFd, rel: &str, flags: libc::c_int) -> io::Result<File
 }
 
 /// The error for a path that leaves its base.
-fn escape() -> io::Error {
+pub(super) fn escape() -> io::Error {
     io::Error::new(io::ErrorKind::PermissionDenied, EscapeError)
 }
 
@@ -206,6 +206,35 @@ fn fallback(base: &Path, rel: &str) -> io::Result<File> {
         .open(&full)?;
     if super::inside(&full, base) {
         Ok(file)
+    } else {
+        Err(escape())
+    }
+}
+
+/// Opens the directory `rel` (`""` for the base itself) strictly beneath `base` as
+/// an `O_PATH` descriptor, for the `*at` calls of [`super::tree`]. An escape fails
+/// with `PermissionDenied`, as [`open`] does.
+pub fn dir(base: &Path, rel: &str) -> io::Result<File> {
+    let rel = rel.trim_matches('/');
+    let flags = libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC;
+    if !NO_OPENAT2.load(Ordering::Relaxed) {
+        match with_base(base, |fd| openat2_with(fd, rel, flags)) {
+            Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
+                NO_OPENAT2.store(true, Ordering::Relaxed)
+            }
+            // An absolute symlink: judged by its canonical path below.
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied && was_escape(&e) => {}
+            other => return other,
+        }
+    }
+    let full = if rel.is_empty() {
+        base.to_path_buf()
+    } else {
+        base.join(rel)
+    };
+    let fd = open_dir(&full)?;
+    if super::inside(&full, base) {
+        Ok(File::from(fd))
     } else {
         Err(escape())
     }

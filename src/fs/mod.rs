@@ -3,6 +3,7 @@
 //! puts in the path.
 
 pub mod beneath;
+pub mod tree;
 
 use std::path::Path;
 

@@ -39,6 +39,7 @@ pub fn error_response(
         local: ([0, 0, 0, 0], 0).into(),
         peer: ([0, 0, 0, 0], 0).into(),
         tls: false,
+        conn: crate::handler::Conn::accepted(std::time::Instant::now()),
     };
     let cx = Cx {
         config,
@@ -158,6 +159,8 @@ pub fn blank_request() -> Request {
         framing: Framing::None,
         keep_alive: false,
         expect_continue: false,
+        head_len: 0,
+        tls: None,
     }
 }
 
@@ -200,6 +203,7 @@ mod tests {
             local: ([127, 0, 0, 1], 1).into(),
             peer: ([127, 0, 0, 1], 2).into(),
             tls: false,
+            conn: crate::handler::Conn::accepted(std::time::Instant::now()),
         };
         // target, status, body (for a `return` text)
         let cases: &[(&str, u16, Option<&str>)] = &[

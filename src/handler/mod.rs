@@ -11,6 +11,7 @@
 
 pub mod autoindex;
 pub mod charset;
+pub mod dav;
 pub mod delete;
 pub mod detail;
 pub mod error_page;
@@ -125,9 +126,50 @@ pub struct Origin {
     /// The request came over TLS (`listen ... ssl`): `$scheme` is `https`, `$https`
     /// is `on`, CGI gets `HTTPS=on`. The one place the handlers learn it.
     pub tls: bool,
+    pub conn: Conn,
+}
+
+/// The connection a request came on: `$connection`, `$connection_requests`,
+/// `$connection_time`, `$pipe`, and the age `keepalive_time` limits.
+#[derive(Debug, Clone, Copy)]
+pub struct Conn {
+    /// Connections accepted by this process before this one, plus one.
+    pub serial: u64,
+    pub opened: std::time::Instant,
+    /// Requests read on the connection, the current one included.
+    pub requests: u64,
+    /// The current request's bytes had arrived before the previous response
+    /// was finished (HTTP/1.1 pipelining).
+    pub pipelined: bool,
+}
+
+impl Conn {
+    /// A connection opened at `now`, numbered after every one before it.
+    pub fn accepted(now: std::time::Instant) -> Conn {
+        static SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        Conn {
+            serial: SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1,
+            opened: now,
+            requests: 0,
+            pipelined: false,
+        }
+    }
 }
 
 impl Origin {
+    /// A plain connection from 127.0.0.1:2 to 127.0.0.1:1, group 0: what the unit
+    /// tests route with.
+    #[cfg(test)]
+    pub fn test_loopback() -> Origin {
+        Origin {
+            group: 0,
+            local: ([127, 0, 0, 1], 1).into(),
+            peer: ([127, 0, 0, 1], 2).into(),
+            tls: false,
+            conn: Conn::accepted(std::time::Instant::now()),
+        }
+    }
+
     /// `$scheme`.
     pub fn scheme(&self) -> &'static str {
         if self.tls { "https" } else { "http" }
@@ -172,12 +214,19 @@ impl<'a> Cx<'a> {
     /// arrived on (unless `port_in_redirect off` or it is the scheme's default).
     /// `in_location`: whether the location's settings apply yet.
     pub fn redirect(&self, r: &Routed, code: u16, target: &str, in_location: bool) -> Response {
+        let url = self.absolute(r, target, in_location);
+        self.decorate(fixed_return(code, Some(&url)), r)
+    }
+
+    /// A local `target` as a redirect or `Location` header writes it: absolute
+    /// unless `absolute_redirect off` (see [`Cx::redirect`]).
+    pub fn absolute(&self, r: &Routed, target: &str, in_location: bool) -> String {
         let style = match in_location {
             true => r.location(self.config).redirect,
             false => r.server(self.config).redirect,
         };
         if !target.starts_with('/') || !style.absolute {
-            return self.decorate(fixed_return(code, Some(target)), r);
+            return target.to_string();
         }
         let server = r.server(self.config);
         let name = server
@@ -197,12 +246,11 @@ impl<'a> Cx<'a> {
         } else {
             80
         };
-        let url = if port == default_port || !style.port {
+        if port == default_port || !style.port {
             format!("{}://{host}{target}", self.origin.scheme())
         } else {
             format!("{}://{host}:{port}{target}", self.origin.scheme())
-        };
-        self.decorate(fixed_return(code, Some(&url)), r)
+        }
     }
 
     /// The error response for `status` while handling `r`.
@@ -319,6 +367,8 @@ pub(crate) fn has_handler(loc: &Location, method: Method) -> bool {
     match method {
         Method::Post | Method::Put => loc.upload_store.is_some() || !loc.cgi.is_empty(),
         Method::Get | Method::Head | Method::Delete | Method::Options => true,
+        // Only `dav_methods` serves them.
+        Method::Mkcol | Method::Copy | Method::Move => false,
     }
 }
 
@@ -330,6 +380,8 @@ pub enum Sink {
     Raw(Box<upload::RawUpload>),
     /// A multipart upload, parts streamed into the store.
     Multipart(Box<upload::MultipartUpload>),
+    /// A WebDAV PUT, streamed to a temporary file beside its target.
+    Dav(Box<dav::put::Put>),
 }
 
 impl BodySink for Sink {
@@ -338,6 +390,7 @@ impl BodySink for Sink {
             Sink::Spool(s) => s.write(data),
             Sink::Raw(r) => r.write(data),
             Sink::Multipart(m) => m.write(data),
+            Sink::Dav(p) => p.write(data),
         }
     }
 }
@@ -350,6 +403,9 @@ pub fn body_sink(config: &Config, routed: &Routed, req: &Request) -> Result<Sink
         return Ok(Sink::Spool(Spool::in_dir(
             loc.client_body_temp_path.clone(),
         )));
+    }
+    if req.method == Method::Put && loc.dav.handles(Method::Put) {
+        return dav::put::begin(loc, &routed.path, req).map(|p| Sink::Dav(Box::new(p)));
     }
     match (&loc.upload_store, req.method) {
         (Some(store), Method::Post | Method::Put) => {
@@ -392,18 +448,21 @@ pub fn process(
         }
         (body, _) => body,
     };
-    let result = match (req.method, body) {
-        (_, Sink::Raw(upload)) => upload.finish(),
-        (_, Sink::Multipart(upload)) => upload.finish(req),
-        (Method::Get | Method::Head, _) => static_file::serve(loc, &routed.path, req),
-        (Method::Delete, _) => delete::delete(loc, &routed.path, req),
-        (Method::Post | Method::Put | Method::Options, _) => Err(405),
-    };
     let cx = Cx {
         config,
         origin,
         req,
         trace: None,
+    };
+    let result = match (req.method, body) {
+        (_, Sink::Raw(upload)) => upload.finish(),
+        (_, Sink::Multipart(upload)) => upload.finish(req),
+        (_, Sink::Dav(put)) => put.finish().map(|done| dav::respond(&cx, routed, done)),
+        (m, _) if loc.dav.handles(m) => dav::serve(&cx, routed),
+        (Method::Get | Method::Head, _) => static_file::serve(loc, &routed.path, req),
+        (Method::Delete, _) => delete::delete(loc, &routed.path, req),
+        (Method::Post | Method::Put | Method::Options, _) => Err(405),
+        (Method::Mkcol | Method::Copy | Method::Move, _) => Err(405),
     };
     let resp = match result {
         Ok(resp) if resp.status == 301 && resp.get_header("Location").is_some() => {

@@ -7,12 +7,15 @@ use crate::config::{Location, Server};
 use crate::http::{Method, Request, Response};
 
 /// The methods in the order `Allow` lists them.
-const ORDER: [Method; 5] = [
+const ORDER: [Method; 8] = [
     Method::Get,
     Method::Head,
     Method::Post,
     Method::Put,
     Method::Delete,
+    Method::Mkcol,
+    Method::Copy,
+    Method::Move,
 ];
 
 /// `OPTIONS *`: the methods some location of the server serves (`None` for any
@@ -50,7 +53,8 @@ fn server_allow(server: &Server) -> String {
 }
 
 fn serves(loc: &Location, method: Method) -> bool {
-    loc.allow_methods.iter().any(|m| m == method.as_str()) && super::has_handler(loc, method)
+    loc.dav.handles(method)
+        || loc.allow_methods.iter().any(|m| m == method.as_str()) && super::has_handler(loc, method)
 }
 
 fn no_content(allow: String) -> Response {
@@ -74,12 +78,7 @@ mod tests {
     fn options(config: &Config, target: &str) -> Option<(u16, Option<String>)> {
         let raw = format!("OPTIONS {target} HTTP/1.1\r\nHost: a\r\n\r\n");
         let (req, _) = parse_head(raw.as_bytes(), 8192).unwrap().unwrap();
-        let origin = crate::handler::Origin {
-            group: 0,
-            local: ([127, 0, 0, 1], 1).into(),
-            peer: ([127, 0, 0, 1], 2).into(),
-            tls: false,
-        };
+        let origin = crate::handler::Origin::test_loopback();
         let resp = crate::handler::route(config, origin, &req).err()?.resp;
         Some((resp.status, resp.get_header("Allow").map(str::to_owned)))
     }

@@ -46,7 +46,12 @@ pub fn route(cx: &Cx, server: usize, vars: crate::vars::State) -> Result<Routed,
     let ops = &cx.config.servers[server].rewrite;
     if !ops.is_empty() {
         match rewrite::run(cx, ops, &mut r, false) {
-            Flow::Respond(resp) => return Err(Early::at(resp, r)),
+            // The server's headers (`add_header`, `expires`, `charset`) apply to
+            // its own `return`, as in nginx.
+            Flow::Respond(resp) => {
+                let resp = cx.decorate(resp, &r);
+                return Err(Early::at(resp, r));
+            }
             // nginx reruns the server's rewrites on the error page's internal
             // redirect, so a server-level `return CODE` answers its own error
             // again: the built-in page.
@@ -117,7 +122,10 @@ pub fn locate(cx: &Cx, r: &mut Routed, mut target: Target) -> Result<(), Respons
         if cx.req.method == Method::Options {
             return Err(cx.decorate(super::options::for_location(loc), r));
         }
-        if !super::method_allowed(loc, cx.req.method) || !super::has_handler(loc, cx.req.method) {
+        let method = cx.req.method;
+        if !loc.dav.handles(method)
+            && (!super::method_allowed(loc, method) || !super::has_handler(loc, method))
+        {
             return Err(super::not_allowed(cx, r));
         }
         if let Some(tf) = &loc.try_files {
@@ -297,7 +305,7 @@ fn index_file(cx: &Cx, r: &Routed, loc: &Location) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use crate::config::Config;
-    use crate::handler::{Origin, route};
+    use crate::handler::route;
     use crate::http::request::parse_head;
 
     fn config(text: &str) -> Config {
@@ -317,12 +325,7 @@ mod tests {
             }",
         );
         let slot = c.vars.iter().position(|v| v == "v").unwrap() as u16;
-        let origin = Origin {
-            group: 0,
-            local: ([127, 0, 0, 1], 1).into(),
-            peer: ([127, 0, 0, 1], 2).into(),
-            tls: false,
-        };
+        let origin = crate::handler::Origin::test_loopback();
         // target, status, $uri, $args, $v, location
         let cases = [
             ("/a/x%20y?q=1", 200, "/a/x y", Some("q=1"), "0", "/a/"),

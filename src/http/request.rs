@@ -17,6 +17,10 @@ pub enum Method {
     Delete,
     /// Answered by the server itself (`handler::options`).
     Options,
+    /// WebDAV (RFC 4918), served where `dav_methods` names them (`handler::dav`).
+    Mkcol,
+    Copy,
+    Move,
 }
 
 impl Method {
@@ -29,6 +33,9 @@ impl Method {
             "PUT" => Method::Put,
             "DELETE" => Method::Delete,
             "OPTIONS" => Method::Options,
+            "MKCOL" => Method::Mkcol,
+            "COPY" => Method::Copy,
+            "MOVE" => Method::Move,
             _ => return None,
         })
     }
@@ -41,7 +48,15 @@ impl Method {
             Method::Put => "PUT",
             Method::Delete => "DELETE",
             Method::Options => "OPTIONS",
+            Method::Mkcol => "MKCOL",
+            Method::Copy => "COPY",
+            Method::Move => "MOVE",
         }
+    }
+
+    /// A method only the WebDAV handlers serve (`dav_methods`).
+    pub fn is_dav_only(self) -> bool {
+        matches!(self, Method::Mkcol | Method::Copy | Method::Move)
     }
 }
 
@@ -77,6 +92,11 @@ pub struct Request {
     pub keep_alive: bool,
     /// `Expect: 100-continue` was sent.
     pub expect_continue: bool,
+    /// Bytes of the head as received (request line, fields, blank line).
+    pub head_len: usize,
+    /// What the connection's TLS handshake settled, for the `$ssl_*` variables;
+    /// set only when the configuration reads them (`Config::ssl_vars`).
+    pub tls: Option<std::sync::Arc<crate::vars::SslInfo>>,
 }
 
 impl Request {
@@ -207,6 +227,23 @@ pub fn parse_head(buf: &[u8], limit: usize) -> Result<Option<(Request, usize)>, 
     }
 }
 
+/// `large_client_header_buffers N SIZE`: every line of a complete `head` must fit
+/// in SIZE (`max`), as each of nginx's large buffers holds one whole line: a
+/// longer request line is 414, a longer header line 400 (nginx's "Request Header
+/// Or Cookie Too Large").
+pub fn check_line_lengths(head: &[u8], max: usize) -> Result<(), HeadError> {
+    let mut lines = head
+        .split(|&b| b == b'\n')
+        .skip_while(|l| l.is_empty() || *l == b"\r");
+    if lines.next().is_some_and(|l| l.len() > max) {
+        return Err(HeadError::UriTooLong);
+    }
+    if lines.any(|l| l.len() > max) {
+        return Err(HeadError::Bad("request header line too large"));
+    }
+    Ok(())
+}
+
 /// One httparse pass over `window`; its version errors are judged by the caller.
 #[allow(clippy::type_complexity)]
 fn parse_window(
@@ -216,7 +253,10 @@ fn parse_window(
     let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut fields);
     Ok(match req.parse(window) {
-        Ok(httparse::Status::Complete(n)) => build(&req).map(|r| Some((r, n))),
+        Ok(httparse::Status::Complete(n)) => build(&req).map(|mut r| {
+            r.head_len = n;
+            Some((r, n))
+        }),
         Ok(httparse::Status::Partial) if window.len() < limit => Ok(None),
         Ok(httparse::Status::Partial) => Err(too_long(window)),
         Err(httparse::Error::TooManyHeaders) => Err(HeadError::HeadTooLarge),
@@ -256,9 +296,11 @@ fn build(req: &httparse::Request) -> Result<Request, HeadError> {
         http11,
         keep_alive: keep_alive(headers, http11),
         expect_continue: http11 && header_has_token(headers, "expect", "100-continue"),
+        tls: None,
         headers: Fields::from_pairs(headers.iter().map(|h| (h.name, h.value))),
         host,
         framing,
+        head_len: 0,
     })
 }
 

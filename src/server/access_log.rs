@@ -25,6 +25,8 @@ pub struct Exchange<'a> {
     pub req: Option<&'a Request>,
     pub routed: Option<&'a Routed>,
     pub resp: &'a Response,
+    /// The response head's bytes (`$bytes_sent` is head and body).
+    pub head_bytes: u64,
     pub body_bytes: u64,
     pub started: Option<Instant>,
 }
@@ -56,7 +58,7 @@ impl AccessLogs {
         let done = Done {
             status: x.resp.status,
             body_bytes: x.body_bytes,
-            bytes_sent: x.body_bytes,
+            bytes_sent: x.head_bytes + x.body_bytes,
             request_time: x.started.map(|t| t.elapsed()).unwrap_or_default(),
             response: Some(x.resp),
         };

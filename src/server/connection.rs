@@ -23,11 +23,11 @@ mod cgi;
 use super::access_log::{AccessLogs, Exchange};
 use super::aio::{self, Aio, Kind};
 use super::buffer::Buffer;
-use crate::config::{Config, Server};
+use crate::config::{Config, Server, keepalive};
 use crate::filter::cache::{self, Fill};
 use crate::handler::{self, Early, Origin, Outcome, Routed, Sink};
 use crate::http::body::BodyReader;
-use crate::http::request::parse_head;
+use crate::http::request::{check_line_lengths, parse_head};
 use crate::http::status::bodiless;
 use crate::http::{Body, Framing, Method, Request, Response};
 use crate::transport::{self, Transport};
@@ -135,6 +135,10 @@ pub struct Connection {
     state: State,
     /// Requests answered on this connection (for `keepalive_requests`).
     served: u64,
+    /// The answering location's `keepalive_timeout`: how long the connection
+    /// idles after the current response, and what `Keep-Alive` announces.
+    idle: Duration,
+    idle_header: Option<Duration>,
     /// Internal redirects followed for the current request.
     redirects: u8,
     /// When the current request's head was complete (`$request_time`).
@@ -180,6 +184,7 @@ impl Connection {
             .get(origin.group)
             .map_or(0, |g| g.default_server);
         let deadline = Some(now + config.servers[server].client_header_timeout);
+        let idle = config.servers[server].keepalive.timeout;
         Connection {
             stream,
             config,
@@ -192,6 +197,8 @@ impl Connection {
             recoded: None,
             state: State::Head { started: false },
             served: 0,
+            idle,
+            idle_header: None,
             redirects: 0,
             started: now,
             server,
@@ -285,10 +292,22 @@ impl Connection {
     fn step_head(&mut self, ctx: &mut Ctx) -> Step {
         let limit = self.default_server(ctx.config).client_header_buffer_size;
         if !self.input.is_empty() {
-            match parse_head(self.input.filled(), limit) {
+            let parsed = parse_head(self.input.filled(), limit);
+            match parsed.and_then(|head| handler::dav::gate(ctx.config, head)) {
                 Ok(Some((req, n))) => {
+                    let line_max = self.default_server(ctx.config).header_line_max;
+                    if let Some(Err(e)) =
+                        line_max.map(|m| check_line_lengths(&self.input.filled()[..n], m))
+                    {
+                        self.input.consume(n);
+                        let idx = handler::server_index(ctx.config, self.origin.group, None);
+                        let resp = handler::error_response(ctx.config, idx, None, e.status());
+                        self.respond(ctx, resp, Some(&req), true);
+                        return Step::Progress;
+                    }
                     self.input.consume(n);
                     self.redirects = 0;
+                    self.origin.conn.requests += 1;
                     self.start_request(ctx, req);
                     return Step::Progress;
                 }
@@ -350,6 +369,9 @@ impl Connection {
         let has_body = req.framing != Framing::None;
         if self.redirects == 0 {
             self.started = ctx.now;
+        }
+        if ctx.config.ssl_vars {
+            req.tls = self.stream.ssl_info();
         }
         let refused = transport::admit(ctx.config, self.origin, &self.stream, &mut req);
         self.server = handler::server_index(ctx.config, self.origin.group, req.host.as_deref());
@@ -478,19 +500,24 @@ impl Connection {
             // written for this request (what is queued before it still goes).
             self.served += 1;
             self.forced_close = true;
-            self.log_response(ctx, req, &resp, routed, 0);
+            self.log_response(ctx, req, &resp, routed, (0, 0));
             self.state = State::Write { close_after: true };
             self.deadline = Some(ctx.now + self.request_server(ctx.config).send_timeout);
             return;
         }
-        let keep_alive = self.keep_alive_for(ctx, req, close);
+        let keep_alive = self.keep_alive_for(ctx, req, close, routed);
+        if keep_alive {
+            self.announce_keep_alive(&mut resp);
+        }
         self.forced_close = close;
         let head_only = req.is_some_and(|r| r.method == Method::Head) || bodiless(resp.status);
         let sent = if head_only { 0 } else { resp.body.len() };
-        self.log_response(ctx, req, &resp, routed, sent);
         self.out.drain(..self.out_pos);
         self.out_pos = 0;
+        let before = self.out.len();
         resp.write_head(&mut self.out, ctx.date, keep_alive);
+        let head = (self.out.len() - before) as u64;
+        self.log_response(ctx, req, &resp, routed, (head, sent));
         let body = std::mem::take(&mut resp.body);
         if !head_only {
             self.queue_body(ctx, body);
@@ -501,33 +528,61 @@ impl Connection {
         self.deadline = Some(ctx.now + self.request_server(ctx.config).send_timeout);
     }
 
-    /// Counts a response and decides whether the connection stays open after it.
-    fn keep_alive_for(&mut self, ctx: &Ctx, req: Option<&Request>, close: bool) -> bool {
+    /// Counts a response and decides whether the connection stays open after it,
+    /// by the keep-alive policy of the location that answered (the server's
+    /// before one is chosen); that policy's idle timeout and `Keep-Alive` header
+    /// then apply (see [`Self::announce_keep_alive`]).
+    fn keep_alive_for(
+        &mut self,
+        ctx: &Ctx,
+        req: Option<&Request>,
+        close: bool,
+        routed: Option<&Routed>,
+    ) -> bool {
         self.served += 1;
-        let server = self.request_server(ctx.config);
-        // keepalive_timeout 0 disables keep-alive (nginx).
+        let ka = match routed {
+            Some(r) => r.location(ctx.config).keepalive,
+            None => self.request_server(ctx.config).keepalive,
+        };
+        self.idle = ka.timeout;
+        self.idle_header = ka.header;
+        let Some(req) = req.filter(|r| r.keep_alive) else {
+            return false;
+        };
         !close
             && !ctx.shutting_down
-            && !server.keepalive_timeout.is_zero()
-            && req.is_some_and(|r| r.keep_alive)
-            && self.served < server.keepalive_requests
+            && ka.allows(&keepalive::Asking {
+                requests: self.served,
+                age: ctx.now.saturating_duration_since(self.origin.conn.opened),
+                post: req.method == Method::Post,
+                user_agent: req.header("user-agent").map(str::as_bytes),
+            })
     }
 
-    /// Writes the access log line for a response to a routed request.
+    /// `keepalive_timeout T HEADER_T`: tells a kept-alive client HEADER_T.
+    fn announce_keep_alive(&self, resp: &mut Response) {
+        if let Some(t) = self.idle_header {
+            resp.header("Keep-Alive", format!("timeout={}", t.as_secs()));
+        }
+    }
+
+    /// Writes the access log line for a response to a routed request: `head`
+    /// and `body` are the bytes its head and body take on the wire.
     fn log_response(
         &mut self,
         ctx: &mut Ctx,
         req: Option<&Request>,
         resp: &Response,
         routed: Option<&Routed>,
-        sent: u64,
+        (head, body): (u64, u64),
     ) {
         let exchange = Exchange {
             origin: self.origin,
             req,
             routed,
             resp,
-            body_bytes: sent,
+            head_bytes: head,
+            body_bytes: body,
             started: Some(self.started),
         };
         ctx.logs.log(ctx.config, &exchange);
@@ -642,8 +697,9 @@ impl Connection {
             // Kept alive: the next response must not wait for an ACK behind Nagle
             // (setting it also pushes out anything Nagle is holding now).
             self.set_nodelay();
+            self.origin.conn.pipelined = !self.input.is_empty();
             self.state = State::Head { started: false };
-            self.deadline = Some(ctx.now + self.request_server(ctx.config).keepalive_timeout);
+            self.deadline = Some(ctx.now + self.idle);
         }
         Step::Progress
     }

@@ -316,6 +316,7 @@ impl Worker {
             local,
             peer,
             tls: tls.is_some(),
+            conn: crate::handler::Conn::accepted(Instant::now()),
         };
         let entry = self.entries.vacant_entry();
         let key = entry.key();
@@ -329,7 +330,7 @@ impl Worker {
         }
         let transport = match tls {
             None => Transport::Plain(stream),
-            Some(tls) => match Transport::tls(stream, tls) {
+            Some(tls) => match Transport::tls(stream, &tls) {
                 Ok(t) => t,
                 Err(e) => return log::error!("TLS for {peer}: {e}"),
             },

@@ -32,8 +32,8 @@ pub enum Transport {
 impl Transport {
     /// A TLS transport with `config`'s certificates (the handshake happens as the
     /// first reads and writes go through).
-    pub fn tls(sock: TcpStream, config: Arc<rustls::ServerConfig>) -> io::Result<Self> {
-        Ok(Transport::Tls(Box::new(tls::TlsStream::new(sock, config)?)))
+    pub fn tls(sock: TcpStream, port: &crate::config::TlsPort) -> io::Result<Self> {
+        Ok(Transport::Tls(Box::new(tls::TlsStream::new(sock, port)?)))
     }
 
     pub fn socket(&self) -> &TcpStream {
@@ -88,6 +88,14 @@ impl Transport {
         match self {
             Transport::Plain(_) => None,
             Transport::Tls(t) => t.server_name(),
+        }
+    }
+
+    /// The TLS handshake's facts (`$ssl_*`); `None` on a plain connection.
+    pub fn ssl_info(&mut self) -> Option<Arc<crate::vars::SslInfo>> {
+        match self {
+            Transport::Plain(_) => None,
+            Transport::Tls(t) => t.ssl_info(),
         }
     }
 

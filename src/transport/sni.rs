@@ -3,6 +3,11 @@
 //! selector `Host` uses (`config::server_names::select`: exact `server_name`,
 //! longest leading wildcard, longest trailing wildcard, first matching regex,
 //! default server). A client that sends no SNI gets the default server's.
+//!
+//! As in nginx, a server of the address that has no certificate of its own (its
+//! `listen` lacks `ssl`) is served with the default server's, and a server with
+//! `ssl_reject_handshake on` gets none: the handshake is refused
+//! ([`SniResolver::rejects`] tells the transport to answer unrecognized_name).
 
 use std::sync::Arc;
 
@@ -19,7 +24,10 @@ pub struct SniServer {
     pub names: Vec<String>,
     /// Its `~` names, compiled, as in `Server::name_regexes`.
     pub regexes: Vec<NameRegex>,
-    pub key: Arc<CertifiedKey>,
+    /// `None`: it has none (the default server's is used), or it rejects.
+    pub key: Option<Arc<CertifiedKey>>,
+    /// `ssl_reject_handshake on`.
+    pub reject: bool,
 }
 
 /// The certificates of one listen address, one per server.
@@ -47,12 +55,36 @@ impl SniResolver {
         });
         server_names::select(candidates, self.default, name).server
     }
+
+    /// Whether a handshake for `name` (lower-case; `None`: no SNI) is refused.
+    pub fn rejects(&self, name: Option<&str>) -> bool {
+        self.servers
+            .get(self.select(name))
+            .is_some_and(|s| s.reject)
+    }
+
+    /// Whether any server of the address refuses handshakes.
+    pub fn any_rejects(&self) -> bool {
+        self.servers.iter().any(|s| s.reject)
+    }
+
+    /// The certificate for `name`; `None` when the handshake is refused.
+    fn key_for(&self, name: Option<&str>) -> Option<Arc<CertifiedKey>> {
+        let s = self.servers.get(self.select(name))?;
+        if s.reject {
+            return None;
+        }
+        let key = s
+            .key
+            .as_ref()
+            .or_else(|| self.servers.get(self.default)?.key.as_ref())?;
+        Some(Arc::clone(key))
+    }
 }
 
 impl ResolvesServerCert for SniResolver {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
         let name = hello.server_name().map(str::to_ascii_lowercase);
-        let i = self.select(name.as_deref());
-        self.servers.get(i).map(|s| Arc::clone(&s.key))
+        self.key_for(name.as_deref())
     }
 }

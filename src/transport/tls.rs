@@ -17,7 +17,13 @@ use std::os::unix::io::AsRawFd;
 use std::sync::Arc;
 
 use mio::net::TcpStream;
-use rustls::{ServerConfig, ServerConnection};
+use rustls::{HandshakeKind, ServerConnection};
+
+use super::sni::SniResolver;
+use crate::config::TlsPort;
+
+use crate::vars::SslInfo;
+use crate::vars::ssl::{cipher_name, group_name, protocol_name};
 
 /// The first byte of a TLS handshake record (a ClientHello).
 const HANDSHAKE_RECORD: u8 = 0x16;
@@ -28,6 +34,9 @@ enum Mode {
     /// Nothing received yet.
     Detect,
     Tls,
+    /// The handshake was refused (`ssl_reject_handshake`): our alert is sent,
+    /// nothing else goes out.
+    Rejected,
     /// The first bytes were not a TLS record: plain HTTP sent to a TLS port.
     PlainHttp,
 }
@@ -40,17 +49,23 @@ pub struct TlsStream {
     eof: bool,
     /// Our close_notify is queued (sent once, on shutdown or drop).
     closing: bool,
+    /// The handshake's facts for `$ssl_*`, learnt on first asking.
+    info: Option<Arc<SslInfo>>,
+    /// The address's resolver, when some server of it refuses handshakes.
+    rejects: Option<Arc<SniResolver>>,
 }
 
 impl TlsStream {
-    pub fn new(sock: TcpStream, config: Arc<ServerConfig>) -> io::Result<Self> {
-        let conn = ServerConnection::new(config).map_err(io::Error::other)?;
+    pub fn new(sock: TcpStream, port: &TlsPort) -> io::Result<Self> {
+        let conn = ServerConnection::new(Arc::clone(&port.config)).map_err(io::Error::other)?;
         Ok(TlsStream {
             sock,
             conn,
             mode: Mode::Detect,
             eof: false,
             closing: false,
+            info: None,
+            rejects: port.sni.any_rejects().then(|| Arc::clone(&port.sni)),
         })
     }
 
@@ -65,6 +80,32 @@ impl TlsStream {
     /// The name the client sent in SNI, once the handshake has read it.
     pub fn server_name(&self) -> Option<&str> {
         self.conn.server_name()
+    }
+
+    /// What the handshake settled (`None` before it is done, or on plain HTTP).
+    /// Learnt once and shared by the connection's requests.
+    pub fn ssl_info(&mut self) -> Option<Arc<SslInfo>> {
+        if self.mode != Mode::Tls || self.conn.is_handshaking() {
+            return None;
+        }
+        let conn = &self.conn;
+        let info = self.info.get_or_insert_with(|| {
+            Arc::new(SslInfo {
+                protocol: conn.protocol_version().and_then(protocol_name),
+                cipher: conn
+                    .negotiated_cipher_suite()
+                    .and_then(|s| cipher_name(s.suite())),
+                server_name: conn.server_name().map(Into::into),
+                reused: conn.handshake_kind() == Some(HandshakeKind::Resumed),
+                curve: conn
+                    .negotiated_key_exchange_group()
+                    .and_then(|g| group_name(g.name())),
+                alpn: conn
+                    .alpn_protocol()
+                    .map(|p| String::from_utf8_lossy(p).into()),
+            })
+        });
+        Some(Arc::clone(info))
     }
 
     /// Looks at the first byte without taking it (as nginx does): a handshake
@@ -121,7 +162,7 @@ impl TlsStream {
     /// Writes queued TLS records (handshake messages, alerts, application data)
     /// until none are left or the socket would block.
     pub fn flush(&mut self) -> io::Result<()> {
-        if self.mode == Mode::PlainHttp {
+        if matches!(self.mode, Mode::PlainHttp | Mode::Rejected) {
             return Ok(());
         }
         while self.conn.wants_write() {
@@ -147,8 +188,10 @@ impl TlsStream {
     /// Takes plaintext into rustls, to be sent as records. Returns how much was
     /// taken; `WouldBlock` when rustls's buffer is full and the socket is too.
     pub fn send(&mut self, buf: &[u8], flags: libc::c_int) -> io::Result<usize> {
-        if self.mode != Mode::Tls {
-            return super::send(&self.sock, buf, flags);
+        match self.mode {
+            Mode::Tls => {}
+            Mode::Rejected => return Err(io::ErrorKind::BrokenPipe.into()),
+            _ => return super::send(&self.sock, buf, flags),
         }
         self.flush_some()?;
         let n = self.conn.writer().write(buf)?;
@@ -166,6 +209,24 @@ impl TlsStream {
             self.conn.send_close_notify();
             let _ = self.flush();
         }
+    }
+
+    /// Whether a failed handshake is one `ssl_reject_handshake` refused: its SNI
+    /// name (which rustls keeps even then) selects a refusing server, and so no
+    /// certificate was found.
+    fn refused(&self, e: &rustls::Error) -> bool {
+        let Some(sni) = &self.rejects else {
+            return false;
+        };
+        matches!(e, rustls::Error::General(_)) && sni.rejects(self.conn.server_name())
+    }
+
+    /// Answers a refused handshake as nginx does: a fatal unrecognized_name alert
+    /// (in place of rustls's access_denied, which is dropped unsent).
+    fn reject(&mut self) {
+        const ALERT: [u8; 7] = [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 112];
+        self.mode = Mode::Rejected;
+        let _ = (&self.sock).write(&ALERT);
     }
 
     /// Reads ciphertext and processes it until plaintext comes out, the socket
@@ -192,8 +253,12 @@ impl TlsStream {
             }
             let handshaking = self.conn.is_handshaking();
             if let Err(e) = self.conn.process_new_packets() {
-                // rustls has queued the alert that says why: send it, then fail.
-                let _ = self.flush();
+                if handshaking && self.refused(&e) {
+                    self.reject();
+                } else {
+                    // rustls has queued the alert that says why: send it, then fail.
+                    let _ = self.flush();
+                }
                 return Err(io::Error::new(io::ErrorKind::InvalidData, e));
             }
             if handshaking && !self.conn.is_handshaking() {
@@ -210,6 +275,7 @@ impl Read for TlsStream {
         }
         match self.mode {
             Mode::PlainHttp => (&self.sock).read(buf),
+            Mode::Rejected => Ok(0),
             _ => self.read_tls(buf),
         }
     }

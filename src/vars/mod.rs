@@ -8,10 +8,12 @@
 //! a `file:line:col` error, as nginx's "unknown variable".
 
 mod pattern;
+pub mod ssl;
 mod template;
 mod value;
 
 pub use pattern::{Pattern, from_pcre};
+pub use ssl::{SslInfo, SslVar};
 pub use template::{Captures, Escape, Template};
 pub use value::{Done, Env, State};
 
@@ -59,8 +61,14 @@ pub enum Var {
     RequestId,
     Pid,
     Hostname,
+    Connection,
+    ConnectionRequests,
+    ConnectionTime,
+    Pipe,
     /// `$0`..`$9`: the last regex match's captures.
     Capture(u8),
+    /// `$ssl_*`: what the connection's TLS handshake settled.
+    Ssl(SslVar),
     /// A `set` variable or a named capture: a slot in the request's [`State`].
     User(u16),
     /// A name not known yet; [`link`] turns it into `User` or an error.
@@ -103,6 +111,10 @@ const NAMES: &[(&str, Var)] = &[
     ("request_id", Var::RequestId),
     ("pid", Var::Pid),
     ("hostname", Var::Hostname),
+    ("connection", Var::Connection),
+    ("connection_requests", Var::ConnectionRequests),
+    ("connection_time", Var::ConnectionTime),
+    ("pipe", Var::Pipe),
 ];
 
 impl Var {
@@ -110,6 +122,9 @@ impl Var {
     pub fn named(name: &str, pos: &Pos) -> Var {
         if let Some((_, v)) = NAMES.iter().find(|(n, _)| *n == name) {
             return v.clone();
+        }
+        if let Some((_, v)) = ssl::NAMES.iter().find(|(n, _)| *n == name) {
+            return Var::Ssl(*v);
         }
         let param = |p: &str| name.strip_prefix(p).filter(|s| !s.is_empty());
         if let Some(h) = param("http_") {
@@ -199,6 +214,9 @@ mod tests {
             ("cookie_sid", Var::Cookie("sid".into())),
             ("1", Var::Capture(1)),
             ("0", Var::Capture(0)),
+            ("ssl_protocol", Var::Ssl(SslVar::Protocol)),
+            ("ssl_server_name", Var::Ssl(SslVar::ServerName)),
+            ("ssl_session_reused", Var::Ssl(SslVar::SessionReused)),
         ];
         for (name, want) in cases {
             assert_eq!(Var::named(name, &pos()), want, "{name}");

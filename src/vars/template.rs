@@ -310,12 +310,7 @@ mod tests {
         std::fs::write(&file, "server { listen 127.0.0.1:1; }").unwrap();
         let config = crate::config::load(&file, dir.path()).unwrap();
         let req = crate::handler::error_page::blank_request();
-        let origin = crate::handler::Origin {
-            group: 0,
-            local: ([127, 0, 0, 1], 1).into(),
-            peer: ([127, 0, 0, 1], 2).into(),
-            tls: false,
-        };
+        let origin = crate::handler::Origin::test_loopback();
         let mut state = super::super::State::default();
         state.captures = vec!["a?b c".into(), "a?b c".into()];
         let env = Env {

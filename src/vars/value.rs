@@ -153,6 +153,13 @@ impl Env<'_> {
             Var::RequestId => out.push_str(self.state.request_id()),
             Var::Pid => push_num(out, std::process::id()),
             Var::Hostname => out.push_str(hostname()),
+            Var::Connection => push_num(out, self.origin.conn.serial),
+            Var::ConnectionRequests => push_num(out, self.origin.conn.requests),
+            Var::ConnectionTime => {
+                let t = self.origin.conn.opened.elapsed();
+                let _ = write!(out, "{}.{:03}", t.as_secs(), t.subsec_millis());
+            }
+            Var::Pipe => out.push(if self.origin.conn.pipelined { 'p' } else { '.' }),
             Var::Capture(n) => {
                 return push(
                     out,
@@ -160,6 +167,7 @@ impl Env<'_> {
                 );
             }
             Var::User(slot) => return push(out, self.state.user(*slot)),
+            Var::Ssl(v) => return self.req.tls.as_deref().is_some_and(|i| i.value(*v, out)),
             Var::Unlinked(_) => return false,
         }
         true
@@ -234,13 +242,11 @@ fn cookie<'r>(req: &'r Request, name: &str) -> Option<&'r str> {
 
 /// The request head's size as received (line, fields, CRLFs) plus the body's.
 fn request_length(req: &Request) -> u64 {
-    let line = req.method.as_str().len() + req.target.len() + 8 + 4;
-    let fields: usize = req.headers.iter().map(|(n, v)| n.len() + v.len() + 4).sum();
     let body = match req.framing {
         Framing::Length(n) => n,
         _ => 0,
     };
-    (line + fields + 2) as u64 + body
+    req.head_len as u64 + body
 }
 
 /// `2026-11-22T15:46:02+00:00`.
@@ -316,6 +322,8 @@ mod tests {
             framing: Framing::None,
             keep_alive: true,
             expect_continue: false,
+            head_len: 0,
+            tls: None,
         };
         assert_eq!(cookie(&req, "theme"), Some("dark"));
         assert_eq!(cookie(&req, "nope"), None);
@@ -333,12 +341,7 @@ mod tests {
         std::fs::write(&file, "server { listen 127.0.0.1:1; }").unwrap();
         let config = crate::config::load(&file, dir.path()).unwrap();
         let req = crate::handler::error_page::blank_request();
-        let origin = Origin {
-            group: 0,
-            local: ([127, 0, 0, 1], 1).into(),
-            peer: ([127, 0, 0, 1], 2).into(),
-            tls: false,
-        };
+        let origin = crate::handler::Origin::test_loopback();
         let state = State::default();
         // $args, $is_args
         for (args, is_args) in [(None, ""), (Some(""), ""), (Some("a=1"), "?")] {

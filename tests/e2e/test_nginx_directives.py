@@ -566,3 +566,142 @@ def test_log_not_found_like_nginx(webserv, tmp_path):
     assert wait_until(lambda: line in ws.output())
     for log in (ng.error_log(), ws.output()):
         assert "quiet/missing.txt" not in log
+
+
+# ------------------------------------------------------------------- keep-alive
+
+
+def exchange(port, data, timeout=3.0):
+    """Sends `data` on one connection, reads until the server closes or goes
+    quiet for `timeout`; (bytes, whether it closed)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(data)
+        got = b""
+        try:
+            while chunk := s.recv(65536):
+                got += chunk
+        except socket.timeout:
+            return got, False
+    return got, True
+
+
+KEEPALIVE_BLOCK = """
+log_format conn '$uri $connection_requests $pipe $request_length $bytes_sent $body_bytes_sent';
+server {
+    listen 127.0.0.1:{port}; root {root};
+    access_log {logs}/conn.log conn;
+    keepalive_requests 2;
+    keepalive_timeout 30 9;
+    location /r/ { keepalive_requests 4; keepalive_timeout 30s; }
+    location /safari/ { keepalive_disable safari; }
+    location /zero/ { keepalive_timeout 0; }
+}
+"""
+
+
+def test_keepalive_per_location_and_connection_variables_like_nginx(webserv, tmp_path):
+    root = site(tmp_path, ["a.txt", "r/a.txt", "safari/a.txt", "zero/a.txt"])
+    ws_logs, ng_logs = tmp_path / "ws-logs", tmp_path / "ng-logs"
+    ws_logs.mkdir()
+    ng_logs.mkdir()
+    ws = webserv(KEEPALIVE_BLOCK, prefix=tmp_path, root=root, logs=ws_logs)
+    ng = start_nginx(tmp_path / "nginx", KEEPALIVE_BLOCK, root=root, logs=ng_logs)
+    STARTED.append(ng)
+
+    def req(path, ua="", last=False):
+        extra = "Connection: close\r\n" if last else ""
+        return f"GET {path} HTTP/1.1\r\nHost: localhost\r\nUser-Agent: {ua}\r\n{extra}\r\n".encode()
+
+    safari = "Mac OS X Safari/7534.48.3"
+    cases = [
+        # keepalive_requests 2 at the server: the second response closes.
+        (req("/a.txt") * 3, 2, True),
+        # the location's 4 applies to the requests it answers
+        (req("/r/a.txt") * 5, 4, True),
+        (req("/safari/a.txt", safari), 1, True),
+        (req("/safari/a.txt"), 1, False),
+        (req("/zero/a.txt"), 1, True),
+    ]
+    for srv in (ng, ws):
+        for data, answers, closes in cases:
+            got, closed = exchange(srv.port, data, timeout=1.5)
+            assert got.count(b"HTTP/1.1 200") == answers, (srv, data, got)
+            assert closed == closes, (srv, data, got)
+        # the second argument of the server's keepalive_timeout is announced
+        got, _ = exchange(srv.port, req("/a.txt", last=False), timeout=1)
+        assert b"\r\nKeep-Alive: timeout=9\r\n" in got, got
+        assert b"\r\nConnection: keep-alive\r\n" in got, got
+        # a location that sets only the idle time keeps the outer header value
+        got, _ = exchange(srv.port, req("/r/a.txt"), timeout=1)
+        assert b"\r\nKeep-Alive: timeout=9\r\n" in got, got
+        # no header when the connection closes
+        got, _ = exchange(srv.port, req("/zero/a.txt"), timeout=1)
+        assert b"Keep-Alive:" not in got and b"\r\nConnection: close\r\n" in got, got
+    # $connection_requests counts, $pipe tells pipelined requests, the byte
+    # counts are those on the wire: $request_length what the client sent,
+    # $bytes_sent the whole response it received.
+    first = {}
+    for name, srv in (("ng", ng), ("ws", ws)):
+        sock = socket.create_connection(("127.0.0.1", srv.port), timeout=3)
+        sock.sendall(req("/r/a.txt"))
+        first[name] = sock.recv(65536)
+        sock.sendall(req("/r/a.txt") + req("/r/a.txt", last=True))
+        rest = b""
+        while chunk := sock.recv(65536):
+            rest += chunk
+        sock.close()
+        assert rest.count(b"HTTP/1.1 200") == 2
+
+    def lines(d):
+        path = d / "conn.log"
+        assert wait_until(lambda: path.exists() and len(path.read_text().splitlines()) >= 15)
+        return path.read_text().splitlines()
+
+    logs = {"ng": lines(ng_logs), "ws": lines(ws_logs)}
+    # everything but $bytes_sent (the Server header differs) is the same
+    same = {n: [r.split()[:4] + r.split()[5:] for r in rows] for n, rows in logs.items()}
+    assert same["ws"] == same["ng"]
+    for name, rows in logs.items():
+        last3 = [r.split() for r in rows[-3:]]
+        assert [r[1:3] for r in last3] == [["1", "."], ["2", "."], ["3", "p"]], rows
+        assert last3[0][3] == str(len(req("/r/a.txt")))
+        assert last3[2][3] == str(len(req("/r/a.txt", last=True)))
+        assert last3[0][4] == str(len(first[name])), (name, first[name])
+
+
+HEADER_BUFFERS_BLOCK = """
+client_header_buffer_size 128;
+connection_pool_size 128;
+server {
+    listen 127.0.0.1:{port};
+    large_client_header_buffers 4 256;
+    add_header X-URI $uri;
+    add_header X-Foo $http_x_foo;
+    return 204;
+}
+"""
+
+
+def test_large_client_header_buffers_like_nginx(webserv, tmp_path):
+    """Each line must fit in one large buffer (SIZE): a longer request line is
+    414, a longer header line 400; lines that fit may add up past
+    client_header_buffer_size. A server-level `return` gets the server's
+    add_header, as in nginx."""
+    ws, ng = both(webserv, tmp_path, HEADER_BUFFERS_BLOCK)
+    fits = "1234567890" * 20
+    cases = [
+        (f"GET / HTTP/1.0\r\nX-Foo: foo{fits}bar\r\n\r\n", 204, f"foo{fits}bar"),
+        (f"GET /{fits} HTTP/1.0\r\n\r\n", 204, None),
+        (f"GET / HTTP/1.0\r\nA: {fits}\r\nB: {fits}\r\nX-Foo: x\r\n\r\n", 204, "x"),
+        (f"GET /{fits}{fits} HTTP/1.0\r\n\r\n", 414, None),
+        (f"GET / HTTP/1.0\r\nX-Foo: {fits}{fits}\r\n\r\n", 400, None),
+    ]
+    for srv in (ng, ws):
+        for data, status, foo in cases:
+            got, _ = exchange(srv.port, data.encode(), timeout=3)
+            head = got.split(b"\r\n\r\n")[0].decode("latin-1")
+            assert head.startswith(f"HTTP/1.1 {status} "), (srv, data, head)
+            if status == 204:
+                assert f"\r\nX-URI: /" in head, head
+            if foo:
+                assert f"\r\nX-Foo: {foo}\r\n" in head + "\r\n", head

@@ -42,8 +42,8 @@ fn not_allowed_in_server_context() {
 #[test]
 fn not_allowed_in_location_context() {
     fails(
-        "server { listen 80; location / { keepalive_timeout 5s; } }",
-        "t.conf:1:34: \"keepalive_timeout\" is not allowed in location context",
+        "server { listen 80; location / { client_header_timeout 5s; } }",
+        "t.conf:1:34: \"client_header_timeout\" is not allowed in location context",
     );
 }
 

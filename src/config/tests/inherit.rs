@@ -98,8 +98,8 @@ fn defaults_when_nothing_is_set() {
     assert_eq!(s.client_header_timeout, secs(60));
     assert_eq!(s.client_body_timeout, secs(60));
     assert_eq!(s.send_timeout, secs(60));
-    assert_eq!(s.keepalive_timeout, secs(75));
-    assert_eq!(s.keepalive_requests, 1000);
+    assert_eq!(s.keepalive.timeout, secs(75));
+    assert_eq!(s.keepalive.requests, 1000);
     let l = loc(&c, 0, "/");
     assert_eq!(l.root, PathBuf::from("/p/www"));
     assert_eq!(l.index, ["index.html"]);
@@ -128,8 +128,8 @@ fn server_level_limits_inherit_from_main() {
         "keepalive_timeout 5s; client_header_buffer_size 1k;\n\
          server { listen 80; keepalive_timeout 10s; } server { listen 81; }",
     );
-    assert_eq!(c.servers[0].keepalive_timeout, Duration::from_secs(10));
-    assert_eq!(c.servers[1].keepalive_timeout, Duration::from_secs(5));
+    assert_eq!(c.servers[0].keepalive.timeout, Duration::from_secs(10));
+    assert_eq!(c.servers[1].keepalive.timeout, Duration::from_secs(5));
     assert_eq!(c.servers[1].client_header_buffer_size, 1024);
 }
 

@@ -5,8 +5,8 @@
 //! `ECDHE`, `AESGCM`, ...) add every suite they describe; `!X`, `-X` remove. Names
 //! of real OpenSSL suites that rustls does not implement (CBC, DHE, RSA key
 //! exchange, ...) are skipped, since rustls offers nothing weaker in their place;
-//! a word that is no cipher name at all is an error, and so is a list that leaves
-//! no suite.
+//! a word that is no cipher name at all is skipped with a warning (OpenSSL skips
+//! it silently); a list that leaves no suite is an error.
 
 use rustls::SupportedCipherSuite;
 use rustls::crypto::ring::cipher_suite as cs;
@@ -133,8 +133,11 @@ pub fn parse(arg: &Arg) -> Result<Vec<SupportedCipherSuite>, ConfigError> {
             _ => (false, word),
         };
         let Some(selected) = select(name) else {
-            let msg = format!("unknown cipher \"{word}\" in \"ssl_ciphers\"");
-            return Err(ConfigError::at(&arg.1, msg));
+            // OpenSSL skips a word it does not know (nginx says nothing); only a
+            // list that selects nothing fails.
+            let msg = format!("unknown cipher \"{word}\" in \"ssl_ciphers\" ignored");
+            super::warn(&arg.1, &msg);
+            continue;
         };
         for s in selected {
             if remove {
@@ -229,17 +232,25 @@ mod tests {
                 "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
             ]
         );
-        assert_eq!(
-            names("CHACHA20+ECDSA").unwrap_err(),
-            "t.conf:1:13: unknown cipher \"CHACHA20+ECDSA\" in \"ssl_ciphers\""
+        assert!(
+            names("CHACHA20+ECDSA")
+                .unwrap_err()
+                .contains("selects no supported cipher")
         );
     }
 
     #[test]
-    fn rejects_unknown_words_and_empty_selections() {
+    fn skips_unknown_words_and_rejects_empty_selections() {
+        // As OpenSSL: an unknown word is skipped while others select suites.
         assert_eq!(
-            names("HIGH:FAST").unwrap_err(),
-            "t.conf:1:13: unknown cipher \"FAST\" in \"ssl_ciphers\""
+            names("ECCdraft:ECDHE-RSA-AES128-GCM-SHA256").unwrap(),
+            ["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"]
+        );
+        assert_eq!(names("HIGH:FAST").unwrap().len(), 6);
+        assert!(
+            names("FAST")
+                .unwrap_err()
+                .contains("selects no supported cipher")
         );
         let err = names("AES128-SHA:DHE-RSA-AES128-GCM-SHA256").unwrap_err();
         assert!(err.starts_with("t.conf:1:13: \"ssl_ciphers\" selects no supported cipher"));

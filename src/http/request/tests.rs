@@ -216,3 +216,26 @@ fn leading_empty_lines_are_skipped() {
         .unwrap();
     assert_eq!(req.target, "/");
 }
+
+#[test]
+fn line_lengths_within_large_buffers() {
+    let long = "1234567890".repeat(20);
+    let cases: &[(String, Option<u16>)] = &[
+        ("GET / HTTP/1.0\r\nHost: a\r\n\r\n".into(), None),
+        (
+            format!("GET /{long} HTTP/1.0\r\nHost: a\r\n\r\n"),
+            Some(414),
+        ),
+        (
+            format!("GET / HTTP/1.0\r\nX-Foo: {long}\r\n\r\n"),
+            Some(400),
+        ),
+        (format!("\r\nGET / HTTP/1.0\nX: {}\n\n", &long[..190]), None),
+    ];
+    for (head, want) in cases {
+        let got = check_line_lengths(head.as_bytes(), 200)
+            .err()
+            .map(|e| e.status());
+        assert_eq!(got, *want, "{head:?}");
+    }
+}

@@ -274,12 +274,18 @@ impl Connection {
         if head_only {
             run.encode = None;
         }
-        let keep_alive = self.keep_alive_for(ctx, Some(req), false) && relay != Relay::UntilClose;
+        let keep_alive =
+            self.keep_alive_for(ctx, Some(req), false, Some(routed)) && relay != Relay::UntilClose;
+        if keep_alive {
+            self.announce_keep_alive(&mut resp);
+        }
         let sent = if head_only { 0 } else { length.unwrap_or(0) };
-        self.log_response(ctx, Some(req), &resp, Some(routed), sent);
         self.out.drain(..self.out_pos);
         self.out_pos = 0;
+        let before = self.out.len();
         resp.write_head_framed(&mut self.out, ctx.date, keep_alive, framing);
+        let head = (self.out.len() - before) as u64;
+        self.log_response(ctx, Some(req), &resp, Some(routed), (head, sent));
         run.close_after = !keep_alive;
         run.relay = Some(relay);
         self.relay_body(run, relay, rest);

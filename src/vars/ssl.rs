@@ -1,0 +1,158 @@
+//! nginx's `$ssl_*` variables: what a TLS connection settled in its handshake
+//! ([`SslInfo`], learnt once per connection, see `transport::Transport::ssl_info`)
+//! and which of it each variable shows ([`SslVar`]). On a plain connection they
+//! have no value (empty, as nginx's "not found").
+
+/// One `$ssl_*` variable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SslVar {
+    /// `$ssl_protocol`: `TLSv1.2` or `TLSv1.3`.
+    Protocol,
+    /// `$ssl_cipher`: OpenSSL's name of the suite.
+    Cipher,
+    /// `$ssl_server_name`: the SNI name.
+    ServerName,
+    /// `$ssl_session_reused`: `r` for a resumed session, else `.`.
+    SessionReused,
+    /// `$ssl_curve`: OpenSSL's name of the key-exchange group.
+    Curve,
+    /// `$ssl_alpn_protocol`.
+    AlpnProtocol,
+}
+
+/// The names, without `$`.
+pub const NAMES: &[(&str, SslVar)] = &[
+    ("ssl_protocol", SslVar::Protocol),
+    ("ssl_cipher", SslVar::Cipher),
+    ("ssl_server_name", SslVar::ServerName),
+    ("ssl_session_reused", SslVar::SessionReused),
+    ("ssl_curve", SslVar::Curve),
+    ("ssl_alpn_protocol", SslVar::AlpnProtocol),
+];
+
+/// What one TLS handshake settled.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SslInfo {
+    pub protocol: Option<&'static str>,
+    pub cipher: Option<&'static str>,
+    pub server_name: Option<Box<str>>,
+    pub reused: bool,
+    pub curve: Option<&'static str>,
+    pub alpn: Option<Box<str>>,
+}
+
+impl SslInfo {
+    /// Appends `var`'s value to `out`; `false` when it has none.
+    pub fn value(&self, var: SslVar, out: &mut String) -> bool {
+        let v: Option<&str> = match var {
+            SslVar::Protocol => self.protocol,
+            SslVar::Cipher => self.cipher,
+            SslVar::ServerName => self.server_name.as_deref(),
+            SslVar::SessionReused => Some(if self.reused { "r" } else { "." }),
+            SslVar::Curve => self.curve,
+            SslVar::AlpnProtocol => self.alpn.as_deref(),
+        };
+        match v {
+            Some(v) => {
+                out.push_str(v);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// OpenSSL's name of a cipher suite (`SSL_CIPHER_get_name`).
+pub fn cipher_name(suite: rustls::CipherSuite) -> Option<&'static str> {
+    use rustls::CipherSuite as C;
+    Some(match suite {
+        C::TLS13_AES_128_GCM_SHA256 => "TLS_AES_128_GCM_SHA256",
+        C::TLS13_AES_256_GCM_SHA384 => "TLS_AES_256_GCM_SHA384",
+        C::TLS13_CHACHA20_POLY1305_SHA256 => "TLS_CHACHA20_POLY1305_SHA256",
+        C::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 => "ECDHE-ECDSA-AES128-GCM-SHA256",
+        C::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 => "ECDHE-RSA-AES128-GCM-SHA256",
+        C::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384 => "ECDHE-ECDSA-AES256-GCM-SHA384",
+        C::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384 => "ECDHE-RSA-AES256-GCM-SHA384",
+        C::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256 => "ECDHE-ECDSA-CHACHA20-POLY1305",
+        C::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256 => "ECDHE-RSA-CHACHA20-POLY1305",
+        _ => return None,
+    })
+}
+
+/// OpenSSL's short name of a key-exchange group (what nginx's `$ssl_curve` shows).
+pub fn group_name(group: rustls::NamedGroup) -> Option<&'static str> {
+    use rustls::NamedGroup as G;
+    Some(match group {
+        G::X25519 => "X25519",
+        G::secp256r1 => "prime256v1",
+        G::secp384r1 => "secp384r1",
+        G::secp521r1 => "secp521r1",
+        G::X448 => "X448",
+        _ => return None,
+    })
+}
+
+/// `TLSv1.2` / `TLSv1.3`, as OpenSSL's `SSL_get_version`.
+pub fn protocol_name(v: rustls::ProtocolVersion) -> Option<&'static str> {
+    use rustls::ProtocolVersion as P;
+    Some(match v {
+        P::TLSv1_2 => "TLSv1.2",
+        P::TLSv1_3 => "TLSv1.3",
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_by_variable() {
+        let info = SslInfo {
+            protocol: Some("TLSv1.3"),
+            cipher: Some("TLS_AES_128_GCM_SHA256"),
+            server_name: Some("example.com".into()),
+            reused: false,
+            curve: Some("X25519"),
+            alpn: None,
+        };
+        let cases = [
+            (SslVar::Protocol, Some("TLSv1.3")),
+            (SslVar::Cipher, Some("TLS_AES_128_GCM_SHA256")),
+            (SslVar::ServerName, Some("example.com")),
+            (SslVar::SessionReused, Some(".")),
+            (SslVar::Curve, Some("X25519")),
+            (SslVar::AlpnProtocol, None),
+        ];
+        for (var, want) in cases {
+            let mut out = String::new();
+            assert_eq!(info.value(var, &mut out), want.is_some(), "{var:?}");
+            assert_eq!(out, want.unwrap_or(""), "{var:?}");
+        }
+        let resumed = SslInfo {
+            reused: true,
+            ..SslInfo::default()
+        };
+        let mut out = String::new();
+        assert!(resumed.value(SslVar::SessionReused, &mut out));
+        assert_eq!(out, "r");
+    }
+
+    #[test]
+    fn openssl_names() {
+        use rustls::{CipherSuite as C, NamedGroup as G, ProtocolVersion as P};
+        assert_eq!(
+            cipher_name(C::TLS13_AES_256_GCM_SHA384),
+            Some("TLS_AES_256_GCM_SHA384")
+        );
+        assert_eq!(
+            cipher_name(C::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256),
+            Some("ECDHE-RSA-AES128-GCM-SHA256")
+        );
+        assert_eq!(cipher_name(C::TLS_RSA_WITH_AES_128_CBC_SHA), None);
+        assert_eq!(group_name(G::secp256r1), Some("prime256v1"));
+        assert_eq!(group_name(G::FFDHE2048), None);
+        assert_eq!(protocol_name(P::TLSv1_2), Some("TLSv1.2"));
+        assert_eq!(protocol_name(P::TLSv1_1), None);
+    }
+}
