@@ -35,13 +35,32 @@ pub struct CharsetMap {
     pub back: Table,
 }
 
-/// Every `charset_map` of the configuration.
+/// Every `charset_map` of the configuration, and every charset name it knows.
 #[derive(Debug, Clone, Default)]
 pub struct CharsetMaps {
     pub maps: Vec<CharsetMap>,
+    /// The names of the maps and of the fixed `charset` and `source_charset`
+    /// values, each as first written (compared case-insensitively). A response
+    /// naming a charset outside them is never recoded.
+    names: Vec<String>,
 }
 
 impl CharsetMaps {
+    /// Adds `name` to the known charsets.
+    pub fn declare(&mut self, name: &str) {
+        if self.spelling(name).is_none() {
+            self.names.push(name.to_string());
+        }
+    }
+
+    /// `name` as first declared, if it is known.
+    pub fn spelling(&self, name: &str) -> Option<&str> {
+        self.names
+            .iter()
+            .find(|n| n.eq_ignore_ascii_case(name))
+            .map(String::as_str)
+    }
+
     /// The table recoding `src` into `dst` (names compared case-insensitively).
     pub fn table(&self, src: &str, dst: &str) -> Option<&Table> {
         self.maps.iter().find_map(|m| {
@@ -65,6 +84,8 @@ impl CharsetMaps {
             );
             return Err(ConfigError::at(&d.pos, msg));
         }
+        self.declare(&map.from);
+        self.declare(&map.to);
         self.maps.push(map);
         Ok(())
     }

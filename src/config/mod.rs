@@ -13,6 +13,7 @@
 
 mod build;
 mod caching;
+pub mod charset;
 pub mod charset_map;
 mod check;
 mod compat;

@@ -1,7 +1,8 @@
-//! Response body filters. One so far: compression (gzip, brotli, zstd), applied to
-//! any response on its way to the connection, whoever produced it: the static
-//! handler, error pages, directory listings, CGI output (see
-//! `server::connection::cgi`), and the upstream responses to come.
+//! Response body filters: compression (gzip, brotli, zstd), applied to any response
+//! on its way to the connection, whoever produced it: the static handler, error
+//! pages, directory listings, CGI output (see `server::connection::cgi`), and the
+//! upstream responses to come; and the charset recoder ([`recode`], run before it,
+//! from `handler::charset`).
 //!
 //! [`decide`] says whether a response is compressed and why; [`apply`] rewrites a
 //! finished [`Response`] (headers, and a body in memory, from the compressed-body
@@ -245,7 +246,10 @@ pub fn weaken(etag: &str) -> String {
 /// The compression filter for a finished response (not CGI output, which the
 /// connection streams itself).
 pub fn apply(comp: &Compression, req: &Request, mut resp: Response) -> Response {
-    if !comp.any() || !comp_on(comp) || matches!(resp.body, Body::Recoded(_)) {
+    // A recoded body (charset_map) is compressed when it fits one buffer; a longer
+    // one goes out recoded only (the two streams are not chained).
+    let recoded_long = matches!(&resp.body, Body::Recoded(s) if s.remaining() > BUFFER as u64);
+    if !comp.any() || !comp_on(comp) || recoded_long {
         return resp;
     }
     // A 304 carries the validators and Vary the 200 would have had.
@@ -255,7 +259,11 @@ pub fn apply(comp: &Compression, req: &Request, mut resp: Response) -> Response 
         content_type: resp.get_header("content-type"),
         cache_control: resp.get_header("cache-control"),
         encoded: resp.get_header("content-encoding").is_some(),
-        length: (!not_modified).then(|| resp.body.len()),
+        length: match &resp.body {
+            _ if not_modified => None,
+            Body::Recoded(s) => s.length(),
+            body => Some(body.len()),
+        },
     };
     let decision = decide(comp, req, &candidate);
     if decision.vary {
@@ -370,6 +378,12 @@ fn encode_body(
             }
         }
         Body::Encoded(s) => Ok(Body::Encoded(s)),
-        Body::Recoded(s) => Ok(Body::Recoded(s)),
+        Body::Recoded(s) => {
+            let out = s
+                .collect()
+                .and_then(|data| encoder::compress(enc, level, &data));
+            // A file that cannot be read again has nothing left to send.
+            out.map(Body::Bytes).map_err(|e| (e, Body::Empty))
+        }
     }
 }

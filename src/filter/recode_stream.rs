@@ -2,7 +2,9 @@
 //! asks for the next piece whenever its output buffer is empty, and gets at most
 //! one buffer's worth of the source recoded. A byte table keeps the length, so the
 //! body goes out plain under its Content-Length; a recoding to or from UTF-8 goes
-//! out chunked. Memory per response: two buffers, whatever the file's size.
+//! out chunked (to an HTTP/1.0 client: plain, ended by closing the connection).
+//! Memory per response: two buffers, whatever the file's size. [`recode_response`]
+//! turns a finished response's body into one.
 
 use std::fs::File;
 use std::io;
@@ -10,8 +12,10 @@ use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
 use super::BUFFER;
-use super::recode::Recoder;
+use super::recode::{Recoder, recode_all};
 use super::stream::chunk;
+use crate::config::charset_map::Table;
+use crate::http::{Body, Response};
 
 /// Where the bytes to recode come from.
 #[derive(Debug)]
@@ -66,6 +70,8 @@ pub struct RecodeStream {
     source: Source,
     /// The length of the body sent, when it is the source's (byte tables).
     length: Option<u64>,
+    /// Without a length: chunked, or plain until the connection closes.
+    chunked: bool,
     input: Vec<u8>,
     output: Vec<u8>,
     done: bool,
@@ -78,6 +84,7 @@ impl RecodeStream {
             recoder,
             source,
             length,
+            chunked: length.is_none(),
             input: Vec::new(),
             output: Vec::new(),
             done: false,
@@ -94,6 +101,34 @@ impl RecodeStream {
         self.source.remaining()
     }
 
+    /// Sends a body without a length plain, to be ended by closing the connection
+    /// (HTTP/1.0 has no chunked coding).
+    pub fn until_close(mut self) -> RecodeStream {
+        self.chunked = false;
+        self
+    }
+
+    /// Whether the body goes out chunked.
+    pub fn chunked(&self) -> bool {
+        self.chunked
+    }
+
+    /// Whether the body has no length and ends when the connection closes.
+    pub fn ends_with_close(&self) -> bool {
+        self.length.is_none() && !self.chunked
+    }
+
+    /// The whole body recoded at once, unframed (for a later filter that needs
+    /// it in memory: compression of a body of one buffer or less).
+    pub fn collect(mut self) -> io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        while self.source.remaining() > 0 {
+            self.source.read(&mut self.input)?;
+            self.recoder.feed(&self.input, &mut out);
+        }
+        Ok(out)
+    }
+
     /// Appends the next piece(s) to `out`, recoding at most `max_in` source bytes
     /// (rounded up to one buffer); `Ok(true)` once the body is complete (with the
     /// last chunk when chunked).
@@ -107,22 +142,126 @@ impl RecodeStream {
             taken += self.input.len() as u64;
             self.recoder.feed(&self.input, &mut self.output);
         }
-        if self.length.is_some() {
-            out.extend_from_slice(&self.output);
-        } else {
+        if self.chunked {
             chunk(out, &self.output);
+        } else {
+            out.extend_from_slice(&self.output);
         }
         self.output.clear();
         if self.source.remaining() > 0 {
             return Ok(false);
         }
-        if self.length.is_none() {
+        if self.chunked {
             out.extend_from_slice(b"0\r\n\r\n");
         }
         self.done = true;
         self.input = Vec::new();
         self.output = Vec::new();
         Ok(true)
+    }
+}
+
+/// Recodes `resp`'s body with `table` (the charset filter's body part). A
+/// recoding that changes the length takes the ranges away, as nginx's does (its
+/// range filter sees no length): `Accept-Ranges` goes, and a 206 becomes a 200
+/// with the whole body. `http11`: a body without a length may go chunked.
+pub fn recode_response(resp: &mut Response, table: &Table, http11: bool) {
+    let recoder = Recoder::new(table);
+    let changes = recoder.changes_length();
+    let mut body = std::mem::take(&mut resp.body);
+    if changes {
+        resp.headers
+            .retain(|(n, _)| !n.eq_ignore_ascii_case("accept-ranges"));
+        if resp.status == 206 && whole(&mut body) {
+            resp.status = 200;
+            resp.headers
+                .retain(|(n, _)| !n.eq_ignore_ascii_case("content-range"));
+        }
+    }
+    let source = match body {
+        Body::Bytes(b) if !changes => {
+            resp.body = Body::Bytes(recode_all(table, &b));
+            return;
+        }
+        Body::Shared { data, offset, len } => {
+            let part = data.get(offset..offset + len).unwrap_or_default();
+            if !changes {
+                resp.body = Body::Bytes(recode_all(table, part));
+                return;
+            }
+            Source::Memory {
+                data: part.to_vec(),
+                pos: 0,
+            }
+        }
+        Body::Bytes(data) => Source::Memory { data, pos: 0 },
+        Body::File {
+            file, offset, len, ..
+        } => Source::File {
+            file,
+            offset,
+            remaining: len,
+        },
+        other @ (Body::Empty | Body::Encoded(_) | Body::Recoded(_)) => {
+            resp.body = other;
+            return;
+        }
+    };
+    let stream = RecodeStream::new(recoder, source);
+    resp.body = Body::Recoded(Box::new(if http11 { stream } else { stream.until_close() }));
+}
+
+/// Widens a part of a file to the whole of it; `false` if its size is unknown.
+fn whole(body: &mut Body) -> bool {
+    match body {
+        Body::File {
+            file, offset, len, ..
+        } => match file.metadata() {
+            Ok(meta) => {
+                (*offset, *len) = (0, meta.len());
+                true
+            }
+            Err(e) => {
+                log::error!("cannot read the size of a file to recode: {e}");
+                false
+            }
+        },
+        Body::Shared { data, offset, len } => {
+            (*offset, *len) = (0, data.len());
+            true
+        }
+        _ => false,
+    }
+}
+
+/// A relayed body (CGI output) recoded piece by piece as it comes.
+#[derive(Debug)]
+pub struct RelayRecoder {
+    recoder: Recoder,
+    /// The producer's declared length, if it gave one: input past it is dropped.
+    left: Option<u64>,
+}
+
+impl RelayRecoder {
+    pub fn new(recoder: Recoder, length: Option<u64>) -> RelayRecoder {
+        RelayRecoder {
+            recoder,
+            left: length,
+        }
+    }
+
+    /// Recodes the next piece into `out` (emptied first).
+    pub fn feed(&mut self, data: &[u8], out: &mut Vec<u8>) {
+        out.clear();
+        let data = match &mut self.left {
+            Some(left) => {
+                let n = (data.len() as u64).min(*left) as usize;
+                *left -= n as u64;
+                &data[..n]
+            }
+            None => data,
+        };
+        self.recoder.feed(data, out);
     }
 }
 
@@ -198,6 +337,115 @@ mod tests {
             .map(|&b| if b == 0xb0 { 0xc1 } else { b })
             .collect();
         assert_eq!(body, want);
+    }
+
+    fn file_body(data: &[u8], offset: u64, len: u64) -> Body {
+        let mut tmp = tempfile::tempfile().unwrap();
+        tmp.write_all(data).unwrap();
+        Body::File {
+            file: Arc::new(tmp),
+            offset,
+            len,
+            sendfile: true,
+            aio: false,
+        }
+    }
+
+    fn to_utf8() -> Table {
+        let mut t = [[1, b'?', 0, 0]; 256];
+        for (i, e) in t.iter_mut().enumerate().take(128) {
+            e[1] = i as u8;
+        }
+        t[0xc1] = [2, 0xd0, 0xb0, 0];
+        Table::ToUtf8(Arc::new(t))
+    }
+
+    fn xy() -> Table {
+        let mut t = [0u8; 256];
+        for (i, b) in t.iter_mut().enumerate() {
+            *b = i as u8;
+        }
+        t[b'X' as usize] = b'Y';
+        Table::Bytes(Arc::new(t))
+    }
+
+    fn ranged(body: Body) -> Response {
+        let mut resp = Response::new(206);
+        resp.header("Content-Range", "bytes 1-2/4");
+        resp.header("Accept-Ranges", "bytes");
+        resp.body = body;
+        resp
+    }
+
+    fn sent(resp: Response) -> Vec<u8> {
+        match resp.body {
+            Body::Recoded(mut s) => drain(&mut s),
+            Body::Bytes(b) => b,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_length_changing_recoding_sends_the_whole_file() {
+        let mut resp = ranged(file_body(b"a\xc1X\xc1", 1, 2));
+        recode_response(&mut resp, &to_utf8(), true);
+        assert_eq!(resp.status, 200);
+        assert!(resp.get_header("content-range").is_none());
+        assert!(resp.get_header("accept-ranges").is_none());
+        let Body::Recoded(s) = &resp.body else {
+            panic!("not streamed");
+        };
+        assert!(s.chunked() && s.length().is_none());
+        assert_eq!(sent(resp), b"6\r\na\xd0\xb0X\xd0\xb0\r\n0\r\n\r\n");
+        // Memory too; HTTP/1.0 gets it plain, ended by the close.
+        let shared: Arc<[u8]> = Arc::from(&b"a\xc1X\xc1"[..]);
+        let mut resp = ranged(Body::Shared {
+            data: shared,
+            offset: 1,
+            len: 2,
+        });
+        recode_response(&mut resp, &to_utf8(), false);
+        assert_eq!(resp.status, 200);
+        assert!(resp.body.ends_with_close());
+        assert_eq!(sent(resp), b"a\xd0\xb0X\xd0\xb0");
+    }
+
+    #[test]
+    fn a_byte_table_keeps_ranges_and_lengths() {
+        let mut resp = ranged(file_body(b"aXXb", 1, 2));
+        recode_response(&mut resp, &xy(), true);
+        assert_eq!(resp.status, 206);
+        assert_eq!(resp.get_header("accept-ranges"), Some("bytes"));
+        assert_eq!(resp.body.len(), 2);
+        assert_eq!(sent(resp), b"YY");
+        let mut resp = Response::with_body(200, "text/html", b"XaX".to_vec());
+        recode_response(&mut resp, &xy(), false);
+        assert!(matches!(&resp.body, Body::Bytes(b) if b == b"YaY"));
+        let mut resp = Response::new(304);
+        recode_response(&mut resp, &to_utf8(), true);
+        assert!(matches!(resp.body, Body::Empty));
+    }
+
+    #[test]
+    fn a_relayed_body_is_capped_at_its_declared_length() {
+        let mut r = RelayRecoder::new(Recoder::new(&to_utf8()), Some(3));
+        let mut out = Vec::new();
+        r.feed(b"\xc1a", &mut out);
+        assert_eq!(out, b"\xd0\xb0a");
+        r.feed(b"\xc1\xc1", &mut out);
+        assert_eq!(out, b"\xd0\xb0");
+        r.feed(b"\xc1", &mut out);
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn collect_recodes_everything() {
+        let source = Source::Memory {
+            data: b"\xc1z".to_vec(),
+            pos: 0,
+        };
+        let s = RecodeStream::new(Recoder::new(&to_utf8()), source);
+        assert_eq!(s.collect().unwrap(), b"\xd0\xb0z");
     }
 
     #[test]

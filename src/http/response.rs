@@ -52,6 +52,12 @@ impl Body {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// A body with no length that HTTP/1.0 gets plain: the connection's close
+    /// ends it.
+    pub fn ends_with_close(&self) -> bool {
+        matches!(self, Body::Recoded(s) if s.ends_with_close())
+    }
 }
 
 #[derive(Debug)]
@@ -114,7 +120,11 @@ impl Response {
         } else if let Body::Recoded(s) = &self.body
             && s.length().is_none()
         {
-            Framing::Chunked
+            if s.chunked() {
+                Framing::Chunked
+            } else {
+                Framing::None
+            }
         } else {
             Framing::Length(self.body.len())
         };

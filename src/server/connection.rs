@@ -505,7 +505,8 @@ impl Connection {
             self.deadline = Some(ctx.now + self.request_server(ctx.config).send_timeout);
             return;
         }
-        let keep_alive = self.keep_alive_for(ctx, req, close, routed);
+        let keep_alive =
+            self.keep_alive_for(ctx, req, close, routed) && !resp.body.ends_with_close();
         if keep_alive {
             self.announce_keep_alive(&mut resp);
         }

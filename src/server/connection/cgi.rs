@@ -10,7 +10,9 @@ use std::time::Duration;
 use super::{Connection, Ctx, State, Step};
 use crate::cgi::output::{self, Reply};
 use crate::cgi::process::{Process, spawn_failure};
+use crate::filter::recode_stream::RelayRecoder;
 use crate::filter::relay::Relay as Compressing;
+use crate::handler::charset::Relayed;
 use crate::handler::{self, CgiJob, Routed};
 use crate::http::request::Framing as ReqFraming;
 use crate::http::status::bodiless;
@@ -47,6 +49,10 @@ pub(super) struct CgiRun {
     chunk: Vec<u8>,
     /// The compression filter, when the output is compressed on its way.
     encode: Option<Box<Compressing>>,
+    /// The charset filter, when the output is recoded on its way (before it is
+    /// compressed, as in nginx), and the buffer it recodes into.
+    recode: Option<Box<RelayRecoder>>,
+    recoded: Vec<u8>,
 }
 
 /// How much script output is gathered into one relayed chunk at most.
@@ -87,6 +93,8 @@ impl Connection {
                     grace: job.timeout,
                     chunk: Vec::new(),
                     encode: None,
+                    recode: None,
+                    recoded: Vec::new(),
                 };
                 self.deadline = Some(ctx.now + job.timeout);
                 self.state = State::Cgi {
@@ -244,16 +252,31 @@ impl Connection {
         let mut resp = Response::new(status);
         resp.reason = reason;
         resp.raw_headers = headers;
-        handler::charset::apply_raw(&mut resp.raw_headers, routed.location(ctx.config));
-        // expires, server_tokens and add_header apply to a script's answer too, as in
-        // nginx.
-        crate::handler::headers::finish(&mut resp, routed.location(ctx.config));
         let cx = handler::Cx {
             config: ctx.config,
             origin: self.origin,
             req,
             trace: None,
         };
+        let mut length = length;
+        match handler::charset::apply_raw(&cx, routed, status, &mut resp.raw_headers) {
+            Relayed::Plain => {}
+            Relayed::Recoded(recoder) => {
+                let declared = length;
+                if recoder.changes_length() {
+                    length = None;
+                }
+                run.recode = Some(Box::new(RelayRecoder::new(recoder, declared)));
+            }
+            Relayed::Close => {
+                let resp = Response::new(handler::rewrite::CLOSE);
+                self.respond(ctx, resp, Some(req), false);
+                return Some(Round::Replaced);
+            }
+        }
+        // expires, server_tokens and add_header apply to a script's answer too, as in
+        // nginx.
+        crate::handler::headers::finish(&mut resp, routed.location(ctx.config));
         cx.add_headers(&mut resp, routed);
         let head_only = req.method == Method::Head || bodiless(status);
         let comp = &routed.location(ctx.config).compression;
@@ -273,6 +296,7 @@ impl Connection {
         };
         if head_only {
             run.encode = None;
+            run.recode = None;
         }
         let keep_alive =
             self.keep_alive_for(ctx, Some(req), false, Some(routed)) && relay != Relay::UntilClose;
@@ -292,9 +316,17 @@ impl Connection {
         None
     }
 
-    /// Appends script output to the client's output, framed.
+    /// Appends script output to the client's output, recoded and framed.
     fn relay_body(&mut self, run: &mut CgiRun, relay: Relay, data: &[u8]) {
         if data.is_empty() {
+            return;
+        }
+        if let Some(mut recode) = run.recode.take() {
+            let mut recoded = std::mem::take(&mut run.recoded);
+            recode.feed(data, &mut recoded);
+            self.relay_body(run, relay, &recoded);
+            run.recode = Some(recode);
+            run.recoded = recoded;
             return;
         }
         if let Some(encode) = &mut run.encode {
