@@ -246,10 +246,7 @@ pub fn weaken(etag: &str) -> String {
 /// The compression filter for a finished response (not CGI output, which the
 /// connection streams itself).
 pub fn apply(comp: &Compression, req: &Request, mut resp: Response) -> Response {
-    // A recoded body (charset_map) is compressed when it fits one buffer; a longer
-    // one goes out recoded only (the two streams are not chained).
-    let recoded_long = matches!(&resp.body, Body::Recoded(s) if s.remaining() > BUFFER as u64);
-    if !comp.any() || !comp_on(comp) || recoded_long {
+    if !comp.any() || !comp_on(comp) {
         return resp;
     }
     // A 304 carries the validators and Vary the 200 would have had.
@@ -290,6 +287,19 @@ pub fn apply(comp: &Compression, req: &Request, mut resp: Response) -> Response 
     weaken_etag(&mut resp);
     resp.header("Content-Encoding", enc.token());
     resp
+}
+
+/// A recoded body compressed at once.
+fn compress_recoded(
+    enc: Encoding,
+    level: u32,
+    s: recode_stream::RecodeStream,
+) -> Result<Body, (io::Error, Body)> {
+    let out = s
+        .collect()
+        .and_then(|data| encoder::compress(enc, level, &data));
+    // A file that cannot be read again has nothing left to send.
+    out.map(Body::Bytes).map_err(|e| (e, Body::Empty))
 }
 
 fn weaken_etag(resp: &mut Response) {
@@ -378,12 +388,33 @@ fn encode_body(
             }
         }
         Body::Encoded(s) => Ok(Body::Encoded(s)),
-        Body::Recoded(s) => {
-            let out = s
-                .collect()
-                .and_then(|data| encoder::compress(enc, level, &data));
-            // A file that cannot be read again has nothing left to send.
-            out.map(Body::Bytes).map_err(|e| (e, Body::Empty))
+        // Recoded by the charset filter: never from the compressed-body cache
+        // (it holds the file's own bytes); a file over one buffer is recoded and
+        // compressed piece by piece.
+        Body::Recoded(s) if s.remaining() > BUFFER as u64 => {
+            let (recoder, source) = s.into_parts();
+            match (source, Encoder::new(enc, level)) {
+                (
+                    recode_stream::Source::File {
+                        file,
+                        offset,
+                        remaining,
+                    },
+                    Ok(e),
+                ) => {
+                    let stream = Stream::new(e, file, offset, remaining).recoding(recoder);
+                    Ok(Body::Encoded(Box::new(stream)))
+                }
+                (source, Ok(_)) => {
+                    let s = recode_stream::RecodeStream::new(recoder, source);
+                    compress_recoded(enc, level, s)
+                }
+                (source, Err(err)) => {
+                    let s = recode_stream::RecodeStream::new(recoder, source);
+                    Err((err, Body::Recoded(Box::new(s))))
+                }
+            }
         }
+        Body::Recoded(s) => compress_recoded(enc, level, *s),
     }
 }

@@ -118,6 +118,12 @@ impl RecodeStream {
         self.length.is_none() && !self.chunked
     }
 
+    /// The recoder and the source of a stream not started yet (for the
+    /// compression filter to read on its own).
+    pub fn into_parts(self) -> (Recoder, Source) {
+        (self.recoder, self.source)
+    }
+
     /// The whole body recoded at once, unframed (for a later filter that needs
     /// it in memory: compression of a body of one buffer or less).
     pub fn collect(mut self) -> io::Result<Vec<u8>> {
