@@ -13,7 +13,7 @@ use super::check::{MainDraft, ServerDraft};
 use super::settings::{self as defaults, Settings};
 use super::tls::{self, TlsServer, TlsSettings};
 use super::values::Arg;
-use super::{Config, ConfigError, ListenGroup, LocKind, Location, Server, link};
+use super::{Config, ConfigError, ListenGroup, LocKind, Location, Server, charset, link};
 
 /// Default `worker_processes`.
 const DEFAULT_WORKERS: usize = 1;
@@ -52,8 +52,10 @@ pub fn build(draft: MainDraft, file: &Path, prefix: &Path) -> Result<Config, Con
         vars: Vec::new(),
         ssl_vars: false,
         upstreams: draft.upstreams,
+        charset_maps: draft.charset_maps,
     };
     upstreams(&mut config)?;
+    charset::link(&mut config.charset_maps, &mut config.servers)?;
     link::link(&mut config, draft.log_formats)?;
     Ok(config)
 }

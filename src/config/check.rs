@@ -37,6 +37,8 @@ pub struct MainDraft {
     pub log_formats: Vec<(LogFormat, Pos)>,
     /// `upstream` blocks, in order.
     pub upstreams: Vec<super::upstream::Upstream>,
+    /// `charset_map` blocks (main level and `http { }`).
+    pub charset_maps: super::charset_map::CharsetMaps,
 }
 
 /// A `server { }` block as written.
@@ -215,6 +217,7 @@ fn top_directive(
             };
             level.apply(name, &d.args, prefix)?;
         }
+        "charset_map" => draft.charset_maps.add(d)?,
         "log_format" => {
             let f = script::log_format(d)?;
             if f.name == "combined" || draft.log_formats.iter().any(|(g, _)| g.name == f.name) {

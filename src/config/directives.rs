@@ -147,8 +147,12 @@ pub const TABLE: &[Spec] = &[
     row("autoindex_exact_size", ALL, 1, 1),
     row("autoindex_localtime", ALL, 1, 1),
     row("autoindex_format", ALL, 1, 1),
+    // The charset module (src/config/charset.rs, src/config/charset_map.rs).
     row("charset", ALL, 1, 1),
     open(row("charset_types", ALL, 1, 1)),
+    row("source_charset", ALL, 1, 1),
+    row("override_charset", ALL, 1, 1),
+    many(block(row("charset_map", TOP, 2, 2))),
     many(open(row("error_page", ALL, 2, 2))),
     row("client_max_body_size", ALL, 1, 1),
     row("client_header_buffer_size", TOP | SRV, 1, 1),

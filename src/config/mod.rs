@@ -13,6 +13,8 @@
 
 mod build;
 mod caching;
+pub mod charset;
+pub mod charset_map;
 mod check;
 mod compat;
 pub mod compress;

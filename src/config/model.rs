@@ -62,6 +62,8 @@ pub struct Config {
     pub ssl_vars: bool,
     /// `upstream` groups, then the implicit one-server groups of `proxy_pass`es.
     pub upstreams: Vec<super::upstream::Upstream>,
+    /// The `charset_map` tables and the charset names the configuration knows.
+    pub charset_maps: super::charset_map::CharsetMaps,
 }
 
 /// `error_log PATH|stderr [LEVEL]`.
@@ -199,12 +201,8 @@ pub struct Location {
     pub autoindex: bool,
     /// `autoindex_exact_size`, `autoindex_localtime`, `autoindex_format`.
     pub listing: ListingStyle,
-    /// `charset NAME|off`: `; charset=NAME` is added to responses whose type is in
-    /// `charset_types` and that name no charset themselves. Default off.
-    pub charset: Option<String>,
-    /// `charset_types MIME...` (lower-case; `*` = any type). `text/html` is always
-    /// one. Default: nginx's list plus `text/javascript`.
-    pub charset_types: Vec<String>,
+    /// `charset`, `source_charset`, `override_charset`, `charset_types`.
+    pub charset: super::charset::Charset,
     /// `error_page CODE... [=CODE] URI`, keyed by status.
     pub error_pages: HashMap<u16, ErrorPage>,
     /// `client_max_body_size` in bytes; 0 = unlimited. Default 1 MiB.

@@ -33,9 +33,6 @@ pub struct Settings {
     pub autoindex_exact_size: Option<bool>,
     pub autoindex_localtime: Option<bool>,
     pub autoindex_format: Option<ListingFormat>,
-    /// `Some(None)` is an explicit `charset off`.
-    pub charset: Option<Option<String>>,
-    pub charset_types: Option<Vec<String>>,
     pub error_pages: Option<HashMap<u16, ErrorPage>>,
     pub client_max_body_size: Option<u64>,
     pub client_header_buffer_size: Option<usize>,
@@ -85,6 +82,8 @@ pub struct Settings {
     pub dav: super::dav::Draft,
     /// `proxy_pass` (this level's own) and the inherited `proxy_*` settings.
     pub proxy: super::proxy::Draft,
+    /// `charset`, `source_charset`, `override_charset`, `charset_types`.
+    pub charset: super::charset::Draft,
 }
 
 /// Defaults (nginx's, or the spec's where it differs).
@@ -103,6 +102,7 @@ macro_rules! merge_fields {
             compression: $inner.compression.merge(&$outer.compression),
             dav: $inner.dav.merge(&$outer.dav),
             proxy: $inner.proxy.merge(&$outer.proxy),
+            charset: $inner.charset.merge(&$outer.charset),
         }
     };
 }
@@ -117,7 +117,7 @@ impl Settings {
             send_timeout, keepalive_timeout, keepalive_header, keepalive_requests, keepalive_time, keepalive_disable, large_client_header_buffers, allow_methods,
             upload_store, cgi, cgi_timeout, cgi_path_info, sendfile, aio, open_file_cache,
             open_file_cache_valid, default_type, add_headers, access_logs, autoindex_exact_size,
-            autoindex_localtime, autoindex_format, charset, charset_types,
+            autoindex_localtime, autoindex_format,
             types, server_tokens, log_not_found, absolute_redirect, merge_slashes, port_in_redirect, server_name_in_redirect,
             client_body_temp_path, underscores_in_headers, expires, etag, if_modified_since,
         )
@@ -151,8 +151,6 @@ impl Settings {
             }
             "autoindex_localtime" => self.autoindex_localtime = Some(values::on_off(&a[0], name)?),
             "autoindex_format" => self.autoindex_format = Some(values::listing_format(&a[0])?),
-            "charset" => self.charset = Some((a[0].0 != "off").then(|| a[0].0.clone())),
-            "charset_types" => self.charset_types = Some(values::charset_types(a)),
             "sendfile" => self.sendfile = Some(values::on_off(&a[0], name)?),
             "open_file_cache" => self.open_file_cache = Some(open_file_cache(a)?),
             "aio" => self.aio = Some(aio(&a[0])?),
@@ -212,6 +210,7 @@ impl Settings {
             _ if self.compression.apply(d)? => {}
             _ if self.dav.apply(d)? => {}
             _ if self.proxy.apply(d)? => {}
+            _ if self.charset.apply(d)? => {}
             _ => self.apply_limit(name, &a[0])?,
         }
         Ok(())
@@ -299,10 +298,7 @@ impl Settings {
                     format: s.autoindex_format.unwrap_or(d.format),
                 }
             },
-            charset: s.charset.flatten(),
-            charset_types: s
-                .charset_types
-                .unwrap_or_else(|| values::charset_types(&[])),
+            charset: s.charset.finish(),
             error_pages: s.error_pages.unwrap_or_default(),
             client_max_body_size: s.client_max_body_size.unwrap_or(DEFAULT_BODY_SIZE),
             allow_methods: s

@@ -107,30 +107,6 @@ pub fn listing_format(arg: &Arg) -> Result<super::ListingFormat, ConfigError> {
     }
 }
 
-/// nginx's default `charset_types`, plus `text/javascript` (RFC 9239's name for
-/// what nginx's mime.types calls `application/javascript`).
-const DEFAULT_CHARSET_TYPES: &[&str] = &[
-    "text/xml",
-    "text/plain",
-    "text/vnd.wap.wml",
-    "application/javascript",
-    "text/javascript",
-    "application/rss+xml",
-];
-
-/// `charset_types MIME...` lower-cased, with `text/html` always in (as nginx);
-/// no arguments gives the default list.
-pub fn charset_types(args: &[Arg]) -> Vec<String> {
-    let mut types = vec!["text/html".to_string()];
-    let given = args.iter().map(|a| a.0.to_ascii_lowercase());
-    if args.is_empty() {
-        types.extend(DEFAULT_CHARSET_TYPES.iter().map(|t| t.to_string()));
-    } else {
-        types.extend(given.filter(|t| t != "text/html"));
-    }
-    types
-}
-
 /// A status code in `range`.
 pub fn status(
     arg: &Arg,

@@ -161,20 +161,32 @@ fn op_line(op: &Op) -> String {
 }
 
 /// The `autoindex_*` and `charset*` lines of a location.
-fn listing_lines(loc: &Location) -> [String; 5] {
+fn listing_lines(loc: &Location) -> Vec<String> {
     let format = match loc.listing.format {
         crate::config::ListingFormat::Html => "html",
         crate::config::ListingFormat::Json => "json",
         crate::config::ListingFormat::Jsonp => "jsonp",
         crate::config::ListingFormat::Xml => "xml",
     };
-    [
+    let cs = &loc.charset;
+    let mut v = vec![
         format!("autoindex_exact_size {}", on_off(loc.listing.exact_size)),
         format!("autoindex_localtime {}", on_off(loc.listing.localtime)),
         format!("autoindex_format {format}"),
-        format!("charset {}", loc.charset.as_deref().unwrap_or("off")),
-        format!("charset_types {}", loc.charset_types.join(" ")),
-    ]
+        format!(
+            "charset {}",
+            cs.charset.as_ref().map_or("off", |n| n.source())
+        ),
+    ];
+    // Unset, it has no value to write.
+    v.extend(
+        cs.source
+            .as_ref()
+            .map(|n| format!("source_charset {}", n.source())),
+    );
+    v.push(format!("override_charset {}", on_off(cs.override_charset)));
+    v.push(format!("charset_types {}", cs.types.join(" ")));
+    v
 }
 
 /// Every directive of a location, as config lines (without the `;`).

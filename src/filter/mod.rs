@@ -1,7 +1,8 @@
-//! Response body filters. One so far: compression (gzip, brotli, zstd), applied to
-//! any response on its way to the connection, whoever produced it: the static
-//! handler, error pages, directory listings, CGI output (see
-//! `server::connection::cgi`), and the upstream responses to come.
+//! Response body filters: compression (gzip, brotli, zstd), applied to any response
+//! on its way to the connection, whoever produced it: the static handler, error
+//! pages, directory listings, CGI output (see `server::connection::cgi`), and the
+//! upstream responses to come; and the charset recoder ([`recode`], run before it,
+//! from `handler::charset`).
 //!
 //! [`decide`] says whether a response is compressed and why; [`apply`] rewrites a
 //! finished [`Response`] (headers, and a body in memory, from the compressed-body
@@ -12,6 +13,8 @@ pub mod cache;
 pub mod encoder;
 pub mod explain;
 pub mod negotiate;
+pub mod recode;
+pub mod recode_stream;
 pub mod relay;
 pub mod stream;
 
@@ -253,7 +256,11 @@ pub fn apply(comp: &Compression, req: &Request, mut resp: Response) -> Response 
         content_type: resp.get_header("content-type"),
         cache_control: resp.get_header("cache-control"),
         encoded: resp.get_header("content-encoding").is_some(),
-        length: (!not_modified).then(|| resp.body.len()),
+        length: match &resp.body {
+            _ if not_modified => None,
+            Body::Recoded(s) => s.length(),
+            body => Some(body.len()),
+        },
     };
     let decision = decide(comp, req, &candidate);
     if decision.vary {
@@ -280,6 +287,19 @@ pub fn apply(comp: &Compression, req: &Request, mut resp: Response) -> Response 
     weaken_etag(&mut resp);
     resp.header("Content-Encoding", enc.token());
     resp
+}
+
+/// A recoded body compressed at once.
+fn compress_recoded(
+    enc: Encoding,
+    level: u32,
+    s: recode_stream::RecodeStream,
+) -> Result<Body, (io::Error, Body)> {
+    let out = s
+        .collect()
+        .and_then(|data| encoder::compress(enc, level, &data));
+    // A file that cannot be read again has nothing left to send.
+    out.map(Body::Bytes).map_err(|e| (e, Body::Empty))
 }
 
 fn weaken_etag(resp: &mut Response) {
@@ -368,5 +388,33 @@ fn encode_body(
             }
         }
         Body::Encoded(s) => Ok(Body::Encoded(s)),
+        // Recoded by the charset filter: never from the compressed-body cache
+        // (it holds the file's own bytes); a file over one buffer is recoded and
+        // compressed piece by piece.
+        Body::Recoded(s) if s.remaining() > BUFFER as u64 => {
+            let (recoder, source) = s.into_parts();
+            match (source, Encoder::new(enc, level)) {
+                (
+                    recode_stream::Source::File {
+                        file,
+                        offset,
+                        remaining,
+                    },
+                    Ok(e),
+                ) => {
+                    let stream = Stream::new(e, file, offset, remaining).recoding(recoder);
+                    Ok(Body::Encoded(Box::new(stream)))
+                }
+                (source, Ok(_)) => {
+                    let s = recode_stream::RecodeStream::new(recoder, source);
+                    compress_recoded(enc, level, s)
+                }
+                (source, Err(err)) => {
+                    let s = recode_stream::RecodeStream::new(recoder, source);
+                    Err((err, Body::Recoded(Box::new(s))))
+                }
+            }
+        }
+        Body::Recoded(s) => compress_recoded(enc, level, *s),
     }
 }

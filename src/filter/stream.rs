@@ -3,7 +3,8 @@
 //! of the file compressed and framed as an HTTP/1.1 chunk. Memory per response is
 //! the encoder's state plus two buffers, whatever the file's size. The caller says
 //! how much file it may compress per piece: that is its share of the worker's turn
-//! (see `server::connection`), so a fast client cannot hold the worker.
+//! (see `server::connection`), so a fast client cannot hold the worker. A file
+//! recoded by the charset filter is recoded piece by piece before it is compressed.
 
 use std::fs::File;
 use std::io;
@@ -11,6 +12,7 @@ use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
 use super::cache::Fill;
+use super::recode::Recoder;
 use super::{BUFFER, Encoder};
 
 pub struct Stream {
@@ -23,6 +25,8 @@ pub struct Stream {
     output: Vec<u8>,
     /// A compressed-body cache miss: the entry the connection has the pool fill.
     fill: Option<Box<Fill>>,
+    /// The charset filter's recoder, and the buffer it recodes into.
+    recode: Option<Box<(Recoder, Vec<u8>)>>,
 }
 
 impl std::fmt::Debug for Stream {
@@ -41,7 +45,14 @@ impl Stream {
             input: Vec::new(),
             output: Vec::new(),
             fill: None,
+            recode: None,
         }
+    }
+
+    /// Recodes the file with `recoder` before compressing it.
+    pub fn recoding(mut self, recoder: Recoder) -> Stream {
+        self.recode = Some(Box::new((recoder, Vec::new())));
+        self
     }
 
     /// This stream answers a compressed-body cache miss that `fill` computes.
@@ -76,7 +87,14 @@ impl Stream {
             self.offset += n as u64;
             self.remaining -= n as u64;
             taken += n as u64;
-            encoder.write(&self.input)?;
+            if let Some(r) = &mut self.recode {
+                let (recoder, recoded) = &mut **r;
+                recoded.clear();
+                recoder.feed(&self.input, recoded);
+                encoder.write(recoded)?;
+            } else {
+                encoder.write(&self.input)?;
+            }
             encoder.take_into(&mut self.output);
         }
         if self.remaining == 0 {
@@ -161,6 +179,32 @@ mod tests {
             .read_to_end(&mut plain)
             .unwrap();
         assert_eq!(plain, &data[1000..251_000]);
+    }
+
+    #[test]
+    fn a_recoded_file_is_recoded_then_compressed() {
+        let mut to_utf8 = [[1, b'?', 0, 0]; 256];
+        for (i, e) in to_utf8.iter_mut().enumerate().take(128) {
+            e[1] = i as u8;
+        }
+        to_utf8[0xc1] = [2, 0xd0, 0xb0, 0];
+        let table = crate::config::charset_map::Table::ToUtf8(Arc::new(to_utf8));
+        let mut tmp = tempfile::tempfile().unwrap();
+        tmp.write_all(&b"\xc1z".repeat(100_000)).unwrap();
+        let mut s = Stream::new(
+            Encoder::new(Encoding::Gzip, 1).unwrap(),
+            Arc::new(tmp),
+            0,
+            200_000,
+        )
+        .recoding(Recoder::new(&table));
+        let mut wire = Vec::new();
+        while !s.fill(&mut wire, BUFFER as u64).unwrap() {}
+        let mut plain = Vec::new();
+        flate2::read::GzDecoder::new(&dechunk(&wire)[..])
+            .read_to_end(&mut plain)
+            .unwrap();
+        assert_eq!(plain, "аz".repeat(100_000).as_bytes());
     }
 
     #[test]

@@ -5,7 +5,9 @@
 //! up to the end-of-output checks (a backend that promised more than it sent
 //! breaks the framing, so the connection closes instead of pretending).
 
+use crate::filter::recode_stream::RelayRecoder;
 use crate::filter::relay::Relay as Compressing;
+use crate::handler::charset::Relayed;
 use crate::handler::{self, Cx, Routed};
 use crate::http::request::Framing;
 use crate::http::status::bodiless;
@@ -32,6 +34,10 @@ enum Frame {
 /// The client side of a relayed body.
 pub struct Downstream {
     frame: Frame,
+    /// The charset filter, when the body is recoded on its way (before it is
+    /// compressed, as in nginx), and the buffer it recodes into.
+    recode: Option<Box<RelayRecoder>>,
+    recoded: Vec<u8>,
     /// The compression filter, when the body is compressed on its way.
     encode: Option<Box<Compressing>>,
     /// The framing cannot be completed: close the connection after what is queued.
@@ -50,10 +56,28 @@ pub struct Prepared {
 }
 
 /// Applies the location's header filters to a backend's `resp` whose body is
-/// `length` bytes (if the backend said), and chooses the client framing.
-pub fn prepare(cx: &Cx, routed: &Routed, resp: &mut Response, length: Option<u64>) -> Prepared {
+/// `length` bytes (if the backend said), and chooses the client framing. `None`:
+/// no response at all (`charset $var` with no value closes the connection).
+pub fn prepare(
+    cx: &Cx,
+    routed: &Routed,
+    resp: &mut Response,
+    length: Option<u64>,
+) -> Option<Prepared> {
     let loc = routed.location(cx.config);
-    handler::charset::apply_raw(&mut resp.raw_headers, loc);
+    let mut length = length;
+    let mut recode = None;
+    match handler::charset::apply_raw(cx, routed, resp.status, &mut resp.raw_headers) {
+        Relayed::Plain => {}
+        Relayed::Recoded(recoder) => {
+            let declared = length;
+            if recoder.changes_length() {
+                length = None;
+            }
+            recode = Some(Box::new(RelayRecoder::new(recoder, declared)));
+        }
+        Relayed::Close => return None,
+    }
     // expires, server_tokens and add_header apply to a backend's answer too, as in nginx.
     handler::headers::finish(resp, loc);
     cx.add_headers(resp, routed);
@@ -77,23 +101,35 @@ pub fn prepare(cx: &Cx, routed: &Routed, resp: &mut Response, length: Option<u64
     };
     if head_only {
         encode = None;
+        recode = None;
     }
-    Prepared {
+    Some(Prepared {
         framing,
         until_close: frame == Frame::UntilClose,
         head_only,
         down: Downstream {
             frame,
+            recode,
+            recoded: Vec::new(),
             encode,
             broken: false,
         },
-    }
+    })
 }
 
 impl Downstream {
     /// Appends a piece of the backend's body to `out`, framed.
     pub fn body(&mut self, data: &[u8], out: &mut Vec<u8>) {
         if data.is_empty() {
+            return;
+        }
+        if let Some(mut recode) = self.recode.take() {
+            let mut recoded = std::mem::take(&mut self.recoded);
+            recoded.clear();
+            recode.feed(data, &mut recoded);
+            self.body(&recoded, out);
+            self.recode = Some(recode);
+            self.recoded = recoded;
             return;
         }
         if let Some(encode) = &mut self.encode {

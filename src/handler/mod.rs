@@ -258,10 +258,10 @@ impl<'a> Cx<'a> {
         error_page::for_request(self, r, status)
     }
 
-    /// Applies the location's `charset` and `add_header` list.
+    /// Applies the location's charset filter and `add_header` list.
     pub fn decorate(&self, mut resp: Response, r: &Routed) -> Response {
         let loc = r.location(self.config);
-        charset::apply(&mut resp, loc);
+        charset::apply(self, r, &mut resp);
         headers::finish(&mut resp, loc);
         self.add_headers(&mut resp, r);
         resp

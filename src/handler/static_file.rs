@@ -224,6 +224,9 @@ fn serve_file(
     let (offset, len) = match requested_range(req, &etag, mtime, size) {
         RangeChoice::Full => (0, size),
         RangeChoice::Part(start, end) => {
+            // nginx names Accept-Ranges only on a response that is not a range.
+            resp.headers
+                .retain(|(n, _)| !n.eq_ignore_ascii_case("accept-ranges"));
             resp.status = 206;
             resp.header("Content-Range", format!("bytes {start}-{end}/{size}"));
             (start, end - start + 1)

@@ -33,6 +33,8 @@ pub enum Body {
     /// A body compressed as it is sent (chunked, length unknown): see
     /// `filter::stream`.
     Encoded(Box<crate::filter::Stream>),
+    /// A body recoded as it is sent (`charset_map`): see `filter::recode_stream`.
+    Recoded(Box<crate::filter::recode_stream::RecodeStream>),
 }
 
 impl Body {
@@ -43,11 +45,18 @@ impl Body {
             Body::Shared { len, .. } => *len as u64,
             Body::File { len, .. } => *len,
             Body::Encoded(_) => 0,
+            Body::Recoded(s) => s.length().unwrap_or(0),
         }
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// A body with no length that HTTP/1.0 gets plain: the connection's close
+    /// ends it.
+    pub fn ends_with_close(&self) -> bool {
+        matches!(self, Body::Recoded(s) if s.ends_with_close())
     }
 }
 
@@ -108,6 +117,14 @@ impl Response {
             Framing::None
         } else if let Body::Encoded(_) = self.body {
             Framing::Chunked
+        } else if let Body::Recoded(s) = &self.body
+            && s.length().is_none()
+        {
+            if s.chunked() {
+                Framing::Chunked
+            } else {
+                Framing::None
+            }
         } else {
             Framing::Length(self.body.len())
         };

@@ -139,6 +139,8 @@ pub struct Connection {
     file: Option<FileOut>,
     /// A body compressed as it goes out (the compression filter's stream).
     encoded: Option<Box<crate::filter::Stream>>,
+    /// A body recoded as it goes out (`charset_map`).
+    recoded: Option<Box<crate::filter::recode_stream::RecodeStream>>,
     state: State,
     /// Requests answered on this connection (for `keepalive_requests`).
     served: u64,
@@ -201,6 +203,7 @@ impl Connection {
             out_pos: 0,
             file: None,
             encoded: None,
+            recoded: None,
             state: State::Head { started: false },
             served: 0,
             idle,
@@ -531,7 +534,8 @@ impl Connection {
             self.deadline = Some(ctx.now + self.request_server(ctx.config).send_timeout);
             return;
         }
-        let keep_alive = self.keep_alive_for(ctx, req, close, routed);
+        let keep_alive =
+            self.keep_alive_for(ctx, req, close, routed) && !resp.body.ends_with_close();
         if keep_alive {
             self.announce_keep_alive(&mut resp);
         }
@@ -625,6 +629,7 @@ impl Connection {
                 }
                 self.encoded = Some(stream);
             }
+            Body::Recoded(stream) => self.recoded = Some(stream),
             Body::Bytes(b) => self.out.extend_from_slice(&b),
             Body::Shared { data, offset, len } => {
                 if let Some(part) = data.get(offset..offset + len) {
@@ -770,6 +775,7 @@ impl Connection {
             let closing = matches!(self.state, State::Write { close_after: true });
             let more = closing
                 || self.encoded.is_some()
+                || self.recoded.is_some()
                 || self.file.as_ref().is_some_and(|f| f.remaining > 0);
             self.flush_out_more(more)?;
             return Ok(Sent::More);
@@ -786,6 +792,21 @@ impl Connection {
             *spent += (before - stream.remaining()).saturating_mul(COMPRESS_COST);
             if done {
                 self.encoded = None;
+            }
+            return Ok(Sent::More);
+        }
+        if let Some(stream) = &mut self.recoded {
+            // The next recoded piece, once the previous one is out.
+            let Some(left) = SENDFILE_MAX_CHUNK.checked_sub(*spent).filter(|&l| l > 0) else {
+                return Ok(Sent::Share);
+            };
+            self.out.clear();
+            self.out_pos = 0;
+            let before = stream.remaining();
+            let done = stream.fill(&mut self.out, left)?;
+            *spent += before - stream.remaining();
+            if done {
+                self.recoded = None;
             }
             return Ok(Sent::More);
         }

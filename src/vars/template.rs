@@ -95,6 +95,14 @@ impl Template {
         }
     }
 
+    /// The variable, when the template is one variable and nothing else.
+    pub fn single_var(&self) -> Option<&Var> {
+        match self.parts.as_slice() {
+            [Part::Var(v)] => Some(v),
+            _ => None,
+        }
+    }
+
     /// The value as written.
     pub fn source(&self) -> &str {
         &self.source

@@ -1,7 +1,10 @@
 //! The connection's CGI state: pump the body into the script, relay its output to
-//! the client as it comes (chunked when the script gives no Content-Length), and
-//! log its stderr. Reading stdout stops while the client is slower than the script
+//! the client as it comes through the gateway relay (`gateway::relay`: the header
+//! filters, the framing, recoding and compression, as for an upstream), and log
+//! its stderr. Reading stdout stops while the client is slower than the script
 //! (the output buffer has a high-water mark), so a huge output costs bounded memory.
+//! What is CGI's own is here: the process, its header block (`cgi::output`) and
+//! local redirects.
 
 use std::io;
 use std::path::Path;
@@ -10,47 +13,26 @@ use std::time::Duration;
 use super::{Connection, Ctx, State, Step};
 use crate::cgi::output::{self, Reply};
 use crate::cgi::process::{Process, spawn_failure};
-use crate::filter::relay::Relay as Compressing;
+use crate::gateway::relay::{self, CHUNK, Downstream, OUT_HIGH_WATER};
 use crate::handler::{self, CgiJob, Routed};
 use crate::http::request::Framing as ReqFraming;
-use crate::http::status::bodiless;
 use crate::http::{Method, Request, Response};
 
-/// Stop reading the script while this much output waits for the client.
-const OUT_HIGH_WATER: usize = 256 * 1024;
 /// Internal redirects (`Location: /path` from a script) followed per request.
 const MAX_REDIRECTS: u8 = 5;
-
-/// How the relayed body is framed to the client.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Relay {
-    Chunked,
-    Length {
-        remaining: u64,
-    },
-    /// HTTP/1.0 without a length: the body ends when the connection closes.
-    UntilClose,
-    /// HEAD or a bodiless status: read and drop.
-    Discard,
-}
 
 pub(super) struct CgiRun {
     proc: Process,
     /// Output gathered until the header block is complete.
     head: Vec<u8>,
     /// Set once the response head has been queued.
-    relay: Option<Relay>,
+    down: Option<Downstream>,
     close_after: bool,
     grace: Duration,
     /// Where script output is read into; filled by several reads before it is
     /// framed, so chunks are large even when the script writes in small pieces.
     chunk: Vec<u8>,
-    /// The compression filter, when the output is compressed on its way.
-    encode: Option<Box<Compressing>>,
 }
-
-/// How much script output is gathered into one relayed chunk at most.
-const CHUNK: usize = 64 * 1024;
 
 impl CgiRun {
     /// Reads script output into `chunk` until the pipe is empty or the chunk is
@@ -82,11 +64,10 @@ impl Connection {
                 let run = CgiRun {
                     proc,
                     head: Vec::new(),
-                    relay: None,
+                    down: None,
                     close_after: false,
                     grace: job.timeout,
                     chunk: Vec::new(),
-                    encode: None,
                 };
                 self.deadline = Some(ctx.now + job.timeout);
                 self.state = State::Cgi {
@@ -202,7 +183,7 @@ impl Connection {
         run: &mut CgiRun,
         data: &[u8],
     ) -> Option<Round> {
-        let Some(relay) = run.relay else {
+        let Some(down) = run.down.as_mut() else {
             run.head.extend_from_slice(data);
             return match output::parse(&run.head) {
                 Ok(None) => None,
@@ -216,7 +197,7 @@ impl Connection {
                 }
             };
         };
-        self.relay_body(run, relay, data);
+        down.body(data, &mut self.out);
         None
     }
 
@@ -244,84 +225,37 @@ impl Connection {
         let mut resp = Response::new(status);
         resp.reason = reason;
         resp.raw_headers = headers;
-        handler::charset::apply_raw(&mut resp.raw_headers, routed.location(ctx.config));
-        // expires, server_tokens and add_header apply to a script's answer too, as in
-        // nginx.
-        crate::handler::headers::finish(&mut resp, routed.location(ctx.config));
         let cx = handler::Cx {
             config: ctx.config,
             origin: self.origin,
             req,
             trace: None,
         };
-        cx.add_headers(&mut resp, routed);
-        let head_only = req.method == Method::Head || bodiless(status);
-        let comp = &routed.location(ctx.config).compression;
-        run.encode = crate::filter::relay::start(comp, req, status, &mut resp.raw_headers, length);
-        let length = if run.encode.is_some() { None } else { length };
-        // The framing a GET gets; a HEAD announces the same and sends no body.
-        let framing = match length {
-            Some(n) => ReqFraming::Length(n),
-            None if req.http11 && !bodiless(status) => ReqFraming::Chunked,
-            None => ReqFraming::None,
+        let Some(prepared) = relay::prepare(&cx, routed, &mut resp, length) else {
+            let resp = Response::new(handler::rewrite::CLOSE);
+            self.respond(ctx, resp, Some(req), false);
+            return Some(Round::Replaced);
         };
-        let relay = match framing {
-            _ if head_only => Relay::Discard,
-            ReqFraming::Length(n) => Relay::Length { remaining: n },
-            ReqFraming::Chunked => Relay::Chunked,
-            ReqFraming::None => Relay::UntilClose,
-        };
-        if head_only {
-            run.encode = None;
-        }
         let keep_alive =
-            self.keep_alive_for(ctx, Some(req), false, Some(routed)) && relay != Relay::UntilClose;
+            self.keep_alive_for(ctx, Some(req), false, Some(routed)) && !prepared.until_close;
         if keep_alive {
             self.announce_keep_alive(&mut resp);
         }
-        let sent = if head_only { 0 } else { length.unwrap_or(0) };
+        let sent = match prepared.framing {
+            ReqFraming::Length(n) if !prepared.head_only => n,
+            _ => 0,
+        };
         self.out.drain(..self.out_pos);
         self.out_pos = 0;
         let before = self.out.len();
-        resp.write_head_framed(&mut self.out, ctx.date, keep_alive, framing);
+        resp.write_head_framed(&mut self.out, ctx.date, keep_alive, prepared.framing);
         let head = (self.out.len() - before) as u64;
         self.log_response(ctx, Some(req), &resp, Some(routed), (head, sent), None);
         run.close_after = !keep_alive;
-        run.relay = Some(relay);
-        self.relay_body(run, relay, rest);
+        let mut down = prepared.down;
+        down.body(rest, &mut self.out);
+        run.down = Some(down);
         None
-    }
-
-    /// Appends script output to the client's output, framed.
-    fn relay_body(&mut self, run: &mut CgiRun, relay: Relay, data: &[u8]) {
-        if data.is_empty() {
-            return;
-        }
-        if let Some(encode) = &mut run.encode {
-            if encode.chunk(data, &mut self.out).is_err() {
-                // Nothing sensible can follow: end the stream here.
-                run.encode = None;
-                run.close_after = true;
-            }
-            return;
-        }
-        match relay {
-            Relay::Chunked => {
-                self.out
-                    .extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
-                self.out.extend_from_slice(data);
-                self.out.extend_from_slice(b"\r\n");
-            }
-            Relay::Length { remaining } => {
-                let n = (data.len() as u64).min(remaining) as usize;
-                self.out.extend_from_slice(&data[..n]);
-                run.relay = Some(Relay::Length {
-                    remaining: remaining - n as u64,
-                });
-            }
-            Relay::UntilClose => self.out.extend_from_slice(data),
-            Relay::Discard => {}
-        }
     }
 
     /// The script closed its stdout: finish the response.
@@ -332,36 +266,17 @@ impl Connection {
         routed: &Routed,
         run: &mut CgiRun,
     ) -> Round {
-        match run.relay {
-            None => {
-                log::error!(
-                    "cgi {}: no complete header block before end of output",
-                    routed.path
-                );
-                self.cgi_fail(ctx, req, routed, 502)
-            }
-            Some(Relay::Chunked) => {
-                match run.encode.take() {
-                    Some(encode) => {
-                        if encode.left.is_some_and(|n| n > 0) {
-                            // The script promised more than it sent.
-                            run.close_after = true;
-                        }
-                        if encode.finish(&mut self.out).is_err() {
-                            run.close_after = true;
-                        }
-                    }
-                    None => self.out.extend_from_slice(b"0\r\n\r\n"),
-                }
-                Round::Finished
-            }
-            Some(Relay::Length { remaining }) if remaining > 0 => {
-                // The script promised more than it sent: the framing is broken.
-                run.close_after = true;
-                Round::Finished
-            }
-            Some(_) => Round::Finished,
-        }
+        let Some(down) = run.down.as_mut() else {
+            log::error!(
+                "cgi {}: no complete header block before end of output",
+                routed.path
+            );
+            return self.cgi_fail(ctx, req, routed, 502);
+        };
+        // The script's end of output is its body's end; a promise of more breaks it.
+        down.finish(true, &mut self.out);
+        run.close_after |= down.broken;
+        Round::Finished
     }
 
     /// An error answer instead of the script's (the script is stopped).
@@ -401,7 +316,7 @@ impl Connection {
             return false;
         };
         log::error!("cgi {}: timed out, stopping it", routed.path);
-        if run.relay.is_some() {
+        if run.down.is_some() {
             return false;
         }
         drop(run);

@@ -522,7 +522,14 @@ impl Connection {
             BodyDecoder::Empty => length.or(Some(0)).filter(|_| true),
             _ => length,
         };
-        let prepared = relay::prepare(&cx, routed, &mut resp, length);
+        let Some(prepared) = relay::prepare(&cx, routed, &mut resp, length) else {
+            // `charset $var` without a value: no response at all, as nginx.
+            self.release_lease(ctx, run, false);
+            self.end_attempt(ctx, run, head.status);
+            let close = Response::new(handler::rewrite::CLOSE);
+            self.respond_with(ctx, close, Some(req), false, Some(routed), Some(&run.trace));
+            return Some(Round::Replaced);
+        };
         let keep_alive =
             self.keep_alive_for(ctx, Some(req), false, Some(routed)) && !prepared.until_close;
         if keep_alive {
@@ -724,7 +731,10 @@ impl Connection {
         status: u16,
     ) {
         self.release_lease(ctx, run, false);
-        let resp = handler::error_response(ctx.config, routed.server, Some(routed), status);
+        let cx = self.cx(ctx, req);
+        let (resp, done) = handler::error_page::serve(&cx, routed, status);
+        // The log line shows the state the error page was served in ($uri...).
+        let routed = done.as_ref().unwrap_or(routed);
         self.respond_traced(ctx, resp, req, routed, &run.trace);
     }
 
