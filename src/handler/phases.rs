@@ -79,6 +79,15 @@ pub fn locate(cx: &Cx, r: &mut Routed, mut target: Target) -> Result<(), Respons
             Target::Named(i) => (i, None),
             Target::Uri => {
                 let (i, how) = find::find_location(server, &r.path, &mut r.vars);
+                if find::auto_redirect(server, &r.path, how) {
+                    r.location = i;
+                    let mut to = format!("{}/", path::encode(&r.path));
+                    if let Some(a) = r.args.as_deref().filter(|a| !a.is_empty()) {
+                        to.push('?');
+                        to.push_str(a);
+                    }
+                    return Err(cx.redirect(r, 301, &to, true));
+                }
                 (i, Some(how))
             }
         };

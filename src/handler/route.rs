@@ -76,6 +76,20 @@ fn find_in(server: &Server, level: &[usize], uri: &str, vars: &mut State) -> Opt
     best
 }
 
+/// nginx's `auto_redirect`: a URI that is a proxied prefix location's name without
+/// its final slash (`/app` for `location /app/ { proxy_pass ...; }`) is redirected
+/// to it, unless an exact location takes the URI.
+pub fn auto_redirect(server: &Server, uri: &str, found: How) -> bool {
+    found != How::Exact
+        && server.locations.iter().any(|l| {
+            l.is_prefix()
+                && l.proxy_pass.is_some()
+                && l.path.len() == uri.len() + 1
+                && l.path.ends_with('/')
+                && l.path.starts_with(uri)
+        })
+}
+
 /// The location for a clean path, when the captures do not matter.
 pub fn match_location<'s>(server: &'s Server, path: &str) -> &'s Location {
     let (i, _) = find_location(server, path, &mut State::default());

@@ -73,6 +73,10 @@ pub struct Response {
     pub body: Body,
     /// `server_tokens`: `Server: webserv/VERSION` when set, else `Server: webserv`.
     pub server_tokens: bool,
+    /// `raw_headers` carry the backend's own `Server` / `Date` (`proxy_pass_header`),
+    /// which then replace ours.
+    pub relays_server: bool,
+    pub relays_date: bool,
 }
 
 /// The `Server` header value and error page footer with `server_tokens on`.
@@ -87,6 +91,8 @@ impl Response {
             raw_headers: Vec::new(),
             body: Body::Empty,
             server_tokens: true,
+            relays_server: false,
+            relays_date: false,
         }
     }
 
@@ -145,14 +151,18 @@ impl Response {
         out.push(b' ');
         let phrase = self.reason.as_deref().unwrap_or(reason(status));
         push_clean(out, phrase.as_bytes());
-        out.extend_from_slice(b"\r\nServer: ");
-        out.extend_from_slice(if self.server_tokens {
-            SERVER_VERSION.as_bytes()
-        } else {
-            b"webserv"
-        });
-        out.extend_from_slice(b"\r\nDate: ");
-        out.extend_from_slice(date.as_bytes());
+        if !self.relays_server {
+            out.extend_from_slice(b"\r\nServer: ");
+            out.extend_from_slice(if self.server_tokens {
+                SERVER_VERSION.as_bytes()
+            } else {
+                b"webserv"
+            });
+        }
+        if !self.relays_date {
+            out.extend_from_slice(b"\r\nDate: ");
+            out.extend_from_slice(date.as_bytes());
+        }
         out.extend_from_slice(b"\r\n");
         for (name, value) in &self.headers {
             push_header(out, name, value.as_bytes());

@@ -509,6 +509,8 @@ impl Connection {
             } else {
                 value.clone()
             };
+            resp.relays_server |= name.eq_ignore_ascii_case("server");
+            resp.relays_date |= name.eq_ignore_ascii_case("date");
             resp.raw_headers.push((name.clone(), value));
         }
         run.decoder = BodyDecoder::for_head(&head, run.head_request || req.method == Method::Head);
@@ -788,13 +790,15 @@ impl Connection {
     ) -> Round {
         let cx = self.cx(ctx, req);
         cx.add_headers(&mut resp, routed);
+        resp.raw_headers
+            .retain(|(n, _)| !n.eq_ignore_ascii_case("connection"));
         self.served += 1;
         self.out.drain(..self.out_pos);
         self.out_pos = 0;
         let before = self.out.len();
         resp.write_head_framed(&mut self.out, ctx.date, false, crate::http::Framing::None);
-        // The upstream's Connection/Upgrade pair goes instead of ours.
-        strip_connection_close(&mut self.out, before);
+        // The connection is switched, not closed: `Connection: upgrade`, as nginx says.
+        upgrade_connection(&mut self.out, before);
         run.head_bytes = (self.out.len() - before) as u64;
         run.close_after = true;
         let rest = std::mem::take(&mut run.input);
@@ -894,12 +898,15 @@ impl Connection {
     }
 }
 
-/// Removes the `Connection: close` our head writer added (a 101 relays the
-/// upstream's `Connection: upgrade`).
-fn strip_connection_close(out: &mut Vec<u8>, from: usize) {
+/// Turns the `Connection: close` our head writer added into `Connection: upgrade`.
+fn upgrade_connection(out: &mut Vec<u8>, from: usize) {
     let needle = b"Connection: close\r\n";
     if let Some(i) = out[from..].windows(needle.len()).rposition(|w| w == needle) {
-        out.drain(from + i..from + i + needle.len());
+        let at = from + i;
+        out.splice(
+            at..at + needle.len(),
+            b"Connection: upgrade\r\n".iter().copied(),
+        );
     }
 }
 
@@ -1032,7 +1039,13 @@ fn rewrite_location(
             Redirect::Replace(f, t) => (f.expand(&env), t.expand(&env)),
         };
         if let Some(rest) = url.strip_prefix(from.as_str()) {
-            return format!("{prefix}{to}{rest}").into_bytes();
+            let new = format!("{to}{rest}");
+            // A rewritten Location is the response's own redirect: made absolute
+            // as one (absolute_redirect), as nginx does; a Refresh stays as it is.
+            if !refresh {
+                return cx.absolute(routed, &new, true).into_bytes();
+            }
+            return format!("{prefix}{new}").into_bytes();
         }
     }
     value.to_vec()
