@@ -33,9 +33,23 @@ pub enum OutputError {
     Invalid,
 }
 
+/// Whose header block it is: a CGI script's, or a FastCGI application's (which
+/// nginx takes as it comes: no Content-Type needed, and `Location: /path` alone is a
+/// 302 to the client, not a local redirect).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Cgi,
+    FastCgi,
+}
+
 /// Looks for a complete header block at the start of `buf`. `Ok(None)`: need more.
 /// On success, also returns how many bytes the block took (the body follows).
 pub fn parse(buf: &[u8]) -> Result<Option<(Reply, usize)>, OutputError> {
+    parse_as(buf, Dialect::Cgi)
+}
+
+/// [`parse`] for `dialect`.
+pub fn parse_as(buf: &[u8], dialect: Dialect) -> Result<Option<(Reply, usize)>, OutputError> {
     let Some((block_len, used)) = find_end(buf) else {
         return if buf.len() > MAX_HEADER_BLOCK {
             Err(OutputError::TooLarge)
@@ -53,7 +67,7 @@ pub fn parse(buf: &[u8]) -> Result<Option<(Reply, usize)>, OutputError> {
     {
         fields.push(field(line.strip_suffix(b"\r").unwrap_or(line))?);
     }
-    reply(fields).map(|r| Some((r, used)))
+    reply(fields, dialect).map(|r| Some((r, used)))
 }
 
 /// `name: value`; the name a token, the value free of control bytes but HTAB.
@@ -97,7 +111,8 @@ fn take(fields: &mut Vec<Field>, name: &str) -> Result<Option<String>, OutputErr
         .map_err(|_| OutputError::Invalid)
 }
 
-fn reply(mut fields: Vec<Field>) -> Result<Reply, OutputError> {
+fn reply(mut fields: Vec<Field>, dialect: Dialect) -> Result<Reply, OutputError> {
+    let cgi = dialect == Dialect::Cgi;
     let status = take(&mut fields, "status")?
         .map(|s| parse_status(&s))
         .transpose()?;
@@ -121,12 +136,14 @@ fn reply(mut fields: Vec<Field>) -> Result<Reply, OutputError> {
         })
     };
     match (status, location) {
-        (None, Some(loc)) if loc.starts_with(b"/") && fields.len() == 1 => String::from_utf8(loc)
-            .map(Reply::LocalRedirect)
-            .map_err(|_| OutputError::Invalid),
+        (None, Some(loc)) if cgi && loc.starts_with(b"/") && fields.len() == 1 => {
+            String::from_utf8(loc)
+                .map(Reply::LocalRedirect)
+                .map_err(|_| OutputError::Invalid)
+        }
         (None, Some(_)) => document((302, None), fields),
         (Some(status), _) => document(status, fields),
-        (None, None) if has_type => document((200, None), fields),
+        (None, None) if has_type || !cgi => document((200, None), fields),
         (None, None) => Err(OutputError::Invalid),
     }
 }
@@ -229,6 +246,20 @@ mod tests {
         for (raw, want) in cases {
             assert_eq!(parse(raw), want, "{:?}", String::from_utf8_lossy(raw));
         }
+    }
+
+    #[test]
+    fn fastcgi_dialect() {
+        let f = |raw: &[u8]| parse_as(raw, Dialect::FastCgi);
+        let located = doc(302, &[("Location", "/other")], None);
+        assert_eq!(f(b"Location: /other\n\n"), Ok(Some((located, 18))));
+        assert_eq!(
+            f(b"X-Only: 1\r\n\r\n"),
+            Ok(Some((doc(200, &[("X-Only", "1")], None), 13)))
+        );
+        assert_eq!(f(b"\r\n"), Ok(Some((doc(200, &[], None), 2))));
+        assert_eq!(f(b"Status: 99\n\n"), Err(OutputError::Invalid));
+        assert_eq!(f(b"no colon\n\n"), Err(OutputError::Invalid));
     }
 
     #[test]

@@ -60,37 +60,49 @@ pub fn build(draft: MainDraft, file: &Path, prefix: &Path) -> Result<Config, Con
     Ok(config)
 }
 
-/// Points every `proxy_pass` at its group: an `upstream` of that name, else an
+/// Points every `proxy_pass` and `fastcgi_pass` at its group: an `upstream` of that name, else an
 /// implicit group of the address (one per distinct address), resolved now.
 fn upstreams(config: &mut Config) -> Result<(), ConfigError> {
     let groups = &mut config.upstreams;
     for server in &mut config.servers {
         for loc in &mut server.locations {
             let kind = loc.kind.clone();
-            let Some(pass) = &mut loc.proxy_pass else {
-                continue;
-            };
-            if pass.dynamic.is_some() {
-                continue;
+            for pass in [&mut loc.proxy_pass, &mut loc.fastcgi_pass] {
+                let Some(pass) = pass else {
+                    continue;
+                };
+                pass_group(groups, &kind, pass)?;
             }
-            if pass.uri.is_some() && matches!(kind, LocKind::Regex(_) | LocKind::Named) {
-                let msg = "\"proxy_pass\" cannot have URI part in location given by regular expression, or inside named location";
-                return Err(ConfigError::at(&pass.pos, msg));
-            }
-            if let Some(i) = groups.iter().position(|u| u.name == pass.authority) {
-                pass.upstream = i;
-                continue;
-            }
-            let arg = (pass.authority.clone(), pass.pos.clone());
-            let addrs = super::upstream::addresses(&arg)?;
-            groups.push(super::upstream::Upstream::implicit(
-                &pass.authority,
-                addrs,
-                &pass.pos,
-            ));
-            pass.upstream = groups.len() - 1;
         }
     }
+    Ok(())
+}
+
+/// Points one `proxy_pass` or `fastcgi_pass` at its group.
+fn pass_group(
+    groups: &mut Vec<super::upstream::Upstream>,
+    kind: &LocKind,
+    pass: &mut super::proxy::Pass,
+) -> Result<(), ConfigError> {
+    if pass.dynamic.is_some() {
+        return Ok(());
+    }
+    if pass.uri.is_some() && matches!(kind, LocKind::Regex(_) | LocKind::Named) {
+        let msg = "\"proxy_pass\" cannot have URI part in location given by regular expression, or inside named location";
+        return Err(ConfigError::at(&pass.pos, msg));
+    }
+    if let Some(i) = groups.iter().position(|u| u.name == pass.authority) {
+        pass.upstream = i;
+        return Ok(());
+    }
+    let arg = (pass.authority.clone(), pass.pos.clone());
+    let addrs = super::upstream::addresses(&arg)?;
+    groups.push(super::upstream::Upstream::implicit(
+        &pass.authority,
+        addrs,
+        &pass.pos,
+    ));
+    pass.upstream = groups.len() - 1;
     Ok(())
 }
 

@@ -138,12 +138,17 @@ fn location_templates(loc: &mut Location) -> Vec<&mut Template> {
     out.extend(loc.add_headers.iter_mut().map(|h| &mut h.value));
     out.extend(loc.charset.templates_mut());
     out.extend(loc.error_pages.values_mut().map(|p| &mut p.uri));
-    if let Some(pass) = &mut loc.proxy_pass {
+    for pass in [&mut loc.proxy_pass, &mut loc.fastcgi_pass]
+        .into_iter()
+        .flatten()
+    {
         out.extend(pass.dynamic.as_mut());
     }
     // Each location's proxy settings are its own until the configuration is shared.
-    if let Some(proxy) = Arc::get_mut(&mut loc.proxy) {
-        out.extend(super::proxy::Draft::templates(proxy));
+    for settings in [&mut loc.proxy, &mut loc.fastcgi] {
+        if let Some(s) = Arc::get_mut(settings) {
+            out.extend(super::proxy::Draft::templates(s));
+        }
     }
     out.extend(
         loc.access_logs

@@ -20,6 +20,7 @@ mod compat;
 pub mod compress;
 pub mod dav;
 mod directives;
+pub mod fastcgi;
 mod include;
 pub mod keepalive;
 mod lexer;

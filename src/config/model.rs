@@ -269,6 +269,10 @@ pub struct Location {
     pub proxy_pass: Option<super::proxy::Pass>,
     /// The `proxy_*` settings (shared: a location copied per request copies a pointer).
     pub proxy: Arc<super::proxy::Settings>,
+    /// `fastcgi_pass`: this location's content comes from a FastCGI application.
+    pub fastcgi_pass: Option<super::proxy::Pass>,
+    /// The `fastcgi_*` settings.
+    pub fastcgi: Arc<super::proxy::Settings>,
     pub pos: Pos,
 }
 
@@ -404,7 +408,33 @@ pub struct Return {
     pub target: Option<Template>,
 }
 
+/// A location's backend: what `proxy_pass` or `fastcgi_pass` names, with its settings.
+#[derive(Clone, Copy)]
+pub struct Gateway<'a> {
+    pub protocol: super::proxy::Protocol,
+    pub pass: &'a super::proxy::Pass,
+    pub settings: &'a Arc<super::proxy::Settings>,
+}
+
 impl Location {
+    /// The backend this location passes requests to, if any.
+    pub fn gateway(&self) -> Option<Gateway<'_>> {
+        use super::proxy::Protocol;
+        if let Some(pass) = &self.proxy_pass {
+            return Some(Gateway {
+                protocol: Protocol::Http,
+                pass,
+                settings: &self.proxy,
+            });
+        }
+        let pass = self.fastcgi_pass.as_ref()?;
+        Some(Gateway {
+            protocol: Protocol::FastCgi,
+            pass,
+            settings: &self.fastcgi,
+        })
+    }
+
     pub fn is_exact(&self) -> bool {
         matches!(self.kind, LocKind::Exact)
     }

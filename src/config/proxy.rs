@@ -1,8 +1,11 @@
-//! The reverse proxy's directives (`proxy_pass` and the `proxy_*` settings), with
-//! nginx's names, defaults and inheritance: `proxy_pass` belongs to its location
-//! alone; every other setting is inherited, and a level that declares any
-//! `proxy_set_header` (or `proxy_hide_header`, `proxy_pass_header`,
-//! `proxy_redirect`) replaces the inherited list, as nginx merges arrays.
+//! The gateway's directives: the reverse proxy's (`proxy_pass` and the `proxy_*`
+//! settings) and the same settings of FastCGI under `fastcgi_*` (its own ones are in
+//! `fastcgi`), with nginx's names, defaults and inheritance: the `*_pass` belongs to
+//! its location alone; every other setting is inherited, and a level that declares
+//! any `proxy_set_header` (or `proxy_hide_header`, `proxy_pass_header`,
+//! `proxy_redirect`, `fastcgi_param`) replaces the inherited list, as nginx merges
+//! arrays. Each module keeps its own draft, as nginx's modules keep their own
+//! configurations: `proxy_read_timeout` says nothing about FastCGI.
 
 use std::time::Duration;
 
@@ -71,7 +74,14 @@ pub mod next {
     }
 }
 
-/// A location's proxy settings, with nginx's defaults.
+/// Which protocol a location's backend speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    Http,
+    FastCgi,
+}
+
+/// A location's proxy (or FastCGI) settings, with nginx's defaults.
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// `proxy_set_header NAME VALUE`, in order; an empty value removes the header.
@@ -103,6 +113,8 @@ pub struct Settings {
     /// `proxy_buffering`: `off` relays each read at once (webserv relays as it
     /// reads either way, bounded by a high-water mark).
     pub buffering: bool,
+    /// FastCGI's own settings (empty for the proxy).
+    pub fastcgi: super::fastcgi::Settings,
 }
 
 /// One level's explicitly set values.
@@ -127,22 +139,24 @@ pub struct Draft {
     set_body: Option<Template>,
     method: Option<String>,
     buffering: Option<bool>,
+    fastcgi: super::fastcgi::Draft,
 }
 
 /// Directives accepted for pasted configurations that change nothing here:
 /// buffer sizes (webserv relays through one bounded buffer) and temp files
 /// (nothing is spooled to disk on the way back).
 const SIZES: &[&str] = &[
-    "proxy_buffer_size",
-    "proxy_busy_buffers_size",
-    "proxy_max_temp_file_size",
-    "proxy_temp_file_write_size",
+    "buffer_size",
+    "busy_buffers_size",
+    "max_temp_file_size",
+    "temp_file_write_size",
 ];
 
 macro_rules! or {
     ($inner:ident, $outer:ident: $($field:ident),* $(,)?) => {
         Draft {
             pass: $inner.pass.clone(),
+            fastcgi: $inner.fastcgi.merge(&$outer.fastcgi),
             $($field: $inner.$field.clone().or_else(|| $outer.$field.clone()),)*
         }
     };
@@ -177,26 +191,41 @@ impl Draft {
             set_body: self.set_body.clone(),
             method: self.method.clone(),
             buffering: self.buffering.unwrap_or(true),
+            fastcgi: self.fastcgi.finish(),
         }
     }
 
-    /// Records one of this module's directives; `Ok(false)` if `d` is not one.
-    pub fn apply(&mut self, d: &Directive) -> Result<bool, ConfigError> {
+    /// Records one of this module's directives (those named `prefix` + a setting,
+    /// where the directive table lets the module have it); `Ok(false)` if `d` is not one.
+    pub fn apply(&mut self, d: &Directive, protocol: Protocol) -> Result<bool, ConfigError> {
         let name = d.name.as_str();
+        let prefix = match protocol {
+            Protocol::Http => "proxy_",
+            Protocol::FastCgi => "fastcgi_",
+        };
+        let Some(setting) = name.strip_prefix(prefix) else {
+            return Ok(false);
+        };
+        if protocol == Protocol::FastCgi && self.fastcgi.apply(d)? {
+            return Ok(true);
+        }
         let a = &d.args;
         let time = || values::time(&a[0], name).map(Some);
         let on = || values::on_off(&a[0], name).map(Some);
-        match name {
-            "proxy_pass" => self.pass = Some(pass(&a[0], &d.pos)?),
-            "proxy_set_header" => {
+        match setting {
+            "pass" if protocol == Protocol::FastCgi => {
+                self.pass = Some(super::fastcgi::pass(&a[0], &d.pos)?)
+            }
+            "pass" => self.pass = Some(pass(&a[0], &d.pos)?),
+            "set_header" => {
                 let value = Template::compile(&a[1].0, &a[1].1)?;
                 let list = self.set_headers.get_or_insert_with(Vec::new);
                 list.retain(|(n, _)| !n.eq_ignore_ascii_case(&a[0].0));
                 list.push((a[0].0.clone(), value));
             }
-            "proxy_hide_header" => push_lower(&mut self.hide, &a[0]),
-            "proxy_pass_header" => push_lower(&mut self.pass_headers, &a[0]),
-            "proxy_http_version" => {
+            "hide_header" => push_lower(&mut self.hide, &a[0]),
+            "pass_header" => push_lower(&mut self.pass_headers, &a[0]),
+            "http_version" => {
                 self.http11 = Some(match a[0].0.as_str() {
                     "1.0" => false,
                     "1.1" => true,
@@ -206,31 +235,31 @@ impl Draft {
                     }
                 })
             }
-            "proxy_connect_timeout" => self.connect_timeout = time()?,
-            "proxy_read_timeout" => self.read_timeout = time()?,
-            "proxy_send_timeout" => self.send_timeout = time()?,
-            "proxy_next_upstream" => self.next_upstream = Some(next_upstream(a)?),
-            "proxy_next_upstream_tries" => {
+            "connect_timeout" => self.connect_timeout = time()?,
+            "read_timeout" => self.read_timeout = time()?,
+            "send_timeout" => self.send_timeout = time()?,
+            "next_upstream" => self.next_upstream = Some(next_upstream(a, name)?),
+            "next_upstream_tries" => {
                 let n = values::number(&a[0], name)?;
                 self.next_upstream_tries = Some(u32::try_from(n).unwrap_or(u32::MAX));
             }
-            "proxy_next_upstream_timeout" => self.next_upstream_timeout = time()?,
-            "proxy_redirect" => redirect(&mut self.redirects, a)?,
-            "proxy_intercept_errors" => self.intercept_errors = on()?,
-            "proxy_pass_request_headers" => self.pass_request_headers = on()?,
-            "proxy_pass_request_body" => self.pass_request_body = on()?,
-            "proxy_set_body" => self.set_body = Some(Template::compile(&a[0].0, &a[0].1)?),
-            "proxy_method" => self.method = Some(a[0].0.clone()),
-            "proxy_buffering" => self.buffering = on()?,
+            "next_upstream_timeout" => self.next_upstream_timeout = time()?,
+            "redirect" => redirect(&mut self.redirects, a)?,
+            "intercept_errors" => self.intercept_errors = on()?,
+            "pass_request_headers" => self.pass_request_headers = on()?,
+            "pass_request_body" => self.pass_request_body = on()?,
+            "set_body" => self.set_body = Some(Template::compile(&a[0].0, &a[0].1)?),
+            "method" => self.method = Some(a[0].0.clone()),
+            "buffering" => self.buffering = on()?,
             // The body is always read before the request goes to the upstream.
-            "proxy_request_buffering" | "proxy_ignore_client_abort" => {
+            "request_buffering" | "ignore_client_abort" => {
                 on()?;
             }
-            "proxy_buffers" => {
+            "buffers" => {
                 values::number(&a[0], name)?;
                 values::size(&a[1], name)?;
             }
-            _ if SIZES.contains(&name) => {
+            _ if SIZES.contains(&setting) => {
                 values::size(&a[0], name)?;
             }
             _ => return Ok(false),
@@ -244,11 +273,13 @@ impl Draft {
             Redirect::Default => Vec::new(),
             Redirect::Replace(a, b) => vec![a, b],
         });
+        let params = super::fastcgi::Draft::templates(&mut s.fastcgi);
         s.set_headers
             .iter_mut()
             .map(|(_, t)| t)
             .chain(s.set_body.iter_mut())
             .chain(redirects)
+            .chain(params)
     }
 }
 
@@ -275,7 +306,7 @@ fn redirect(list: &mut Option<Vec<Redirect>>, a: &[Arg]) -> Result<(), ConfigErr
     Ok(())
 }
 
-fn next_upstream(a: &[Arg]) -> Result<u16, ConfigError> {
+fn next_upstream(a: &[Arg], name: &str) -> Result<u16, ConfigError> {
     let mut bits = 0;
     for (w, pos) in a {
         bits |= match w.as_str() {
@@ -288,7 +319,7 @@ fn next_upstream(a: &[Arg]) -> Result<u16, ConfigError> {
             s => match s.strip_prefix("http_").and_then(|c| c.parse().ok()) {
                 Some(code) if next::status_bit(code) != 0 => next::status_bit(code),
                 _ => {
-                    let msg = format!("invalid value \"{w}\" in \"proxy_next_upstream\"");
+                    let msg = format!("invalid value \"{w}\" in \"{name}\"");
                     return Err(ConfigError::at(pos, msg));
                 }
             },

@@ -14,6 +14,7 @@ use super::RedirectStyle;
 use super::caching::{self, Expires, IfModifiedSince};
 use super::keepalive::{self, KeepAlive};
 use super::parser::Directive;
+use super::proxy::Protocol;
 use super::types::{self, MimeTypes};
 use super::values::{self, Arg};
 use super::{
@@ -82,6 +83,8 @@ pub struct Settings {
     pub dav: super::dav::Draft,
     /// `proxy_pass` (this level's own) and the inherited `proxy_*` settings.
     pub proxy: super::proxy::Draft,
+    /// `fastcgi_pass` (this level's own) and the inherited `fastcgi_*` settings.
+    pub fastcgi: super::proxy::Draft,
     /// `charset`, `source_charset`, `override_charset`, `charset_types`.
     pub charset: super::charset::Draft,
 }
@@ -102,6 +105,7 @@ macro_rules! merge_fields {
             compression: $inner.compression.merge(&$outer.compression),
             dav: $inner.dav.merge(&$outer.dav),
             proxy: $inner.proxy.merge(&$outer.proxy),
+            fastcgi: $inner.fastcgi.merge(&$outer.fastcgi),
             charset: $inner.charset.merge(&$outer.charset),
         }
     };
@@ -209,7 +213,8 @@ impl Settings {
             _ if compat::KNOBS.contains(&name) => compat::check(d)?,
             _ if self.compression.apply(d)? => {}
             _ if self.dav.apply(d)? => {}
-            _ if self.proxy.apply(d)? => {}
+            _ if self.proxy.apply(d, Protocol::Http)? => {}
+            _ if self.fastcgi.apply(d, Protocol::FastCgi)? => {}
             _ if self.charset.apply(d)? => {}
             _ => self.apply_limit(name, &a[0])?,
         }
@@ -337,6 +342,8 @@ impl Settings {
             dav: s.dav.finish(),
             proxy_pass: s.proxy.pass.clone(),
             proxy: std::sync::Arc::new(s.proxy.finish()),
+            fastcgi_pass: s.fastcgi.pass.clone(),
+            fastcgi: std::sync::Arc::new(s.fastcgi.finish()),
             pos: pos.clone(),
         }
     }

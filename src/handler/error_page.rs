@@ -126,7 +126,7 @@ pub fn serve(cx: &Cx, r: &Routed, status: u16) -> (Response, Option<Routed>) {
         Target::Uri
     };
     match phases::locate(&gcx, &mut next, start) {
-        Ok(()) if next.script.is_some() || next.location(cx.config).proxy_pass.is_some() => {
+        Ok(()) if next.script.is_some() || next.location(cx.config).gateway().is_some() => {
             log::error!(
                 "error_page {target}: a CGI script or proxied location cannot serve an error page yet"
             );

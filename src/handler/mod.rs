@@ -399,7 +399,7 @@ impl BodySink for Sink {
 /// (e.g. 403 when the upload store is not writable).
 pub fn body_sink(config: &Config, routed: &Routed, req: &Request) -> Result<Sink, u16> {
     let loc = routed.location(config);
-    if routed.script.is_some() || loc.proxy_pass.is_some() {
+    if routed.script.is_some() || loc.gateway().is_some() {
         return Ok(Sink::Spool(Spool::in_dir(
             loc.client_body_temp_path.clone(),
         )));
@@ -444,7 +444,7 @@ pub fn process(
     body: Sink,
 ) -> Outcome {
     let loc = routed.location(config);
-    if loc.proxy_pass.is_some()
+    if loc.gateway().is_some()
         && let Sink::Spool(spool) = body
     {
         return Outcome::Proxy(spool);

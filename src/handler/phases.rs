@@ -17,6 +17,7 @@ use super::rewrite::{self, Flow};
 use super::static_file::{self, Kind};
 use super::{Cx, Early, Routed, error_page, error_response, path, route as find};
 use crate::cgi;
+use crate::config::proxy::Protocol;
 use crate::config::{Fallback, Location, TryFiles};
 use crate::http::{Framing, Method, Response};
 
@@ -129,7 +130,7 @@ pub fn locate(cx: &Cx, r: &mut Routed, mut target: Target) -> Result<(), Respons
         }
         let loc = r.location(cx.config);
         // A proxied location's content is the upstream's, whatever the method.
-        let proxied = loc.proxy_pass.is_some();
+        let proxied = loc.gateway().is_some();
         if cx.req.method == Method::Options && !proxied {
             return Err(cx.decorate(super::options::for_location(loc), r));
         }
@@ -159,10 +160,10 @@ pub fn locate(cx: &Cx, r: &mut Routed, mut target: Target) -> Result<(), Respons
             }
         }
         let loc = r.location(cx.config);
-        if loc.proxy_pass.is_some() {
-            cx.note(|| match &loc.proxy_pass {
-                Some(p) => format!("proxied to {}", p.url),
-                None => String::new(),
+        if let Some(g) = loc.gateway() {
+            cx.note(|| match g.protocol {
+                Protocol::Http => format!("proxied to {}", g.pass.url),
+                Protocol::FastCgi => format!("passed to FastCGI application {}", g.pass.url),
             });
             return Ok(());
         }

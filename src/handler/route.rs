@@ -83,7 +83,7 @@ pub fn auto_redirect(server: &Server, uri: &str, found: How) -> bool {
     found != How::Exact
         && server.locations.iter().any(|l| {
             l.is_prefix()
-                && l.proxy_pass.is_some()
+                && l.gateway().is_some()
                 && l.path.len() == uri.len() + 1
                 && l.path.ends_with('/')
                 && l.path.starts_with(uri)

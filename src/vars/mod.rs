@@ -66,6 +66,8 @@ pub enum Var {
     ConnectionRequests,
     ConnectionTime,
     Pipe,
+    /// `$nginx_version`: the nginx release whose behaviour webserv follows.
+    NginxVersion,
     /// `$0`..`$9`: the last regex match's captures.
     Capture(u8),
     /// `$ssl_*`: what the connection's TLS handshake settled.
@@ -77,6 +79,10 @@ pub enum Var {
     /// A name not known yet; [`link`] turns it into `User` or an error.
     Unlinked(Box<(String, Pos)>),
 }
+
+/// The nginx release whose configuration language and behaviour webserv follows
+/// (`$nginx_version`, e.g. in `SERVER_SOFTWARE nginx/$nginx_version`).
+pub const NGINX_VERSION: &str = "1.22.1";
 
 /// Built-in names with no parameter.
 const NAMES: &[(&str, Var)] = &[
@@ -118,6 +124,7 @@ const NAMES: &[(&str, Var)] = &[
     ("connection_requests", Var::ConnectionRequests),
     ("connection_time", Var::ConnectionTime),
     ("pipe", Var::Pipe),
+    ("nginx_version", Var::NginxVersion),
 ];
 
 impl Var {

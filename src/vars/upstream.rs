@@ -1,5 +1,6 @@
-//! The reverse proxy's variables: `$proxy_host`, `$proxy_port` and
-//! `$proxy_add_x_forwarded_for` (what a request to the upstream is built from), and
+//! The gateway's variables: `$proxy_host`, `$proxy_port`,
+//! `$proxy_add_x_forwarded_for`, `$fastcgi_script_name` and `$fastcgi_path_info`
+//! (what a request to the upstream is built from), and
 //! `$upstream_*` (what the upstreams answered, for the access log). A request
 //! retried on another server lists one value per server tried, `, `-separated, as
 //! nginx does.
@@ -15,6 +16,8 @@ pub enum UpVar {
     ProxyHost,
     ProxyPort,
     ProxyAddXForwardedFor,
+    FastcgiScriptName,
+    FastcgiPathInfo,
     Addr,
     Status,
     ResponseTime,
@@ -28,6 +31,8 @@ pub const NAMES: &[(&str, UpVar)] = &[
     ("proxy_host", UpVar::ProxyHost),
     ("proxy_port", UpVar::ProxyPort),
     ("proxy_add_x_forwarded_for", UpVar::ProxyAddXForwardedFor),
+    ("fastcgi_script_name", UpVar::FastcgiScriptName),
+    ("fastcgi_path_info", UpVar::FastcgiPathInfo),
     ("upstream_addr", UpVar::Addr),
     ("upstream_status", UpVar::Status),
     ("upstream_response_time", UpVar::ResponseTime),
@@ -59,7 +64,11 @@ impl UpVar {
     pub fn is_late(&self) -> bool {
         !matches!(
             self,
-            UpVar::ProxyHost | UpVar::ProxyPort | UpVar::ProxyAddXForwardedFor
+            UpVar::ProxyHost
+                | UpVar::ProxyPort
+                | UpVar::ProxyAddXForwardedFor
+                | UpVar::FastcgiScriptName
+                | UpVar::FastcgiPathInfo
         )
     }
 }
@@ -84,6 +93,19 @@ pub fn value(env: &Env, v: &UpVar, out: &mut String) -> bool {
                 out.push_str(", ");
             }
             let _ = write!(out, "{}", env.origin.peer.ip());
+        }
+        UpVar::FastcgiScriptName | UpVar::FastcgiPathInfo => {
+            let fcgi = env.location.map(|l| &l.fastcgi.fastcgi);
+            let Some(fcgi) = fcgi else {
+                out.push_str(env.uri);
+                return true;
+            };
+            let (script, info) = crate::config::fastcgi::split(fcgi, env.uri);
+            out.push_str(if *v == UpVar::FastcgiPathInfo {
+                info
+            } else {
+                &script
+            });
         }
         _ => {
             let Some(trace) = env.done.and_then(|d| d.upstream) else {

@@ -162,6 +162,7 @@ impl Env<'_> {
                 let _ = write!(out, "{}.{:03}", t.as_secs(), t.subsec_millis());
             }
             Var::Pipe => out.push(if self.origin.conn.pipelined { 'p' } else { '.' }),
+            Var::NginxVersion => out.push_str(super::NGINX_VERSION),
             Var::Capture(n) => {
                 return push(
                     out,

@@ -1,0 +1,222 @@
+//! Choosing the server for each attempt of a gateway request, and what happens
+//! when one fails: the next server (`proxy_next_upstream`, `fastcgi_next_upstream`)
+//! while that is allowed, else the error answer.
+
+use std::io::{Seek, SeekFrom};
+
+use super::{Failure, Phase, ProxyRun};
+use crate::config::proxy::{Protocol, next};
+use crate::config::upstream::Balance;
+use crate::gateway::balance::Tried;
+use crate::gateway::config_id;
+use crate::gateway::pool::PoolKey;
+use crate::handler::{Cx, Routed};
+use crate::http::{Method, Request};
+use crate::server::connection::{Connection, Ctx, State};
+use crate::vars::upstream::Attempt;
+
+impl Connection {
+    /// Picks the next server and starts connecting; `Err` is the status to answer.
+    pub(super) fn next_attempt(
+        &mut self,
+        ctx: &mut Ctx,
+        req: &Request,
+        routed: &Routed,
+        run: &mut ProxyRun,
+    ) -> Result<(), u16> {
+        loop {
+            if run.tries_left == 0 {
+                return Err(502);
+            }
+            let key = balance_key(ctx, &self.cx(ctx, req), routed, run.group);
+            let config = ctx.config;
+            let Some(balancer) = ctx.gateway.balancer(config, run.group) else {
+                return Err(502);
+            };
+            let Some(peer) = balancer.pick(ctx.now, key.as_deref(), &run.tried) else {
+                let name = &config.upstreams[run.group].name;
+                log::error!("no live upstreams while connecting to upstream \"{name}\"");
+                run.trace.attempts.push(Attempt {
+                    addr: name.clone(),
+                    status: 502,
+                    ..Attempt::default()
+                });
+                return Err(502);
+            };
+            run.tried.mark(peer);
+            run.tries_left -= 1;
+            run.peer = peer;
+            let addr = config.upstreams[run.group].peers[peer].addr.clone();
+            run.attempt = Attempt {
+                addr: addr.to_string(),
+                ..Attempt::default()
+            };
+            run.attempt_started = ctx.now;
+            run.sent = 0;
+            run.file_pos = 0;
+            run.file_buf.clear();
+            run.file_eof = false;
+            if let Some(f) = &mut run.file
+                && f.seek(SeekFrom::Start(0)).is_err()
+            {
+                return Err(500);
+            }
+            let pool = PoolKey {
+                config: config_id(config),
+                group: run.group,
+                addr,
+            };
+            match ctx
+                .gateway
+                .backends
+                .lease(ctx.registry, &pool, (ctx.key, self.serial))
+            {
+                Ok(lease) => {
+                    run.phase = if lease.reused {
+                        run.attempt.connect = Some(std::time::Duration::ZERO);
+                        Phase::Sending
+                    } else {
+                        Phase::Connecting
+                    };
+                    run.lease = Some(lease);
+                    self.deadline = Some(ctx.now + run.settings.connect_timeout);
+                    return Ok(());
+                }
+                Err(e) => {
+                    log::error!("connect() to {} failed ({e})", run.attempt.addr);
+                    if let Some(b) = ctx.gateway.balancer(config, run.group) {
+                        b.done(peer, true, ctx.now);
+                    }
+                    self.end_attempt(ctx, run, 502);
+                    if run.settings.next_upstream & next::ERROR == 0 {
+                        return Err(502);
+                    }
+                }
+            }
+        }
+    }
+
+    /// An attempt failed: the next server when allowed, else the error answer.
+    pub(super) fn proxy_failed(
+        &mut self,
+        ctx: &mut Ctx,
+        req: Box<Request>,
+        routed: Box<Routed>,
+        mut run: Box<ProxyRun>,
+        why: Failure,
+    ) {
+        let reused = run.lease.as_ref().is_some_and(|l| l.reused);
+        self.release_lease(ctx, &mut run, false);
+        let counted = !(reused && why == Failure::Error);
+        if counted
+            && !matches!(why, Failure::Status(_))
+            && let Some(b) = ctx.gateway.balancer(ctx.config, run.group)
+        {
+            b.done(run.peer, true, ctx.now);
+        }
+        self.end_attempt(ctx, &mut run, why.status());
+        if !counted {
+            // A kept-alive connection the upstream had closed: try again at once.
+            run.tries_left += 1;
+        }
+        let settings = std::sync::Arc::clone(&run.settings);
+        let sent = run.sent > 0 || run.file_pos > 0;
+        let idempotent = !matches!(req.method, Method::Post) || !sent || !counted;
+        let in_time = settings.next_upstream_timeout.is_zero()
+            || ctx.now.saturating_duration_since(run.first_try) < settings.next_upstream_timeout;
+        let retry = (settings.next_upstream & why.bit() != 0 || !counted)
+            && (idempotent || settings.next_upstream & next::NON_IDEMPOTENT != 0)
+            && in_time;
+        if retry && !counted {
+            run.tried = Tried::default();
+        }
+        if retry {
+            match self.next_attempt(ctx, &req, &routed, &mut run) {
+                Ok(()) => {
+                    self.state = State::Proxy { req, routed, run };
+                    return;
+                }
+                Err(status) if why == Failure::Timeout && status == 502 => {
+                    return self.proxy_finish_error(ctx, &req, &routed, &mut run, 504);
+                }
+                Err(status) => {
+                    return self.proxy_finish_error(ctx, &req, &routed, &mut run, status);
+                }
+            }
+        }
+        let status = match why {
+            Failure::Status(s) => s,
+            other => other.status(),
+        };
+        if let Failure::Status(_) = why {
+            // The upstream's own error is what the client gets, but it was
+            // dropped to try another server: the built-in page stands in.
+        }
+        self.proxy_finish_error(ctx, &req, &routed, &mut run, status);
+    }
+
+    /// The deadline passed while the request was with the upstream.
+    pub(in crate::server::connection) fn proxy_timeout(&mut self, ctx: &mut Ctx) -> bool {
+        let State::Proxy {
+            req,
+            routed,
+            mut run,
+        } = std::mem::replace(&mut self.state, State::Head { started: false })
+        else {
+            return false;
+        };
+        let what = match run.phase {
+            Phase::Connecting => "connecting to upstream",
+            Phase::Sending => "sending request to upstream",
+            Phase::Head => "reading response header from upstream",
+            Phase::Body | Phase::Tunnel => "reading upstream",
+        };
+        log::error!("upstream {} timed out while {what}", run.attempt.addr);
+        if matches!(run.phase, Phase::Body | Phase::Tunnel) {
+            self.release_lease(ctx, &mut run, false);
+            return false;
+        }
+        self.proxy_failed(ctx, req, routed, run, Failure::Timeout);
+        true
+    }
+}
+
+/// The key a hashing balancer needs for this request.
+pub(super) fn balance_key(ctx: &Ctx, cx: &Cx, routed: &Routed, group: usize) -> Option<Vec<u8>> {
+    match &ctx.config.upstreams.get(group)?.balance {
+        Balance::IpHash => Some(match cx.origin.peer.ip() {
+            std::net::IpAddr::V4(a) => a.octets().to_vec(),
+            std::net::IpAddr::V6(a) => a.octets().to_vec(),
+        }),
+        Balance::Hash { key, .. } => Some(key.expand(&cx.env(routed, true)).into_bytes()),
+        _ => None,
+    }
+}
+
+/// The group a `proxy_pass` with variables names: an `upstream` of that name, or
+/// an implicit group of the same address; nginx needs a resolver for any other
+/// name, which webserv does not have.
+pub(super) fn dynamic_group(
+    ctx: &Ctx,
+    cx: &Cx,
+    routed: &Routed,
+    pass: &crate::config::proxy::Pass,
+    protocol: Protocol,
+) -> Option<usize> {
+    let t = pass.dynamic.as_ref()?;
+    let url = t.expand(&cx.env(routed, true));
+    let rest = match protocol {
+        Protocol::Http => url.strip_prefix("http://")?,
+        Protocol::FastCgi => url.as_str(),
+    };
+    let (authority, _) = crate::config::proxy::split_authority(rest);
+    let found = ctx
+        .config
+        .upstreams
+        .iter()
+        .position(|u| u.name == authority);
+    if found.is_none() {
+        log::error!("no upstream \"{authority}\" for {url} (names are not resolved at run time)");
+    }
+    found
+}

@@ -1,0 +1,255 @@
+//! The backend's response head: read (an HTTP/1 status line and fields, or the
+//! CGI-style header block of a FastCGI application's stdout), then retried,
+//! intercepted, tunnelled or turned into the client's response head.
+
+use std::io::{self, Read};
+
+use super::{Failure, Phase, ProxyRun, Round};
+use crate::config::proxy::{Protocol, Redirect};
+use crate::gateway::fastcgi;
+use crate::gateway::http::{self as up, BodyDecoder, Head};
+use crate::gateway::relay;
+use crate::handler::{self, Cx, Routed};
+use crate::http::{Method, Request, Response};
+use crate::server::connection::{Connection, Ctx};
+
+impl Connection {
+    /// Reads the upstream's response head; `None` once it is in and handled (the
+    /// phase moved on), else what the round does.
+    pub(super) fn read_head(
+        &mut self,
+        ctx: &mut Ctx,
+        req: &Request,
+        routed: &Routed,
+        run: &mut ProxyRun,
+        key: usize,
+    ) -> Option<Round> {
+        loop {
+            let Some(stream) = ctx.gateway.backends.stream(key) else {
+                return Some(Round::Failed(Failure::Error));
+            };
+            let mut buf = [0u8; 16 * 1024];
+            match stream.read(&mut buf) {
+                Ok(0) => {
+                    log::error!(
+                        "upstream {} prematurely closed connection while reading response header",
+                        run.attempt.addr
+                    );
+                    return Some(Round::Failed(Failure::Error));
+                }
+                Ok(n) => {
+                    if let Err(e) = super::body::take_in(run, &buf[..n]) {
+                        log::error!("upstream {} sent {e}", run.attempt.addr);
+                        return Some(Round::Failed(Failure::InvalidHeader));
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    return Some(if self.client_gone() {
+                        Round::Close
+                    } else {
+                        Round::Again(false)
+                    });
+                }
+                Err(e) => {
+                    log::error!("reading from upstream {} failed ({e})", run.attempt.addr);
+                    return Some(Round::Failed(Failure::Error));
+                }
+            }
+            let parsed = match run.protocol {
+                Protocol::Http => up::parse_head(&run.input).map_err(|e| format!("{e:?}")),
+                Protocol::FastCgi => fastcgi::parse_head(&run.input).map_err(|e| format!("{e:?}")),
+            };
+            match parsed {
+                Ok(None) if run.fcgi.as_ref().is_some_and(|d| d.ended) => {
+                    log::error!(
+                        "upstream {} prematurely closed FastCGI stdout while reading response header",
+                        run.attempt.addr
+                    );
+                    return Some(Round::Failed(Failure::Error));
+                }
+                Ok(None) => continue,
+                Ok(Some((head, used))) => {
+                    run.input.drain(..used);
+                    return self.got_head(ctx, req, routed, run, head);
+                }
+                Err(e) => {
+                    log::error!("upstream {} sent invalid header ({e})", run.attempt.addr);
+                    return Some(Round::Failed(Failure::InvalidHeader));
+                }
+            }
+        }
+    }
+
+    /// A response head arrived: retry, intercept, tunnel, or relay it.
+    pub(super) fn got_head(
+        &mut self,
+        ctx: &mut Ctx,
+        req: &Request,
+        routed: &Routed,
+        run: &mut ProxyRun,
+        head: Head,
+    ) -> Option<Round> {
+        run.attempt.status = head.status;
+        run.attempt.header = Some(ctx.now - run.attempt_started);
+        let settings = std::sync::Arc::clone(&run.settings);
+        let retry = Failure::Status(head.status);
+        if settings.next_upstream & retry.bit() != 0 && run.tries_left > 0 {
+            return Some(Round::Failed(retry));
+        }
+        let loc = routed.location(ctx.config);
+        if settings.intercept_errors
+            && head.status >= 300
+            && loc.error_pages.contains_key(&head.status)
+        {
+            run.trace.fields = head.fields;
+            self.release_lease(ctx, run, false);
+            self.end_attempt(ctx, run, head.status);
+            let status = head.status;
+            self.proxy_finish_error(ctx, req, routed, run, status);
+            return Some(Round::Replaced);
+        }
+        if let Some(b) = ctx.gateway.balancer(ctx.config, run.group) {
+            b.done(run.peer, false, ctx.now);
+        }
+        let tunnel = head.status == 101 && run.upgrade;
+        let mut resp = Response::new(head.status);
+        resp.reason = Some(head.reason.clone()).filter(|r| !r.is_empty());
+        let cx = self.cx(ctx, req);
+        for (name, value) in &head.fields {
+            if hidden(name, run.protocol, &settings.hide, &settings.pass)
+                || (!tunnel && up::hop_by_hop(name))
+            {
+                continue;
+            }
+            if name.eq_ignore_ascii_case("content-length") {
+                continue;
+            }
+            let value = if run.protocol == Protocol::FastCgi {
+                // A local Location is made absolute, as for any response of ours.
+                match value.first() {
+                    Some(b'/') if name.eq_ignore_ascii_case("location") => {
+                        let v = String::from_utf8_lossy(value);
+                        cx.absolute(routed, &v, true).into_bytes()
+                    }
+                    _ => value.clone(),
+                }
+            } else if name.eq_ignore_ascii_case("location") {
+                rewrite_location(&cx, routed, &settings.redirects, value, false)
+            } else if name.eq_ignore_ascii_case("refresh") {
+                rewrite_location(&cx, routed, &settings.redirects, value, true)
+            } else {
+                value.clone()
+            };
+            resp.relays_server |= name.eq_ignore_ascii_case("server");
+            resp.relays_date |= name.eq_ignore_ascii_case("date");
+            resp.raw_headers.push((name.clone(), value));
+        }
+        run.decoder = match run.protocol {
+            Protocol::Http => {
+                BodyDecoder::for_head(&head, run.head_request || req.method == Method::Head)
+            }
+            // The application's stdout ends at END_REQUEST, whatever it says.
+            Protocol::FastCgi => BodyDecoder::UntilClose,
+        };
+        run.upstream_close = head.close;
+        run.trace.fields = head.fields.clone();
+        if tunnel {
+            return Some(self.start_tunnel(ctx, req, routed, run, resp));
+        }
+        let length = if head.chunked { None } else { head.length };
+        let length = match run.decoder {
+            BodyDecoder::Empty => length.or(Some(0)).filter(|_| true),
+            _ => length,
+        };
+        let Some(prepared) = relay::prepare(&cx, routed, &mut resp, length) else {
+            // `charset $var` without a value: no response at all, as nginx.
+            self.release_lease(ctx, run, false);
+            self.end_attempt(ctx, run, head.status);
+            let close = Response::new(handler::rewrite::CLOSE);
+            self.respond_with(ctx, close, Some(req), false, Some(routed), Some(&run.trace));
+            return Some(Round::Replaced);
+        };
+        let keep_alive =
+            self.keep_alive_for(ctx, Some(req), false, Some(routed)) && !prepared.until_close;
+        if keep_alive {
+            self.announce_keep_alive(&mut resp);
+        }
+        self.out.drain(..self.out_pos);
+        self.out_pos = 0;
+        let before = self.out.len();
+        resp.write_head_framed(&mut self.out, ctx.date, keep_alive, prepared.framing);
+        run.head_bytes = (self.out.len() - before) as u64;
+        run.close_after = !keep_alive;
+        run.down = Some(prepared.down);
+        run.resp = Some(Box::new(resp));
+        run.phase = Phase::Body;
+        None
+    }
+}
+
+/// Whether a backend header is kept from the client: nginx's hidden list of the
+/// protocol plus `*_hide_header`, minus `*_pass_header`.
+fn hidden(name: &str, protocol: Protocol, hide: &[String], pass: &[String]) -> bool {
+    const ACCEL: &[&str] = &[
+        "x-accel-expires",
+        "x-accel-redirect",
+        "x-accel-limit-rate",
+        "x-accel-buffering",
+        "x-accel-charset",
+    ];
+    let lower = name.to_ascii_lowercase();
+    if pass.contains(&lower) {
+        return false;
+    }
+    let own = match protocol {
+        Protocol::Http => ["date", "server", "x-pad"].contains(&lower.as_str()),
+        Protocol::FastCgi => lower == "status",
+    };
+    own || ACCEL.contains(&lower.as_str()) || hide.contains(&lower)
+}
+
+/// `proxy_redirect` on a `Location` or `Refresh` value.
+fn rewrite_location(
+    cx: &Cx,
+    routed: &Routed,
+    redirects: &[Redirect],
+    value: &[u8],
+    refresh: bool,
+) -> Vec<u8> {
+    let Ok(text) = std::str::from_utf8(value) else {
+        return value.to_vec();
+    };
+    let loc = routed.location(cx.config);
+    let Some(pass) = &loc.proxy_pass else {
+        return value.to_vec();
+    };
+    let env = cx.env(routed, true);
+    // A Refresh value carries the URL after `url=`.
+    let start = match text.to_ascii_lowercase().find("url=") {
+        Some(i) if refresh => i + 4,
+        _ if refresh => return value.to_vec(),
+        _ => 0,
+    };
+    let (prefix, url) = text.split_at(start);
+    for r in redirects {
+        let (from, to) = match r {
+            Redirect::Default if pass.dynamic.is_none() => match &pass.uri {
+                Some(_) => (pass.url.clone(), loc.path.clone()),
+                None => (format!("{}/", pass.url), "/".to_string()),
+            },
+            Redirect::Default => continue,
+            Redirect::Replace(f, t) => (f.expand(&env), t.expand(&env)),
+        };
+        if let Some(rest) = url.strip_prefix(from.as_str()) {
+            let new = format!("{to}{rest}");
+            // A rewritten Location is the response's own redirect: made absolute
+            // as one (absolute_redirect), as nginx does; a Refresh stays as it is.
+            if !refresh {
+                return cx.absolute(routed, &new, true).into_bytes();
+            }
+            return format!("{prefix}{new}").into_bytes();
+        }
+    }
+    value.to_vec()
+}

@@ -1,0 +1,454 @@
+//! The connection's gateway state: one request passed to a `proxy_pass` upstream
+//! (HTTP/1) or a `fastcgi_pass` application (FastCGI records over the same kind of
+//! backend socket; the protocol changes only how the request is written and how
+//! the answer is read: `head`, `body`).
+//!
+//! ```text
+//!   pick a server ─▶ Connecting ─▶ Sending ─▶ Head ─▶ Body ─▶ (pool or close the socket)
+//!        ▲              │             │         │  └──101──▶ Tunnel
+//!        └── next server (proxy_next_upstream), else 502 / 504
+//! ```
+//!
+//! The upstream socket is a backend entry of the worker (`gateway::pool`): its
+//! events wake this connection. The response head goes through the gateway relay
+//! (`gateway::relay`) like a CGI script's; the body is relayed as it comes, reads
+//! from the upstream pausing while the client is slower (a high-water mark on the
+//! output). The access log line is written once the response is complete, with
+//! the `$upstream_*` values of every server tried.
+
+mod attempt;
+mod body;
+mod head;
+mod tunnel;
+
+use std::fs::File;
+use std::io;
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::{Connection, Ctx, State, Step};
+use crate::config::proxy::{Protocol, Settings, next};
+use crate::gateway::balance::Tried;
+use crate::gateway::fastcgi::{self, Demux};
+use crate::gateway::http::BodyDecoder;
+use crate::gateway::pool::{Lease, PoolKey};
+use crate::gateway::relay::Downstream;
+use crate::gateway::{config_id, request};
+use crate::handler::{self, Cx, Routed};
+use crate::http::body::{Spool, SpoolData};
+use crate::http::{Request, Response};
+use crate::vars::upstream::{Attempt, Trace};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Connecting,
+    Sending,
+    Head,
+    Body,
+    Tunnel,
+}
+
+/// Why an attempt failed (nginx's `NGX_HTTP_UPSTREAM_FT_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Failure {
+    Error,
+    Timeout,
+    InvalidHeader,
+    Status(u16),
+}
+
+impl Failure {
+    fn bit(self) -> u16 {
+        match self {
+            Failure::Error => next::ERROR,
+            Failure::Timeout => next::TIMEOUT,
+            Failure::InvalidHeader => next::INVALID_HEADER,
+            Failure::Status(s) => next::status_bit(s),
+        }
+    }
+
+    /// The answer when no other server is tried.
+    fn status(self) -> u16 {
+        match self {
+            Failure::Timeout => 504,
+            Failure::Status(s) => s,
+            _ => 502,
+        }
+    }
+}
+
+pub(super) struct ProxyRun {
+    protocol: Protocol,
+    /// The location's `proxy_*` or `fastcgi_*` settings.
+    settings: Arc<Settings>,
+    /// FastCGI: the application's records so far.
+    fcgi: Option<Demux>,
+    group: usize,
+    peer: usize,
+    lease: Option<Lease>,
+    tried: Tried,
+    /// Attempts left (`proxy_next_upstream_tries`, else the group's size).
+    tries_left: u32,
+    first_try: Instant,
+    attempt: Attempt,
+    attempt_started: Instant,
+    phase: Phase,
+    /// The request head, then the body when it is in memory.
+    request: Vec<u8>,
+    sent: usize,
+    /// A body spooled to a file, sent after `request`.
+    file: Option<File>,
+    file_buf: Vec<u8>,
+    file_pos: usize,
+    file_eof: bool,
+    /// The head asked the upstream to keep the connection.
+    keep_alive: bool,
+    upgrade: bool,
+    head_request: bool,
+    input: Vec<u8>,
+    decoder: BodyDecoder,
+    upstream_close: bool,
+    down: Option<Downstream>,
+    /// The response sent (without its body), for the access log at the end.
+    resp: Option<Box<Response>>,
+    head_bytes: u64,
+    body_bytes: u64,
+    close_after: bool,
+    trace: Trace,
+    tunnel_client_done: bool,
+    /// `proxy_read_timeout`: also the idle limit of a tunnel.
+    read_timeout: std::time::Duration,
+}
+
+impl Connection {
+    /// Starts passing a request whose body is complete to its upstream.
+    pub(super) fn start_proxy(&mut self, ctx: &mut Ctx, req: Request, routed: Routed, body: Spool) {
+        let loc = routed.location(ctx.config);
+        let Some(gateway) = loc.gateway() else {
+            return;
+        };
+        let (protocol, pass) = (gateway.protocol, gateway.pass);
+        let settings = Arc::clone(gateway.settings);
+        let cx = self.cx(ctx, &req);
+        let (body, body_len) = match &settings.set_body {
+            Some(t) => {
+                let text = t.expand(&cx.env(&routed, true));
+                let n = text.len() as u64;
+                (SpoolData::Memory(text.into_bytes()), Some(n))
+            }
+            None if !settings.pass_request_body || body.is_empty() => {
+                (SpoolData::Memory(Vec::new()), None)
+            }
+            None => {
+                let n = body.len();
+                match body.into_data() {
+                    Ok(d) => (d, Some(n)),
+                    Err(e) => {
+                        log::error!("reading the spooled request body: {e}");
+                        return self.proxy_error(ctx, &req, &routed, 500);
+                    }
+                }
+            }
+        };
+        let (mut bytes, keep_alive, upgrade) = match protocol {
+            Protocol::Http => {
+                let out = request::build(&cx, &routed, pass, &settings, body_len);
+                (out.head, out.keep_alive, out.upgrade)
+            }
+            Protocol::FastCgi => {
+                let memory = match &body {
+                    SpoolData::Memory(m) => Some(m.as_slice()),
+                    SpoolData::File(_) => None,
+                };
+                let records = fastcgi::request(&cx, &routed, &settings, memory);
+                (records, settings.fastcgi.keep_conn, false)
+            }
+        };
+        let file = match body {
+            SpoolData::Memory(m) if protocol == Protocol::Http => {
+                bytes.extend_from_slice(&m);
+                None
+            }
+            SpoolData::Memory(_) => None,
+            SpoolData::File(f) => Some(f),
+        };
+        let group = match &pass.dynamic {
+            None => Some(pass.upstream),
+            Some(_) => attempt::dynamic_group(ctx, &cx, &routed, pass, protocol),
+        };
+        let Some(group) = group else {
+            return self.proxy_error(ctx, &req, &routed, 502);
+        };
+        let size = ctx.config.upstreams[group].peers.len() as u32;
+        let tries = match settings.next_upstream_tries {
+            0 => size,
+            n => n.min(size.max(1)),
+        };
+        let run = ProxyRun {
+            protocol,
+            fcgi: (protocol == Protocol::FastCgi).then(Demux::default),
+            group,
+            peer: 0,
+            lease: None,
+            tried: Tried::default(),
+            tries_left: tries.max(1),
+            first_try: ctx.now,
+            attempt: Attempt::default(),
+            attempt_started: ctx.now,
+            phase: Phase::Connecting,
+            request: bytes,
+            sent: 0,
+            file,
+            file_buf: Vec::new(),
+            file_pos: 0,
+            file_eof: false,
+            keep_alive,
+            upgrade,
+            head_request: settings.method.as_deref().unwrap_or(req.method.as_str()) == "HEAD",
+            input: Vec::new(),
+            decoder: BodyDecoder::UntilClose,
+            upstream_close: false,
+            down: None,
+            resp: None,
+            head_bytes: 0,
+            body_bytes: 0,
+            close_after: false,
+            trace: Trace::default(),
+            tunnel_client_done: false,
+            read_timeout: settings.read_timeout,
+            settings,
+        };
+        let mut run = Box::new(run);
+        match self.next_attempt(ctx, &req, &routed, &mut run) {
+            Ok(()) => {
+                self.state = State::Proxy {
+                    req: Box::new(req),
+                    routed: Box::new(routed),
+                    run,
+                }
+            }
+            Err(status) => self.proxy_finish_error(ctx, &req, &routed, &mut run, status),
+        }
+    }
+
+    fn cx<'a>(&self, ctx: &'a Ctx, req: &'a Request) -> Cx<'a> {
+        Cx {
+            config: ctx.config,
+            origin: self.origin,
+            req,
+            trace: None,
+        }
+    }
+
+    /// Records the attempt in the trace.
+    fn end_attempt(&mut self, ctx: &Ctx, run: &mut ProxyRun, status: u16) {
+        let mut a = std::mem::take(&mut run.attempt);
+        if a.status == 0 {
+            a.status = status;
+        }
+        a.response = ctx.now.saturating_duration_since(run.attempt_started);
+        run.trace.attempts.push(a);
+    }
+
+    pub(super) fn step_proxy(&mut self, ctx: &mut Ctx) -> Step {
+        let State::Proxy {
+            req,
+            routed,
+            mut run,
+        } = std::mem::replace(&mut self.state, State::Head { started: false })
+        else {
+            return Step::Close;
+        };
+        let round = self.proxy_round(ctx, &req, &routed, &mut run);
+        match round {
+            Round::Again(progress) => {
+                self.state = State::Proxy { req, routed, run };
+                if progress {
+                    Step::Progress
+                } else {
+                    Step::Blocked
+                }
+            }
+            Round::Failed(why) => {
+                self.proxy_failed(ctx, req, routed, run, why);
+                Step::Progress
+            }
+            Round::Finished => {
+                self.proxy_done(ctx, &req, &routed, &mut run);
+                Step::Progress
+            }
+            Round::Replaced => Step::Progress,
+            Round::Close => {
+                self.release_lease(ctx, &mut run, false);
+                Step::Close
+            }
+        }
+    }
+
+    fn proxy_round(
+        &mut self,
+        ctx: &mut Ctx,
+        req: &Request,
+        routed: &Routed,
+        run: &mut ProxyRun,
+    ) -> Round {
+        let Some(key) = run.lease.as_ref().map(|l| l.key) else {
+            return Round::Failed(Failure::Error);
+        };
+        let settings = Arc::clone(&run.settings);
+        let mut progress = false;
+        if run.phase == Phase::Connecting {
+            let Some(stream) = ctx.gateway.backends.stream(key) else {
+                return Round::Failed(Failure::Error);
+            };
+            match stream.connected() {
+                Ok(true) => {
+                    run.attempt.connect = Some(ctx.now - run.attempt_started);
+                    run.phase = Phase::Sending;
+                    self.deadline = Some(ctx.now + settings.send_timeout);
+                }
+                Ok(false) => return Round::Again(false),
+                Err(e) => {
+                    log::error!("connect() to {} failed ({e})", run.attempt.addr);
+                    return Round::Failed(Failure::Error);
+                }
+            }
+        }
+        if run.phase == Phase::Sending {
+            match body::send_request(ctx, key, run) {
+                Ok(true) => {
+                    progress = true;
+                    run.phase = Phase::Head;
+                    self.deadline = Some(ctx.now + settings.read_timeout);
+                }
+                Ok(false) => return Round::Again(progress),
+                Err(e) => {
+                    log::error!("writing to upstream {} failed ({e})", run.attempt.addr);
+                    return Round::Failed(Failure::Error);
+                }
+            }
+        }
+        if run.phase == Phase::Head {
+            match self.read_head(ctx, req, routed, run, key) {
+                Some(round) => return round,
+                None => progress = true,
+            }
+        }
+        if run.phase == Phase::Tunnel {
+            return self.tunnel_round(ctx, run, key);
+        }
+        if run.phase == Phase::Body {
+            match self.relay_upstream(ctx, run, key) {
+                Some(round) => return round,
+                None => progress = true,
+            }
+            let before = self.out_pos;
+            if self.out_pos < self.out.len() {
+                self.set_nodelay();
+                match self.flush_out() {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(_) => return Round::Close,
+                }
+            }
+            if self.out_pos == before && !progress {
+                return Round::Again(false);
+            }
+            self.deadline = Some(ctx.now + settings.read_timeout);
+        }
+        if self.client_gone() {
+            return Round::Close;
+        }
+        Round::Again(progress)
+    }
+
+    /// Gives the upstream socket back: to its pool when `reuse` and the group
+    /// keeps connections, else closed.
+    fn release_lease(&mut self, ctx: &mut Ctx, run: &mut ProxyRun, reuse: bool) {
+        let Some(lease) = run.lease.take() else {
+            return;
+        };
+        let up = &ctx.config.upstreams[run.group];
+        let reuse = (reuse && lease.requests + 1 < up.keepalive_requests).then(|| {
+            let pool = PoolKey {
+                config: config_id(ctx.config),
+                group: run.group,
+                addr: up.peers[run.peer].addr.clone(),
+            };
+            (pool, up.keepalive, up.keepalive_timeout)
+        });
+        ctx.gateway.backends.release(lease.key, reuse);
+    }
+
+    /// The response is complete: log it, then write what is queued.
+    fn proxy_done(&mut self, ctx: &mut Ctx, req: &Request, routed: &Routed, run: &mut ProxyRun) {
+        if let Some(b) = ctx.gateway.balancer(ctx.config, run.group) {
+            b.done(run.peer, false, ctx.now);
+        }
+        self.end_attempt(ctx, run, 0);
+        if let Some(resp) = run.resp.take() {
+            let sizes = (run.head_bytes, run.body_bytes);
+            self.log_response(ctx, Some(req), &resp, Some(routed), sizes, Some(&run.trace));
+        }
+        self.state = State::Write {
+            close_after: run.close_after,
+        };
+        self.deadline = Some(ctx.now + self.request_server(ctx.config).send_timeout);
+    }
+
+    /// Answers `status` (with the location's error page) and logs the trace.
+    fn proxy_finish_error(
+        &mut self,
+        ctx: &mut Ctx,
+        req: &Request,
+        routed: &Routed,
+        run: &mut ProxyRun,
+        status: u16,
+    ) {
+        self.release_lease(ctx, run, false);
+        let cx = self.cx(ctx, req);
+        let (resp, done) = handler::error_page::serve(&cx, routed, status);
+        // The log line shows the state the error page was served in ($uri...).
+        let routed = done.as_ref().unwrap_or(routed);
+        self.respond_traced(ctx, resp, req, routed, &run.trace);
+    }
+
+    /// An error before anything was tried.
+    fn proxy_error(&mut self, ctx: &mut Ctx, req: &Request, routed: &Routed, status: u16) {
+        let resp = handler::error_response(ctx.config, routed.server, Some(routed), status);
+        self.respond(ctx, resp, Some(req), false);
+    }
+
+    /// The backend slab key this connection holds, if any (closed with it).
+    pub fn backend_key(&self) -> Option<usize> {
+        match &self.state {
+            State::Proxy { run, .. } => run.lease.as_ref().map(|l| l.key),
+            _ => None,
+        }
+    }
+
+    /// Queues an error answer for a proxied request and logs it with the trace.
+    fn respond_traced(
+        &mut self,
+        ctx: &mut Ctx,
+        resp: Response,
+        req: &Request,
+        routed: &Routed,
+        trace: &Trace,
+    ) {
+        self.respond_with(ctx, resp, Some(req), false, Some(routed), Some(trace));
+    }
+}
+
+/// The result of one pass.
+enum Round {
+    /// Still going; whether anything moved.
+    Again(bool),
+    /// This attempt failed.
+    Failed(Failure),
+    /// The response is complete: send what is queued, then keep-alive or close.
+    Finished,
+    /// The connection's state was replaced (an error page instead).
+    Replaced,
+    Close,
+}
