@@ -278,6 +278,7 @@ pub const TABLE: &[Spec] = &[
     row("fastcgi_index", ALL, 1, 1),
     row("fastcgi_split_path_info", LOC, 1, 1),
     row("fastcgi_keep_conn", ALL, 1, 1),
+    many(row("fastcgi_catch_stderr", ALL, 1, 1)),
     many(row("fastcgi_hide_header", ALL, 1, 1)),
     many(row("fastcgi_pass_header", ALL, 1, 1)),
     row("fastcgi_connect_timeout", ALL, 1, 1),

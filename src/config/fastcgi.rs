@@ -1,5 +1,6 @@
 //! FastCGI's own directives: `fastcgi_pass ADDRESS`, `fastcgi_param`,
-//! `fastcgi_index`, `fastcgi_split_path_info` and `fastcgi_keep_conn`. The
+//! `fastcgi_index`, `fastcgi_split_path_info`, `fastcgi_keep_conn` and
+//! `fastcgi_catch_stderr`. The
 //! settings FastCGI shares with the reverse proxy (timeouts, next upstream,
 //! hide/pass headers, intercept errors...) are the proxy's [`Draft`] under the
 //! `fastcgi_` prefix (see `proxy::Draft::apply`).
@@ -34,6 +35,9 @@ pub struct Settings {
     pub split_path_info: Option<Regex>,
     /// `fastcgi_keep_conn on`: ask the application to keep the connection.
     pub keep_conn: bool,
+    /// `fastcgi_catch_stderr`: stderr text that makes the answer a failure (while
+    /// the header is read), tried on the next server as an invalid header.
+    pub catch_stderr: Vec<String>,
 }
 
 /// One level's explicitly set values.
@@ -43,6 +47,7 @@ pub struct Draft {
     index: Option<String>,
     split_path_info: Option<Regex>,
     keep_conn: Option<bool>,
+    catch_stderr: Option<Vec<String>>,
 }
 
 impl Draft {
@@ -53,6 +58,7 @@ impl Draft {
             split_path_info: (self.split_path_info.clone())
                 .or_else(|| outer.split_path_info.clone()),
             keep_conn: self.keep_conn.or(outer.keep_conn),
+            catch_stderr: (self.catch_stderr.clone()).or_else(|| outer.catch_stderr.clone()),
         }
     }
 
@@ -62,6 +68,7 @@ impl Draft {
             index: self.index.clone(),
             split_path_info: self.split_path_info.clone(),
             keep_conn: self.keep_conn.unwrap_or(false),
+            catch_stderr: self.catch_stderr.clone().unwrap_or_default(),
         }
     }
 
@@ -85,6 +92,11 @@ impl Draft {
                 });
             }
             "fastcgi_index" => self.index = Some(a[0].0.clone()),
+            "fastcgi_catch_stderr" => {
+                self.catch_stderr
+                    .get_or_insert_with(Vec::new)
+                    .push(a[0].0.clone());
+            }
             "fastcgi_split_path_info" => {
                 let (src, pos) = &a[0];
                 let re = Regex::new(&crate::vars::from_pcre(src))

@@ -132,7 +132,12 @@ impl Env<'_> {
                 }
             }
             Var::ContentType => return push(out, req.header("content-type")),
-            Var::ContentLength => return push(out, req.header("content-length")),
+            Var::ContentLength => match (req.header("content-length"), req.framing) {
+                (Some(v), _) => out.push_str(v),
+                // A chunked body once read: its length, as nginx sets it.
+                (None, crate::http::request::Framing::Length(n)) => push_num(out, n),
+                _ => return false,
+            },
             Var::Status => {
                 let status = self.done.map(|d| d.status).or(self.state.err_status);
                 let _ = write!(out, "{:03}", status.unwrap_or(0));

@@ -95,6 +95,11 @@ pub struct Demux {
     decoder: record::Decoder,
     /// END_REQUEST arrived: the response is whole.
     pub ended: bool,
+    /// The stderr stream held one of the `fastcgi_catch_stderr` strings.
+    pub caught: bool,
+    /// Bytes came after END_REQUEST: the response stands (as in nginx), but the
+    /// connection is not reused.
+    pub trailing: bool,
 }
 
 impl Default for Demux {
@@ -102,19 +107,27 @@ impl Default for Demux {
         Demux {
             decoder: record::Decoder::new(ID),
             ended: false,
+            caught: false,
+            trailing: false,
         }
     }
 }
 
 impl Demux {
     /// Decodes `raw` from the application: STDOUT bytes appended to `stdout`,
-    /// STDERR lines logged as nginx logs them, END_REQUEST noted.
+    /// STDERR lines logged as nginx logs them (and looked for `catch`), END_REQUEST
+    /// noted.
     pub fn feed(
         &mut self,
         raw: &[u8],
         stdout: &mut Vec<u8>,
         addr: &str,
+        catch: &[String],
     ) -> Result<(), record::DecodeError> {
+        if self.ended {
+            self.trailing |= !raw.is_empty();
+            return Ok(());
+        }
         let mut rest = raw;
         loop {
             let (used, event) = self.decoder.decode(rest)?;
@@ -128,12 +141,11 @@ impl Demux {
                     if !text.is_empty() {
                         log::error!("FastCGI sent in stderr: \"{text}\" (upstream {addr})");
                     }
+                    self.caught |= catch.iter().any(|c| text.contains(c.as_str()));
                 }
                 Some(record::Event::End { .. }) => {
                     self.ended = true;
-                    if !rest.is_empty() {
-                        return Err(record::DecodeError::AfterEnd);
-                    }
+                    self.trailing = !rest.is_empty();
                     return Ok(());
                 }
             }
@@ -202,10 +214,13 @@ mod tests {
         let mut stdout = Vec::new();
         for b in &raw {
             assert!(!d.ended);
-            d.feed(std::slice::from_ref(b), &mut stdout, "t").unwrap();
+            d.feed(std::slice::from_ref(b), &mut stdout, "t", &[])
+                .unwrap();
         }
-        assert!(d.ended);
+        assert!(d.ended && !d.trailing);
         assert_eq!(stdout, b"Status: 201\r\n\r\nhi");
+        d.feed(b"junk", &mut stdout, "t", &[]).unwrap();
+        assert!(d.trailing);
         let (head, used) = parse_head(&stdout).unwrap().unwrap();
         assert_eq!((head.status, used), (201, 15));
     }

@@ -56,6 +56,11 @@ impl Connection {
             run.file_pos = 0;
             run.file_buf.clear();
             run.file_eof = false;
+            // Nothing read from a failed attempt carries over to the next one.
+            run.input.clear();
+            if run.fcgi.is_some() {
+                run.fcgi = Some(crate::gateway::fastcgi::Demux::default());
+            }
             if let Some(f) = &mut run.file
                 && f.seek(SeekFrom::Start(0)).is_err()
             {

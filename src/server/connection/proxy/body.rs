@@ -105,7 +105,7 @@ impl Connection {
             run.close_after |= down.broken;
         }
         let at_end = match &run.fcgi {
-            Some(d) => d.ended,
+            Some(d) => d.ended && !d.trailing,
             None => run.decoder.is_done(),
         };
         let reusable =
@@ -123,7 +123,12 @@ pub(super) fn take_in(run: &mut ProxyRun, raw: &[u8]) -> Result<(), fastcgi::rec
             run.input.extend_from_slice(raw);
             Ok(())
         }
-        Some(d) => d.feed(raw, &mut run.input, &run.attempt.addr),
+        Some(d) => d.feed(
+            raw,
+            &mut run.input,
+            &run.attempt.addr,
+            &run.settings.fastcgi.catch_stderr,
+        ),
     }
 }
 

@@ -42,6 +42,13 @@ impl Connection {
                         log::error!("upstream {} sent {e}", run.attempt.addr);
                         return Some(Round::Failed(Failure::InvalidHeader));
                     }
+                    if run.fcgi.as_ref().is_some_and(|d| d.caught) {
+                        log::error!(
+                            "upstream {} sent a caught stderr text (fastcgi_catch_stderr)",
+                            run.attempt.addr
+                        );
+                        return Some(Round::Failed(Failure::InvalidHeader));
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -66,7 +73,7 @@ impl Connection {
                         "upstream {} prematurely closed FastCGI stdout while reading response header",
                         run.attempt.addr
                     );
-                    return Some(Round::Failed(Failure::Error));
+                    return Some(Round::Failed(Failure::InvalidHeader));
                 }
                 Ok(None) => continue,
                 Ok(Some((head, used))) => {
@@ -125,15 +132,10 @@ impl Connection {
             if name.eq_ignore_ascii_case("content-length") {
                 continue;
             }
+            // An application's Location is relayed as it is, relative or not (as
+            // nginx does); only the proxy rewrites it (proxy_redirect).
             let value = if run.protocol == Protocol::FastCgi {
-                // A local Location is made absolute, as for any response of ours.
-                match value.first() {
-                    Some(b'/') if name.eq_ignore_ascii_case("location") => {
-                        let v = String::from_utf8_lossy(value);
-                        cx.absolute(routed, &v, true).into_bytes()
-                    }
-                    _ => value.clone(),
-                }
+                value.clone()
             } else if name.eq_ignore_ascii_case("location") {
                 rewrite_location(&cx, routed, &settings.redirects, value, false)
             } else if name.eq_ignore_ascii_case("refresh") {

@@ -36,6 +36,7 @@ use crate::gateway::relay::Downstream;
 use crate::gateway::{config_id, request};
 use crate::handler::{self, Cx, Routed};
 use crate::http::body::{Spool, SpoolData};
+use crate::http::request::Framing;
 use crate::http::{Request, Response};
 use crate::vars::upstream::{Attempt, Trace};
 
@@ -122,7 +123,17 @@ pub(super) struct ProxyRun {
 
 impl Connection {
     /// Starts passing a request whose body is complete to its upstream.
-    pub(super) fn start_proxy(&mut self, ctx: &mut Ctx, req: Request, routed: Routed, body: Spool) {
+    pub(super) fn start_proxy(
+        &mut self,
+        ctx: &mut Ctx,
+        mut req: Request,
+        routed: Routed,
+        body: Spool,
+    ) {
+        if req.framing == Framing::Chunked {
+            // The whole body is in: its length is known now (`$content_length`).
+            req.framing = Framing::Length(body.len());
+        }
         let loc = routed.location(ctx.config);
         let Some(gateway) = loc.gateway() else {
             return;
