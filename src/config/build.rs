@@ -73,6 +73,10 @@ fn upstreams(config: &mut Config) -> Result<(), ConfigError> {
                 };
                 pass_group(groups, &kind, pass)?;
             }
+            if let Some(pass) = loc.proxy_pass.as_ref().filter(|p| p.tls) {
+                let client = loc.proxy.ssl.finish(&pass.pos)?;
+                std::sync::Arc::make_mut(&mut loc.proxy).tls = Some(client);
+            }
         }
     }
     Ok(())
@@ -95,12 +99,19 @@ fn pass_group(
         pass.upstream = i;
         return Ok(());
     }
-    let arg = (pass.authority.clone(), pass.pos.clone());
+    // An implicit group is named by its address, the scheme's port included.
+    let name = match pass.tls && pass.port == 443 && !pass.authority.ends_with(":443") {
+        true => format!("{}:443", pass.authority),
+        false => pass.authority.clone(),
+    };
+    if let Some(i) = groups.iter().position(|u| u.name == name) {
+        pass.upstream = i;
+        return Ok(());
+    }
+    let arg = (name, pass.pos.clone());
     let addrs = super::upstream::addresses(&arg)?;
     groups.push(super::upstream::Upstream::implicit(
-        &pass.authority,
-        addrs,
-        &pass.pos,
+        &arg.0, addrs, &pass.pos,
     ));
     pass.upstream = groups.len() - 1;
     Ok(())

@@ -272,6 +272,17 @@ pub const TABLE: &[Spec] = &[
     row("proxy_busy_buffers_size", ALL, 1, 1),
     row("proxy_max_temp_file_size", ALL, 1, 1),
     row("proxy_temp_file_write_size", ALL, 1, 1),
+    // TLS to upstreams (src/config/proxy_ssl.rs).
+    row("proxy_ssl_verify", ALL, 1, 1),
+    row("proxy_ssl_verify_depth", ALL, 1, 1),
+    row("proxy_ssl_trusted_certificate", ALL, 1, 1),
+    row("proxy_ssl_name", ALL, 1, 1),
+    row("proxy_ssl_server_name", ALL, 1, 1),
+    open(row("proxy_ssl_protocols", ALL, 1, 1)),
+    row("proxy_ssl_ciphers", ALL, 1, 1),
+    row("proxy_ssl_certificate", ALL, 1, 1),
+    row("proxy_ssl_certificate_key", ALL, 1, 1),
+    row("proxy_ssl_session_reuse", ALL, 1, 1),
     // FastCGI (src/config/fastcgi.rs; the shared settings in src/config/proxy.rs).
     row("fastcgi_pass", LOC, 1, 1),
     many(row("fastcgi_param", ALL, 2, 3)),

@@ -142,6 +142,7 @@ pub fn pass((addr, pos): &Arg, at: &Pos) -> Result<Pass, ConfigError> {
         upstream: 0,
         host: String::new(),
         port: 80,
+        tls: false,
         pos: at.clone(),
     };
     if addr.contains('$') {
@@ -151,7 +152,7 @@ pub fn pass((addr, pos): &Arg, at: &Pos) -> Result<Pass, ConfigError> {
     if addr.is_empty() {
         return Err(ConfigError::at(pos, "no address in \"fastcgi_pass\""));
     }
-    (p.host, p.port) = proxy_host(addr);
+    (p.host, p.port) = proxy_host(addr, 80);
     Ok(p)
 }
 

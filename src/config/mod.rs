@@ -30,6 +30,7 @@ mod mapping;
 mod model;
 mod parser;
 pub mod proxy;
+pub mod proxy_ssl;
 mod script;
 pub mod server_names;
 mod settings;

@@ -33,6 +33,8 @@ pub struct Pass {
     pub host: String,
     /// `$proxy_port`.
     pub port: u16,
+    /// `https://`: TLS to the upstream.
+    pub tls: bool,
     pub pos: Pos,
 }
 
@@ -115,6 +117,11 @@ pub struct Settings {
     pub buffering: bool,
     /// FastCGI's own settings (empty for the proxy).
     pub fastcgi: super::fastcgi::Settings,
+    /// The `proxy_ssl_*` settings as merged for this location.
+    pub ssl: super::proxy_ssl::Draft,
+    /// The TLS client, for a location that passes to `https://` (made when the
+    /// configuration is built).
+    pub tls: Option<super::proxy_ssl::Client>,
 }
 
 /// One level's explicitly set values.
@@ -140,6 +147,7 @@ pub struct Draft {
     method: Option<String>,
     buffering: Option<bool>,
     fastcgi: super::fastcgi::Draft,
+    ssl: super::proxy_ssl::Draft,
 }
 
 /// Directives accepted for pasted configurations that change nothing here:
@@ -157,6 +165,7 @@ macro_rules! or {
         Draft {
             pass: $inner.pass.clone(),
             fastcgi: $inner.fastcgi.merge(&$outer.fastcgi),
+            ssl: $inner.ssl.merge(&$outer.ssl),
             $($field: $inner.$field.clone().or_else(|| $outer.$field.clone()),)*
         }
     };
@@ -192,12 +201,19 @@ impl Draft {
             method: self.method.clone(),
             buffering: self.buffering.unwrap_or(true),
             fastcgi: self.fastcgi.finish(),
+            ssl: self.ssl.clone(),
+            tls: None,
         }
     }
 
     /// Records one of this module's directives (those named `prefix` + a setting,
     /// where the directive table lets the module have it); `Ok(false)` if `d` is not one.
-    pub fn apply(&mut self, d: &Directive, protocol: Protocol) -> Result<bool, ConfigError> {
+    pub fn apply(
+        &mut self,
+        d: &Directive,
+        protocol: Protocol,
+        conf_dir: &std::path::Path,
+    ) -> Result<bool, ConfigError> {
         let name = d.name.as_str();
         let prefix = match protocol {
             Protocol::Http => "proxy_",
@@ -207,6 +223,9 @@ impl Draft {
             return Ok(false);
         };
         if protocol == Protocol::FastCgi && self.fastcgi.apply(d)? {
+            return Ok(true);
+        }
+        if protocol == Protocol::Http && self.ssl.apply(d, conf_dir)? {
             return Ok(true);
         }
         let a = &d.args;
@@ -274,12 +293,17 @@ impl Draft {
             Redirect::Replace(a, b) => vec![a, b],
         });
         let params = super::fastcgi::Draft::templates(&mut s.fastcgi);
+        let ssl_name = s
+            .tls
+            .iter_mut()
+            .flat_map(super::proxy_ssl::Draft::templates);
         s.set_headers
             .iter_mut()
             .map(|(_, t)| t)
             .chain(s.set_body.iter_mut())
             .chain(redirects)
             .chain(params)
+            .chain(ssl_name)
     }
 }
 
@@ -331,11 +355,11 @@ fn next_upstream(a: &[Arg], name: &str) -> Result<u16, ConfigError> {
 /// `proxy_pass http://HOST[:PORT][/URI]`, `http://unix:/path:[/URI]`,
 /// `http://NAME[/URI]`, or a URL with variables.
 fn pass((url, pos): &Arg, at: &Pos) -> Result<Pass, ConfigError> {
+    let tls = url.starts_with("https://");
     let rest = if let Some(r) = url.strip_prefix("http://") {
         r
-    } else if url.starts_with("https://") {
-        let msg = "proxying to \"https://\" upstreams is not supported yet";
-        return Err(ConfigError::at(pos, msg));
+    } else if let Some(r) = url.strip_prefix("https://") {
+        r
     } else if url.contains('$') && !url.contains("://") {
         // `proxy_pass $backend;`: the scheme comes with the value.
         ""
@@ -352,7 +376,8 @@ fn pass((url, pos): &Arg, at: &Pos) -> Result<Pass, ConfigError> {
         dynamic: None,
         upstream: 0,
         host: String::new(),
-        port: 80,
+        port: if tls { 443 } else { 80 },
+        tls,
         pos: at.clone(),
     };
     if url.contains('$') {
@@ -365,7 +390,7 @@ fn pass((url, pos): &Arg, at: &Pos) -> Result<Pass, ConfigError> {
     }
     p.authority = authority.to_string();
     p.uri = uri.map(str::to_string);
-    (p.host, p.port) = proxy_host(authority);
+    (p.host, p.port) = proxy_host(authority, p.port);
     Ok(p)
 }
 
@@ -386,19 +411,24 @@ pub fn split_authority(rest: &str) -> (&str, Option<&str>) {
     }
 }
 
-/// `$proxy_host` and `$proxy_port` of an authority.
-pub fn proxy_host(authority: &str) -> (String, u16) {
+/// `$proxy_host` and `$proxy_port` of an authority whose scheme's port is `default`.
+pub fn proxy_host(authority: &str, default: u16) -> (String, u16) {
     if authority.starts_with("unix:") {
-        return ("localhost".to_string(), 80);
+        return ("localhost".to_string(), default);
     }
     let port = authority
         .rsplit_once(':')
         .filter(|(h, _)| !h.contains(':') || h.ends_with(']'))
         .and_then(|(_, p)| p.parse::<u16>().ok());
     match port {
-        Some(80) => (authority.trim_end_matches(":80").to_string(), 80),
+        Some(p) if p == default => {
+            let host = authority
+                .strip_suffix(&format!(":{p}"))
+                .unwrap_or(authority);
+            (host.to_string(), p)
+        }
         Some(p) => (authority.to_string(), p),
-        None => (authority.to_string(), 80),
+        None => (authority.to_string(), default),
     }
 }
 
@@ -431,7 +461,10 @@ mod tests {
             ("unix:/x", ("localhost", 80)),
         ];
         for (a, (host, port)) in cases {
-            assert_eq!(proxy_host(a), (host.to_string(), port), "{a}");
+            assert_eq!(proxy_host(a, 80), (host.to_string(), port), "{a}");
         }
+        assert_eq!(proxy_host("b.test:443", 443), ("b.test".to_string(), 443));
+        assert_eq!(proxy_host("b.test:80", 443), ("b.test:80".to_string(), 80));
+        assert_eq!(proxy_host("b.test", 443), ("b.test".to_string(), 443));
     }
 }

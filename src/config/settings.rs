@@ -213,8 +213,8 @@ impl Settings {
             _ if compat::KNOBS.contains(&name) => compat::check(d)?,
             _ if self.compression.apply(d)? => {}
             _ if self.dav.apply(d)? => {}
-            _ if self.proxy.apply(d, Protocol::Http)? => {}
-            _ if self.fastcgi.apply(d, Protocol::FastCgi)? => {}
+            _ if self.proxy.apply(d, Protocol::Http, prefix)? => {}
+            _ if self.fastcgi.apply(d, Protocol::FastCgi, prefix)? => {}
             _ if self.charset.apply(d)? => {}
             _ => self.apply_limit(name, &a[0])?,
         }

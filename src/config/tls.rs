@@ -147,7 +147,7 @@ impl TlsSettings {
         match name {
             "ssl_certificate" => self.certificate = Some(file(&args[0])),
             "ssl_certificate_key" => self.certificate_key = Some(file(&args[0])),
-            "ssl_protocols" => self.protocols = Some(protocols(args)?),
+            "ssl_protocols" => self.protocols = Some(protocols(args, name)?),
             "ssl_ciphers" => self.ciphers = Some(ciphers::parse(&args[0])?),
             "ssl_prefer_server_ciphers" => {
                 self.prefer_server_ciphers = Some(values::on_off(&args[0], name)?);
@@ -167,7 +167,7 @@ impl TlsSettings {
 
 /// `ssl_protocols`: TLSv1.2 and TLSv1.3. Older versions (which rustls does not
 /// implement) are skipped with a warning, as long as one version remains.
-fn protocols(args: &[Arg]) -> Result<Vec<Protocol>, ConfigError> {
+pub(super) fn protocols(args: &[Arg], name: &str) -> Result<Vec<Protocol>, ConfigError> {
     let mut out = Vec::new();
     for (word, pos) in args {
         match word.as_str() {
@@ -177,13 +177,13 @@ fn protocols(args: &[Arg]) -> Result<Vec<Protocol>, ConfigError> {
                 warn(pos, &format!("\"{word}\" is not supported and ignored"));
             }
             _ => {
-                let msg = format!("invalid value \"{word}\" in \"ssl_protocols\"");
+                let msg = format!("invalid value \"{word}\" in \"{name}\"");
                 return Err(ConfigError::at(pos, msg));
             }
         }
     }
     if out.is_empty() {
-        let msg = "\"ssl_protocols\" names no supported protocol (TLSv1.2, TLSv1.3)";
+        let msg = format!("\"{name}\" names no supported protocol (TLSv1.2, TLSv1.3)");
         return Err(ConfigError::at(&args[0].1, msg));
     }
     out.dedup();
@@ -383,7 +383,7 @@ fn certified_key(s: &TlsSettings, listen: &Pos) -> Result<Arc<CertifiedKey>, Con
 }
 
 /// Every certificate of a PEM file; at least one.
-fn load_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+pub(super) fn load_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
     let iter = CertificateDer::pem_file_iter(path).map_err(|e| pem_error(&e))?;
     let chain = iter
         .collect::<Result<Vec<_>, _>>()

@@ -6,10 +6,7 @@
 
 /// Directive families, by name prefix, and what they are for.
 const PREFIXES: &[(&str, &str)] = &[
-    (
-        "proxy_",
-        "reverse proxying (caching, cookies, TLS to upstreams)",
-    ),
+    ("proxy_", "reverse proxying (caching, cookies)"),
     ("fastcgi_", "FastCGI (caching, stderr and header filters)"),
     ("uwsgi_", "uwsgi"),
     ("scgi_", "SCGI"),

@@ -11,6 +11,7 @@ pub mod http;
 pub mod pool;
 pub mod relay;
 pub mod request;
+pub mod tls;
 
 use std::collections::HashMap;
 

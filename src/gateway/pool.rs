@@ -6,11 +6,15 @@
 //! or sent something unasked, and the socket is dropped.
 
 use std::io::{self, Read, Write};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mio::{Interest, Registry, Token};
 use slab::Slab;
 
+use rustls::pki_types::ServerName;
+
+use super::tls::TlsClient;
 use crate::config::upstream::PeerAddr;
 
 /// Backend tokens start here; client tokens stay far below.
@@ -20,16 +24,23 @@ pub const TOKEN_BASE: usize = 1 << 40;
 pub enum Stream {
     Tcp(mio::net::TcpStream),
     Unix(mio::net::UnixStream),
+    Tls(Box<TlsClient>),
 }
 
+/// What a connection to an `https://` upstream needs.
+pub type TlsTo = (Arc<rustls::ClientConfig>, ServerName<'static>);
+
 impl Stream {
-    /// Starts a non-blocking connect to `addr`.
-    fn connect(addr: &PeerAddr) -> io::Result<Stream> {
+    /// Starts a non-blocking connect to `addr` (with TLS over it for `tls`).
+    fn connect(addr: &PeerAddr, tls: Option<TlsTo>) -> io::Result<Stream> {
         Ok(match addr {
             PeerAddr::Tcp(a) => {
                 let s = mio::net::TcpStream::connect(*a)?;
                 let _ = s.set_nodelay(true);
-                Stream::Tcp(s)
+                match tls {
+                    Some((config, name)) => Stream::Tls(Box::new(TlsClient::new(s, config, name)?)),
+                    None => Stream::Tcp(s),
+                }
             }
             PeerAddr::Unix(p) => Stream::Unix(mio::net::UnixStream::connect(p)?),
         })
@@ -43,6 +54,7 @@ impl Stream {
         let peer = match self {
             Stream::Tcp(s) => s.peer_addr().map(|_| ()),
             Stream::Unix(s) => s.peer_addr().map(|_| ()),
+            Stream::Tls(t) => t.sock.peer_addr().map(|_| ()),
         };
         match peer {
             Ok(()) => Ok(true),
@@ -56,14 +68,24 @@ impl Stream {
         match self {
             Stream::Tcp(s) => s.take_error(),
             Stream::Unix(s) => s.take_error(),
+            Stream::Tls(t) => t.sock.take_error(),
         }
     }
 
+    /// A TLS handshake is still under way.
+    pub fn handshaking(&self) -> bool {
+        matches!(self, Stream::Tls(t) if t.handshaking())
+    }
+
     /// Shuts the write side (a tunnel's client finished sending).
-    pub fn shutdown_write(&self) {
+    pub fn shutdown_write(&mut self) {
         let _ = match self {
             Stream::Tcp(s) => s.shutdown(std::net::Shutdown::Write),
             Stream::Unix(s) => s.shutdown(std::net::Shutdown::Write),
+            Stream::Tls(t) => {
+                t.shutdown_write();
+                Ok(())
+            }
         };
     }
 
@@ -71,6 +93,7 @@ impl Stream {
         match self {
             Stream::Tcp(s) => s,
             Stream::Unix(s) => s,
+            Stream::Tls(t) => &mut t.sock,
         }
     }
 }
@@ -80,6 +103,7 @@ impl Read for Stream {
         match self {
             Stream::Tcp(s) => s.read(buf),
             Stream::Unix(s) => s.read(buf),
+            Stream::Tls(t) => t.read(buf),
         }
     }
 }
@@ -89,6 +113,7 @@ impl Write for Stream {
         match self {
             Stream::Tcp(s) => s.write(buf),
             Stream::Unix(s) => s.write(buf),
+            Stream::Tls(t) => t.write(buf),
         }
     }
 
@@ -104,6 +129,8 @@ pub struct PoolKey {
     pub config: usize,
     pub group: usize,
     pub addr: PeerAddr,
+    /// Over TLS (`https://`).
+    pub tls: bool,
 }
 
 enum Owner {
@@ -149,6 +176,7 @@ impl Backends {
         registry: &Registry,
         pool: &PoolKey,
         owner: (usize, u64),
+        tls: Option<TlsTo>,
     ) -> io::Result<Lease> {
         let conn = Owner::Conn {
             key: owner.0,
@@ -171,7 +199,7 @@ impl Backends {
             }
             self.slab.remove(key);
         }
-        let mut stream = Stream::connect(&pool.addr)?;
+        let mut stream = Stream::connect(&pool.addr, tls)?;
         let entry = self.slab.vacant_entry();
         let key = entry.key();
         registry.register(

@@ -117,9 +117,13 @@ fn pass_host(env: &crate::vars::Env, pass: &Pass) -> String {
         None => pass.host.clone(),
         Some(t) => {
             let url = t.expand(env);
-            let rest = url.split_once("://").map_or(url.as_str(), |(_, r)| r);
+            let (rest, port) = match url.split_once("://") {
+                Some(("https", r)) => (r, 443),
+                Some((_, r)) => (r, 80),
+                None => (url.as_str(), 80),
+            };
             let (authority, _) = crate::config::proxy::split_authority(rest);
-            crate::config::proxy::proxy_host(authority).0
+            crate::config::proxy::proxy_host(authority, port).0
         }
     }
 }

@@ -193,11 +193,11 @@ fn unsupported_directives_say_so_at_their_position() {
     let cases = [
         (
             "server { listen 80;\n  location / {\n    proxy_cache_valid 1m;\n  } }",
-            "t.conf:3:5: directive \"proxy_cache_valid\" is not supported yet (reverse proxying (caching, cookies, TLS to upstreams))",
+            "t.conf:3:5: directive \"proxy_cache_valid\" is not supported yet (reverse proxying (caching, cookies))",
         ),
         (
-            "server { listen 80;\n  location / {\n    proxy_pass https://127.0.0.1:9000;\n  } }",
-            "t.conf:3:16: proxying to \"https://\" upstreams is not supported yet",
+            "server { listen 80;\n  location / {\n    proxy_pass https://127.0.0.1:9000;\n    proxy_ssl_verify on;\n  } }",
+            "t.conf:3:5: no \"proxy_ssl_trusted_certificate\" for \"proxy_ssl_verify\"",
         ),
         (
             "server { listen 80;\n  if ($host = example.com) { return 301 /; }\n}",
@@ -227,7 +227,7 @@ fn unsupported_directives_say_so_at_their_position() {
     // still get "unknown directive" and a suggestion.
     fails(
         "server { listen 80; proxy_pas x; }",
-        "t.conf:1:21: directive \"proxy_pas\" is not supported yet (reverse proxying (caching, cookies, TLS to upstreams))",
+        "t.conf:1:21: directive \"proxy_pas\" is not supported yet (reverse proxying (caching, cookies))",
     );
     fails(
         "server { listen 80; roott x; }",

@@ -56,6 +56,7 @@ impl Connection {
             run.file_pos = 0;
             run.file_buf.clear();
             run.file_eof = false;
+            run.handshake_until = None;
             // Nothing read from a failed attempt carries over to the next one.
             run.input.clear();
             if run.fcgi.is_some() {
@@ -70,11 +71,29 @@ impl Connection {
                 config: config_id(config),
                 group: run.group,
                 addr,
+                tls: run.settings.tls.is_some(),
+            };
+            let tls = match &run.settings.tls {
+                None => None,
+                Some(client) => {
+                    let env = self.cx(ctx, req);
+                    let env = env.env(routed, true);
+                    let name = match (&client.name, &routed.location(config).proxy_pass) {
+                        (Some(t), _) => t.expand(&env),
+                        (None, Some(p)) => p.host.clone(),
+                        (None, None) => String::new(),
+                    };
+                    let Some(name) = crate::config::proxy_ssl::Client::server_name(&name) else {
+                        log::error!("upstream SSL name \"{name}\" is not a host name");
+                        return Err(502);
+                    };
+                    Some((std::sync::Arc::clone(&client.config), name))
+                }
             };
             match ctx
                 .gateway
                 .backends
-                .lease(ctx.registry, &pool, (ctx.key, self.serial))
+                .lease(ctx.registry, &pool, (ctx.key, self.serial), tls)
             {
                 Ok(lease) => {
                     run.phase = if lease.reused {
@@ -171,6 +190,7 @@ impl Connection {
             return false;
         };
         let what = match run.phase {
+            _ if run.handshake_until.is_some() => "SSL handshaking to upstream",
             Phase::Connecting => "connecting to upstream",
             Phase::Sending => "sending request to upstream",
             Phase::Head => "reading response header from upstream",

@@ -117,6 +117,8 @@ pub(super) struct ProxyRun {
     close_after: bool,
     trace: Trace,
     tunnel_client_done: bool,
+    /// While a TLS handshake is under way: its deadline.
+    handshake_until: Option<Instant>,
     /// `proxy_read_timeout`: also the idle limit of a tunnel.
     read_timeout: std::time::Duration,
 }
@@ -226,6 +228,7 @@ impl Connection {
             close_after: false,
             trace: Trace::default(),
             tunnel_client_done: false,
+            handshake_until: None,
             read_timeout: settings.read_timeout,
             settings,
         };
@@ -317,6 +320,11 @@ impl Connection {
                     run.attempt.connect = Some(ctx.now - run.attempt_started);
                     run.phase = Phase::Sending;
                     self.deadline = Some(ctx.now + settings.send_timeout);
+                    if stream.handshaking() {
+                        // The TLS handshake has proxy_connect_timeout, as in nginx.
+                        run.handshake_until = Some(ctx.now + settings.connect_timeout);
+                        self.deadline = run.handshake_until;
+                    }
                 }
                 Ok(false) => return Round::Again(false),
                 Err(e) => {
@@ -330,7 +338,9 @@ impl Connection {
                 Ok(true) => {
                     progress = true;
                     run.phase = Phase::Head;
-                    self.deadline = Some(ctx.now + settings.read_timeout);
+                    self.deadline = run
+                        .handshake_until
+                        .or(Some(ctx.now + settings.read_timeout));
                 }
                 Ok(false) => return Round::Again(progress),
                 Err(e) => {
@@ -340,7 +350,20 @@ impl Connection {
             }
         }
         if run.phase == Phase::Head {
-            match self.read_head(ctx, req, routed, run, key) {
+            let round = self.read_head(ctx, req, routed, run, key);
+            if run.handshake_until.is_some()
+                && ctx
+                    .gateway
+                    .backends
+                    .stream(key)
+                    .is_some_and(|s| !s.handshaking())
+            {
+                run.handshake_until = None;
+                if run.phase == Phase::Head {
+                    self.deadline = Some(ctx.now + settings.read_timeout);
+                }
+            }
+            match round {
                 Some(round) => return round,
                 None => progress = true,
             }
@@ -385,6 +408,7 @@ impl Connection {
                 config: config_id(ctx.config),
                 group: run.group,
                 addr: up.peers[run.peer].addr.clone(),
+                tls: run.settings.tls.is_some(),
             };
             (pool, up.keepalive, up.keepalive_timeout)
         });
