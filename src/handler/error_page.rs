@@ -66,12 +66,38 @@ pub fn for_request(cx: &Cx, r: &Routed, status: u16) -> Response {
 /// [`for_request`], and the request's state where the error page was served (its
 /// location and variables, for the access log); `None` when no error page ran.
 pub fn serve(cx: &Cx, r: &Routed, status: u16) -> (Response, Option<Routed>) {
+    match resolve(cx, r, status) {
+        Page::Ready(resp, done) => (resp, done),
+        Page::Pass(_, next) => {
+            log::error!(
+                "error_page {status}: a proxied location ({}) serves error pages only for errors of a proxied request",
+                next.path
+            );
+            (cx.decorate(builtin_error(status), r), None)
+        }
+    }
+}
+
+/// Where an error page comes from.
+pub enum Page {
+    /// Answered here (a file, a redirect, the built-in page), with the state the
+    /// page was served in.
+    Ready(Response, Option<Routed>),
+    /// A location with `proxy_pass` or `fastcgi_pass`: the request (a GET, or
+    /// HEAD) goes there; its answer takes the status in the state's `err_status`.
+    Pass(Box<Request>, Box<Routed>),
+}
+
+/// The error page for `status` of `r`'s location, as far as it can be found
+/// without a backend.
+pub fn resolve(cx: &Cx, r: &Routed, status: u16) -> Page {
     let builtin = || cx.decorate(builtin_error(status), r);
+    let ready = |resp| Page::Ready(resp, None);
     let Some(page) = r.location(cx.config).error_pages.get(&status) else {
-        return (builtin(), None);
+        return ready(builtin());
     };
     if r.in_error_page {
-        return (builtin(), None);
+        return ready(builtin());
     }
     let target = match page.uri.literal() {
         Some(s) => s.to_string(),
@@ -82,7 +108,7 @@ pub fn serve(cx: &Cx, r: &Routed, status: u16) -> (Response, Option<Routed>) {
             .status_override
             .filter(|c| matches!(c, 301 | 302 | 303 | 307 | 308))
             .unwrap_or(302);
-        return (cx.decorate(fixed_return(code, Some(&target)), r), None);
+        return ready(cx.decorate(fixed_return(code, Some(&target)), r));
     }
     // `=CODE` answers with CODE, a bare `=` with the page's own status.
     let answer = match page.status_override {
@@ -113,35 +139,42 @@ pub fn serve(cx: &Cx, r: &Routed, status: u16) -> (Response, Option<Routed>) {
             Some(i) => Target::Named(i),
             None => {
                 log::error!("error_page: no named location \"{target}\"");
-                return (builtin(), None);
+                return ready(builtin());
             }
         }
     } else {
         let (p, args) = target.split_once('?').unwrap_or((&target, ""));
         let Some(clean) = super::path::clean(p) else {
-            return (builtin(), None);
+            return ready(builtin());
         };
         next.path = clean;
         next.args = (!args.is_empty()).then(|| args.to_string());
         Target::Uri
     };
     match phases::locate(&gcx, &mut next, start) {
-        Ok(()) if next.script.is_some() || next.location(cx.config).gateway().is_some() => {
-            log::error!(
-                "error_page {target}: a CGI script or proxied location cannot serve an error page yet"
-            );
-            (builtin(), None)
+        Ok(()) if next.location(cx.config).gateway().is_some() => {
+            // The body goes on to the backend, and to a named location the
+            // method too, as nginx passes them.
+            if target.starts_with('@') {
+                get.method = cx.req.method;
+            }
+            get.framing = cx.req.framing;
+            Page::Pass(Box::new(get), Box::new(next))
+        }
+        Ok(()) if next.script.is_some() => {
+            log::error!("error_page {target}: a CGI script cannot serve an error page yet");
+            ready(builtin())
         }
         Ok(()) => match static_file::serve_error_page(next.location(cx.config), &next.path) {
             Ok(mut resp) => {
                 if let Some(code) = answer {
                     resp.status = code;
                 }
-                (gcx.decorate(resp, &next), Some(next))
+                Page::Ready(gcx.decorate(resp, &next), Some(next))
             }
-            Err(_) => (builtin(), None),
+            Err(_) => ready(builtin()),
         },
-        Err(resp) => (resp, Some(next)),
+        Err(resp) => Page::Ready(resp, Some(next)),
     }
 }
 

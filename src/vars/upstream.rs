@@ -49,6 +49,9 @@ pub struct Attempt {
     pub connect: Option<Duration>,
     pub header: Option<Duration>,
     pub response: Duration,
+    /// The first server of a later backend of the request (an error page passed
+    /// it on): set off with ` : ` instead of `, `, as nginx does.
+    pub redirected: bool,
 }
 
 /// What the upstreams did for one request.
@@ -135,7 +138,7 @@ fn traced(trace: &Trace, v: &UpVar, out: &mut String) -> bool {
     }
     for (i, a) in trace.attempts.iter().enumerate() {
         if i > 0 {
-            out.push_str(", ");
+            out.push_str(if a.redirected { " : " } else { ", " });
         }
         match v {
             UpVar::Addr => out.push_str(&a.addr),

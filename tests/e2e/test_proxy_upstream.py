@@ -6,6 +6,7 @@ variables, and upstreams on a Unix socket.
 Same harness as test_proxy.py: nginx first, then webserv, same upstreams, compared.
 """
 
+import json
 import collections
 import re
 import time
@@ -277,6 +278,43 @@ def test_intercept_errors_and_error_page_to_named_location(proxy_pair):
         return out
 
     proxy_pair.run(ERRORS, scenario)
+
+
+FALLBACK = """
+log_format up '$uri | $upstream_addr | $upstream_status | $status';
+server {
+    listen 127.0.0.1:{port};
+    access_log {logs}/up.log up;
+    location /fb { proxy_pass http://{r}; error_page 502 @backup; }
+    location /fbeq { proxy_pass http://{r}; error_page 502 = @backup; }
+    location /fbcode { proxy_pass http://{r}; error_page 502 =203 /to-b/; }
+    location /to-b/ { proxy_pass http://{b}; }
+    location @backup { proxy_pass http://{b}; }
+}
+"""
+
+
+def test_error_page_passes_to_another_backend(proxy_pair):
+    proxy_pair.echo("b")
+    proxy_pair.add(Refusing("r"))
+
+    def scenario(s):
+        out = {}
+        for path in ["/fb", "/fbeq", "/fbcode"]:
+            r = s.get(path, method="POST", body=b"data")
+            d = described(r) if r.status == 200 else json.loads(r.body)
+            # The body goes on; a named location keeps the method, a URI is a GET.
+            out[path] = (r.status, d["method"], d["target"], d["body_len"])
+        lines = s.log_lines("up.log", 3)
+        # Each backend's servers, set off by " : " (nginx's way).
+        assert all(re.search(r"\| [\d.:]+ : [\d.:]+ \| 502 : \d{3} \|", l) for l in lines), lines
+        return out
+
+    assert proxy_pair.run(FALLBACK, scenario) == {
+        "/fb": (502, "POST", "/fb", 4),
+        "/fbeq": (200, "POST", "/fbeq", 4),
+        "/fbcode": (203, "GET", "/to-b/", 4),
+    }
 
 
 UNIX = """

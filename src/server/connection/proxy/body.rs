@@ -138,8 +138,17 @@ pub(super) fn send_request(ctx: &mut Ctx, key: usize, run: &mut ProxyRun) -> io:
     let Some(stream) = ctx.gateway.backends.stream(key) else {
         return Err(io::ErrorKind::NotConnected.into());
     };
-    while run.sent < run.request.len() {
-        match stream.write(&run.request[run.sent..]) {
+    let head = run.request.len();
+    let memory = match run.fcgi {
+        Some(_) => 0,
+        None => run.body_mem.len(),
+    };
+    while run.sent < head + memory {
+        let rest = match run.request.get(run.sent..) {
+            Some(r) if !r.is_empty() => r,
+            _ => &run.body_mem[run.sent - head..],
+        };
+        match stream.write(rest) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => run.sent += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

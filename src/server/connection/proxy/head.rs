@@ -121,7 +121,16 @@ impl Connection {
         }
         let tunnel = head.status == 101 && run.upgrade;
         let mut resp = Response::new(head.status);
-        resp.reason = Some(head.reason.clone()).filter(|r| !r.is_empty());
+        if routed.in_error_page
+            && let Some(code) = routed.vars.err_status
+        {
+            // An error page's answer keeps the error's status (or `=CODE`'s).
+            resp.status = code;
+            resp.reason = None;
+        }
+        if resp.status == head.status {
+            resp.reason = Some(head.reason.clone()).filter(|r| !r.is_empty());
+        }
         let cx = self.cx(ctx, req);
         for (name, value) in &head.fields {
             if hidden(name, run.protocol, &settings.hide, &settings.pass)

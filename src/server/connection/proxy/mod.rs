@@ -22,7 +22,7 @@ mod head;
 mod tunnel;
 
 use std::fs::File;
-use std::io;
+use std::io::{self, Seek, SeekFrom};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -34,6 +34,7 @@ use crate::gateway::http::BodyDecoder;
 use crate::gateway::pool::{Lease, PoolKey};
 use crate::gateway::relay::Downstream;
 use crate::gateway::{config_id, request};
+use crate::handler::error_page::Page;
 use crate::handler::{self, Cx, Routed};
 use crate::http::body::{Spool, SpoolData};
 use crate::http::request::Framing;
@@ -94,8 +95,11 @@ pub(super) struct ProxyRun {
     attempt: Attempt,
     attempt_started: Instant,
     phase: Phase,
-    /// The request head, then the body when it is in memory.
+    /// The request head (FastCGI: the records, a body in memory included).
     request: Vec<u8>,
+    /// A body in memory (sent after `request` over HTTP).
+    body_mem: Vec<u8>,
+    body_len: Option<u64>,
     sent: usize,
     /// A body spooled to a file, sent after `request`.
     file: Option<File>,
@@ -117,6 +121,8 @@ pub(super) struct ProxyRun {
     close_after: bool,
     trace: Trace,
     tunnel_client_done: bool,
+    /// The next attempt is the first of a backend an error page passed to.
+    redirected: bool,
     /// While a TLS handshake is under way: its deadline.
     handshake_until: Option<Instant>,
     /// `proxy_read_timeout`: also the idle limit of a tunnel.
@@ -125,16 +131,31 @@ pub(super) struct ProxyRun {
 
 impl Connection {
     /// Starts passing a request whose body is complete to its upstream.
-    pub(super) fn start_proxy(
+    pub(super) fn start_proxy(&mut self, ctx: &mut Ctx, req: Request, routed: Routed, body: Spool) {
+        let n = body.len();
+        let body = match body.into_data() {
+            Ok(d) => (d, (n > 0).then_some(n)),
+            Err(e) => {
+                log::error!("reading the spooled request body: {e}");
+                return self.proxy_error(ctx, &req, &routed, 500);
+            }
+        };
+        self.start_gateway(ctx, req, routed, body, Trace::default());
+    }
+
+    /// [`Self::start_proxy`] with the body (and its length, `None` for none) at
+    /// hand, and what earlier backends of the request did.
+    fn start_gateway(
         &mut self,
         ctx: &mut Ctx,
         mut req: Request,
         routed: Routed,
-        body: Spool,
+        body: (SpoolData, Option<u64>),
+        trace: Trace,
     ) {
         if req.framing == Framing::Chunked {
             // The whole body is in: its length is known now (`$content_length`).
-            req.framing = Framing::Length(body.len());
+            req.framing = Framing::Length(body.1.unwrap_or(0));
         }
         let loc = routed.location(ctx.config);
         let Some(gateway) = loc.gateway() else {
@@ -149,21 +170,12 @@ impl Connection {
                 let n = text.len() as u64;
                 (SpoolData::Memory(text.into_bytes()), Some(n))
             }
-            None if !settings.pass_request_body || body.is_empty() => {
+            None if !settings.pass_request_body || body.1.is_none() => {
                 (SpoolData::Memory(Vec::new()), None)
             }
-            None => {
-                let n = body.len();
-                match body.into_data() {
-                    Ok(d) => (d, Some(n)),
-                    Err(e) => {
-                        log::error!("reading the spooled request body: {e}");
-                        return self.proxy_error(ctx, &req, &routed, 500);
-                    }
-                }
-            }
+            None => body,
         };
-        let (mut bytes, keep_alive, upgrade) = match protocol {
+        let (bytes, keep_alive, upgrade) = match protocol {
             Protocol::Http => {
                 let out = request::build(&cx, &routed, pass, &settings, body_len);
                 (out.head, out.keep_alive, out.upgrade)
@@ -177,13 +189,10 @@ impl Connection {
                 (records, settings.fastcgi.keep_conn, false)
             }
         };
-        let file = match body {
-            SpoolData::Memory(m) if protocol == Protocol::Http => {
-                bytes.extend_from_slice(&m);
-                None
-            }
-            SpoolData::Memory(_) => None,
-            SpoolData::File(f) => Some(f),
+        // The body is kept for another backend an error page may pass to.
+        let (body_mem, file) = match body {
+            SpoolData::Memory(m) => (m, None),
+            SpoolData::File(f) => (Vec::new(), Some(f)),
         };
         let group = match &pass.dynamic {
             None => Some(pass.upstream),
@@ -197,6 +206,7 @@ impl Connection {
             0 => size,
             n => n.min(size.max(1)),
         };
+        let redirected = !trace.attempts.is_empty();
         let run = ProxyRun {
             protocol,
             fcgi: (protocol == Protocol::FastCgi).then(Demux::default),
@@ -210,6 +220,8 @@ impl Connection {
             attempt_started: ctx.now,
             phase: Phase::Connecting,
             request: bytes,
+            body_mem,
+            body_len,
             sent: 0,
             file,
             file_buf: Vec::new(),
@@ -226,9 +238,10 @@ impl Connection {
             head_bytes: 0,
             body_bytes: 0,
             close_after: false,
-            trace: Trace::default(),
+            trace,
             tunnel_client_done: false,
             handshake_until: None,
+            redirected,
             read_timeout: settings.read_timeout,
             settings,
         };
@@ -261,6 +274,7 @@ impl Connection {
             a.status = status;
         }
         a.response = ctx.now.saturating_duration_since(run.attempt_started);
+        a.redirected = std::mem::take(&mut run.redirected);
         run.trace.attempts.push(a);
     }
 
@@ -442,10 +456,28 @@ impl Connection {
     ) {
         self.release_lease(ctx, run, false);
         let cx = self.cx(ctx, req);
-        let (resp, done) = handler::error_page::serve(&cx, routed, status);
-        // The log line shows the state the error page was served in ($uri...).
-        let routed = done.as_ref().unwrap_or(routed);
-        self.respond_traced(ctx, resp, req, routed, &run.trace);
+        match handler::error_page::resolve(&cx, routed, status) {
+            Page::Ready(resp, done) => {
+                // The log line shows the state the error page was served in ($uri...).
+                let routed = done.as_ref().unwrap_or(routed);
+                self.respond_traced(ctx, resp, req, routed, &run.trace);
+            }
+            // `error_page 502 @fallback` where @fallback passes to a backend too: the
+            // request goes there, the servers tried so far stay in its trace.
+            Page::Pass(get, next) => {
+                let trace = std::mem::take(&mut run.trace);
+                let mut body = match run.file.take() {
+                    Some(f) => SpoolData::File(f),
+                    None => SpoolData::Memory(std::mem::take(&mut run.body_mem)),
+                };
+                if let SpoolData::File(f) = &mut body
+                    && f.seek(SeekFrom::Start(0)).is_err()
+                {
+                    body = SpoolData::Memory(Vec::new());
+                }
+                self.start_gateway(ctx, *get, *next, (body, run.body_len), trace);
+            }
+        }
     }
 
     /// An error before anything was tried.
