@@ -79,6 +79,8 @@ pub fn serve(cx: &Cx, r: &Routed, status: u16) -> (Response, Option<Routed>) {
 }
 
 /// Where an error page comes from.
+// The common answer stays unboxed; the rare pass-on is boxed.
+#[allow(clippy::large_enum_variant)]
 pub enum Page {
     /// Answered here (a file, a redirect, the built-in page), with the state the
     /// page was served in.
