@@ -41,6 +41,10 @@ def test_example_passes_the_config_test(tmp_path, text):
     if not re.search(r"^\s*server\s*\{", text, re.M):
         # A fragment shown on its own: it lives inside a server block.
         text = "server {\n    listen 127.0.0.1:8080;\n" + text + "}\n"
+    (tmp_path / "fastcgi_params").write_text((REPO_ROOT / "conf" / "fastcgi_params").read_text())
+    if "certs/ca.pem" in text:
+        subprocess.run(["bash", str(DEV_CERT), str(tmp_path / "certs")], check=True,
+                       capture_output=True, timeout=60)
     conf = tmp_path / "example.conf"
     conf.write_text(with_test_certificates(text, tmp_path))
     out = subprocess.run([WEBSERV_BIN, "-t", "-p", str(tmp_path), str(conf)], capture_output=True, text=True, timeout=20)
