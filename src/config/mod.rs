@@ -29,6 +29,7 @@ mod mapping;
 mod model;
 mod parser;
 pub mod proxy;
+pub mod realip;
 mod script;
 pub mod server_names;
 mod settings;

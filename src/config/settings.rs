@@ -84,6 +84,8 @@ pub struct Settings {
     pub proxy: super::proxy::Draft,
     /// `charset`, `source_charset`, `override_charset`, `charset_types`.
     pub charset: super::charset::Draft,
+    /// `set_real_ip_from`, `real_ip_header`, `real_ip_recursive`.
+    pub realip: super::realip::Draft,
 }
 
 /// Defaults (nginx's, or the spec's where it differs).
@@ -103,6 +105,7 @@ macro_rules! merge_fields {
             dav: $inner.dav.merge(&$outer.dav),
             proxy: $inner.proxy.merge(&$outer.proxy),
             charset: $inner.charset.merge(&$outer.charset),
+            realip: $inner.realip.merge(&$outer.realip),
         }
     };
 }
@@ -211,6 +214,7 @@ impl Settings {
             _ if self.dav.apply(d)? => {}
             _ if self.proxy.apply(d)? => {}
             _ if self.charset.apply(d)? => {}
+            _ if self.realip.apply(d)? => {}
             _ => self.apply_limit(name, &a[0])?,
         }
         Ok(())
@@ -299,6 +303,7 @@ impl Settings {
                 }
             },
             charset: s.charset.finish(),
+            realip: std::sync::Arc::new(s.realip.finish()),
             error_pages: s.error_pages.unwrap_or_default(),
             client_max_body_size: s.client_max_body_size.unwrap_or(DEFAULT_BODY_SIZE),
             allow_methods: s
