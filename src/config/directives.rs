@@ -250,6 +250,9 @@ pub const TABLE: &[Spec] = &[
     many(row("set_real_ip_from", ALL, 1, 1)),
     row("real_ip_header", ALL, 1, 1),
     row("real_ip_recursive", ALL, 1, 1),
+    // Access by client address (src/config/access.rs).
+    many(row("allow", ALL, 1, 1)),
+    many(row("deny", ALL, 1, 1)),
     // The reverse proxy (src/config/proxy.rs).
     row("proxy_pass", LOC, 1, 1),
     many(row("proxy_set_header", ALL, 2, 2)),

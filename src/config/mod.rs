@@ -11,6 +11,7 @@
 //!
 //! Every error carries `file:line:col` (see [`ConfigError`]).
 
+pub mod access;
 mod build;
 mod caching;
 pub mod charset;

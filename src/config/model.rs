@@ -214,6 +214,8 @@ pub struct Location {
     /// `set_real_ip_from`, `real_ip_header`, `real_ip_recursive` (nginx's
     /// preaccess phase reads them here).
     pub realip: std::sync::Arc<super::realip::RealIp>,
+    /// `allow` / `deny` rules, in order (checked after realip).
+    pub access: Vec<super::access::Rule>,
     /// `error_page CODE... [=CODE] URI`, keyed by status.
     pub error_pages: HashMap<u16, ErrorPage>,
     /// `client_max_body_size` in bytes; 0 = unlimited. Default 1 MiB.

@@ -86,6 +86,8 @@ pub struct Settings {
     pub charset: super::charset::Draft,
     /// `set_real_ip_from`, `real_ip_header`, `real_ip_recursive`.
     pub realip: super::realip::Draft,
+    /// `allow` / `deny`, in order.
+    pub access: Option<Vec<super::access::Rule>>,
 }
 
 /// Defaults (nginx's, or the spec's where it differs).
@@ -123,6 +125,7 @@ impl Settings {
             autoindex_localtime, autoindex_format,
             types, server_tokens, log_not_found, absolute_redirect, merge_slashes, port_in_redirect, server_name_in_redirect,
             client_body_temp_path, underscores_in_headers, expires, etag, if_modified_since,
+            access,
         )
     }
 
@@ -215,6 +218,7 @@ impl Settings {
             _ if self.proxy.apply(d)? => {}
             _ if self.charset.apply(d)? => {}
             _ if self.realip.apply(d)? => {}
+            _ if super::access::apply(&mut self.access, d)? => {}
             _ => self.apply_limit(name, &a[0])?,
         }
         Ok(())
@@ -304,6 +308,7 @@ impl Settings {
             },
             charset: s.charset.finish(),
             realip: std::sync::Arc::new(s.realip.finish()),
+            access: s.access.unwrap_or_default(),
             error_pages: s.error_pages.unwrap_or_default(),
             client_max_body_size: s.client_max_body_size.unwrap_or(DEFAULT_BODY_SIZE),
             allow_methods: s

@@ -57,8 +57,6 @@ const NAMES: &[(&str, &str)] = &[
     ("map", "variables mapped from other variables"),
     ("geo", "variables from client addresses"),
     ("if", "conditional configuration"),
-    ("allow", "access control by address"),
-    ("deny", "access control by address"),
     ("satisfy", "access control"),
     ("stream", "TCP/UDP proxying"),
     ("mail", "mail proxying"),

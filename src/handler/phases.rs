@@ -150,6 +150,15 @@ pub fn locate(cx: &Cx, r: &mut Routed, mut target: Target) -> Result<(), Respons
             }
             None => cx,
         };
+        // The access phase: `allow` / `deny` on the client realip left.
+        if let Some(rule) = crate::config::access::refused(&loc.access, cx.origin.peer.ip()) {
+            log::error!(
+                "access forbidden by rule ({:?}), client: {}",
+                rule.peers,
+                cx.origin.peer.ip()
+            );
+            return Err(fail(cx, r, 403));
+        }
         if loc.root_vars.is_some() || loc.alias_vars.is_some() {
             r.local = Some(Box::new(expanded(cx, r, loc)));
         }
