@@ -17,6 +17,18 @@ pub struct Rule {
     pub peers: Peers,
 }
 
+impl Rule {
+    /// The rule as `-T` writes it.
+    pub fn line(&self) -> String {
+        let verb = if self.allow { "allow" } else { "deny" };
+        match &self.peers {
+            Peers::All => format!("{verb} all"),
+            Peers::Unix => format!("{verb} unix:"),
+            Peers::Block(b) => format!("{verb} {b}"),
+        }
+    }
+}
+
 /// Whom a rule names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Peers {

@@ -42,6 +42,31 @@ impl RealIp {
     pub fn enabled(&self) -> bool {
         !self.from.is_empty() || self.from_unix
     }
+
+    /// The directives as `-T` writes them (none while realip is off).
+    pub fn lines(&self) -> Vec<String> {
+        if !self.enabled() {
+            return Vec::new();
+        }
+        let mut v: Vec<String> = self
+            .from
+            .iter()
+            .map(|b| format!("set_real_ip_from {b}"))
+            .collect();
+        if self.from_unix {
+            v.push("set_real_ip_from unix:".into());
+        }
+        let header = match &self.source {
+            Source::RealIp => "X-Real-IP",
+            Source::ForwardedFor => "X-Forwarded-For",
+            Source::ProxyProtocol => "proxy_protocol",
+            Source::Header(name) => name,
+        };
+        v.push(format!("real_ip_header {header}"));
+        let on = if self.recursive { "on" } else { "off" };
+        v.push(format!("real_ip_recursive {on}"));
+        v
+    }
 }
 
 /// One level's explicitly set values.

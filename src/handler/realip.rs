@@ -40,7 +40,10 @@ pub fn preaccess<'a>(cx: &Cx<'a>, r: &mut Routed) -> Option<Cx<'a>> {
 /// `cx` seen with the client realip found for `r`, when that changes it.
 pub fn view<'a>(cx: &Cx<'a>, r: &Routed) -> Option<Cx<'a>> {
     let origin = cx.origin.for_request(r);
-    (origin.peer != cx.origin.peer || origin.realip_from != cx.origin.realip_from).then(|| Cx {
+    if origin.peer == cx.origin.peer && origin.realip_from == cx.origin.realip_from {
+        return None;
+    }
+    Some(Cx {
         config: cx.config,
         origin,
         req: cx.req,
@@ -122,7 +125,8 @@ mod tests {
         let xff = [("X-Forwarded-For", "192.0.2.1, 10.0.0.1")];
         let trust = ["127.0.0.1", "10.0.0.0/8"];
         // (headers, settings, expected)
-        let cases: Vec<(&[(&str, &str)], RealIp, Option<SocketAddr>)> = vec![
+        type Case<'a> = (&'a [(&'a str, &'a str)], RealIp, Option<SocketAddr>);
+        let cases: Vec<Case> = vec![
             (
                 &[("X-Real-IP", "192.0.2.1")],
                 conf(&trust, Source::RealIp, false),
