@@ -244,9 +244,14 @@ impl Connection {
         &self.config
     }
 
-    /// Idle between requests (closed at once on shutdown).
+    /// Idle between requests, or not yet past its PROXY header (closed at once
+    /// on shutdown).
     pub fn is_idle(&self) -> bool {
-        matches!(self.state, State::Head { started: false }) && self.input.is_empty()
+        let waiting = matches!(
+            self.state,
+            State::Head { started: false } | State::ProxyHeader
+        );
+        waiting && self.input.is_empty()
     }
 
     /// The server the current request was routed to (its Host chose it): its
