@@ -23,6 +23,7 @@ step() { printf '\n==> %s\n' "$*"; }
 #                    Chromium; Debian's binaries, never a downloaded browser or driver
 #   libfuse2         the aio tests serve files from a FUSE filesystem whose reads wait for
 #                    the test (scripts/bench/slowfs.py --gate, through fusepy)
+#   haproxy          the load balancer in front of two webservs (test_balancer_recipe.py)
 #   python3-venv     the Python test packages go into .venv/, never the system Python
 # `--no-install-recommends`: only what these need, not the hundred packages Debian
 # recommends alongside chromium and nginx.
@@ -40,6 +41,7 @@ have curl || missing+=(curl)
 have nginx || [ -x "${NGINX_BIN:-/usr/sbin/nginx}" ] || missing+=(nginx)
 have_php_fpm || missing+=(php-fpm)
 have openssl || missing+=(openssl)
+have haproxy || [ -x "${HAPROXY_BIN:-/usr/sbin/haproxy}" ] || missing+=(haproxy)
 [ -x "${CHROMIUM_BIN:-/usr/bin/chromium}" ] || missing+=(chromium)
 [ -x "${CHROMEDRIVER_BIN:-/usr/bin/chromedriver}" ] || missing+=(chromium-driver)
 ldconfig -p 2>/dev/null | grep -q 'libfuse\.so\.2' || missing+=(libfuse2)

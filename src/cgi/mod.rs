@@ -123,7 +123,17 @@ pub fn environment(input: &EnvInput) -> Vec<(String, String)> {
         set("PATH_TRANSLATED", translated.full().display().to_string());
     }
     set("REMOTE_ADDR", input.peer.ip().to_string());
-    set("REMOTE_PORT", input.peer.port().to_string());
+    // A client address realip took from a header without a port has none:
+    // empty, as nginx's `$remote_port` is then.
+    let port = input.peer.port();
+    set(
+        "REMOTE_PORT",
+        if port == 0 {
+            String::new()
+        } else {
+            port.to_string()
+        },
+    );
     // Not in RFC 3875, but what scripts check for TLS (Apache's and nginx's names).
     set(
         "REQUEST_SCHEME",

@@ -149,6 +149,7 @@ fn server(d: &ServerDraft, outer: &Settings, outer_tls: &TlsSettings, prefix: &P
         tls: d.tls.merge(outer_tls),
         redirect: s.redirect_style(),
         merge_slashes: s.merge_slashes.unwrap_or(true),
+        realip: std::sync::Arc::new(s.realip.finish()),
         pos: d.pos.clone(),
     }
 }
@@ -223,6 +224,7 @@ fn group_listens(servers: &[Server]) -> Result<Vec<ListenGroup>, ConfigError> {
                 explicit_options[g] = true;
                 groups[g].options = options;
             }
+            groups[g].proxy_protocol |= l.proxy_protocol;
             if !groups[g].servers.contains(&i) {
                 groups[g].servers.push(i);
             }
@@ -247,6 +249,7 @@ fn new_group(addr: SocketAddr, first: usize, pos: &super::Pos) -> ListenGroup {
         pos: pos.clone(),
         options: Default::default(),
         tls: None,
+        proxy_protocol: false,
     }
 }
 

@@ -298,6 +298,7 @@ fn listen(d: &Directive, earlier: &[Listen]) -> Result<Listen, ConfigError> {
         default_server: params.default_server,
         options: params.options,
         ssl: params.ssl,
+        proxy_protocol: params.proxy_protocol,
         pos: pos.clone(),
     })
 }

@@ -246,6 +246,13 @@ pub const TABLE: &[Spec] = &[
     row("ip_hash", UPS, 0, 0),
     row("hash", UPS, 1, 2),
     row("random", UPS, 0, 1),
+    // The client address behind proxies (src/config/realip.rs).
+    many(row("set_real_ip_from", ALL, 1, 1)),
+    row("real_ip_header", ALL, 1, 1),
+    row("real_ip_recursive", ALL, 1, 1),
+    // Access by client address (src/config/access.rs).
+    many(row("allow", ALL, 1, 1)),
+    many(row("deny", ALL, 1, 1)),
     // The reverse proxy (src/config/proxy.rs).
     row("proxy_pass", LOC, 1, 1),
     many(row("proxy_set_header", ALL, 2, 2)),

@@ -1,4 +1,5 @@
-//! The parameters after a `listen` address, as nginx's: `default_server`, and
+//! The parameters after a `listen` address, as nginx's: `default_server`, `ssl`,
+//! `proxy_protocol`, and
 //! the socket options `reuseport`, `backlog=N`, `ipv6only=on|off`, `rcvbuf=SIZE`,
 //! `sndbuf=SIZE` (`bind` is accepted: webserv binds every address on its own
 //! anyway). One match arm per parameter; nginx parameters webserv lacks get
@@ -32,6 +33,8 @@ pub struct Params {
     pub default_server: bool,
     /// `ssl`: connections to this address speak TLS.
     pub ssl: bool,
+    /// `proxy_protocol`: connections to this address start with a PROXY header.
+    pub proxy_protocol: bool,
     /// `Some` when any socket option was given.
     pub options: Option<ListenOptions>,
 }
@@ -40,7 +43,6 @@ pub struct Params {
 const UNSUPPORTED: &[(&str, &str)] = &[
     ("http2", "HTTP/2"),
     ("quic", "HTTP/3"),
-    ("proxy_protocol", "the PROXY protocol"),
     ("deferred", "deferred accept"),
     ("fastopen", "TCP Fast Open"),
     ("so_keepalive", "TCP keep-alive probes"),
@@ -67,6 +69,7 @@ pub fn params(args: &[Arg], addr: SocketAddr) -> Result<Params, ConfigError> {
         match (name, &value) {
             ("default_server", None) => p.default_server = true,
             ("ssl", None) => p.ssl = true,
+            ("proxy_protocol", None) => p.proxy_protocol = true,
             ("bind", None) => {}
             ("reuseport", None) => opts.reuseport = true,
             ("backlog", Some(v)) => {
@@ -92,7 +95,7 @@ pub fn params(args: &[Arg], addr: SocketAddr) -> Result<Params, ConfigError> {
             }
             _ => return Err(unknown(arg, name)),
         }
-        any |= !matches!(name, "default_server" | "bind" | "ssl");
+        any |= !matches!(name, "default_server" | "bind" | "ssl" | "proxy_protocol");
     }
     p.options = any.then_some(opts);
     Ok(p)

@@ -11,6 +11,7 @@
 //!
 //! Every error carries `file:line:col` (see [`ConfigError`]).
 
+pub mod access;
 mod build;
 mod caching;
 pub mod charset;
@@ -31,6 +32,7 @@ mod model;
 mod parser;
 pub mod proxy;
 pub mod proxy_ssl;
+pub mod realip;
 mod script;
 pub mod server_names;
 mod settings;

@@ -88,6 +88,9 @@ pub struct ListenGroup {
     pub options: ListenOptions,
     /// `listen ... ssl` on this address: its TLS configuration (certificates by SNI).
     pub tls: Option<Arc<super::tls::TlsPort>>,
+    /// Some `listen` for this address says `proxy_protocol` (like `ssl`, it
+    /// belongs to the address): every connection starts with a PROXY header.
+    pub proxy_protocol: bool,
 }
 
 /// A `listen` directive.
@@ -99,6 +102,8 @@ pub struct Listen {
     pub options: Option<ListenOptions>,
     /// `listen ... ssl`: connections to this address speak TLS.
     pub ssl: bool,
+    /// `listen ... proxy_protocol`: connections start with a PROXY header.
+    pub proxy_protocol: bool,
     pub pos: Pos,
 }
 
@@ -139,6 +144,9 @@ pub struct Server {
     /// How redirects made before a location is chosen (server-level `return`,
     /// `rewrite`) are written.
     pub redirect: RedirectStyle,
+    /// The server level's realip settings (nginx's post-read phase reads
+    /// them, before any location is chosen).
+    pub realip: std::sync::Arc<super::realip::RealIp>,
     /// Where the `server` keyword was written.
     pub pos: Pos,
 }
@@ -203,6 +211,11 @@ pub struct Location {
     pub listing: ListingStyle,
     /// `charset`, `source_charset`, `override_charset`, `charset_types`.
     pub charset: super::charset::Charset,
+    /// `set_real_ip_from`, `real_ip_header`, `real_ip_recursive` (nginx's
+    /// preaccess phase reads them here).
+    pub realip: std::sync::Arc<super::realip::RealIp>,
+    /// `allow` / `deny` rules, in order (checked after realip).
+    pub access: Vec<super::access::Rule>,
     /// `error_page CODE... [=CODE] URI`, keyed by status.
     pub error_pages: HashMap<u16, ErrorPage>,
     /// `client_max_body_size` in bytes; 0 = unlimited. Default 1 MiB.

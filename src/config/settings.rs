@@ -87,6 +87,10 @@ pub struct Settings {
     pub fastcgi: super::proxy::Draft,
     /// `charset`, `source_charset`, `override_charset`, `charset_types`.
     pub charset: super::charset::Draft,
+    /// `set_real_ip_from`, `real_ip_header`, `real_ip_recursive`.
+    pub realip: super::realip::Draft,
+    /// `allow` / `deny`, in order.
+    pub access: Option<Vec<super::access::Rule>>,
 }
 
 /// Defaults (nginx's, or the spec's where it differs).
@@ -107,6 +111,7 @@ macro_rules! merge_fields {
             proxy: $inner.proxy.merge(&$outer.proxy),
             fastcgi: $inner.fastcgi.merge(&$outer.fastcgi),
             charset: $inner.charset.merge(&$outer.charset),
+            realip: $inner.realip.merge(&$outer.realip),
         }
     };
 }
@@ -124,6 +129,7 @@ impl Settings {
             autoindex_localtime, autoindex_format,
             types, server_tokens, log_not_found, absolute_redirect, merge_slashes, port_in_redirect, server_name_in_redirect,
             client_body_temp_path, underscores_in_headers, expires, etag, if_modified_since,
+            access,
         )
     }
 
@@ -216,6 +222,8 @@ impl Settings {
             _ if self.proxy.apply(d, Protocol::Http, prefix)? => {}
             _ if self.fastcgi.apply(d, Protocol::FastCgi, prefix)? => {}
             _ if self.charset.apply(d)? => {}
+            _ if self.realip.apply(d)? => {}
+            _ if super::access::apply(&mut self.access, d)? => {}
             _ => self.apply_limit(name, &a[0])?,
         }
         Ok(())
@@ -304,6 +312,8 @@ impl Settings {
                 }
             },
             charset: s.charset.finish(),
+            realip: std::sync::Arc::new(s.realip.finish()),
+            access: s.access.unwrap_or_default(),
             error_pages: s.error_pages.unwrap_or_default(),
             client_max_body_size: s.client_max_body_size.unwrap_or(DEFAULT_BODY_SIZE),
             allow_methods: s

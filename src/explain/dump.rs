@@ -54,7 +54,12 @@ fn dump_server(out: &mut String, s: &Server) {
         };
         let opts = l.options.map(|o| o.to_conf()).unwrap_or_default();
         let ssl = if l.ssl { " ssl" } else { "" };
-        let _ = writeln!(out, "    listen {}{flag}{ssl}{opts};", l.addr);
+        let pp = if l.proxy_protocol {
+            " proxy_protocol"
+        } else {
+            ""
+        };
+        let _ = writeln!(out, "    listen {}{flag}{ssl}{pp}{opts};", l.addr);
     }
     if !s.server_names.is_empty() {
         let names: Vec<String> = s.server_names.iter().map(|n| quote(n)).collect();
@@ -278,6 +283,8 @@ pub(super) fn location_lines(loc: &Location) -> Vec<String> {
         v.push(format!("access_log {} {}", log.path.display(), log.format));
     }
     v.extend(crate::config::compress::lines(&loc.compression));
+    v.extend(loc.realip.lines());
+    v.extend(loc.access.iter().map(crate::config::access::Rule::line));
     v
 }
 

@@ -113,6 +113,8 @@ pub fn explain(
         peer: SocketAddr::from(([127, 0, 0, 1], 0)),
         tls: group.tls.is_some(),
         conn: crate::handler::Conn::accepted(std::time::Instant::now()),
+        proxied: None,
+        realip_from: None,
     };
     let Some(clean) = path::clean(req.path()) else {
         let _ = writeln!(out, "path      \"{}\" cannot be decoded safely", req.path());

@@ -40,6 +40,8 @@ pub fn error_response(
         peer: ([0, 0, 0, 0], 0).into(),
         tls: false,
         conn: crate::handler::Conn::accepted(std::time::Instant::now()),
+        proxied: None,
+        realip_from: None,
     };
     let cx = Cx {
         config,
@@ -126,7 +128,7 @@ pub fn resolve(cx: &Cx, r: &Routed, status: u16) -> Page {
     get.expect_continue = false;
     let gcx = Cx {
         config: cx.config,
-        origin: cx.origin,
+        origin: cx.origin.clone(),
         req: &get,
         trace: cx.trace,
     };
@@ -241,6 +243,8 @@ mod tests {
             peer: ([127, 0, 0, 1], 2).into(),
             tls: false,
             conn: crate::handler::Conn::accepted(std::time::Instant::now()),
+            proxied: None,
+            realip_from: None,
         };
         // target, status, body (for a `return` text)
         let cases: &[(&str, u16, Option<&str>)] = &[
@@ -255,11 +259,11 @@ mod tests {
         for (target, status, body) in cases {
             let raw = format!("GET {target} HTTP/1.1\r\nHost: a\r\n\r\n");
             let (req, _) = parse_head(raw.as_bytes(), 8192).unwrap().unwrap();
-            let resp = match route(&c, origin, &req) {
+            let resp = match route(&c, origin.clone(), &req) {
                 Ok(r) => {
                     let sink = crate::handler::Sink::Spool(Default::default());
                     let mut r = r;
-                    match crate::handler::process(&c, &mut r, origin, &req, sink) {
+                    match crate::handler::process(&c, &mut r, origin.clone(), &req, sink) {
                         crate::handler::Outcome::Respond(resp) => resp,
                         _ => panic!("{target}: not answered at once"),
                     }

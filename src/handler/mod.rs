@@ -22,6 +22,7 @@ pub mod path;
 pub mod phases;
 pub mod precompressed;
 pub mod precondition;
+pub mod realip;
 pub mod rewrite;
 pub mod route;
 pub mod static_file;
@@ -63,6 +64,8 @@ pub struct Routed {
     pub in_error_page: bool,
     /// The location with `root`/`alias` variables expanded, when it has any.
     pub local: Option<Box<Location>>,
+    /// The client address realip found for this request (see [`realip`]).
+    pub client: Option<SocketAddr>,
 }
 
 impl Routed {
@@ -77,6 +80,7 @@ impl Routed {
             redirects: 0,
             in_error_page: false,
             local: None,
+            client: None,
         }
     }
 
@@ -118,7 +122,7 @@ impl Early {
 
 /// Where the request arrived: the listen group (index into `Config::listens`) and
 /// the socket addresses.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Origin {
     pub group: usize,
     pub local: SocketAddr,
@@ -127,6 +131,23 @@ pub struct Origin {
     /// is `on`, CGI gets `HTTPS=on`. The one place the handlers learn it.
     pub tls: bool,
     pub conn: Conn,
+    /// The addresses of the connection's PROXY protocol header (`$proxy_protocol_*`),
+    /// when its listener has `proxy_protocol` and the header named any.
+    /// Shared (not inline) to keep an idle connection small.
+    pub proxied: Option<std::sync::Arc<Proxied>>,
+    /// The connection's own client address once realip has replaced `peer` for
+    /// this request (`$realip_remote_addr`); `None` while `peer` is that address.
+    pub realip_from: Option<SocketAddr>,
+}
+
+/// What a PROXY protocol header said about the client's connection to the
+/// balancer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Proxied {
+    /// The client.
+    pub src: SocketAddr,
+    /// The address the client connected to.
+    pub dst: SocketAddr,
 }
 
 /// The connection a request came on: `$connection`, `$connection_requests`,
@@ -167,6 +188,45 @@ impl Origin {
             peer: ([127, 0, 0, 1], 2).into(),
             tls: false,
             conn: Conn::accepted(std::time::Instant::now()),
+            proxied: None,
+            realip_from: None,
+        }
+    }
+
+    /// A connection accepted now on listen group `group`.
+    pub fn accepted(group: usize, local: SocketAddr, peer: SocketAddr, tls: bool) -> Origin {
+        Origin {
+            group,
+            local,
+            peer,
+            tls,
+            conn: Conn::accepted(std::time::Instant::now()),
+            proxied: None,
+            realip_from: None,
+        }
+    }
+
+    /// This origin with realip's client address `addr` in place of the peer
+    /// (once per request: a second call keeps the first replacement's origin).
+    pub fn with_client(mut self, addr: SocketAddr) -> Origin {
+        self.realip_from.get_or_insert(self.peer);
+        self.peer = addr;
+        self
+    }
+
+    /// Back to the connection's own client address (a new request starts).
+    pub fn without_client(&mut self) {
+        if let Some(own) = self.realip_from.take() {
+            self.peer = own;
+        }
+    }
+
+    /// The origin realip left for `r`: every later phase, the content handlers,
+    /// the gateway and the access log read the client address from it.
+    pub fn for_request(&self, r: &Routed) -> Origin {
+        match r.client {
+            Some(addr) if self.realip_from.is_none() => self.clone().with_client(addr),
+            _ => self.clone(),
         }
     }
 
@@ -289,7 +349,7 @@ impl<'a> Cx<'a> {
 /// Phase 1: server and location for a request head; `Err` is the response to send
 /// without reading the body.
 pub fn route(config: &Config, origin: Origin, req: &Request) -> Result<Routed, Box<Early>> {
-    let (server, vars) = select_server(config, origin, req);
+    let (server, vars) = select_server(config, &origin, req);
     if let Some(resp) = options::star(&config.servers[server], req) {
         return Err(Early::bare(resp));
     }
@@ -304,7 +364,7 @@ pub fn route(config: &Config, origin: Origin, req: &Request) -> Result<Routed, B
 
 /// The server for the request and, when a `server_name` regex chose it, its
 /// captures as the request's first variables (`$1`, named groups).
-fn select_server(config: &Config, origin: Origin, req: &Request) -> (usize, vars::State) {
+fn select_server(config: &Config, origin: &Origin, req: &Request) -> (usize, vars::State) {
     let mut state = vars::State::default();
     let Some(group) = config.listens.get(origin.group) else {
         return (0, state);
@@ -332,7 +392,7 @@ pub fn route_traced(
     req: &Request,
 ) -> (Result<Routed, Response>, Vec<String>) {
     let trace = std::cell::RefCell::new(Vec::new());
-    let (server, vars) = select_server(config, origin, req);
+    let (server, vars) = select_server(config, &origin, req);
     let cx = Cx {
         config,
         origin,

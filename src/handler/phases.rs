@@ -44,6 +44,15 @@ pub fn route(cx: &Cx, server: usize, vars: crate::vars::State) -> Result<Routed,
     r.vars = vars;
     // Until a location is found, the server's settings are those of its `/`.
     r.location = find::find_location(&cx.config.servers[server], "/", &mut r.vars.clone()).0;
+    super::realip::post_read(cx, &mut r);
+    let own;
+    let cx = match super::realip::view(cx, &r) {
+        Some(seen) => {
+            own = seen;
+            &own
+        }
+        None => cx,
+    };
     let ops = &cx.config.servers[server].rewrite;
     if !ops.is_empty() {
         match rewrite::run(cx, ops, &mut r, false) {
@@ -74,6 +83,15 @@ pub fn route(cx: &Cx, server: usize, vars: crate::vars::State) -> Result<Routed,
 pub fn locate(cx: &Cx, r: &mut Routed, mut target: Target) -> Result<(), Response> {
     let server = &cx.config.servers[r.server];
     loop {
+        // The client realip found so far (an internal redirect keeps it).
+        let own;
+        let cx = match super::realip::view(cx, r) {
+            Some(seen) => {
+                own = seen;
+                &own
+            }
+            None => cx,
+        };
         r.local = None;
         let how;
         (r.location, how) = match target {
@@ -124,6 +142,23 @@ pub fn locate(cx: &Cx, r: &mut Routed, mut target: Target) -> Result<(), Respons
             }
             Flow::Respond(resp) => return Err(cx.decorate(resp, r)),
             Flow::Error(code) => return Err(fail(cx, r, code)),
+        }
+        let moved;
+        let cx = match super::realip::preaccess(cx, r) {
+            Some(seen) => {
+                moved = seen;
+                &moved
+            }
+            None => cx,
+        };
+        // The access phase: `allow` / `deny` on the client realip left.
+        if let Some(rule) = crate::config::access::refused(&loc.access, cx.origin.peer.ip()) {
+            log::error!(
+                "access forbidden by rule ({:?}), client: {}",
+                rule.peers,
+                cx.origin.peer.ip()
+            );
+            return Err(fail(cx, r, 403));
         }
         if loc.root_vars.is_some() || loc.alias_vars.is_some() {
             r.local = Some(Box::new(expanded(cx, r, loc)));
@@ -356,7 +391,7 @@ mod tests {
         for (target, status, uri, args, v, loc) in cases {
             let raw = format!("GET {target} HTTP/1.1\r\nHost: a\r\n\r\n");
             let (req, _) = parse_head(raw.as_bytes(), 8192).unwrap().unwrap();
-            let early = route(&c, origin, &req).unwrap_err();
+            let early = route(&c, origin.clone(), &req).unwrap_err();
             let r = early.routed.expect(target);
             assert_eq!(early.resp.status, status, "{target}");
             assert_eq!(

@@ -28,7 +28,6 @@ const AF_INET: u8 = 0x1;
 const AF_INET6: u8 = 0x2;
 const AF_UNIX: u8 = 0x3;
 const TRANSPORT_STREAM: u8 = 0x1;
-const TRANSPORT_DGRAM: u8 = 0x2;
 
 /// What the header says about the proxied connection.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -303,17 +302,12 @@ fn parse_v2(buf: &[u8]) -> Result<Parse, Error> {
             return Err(bad("unknown PROXY v2 command"));
         }
     }
-    let (mut family, mut transport) = (AF_UNSPEC, 0);
-    if let Some(&fam) = buf.get(13) {
-        family = fam >> 4;
-        transport = fam & 0x0f;
-        if family > AF_UNIX {
-            return Err(bad("unknown PROXY v2 address family"));
-        }
-        if transport > TRANSPORT_DGRAM {
-            return Err(bad("unknown PROXY v2 transport protocol"));
-        }
-    }
+    // Families and transports the specification does not assign are taken as
+    // unspecified (the connection's own addresses stand), as nginx does.
+    let (family, transport) = match buf.get(13) {
+        Some(&fam) => (fam >> 4, fam & 0x0f),
+        None => (AF_UNSPEC, 0),
+    };
     let (Some(&hi), Some(&lo)) = (buf.get(14), buf.get(15)) else {
         return Ok(Parse::NeedMore);
     };

@@ -3,41 +3,61 @@
 //! module does. Pure: the caller passes the header occurrences and the trusted
 //! blocks, and sets the connection's client address to the answer.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use super::cidr::{Cidr, decimal, parse_ip};
 
 /// The client address given the connection's `peer`, every occurrence of the
-/// header in request order, and the `trusted` proxies.
+/// header in request order, and the `trusted` proxies; `None` when the header
+/// gives none (the peer stands). The port is the entry's, 0 when it has none
+/// (nginx's `$remote_port` is then empty).
 ///
 /// Nothing changes unless `peer` is trusted. Then the rightmost entry of the
 /// last occurrence replaces it; with `recursive`, the walk goes on leftwards
 /// (into earlier occurrences too) while the address found so far is trusted,
 /// so the answer is the last untrusted address, or the leftmost one when all
 /// are trusted. An entry that is not an address ends the walk: the address
-/// found before it stands (the peer if it was the first entry looked at).
+/// found before it stands (none if it was the first entry looked at).
 /// Without `recursive` only the last occurrence is read.
 ///
 /// Entries are separated by commas and spaces and may carry a port, as nginx
 /// allows: "192.0.2.1", "192.0.2.1:5678", "2001:db8::1", "[2001:db8::1]:80".
 /// For a one-address header nginx reads the first occurrence only: pass that.
-pub fn resolve(peer: IpAddr, header_values: &[&str], trusted: &[Cidr], recursive: bool) -> IpAddr {
-    let mut addr = peer;
+pub fn resolve(
+    peer: IpAddr,
+    header_values: &[&str],
+    trusted: &[Cidr],
+    recursive: bool,
+) -> Option<SocketAddr> {
+    let mut addr = SocketAddr::new(peer, 0);
+    let mut found = false;
     for value in header_values.iter().rev() {
-        if !walk(&mut addr, value, trusted, recursive) || !recursive {
+        if !walk(&mut addr, &mut found, value, trusted, recursive) || !recursive {
             break;
         }
     }
-    addr
+    found.then_some(addr)
 }
 
-/// Walks one header value from the right, updating `addr`. True when it took
-/// the value's leftmost entry, so the walk may go on into the previous
-/// occurrence; false when it stopped on an untrusted address or a bad entry.
-fn walk(addr: &mut IpAddr, value: &str, trusted: &[Cidr], recursive: bool) -> bool {
+/// Whether `ip` is one of the `trusted` blocks.
+pub fn is_trusted(ip: IpAddr, trusted: &[Cidr]) -> bool {
+    trusted.iter().any(|block| block.contains(ip))
+}
+
+/// Walks one header value from the right, updating `addr` (and `found` once it
+/// does). True when it took the value's leftmost entry, so the walk may go on
+/// into the previous occurrence; false when it stopped on an untrusted address
+/// or a bad entry.
+fn walk(
+    addr: &mut SocketAddr,
+    found: &mut bool,
+    value: &str,
+    trusted: &[Cidr],
+    recursive: bool,
+) -> bool {
     let mut rest = value;
     loop {
-        if !trusted.iter().any(|block| block.contains(*addr)) {
+        if !is_trusted(addr.ip(), trusted) {
             return false;
         }
         let list = rest.trim_end_matches(SEPARATORS);
@@ -49,6 +69,7 @@ fn walk(addr: &mut IpAddr, value: &str, trusted: &[Cidr], recursive: bool) -> bo
             return false;
         };
         *addr = ip;
+        *found = true;
         match before {
             Some(before) if recursive => rest = before,
             _ => return true,
@@ -60,23 +81,23 @@ const SEPARATORS: [char; 2] = [' ', ','];
 
 /// An address with an optional port, nginx's ngx_parse_addr_port: a bare
 /// IPv4 or IPv6 address, "a.b.c.d:port", or "[address]" with an optional
-/// ":port"; the port must be 1..=65535. The port itself is not kept.
-fn parse_addr_port(entry: &str) -> Option<IpAddr> {
+/// ":port"; the port must be 1..=65535 (0 stands for "none given").
+fn parse_addr_port(entry: &str) -> Option<SocketAddr> {
     if let Some(ip) = parse_ip(entry) {
-        return Some(ip);
+        return Some(SocketAddr::new(ip, 0));
     }
     let (host, port) = match entry.strip_prefix('[') {
         Some(inner) => {
             let (host, after) = inner.split_once(']')?;
             if after.is_empty() {
-                return parse_ip(host);
+                return parse_ip(host).map(|ip| SocketAddr::new(ip, 0));
             }
             (host, after.strip_prefix(':')?)
         }
         None => entry.split_once(':')?,
     };
-    decimal(port).filter(|p| (1..=65535).contains(p))?;
-    parse_ip(host)
+    let port = decimal(port).filter(|p| (1..=65535).contains(p))?;
+    Some(SocketAddr::new(parse_ip(host)?, u16::try_from(port).ok()?))
 }
 
 #[cfg(test)]
@@ -205,7 +226,7 @@ mod tests {
         for &(peer, values, recursive, want) in cases {
             let got = resolve(ip(peer), values, &trusted, recursive);
             assert_eq!(
-                got,
+                got.map_or(ip(peer), |a| a.ip()),
                 ip(want),
                 "peer {peer}, {values:?}, recursive {recursive}"
             );
@@ -214,17 +235,47 @@ mod tests {
 
     #[test]
     fn nothing_trusted() {
-        assert_eq!(resolve(ip(LB), &["198.51.100.1"], &[], true), ip(LB));
+        assert_eq!(resolve(ip(LB), &["198.51.100.1"], &[], true), None);
         let all = [Cidr::parse("0.0.0.0/0").expect("valid").0];
         assert_eq!(
             resolve(ip(LB), &["198.51.100.1, 10.0.0.1"], &all, true),
-            ip("198.51.100.1")
+            Some(SocketAddr::new(ip("198.51.100.1"), 0))
         );
         // ::/0 alone does not cover IPv4 (nor mapped) peers.
         let v6 = [Cidr::parse("::/0").expect("valid").0];
         assert_eq!(
             resolve(ip("::ffff:10.0.0.1"), &["198.51.100.1"], &v6, true),
-            ip("::ffff:10.0.0.1")
+            None
         );
+    }
+
+    #[test]
+    fn ports_and_whether_anything_was_found() {
+        let trusted = trusted();
+        let sa = |s: &str| Some(s.parse::<SocketAddr>().expect("test address"));
+        // (header occurrences, recursive, expected)
+        let cases: &[(&[&str], bool, Option<SocketAddr>)] = &[
+            (&["198.51.100.1:5678"], false, sa("198.51.100.1:5678")),
+            (&["[2001:db9::5]:80"], true, sa("[2001:db9::5]:80")),
+            // No port: 0, which `$remote_port` shows as nothing.
+            (&["198.51.100.1"], true, sa("198.51.100.1:0")),
+            // The peer itself, named again, is still a replacement (its port goes).
+            (&[LB], false, sa("192.168.1.1:0")),
+            (&["garbage"], true, None),
+            (&[], true, None),
+            // A bad entry after a good one: what was found stands.
+            (
+                &["198.51.100.1, garbage, 192.168.1.5:99"],
+                true,
+                sa("192.168.1.5:99"),
+            ),
+        ];
+        for &(values, recursive, want) in cases {
+            assert_eq!(
+                resolve(ip(LB), values, &trusted, recursive),
+                want,
+                "{values:?}"
+            );
+        }
     }
 }

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 mod cgi;
 mod proxy;
+mod proxy_header;
 
 use super::access_log::{AccessLogs, Exchange};
 use super::aio::{self, Aio, Kind};
@@ -82,6 +83,8 @@ pub enum Status {
 }
 
 enum State {
+    /// On a `proxy_protocol` address: waiting for the PROXY header.
+    ProxyHeader,
     /// Waiting for a request head. `started`: a byte of it has arrived.
     Head { started: bool },
     /// Reading the body of a routed request.
@@ -194,6 +197,10 @@ impl Connection {
             .map_or(0, |g| g.default_server);
         let deadline = Some(now + config.servers[server].client_header_timeout);
         let idle = config.servers[server].keepalive.timeout;
+        let proxied = config
+            .listens
+            .get(origin.group)
+            .is_some_and(|g| g.proxy_protocol);
         Connection {
             stream,
             config,
@@ -204,7 +211,11 @@ impl Connection {
             file: None,
             encoded: None,
             recoded: None,
-            state: State::Head { started: false },
+            state: if proxied {
+                State::ProxyHeader
+            } else {
+                State::Head { started: false }
+            },
             served: 0,
             idle,
             idle_header: None,
@@ -233,9 +244,14 @@ impl Connection {
         &self.config
     }
 
-    /// Idle between requests (closed at once on shutdown).
+    /// Idle between requests, or not yet past its PROXY header (closed at once
+    /// on shutdown).
     pub fn is_idle(&self) -> bool {
-        matches!(self.state, State::Head { started: false }) && self.input.is_empty()
+        let waiting = matches!(
+            self.state,
+            State::Head { started: false } | State::ProxyHeader
+        );
+        waiting && self.input.is_empty()
     }
 
     /// The server the current request was routed to (its Host chose it): its
@@ -261,6 +277,7 @@ impl Connection {
         self.read_ready = true;
         loop {
             let step = match self.state {
+                State::ProxyHeader => self.step_proxy_header(),
                 State::Head { .. } => self.step_head(ctx),
                 State::Body { .. } => self.step_body(ctx),
                 State::Write { .. } => self.step_write(ctx),
@@ -305,6 +322,8 @@ impl Connection {
     // ---- reading the head -------------------------------------------------
 
     fn step_head(&mut self, ctx: &mut Ctx) -> Step {
+        // A new request: realip's address was the previous one's.
+        self.origin.without_client();
         let limit = self.default_server(ctx.config).client_header_buffer_size;
         if !self.input.is_empty() {
             let parsed = parse_head(self.input.filled(), limit);
@@ -388,16 +407,22 @@ impl Connection {
         if ctx.config.ssl_vars {
             req.tls = self.stream.ssl_info();
         }
-        let refused = transport::admit(ctx.config, self.origin, &self.stream, &mut req);
+        let refused = transport::admit(ctx.config, self.origin.clone(), &self.stream, &mut req);
         self.server = handler::server_index(ctx.config, self.origin.group, req.host.as_deref());
         if let Some(resp) = refused {
             let close = has_body || self.stream.plain_http_on_tls();
             return self.respond(ctx, resp, Some(&req), close);
         }
-        let routed = match handler::route(ctx.config, self.origin, &req) {
-            Ok(r) => r,
+        let routed = match handler::route(ctx.config, self.origin.clone(), &req) {
+            Ok(r) => {
+                self.origin = self.origin.for_request(&r);
+                r
+            }
             Err(early) => {
                 let Early { resp, routed } = *early;
+                if let Some(r) = &routed {
+                    self.origin = self.origin.for_request(r);
+                }
                 return self.respond_logged(ctx, resp, Some(&req), has_body, routed.as_ref());
             }
         };
@@ -486,7 +511,7 @@ impl Connection {
     }
 
     fn finish_request(&mut self, ctx: &mut Ctx, req: Request, mut routed: Routed, sink: Sink) {
-        match handler::process(ctx.config, &mut routed, self.origin, &req, sink) {
+        match handler::process(ctx.config, &mut routed, self.origin.clone(), &req, sink) {
             Outcome::Respond(resp) => {
                 self.respond_logged(ctx, resp, Some(&req), false, Some(&routed));
             }
@@ -608,7 +633,7 @@ impl Connection {
         upstream: Option<&crate::vars::upstream::Trace>,
     ) {
         let exchange = Exchange {
-            origin: self.origin,
+            origin: self.origin.clone(),
             req,
             routed,
             resp,

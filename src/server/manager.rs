@@ -326,13 +326,7 @@ impl Worker {
         };
         let group = self.listeners[i].group;
         let tls = self.config.listens.get(group).and_then(|g| g.tls.clone());
-        let origin = Origin {
-            group,
-            local,
-            peer,
-            tls: tls.is_some(),
-            conn: crate::handler::Conn::accepted(Instant::now()),
-        };
+        let origin = Origin::accepted(group, local, peer, tls.is_some());
         let entry = self.entries.vacant_entry();
         let key = entry.key();
         if let Err(e) = self.poll.registry().register(

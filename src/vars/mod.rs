@@ -7,6 +7,7 @@
 //! every `set` and named regex capture is known, then becomes a `Var::User` slot or
 //! a `file:line:col` error, as nginx's "unknown variable".
 
+pub mod client;
 mod pattern;
 pub mod ssl;
 mod template;
@@ -74,6 +75,8 @@ pub enum Var {
     Ssl(SslVar),
     /// `$proxy_*` and `$upstream_*`.
     Upstream(upstream::UpVar),
+    /// `$proxy_protocol_*` and `$realip_remote_*`.
+    Client(client::ClientVar),
     /// A `set` variable or a named capture: a slot in the request's [`State`].
     User(u16),
     /// A name not known yet; [`link`] turns it into `User` or an error.
@@ -135,6 +138,9 @@ impl Var {
         }
         if let Some((_, v)) = ssl::NAMES.iter().find(|(n, _)| *n == name) {
             return Var::Ssl(*v);
+        }
+        if let Some((_, v)) = client::NAMES.iter().find(|(n, _)| *n == name) {
+            return Var::Client(*v);
         }
         if let Some((_, v)) = upstream::NAMES.iter().find(|(n, _)| *n == name) {
             return Var::Upstream(v.clone());

@@ -94,7 +94,7 @@ impl Env<'_> {
                 return push(out, r.and_then(|r| r.get_header(&name.replace('_', "-"))));
             }
             Var::RemoteAddr => write_ip(out, self.origin.peer.ip()),
-            Var::RemotePort => push_num(out, self.origin.peer.port()),
+            Var::RemotePort => super::client::port(out, Some(self.origin.peer)),
             Var::RemoteUser => return false,
             Var::ServerAddr => write_ip(out, self.origin.local.ip()),
             Var::ServerPort => push_num(out, self.origin.local.port()),
@@ -177,6 +177,7 @@ impl Env<'_> {
             Var::User(slot) => return push(out, self.state.user(*slot)),
             Var::Ssl(v) => return self.req.tls.as_deref().is_some_and(|i| i.value(*v, out)),
             Var::Upstream(v) => return super::upstream::value(self, v, out),
+            Var::Client(v) => super::client::value(self.origin, *v, out),
             Var::Unlinked(_) => return false,
         }
         true
@@ -201,11 +202,11 @@ fn push(out: &mut String, v: Option<&str>) -> bool {
     }
 }
 
-fn push_num(out: &mut String, n: impl std::fmt::Display) {
+pub(super) fn push_num(out: &mut String, n: impl std::fmt::Display) {
     let _ = write!(out, "{n}");
 }
 
-fn write_ip(out: &mut String, ip: std::net::IpAddr) {
+pub(super) fn write_ip(out: &mut String, ip: std::net::IpAddr) {
     match ip {
         std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
             Some(v4) => push_num(out, v4),

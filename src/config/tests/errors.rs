@@ -368,3 +368,27 @@ fn cgi_path_info_values() {
         "t.conf:1:1: invalid number of arguments in \"cgi_path_info\" directive",
     );
 }
+
+#[test]
+fn realip_and_access_values() {
+    fails(
+        "server { listen 80; set_real_ip_from 10.0.0.0/33; }",
+        "t.conf:1:38: invalid parameter \"10.0.0.0/33\"",
+    );
+    fails(
+        "server { listen 80; set_real_ip_from no-such-host.invalid; }",
+        "t.conf:1:38: host not found in set_real_ip_from \"no-such-host.invalid\"",
+    );
+    fails(
+        "server { listen 80; real_ip_recursive maybe; }",
+        "t.conf:1:39: \"real_ip_recursive\" takes on|off, got \"maybe\"",
+    );
+    fails(
+        "server { listen 80; location / { deny 300.0.0.1; } }",
+        "t.conf:1:39: invalid parameter \"300.0.0.1\"",
+    );
+    fails(
+        "server { listen 80 proxy_protocol proxy_protocol; }",
+        "t.conf:1:35: duplicate parameter \"proxy_protocol\" in \"listen\"",
+    );
+}

@@ -227,7 +227,7 @@ impl Connection {
         resp.raw_headers = headers;
         let cx = handler::Cx {
             config: ctx.config,
-            origin: self.origin,
+            origin: self.origin.clone(),
             req,
             trace: None,
         };

@@ -261,7 +261,7 @@ impl Connection {
     fn cx<'a>(&self, ctx: &'a Ctx, req: &'a Request) -> Cx<'a> {
         Cx {
             config: ctx.config,
-            origin: self.origin,
+            origin: self.origin.clone(),
             req,
             trace: None,
         }
