@@ -124,10 +124,9 @@ fn location_templates(loc: &mut Location) -> Vec<&mut Template> {
     out.extend(loc.alias_vars.as_mut());
     out.extend(loc.add_headers.iter_mut().map(|h| &mut h.value));
     out.extend(loc.error_pages.values_mut().map(|p| &mut p.uri));
-    out.extend(
-        loc.access_logs
-            .iter_mut()
-            .filter_map(|l| l.condition.as_mut()),
-    );
+    for log in &mut loc.access_logs {
+        out.extend(log.condition.as_mut());
+        out.extend(log.path_vars.as_mut());
+    }
     out
 }
