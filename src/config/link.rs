@@ -145,10 +145,9 @@ fn location_templates(loc: &mut Location) -> Vec<&mut Template> {
     if let Some(proxy) = Arc::get_mut(&mut loc.proxy) {
         out.extend(super::proxy::Draft::templates(proxy));
     }
-    out.extend(
-        loc.access_logs
-            .iter_mut()
-            .filter_map(|l| l.condition.as_mut()),
-    );
+    for log in &mut loc.access_logs {
+        out.extend(log.condition.as_mut());
+        out.extend(log.path_vars.as_mut());
+    }
     out
 }

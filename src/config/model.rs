@@ -242,6 +242,9 @@ pub struct Location {
     /// `log_not_found on|off`: a file that does not exist is logged at `error`, as
     /// nginx does (on), or not.
     pub log_not_found: bool,
+    /// `open_log_file_cache`: descriptors of access logs with variables in
+    /// their paths kept open; `None` = off (opened for every line).
+    pub log_file_cache: Option<LogFileCache>,
     /// `keepalive_timeout`, `keepalive_requests`, `keepalive_time`,
     /// `keepalive_disable` for the requests this location answers.
     pub keepalive: KeepAlive,
@@ -284,8 +287,15 @@ pub struct AddHeader {
 /// One `access_log PATH [FORMAT] [if=COND]`.
 #[derive(Debug, Clone)]
 pub struct AccessLog {
-    /// Absolute path.
+    /// Absolute path (as written, for a path with variables).
     pub path: PathBuf,
+    /// A path with variables: expanded for each line (relative to `prefix`); the
+    /// file is opened for the line, or kept by `open_log_file_cache`.
+    pub path_vars: Option<Template>,
+    pub prefix: PathBuf,
+    /// `gzip[=LEVEL]`: each line is written as its own gzip member (`zcat`
+    /// reads the file whole).
+    pub gzip: Option<u32>,
     /// `log_format` name (`combined` when not given).
     pub format: String,
     /// The format itself, linked after the whole configuration is read.
@@ -293,6 +303,18 @@ pub struct AccessLog {
     /// `if=COND`: logged only when COND is neither empty nor "0".
     pub condition: Option<Template>,
     pub pos: Pos,
+}
+
+/// `open_log_file_cache max=N [inactive=T] [min_uses=N] [valid=T]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogFileCache {
+    pub max: usize,
+    /// An entry not used for this long is dropped.
+    pub inactive: Duration,
+    /// A file is kept open once it was written this many times within `inactive`.
+    pub min_uses: u32,
+    /// How long a kept descriptor is trusted before the name is checked again.
+    pub valid: Duration,
 }
 
 /// `log_format NAME [escape=default|json|none] STRING...`.

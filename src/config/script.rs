@@ -9,7 +9,8 @@ use super::parser::Directive;
 use super::settings::arity;
 use super::values::{self, Arg};
 use super::{
-    AccessLog, ConfigError, Fallback, LocKind, LogFormat, Op, Return, RewriteFlag, TryFiles,
+    AccessLog, ConfigError, Fallback, LocKind, LogFileCache, LogFormat, Op, Return, RewriteFlag,
+    TryFiles,
 };
 use crate::vars::{Escape, Pattern, Template, Var};
 
@@ -198,17 +199,37 @@ pub fn access_log(d: &Directive, prefix: &Path) -> Result<Option<AccessLog>, Con
             None => Ok(None),
         };
     }
+    let (path, path_pos) = &a[0];
+    // A path with variables is expanded per line, relative ones against the
+    // prefix, as nginx does.
+    let path_vars = match path.contains('$') {
+        true => Some(Template::compile(path, path_pos)?),
+        false => None,
+    };
     let mut log = AccessLog {
-        path: values::resolve(prefix, &a[0].0),
+        path: values::resolve(prefix, path),
+        path_vars,
+        prefix: prefix.to_path_buf(),
         format: "combined".into(),
         compiled: None,
         condition: None,
+        gzip: None,
         pos: d.pos.clone(),
     };
     for (i, (arg, pos)) in a.iter().enumerate().skip(1) {
         if let Some(cond) = arg.strip_prefix("if=") {
             log.condition = Some(Template::compile(cond, pos)?);
-        } else if arg.starts_with("buffer=") || arg.starts_with("flush=") || arg == "gzip" {
+        } else if arg == "gzip" {
+            log.gzip = Some(1);
+        } else if let Some(level) = arg.strip_prefix("gzip=") {
+            match level.parse::<u32>() {
+                Ok(n @ 1..=9) => log.gzip = Some(n),
+                _ => {
+                    let msg = format!("invalid compression level \"{level}\" in \"access_log\"");
+                    return Err(ConfigError::at(pos, msg));
+                }
+            }
+        } else if arg.starts_with("buffer=") || arg.starts_with("flush=") {
             // Lines are written as they happen; buffering parameters change nothing.
         } else if i == 1 {
             log.format = arg.clone();
@@ -218,4 +239,40 @@ pub fn access_log(d: &Directive, prefix: &Path) -> Result<Option<AccessLog>, Con
         }
     }
     Ok(Some(log))
+}
+
+/// `open_log_file_cache off | max=N [inactive=T] [min_uses=N] [valid=T]`;
+/// `Ok(None)` for `off`. nginx's defaults: inactive 10s, min_uses 1, valid 60s.
+pub fn log_file_cache(a: &[Arg]) -> Result<Option<LogFileCache>, ConfigError> {
+    const NAME: &str = "open_log_file_cache";
+    if a[0].0 == "off" && a.len() == 1 {
+        return Ok(None);
+    }
+    let mut c = LogFileCache {
+        max: 0,
+        inactive: std::time::Duration::from_secs(10),
+        min_uses: 1,
+        valid: std::time::Duration::from_secs(60),
+    };
+    for arg @ (word, pos) in a {
+        let (key, value) = word.split_once('=').unwrap_or((word, ""));
+        let value: Arg = (value.to_string(), pos.clone());
+        match key {
+            "max" => c.max = usize::try_from(values::number(&value, NAME)?).unwrap_or(usize::MAX),
+            "inactive" => c.inactive = values::time(&value, NAME)?,
+            "valid" => c.valid = values::time(&value, NAME)?,
+            "min_uses" => {
+                c.min_uses = u32::try_from(values::number(&value, NAME)?).unwrap_or(u32::MAX)
+            }
+            _ => {
+                let msg = format!("invalid \"{NAME}\" parameter \"{}\"", arg.0);
+                return Err(ConfigError::at(pos, msg));
+            }
+        }
+    }
+    if c.max == 0 {
+        let msg = format!("\"{NAME}\" must have \"max\" parameter");
+        return Err(ConfigError::at(&a[0].1, msg));
+    }
+    Ok(Some(c))
 }
