@@ -284,7 +284,7 @@ pub struct AddHeader {
     pub always: bool,
 }
 
-/// One `access_log PATH [FORMAT] [if=COND]`.
+/// One `access_log PATH [FORMAT [buffer=SIZE] [gzip[=LEVEL]] [flush=TIME] [if=COND]]`.
 #[derive(Debug, Clone)]
 pub struct AccessLog {
     /// Absolute path (as written, for a path with variables).
@@ -293,9 +293,9 @@ pub struct AccessLog {
     /// file is opened for the line, or kept by `open_log_file_cache`.
     pub path_vars: Option<Template>,
     pub prefix: PathBuf,
-    /// `gzip[=LEVEL]`: each line is written as its own gzip member (`zcat`
-    /// reads the file whole).
-    pub gzip: Option<u32>,
+    /// `buffer=`, `flush=`, `gzip=`: lines gather in memory before they are
+    /// written. One buffer per file: every `access_log` naming the path shares it.
+    pub buffer: Option<LogBuffer>,
     /// `log_format` name (`combined` when not given).
     pub format: String,
     /// The format itself, linked after the whole configuration is read.
@@ -305,16 +305,29 @@ pub struct AccessLog {
     pub pos: Pos,
 }
 
-/// `open_log_file_cache max=N [inactive=T] [min_uses=N] [valid=T]`.
+/// How a buffered access log file is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogBuffer {
+    /// `buffer=SIZE` (64k when only `gzip` asks for a buffer, as nginx).
+    pub size: usize,
+    /// `flush=TIME`: the longest a line waits in the buffer.
+    pub flush: Option<Duration>,
+    /// `gzip[=LEVEL]`: each flushed buffer is written as one gzip member.
+    pub gzip: Option<u32>,
+}
+
+/// `open_log_file_cache max=N [inactive=T] [min_uses=N] [valid=T]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogFileCache {
     pub max: usize,
     /// An entry not used for this long is dropped.
     pub inactive: Duration,
-    /// A file is kept open once it was written this many times within `inactive`.
+    /// A descriptor stays open once its name was used this many times.
     pub min_uses: u32,
-    /// How long a kept descriptor is trusted before the name is checked again.
+    /// How long a kept descriptor is trusted before the name is opened again.
     pub valid: Duration,
+    /// The directive: locations that inherit it share one cache, as in nginx.
+    pub pos: Pos,
 }
 
 /// `log_format NAME [escape=default|json|none] STRING...`.

@@ -1,17 +1,12 @@
 //! The directives whose values are programs rather than settings: nginx's rewrite
 //! module (`rewrite`, `return`, `set`, `break`), `try_files`, location modifiers
-//! (`=`, `^~`, `~`, `~*`, `@name`), `log_format` and `access_log`. Each value is
+//! (`=`, `^~`, `~`, `~*`, `@name`) and `log_format` (`access_log` is in `logs`). Each value is
 //! compiled here, once, into patterns and templates (see `crate::vars`).
-
-use std::path::Path;
 
 use super::parser::Directive;
 use super::settings::arity;
 use super::values::{self, Arg};
-use super::{
-    AccessLog, ConfigError, Fallback, LocKind, LogFileCache, LogFormat, Op, Return, RewriteFlag,
-    TryFiles,
-};
+use super::{ConfigError, Fallback, LocKind, LogFormat, Op, Return, RewriteFlag, TryFiles};
 use crate::vars::{Escape, Pattern, Template, Var};
 
 /// A template from one argument.
@@ -185,94 +180,4 @@ pub fn combined() -> LogFormat {
         escape: Escape::Log,
         template: Template::compile(TEXT, &pos).unwrap_or_else(|_| Template::plain(TEXT)),
     }
-}
-
-/// `access_log off | PATH [FORMAT [buffer=SIZE] [flush=TIME] [if=COND]]`.
-pub fn access_log(d: &Directive, prefix: &Path) -> Result<Option<AccessLog>, ConfigError> {
-    let a = &d.args;
-    if a[0].0 == "off" {
-        return match a.get(1) {
-            Some(extra) => Err(ConfigError::at(
-                &extra.1,
-                "\"access_log off\" takes no parameters",
-            )),
-            None => Ok(None),
-        };
-    }
-    let (path, path_pos) = &a[0];
-    // A path with variables is expanded per line, relative ones against the
-    // prefix, as nginx does.
-    let path_vars = match path.contains('$') {
-        true => Some(Template::compile(path, path_pos)?),
-        false => None,
-    };
-    let mut log = AccessLog {
-        path: values::resolve(prefix, path),
-        path_vars,
-        prefix: prefix.to_path_buf(),
-        format: "combined".into(),
-        compiled: None,
-        condition: None,
-        gzip: None,
-        pos: d.pos.clone(),
-    };
-    for (i, (arg, pos)) in a.iter().enumerate().skip(1) {
-        if let Some(cond) = arg.strip_prefix("if=") {
-            log.condition = Some(Template::compile(cond, pos)?);
-        } else if arg == "gzip" {
-            log.gzip = Some(1);
-        } else if let Some(level) = arg.strip_prefix("gzip=") {
-            match level.parse::<u32>() {
-                Ok(n @ 1..=9) => log.gzip = Some(n),
-                _ => {
-                    let msg = format!("invalid compression level \"{level}\" in \"access_log\"");
-                    return Err(ConfigError::at(pos, msg));
-                }
-            }
-        } else if arg.starts_with("buffer=") || arg.starts_with("flush=") {
-            // Lines are written as they happen; buffering parameters change nothing.
-        } else if i == 1 {
-            log.format = arg.clone();
-        } else {
-            let msg = format!("invalid parameter \"{arg}\" in \"access_log\"");
-            return Err(ConfigError::at(pos, msg));
-        }
-    }
-    Ok(Some(log))
-}
-
-/// `open_log_file_cache off | max=N [inactive=T] [min_uses=N] [valid=T]`;
-/// `Ok(None)` for `off`. nginx's defaults: inactive 10s, min_uses 1, valid 60s.
-pub fn log_file_cache(a: &[Arg]) -> Result<Option<LogFileCache>, ConfigError> {
-    const NAME: &str = "open_log_file_cache";
-    if a[0].0 == "off" && a.len() == 1 {
-        return Ok(None);
-    }
-    let mut c = LogFileCache {
-        max: 0,
-        inactive: std::time::Duration::from_secs(10),
-        min_uses: 1,
-        valid: std::time::Duration::from_secs(60),
-    };
-    for arg @ (word, pos) in a {
-        let (key, value) = word.split_once('=').unwrap_or((word, ""));
-        let value: Arg = (value.to_string(), pos.clone());
-        match key {
-            "max" => c.max = usize::try_from(values::number(&value, NAME)?).unwrap_or(usize::MAX),
-            "inactive" => c.inactive = values::time(&value, NAME)?,
-            "valid" => c.valid = values::time(&value, NAME)?,
-            "min_uses" => {
-                c.min_uses = u32::try_from(values::number(&value, NAME)?).unwrap_or(u32::MAX)
-            }
-            _ => {
-                let msg = format!("invalid \"{NAME}\" parameter \"{}\"", arg.0);
-                return Err(ConfigError::at(pos, msg));
-            }
-        }
-    }
-    if c.max == 0 {
-        let msg = format!("\"{NAME}\" must have \"max\" parameter");
-        return Err(ConfigError::at(&a[0].1, msg));
-    }
-    Ok(Some(c))
 }

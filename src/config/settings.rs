@@ -136,9 +136,13 @@ impl Settings {
             }
             "upload_store" => self.upload_store = Some(values::resolve(prefix, &a[0].0)),
             "access_log" => {
+                // `access_log off` anywhere in a level turns the level's logs off,
+                // whatever comes before or after it, as in nginx.
+                let off = matches!(&self.access_logs, Some(v) if v.is_empty());
                 let logs = list(&mut self.access_logs);
-                match script::access_log(d, prefix)? {
-                    Some(log) => logs.push(log),
+                match super::logs::access_log(d, prefix)? {
+                    Some(log) if !off => logs.push(log),
+                    Some(_) => {}
                     None => logs.clear(),
                 }
             }
@@ -194,7 +198,9 @@ impl Settings {
                 self.keepalive_timeout = Some(t);
                 self.keepalive_header = header.or(self.keepalive_header);
             }
-            "open_log_file_cache" => self.open_log_file_cache = Some(script::log_file_cache(a)?),
+            "open_log_file_cache" => {
+                self.open_log_file_cache = Some(super::logs::log_file_cache(d)?)
+            }
             "large_client_header_buffers" => {
                 let n = values::number(&a[0], name)?;
                 let size = values::size(&a[1], name)?;
