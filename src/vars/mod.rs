@@ -36,6 +36,8 @@ pub enum Var {
     SentHttp(Box<str>),
     Cookie(Box<str>),
     RemoteAddr,
+    /// The client address as its 4 or 16 bytes (logged escaped).
+    BinaryRemoteAddr,
     RemotePort,
     RemoteUser,
     ServerAddr,
@@ -88,6 +90,7 @@ const NAMES: &[(&str, Var)] = &[
     ("is_args", Var::IsArgs),
     ("host", Var::Host),
     ("remote_addr", Var::RemoteAddr),
+    ("binary_remote_addr", Var::BinaryRemoteAddr),
     ("remote_port", Var::RemotePort),
     ("remote_user", Var::RemoteUser),
     ("server_addr", Var::ServerAddr),

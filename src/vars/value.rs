@@ -79,7 +79,8 @@ impl Env<'_> {
         match var {
             Var::Uri => out.push_str(self.uri),
             Var::RequestUri => out.push_str(&req.target),
-            Var::Args => out.push_str(self.args.unwrap_or("")),
+            // No `?` in the request: no value (nginx's "not found", `-` in a log).
+            Var::Args => return push(out, self.args),
             // nginx: `?` only when there are arguments (`/x?` has none).
             Var::IsArgs => out.push_str(match self.args {
                 Some(a) if !a.is_empty() => "?",
@@ -94,6 +95,8 @@ impl Env<'_> {
                 return push(out, r.and_then(|r| r.get_header(&name.replace('_', "-"))));
             }
             Var::RemoteAddr => write_ip(out, self.origin.peer.ip()),
+            // Outside a log (which escapes the bytes) each byte is one character.
+            Var::BinaryRemoteAddr => out.extend(self.binary_remote_addr().map(char::from)),
             Var::RemotePort => push_num(out, self.origin.peer.port()),
             Var::RemoteUser => return false,
             Var::ServerAddr => write_ip(out, self.origin.local.ip()),
@@ -174,6 +177,18 @@ impl Env<'_> {
             Var::Unlinked(_) => return false,
         }
         true
+    }
+
+    /// `$binary_remote_addr`: 4 bytes for IPv4 (a mapped IPv6 address too), else 16.
+    pub fn binary_remote_addr(&self) -> impl Iterator<Item = u8> + use<> {
+        let bytes: Vec<u8> = match self.origin.peer.ip() {
+            std::net::IpAddr::V4(v4) => v4.octets().to_vec(),
+            std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => v4.octets().to_vec(),
+                None => v6.octets().to_vec(),
+            },
+        };
+        bytes.into_iter()
     }
 
     /// `$host`: the request's host, else the server's first name.
