@@ -7,6 +7,7 @@
 //! every `set` and named regex capture is known, then becomes a `Var::User` slot or
 //! a `file:line:col` error, as nginx's "unknown variable".
 
+mod auth;
 mod pattern;
 pub mod ssl;
 mod template;

@@ -429,7 +429,7 @@ mod tests {
         let cases: &[(Option<&str>, Escape, &str)] = &[
             (Some("a=1"), Escape::Log, "[1|a=1|-|?]"),
             (Some("a="), Escape::Log, "[|a=|-|?]"),
-            (Some(""), Escape::Log, "[-||-|]"),
+            (Some(""), Escape::Log, "[-|-|-|]"),
             (Option::None, Escape::Log, "[-|-|-|]"),
             (Option::None, Escape::Json, "[|||]"),
             (Option::None, Escape::None, "[|||]"),

@@ -79,8 +79,9 @@ impl Env<'_> {
         match var {
             Var::Uri => out.push_str(self.uri),
             Var::RequestUri => out.push_str(&req.target),
-            // No `?` in the request: no value (nginx's "not found", `-` in a log).
-            Var::Args => return push(out, self.args),
+            // No arguments (`/x` and `/x?`): no value (nginx's "not found", `-`
+            // in a log).
+            Var::Args => return push(out, self.args.filter(|a| !a.is_empty())),
             // nginx: `?` only when there are arguments (`/x?` has none).
             Var::IsArgs => out.push_str(match self.args {
                 Some(a) if !a.is_empty() => "?",
@@ -98,7 +99,7 @@ impl Env<'_> {
             // Outside a log (which escapes the bytes) each byte is one character.
             Var::BinaryRemoteAddr => out.extend(self.binary_remote_addr().map(char::from)),
             Var::RemotePort => push_num(out, self.origin.peer.port()),
-            Var::RemoteUser => return false,
+            Var::RemoteUser => return push(out, super::auth::basic_user(req).as_deref()),
             Var::ServerAddr => write_ip(out, self.origin.local.ip()),
             Var::ServerPort => push_num(out, self.origin.local.port()),
             Var::ServerName => out.push_str(self.server.server_names.first().map_or("", |s| s)),
