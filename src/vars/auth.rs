@@ -10,7 +10,7 @@ pub fn basic_user(req: &Request) -> Option<String> {
     let value = req
         .headers
         .iter()
-        .find_map(|(n, v)| n.eq_ignore_ascii_case("authorization").then_some(&v[..]))?;
+        .find_map(|(n, v)| n.eq_ignore_ascii_case("authorization").then_some(v))?;
     let scheme = value.get(..6)?;
     if !scheme.eq_ignore_ascii_case(b"Basic ") {
         return None;
