@@ -26,6 +26,10 @@ pub fn access_log(d: &Directive, prefix: &Path) -> Result<Option<AccessLog>, Con
         };
     }
     let (path, path_pos) = &a[0];
+    if path.starts_with("syslog:") {
+        let msg = "\"access_log syslog:\" (logging to syslog) is not supported yet";
+        return Err(ConfigError::at(path_pos, msg));
+    }
     // A path with variables is expanded per line, relative ones against the
     // prefix, as nginx does.
     let path_vars = match path.contains('$') {
@@ -258,6 +262,10 @@ mod tests {
         let cases = [
             ("access_log off x", "t.conf:1:3: invalid parameter \"x\""),
             (
+                "access_log syslog:server=unix:/dev/log",
+                "t.conf:1:2: \"access_log syslog:\" (logging to syslog) is not supported yet",
+            ),
+            (
                 "access_log /a f nope",
                 "t.conf:1:4: invalid parameter \"nope\"",
             ),
@@ -293,6 +301,48 @@ mod tests {
         for (text, want) in cases {
             assert_eq!(log(text).unwrap_err(), want, "{text}");
         }
+    }
+
+    #[test]
+    fn one_buffer_per_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t.conf");
+        let load = |text: &str| {
+            std::fs::write(&file, text).unwrap();
+            crate::config::load(&file, dir.path()).map_err(|e| e.to_string())
+        };
+        let config = load(
+            "server { listen 127.0.0.1:1; access_log /l/a.log; \
+             location /b { access_log /l/a.log combined buffer=8k; } \
+             location /c { access_log /l/c.log; } }",
+        )
+        .unwrap();
+        let buffers: Vec<Option<usize>> = config.servers[0]
+            .locations
+            .iter()
+            .flat_map(|l| &l.access_logs)
+            .map(|l| l.buffer.map(|b| b.size))
+            .collect();
+        assert!(buffers.contains(&Some(8192)) && buffers.contains(&None));
+        let a_logs = config.servers[0]
+            .locations
+            .iter()
+            .flat_map(|l| &l.access_logs)
+            .filter(|l| l.path.ends_with("a.log"));
+        assert!(
+            a_logs
+                .into_iter()
+                .all(|l| l.buffer.is_some_and(|b| b.size == 8192))
+        );
+        let err = load(
+            "server { listen 127.0.0.1:1; access_log /l/a.log combined buffer=8k; \
+             location /b { access_log /l/a.log combined gzip; } }",
+        )
+        .unwrap_err();
+        assert!(
+            err.ends_with("access_log \"/l/a.log\" already defined with conflicting parameters"),
+            "{err}"
+        );
     }
 
     #[test]
