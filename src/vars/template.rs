@@ -152,6 +152,15 @@ impl Template {
                         escape_bytes(&bytes, out, esc);
                         continue;
                     }
+                    // A header that is not UTF-8 still has a value: escaped byte
+                    // by byte in a log, else with U+FFFD for what is not text.
+                    if let Var::Http(name) = v
+                        && let Some(raw) = super::value::header_bytes(env.req, name)
+                        && std::str::from_utf8(raw).is_err()
+                    {
+                        escape_bytes(raw, out, esc);
+                        continue;
+                    }
                     let found = env.value(v, &mut value);
                     if esc == Escape::Log && !found {
                         out.push('-');

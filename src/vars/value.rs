@@ -227,14 +227,18 @@ fn write_ip(out: &mut String, ip: std::net::IpAddr) {
 
 /// `$http_NAME`: the header whose name, lower-cased with `-` as `_`, is `name`.
 fn header<'r>(req: &'r Request, name: &str) -> Option<&'r str> {
+    header_bytes(req, name).and_then(|v| std::str::from_utf8(v).ok())
+}
+
+/// [`header`]'s value as bytes (which need not be UTF-8), surrounding blanks off.
+pub fn header_bytes<'r>(req: &'r Request, name: &str) -> Option<&'r [u8]> {
     req.headers.iter().find_map(|(n, v)| {
         let same = n.len() == name.len()
             && n.bytes().zip(name.bytes()).all(|(a, b)| {
                 let a = a.to_ascii_lowercase();
                 a == b || (a == b'-' && b == b'_')
             });
-        same.then(|| std::str::from_utf8(v).ok().map(str::trim))
-            .flatten()
+        same.then(|| v.trim_ascii())
     })
 }
 

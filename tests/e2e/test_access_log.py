@@ -132,6 +132,7 @@ REQUESTS = [
     ("/e/noargs", [b"X-Empty: ", b"Authorization: basic   YWxpY2U6cHc="]),
     ("/e/emptyargs?", []),
     ("/e/a?a=", [b"User-Agent: tab\there"]),
+    ("/e/latin1", [b"User-Agent: caf\xe9 \xff"]),
     ("/if/none", []),
     ("/if/empty?log=", []),
     ("/if/zero?log=0", []),
@@ -233,6 +234,7 @@ def test_lines_match_nginx(pair):
     )
     assert default[1] == "[/e/noargs|-||-||-|-|alice|200|GET|HTTP/1.0|\\x7F\\x00\\x00\\x01]"
     assert default[2].startswith("[/e/emptyargs|-||-|")
+    assert default[4].startswith("[/e/latin1|-||-|-|-|caf\\xE9 \\xFF|")
     assert ws["json.log"].splitlines()[0].startswith('{"f":"/e/\\"1 \\u001B\\u001C\x7f \\"|')
 
 
