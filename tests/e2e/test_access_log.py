@@ -333,3 +333,26 @@ def test_bad_directives_are_refused_as_nginx(tmp_path, directive, message):
     assert ws.returncode == 1 and expected in ws.stdout + ws.stderr, ws.stdout + ws.stderr
     # webserv names the place: file:line:col.
     assert re.search(r"webserv\.conf:\d+:\d+", ws.stdout + ws.stderr)
+
+
+def test_reload_writes_the_buffers(tmp_path):
+    """SIGHUP (webserv's reload; nginx's old workers flush as they exit): what the
+    buffers hold is written, and lines after the reload go to the new buffers."""
+    logdir = tmp_path / "logs"
+    logdir.mkdir()
+    (tmp_path / "ws").mkdir()
+    ws = start_server(BUFFERED, tmp_path / "ws", root=tmp_path, logdir=logdir)
+    try:
+        held = logdir / "held.log"
+        for i in range(2):
+            request(ws.port, f"/held/{i}")
+        time.sleep(0.3)
+        assert not held.exists() or held.read_bytes() == b""
+        ws.proc.send_signal(signal.SIGHUP)
+        assert wait_for(held, lambda b: b == b"/held/0:200\n/held/1:200\n"), ws.output()
+        request(ws.port, "/held/2")
+        time.sleep(0.3)
+        assert held.read_bytes().count(b"\n") == 2
+    finally:
+        ws.stop()
+    assert held.read_bytes() == b"/held/0:200\n/held/1:200\n/held/2:200\n"
