@@ -146,8 +146,6 @@ const LITERAL_ONLY: &[&str] = &["upload_store", "error_log", "pid", "default_typ
 
 fn no_variables(d: &Directive) -> Result<(), ConfigError> {
     let literal = match d.name.as_str() {
-        // Its path; `if=$var` takes a variable.
-        "access_log" => &d.args[..1],
         name if LITERAL_ONLY.contains(&name) => &d.args[..],
         _ => &[],
     };

@@ -163,6 +163,7 @@ pub const TABLE: &[Spec] = &[
     row("keepalive_requests", ALL, 1, 1),
     row("keepalive_time", ALL, 1, 1),
     row("large_client_header_buffers", TOP | SRV, 2, 2),
+    row("open_log_file_cache", ALL, 1, 4),
     row("keepalive_disable", ALL, 1, 3),
     open(row("allow_methods", ALL, 1, 1)),
     many(row("return", SRV | LOC, 1, 2)),

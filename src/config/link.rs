@@ -46,7 +46,10 @@ pub fn link(config: &mut Config, formats: Vec<(LogFormat, Pos)>) -> Result<(), C
                 ssl |= reads_ssl(t);
             }
             for log in &mut loc.access_logs {
-                let Some(f) = all.iter().find(|f| f.name == log.format) else {
+                let Some(f) = all
+                    .iter()
+                    .find(|f| f.name.eq_ignore_ascii_case(&log.format))
+                else {
                     let msg = format!("unknown log format \"{}\"", log.format);
                     return Err(ConfigError::at(&log.pos, msg));
                 };
@@ -72,6 +75,7 @@ pub fn link(config: &mut Config, formats: Vec<(LogFormat, Pos)>) -> Result<(), C
             link_template(key, &names)?;
         }
     }
+    super::logs::check_buffers(&mut config.servers)?;
     config.vars = names.names;
     config.ssl_vars = ssl;
     Ok(())
@@ -150,10 +154,9 @@ fn location_templates(loc: &mut Location) -> Vec<&mut Template> {
             out.extend(super::proxy::Draft::templates(s));
         }
     }
-    out.extend(
-        loc.access_logs
-            .iter_mut()
-            .filter_map(|l| l.condition.as_mut()),
-    );
+    for log in &mut loc.access_logs {
+        out.extend(log.condition.as_mut());
+        out.extend(log.path_vars.as_mut());
+    }
     out
 }

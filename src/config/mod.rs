@@ -27,6 +27,7 @@ pub mod keepalive;
 mod lexer;
 mod link;
 mod listen;
+mod logs;
 mod mapping;
 mod model;
 mod parser;

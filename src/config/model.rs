@@ -255,6 +255,9 @@ pub struct Location {
     /// `log_not_found on|off`: a file that does not exist is logged at `error`, as
     /// nginx does (on), or not.
     pub log_not_found: bool,
+    /// `open_log_file_cache`: descriptors of access logs with variables in
+    /// their paths kept open; `None` = off (opened for every line).
+    pub log_file_cache: Option<LogFileCache>,
     /// `keepalive_timeout`, `keepalive_requests`, `keepalive_time`,
     /// `keepalive_disable` for the requests this location answers.
     pub keepalive: KeepAlive,
@@ -298,17 +301,49 @@ pub struct AddHeader {
     pub always: bool,
 }
 
-/// One `access_log PATH [FORMAT] [if=COND]`.
+/// One `access_log PATH [FORMAT [buffer=SIZE] [gzip[=LEVEL]] [flush=TIME] [if=COND]]`.
 #[derive(Debug, Clone)]
 pub struct AccessLog {
-    /// Absolute path.
+    /// Absolute path (as written, for a path with variables).
     pub path: PathBuf,
+    /// A path with variables: expanded for each line (relative to `prefix`); the
+    /// file is opened for the line, or kept by `open_log_file_cache`.
+    pub path_vars: Option<Template>,
+    pub prefix: PathBuf,
+    /// `buffer=`, `flush=`, `gzip=`: lines gather in memory before they are
+    /// written. One buffer per file: every `access_log` naming the path shares it.
+    pub buffer: Option<LogBuffer>,
     /// `log_format` name (`combined` when not given).
     pub format: String,
     /// The format itself, linked after the whole configuration is read.
     pub compiled: Option<Arc<LogFormat>>,
     /// `if=COND`: logged only when COND is neither empty nor "0".
     pub condition: Option<Template>,
+    pub pos: Pos,
+}
+
+/// How a buffered access log file is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogBuffer {
+    /// `buffer=SIZE` (64k when only `gzip` asks for a buffer, as nginx).
+    pub size: usize,
+    /// `flush=TIME`: the longest a line waits in the buffer.
+    pub flush: Option<Duration>,
+    /// `gzip[=LEVEL]`: each flushed buffer is written as one gzip member.
+    pub gzip: Option<u32>,
+}
+
+/// `open_log_file_cache max=N [inactive=T] [min_uses=N] [valid=T]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogFileCache {
+    pub max: usize,
+    /// An entry not used for this long is dropped.
+    pub inactive: Duration,
+    /// A descriptor stays open once its name was used this many times.
+    pub min_uses: u32,
+    /// How long a kept descriptor is trusted before the name is opened again.
+    pub valid: Duration,
+    /// The directive: locations that inherit it share one cache, as in nginx.
     pub pos: Pos,
 }
 

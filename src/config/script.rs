@@ -1,16 +1,12 @@
 //! The directives whose values are programs rather than settings: nginx's rewrite
 //! module (`rewrite`, `return`, `set`, `break`), `try_files`, location modifiers
-//! (`=`, `^~`, `~`, `~*`, `@name`), `log_format` and `access_log`. Each value is
+//! (`=`, `^~`, `~`, `~*`, `@name`) and `log_format` (`access_log` is in `logs`). Each value is
 //! compiled here, once, into patterns and templates (see `crate::vars`).
-
-use std::path::Path;
 
 use super::parser::Directive;
 use super::settings::arity;
 use super::values::{self, Arg};
-use super::{
-    AccessLog, ConfigError, Fallback, LocKind, LogFormat, Op, Return, RewriteFlag, TryFiles,
-};
+use super::{ConfigError, Fallback, LocKind, LogFormat, Op, Return, RewriteFlag, TryFiles};
 use crate::vars::{Escape, Pattern, Template, Var};
 
 /// A template from one argument.
@@ -184,38 +180,4 @@ pub fn combined() -> LogFormat {
         escape: Escape::Log,
         template: Template::compile(TEXT, &pos).unwrap_or_else(|_| Template::plain(TEXT)),
     }
-}
-
-/// `access_log off | PATH [FORMAT [buffer=SIZE] [flush=TIME] [if=COND]]`.
-pub fn access_log(d: &Directive, prefix: &Path) -> Result<Option<AccessLog>, ConfigError> {
-    let a = &d.args;
-    if a[0].0 == "off" {
-        return match a.get(1) {
-            Some(extra) => Err(ConfigError::at(
-                &extra.1,
-                "\"access_log off\" takes no parameters",
-            )),
-            None => Ok(None),
-        };
-    }
-    let mut log = AccessLog {
-        path: values::resolve(prefix, &a[0].0),
-        format: "combined".into(),
-        compiled: None,
-        condition: None,
-        pos: d.pos.clone(),
-    };
-    for (i, (arg, pos)) in a.iter().enumerate().skip(1) {
-        if let Some(cond) = arg.strip_prefix("if=") {
-            log.condition = Some(Template::compile(cond, pos)?);
-        } else if arg.starts_with("buffer=") || arg.starts_with("flush=") || arg == "gzip" {
-            // Lines are written as they happen; buffering parameters change nothing.
-        } else if i == 1 {
-            log.format = arg.clone();
-        } else {
-            let msg = format!("invalid parameter \"{arg}\" in \"access_log\"");
-            return Err(ConfigError::at(pos, msg));
-        }
-    }
-    Ok(Some(log))
 }

@@ -46,6 +46,7 @@ pub struct Settings {
     pub keepalive_header: Option<Duration>,
     pub keepalive_requests: Option<u64>,
     pub keepalive_time: Option<Duration>,
+    pub open_log_file_cache: Option<Option<super::LogFileCache>>,
     /// `large_client_header_buffers N SIZE`.
     pub large_client_header_buffers: Option<(usize, usize)>,
     pub keepalive_disable: Option<keepalive::Disable>,
@@ -123,7 +124,7 @@ impl Settings {
         merge_fields!(inner, outer:
             root, root_vars, index, autoindex, error_pages, client_max_body_size,
             client_header_buffer_size, client_header_timeout, client_body_timeout,
-            send_timeout, keepalive_timeout, keepalive_header, keepalive_requests, keepalive_time, keepalive_disable, large_client_header_buffers, allow_methods,
+            send_timeout, keepalive_timeout, keepalive_header, keepalive_requests, keepalive_time, keepalive_disable, large_client_header_buffers, open_log_file_cache, allow_methods,
             upload_store, cgi, cgi_timeout, cgi_path_info, sendfile, aio, open_file_cache,
             open_file_cache_valid, default_type, add_headers, access_logs, autoindex_exact_size,
             autoindex_localtime, autoindex_format,
@@ -145,9 +146,13 @@ impl Settings {
             }
             "upload_store" => self.upload_store = Some(values::resolve(prefix, &a[0].0)),
             "access_log" => {
+                // `access_log off` anywhere in a level turns the level's logs off,
+                // whatever comes before or after it, as in nginx.
+                let off = matches!(&self.access_logs, Some(v) if v.is_empty());
                 let logs = list(&mut self.access_logs);
-                match script::access_log(d, prefix)? {
-                    Some(log) => logs.push(log),
+                match super::logs::access_log(d, prefix)? {
+                    Some(log) if !off => logs.push(log),
+                    Some(_) => {}
                     None => logs.clear(),
                 }
             }
@@ -202,6 +207,9 @@ impl Settings {
                 let (t, header) = keepalive::timeout(a, name)?;
                 self.keepalive_timeout = Some(t);
                 self.keepalive_header = header.or(self.keepalive_header);
+            }
+            "open_log_file_cache" => {
+                self.open_log_file_cache = Some(super::logs::log_file_cache(d)?)
             }
             "large_client_header_buffers" => {
                 let n = values::number(&a[0], name)?;
@@ -342,6 +350,7 @@ impl Settings {
             server_tokens: s.server_tokens.unwrap_or(true),
             log_not_found: s.log_not_found.unwrap_or(true),
             keepalive,
+            log_file_cache: s.open_log_file_cache.flatten(),
             redirect,
             client_body_temp_path: s.client_body_temp_path,
             underscores_in_headers: s.underscores_in_headers.unwrap_or(false),

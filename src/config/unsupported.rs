@@ -127,7 +127,6 @@ const NAMES: &[(&str, &str)] = &[
     ),
     ("debug_connection", "debug logging per client"),
     ("working_directory", "the working directory of workers"),
-    ("open_log_file_cache", "log file descriptor caching"),
     ("aio_write", "aio for writes"),
     ("send_lowat", "send low-water marks"),
     ("subrequest_output_buffer_size", "subrequests"),

@@ -1,8 +1,9 @@
 //! Request paths: percent-decoding, dot-segment removal, and encoding for URLs and
 //! HTML (mapping a path to a file is `config::FileRef`).
 
-/// Percent-decodes `raw` once (RFC 3986 §2.1). `%00`, malformed escapes, control
-/// characters and invalid UTF-8 are rejected (the caller answers 400).
+/// Percent-decodes `raw` once (RFC 3986 §2.1). `%00`, malformed escapes and
+/// invalid UTF-8 are rejected (the caller answers 400); other control characters
+/// pass, as in nginx (the access log escapes them).
 pub fn percent_decode(raw: &str) -> Option<String> {
     let bytes = raw.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -17,7 +18,7 @@ pub fn percent_decode(raw: &str) -> Option<String> {
             }
             b => b,
         };
-        if b < 0x20 || b == 0x7f {
+        if b == 0 {
             return None;
         }
         out.push(b);
@@ -116,7 +117,7 @@ mod tests {
             ("/%252e", Some("/%2e")),
             ("/a%2fb", Some("/a/b")),
             ("/%00", None),
-            ("/%0a", None),
+            ("/%0a%1B%7f", Some("/\n\u{1b}\u{7f}")),
             ("/%zz", None),
             ("/%2", None),
             ("/%", None),

@@ -1,22 +1,21 @@
-//! The access log: one line per request, in the `log_format` its `access_log` names
-//! (nginx's "combined" unless told otherwise), appended to the file (files opened
-//! once and kept). `if=COND` skips the line when COND is empty or "0".
+//! The access log: one line per finished request for every `access_log` of its
+//! location, in the `log_format` each names (nginx's "combined" unless told
+//! otherwise). `if=COND` skips the line when COND is empty or "0". The lines go to
+//! [`LogFiles`]: literal paths kept open (and buffered with `buffer=`), paths with
+//! variables expanded per line.
 
-use std::collections::HashMap;
-use std::fs::{File, OpenOptions};
-use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::config::{AccessLog, Config};
+use super::log_files::LogFiles;
+use crate::config::{AccessLog, Config, Location};
 use crate::handler::{Origin, Routed, route};
 use crate::http::{Request, Response};
 use crate::vars::{Done, Env, State};
 
-/// Open log files by path.
+/// The worker's access log files.
 #[derive(Default)]
 pub struct AccessLogs {
-    files: HashMap<PathBuf, Option<File>>,
+    files: LogFiles,
 }
 
 /// What is known about a finished exchange.
@@ -75,12 +74,13 @@ impl AccessLogs {
             state: x.routed.map_or(&state, |r| &r.vars),
             done: Some(&done),
         };
+        let now = Instant::now();
         for log in &loc.access_logs {
-            self.write(log, &env);
+            self.write(log, &env, loc, now);
         }
     }
 
-    fn write(&mut self, log: &AccessLog, env: &Env) {
+    fn write(&mut self, log: &AccessLog, env: &Env, loc: &Location, now: Instant) {
         if let Some(cond) = &log.condition {
             let v = cond.expand(env);
             if v.is_empty() || v == "0" {
@@ -93,27 +93,39 @@ impl AccessLogs {
         let mut line = String::with_capacity(160);
         format.template.expand_into(env, &mut line, format.escape);
         line.push('\n');
-        let slot = self
-            .files
-            .entry(log.path.clone())
-            .or_insert_with(|| open(&log.path));
-        if let Some(file) = slot
-            && let Err(e) = file.write_all(line.as_bytes())
-        {
-            log::error!("access log {}: {e}", log.path.display());
+        let Some(name) = &log.path_vars else {
+            return self
+                .files
+                .write_fixed(&log.path, log.buffer, line.as_bytes(), now);
+        };
+        // nginx names a file from a request only when the location's root
+        // exists (a `$host` in the path makes no file for an unknown host).
+        let root: std::path::PathBuf = match (&loc.alias_vars, &loc.root_vars, &loc.alias) {
+            (Some(t), _, _) | (None, Some(t), None) => t.expand(env).into(),
+            _ => loc.document_root().to_path_buf(),
+        };
+        if !root.is_dir() {
+            return;
         }
+        let path = log.prefix.join(name.expand(env));
+        let cache = loc.log_file_cache.as_ref();
+        self.files
+            .write_expanded(&path, cache, line.as_bytes(), now);
     }
-}
 
-fn open(path: &Path) -> Option<File> {
-    if let Some(dir) = path.parent() {
-        let _ = std::fs::create_dir_all(dir);
+    /// When the next buffer must be written (`flush=`).
+    pub fn next_flush(&self) -> Option<Instant> {
+        self.files.next_flush()
     }
-    match OpenOptions::new().create(true).append(true).open(path) {
-        Ok(f) => Some(f),
-        Err(e) => {
-            log::error!("cannot open access log {}: {e}", path.display());
-            None
-        }
+
+    /// Writes the buffers whose `flush=` time has come.
+    pub fn flush_due(&mut self, now: Instant) {
+        self.files.flush_due(now);
+    }
+
+    /// SIGUSR1 and reloads: buffers written, files closed; the next line opens
+    /// its file again (a file renamed away by logrotate is created anew).
+    pub fn reopen(&mut self) {
+        self.files = LogFiles::default();
     }
 }

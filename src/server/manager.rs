@@ -179,6 +179,7 @@ impl Worker {
                 }
             }
             self.expire(now);
+            self.logs.flush_due(now);
             self.gateway.backends.expire(now);
             self.resume_listeners(now);
             self.children_waiting = crate::cgi::process::reap(now);
@@ -200,6 +201,9 @@ impl Worker {
             t = t.min(REAP_INTERVAL);
         }
         if let Some(at) = self.gateway.backends.next_expiry() {
+            t = t.min(at.saturating_duration_since(now));
+        }
+        if let Some(at) = self.logs.next_flush() {
             t = t.min(at.saturating_duration_since(now));
         }
         t
@@ -455,7 +459,7 @@ impl Worker {
                 SIGHUP => self.reload(),
                 SIGUSR1 => {
                     log::info!("SIGUSR1: reopening the log files");
-                    self.logs = AccessLogs::default();
+                    self.logs.reopen();
                     crate::logging::reopen();
                 }
                 _ => self.start_shutdown(signal, now),
@@ -471,6 +475,8 @@ impl Worker {
             Ok(new) if same_listens(&new, &self.config) => {
                 log::info!("SIGHUP: configuration {} reloaded", new.file.display());
                 self.config = Arc::new(new);
+                // The new configuration may log elsewhere or buffer differently.
+                self.logs.reopen();
             }
             Ok(_) => log::error!(
                 "SIGHUP: reload refused: the listen addresses or their parameters changed; restart webserv to apply that"

@@ -6,6 +6,7 @@ pub mod aio;
 pub mod buffer;
 pub mod connection;
 pub mod listener;
+mod log_files;
 pub mod manager;
 pub mod timer;
 

@@ -35,18 +35,36 @@ pub const NAMES: &[(&str, ClientVar)] = &[
     ("realip_remote_port", ClientVar::RealipRemotePort),
 ];
 
-/// Appends the value of `var` for a request from `origin` (empty when the
-/// connection had no PROXY header: nginx's values are empty, not "not found").
-pub fn value(origin: &Origin, var: ClientVar, out: &mut String) {
+/// Appends the value of `var` for a request from `origin`; `false` (no value, `-`
+/// in a log, as nginx) for a PROXY header's fields when the connection had none.
+pub fn value(origin: &Origin, var: ClientVar, out: &mut String) -> bool {
     let src = origin.proxied.as_ref().map(|p| p.src);
     let dst = origin.proxied.as_ref().map(|p| p.dst);
     let own = origin.realip_from.unwrap_or(origin.peer);
+    let header = origin.proxied.is_some();
     match var {
-        ClientVar::ProxyProtocolAddr => addr(out, src),
-        ClientVar::ProxyProtocolPort => port(out, src),
-        ClientVar::ProxyProtocolServerAddr => addr(out, dst),
-        ClientVar::ProxyProtocolServerPort => port(out, dst),
-        ClientVar::RealipRemoteAddr => addr(out, Some(own)),
+        ClientVar::ProxyProtocolAddr | ClientVar::ProxyProtocolServerAddr if !header => false,
+        ClientVar::ProxyProtocolPort | ClientVar::ProxyProtocolServerPort if !header => false,
+        ClientVar::ProxyProtocolAddr => {
+            addr(out, src);
+            true
+        }
+        ClientVar::ProxyProtocolServerAddr => {
+            addr(out, dst);
+            true
+        }
+        ClientVar::ProxyProtocolPort => {
+            port(out, src);
+            true
+        }
+        ClientVar::ProxyProtocolServerPort => {
+            port(out, dst);
+            true
+        }
+        ClientVar::RealipRemoteAddr => {
+            addr(out, Some(own));
+            true
+        }
         ClientVar::RealipRemotePort => port(out, Some(own)),
     }
 }
@@ -58,9 +76,14 @@ fn addr(out: &mut String, a: Option<SocketAddr>) {
 }
 
 /// A port as nginx prints one: nothing for 0 (an address with no port).
-pub fn port(out: &mut String, a: Option<SocketAddr>) {
-    if let Some(p) = a.map(|a| a.port()).filter(|&p| p != 0) {
-        push_num(out, p);
+/// Appends the port of `a`; `false` (no value, `-` in a log) when there is none.
+pub fn port(out: &mut String, a: Option<SocketAddr>) -> bool {
+    match a.map(|a| a.port()).filter(|&p| p != 0) {
+        Some(p) => {
+            push_num(out, p);
+            true
+        }
+        None => false,
     }
 }
 

@@ -7,6 +7,7 @@
 //! every `set` and named regex capture is known, then becomes a `Var::User` slot or
 //! a `file:line:col` error, as nginx's "unknown variable".
 
+mod auth;
 pub mod client;
 mod pattern;
 pub mod ssl;
@@ -37,6 +38,8 @@ pub enum Var {
     SentHttp(Box<str>),
     Cookie(Box<str>),
     RemoteAddr,
+    /// The client address as its 4 or 16 bytes (logged escaped).
+    BinaryRemoteAddr,
     RemotePort,
     RemoteUser,
     ServerAddr,
@@ -97,6 +100,7 @@ const NAMES: &[(&str, Var)] = &[
     ("is_args", Var::IsArgs),
     ("host", Var::Host),
     ("remote_addr", Var::RemoteAddr),
+    ("binary_remote_addr", Var::BinaryRemoteAddr),
     ("remote_port", Var::RemotePort),
     ("remote_user", Var::RemoteUser),
     ("server_addr", Var::ServerAddr),

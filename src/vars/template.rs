@@ -145,8 +145,24 @@ impl Template {
                 Part::Lit(s) => out.push_str(s),
                 Part::Var(v) => {
                     value.clear();
+                    // nginx writes `-` for a variable that has no value (not for
+                    // an empty one), and only in the default escaping.
+                    if *v == Var::BinaryRemoteAddr && esc != Escape::None {
+                        let bytes: Vec<u8> = env.binary_remote_addr().collect();
+                        escape_bytes(&bytes, out, esc);
+                        continue;
+                    }
+                    // A header that is not UTF-8 still has a value: escaped byte
+                    // by byte in a log, else with U+FFFD for what is not text.
+                    if let Var::Http(name) = v
+                        && let Some(raw) = super::value::header_bytes(env.req, name)
+                        && std::str::from_utf8(raw).is_err()
+                    {
+                        escape_bytes(raw, out, esc);
+                        continue;
+                    }
                     let found = env.value(v, &mut value);
-                    if esc == Escape::Log && (!found || value.is_empty()) {
+                    if esc == Escape::Log && !found {
                         out.push('-');
                     } else {
                         escape(&value, out, esc);
@@ -226,31 +242,62 @@ fn is_name_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
 }
 
+/// Escapes a variable's value as nginx's log module does (`ngx_http_log_escape`,
+/// `ngx_escape_json`).
 fn escape(value: &str, out: &mut String, esc: Escape) {
     match esc {
         Escape::None => out.push_str(value),
+        Escape::Log => escape_bytes(value.as_bytes(), out, esc),
+        Escape::Json => value.chars().for_each(|c| json_char(c, out)),
+    }
+}
+
+/// [`escape`] for bytes that need not be text (`$binary_remote_addr`); bytes
+/// from 0x80 that JSON would keep as they are become U+FFFD.
+fn escape_bytes(value: &[u8], out: &mut String, esc: Escape) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    match esc {
+        Escape::None => out.push_str(&String::from_utf8_lossy(value)),
         Escape::Log => {
-            for b in value.bytes() {
+            for &b in value {
                 if b == b'"' || b == b'\\' || !(0x20..0x7f).contains(&b) {
-                    out.push_str(&format!("\\x{b:02X}"));
+                    out.push_str("\\x");
+                    out.push(char::from(HEX[usize::from(b >> 4)]));
+                    out.push(char::from(HEX[usize::from(b & 0xf)]));
                 } else {
-                    out.push(b as char);
+                    out.push(char::from(b));
                 }
             }
         }
         Escape::Json => {
-            for c in value.chars() {
-                match c {
-                    '"' => out.push_str("\\\""),
-                    '\\' => out.push_str("\\\\"),
-                    '\n' => out.push_str("\\n"),
-                    '\r' => out.push_str("\\r"),
-                    '\t' => out.push_str("\\t"),
-                    c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-                    c => out.push(c),
+            for chunk in value.utf8_chunks() {
+                chunk.valid().chars().for_each(|c| json_char(c, out));
+                if !chunk.invalid().is_empty() {
+                    out.push(char::REPLACEMENT_CHARACTER);
                 }
             }
         }
+    }
+}
+
+/// One character of a JSON string, as `ngx_escape_json` writes it.
+fn json_char(c: char, out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    match c {
+        '"' => out.push_str("\\\""),
+        '\\' => out.push_str("\\\\"),
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        '\t' => out.push_str("\\t"),
+        '\u{8}' => out.push_str("\\b"),
+        '\u{c}' => out.push_str("\\f"),
+        '\0'..='\u{1f}' => {
+            let b = c as u8;
+            out.push_str("\\u00");
+            out.push(char::from(b'0' + (b >> 4)));
+            out.push(char::from(HEX[usize::from(b & 0xf)]));
+        }
+        c => out.push(c),
     }
 }
 
@@ -355,12 +402,61 @@ mod tests {
     }
 
     #[test]
-    fn escapes() {
-        let mut out = String::new();
-        escape("a\"b\\c\nd\u{1}é", &mut out, Escape::Json);
-        assert_eq!(out, "a\\\"b\\\\c\\nd\\u0001é");
-        out.clear();
-        escape("a\"b é", &mut out, Escape::Log);
-        assert_eq!(out, "a\\x22b \\xC3\\xA9");
+    fn escapes_as_nginx_logs() {
+        use Escape::*;
+        // value, escaping, written
+        let cases: &[(&str, Escape, &str)] = &[
+            ("plain /a?b=c", Log, "plain /a?b=c"),
+            ("a\"b\\c", Log, "a\\x22b\\x5Cc"),
+            ("\u{1}\u{1b}\u{1f} \u{7f}~", Log, "\\x01\\x1B\\x1F \\x7F~"),
+            ("é", Log, "\\xC3\\xA9"),
+            ("\t\n", Log, "\\x09\\x0A"),
+            ("a\"b\\c", Json, "a\\\"b\\\\c"),
+            ("\n\r\t\u{8}\u{c}", Json, "\\n\\r\\t\\b\\f"),
+            ("\u{1}\u{1b}\u{1f}", Json, "\\u0001\\u001B\\u001F"),
+            ("é\u{7f}'", Json, "é\u{7f}'"),
+            ("a\"\\\n\u{1}é", None, "a\"\\\n\u{1}é"),
+        ];
+        for (value, esc, want) in cases {
+            let mut out = String::new();
+            escape(value, &mut out, *esc);
+            assert_eq!(out, *want, "{value:?} {esc:?}");
+        }
+    }
+
+    #[test]
+    fn a_dash_for_a_variable_without_a_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t.conf");
+        std::fs::write(&file, "server { listen 127.0.0.1:1; }").unwrap();
+        let config = crate::config::load(&file, dir.path()).unwrap();
+        let req = crate::handler::error_page::blank_request();
+        let origin = crate::handler::Origin::test_loopback();
+        let state = super::super::State::default();
+        let t = Template::compile("[$arg_a|$args|$http_referer|$is_args]", &pos()).unwrap();
+        // query string, escaping, line
+        let cases: &[(Option<&str>, Escape, &str)] = &[
+            (Some("a=1"), Escape::Log, "[1|a=1|-|?]"),
+            (Some("a="), Escape::Log, "[|a=|-|?]"),
+            (Some(""), Escape::Log, "[-|-|-|]"),
+            (Option::None, Escape::Log, "[-|-|-|]"),
+            (Option::None, Escape::Json, "[|||]"),
+            (Option::None, Escape::None, "[|||]"),
+        ];
+        for (args, esc, want) in cases {
+            let env = Env {
+                req: &req,
+                origin: &origin,
+                server: &config.servers[0],
+                location: Option::None,
+                uri: "/",
+                args: *args,
+                state: &state,
+                done: Option::None,
+            };
+            let mut out = String::new();
+            t.expand_into(&env, &mut out, *esc);
+            assert_eq!(out, *want, "{args:?} {esc:?}");
+        }
     }
 }

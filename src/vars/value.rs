@@ -79,7 +79,9 @@ impl Env<'_> {
         match var {
             Var::Uri => out.push_str(self.uri),
             Var::RequestUri => out.push_str(&req.target),
-            Var::Args => out.push_str(self.args.unwrap_or("")),
+            // No arguments (`/x` and `/x?`): no value (nginx's "not found", `-`
+            // in a log).
+            Var::Args => return push(out, self.args.filter(|a| !a.is_empty())),
             // nginx: `?` only when there are arguments (`/x?` has none).
             Var::IsArgs => out.push_str(match self.args {
                 Some(a) if !a.is_empty() => "?",
@@ -94,8 +96,10 @@ impl Env<'_> {
                 return push(out, r.and_then(|r| r.get_header(&name.replace('_', "-"))));
             }
             Var::RemoteAddr => write_ip(out, self.origin.peer.ip()),
-            Var::RemotePort => super::client::port(out, Some(self.origin.peer)),
-            Var::RemoteUser => return false,
+            // Outside a log (which escapes the bytes) each byte is one character.
+            Var::BinaryRemoteAddr => out.extend(self.binary_remote_addr().map(char::from)),
+            Var::RemotePort => return super::client::port(out, Some(self.origin.peer)),
+            Var::RemoteUser => return push(out, super::auth::basic_user(req).as_deref()),
             Var::ServerAddr => write_ip(out, self.origin.local.ip()),
             Var::ServerPort => push_num(out, self.origin.local.port()),
             Var::ServerName => out.push_str(self.server.server_names.first().map_or("", |s| s)),
@@ -177,10 +181,22 @@ impl Env<'_> {
             Var::User(slot) => return push(out, self.state.user(*slot)),
             Var::Ssl(v) => return self.req.tls.as_deref().is_some_and(|i| i.value(*v, out)),
             Var::Upstream(v) => return super::upstream::value(self, v, out),
-            Var::Client(v) => super::client::value(self.origin, *v, out),
+            Var::Client(v) => return super::client::value(self.origin, *v, out),
             Var::Unlinked(_) => return false,
         }
         true
+    }
+
+    /// `$binary_remote_addr`: 4 bytes for IPv4 (a mapped IPv6 address too), else 16.
+    pub fn binary_remote_addr(&self) -> impl Iterator<Item = u8> + use<> {
+        let bytes: Vec<u8> = match self.origin.peer.ip() {
+            std::net::IpAddr::V4(v4) => v4.octets().to_vec(),
+            std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => v4.octets().to_vec(),
+                None => v6.octets().to_vec(),
+            },
+        };
+        bytes.into_iter()
     }
 
     /// `$host`: the request's host, else the server's first name.
@@ -218,14 +234,18 @@ pub(super) fn write_ip(out: &mut String, ip: std::net::IpAddr) {
 
 /// `$http_NAME`: the header whose name, lower-cased with `-` as `_`, is `name`.
 fn header<'r>(req: &'r Request, name: &str) -> Option<&'r str> {
+    header_bytes(req, name).and_then(|v| std::str::from_utf8(v).ok())
+}
+
+/// [`header`]'s value as bytes (which need not be UTF-8), surrounding blanks off.
+pub fn header_bytes<'r>(req: &'r Request, name: &str) -> Option<&'r [u8]> {
     req.headers.iter().find_map(|(n, v)| {
         let same = n.len() == name.len()
             && n.bytes().zip(name.bytes()).all(|(a, b)| {
                 let a = a.to_ascii_lowercase();
                 a == b || (a == b'-' && b == b'_')
             });
-        same.then(|| std::str::from_utf8(v).ok().map(str::trim))
-            .flatten()
+        same.then(|| v.trim_ascii())
     })
 }
 

@@ -348,8 +348,8 @@ fn variables_where_they_are_not_expanded_are_errors() {
         "t.conf:1:27: unknown \"x\" variable",
     );
     fails(
-        "server { listen 80; access_log /var/log/$host.log; }",
-        "t.conf:1:32: variables are not supported in \"access_log\"",
+        "server { listen 80; access_log /var/log/$hots.log; }",
+        "t.conf:1:32: unknown \"hots\" variable",
     );
     fails(
         "server { listen 80; return 200 $nope; }",
