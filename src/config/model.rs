@@ -139,6 +139,8 @@ pub struct Server {
     /// How redirects made before a location is chosen (server-level `return`,
     /// `rewrite`) are written.
     pub redirect: RedirectStyle,
+    /// The configuration's `map` and `geo` variables (one table, shared).
+    pub computed: Arc<crate::vars::computed::Computed>,
     /// Where the `server` keyword was written.
     pub pos: Pos,
 }
@@ -269,6 +271,9 @@ pub struct Location {
     pub proxy_pass: Option<super::proxy::Pass>,
     /// The `proxy_*` settings (shared: a location copied per request copies a pointer).
     pub proxy: Arc<super::proxy::Settings>,
+    /// An `if` block's configuration (nginx's `noname`): reached only through its
+    /// condition, never by matching a URI.
+    pub noname: bool,
     pub pos: Pos,
 }
 
@@ -322,6 +327,8 @@ pub enum Op {
     },
     /// `break`: stop running this list.
     Break,
+    /// `if (CONDITION) { ... }`.
+    If(Box<super::cond::IfBlock>),
 }
 
 /// The flag of a `rewrite`.

@@ -337,6 +337,7 @@ impl Settings {
             dav: s.dav.finish(),
             proxy_pass: s.proxy.pass.clone(),
             proxy: std::sync::Arc::new(s.proxy.finish()),
+            noname: false,
             pos: pos.clone(),
         }
     }

@@ -26,7 +26,6 @@ const PREFIXES: &[(&str, &str)] = &[
     ("limit_rate", "response rate limiting"),
     ("sub_filter", "response body substitution"),
     ("ssi", "server-side includes"),
-    ("map_hash_", "map"),
     ("geoip_", "GeoIP"),
     ("image_filter", "image filtering"),
     ("xslt_", "XSLT"),
@@ -55,9 +54,6 @@ const PREFIXES: &[(&str, &str)] = &[
 
 /// Single directives, and what they are for.
 const NAMES: &[(&str, &str)] = &[
-    ("map", "variables mapped from other variables"),
-    ("geo", "variables from client addresses"),
-    ("if", "conditional configuration"),
     ("allow", "access control by address"),
     ("deny", "access control by address"),
     ("satisfy", "access control"),
@@ -179,8 +175,7 @@ mod tests {
             ("ssi", Some("server-side includes")),
             ("sub_filter_once", Some("response body substitution")),
             ("upstream", None),
-            ("if", Some("conditional configuration")),
-            ("map", Some("variables mapped")),
+            ("if", None),
             ("ifx", None),
             ("mapping", None),
             ("gzip", None),

@@ -124,6 +124,8 @@ pub fn locate(cx: &Cx, r: &mut Routed, mut target: Target) -> Result<(), Respons
             Flow::Respond(resp) => return Err(cx.decorate(resp, r)),
             Flow::Error(code) => return Err(fail(cx, r, code)),
         }
+        // An `if` that held may have moved the request to its configuration.
+        let loc = &server.locations[r.location];
         if loc.root_vars.is_some() || loc.alias_vars.is_some() {
             r.local = Some(Box::new(expanded(cx, r, loc)));
         }

@@ -7,6 +7,9 @@
 //! every `set` and named regex capture is known, then becomes a `Var::User` slot or
 //! a `file:line:col` error, as nginx's "unknown variable".
 
+pub mod computed;
+pub mod geo;
+pub mod map;
 mod pattern;
 pub mod ssl;
 mod template;
@@ -74,6 +77,9 @@ pub enum Var {
     Upstream(upstream::UpVar),
     /// A `set` variable or a named capture: a slot in the request's [`State`].
     User(u16),
+    /// A `map` or `geo` variable: an index into the configuration's
+    /// [`computed::Computed`] table, evaluated when read.
+    Computed(u16),
     /// A name not known yet; [`link`] turns it into `User` or an error.
     Unlinked(Box<(String, Pos)>),
 }
@@ -177,6 +183,8 @@ impl Var {
 #[derive(Debug, Clone, Default)]
 pub struct Names {
     pub names: Vec<String>,
+    /// `map` and `geo` variables: name and index in [`computed::Computed`].
+    pub computed: Vec<(String, u16)>,
 }
 
 impl Names {
@@ -198,6 +206,10 @@ impl Names {
 pub fn link(var: &mut Var, names: &Names) -> Result<(), ConfigError> {
     if let Var::Unlinked(b) = var {
         let (name, pos) = &**b;
+        if let Some((_, i)) = names.computed.iter().find(|(n, _)| n == name) {
+            *var = Var::Computed(*i);
+            return Ok(());
+        }
         match names.find(name) {
             Some(i) => *var = Var::User(i),
             None => return Err(ConfigError::at(pos, format!("unknown \"{name}\" variable"))),

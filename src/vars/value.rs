@@ -26,6 +26,8 @@ pub struct State {
     /// `$status` reads it until the response is sent.
     pub err_status: Option<u16>,
     request_id: OnceCell<String>,
+    /// `map` and `geo` values read so far (see [`super::computed`]).
+    pub(super) computed: std::cell::RefCell<Vec<super::computed::Cached>>,
 }
 
 impl State {
@@ -171,9 +173,24 @@ impl Env<'_> {
             Var::User(slot) => return push(out, self.state.user(*slot)),
             Var::Ssl(v) => return self.req.tls.as_deref().is_some_and(|i| i.value(*v, out)),
             Var::Upstream(v) => return super::upstream::value(self, v, out),
+            Var::Computed(i) => return super::computed::value(self, *i, out),
             Var::Unlinked(_) => return false,
         }
         true
+    }
+
+    /// The same view with other captures and `set` values (a `map` regex's).
+    pub fn with_state<'s>(&'s self, state: &'s State) -> Env<'s> {
+        Env {
+            req: self.req,
+            origin: self.origin,
+            server: self.server,
+            location: self.location,
+            uri: self.uri,
+            args: self.args,
+            state,
+            done: self.done,
+        }
     }
 
     /// `$host`: the request's host, else the server's first name.

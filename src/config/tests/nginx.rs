@@ -200,12 +200,12 @@ fn unsupported_directives_say_so_at_their_position() {
             "t.conf:3:16: proxying to \"https://\" upstreams is not supported yet",
         ),
         (
-            "server { listen 80;\n  if ($host = example.com) { return 301 /; }\n}",
-            "t.conf:2:3: directive \"if\" is not supported yet (conditional configuration)",
+            "server { listen 80;\n  location / { if ($host = example.com) { limit_rate 1k; } }\n}",
+            "t.conf:2:43: directive \"limit_rate\" is not supported yet (response rate limiting)",
         ),
         (
-            "http { map $http_upgrade $c { default upgrade; '' close; } }",
-            "t.conf:1:8: directive \"map\" is not supported yet (variables mapped from other variables)",
+            "http { geo $g {\n ranges; } }",
+            "t.conf:2:2: \"ranges\" in \"geo\" is not supported yet",
         ),
         (
             "server { listen 80; location /php/ { fastcgi_param X y; } }",
