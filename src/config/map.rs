@@ -9,6 +9,7 @@ use super::{ConfigError, Pos};
 use crate::http::cidr::Cidr;
 use crate::vars::computed::Item;
 use crate::vars::geo::Geo;
+use crate::vars::geo_ranges::{Added, Ranges};
 use crate::vars::map::Map;
 use crate::vars::{Pattern, Template};
 
@@ -129,10 +130,17 @@ pub fn geo(d: &Directive) -> Result<Definition, ConfigError> {
         no_block(e)?;
         match (e.name.as_str(), e.args.as_slice()) {
             ("volatile", []) => g.volatile = true,
-            ("ranges" | "proxy_recursive", []) | ("proxy", [_]) => {
-                let msg = format!("\"{}\" in \"geo\" is not supported yet", e.name);
-                return Err(ConfigError::at(&e.pos, msg));
+            ("proxy_recursive", []) => g.recursive = true,
+            ("ranges", []) => {
+                if !g.nets.is_empty() {
+                    let msg =
+                        "the \"ranges\" directive must be the first directive inside \"geo\" block";
+                    return Err(ConfigError::at(&e.pos, msg));
+                }
+                g.ranges = Some(Ranges::default());
             }
+            ("proxy", [net]) => g.proxies.push(network(net)?),
+            (_, [_]) if g.ranges.is_some() => range_entry(&mut g, e)?,
             ("delete", [net]) => {
                 if !g.delete(network(net)?) {
                     let msg = format!("no network \"{}\" to delete", net.0);
@@ -156,6 +164,63 @@ pub fn geo(d: &Directive) -> Result<Definition, ConfigError> {
         }
     }
     Ok((name, d.pos.clone(), Item::Geo(Box::new(g))))
+}
+
+/// One entry of a `ranges` block: `default V`, `delete A-B` or `A-B V`.
+fn range_entry(g: &mut Geo, e: &Directive) -> Result<(), ConfigError> {
+    let Some(ranges) = g.ranges.as_mut() else {
+        return Ok(());
+    };
+    let value = &e.args[0];
+    if e.name == "default" {
+        if let Some(old) = ranges.default.replace(value.0.clone()) {
+            let msg = format!(
+                "duplicate default geo range value: \"{}\", old value: \"{old}\"",
+                value.0
+            );
+            super::tls::warn(&e.pos, &msg);
+        }
+        return Ok(());
+    }
+    if e.name == "delete" {
+        let (start, end) = range(value)?;
+        if !ranges.delete(start, end) {
+            let msg = format!("no address range \"{}\" to delete", value.0);
+            super::tls::warn(&value.1, &msg);
+        }
+        return Ok(());
+    }
+    let net = (e.name.clone(), e.pos.clone());
+    let (start, end) = range(&net)?;
+    match ranges.add(start, end, &value.0) {
+        Added::Done => {}
+        Added::Replaced(old) => {
+            let msg = format!(
+                "duplicate range \"{}\", value: \"{}\", old value: \"{old}\"",
+                net.0, value.0
+            );
+            super::tls::warn(&net.1, &msg);
+        }
+        Added::Overlaps(a, b) => {
+            let msg = format!("range \"{}\" overlaps \"{a}-{b}\"", net.0);
+            return Err(ConfigError::at(&net.1, msg));
+        }
+    }
+    Ok(())
+}
+
+/// `A-B`, two IPv4 addresses, A not after B.
+fn range(arg: &Arg) -> Result<(u32, u32), ConfigError> {
+    let invalid = || ConfigError::at(&arg.1, format!("invalid range \"{}\"", arg.0));
+    let v4 = |s: &str| match crate::http::cidr::parse_ip(s) {
+        Some(std::net::IpAddr::V4(a)) => Some(u32::from(a)),
+        _ => None,
+    };
+    let (a, b) = arg.0.split_once('-').ok_or_else(invalid)?;
+    match (v4(a), v4(b)) {
+        (Some(start), Some(end)) if start <= end => Ok((start, end)),
+        _ => Err(invalid()),
+    }
 }
 
 fn unreachable_arity(d: &Directive) -> Result<String, ConfigError> {

@@ -17,6 +17,13 @@ pub struct Geo {
     pub volatile: bool,
     /// Networks and their values (`default` is 0.0.0.0/0 and ::/0).
     pub nets: Vec<(Cidr, String)>,
+    /// `ranges`: IPv4 ranges instead of networks.
+    pub ranges: Option<super::geo_ranges::Ranges>,
+    /// `proxy ADDR`: peers whose `X-Forwarded-For` names the address looked up.
+    pub proxies: Vec<Cidr>,
+    /// `proxy_recursive`: the walk through `X-Forwarded-For` goes on past trusted
+    /// addresses, as `real_ip_recursive`.
+    pub recursive: bool,
 }
 
 impl Geo {
@@ -40,6 +47,13 @@ impl Geo {
 
     /// The value for `ip`: the longest network holding it, else empty.
     pub fn lookup(&self, ip: IpAddr) -> &str {
+        if let Some(r) = &self.ranges {
+            let v4 = match ip {
+                IpAddr::V4(v4) => v4,
+                IpAddr::V6(v6) => v6.to_ipv4_mapped().unwrap_or(Ipv4Addr::BROADCAST),
+            };
+            return r.lookup(v4);
+        }
         self.nets
             .iter()
             .filter(|(n, _)| n.contains(ip))
@@ -61,6 +75,17 @@ impl Geo {
                 }
             }
         };
+        if ip == none || self.proxies.is_empty() {
+            return self.lookup(ip).to_string();
+        }
+        let forwarded: Vec<&str> = env
+            .req
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("x-forwarded-for"))
+            .filter_map(|(_, v)| std::str::from_utf8(v).ok())
+            .collect();
+        let ip = crate::http::realip::resolve(ip, &forwarded, &self.proxies, self.recursive);
         self.lookup(ip).to_string()
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod computed;
 pub mod geo;
+pub mod geo_ranges;
 pub mod map;
 mod pattern;
 pub mod ssl;

@@ -94,8 +94,20 @@ fn geo_errors() {
             "t.conf:2:2: invalid network \"10.0.0.300\"",
         ),
         (
-            "geo $g {\n proxy 10.0.0.1; }",
-            "t.conf:2:2: \"proxy\" in \"geo\" is not supported yet",
+            "geo $g {\n proxy 10.0.0.x; }",
+            "t.conf:2:8: invalid network \"10.0.0.x\"",
+        ),
+        (
+            "geo $g { ranges;\n 10.0.0.5-10.0.0.1 x; }",
+            "t.conf:2:2: invalid range \"10.0.0.5-10.0.0.1\"",
+        ),
+        (
+            "geo $g { ranges;\n 10.0.0.0/8 x; }",
+            "t.conf:2:2: invalid range \"10.0.0.0/8\"",
+        ),
+        (
+            "geo $g { ranges;\n 10.0.0.0-10.0.0.9 x;\n 10.0.0.5-10.0.1.0 y; }",
+            "t.conf:3:2: range \"10.0.0.5-10.0.1.0\" overlaps \"10.0.0.0-10.0.0.9\"",
         ),
         (
             "geo $g {\n 10.0.0.1 a b; }",

@@ -204,8 +204,8 @@ fn unsupported_directives_say_so_at_their_position() {
             "t.conf:2:43: directive \"limit_rate\" is not supported yet (response rate limiting)",
         ),
         (
-            "http { geo $g {\n ranges; } }",
-            "t.conf:2:2: \"ranges\" in \"geo\" is not supported yet",
+            "http { geo $g {\n 10.0.0.1 a;\n ranges; } }",
+            "t.conf:3:2: the \"ranges\" directive must be the first directive inside \"geo\" block",
         ),
         (
             "server { listen 80; location /php/ { fastcgi_param X y; } }",
