@@ -186,10 +186,33 @@ geo $arg_ip $g2 {
 geo $http_x_addr $g3 {
     10.0.0.0/8 ten;
 }
+geo $arg_ip $gr {
+    ranges;
+    default                 d;
+    10.0.0.0-10.0.0.255     a;
+    10.0.0.5-10.0.0.5       b;
+    10.1.0.0-10.2.255.255   wide;
+    delete                  10.0.0.0-10.0.0.4;
+}
+geo $gp {
+    default     def;
+    proxy       127.0.0.1;
+    127.0.0.0/8 loop;
+    192.0.2.0/24 test;
+}
+geo $gpr {
+    proxy_recursive;
+    default     def;
+    proxy       127.0.0.1;
+    proxy       192.0.2.0/24;
+    127.0.0.0/8 loop;
+    192.0.2.0/24 test;
+    198.51.100.0/24 other;
+}
 server {
     listen 127.0.0.1:{port};
     default_type text/plain;
-    location / { return 200 "$g|$g2|$g3"; }
+    location / { return 200 "$g|$g2|$g3|$gr|$gp|$gpr"; }
 }
 """
 
@@ -197,14 +220,19 @@ server {
 def test_geo_networks(proxy_pair):
     def scenario(s):
         out = {}
-        for ip in ["10.9.9.9", "10.1.9.9", "10.1.2.3", "192.0.2.1", "2001:db8::5",
+        for ip in ["10.0.0.3", "10.0.0.5", "10.0.0.6", "10.2.0.1", "10.3.0.1",
+                   "10.9.9.9", "10.1.9.9", "10.1.2.3", "192.0.2.1", "2001:db8::5",
                    "2001:db8:1::5", "::1", "::ffff:10.1.2.3", "bogus", "", "10.0.0.1:80"]:
             out[ip] = s.get(f"/?ip={ip}").body
         out["none"] = s.get("/").body
         out["header"] = s.get("/", extra="X-Addr: 10.2.3.4\r\n").body
-        assert out["10.1.9.9"] == b"one|ten|", "the deleted /16 leaves the /8"
-        assert out["2001:db8:1::5"] == b"one|doc-one|"
-        assert out["none"] == b"one|broadcast|"
+        for xff in ["192.0.2.7", "198.51.100.1, 192.0.2.7", "bogus", "203.0.113.9, 192.0.2.1"]:
+            out[xff] = s.get("/", extra=f"X-Forwarded-For: {xff}\r\n").body
+        assert out["10.1.9.9"].startswith(b"one|ten||"), "the deleted /16 leaves the /8"
+        assert out["2001:db8:1::5"].startswith(b"one|doc-one|")
+        assert out["10.0.0.5"].endswith(b"|b|loop|loop")
+        assert out["198.51.100.1, 192.0.2.7"].endswith(b"|test|other")
+        assert out["none"].startswith(b"one|broadcast||d|")
         return out
 
     proxy_pair.run(GEO, scenario)
