@@ -315,11 +315,12 @@ fn index_file(cx: &Cx, r: &Routed, loc: &Location) -> Option<String> {
             Some(s) => Cow::Borrowed(s),
             None => Cow::Owned(t.expand(&cx.env(r, true))),
         };
-        let candidate = if name.starts_with('/') {
-            name.into_owned()
-        } else {
-            format!("{uri}{name}")
-        };
+        // nginx: an index that is a URI is an internal redirect at once, the
+        // file unchecked (`index $map_value;` picks the page).
+        if name.starts_with('/') {
+            return Some(name.into_owned());
+        }
+        let candidate = format!("{uri}{name}");
         (static_file::probe(loc, &candidate) == Some(Kind::File)).then_some(candidate)
     })
 }

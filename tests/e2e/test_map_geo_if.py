@@ -111,6 +111,10 @@ map $uri $cached {
     /a      one;
     default other;
 }
+map $uri $page {
+    /idx/   /idx-target;
+    default index.html;
+}
 map $uri $vol {
     volatile;
     /a      one;
@@ -135,6 +139,8 @@ server {
     location /case/ { return 200 "$m"; }
     location = /exact { return 200 "$m"; }
     location /b { return 200 "$before / $cached $vol"; }
+    location /idx/ { index $page; }
+    location = /idx-target { return 200 "target $uri $page"; }
 }
 """
 
@@ -155,11 +161,13 @@ def test_map_keys_values_and_caching(proxy_pair):
             out[key] = (r.status, r.header("X-Foo"))
         out["z"] = s.get("/z?foo").header("X-Foo")
         assert out["z"] == "z:inc"
-        for path in ["/u/ann/42", "/u/ann/x", "/CASE/Up", "/case/low", "/exact", "/a"]:
+        for path in ["/u/ann/42", "/u/ann/x", "/CASE/Up", "/case/low", "/exact", "/a", "/idx/"]:
             r = s.get(path)
             out[path] = (r.status, r.body)
         assert out["/u/ann/42"] == (200, b"user ann #42")
         assert out["/a"] == (200, b"one one / one other")
+        # A map value as an index URI: an internal redirect, the value cached.
+        assert out["/idx/"] == (200, b"target /idx-target /idx-target")
         assert out["example.com."][1] == "x:0 y:foo"
         return out
 
