@@ -306,9 +306,13 @@ fn server_directive(s: &mut ServerDraft, d: &Directive, prefix: &Path) -> Result
 /// `if (...) { }` in a server: rewrite directives only (nginx's SIF context).
 fn server_if(d: &Directive) -> Result<Op, ConfigError> {
     let mut ops = Vec::new();
-    each(block_of(d), Ctx::ServerIf, |d| {
-        ops.push(script::op(d)?);
-        Ok(())
+    each(block_of(d), Ctx::ServerIf, |d| match d.name.as_str() {
+        "return" | "rewrite" | "set" | "break" => {
+            ops.push(script::op(d)?);
+            Ok(())
+        }
+        // `rewrite_log`, `uninitialized_variable_warn`: checked, no effect.
+        _ => Settings::default().apply(d, Path::new("/")),
     })?;
     if_op(d, ops, None)
 }

@@ -187,6 +187,8 @@ pub const TABLE: &[Spec] = &[
     many(row("set", RW, 2, 2)),
     many(row("break", RW, 0, 0)),
     many(open(block(row("if", SRV | LOC, 1, 1)))),
+    row("rewrite_log", ALL | SIF | LIF, 1, 1),
+    row("uninitialized_variable_warn", ALL | SIF | LIF, 1, 1),
     open(row("try_files", SRV | LOC, 2, 2)),
     row("internal", LOC, 0, 0),
     row("upload_store", ALL, 1, 1),

@@ -202,6 +202,11 @@ impl Settings {
             }
             "keepalive_disable" => self.keepalive_disable = Some(keepalive::disable(a, name)?),
             "etag" => self.etag = Some(values::on_off(&a[0], name)?),
+            // The rewrite module's logging switches: webserv's `--explain` shows each
+            // rewrite decision instead; accepted, no effect.
+            "rewrite_log" | "uninitialized_variable_warn" => {
+                values::on_off(&a[0], name)?;
+            }
             "expires" => self.expires = Some(caching::expires(a)?),
             "if_modified_since" => {
                 self.if_modified_since = Some(caching::if_modified_since(&a[0])?)

@@ -248,3 +248,14 @@ fn an_if_in_a_location_has_its_own_configuration() {
     assert_eq!(inner.add_headers[0].name, "Y");
     assert!(!s.top.contains(&b.location.unwrap()));
 }
+
+#[test]
+fn rewrite_logging_switches_are_accepted_in_every_rewrite_context() {
+    let src = "rewrite_log on; server { listen 1; uninitialized_variable_warn off;
+        if ($host) { rewrite_log on; } location / { if ($host) { rewrite_log off; } } }";
+    load_src(src).unwrap();
+    fails(
+        "server { listen 1; if ($host) {\n rewrite_log maybe; } }",
+        "t.conf:2:14: \"rewrite_log\" takes on|off, got \"maybe\"",
+    );
+}
