@@ -56,7 +56,7 @@ pub fn build(draft: MainDraft, file: &Path, prefix: &Path) -> Result<Config, Con
     };
     upstreams(&mut config)?;
     charset::link(&mut config.charset_maps, &mut config.servers)?;
-    link::link(&mut config, draft.log_formats)?;
+    link::link(&mut config, draft.log_formats, draft.computed)?;
     Ok(config)
 }
 
@@ -67,11 +67,12 @@ fn upstreams(config: &mut Config) -> Result<(), ConfigError> {
     for server in &mut config.servers {
         for loc in &mut server.locations {
             let kind = loc.kind.clone();
+            let noname = loc.noname;
             for pass in [&mut loc.proxy_pass, &mut loc.fastcgi_pass] {
                 let Some(pass) = pass else {
                     continue;
                 };
-                pass_group(groups, &kind, pass)?;
+                pass_group(groups, &kind, noname, pass)?;
             }
             if let Some(pass) = loc.proxy_pass.as_ref().filter(|p| p.tls) {
                 let client = loc.proxy.ssl.finish(&pass.pos)?;
@@ -86,13 +87,15 @@ fn upstreams(config: &mut Config) -> Result<(), ConfigError> {
 fn pass_group(
     groups: &mut Vec<super::upstream::Upstream>,
     kind: &LocKind,
+    noname: bool,
     pass: &mut super::proxy::Pass,
 ) -> Result<(), ConfigError> {
     if pass.dynamic.is_some() {
         return Ok(());
     }
-    if pass.uri.is_some() && matches!(kind, LocKind::Regex(_) | LocKind::Named) {
-        let msg = "\"proxy_pass\" cannot have URI part in location given by regular expression, or inside named location";
+    let odd = noname || matches!(kind, LocKind::Regex(_) | LocKind::Named);
+    if pass.uri.is_some() && odd {
+        let msg = "\"proxy_pass\" cannot have URI part in location given by regular expression, or inside named location, or inside \"if\" statement, or inside \"limit_except\" block";
         return Err(ConfigError::at(&pass.pos, msg));
     }
     if let Some(i) = groups.iter().position(|u| u.name == pass.authority) {
@@ -150,6 +153,7 @@ fn server(d: &ServerDraft, outer: &Settings, outer_tls: &TlsSettings, prefix: &P
         redirect: s.redirect_style(),
         merge_slashes: s.merge_slashes.unwrap_or(true),
         realip: std::sync::Arc::new(s.realip.finish()),
+        computed: Default::default(),
         pos: d.pos.clone(),
     }
 }
@@ -193,11 +197,37 @@ fn add_location(
     loc.parent = parent;
     out.push(loc);
     let idx = out.len() - 1;
+    if !l.ifs.is_empty() {
+        let base = out.len();
+        for settings in &l.ifs {
+            let mut inner =
+                settings
+                    .merge(&merged)
+                    .to_location(&l.path, l.kind.clone(), &l.pos, prefix);
+            inner.alias = l.alias.clone();
+            inner.alias_vars = l.alias_vars.clone();
+            inner.parent = Some(idx);
+            inner.noname = true;
+            out.push(inner);
+        }
+        place_ifs(&mut out[idx].rewrite, base);
+    }
     for child in &l.children {
         let c = add_location(out, child, &merged, Some(idx), prefix);
         out[idx].children.push(c);
     }
     idx
+}
+
+/// Points each `if` of a location at its configuration, the `base`-th location on.
+fn place_ifs(ops: &mut [super::Op], base: usize) {
+    for op in ops {
+        if let super::Op::If(b) = op
+            && let Some(k) = &mut b.location
+        {
+            *k += base;
+        }
+    }
 }
 
 /// Groups servers by listen address, in order of first appearance.

@@ -39,6 +39,8 @@ pub struct MainDraft {
     pub upstreams: Vec<super::upstream::Upstream>,
     /// `charset_map` blocks (main level and `http { }`).
     pub charset_maps: super::charset_map::CharsetMaps,
+    /// `map` and `geo` variables, in order.
+    pub computed: Vec<super::map::Definition>,
 }
 
 /// A `server { }` block as written.
@@ -76,6 +78,9 @@ pub struct LocationDraft {
     pub internal: bool,
     /// Nested locations.
     pub children: Vec<LocationDraft>,
+    /// The settings of each `if` block, in order (`IfBlock::location` counts
+    /// them until `build` gives them their places).
+    pub ifs: Vec<Settings>,
     pub pos: Pos,
 }
 
@@ -216,6 +221,20 @@ fn top_directive(
             level.apply(name, &d.args, prefix)?;
         }
         "charset_map" => draft.charset_maps.add(d)?,
+        "map" | "geo" => {
+            let def = match d.name.as_str() {
+                "map" => super::map::map(d)?,
+                _ => super::map::geo(d)?,
+            };
+            if draft.computed.iter().any(|(n, _, _)| *n == def.0) {
+                let msg = format!("the duplicate \"{}\" variable", def.0);
+                return Err(ConfigError::at(&d.pos, msg));
+            }
+            draft.computed.push(def);
+        }
+        "map_hash_max_size" | "map_hash_bucket_size" => {
+            values::number(&d.args[0], &d.name)?;
+        }
         "log_format" => {
             let f = script::log_format(d)?;
             if f.name == "combined" || draft.log_formats.iter().any(|(g, _)| g.name == f.name) {
@@ -273,12 +292,36 @@ fn server_directive(s: &mut ServerDraft, d: &Directive, prefix: &Path) -> Result
         "listen" => s.listen.push(listen(d, &s.listen)?),
         "server_name" => super::server_names::add(&mut s.names, &mut s.regexes, &d.args)?,
         "return" | "rewrite" | "set" | "break" => s.ops.push(script::op(d)?),
+        "if" => s.ops.push(server_if(d)?),
         "try_files" => s.try_files = Some(script::try_files(d)?),
         name if tls::DIRECTIVES.contains(&name) => s.tls.apply(name, &d.args, prefix)?,
         "location" => add_location(&mut s.locations, location(d, prefix, None)?, d)?,
         _ => s.settings.apply(d, prefix)?,
     }
     Ok(())
+}
+
+/// `if (...) { }` in a server: rewrite directives only (nginx's SIF context).
+fn server_if(d: &Directive) -> Result<Op, ConfigError> {
+    let mut ops = Vec::new();
+    each(block_of(d), Ctx::ServerIf, |d| match d.name.as_str() {
+        "return" | "rewrite" | "set" | "break" => {
+            ops.push(script::op(d)?);
+            Ok(())
+        }
+        // `rewrite_log`, `uninitialized_variable_warn`: checked, no effect.
+        _ => Settings::default().apply(d, Path::new("/")),
+    })?;
+    if_op(d, ops, None)
+}
+
+fn if_op(d: &Directive, ops: Vec<Op>, location: Option<usize>) -> Result<Op, ConfigError> {
+    Ok(Op::If(Box::new(super::cond::IfBlock {
+        cond: super::cond::condition(d)?,
+        ops,
+        location,
+        pos: d.pos.clone(),
+    })))
 }
 
 /// `listen ADDR [PARAMETER...]` (see `listen::params`); the same address twice in
@@ -336,6 +379,7 @@ fn location(
         try_files: None,
         internal: false,
         children: Vec::new(),
+        ifs: Vec::new(),
         pos: d.pos.clone(),
     };
     each(block_of(d), Ctx::Location, |d| {
@@ -395,6 +439,19 @@ fn location_directive(
             loc.alias = Some(path);
         }
         "return" | "rewrite" | "set" | "break" => loc.ops.push(script::op(d)?),
+        "if" => {
+            let mut settings = Settings::default();
+            let mut ops = Vec::new();
+            each(block_of(d), Ctx::LocationIf, |d| match d.name.as_str() {
+                "return" | "rewrite" | "set" | "break" => {
+                    ops.push(script::op(d)?);
+                    Ok(())
+                }
+                _ => settings.apply(d, prefix),
+            })?;
+            loc.ops.push(if_op(d, ops, Some(loc.ifs.len()))?);
+            loc.ifs.push(settings);
+        }
         "try_files" => loc.try_files = Some(script::try_files(d)?),
         "internal" => loc.internal = true,
         "location" => {

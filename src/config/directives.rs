@@ -16,6 +16,10 @@ pub enum Ctx {
     Events,
     /// `upstream NAME { }`: a group of backend servers.
     Upstream,
+    /// `if (...) { }` in a server (nginx's SIF): rewrite directives only.
+    ServerIf,
+    /// `if (...) { }` in a location (nginx's LIF).
+    LocationIf,
 }
 
 impl Ctx {
@@ -27,6 +31,8 @@ impl Ctx {
             Ctx::Location => LOC,
             Ctx::Events => EVENTS,
             Ctx::Upstream => UPS,
+            Ctx::ServerIf => SIF,
+            Ctx::LocationIf => LIF,
         }
     }
 }
@@ -40,6 +46,7 @@ impl fmt::Display for Ctx {
             Ctx::Location => "location",
             Ctx::Events => "events",
             Ctx::Upstream => "upstream",
+            Ctx::ServerIf | Ctx::LocationIf => "if",
         })
     }
 }
@@ -50,6 +57,11 @@ const SRV: u8 = 4;
 const LOC: u8 = 8;
 const EVENTS: u8 = 16;
 const UPS: u8 = 32;
+/// Inside `if` in a server, and inside `if` in a location.
+const SIF: u8 = 64;
+const LIF: u8 = 128;
+/// The rewrite module's directives: everywhere it runs.
+const RW: u8 = SRV | LOC | SIF | LIF;
 /// "main" in the spec table: top level, or inside the optional `http { }` wrapper.
 const TOP: u8 = MAIN | HTTP;
 /// "all" in the spec table.
@@ -136,11 +148,11 @@ pub const TABLE: &[Spec] = &[
     block(row("http", MAIN, 0, 0)),
     many(block(row("server", TOP, 0, 0))),
     many(block(row("location", SRV | LOC, 1, 2))),
-    many(open(row("access_log", ALL, 1, 1))),
+    many(open(row("access_log", ALL | LIF, 1, 1))),
     many(open(row("log_format", TOP, 2, 2))),
     many(open(row("listen", SRV, 1, 1))),
     many(open(row("server_name", SRV, 1, 1))),
-    row("root", ALL, 1, 1),
+    row("root", ALL | LIF, 1, 1),
     row("alias", LOC, 1, 1),
     many(open(row("index", ALL, 1, 1))),
     row("autoindex", ALL, 1, 1),
@@ -148,12 +160,17 @@ pub const TABLE: &[Spec] = &[
     row("autoindex_localtime", ALL, 1, 1),
     row("autoindex_format", ALL, 1, 1),
     // The charset module (src/config/charset.rs, src/config/charset_map.rs).
-    row("charset", ALL, 1, 1),
+    row("charset", ALL | LIF, 1, 1),
     open(row("charset_types", ALL, 1, 1)),
-    row("source_charset", ALL, 1, 1),
-    row("override_charset", ALL, 1, 1),
+    row("source_charset", ALL | LIF, 1, 1),
+    row("override_charset", ALL | LIF, 1, 1),
     many(block(row("charset_map", TOP, 2, 2))),
-    many(open(row("error_page", ALL, 2, 2))),
+    // Computed variables (src/config/map.rs) and conditions (src/config/cond.rs).
+    many(block(row("map", TOP, 2, 2))),
+    many(block(row("geo", TOP, 1, 2))),
+    row("map_hash_max_size", TOP, 1, 1),
+    row("map_hash_bucket_size", TOP, 1, 1),
+    many(open(row("error_page", ALL | LIF, 2, 2))),
     row("client_max_body_size", ALL, 1, 1),
     row("client_header_buffer_size", TOP | SRV, 1, 1),
     row("client_header_timeout", TOP | SRV, 1, 1),
@@ -166,22 +183,25 @@ pub const TABLE: &[Spec] = &[
     row("open_log_file_cache", ALL, 1, 4),
     row("keepalive_disable", ALL, 1, 3),
     open(row("allow_methods", ALL, 1, 1)),
-    many(row("return", SRV | LOC, 1, 2)),
-    many(row("rewrite", SRV | LOC, 2, 3)),
-    many(row("set", SRV | LOC, 2, 2)),
-    many(row("break", SRV | LOC, 0, 0)),
+    many(row("return", RW, 1, 2)),
+    many(row("rewrite", RW, 2, 3)),
+    many(row("set", RW, 2, 2)),
+    many(row("break", RW, 0, 0)),
+    many(open(block(row("if", SRV | LOC, 1, 1)))),
+    row("rewrite_log", ALL | SIF | LIF, 1, 1),
+    row("uninitialized_variable_warn", ALL | SIF | LIF, 1, 1),
     open(row("try_files", SRV | LOC, 2, 2)),
     row("internal", LOC, 0, 0),
     row("upload_store", ALL, 1, 1),
     many(row("cgi", ALL, 1, 2)),
     row("cgi_timeout", ALL, 1, 1),
     row("cgi_path_info", ALL, 1, 1),
-    row("sendfile", ALL, 1, 1),
+    row("sendfile", ALL | LIF, 1, 1),
     row("aio", ALL, 1, 1),
     row("open_file_cache", ALL, 1, 2),
     row("open_file_cache_valid", ALL, 1, 1),
     row("default_type", ALL, 1, 1),
-    many(row("add_header", ALL, 2, 3)),
+    many(row("add_header", ALL | LIF, 2, 3)),
     many(block(row("types", ALL, 0, 0))),
     row("server_tokens", ALL, 1, 1),
     row("absolute_redirect", ALL, 1, 1),
@@ -192,7 +212,7 @@ pub const TABLE: &[Spec] = &[
     row("port_in_redirect", ALL, 1, 1),
     row("server_name_in_redirect", ALL, 1, 1),
     row("underscores_in_headers", TOP | SRV, 1, 1),
-    row("expires", ALL, 1, 2),
+    row("expires", ALL | LIF, 1, 2),
     row("etag", ALL, 1, 1),
     row("if_modified_since", ALL, 1, 1),
     // Accepted for pasted configs, without effect: see README ("accepted, no effect").
@@ -213,7 +233,7 @@ pub const TABLE: &[Spec] = &[
     row("ssl_ecdh_curve", TOP | SRV, 1, 1),
     row("ssl_reject_handshake", TOP | SRV, 1, 1),
     // Compression (src/config/compress.rs).
-    row("gzip", ALL, 1, 1),
+    row("gzip", ALL | LIF, 1, 1),
     open(row("gzip_types", ALL, 1, 1)),
     row("gzip_min_length", ALL, 1, 1),
     row("gzip_comp_level", ALL, 1, 1),
@@ -255,7 +275,7 @@ pub const TABLE: &[Spec] = &[
     many(row("allow", ALL, 1, 1)),
     many(row("deny", ALL, 1, 1)),
     // The reverse proxy (src/config/proxy.rs).
-    row("proxy_pass", LOC, 1, 1),
+    row("proxy_pass", LOC | LIF, 1, 1),
     many(row("proxy_set_header", ALL, 2, 2)),
     many(row("proxy_hide_header", ALL, 1, 1)),
     many(row("proxy_pass_header", ALL, 1, 1)),

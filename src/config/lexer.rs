@@ -226,7 +226,8 @@ fn next_token<'a>(rest: &'a str, cur: &Cursor) -> Result<(&'a str, TokenKind), C
 /// nginx wants a quoted string to be followed by a space, `;`, `{` or `}`.
 fn check_after_quote(after: &str, cur: &mut Cursor) -> Result<(), ConfigError> {
     match after.chars().next() {
-        Some(c) if !is_separator(c) && c != '#' => {
+        // `)` may close an `if` condition right after a quoted string.
+        Some(c) if !is_separator(c) && c != '#' && c != ')' => {
             cur.advance_to(after);
             Err(ConfigError::at(&cur.pos(), format!("unexpected \"{c}\"")))
         }

@@ -7,11 +7,26 @@
 use std::sync::Arc;
 
 use super::{Config, ConfigError, Fallback, LocKind, Location, LogFormat, Op, Pos, script};
+use crate::vars::computed::Item;
 use crate::vars::{self, Names, Template, Var};
 
 /// Declares and links everything in `config`; `formats` are the `log_format`s read.
-pub fn link(config: &mut Config, formats: Vec<(LogFormat, Pos)>) -> Result<(), ConfigError> {
+pub fn link(
+    config: &mut Config,
+    formats: Vec<(LogFormat, Pos)>,
+    computed: Vec<super::map::Definition>,
+) -> Result<(), ConfigError> {
     let mut names = Names::default();
+    let mut table = crate::vars::computed::Computed::default();
+    for (i, (name, _, mut item)) in computed.into_iter().enumerate() {
+        if let Item::Map(m) = &mut item {
+            for (p, _) in &mut m.regexes {
+                p.declare(&mut names);
+            }
+        }
+        names.computed.push((name, i as u16));
+        table.items.push(item);
+    }
     for server in &mut config.servers {
         for re in &server.name_regexes {
             for name in re.regex.capture_names().flatten() {
@@ -70,6 +85,19 @@ pub fn link(config: &mut Config, formats: Vec<(LogFormat, Pos)>) -> Result<(), C
             }
         }
     }
+    for item in &mut table.items {
+        let templates: Vec<&mut Template> = match item {
+            Item::Map(m) => m.templates_mut().collect(),
+            Item::Geo(g) => g.source.iter_mut().collect(),
+        };
+        for t in templates {
+            link_template(t, &names)?;
+        }
+    }
+    let table = Arc::new(table);
+    for server in &mut config.servers {
+        server.computed = table.clone();
+    }
     for up in &mut config.upstreams {
         if let super::upstream::Balance::Hash { key, .. } = &mut up.balance {
             link_template(key, &names)?;
@@ -89,11 +117,19 @@ fn reads_ssl(t: &Template) -> bool {
     t.vars().any(|v| matches!(v, Var::Ssl(_)))
 }
 
-fn patterns(ops: &mut [Op]) -> impl Iterator<Item = &mut crate::vars::Pattern> {
-    ops.iter_mut().filter_map(|op| match op {
-        Op::Rewrite { pattern, .. } => Some(&mut **pattern),
-        _ => None,
-    })
+fn patterns(ops: &mut [Op]) -> Vec<&mut crate::vars::Pattern> {
+    let mut out = Vec::new();
+    for op in ops {
+        match op {
+            Op::Rewrite { pattern, .. } => out.push(&mut **pattern),
+            Op::If(b) => {
+                out.extend(b.cond.pattern_mut());
+                out.extend(patterns(&mut b.ops));
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 fn declare_ops(ops: &mut [Op], names: &mut Names) {
@@ -104,6 +140,12 @@ fn declare_ops(ops: &mut [Op], names: &mut Names) {
                 if let Var::Unlinked(b) = var {
                     *var = Var::User(names.declare(&b.0));
                 }
+            }
+            Op::If(b) => {
+                if let Some(p) = b.cond.pattern_mut() {
+                    p.declare(names);
+                }
+                declare_ops(&mut b.ops, names);
             }
             Op::Return(_) | Op::Break => {}
         }
@@ -121,6 +163,10 @@ fn op_templates(ops: &mut [Op]) -> Vec<&mut Template> {
             Op::Rewrite { replacement, .. } => out.push(replacement),
             Op::Return(r) => out.extend(r.target.as_mut()),
             Op::Set { value, .. } => out.push(value),
+            Op::If(b) => {
+                out.extend(b.cond.templates_mut());
+                out.extend(op_templates(&mut b.ops));
+            }
             Op::Break => {}
         }
     }

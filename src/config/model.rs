@@ -147,6 +147,8 @@ pub struct Server {
     /// The server level's realip settings (nginx's post-read phase reads
     /// them, before any location is chosen).
     pub realip: std::sync::Arc<super::realip::RealIp>,
+    /// The configuration's `map` and `geo` variables (one table, shared).
+    pub computed: Arc<crate::vars::computed::Computed>,
     /// Where the `server` keyword was written.
     pub pos: Pos,
 }
@@ -289,6 +291,9 @@ pub struct Location {
     pub fastcgi_pass: Option<super::proxy::Pass>,
     /// The `fastcgi_*` settings.
     pub fastcgi: Arc<super::proxy::Settings>,
+    /// An `if` block's configuration (nginx's `noname`): reached only through its
+    /// condition, never by matching a URI.
+    pub noname: bool,
     pub pos: Pos,
 }
 
@@ -374,6 +379,8 @@ pub enum Op {
     },
     /// `break`: stop running this list.
     Break,
+    /// `if (CONDITION) { ... }`.
+    If(Box<super::cond::IfBlock>),
 }
 
 /// The flag of a `rewrite`.

@@ -220,6 +220,11 @@ impl Settings {
             }
             "keepalive_disable" => self.keepalive_disable = Some(keepalive::disable(a, name)?),
             "etag" => self.etag = Some(values::on_off(&a[0], name)?),
+            // The rewrite module's logging switches: webserv's `--explain` shows each
+            // rewrite decision instead; accepted, no effect.
+            "rewrite_log" | "uninitialized_variable_warn" => {
+                values::on_off(&a[0], name)?;
+            }
             "expires" => self.expires = Some(caching::expires(a)?),
             "if_modified_since" => {
                 self.if_modified_since = Some(caching::if_modified_since(&a[0])?)
@@ -363,6 +368,7 @@ impl Settings {
             proxy: std::sync::Arc::new(s.proxy.finish()),
             fastcgi_pass: s.fastcgi.pass.clone(),
             fastcgi: std::sync::Arc::new(s.fastcgi.finish()),
+            noname: false,
             pos: pos.clone(),
         }
     }

@@ -20,7 +20,6 @@ const PREFIXES: &[(&str, &str)] = &[
     ("limit_rate", "response rate limiting"),
     ("sub_filter", "response body substitution"),
     ("ssi", "server-side includes"),
-    ("map_hash_", "map"),
     ("geoip_", "GeoIP"),
     ("image_filter", "image filtering"),
     ("xslt_", "XSLT"),
@@ -48,9 +47,6 @@ const PREFIXES: &[(&str, &str)] = &[
 
 /// Single directives, and what they are for.
 const NAMES: &[(&str, &str)] = &[
-    ("map", "variables mapped from other variables"),
-    ("geo", "variables from client addresses"),
-    ("if", "conditional configuration"),
     ("satisfy", "access control"),
     ("stream", "TCP/UDP proxying"),
     ("mail", "mail proxying"),
@@ -167,8 +163,7 @@ mod tests {
             ("ssi", Some("server-side includes")),
             ("sub_filter_once", Some("response body substitution")),
             ("upstream", None),
-            ("if", Some("conditional configuration")),
-            ("map", Some("variables mapped")),
+            ("if", None),
             ("ifx", None),
             ("mapping", None),
             ("gzip", None),

@@ -162,6 +162,7 @@ fn op_line(op: &Op) -> String {
         ),
         Op::Set { value, .. } => format!("set {}", quote(value.source())),
         Op::Break => "break".into(),
+        Op::If(b) => format!("if ... {{ {} directives }}", b.ops.len()),
     }
 }
 

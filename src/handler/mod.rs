@@ -11,6 +11,7 @@
 
 pub mod autoindex;
 pub mod charset;
+pub mod cond;
 pub mod dav;
 pub mod delete;
 pub mod detail;

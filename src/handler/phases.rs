@@ -143,6 +143,8 @@ pub fn locate(cx: &Cx, r: &mut Routed, mut target: Target) -> Result<(), Respons
             Flow::Respond(resp) => return Err(cx.decorate(resp, r)),
             Flow::Error(code) => return Err(fail(cx, r, code)),
         }
+        // An `if` that held may have moved the request to its configuration.
+        let loc = &server.locations[r.location];
         let moved;
         let cx = match super::realip::preaccess(cx, r) {
             Some(seen) => {
@@ -349,11 +351,12 @@ fn index_file(cx: &Cx, r: &Routed, loc: &Location) -> Option<String> {
             Some(s) => Cow::Borrowed(s),
             None => Cow::Owned(t.expand(&cx.env(r, true))),
         };
-        let candidate = if name.starts_with('/') {
-            name.into_owned()
-        } else {
-            format!("{uri}{name}")
-        };
+        // nginx: an index that is a URI is an internal redirect at once, the
+        // file unchecked (`index $map_value;` picks the page).
+        if name.starts_with('/') {
+            return Some(name.into_owned());
+        }
+        let candidate = format!("{uri}{name}");
         (static_file::probe(loc, &candidate) == Some(Kind::File)).then_some(candidate)
     })
 }

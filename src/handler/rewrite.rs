@@ -39,6 +39,20 @@ pub fn run(cx: &Cx, ops: &[Op], r: &mut Routed, in_location: bool) -> Flow {
             }
             Op::Return(ret) => return Flow::Respond(answer(cx, r, ret, in_location)),
             Op::Break => return Flow::Break,
+            Op::If(b) => {
+                if !super::cond::holds(cx, &b.cond, r, in_location) {
+                    continue;
+                }
+                // nginx: the request takes the block's configuration, and the
+                // directives after the block still run.
+                if let Some(i) = b.location {
+                    r.location = i;
+                }
+                match run(cx, &b.ops, r, in_location) {
+                    Flow::Next => {}
+                    other => return other,
+                }
+            }
             Op::Set { var, value } => {
                 let v = value.expand(&cx.env(r, in_location));
                 if let crate::vars::Var::User(slot) = var {

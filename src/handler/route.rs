@@ -82,7 +82,8 @@ fn find_in(server: &Server, level: &[usize], uri: &str, vars: &mut State) -> Opt
 pub fn auto_redirect(server: &Server, uri: &str, found: How) -> bool {
     found != How::Exact
         && server.locations.iter().any(|l| {
-            l.is_prefix()
+            !l.noname
+                && l.is_prefix()
                 && l.gateway().is_some()
                 && l.path.len() == uri.len() + 1
                 && l.path.ends_with('/')

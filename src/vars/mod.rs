@@ -9,6 +9,10 @@
 
 mod auth;
 pub mod client;
+pub mod computed;
+pub mod geo;
+pub mod geo_ranges;
+pub mod map;
 mod pattern;
 pub mod ssl;
 mod template;
@@ -82,6 +86,9 @@ pub enum Var {
     Client(client::ClientVar),
     /// A `set` variable or a named capture: a slot in the request's [`State`].
     User(u16),
+    /// A `map` or `geo` variable: an index into the configuration's
+    /// [`computed::Computed`] table, evaluated when read.
+    Computed(u16),
     /// A name not known yet; [`link`] turns it into `User` or an error.
     Unlinked(Box<(String, Pos)>),
 }
@@ -194,6 +201,8 @@ impl Var {
 #[derive(Debug, Clone, Default)]
 pub struct Names {
     pub names: Vec<String>,
+    /// `map` and `geo` variables: name and index in [`computed::Computed`].
+    pub computed: Vec<(String, u16)>,
 }
 
 impl Names {
@@ -215,6 +224,10 @@ impl Names {
 pub fn link(var: &mut Var, names: &Names) -> Result<(), ConfigError> {
     if let Var::Unlinked(b) = var {
         let (name, pos) = &**b;
+        if let Some((_, i)) = names.computed.iter().find(|(n, _)| n == name) {
+            *var = Var::Computed(*i);
+            return Ok(());
+        }
         match names.find(name) {
             Some(i) => *var = Var::User(i),
             None => return Err(ConfigError::at(pos, format!("unknown \"{name}\" variable"))),

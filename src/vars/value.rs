@@ -26,6 +26,8 @@ pub struct State {
     /// `$status` reads it until the response is sent.
     pub err_status: Option<u16>,
     request_id: OnceCell<String>,
+    /// `map` and `geo` values read so far (see [`super::computed`]).
+    pub(super) computed: std::cell::RefCell<Vec<super::computed::Cached>>,
 }
 
 impl State {
@@ -182,6 +184,7 @@ impl Env<'_> {
             Var::Ssl(v) => return self.req.tls.as_deref().is_some_and(|i| i.value(*v, out)),
             Var::Upstream(v) => return super::upstream::value(self, v, out),
             Var::Client(v) => return super::client::value(self.origin, *v, out),
+            Var::Computed(i) => return super::computed::value(self, *i, out),
             Var::Unlinked(_) => return false,
         }
         true
@@ -197,6 +200,20 @@ impl Env<'_> {
             },
         };
         bytes.into_iter()
+    }
+
+    /// The same view with other captures and `set` values (a `map` regex's).
+    pub fn with_state<'s>(&'s self, state: &'s State) -> Env<'s> {
+        Env {
+            req: self.req,
+            origin: self.origin,
+            server: self.server,
+            location: self.location,
+            uri: self.uri,
+            args: self.args,
+            state,
+            done: self.done,
+        }
     }
 
     /// `$host`: the request's host, else the server's first name.

@@ -4,6 +4,7 @@
 
 mod errors;
 mod inherit;
+mod mapif;
 mod nginx;
 
 use std::path::Path;

@@ -200,12 +200,12 @@ fn unsupported_directives_say_so_at_their_position() {
             "t.conf:3:5: no \"proxy_ssl_trusted_certificate\" for \"proxy_ssl_verify\"",
         ),
         (
-            "server { listen 80;\n  if ($host = example.com) { return 301 /; }\n}",
-            "t.conf:2:3: directive \"if\" is not supported yet (conditional configuration)",
+            "server { listen 80;\n  location / { if ($host = example.com) { limit_rate 1k; } }\n}",
+            "t.conf:2:43: directive \"limit_rate\" is not supported yet (response rate limiting)",
         ),
         (
-            "http { map $http_upgrade $c { default upgrade; '' close; } }",
-            "t.conf:1:8: directive \"map\" is not supported yet (variables mapped from other variables)",
+            "http { geo $g {\n 10.0.0.1 a;\n ranges; } }",
+            "t.conf:3:2: the \"ranges\" directive must be the first directive inside \"geo\" block",
         ),
         (
             "server { listen 80; location /php/ { fastcgi_cache zone; } }",
