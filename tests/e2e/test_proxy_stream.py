@@ -132,6 +132,61 @@ def test_large_streamed_download(proxy_pair):
     proxy_pair.run(BODIES, scenario)
 
 
+def rss_kib(pid):
+    """The process's resident set (VmRSS), KiB; nginx's: its worker's too."""
+    total = 0
+    pids = [pid]
+    try:
+        children = open(f"/proc/{pid}/task/{pid}/children").read().split()
+        pids += [int(c) for c in children]
+    except OSError:
+        pass
+    for p in pids:
+        try:
+            for line in open(f"/proc/{p}/status"):
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+def test_slow_client_keeps_the_proxy_memory_bounded(proxy_pair):
+    # 64 MiB streamed to a client reading 256 KiB per 10 ms: the proxy holds a
+    # bounded window of it (it stops reading the upstream at its high-water mark
+    # and frees what the client took), never the body.
+    proxy_pair.echo("a", stream_mib=64)
+    want = stream_sha256(64)
+
+    def scenario(s):
+        pid = s.server.proc.pid
+        base = rss_kib(pid)
+        peak = base
+        h = hashlib.sha256()
+        with s.client(timeout=20) as c:
+            c.sock.sendall(get("/big"))
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += c.sock.recv(65536)
+            head, rest = head.split(b"\r\n\r\n", 1)
+            h.update(rest)
+            got = len(rest)
+            while got < 64 << 20:
+                data = c.sock.recv(256 * 1024)
+                assert data, f"closed after {got} bytes"
+                h.update(data)
+                got += len(data)
+                time.sleep(0.01)
+                if got % (4 << 20) < len(data):
+                    peak = max(peak, rss_kib(pid))
+        assert h.hexdigest() == want
+        growth_mib = (peak - base) / 1024
+        assert growth_mib < 24, f"{s.kind} grew by {growth_mib:.0f} MiB for a 64 MiB body"
+        return got
+
+    proxy_pair.run(BODIES, scenario)
+
+
 def test_upstream_closing_mid_body_truncates_the_response(proxy_pair):
     proxy_pair.echo("a", paths={
         "/cut": dict(close_mid_body=True, body=b"x" * 100000),

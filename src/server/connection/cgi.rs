@@ -147,18 +147,33 @@ impl Connection {
         if self.out_pos < self.out.len() {
             // Script output leaves in pieces as it comes: no Nagle delay between them.
             self.set_nodelay();
-            let before = self.out_pos;
-            match self.flush_out() {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            match self.relay_flush() {
+                Ok(sent) => progress |= sent,
                 Err(_) => return Round::Close,
             }
-            progress |= self.out_pos != before;
         }
         if self.client_gone() {
             return Round::Close;
         }
         Round::Again(progress)
+    }
+
+    /// Sends what a relay queued, as far as the socket takes it (`Ok(true)` if any
+    /// of it went), and drops what is sent from the buffer, so a long body relayed
+    /// to a slow client keeps the buffer near the high-water mark instead of
+    /// growing it to the body's size.
+    pub(super) fn relay_flush(&mut self) -> io::Result<bool> {
+        let before = self.out_pos;
+        let result = match self.flush_out() {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
+            other => other,
+        };
+        let sent = self.out_pos != before;
+        if self.out_pos == self.out.len() || self.out_pos >= OUT_HIGH_WATER {
+            self.out.drain(..self.out_pos);
+            self.out_pos = 0;
+        }
+        result.map(|()| sent)
     }
 
     /// Reads what the client sent meanwhile (kept for the next request); `true`

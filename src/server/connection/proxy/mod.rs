@@ -22,7 +22,7 @@ mod head;
 mod tunnel;
 
 use std::fs::File;
-use std::io::{self, Seek, SeekFrom};
+use std::io::{Seek, SeekFrom};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -390,16 +390,15 @@ impl Connection {
                 Some(round) => return round,
                 None => progress = true,
             }
-            let before = self.out_pos;
+            let mut sent = false;
             if self.out_pos < self.out.len() {
                 self.set_nodelay();
-                match self.flush_out() {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                match self.relay_flush() {
+                    Ok(s) => sent = s,
                     Err(_) => return Round::Close,
                 }
             }
-            if self.out_pos == before && !progress {
+            if !sent && !progress {
                 return Round::Again(false);
             }
             self.deadline = Some(ctx.now + settings.read_timeout);

@@ -69,9 +69,8 @@ impl Connection {
                 }
             }
         }
-        match self.flush_out() {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+        match self.relay_flush() {
+            Ok(sent) => progress |= sent,
             Err(_) => return Round::Finished,
         }
         if upstream_done && self.out_pos == self.out.len() {
