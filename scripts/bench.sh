@@ -12,7 +12,8 @@
 #              --only 'keep-alive GET (index.html|4k.bin), 50 conns$'; results go
 #              under bench/results/tmp/ unless --out is given
 #              (--only TLS: the HTTPS rows, scripts/bench/tls.sh; --only gzip: the
-#              compression rows)
+#              compression rows; --only _pass: the proxy_pass and fastcgi_pass rows,
+#              scripts/bench/gateway.sh)
 #   --out DIR  where the Markdown/PNG go (default bench/results, smoke: bench/results/tmp)
 #
 # Environment: ROUNDS (3), DURATION (10, seconds per wrk run), IDLE_CONNS (10000),
@@ -779,6 +780,11 @@ for r in $(want "$T1" && seq "$ROUNDS"); do
 done
 stop_pid "$WS2_PID"
 stop_pid "$NG2_MASTER"
+
+# Reverse proxy and FastCGI: both proxies in front of the same upstream nginx and
+# php-fpm pool (the file returns at once when no row of it is selected).
+# shellcheck source=scripts/bench/gateway.sh
+source "$HELPERS/gateway.sh"
 
 # HTTPS: webserv with rustls against nginx with OpenSSL.
 if want "TLS"; then

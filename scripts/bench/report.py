@@ -45,6 +45,7 @@ METRICS = {
     "spawns or req/s": True,
     "downloads MiB/s": True,
     "body bytes": False,
+    "upstream conns": False,
     "errors": False,
 }
 # Recorded in RAW, summarised under the table rather than shown as rows.
