@@ -95,7 +95,7 @@ impl Connection {
         req: &Request,
         routed: &Routed,
         run: &mut ProxyRun,
-        head: Head,
+        mut head: Head,
     ) -> Option<Round> {
         run.attempt.status = head.status;
         run.attempt.header = Some(ctx.now - run.attempt_started);
@@ -164,7 +164,7 @@ impl Connection {
             Protocol::FastCgi => BodyDecoder::UntilClose,
         };
         run.upstream_close = head.close;
-        run.trace.fields = head.fields.clone();
+        run.trace.fields = std::mem::take(&mut head.fields);
         if tunnel {
             return Some(self.start_tunnel(ctx, req, routed, run, resp));
         }
