@@ -12,7 +12,7 @@
 //! Every error carries `file:line:col` (see [`ConfigError`]).
 
 mod build;
-mod caching;
+pub mod caching;
 pub mod charset;
 pub mod charset_map;
 mod check;

@@ -257,6 +257,14 @@ pub struct Location {
     pub underscores_in_headers: bool,
     /// `expires`: `Expires` and `Cache-Control` on 2xx/3xx responses. Default off.
     pub expires: Expires,
+    /// `expires` with variables: the value is read per response (the mode in
+    /// `expires` says whether `modified` was given).
+    pub expires_value: Option<crate::vars::Template>,
+    /// `max_ranges N`: at most N ranges per request (more: the whole file);
+    /// 0 turns ranges off. `None`: no limit (nginx's default).
+    pub max_ranges: Option<u32>,
+    /// `add_trailer NAME VALUE [always]`: fields sent after a chunked body.
+    pub add_trailers: Vec<AddHeader>,
     /// `etag on|off`. Default on.
     pub etag: bool,
     /// `if_modified_since off|exact|before`. Default before.

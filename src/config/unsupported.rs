@@ -101,8 +101,6 @@ const NAMES: &[(&str, &str)] = &[
     ("limit_except", "method blocks (see \"allow_methods\")"),
     ("auth_delay", "authentication"),
     ("etag_format", "ETag formats"),
-    ("max_ranges", "range limits"),
-    ("add_trailer", "response trailers"),
     ("more_set_headers", "the headers-more module"),
     ("variables_hash_max_size", "variables"),
     ("variables_hash_bucket_size", "variables"),

@@ -137,6 +137,8 @@ pub struct Connection {
     out: Vec<u8>,
     out_pos: usize,
     file: Option<FileOut>,
+    /// The rest of a body in pieces (`Body::Parts`), queued once `file` is sent.
+    pieces: std::collections::VecDeque<Body>,
     /// A body compressed as it goes out (the compression filter's stream).
     encoded: Option<Box<crate::filter::Stream>>,
     /// A body recoded as it goes out (`charset_map`).
@@ -202,6 +204,7 @@ impl Connection {
             out: Vec::new(),
             out_pos: 0,
             file: None,
+            pieces: std::collections::VecDeque::new(),
             encoded: None,
             recoded: None,
             state: State::Head { started: false },
@@ -541,6 +544,7 @@ impl Connection {
         }
         self.forced_close = close;
         let head_only = req.is_some_and(|r| r.method == Method::Head) || bodiless(resp.status);
+        handler::trailers::frame(&mut resp, req, head_only);
         let sent = if head_only { 0 } else { resp.body.len() };
         self.out.drain(..self.out_pos);
         self.out_pos = 0;
@@ -630,6 +634,10 @@ impl Connection {
                 self.encoded = Some(stream);
             }
             Body::Recoded(stream) => self.recoded = Some(stream),
+            Body::Parts { pieces, .. } => {
+                self.pieces.extend(pieces);
+                self.queue_pieces(ctx);
+            }
             Body::Bytes(b) => self.out.extend_from_slice(&b),
             Body::Shared { data, offset, len } => {
                 if let Some(part) = data.get(offset..offset + len) {
@@ -656,6 +664,15 @@ impl Connection {
                     failed: false,
                 });
             }
+        }
+    }
+
+    /// Queues pieces of a `Body::Parts` until one is a file left to send.
+    fn queue_pieces(&mut self, ctx: &mut Ctx) {
+        while self.file.is_none()
+            && let Some(piece) = self.pieces.pop_front()
+        {
+            self.queue_body(ctx, piece);
         }
     }
 
@@ -776,6 +793,7 @@ impl Connection {
             let more = closing
                 || self.encoded.is_some()
                 || self.recoded.is_some()
+                || !self.pieces.is_empty()
                 || self.file.as_ref().is_some_and(|f| f.remaining > 0);
             self.flush_out_more(more)?;
             return Ok(Sent::More);
@@ -823,7 +841,11 @@ impl Connection {
         }
         if f.remaining == 0 {
             self.file = None;
-            return Ok(Sent::Done);
+            if self.pieces.is_empty() {
+                return Ok(Sent::Done);
+            }
+            self.queue_pieces(ctx);
+            return Ok(Sent::More);
         }
         if f.sendfile {
             let count = f.remaining.min(SENDFILE_MAX_CHUNK);
