@@ -191,6 +191,8 @@ pub const TABLE: &[Spec] = &[
     row("port_in_redirect", ALL, 1, 1),
     row("server_name_in_redirect", ALL, 1, 1),
     row("underscores_in_headers", TOP | SRV, 1, 1),
+    row("ignore_invalid_headers", TOP | SRV, 1, 1),
+    row("max_headers", TOP | SRV, 1, 1),
     row("expires", ALL, 1, 2),
     row("etag", ALL, 1, 1),
     row("max_ranges", ALL, 1, 1),

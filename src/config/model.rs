@@ -113,6 +113,16 @@ pub struct Server {
     pub name_regexes: Vec<NameRegex>,
     /// `client_header_buffer_size`: longest request head accepted (414 / 431 beyond).
     pub client_header_buffer_size: usize,
+    /// `ignore_invalid_headers on|off`: request fields whose names have other
+    /// bytes than letters, digits and `-` (and `_`, see `underscores_in_headers`)
+    /// are dropped (on, the default) or kept.
+    pub ignore_invalid_headers: bool,
+    /// `underscores_in_headers on|off` of the server: whether `_` is valid in a
+    /// request field name (default off).
+    pub underscores_in_headers: bool,
+    /// `max_headers N`: more request fields are a 400. `None`: webserv's own
+    /// limit (`http::request::MAX_HEADERS`, 431 beyond).
+    pub max_headers: Option<usize>,
     /// `large_client_header_buffers N SIZE`: SIZE, the longest line of a head
     /// (and the head may take N × SIZE when that exceeds the above).
     pub header_line_max: Option<usize>,

@@ -73,6 +73,8 @@ pub struct Settings {
     /// `client_body_temp_path DIR`: where large request bodies are spooled.
     pub client_body_temp_path: Option<std::sync::Arc<Path>>,
     pub underscores_in_headers: Option<bool>,
+    pub ignore_invalid_headers: Option<bool>,
+    pub max_headers: Option<u64>,
     /// `expires`, with its template when the value has variables.
     pub expires: Option<(Expires, Option<Template>)>,
     pub etag: Option<bool>,
@@ -124,7 +126,7 @@ impl Settings {
             autoindex_localtime, autoindex_format,
             types, server_tokens, log_not_found, absolute_redirect, merge_slashes, port_in_redirect, server_name_in_redirect,
             client_body_temp_path, underscores_in_headers, expires, etag, if_modified_since,
-            max_ranges, add_trailers,
+            max_ranges, add_trailers, ignore_invalid_headers, max_headers,
         )
     }
 
@@ -192,6 +194,9 @@ impl Settings {
             }
             // The gateway's spools: nothing is proxied yet, so nothing is kept there.
             "proxy_temp_path" | "fastcgi_temp_path" | "uwsgi_temp_path" | "scgi_temp_path" => {}
+            "ignore_invalid_headers" => {
+                self.ignore_invalid_headers = Some(values::on_off(&a[0], name)?)
+            }
             "underscores_in_headers" => {
                 self.underscores_in_headers = Some(values::on_off(&a[0], name)?)
             }
@@ -240,6 +245,7 @@ impl Settings {
             "cgi_timeout" => self.cgi_timeout = time()?,
             "open_file_cache_valid" => self.open_file_cache_valid = time()?,
             "keepalive_requests" => self.keepalive_requests = Some(values::number(arg, name)?),
+            "max_headers" => self.max_headers = Some(values::number(arg, name)?),
             _ => {}
         }
         Ok(())

@@ -95,7 +95,6 @@ const NAMES: &[(&str, &str)] = &[
     ),
     ("log_subrequest", "logging of subrequests"),
     ("recursive_error_pages", "error pages of error pages"),
-    ("ignore_invalid_headers", "header name rules"),
     ("keepalive_time", "connection lifetimes"),
     ("keepalive_disable", "keep-alive per browser"),
     ("limit_except", "method blocks (see \"allow_methods\")"),

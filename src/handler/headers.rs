@@ -59,7 +59,16 @@ fn expires(resp: &mut Response, e: Expires, now: SystemTime) {
         }
         Expires::Access(secs) => at(now, secs, secs, secs < 0),
         Expires::Modified(secs) => {
-            let modified = resp.get_header("Last-Modified").and_then(parse_http_date);
+            // A backend's answer carries its fields as bytes (`raw_headers`).
+            let relayed = resp
+                .raw_headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case("last-modified"))
+                .and_then(|(_, v)| std::str::from_utf8(v).ok());
+            let modified = resp
+                .get_header("Last-Modified")
+                .or(relayed)
+                .and_then(parse_http_date);
             match modified {
                 Some(mtime) => {
                     let when = offset(mtime, secs);

@@ -28,7 +28,7 @@ use crate::config::{Config, Server, keepalive};
 use crate::filter::cache::{self, Fill};
 use crate::handler::{self, Early, Origin, Outcome, Routed, Sink};
 use crate::http::body::BodyReader;
-use crate::http::request::{check_line_lengths, parse_head};
+use crate::http::request::{NameRules, check_line_lengths, parse_head_with};
 use crate::http::status::bodiless;
 use crate::http::{Body, Framing, Method, Request, Response};
 use crate::transport::{self, Transport};
@@ -308,9 +308,16 @@ impl Connection {
     // ---- reading the head -------------------------------------------------
 
     fn step_head(&mut self, ctx: &mut Ctx) -> Step {
-        let limit = self.default_server(ctx.config).client_header_buffer_size;
+        let server = self.default_server(ctx.config);
+        let limit = server.client_header_buffer_size;
+        let rules = NameRules {
+            ignore_invalid: server.ignore_invalid_headers,
+            underscores: server.underscores_in_headers,
+            max_headers: server.max_headers,
+            lenient: true,
+        };
         if !self.input.is_empty() {
-            let parsed = parse_head(self.input.filled(), limit);
+            let parsed = parse_head_with(self.input.filled(), limit, &rules);
             match parsed.and_then(|head| handler::dav::gate(ctx.config, head)) {
                 Ok(Some((req, n))) => {
                     let line_max = self.default_server(ctx.config).header_line_max;

@@ -224,6 +224,9 @@ fn header<'r>(req: &'r Request, name: &str) -> Option<&'r str> {
 
 /// `$arg_NAME`: the first `NAME=value` of the query string, as sent.
 fn arg<'a>(args: &'a str, name: &str) -> Option<&'a str> {
+    if name.is_empty() {
+        return None;
+    }
     args.split('&').find_map(|pair| {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         k.eq_ignore_ascii_case(name).then_some(v)
@@ -313,6 +316,7 @@ mod tests {
         assert_eq!(arg("a=1&page=2&b", "page"), Some("2"));
         assert_eq!(arg("a=1&b", "b"), Some(""));
         assert_eq!(arg("a=1", "c"), None);
+        assert_eq!(arg("=1&l=42", ""), None, "an empty name names no argument");
         let req = Request {
             method: crate::http::Method::Get,
             target: "/x?y=1".into(),
