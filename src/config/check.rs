@@ -291,7 +291,11 @@ fn server_directive(s: &mut ServerDraft, d: &Directive, prefix: &Path) -> Result
 /// `listen ADDR [PARAMETER...]` (see `listen::params`); the same address twice in
 /// one server is an error.
 /// One address of a `listen` (a port range gives several).
-fn listen(d: &Directive, addr: std::net::SocketAddr, earlier: &[Listen]) -> Result<Listen, ConfigError> {
+fn listen(
+    d: &Directive,
+    addr: std::net::SocketAddr,
+    earlier: &[Listen],
+) -> Result<Listen, ConfigError> {
     let pos = &d.args[0].1;
     let params = super::listen::params(&d.args[1..], addr)?;
     if earlier.iter().any(|l| l.addr == addr) {

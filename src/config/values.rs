@@ -326,7 +326,10 @@ mod tests {
             .map(|a| a.parse().unwrap())
             .collect();
         assert_eq!(got, want);
-        assert_eq!(listen_addrs(&arg("[::1]:5-5")).unwrap(), vec!["[::1]:5".parse().unwrap()]);
+        assert_eq!(
+            listen_addrs(&arg("[::1]:5-5")).unwrap(),
+            vec!["[::1]:5".parse().unwrap()]
+        );
         assert_eq!(listen_addrs(&arg("90-91")).unwrap().len(), 2);
         let err = |s: &str| listen_addrs(&arg(s)).unwrap_err().to_string();
         assert!(err("127.0.0.1:9-8").contains("invalid port range \"127.0.0.1:9-8\""));

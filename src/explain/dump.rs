@@ -263,7 +263,10 @@ pub(super) fn location_lines(loc: &Location) -> Vec<String> {
     v.push(format!("open_file_cache_valid {}", secs(cache.valid)));
     v.push(format!("default_type {}", loc.default_type));
     v.extend(loc.header_lines());
-    for (directive, list) in [("add_header", &loc.add_headers), ("add_trailer", &loc.add_trailers)] {
+    for (directive, list) in [
+        ("add_header", &loc.add_headers),
+        ("add_trailer", &loc.add_trailers),
+    ] {
         for h in list {
             let always = if h.always { " always" } else { "" };
             v.push(format!(

@@ -245,11 +245,9 @@ fn recode_parts(table: &Table, pieces: Vec<Body>, whole: Box<Body>) -> Body {
             } => {
                 let start = out.len();
                 out.resize(start + *len as usize, 0);
-                if let Err(e) = std::os::unix::fs::FileExt::read_exact_at(
-                    &**file,
-                    &mut out[start..],
-                    *offset,
-                ) {
+                if let Err(e) =
+                    std::os::unix::fs::FileExt::read_exact_at(&**file, &mut out[start..], *offset)
+                {
                     log::error!("reading a file to recode failed: {e}");
                     return Body::Parts { pieces, whole };
                 }

@@ -7,9 +7,9 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::config::{Expires, Location, caching};
-use crate::vars::Template;
 use crate::http::Response;
 use crate::http::date::{http_date, parse_http_date};
+use crate::vars::Template;
 
 /// Statuses that get `expires` headers (nginx's "safe" statuses).
 fn takes_expires(status: u16) -> bool {

@@ -127,9 +127,7 @@ fn multipart(resp: &mut Response, parts: &[ByteRange], length: u64) {
         pieces.push(Body::Bytes([head.as_bytes(), range.as_bytes()].concat()));
         pieces.push(cut(&whole, *r));
     }
-    pieces.push(Body::Bytes(
-        format!("\r\n--{boundary}--\r\n").into_bytes(),
-    ));
+    pieces.push(Body::Bytes(format!("\r\n--{boundary}--\r\n").into_bytes()));
     drop_header(resp, "content-range");
     let content_type = format!("multipart/byteranges; boundary={boundary}");
     match resp
@@ -183,7 +181,12 @@ fn boundary() -> String {
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(1, |d| d.as_secs() ^ u64::from(std::process::id()) << 32);
-        let _ = NEXT.compare_exchange(1, seed.wrapping_add(1), Ordering::Relaxed, Ordering::Relaxed);
+        let _ = NEXT.compare_exchange(
+            1,
+            seed.wrapping_add(1),
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        );
         n = seed;
     }
     format!("{n:020}")
@@ -254,15 +257,30 @@ mod tests {
     fn if_range_and_limits() {
         let cases: &[(&str, Option<u32>, u16, Option<&str>)] = &[
             ("Range: bytes=0-1\r\nIf-Range: \"abc\"\r\n", None, 206, None),
-            ("Range: bytes=0-1\r\nIf-Range: \"abd\"\r\n", None, 200, Some("bytes")),
-            ("Range: bytes=0-1\r\nIf-Range: W/\"abc\"\r\n", None, 200, Some("bytes")),
+            (
+                "Range: bytes=0-1\r\nIf-Range: \"abd\"\r\n",
+                None,
+                200,
+                Some("bytes"),
+            ),
+            (
+                "Range: bytes=0-1\r\nIf-Range: W/\"abc\"\r\n",
+                None,
+                200,
+                Some("bytes"),
+            ),
             (
                 "Range: bytes=0-1\r\nIf-Range: Mon, 28 Sep 1970 06:00:00 GMT\r\n",
                 None,
                 206,
                 None,
             ),
-            ("Range: bytes=0-1\r\nIf-Range: wrong\r\n", None, 200, Some("bytes")),
+            (
+                "Range: bytes=0-1\r\nIf-Range: wrong\r\n",
+                None,
+                200,
+                Some("bytes"),
+            ),
             ("Range: bytes=0-1\r\n", Some(0), 200, None),
             ("", Some(0), 200, None),
             ("", None, 200, Some("bytes")),

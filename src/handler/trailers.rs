@@ -21,11 +21,7 @@ fn safe(status: u16) -> bool {
 /// Records the location's trailers for `resp`: `None` when none applies.
 pub fn note(resp: &mut Response, loc: &Location, env: &Env) {
     let ok = safe(resp.status);
-    let applying: Vec<_> = loc
-        .add_trailers
-        .iter()
-        .filter(|t| ok || t.always)
-        .collect();
+    let applying: Vec<_> = loc.add_trailers.iter().filter(|t| ok || t.always).collect();
     if applying.is_empty() {
         resp.trailers = None;
         return;

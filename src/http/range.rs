@@ -211,7 +211,12 @@ mod tests {
             // More than the whole in total, or more ranges than allowed.
             (b"bytes=0-10001, 0-0", 1000, 10, Whole),
             (b"bytes=0-9, -10, 10-19", 1000, 2, Whole),
-            (b"bytes=0-9, -10, 10000-", 1000, 2, parts(&[(0, 10), (990, 1000)])),
+            (
+                b"bytes=0-9, -10, 10000-",
+                1000,
+                2,
+                parts(&[(0, 10), (990, 1000)]),
+            ),
             (b"bytes=0-9", 1000, 0, Whole),
             (b"bytes=", 1000, 10, Whole),
             (b"items=0-1", 1000, 10, Whole),

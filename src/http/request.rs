@@ -269,9 +269,9 @@ fn parse_window(
     rules: &NameRules,
 ) -> Result<Result<Option<(Request, usize)>, HeadError>, httparse::Error> {
     // `max_headers N` counts fields as kept; httparse needs room for one more.
-    let room = rules
-        .max_headers
-        .map_or(MAX_HEADERS, |m| m.saturating_add(1).clamp(MAX_HEADERS, MOST_HEADERS));
+    let room = rules.max_headers.map_or(MAX_HEADERS, |m| {
+        m.saturating_add(1).clamp(MAX_HEADERS, MOST_HEADERS)
+    });
     let mut fields = vec![httparse::EMPTY_HEADER; room];
     let mut req = httparse::Request::new(&mut fields);
     let parsed = httparse::ParserConfig::default()

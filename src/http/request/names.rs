@@ -44,7 +44,9 @@ pub fn dropped(name: &str, value: &[u8], rules: &NameRules) -> bool {
     }
     let value = String::from_utf8_lossy(value);
     if name.contains('_') && !rules.underscores && valid(name, &NameRules::KEEP_ALL) {
-        log::info!("client sent header \"{name}\" with an underscore: ignored (underscores_in_headers off)");
+        log::info!(
+            "client sent header \"{name}\" with an underscore: ignored (underscores_in_headers off)"
+        );
     } else {
         log::info!("client sent invalid header line: \"{name}: {value}\"");
     }
@@ -145,7 +147,12 @@ mod tests {
             b"GET / HTTP/1.0\r\nA: b\r\n\r\n garbage after the head",
         ];
         for head in ok {
-            assert_eq!(check_lines(head), Ok(()), "{:?}", String::from_utf8_lossy(head));
+            assert_eq!(
+                check_lines(head),
+                Ok(()),
+                "{:?}",
+                String::from_utf8_lossy(head)
+            );
         }
         let bad: &[&[u8]] = &[
             b"GET / HTTP/1.0\r\n:foo: x\r\n\r\n",
@@ -157,7 +164,11 @@ mod tests {
             b"GET / HTTP/1.0\r\nfoo: a\rb\r\n\r\n",
         ];
         for head in bad {
-            assert!(check_lines(head).is_err(), "{:?}", String::from_utf8_lossy(head));
+            assert!(
+                check_lines(head).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(head)
+            );
         }
     }
 }
