@@ -213,13 +213,10 @@ pub fn apply(cx: &Cx, r: &Routed, resp: &mut Response) {
 pub fn apply_header(cx: &Cx, r: &Routed, resp: &mut Response) -> Option<Table> {
     let loc = r.location(cx.config);
     loc.charset.charset.as_ref()?;
-    let Some(i) = resp
+    let i = resp
         .headers
         .iter()
-        .position(|(n, _)| n.eq_ignore_ascii_case("content-type"))
-    else {
-        return None;
-    };
+        .position(|(n, _)| n.eq_ignore_ascii_case("content-type"))?;
     let encoded = resp
         .get_header("content-encoding")
         .is_some_and(|v| !v.is_empty());

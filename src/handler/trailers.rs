@@ -31,7 +31,7 @@ pub fn note(resp: &mut Response, loc: &Location, env: &Env) {
         .map(|t| (t.name.clone(), t.value.expand(env)))
         .filter(|(_, v)| !v.is_empty())
         .collect();
-    resp.trailers = Some(fields);
+    resp.trailers = Some(Box::new(fields));
 }
 
 /// Frames `resp`'s body in chunks with its trailers last, when the response has
@@ -55,7 +55,7 @@ pub fn frame(resp: &mut Response, req: Option<&Request>, head_only: bool) {
         last.extend_from_slice(b"\r\n");
     }
     last.extend_from_slice(b"0\r\n");
-    for (name, value) in &fields {
+    for (name, value) in fields.iter() {
         let clean: String = value.chars().filter(|c| *c != '\r' && *c != '\n').collect();
         last.extend_from_slice(format!("{name}: {clean}\r\n").as_bytes());
     }
@@ -100,7 +100,7 @@ mod tests {
 
     fn with_trailers(body: &[u8]) -> Response {
         let mut r = Response::with_body(200, "text/plain", body.to_vec());
-        r.trailers = Some(vec![("X-A".into(), "1".into())]);
+        r.trailers = Some(Box::new(vec![("X-A".into(), "1".into())]));
         r
     }
 

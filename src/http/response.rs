@@ -72,7 +72,7 @@ impl Body {
 pub struct Response {
     pub status: u16,
     /// A reason phrase other than ours (a CGI script's `Status: 418 I'm a teapot`).
-    pub reason: Option<String>,
+    pub reason: Option<Box<str>>,
     /// Headers other than Date, Server, Content-Length and Connection, which the
     /// writer adds itself.
     pub headers: Vec<(String, String)>,
@@ -90,7 +90,7 @@ pub struct Response {
     pub allow_ranges: bool,
     /// `add_trailer` fields to send after the body, which then goes chunked
     /// (`handler::trailers`); `Some(empty)` still chunks it, as nginx does.
-    pub trailers: Option<Vec<(String, String)>>,
+    pub trailers: Option<Box<Vec<(String, String)>>>,
 }
 
 /// The `Server` header value and error page footer with `server_tokens on`.

@@ -493,7 +493,7 @@ impl Connection {
         }
         let tunnel = head.status == 101 && run.upgrade;
         let mut resp = Response::new(head.status);
-        resp.reason = Some(head.reason.clone()).filter(|r| !r.is_empty());
+        resp.reason = Some(head.reason.clone().into_boxed_str()).filter(|r| !r.is_empty());
         let cx = self.cx(ctx, req);
         for (name, value) in &head.fields {
             if hidden(name, &settings.hide, &settings.pass) || (!tunnel && up::hop_by_hop(name)) {
