@@ -91,7 +91,18 @@ impl Env<'_> {
             Var::Cookie(name) => return push(out, cookie(req, name)),
             Var::SentHttp(name) => {
                 let r = self.done.and_then(|d| d.response);
-                return push(out, r.and_then(|r| r.get_header(&name.replace('_', "-"))));
+                let field = name.replace('_', "-");
+                // nginx keeps every Cache-Control and Link and gives them joined.
+                if let (Some(r), "cache-control" | "link") = (r, field.as_str()) {
+                    let all: Vec<&str> = r
+                        .headers
+                        .iter()
+                        .filter(|(n, _)| n.eq_ignore_ascii_case(&field))
+                        .map(|(_, v)| v.as_str())
+                        .collect();
+                    return push(out, (!all.is_empty()).then(|| all.join(", ")).as_deref());
+                }
+                return push(out, r.and_then(|r| r.get_header(&field)));
             }
             Var::RemoteAddr => write_ip(out, self.origin.peer.ip()),
             Var::RemotePort => push_num(out, self.origin.peer.port()),

@@ -348,3 +348,23 @@ def test_listen_port_range(tmp_path):
     finally:
         ws.stop()
         ng.stop()
+
+
+def test_sent_cache_control_is_joined_as_nginx_logs_it(tmp_path):
+    conf = """log_format cc "$uri: $sent_http_cache_control";
+    server { listen 127.0.0.1:{port};
+        access_log {log} cc;
+        location /set { add_header Cache-Control max-age=3600; add_header Cache-Control private;
+            return 200 OK; }
+        location /none { return 200 OK; } }"""
+    logs = []
+    for name, start in (("ng", start_nginx), ("ws", start_server)):
+        work = tmp_path / name
+        work.mkdir()
+        log = work / "cc.log"
+        server = start(conf, work, log=log) if name == "ws" else start(work, conf, log=log)
+        for path in ("/set", "/none"):
+            raw(server.port, get(path))
+        server.stop()
+        logs.append(log.read_text())
+    assert logs[0] == logs[1] == "/set: max-age=3600, private\n/none: -\n"
