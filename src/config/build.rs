@@ -138,6 +138,11 @@ fn server(d: &ServerDraft, outer: &Settings, outer_tls: &TlsSettings, prefix: &P
             own.max(large)
         },
         header_line_max: s.large_client_header_buffers.map(|(_, size)| size),
+        ignore_invalid_headers: s.ignore_invalid_headers.unwrap_or(true),
+        underscores_in_headers: s.underscores_in_headers.unwrap_or(false),
+        max_headers: s
+            .max_headers
+            .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
         client_header_timeout: s
             .client_header_timeout
             .unwrap_or(defaults::DEFAULT_HEADER_TIMEOUT),

@@ -5,8 +5,9 @@
 
 use super::ConfigError;
 use super::values::Arg;
+use crate::vars::Template;
 
-/// `expires off | epoch | max | [modified] TIME` (TIME may be negative).
+/// `expires off | epoch | max | @TIME | [modified] TIME` (TIME may be negative).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Expires {
     /// No `Expires` or `Cache-Control` is added (the default).
@@ -20,6 +21,8 @@ pub enum Expires {
     Access(i64),
     /// Seconds after the file's modification time (`expires modified TIME`).
     Modified(i64),
+    /// The next time this many seconds after (local) midnight (`expires @15h30m`).
+    Daily(i64),
 }
 
 /// `if_modified_since off | exact | before`.
@@ -43,6 +46,7 @@ impl Expires {
             Expires::Max => "max".into(),
             Expires::Access(s) => format!("{s}s"),
             Expires::Modified(s) => format!("modified {s}s"),
+            Expires::Daily(s) => format!("@{s}s"),
         }
     }
 }
@@ -80,6 +84,9 @@ impl super::Location {
         ));
         v.push(format!("expires {}", self.expires.to_conf()));
         v.push(format!("etag {}", on_off(self.etag)));
+        if let Some(n) = self.max_ranges {
+            v.push(format!("max_ranges {n}"));
+        }
         v.push(format!(
             "if_modified_since {}",
             self.if_modified_since.as_str()
@@ -88,43 +95,84 @@ impl super::Location {
     }
 }
 
-/// `expires` with its one or two arguments.
-pub fn expires(args: &[Arg]) -> Result<Expires, ConfigError> {
-    match args {
-        [(m, _), time] if m == "modified" => Ok(Expires::Modified(seconds(time)?)),
-        [(m, pos), _] => Err(ConfigError::at(
-            pos,
-            format!("invalid value \"{m}\" in \"expires\" (modified TIME expected)"),
-        )),
-        [(v, _)] if v == "off" => Ok(Expires::Off),
-        [(v, _)] if v == "epoch" => Ok(Expires::Epoch),
-        [(v, _)] if v == "max" => Ok(Expires::Max),
-        [(v, pos)] if v.starts_with('@') => Err(ConfigError::at(
-            pos,
-            format!("\"expires {v}\" (a time of day) is not supported yet"),
-        )),
-        [time] => Ok(Expires::Access(seconds(time)?)),
-        _ => Err(ConfigError::at(
-            &args[0].1,
-            "invalid number of arguments in \"expires\" directive",
+/// `expires` with its one or two arguments, and its template when the time
+/// has variables (then read per response with [`expires_value`]; the mode
+/// returned says whether `modified` was given).
+pub fn expires(args: &[Arg]) -> Result<(Expires, Option<Template>), ConfigError> {
+    let (modified, time) = match args {
+        [(m, _), time] if m == "modified" => (true, time),
+        [(m, pos), _] => {
+            return Err(ConfigError::at(
+                pos,
+                format!("invalid value \"{m}\" in \"expires\" (modified TIME expected)"),
+            ));
+        }
+        [time] => (false, time),
+        _ => {
+            return Err(ConfigError::at(
+                &args[0].1,
+                "invalid number of arguments in \"expires\" directive",
+            ));
+        }
+    };
+    if time.0.contains('$') {
+        let template = Template::compile(&time.0, &time.1)?;
+        let mode = if modified {
+            Expires::Modified(0)
+        } else {
+            Expires::Access(0)
+        };
+        return Ok((mode, Some(template)));
+    }
+    match expires_value(&time.0, modified) {
+        Ok(e) => Ok((e, None)),
+        Err(why) => Err(ConfigError::at(
+            &time.1,
+            format!("{why} \"{}\" in \"expires\"", time.0),
         )),
     }
 }
 
-/// An nginx time in seconds: `[-]` then one or more `NUMBER[UNIT]` with units
-/// `y` (365 d), `M` (30 d), `w`, `d`, `h`, `m`, `s`, largest first, as in
-/// `1h30m`; a bare number is seconds.
-fn seconds(arg: &Arg) -> Result<i64, ConfigError> {
-    let bad = || {
-        ConfigError::at(
-            &arg.1,
-            format!("invalid value \"{}\" in \"expires\"", arg.0),
-        )
+/// One `expires` value as nginx reads it: `epoch`, `max`, `off` (not after
+/// `modified`), `@TIME` (a time of day, under 24 hours, not after `modified`),
+/// or `[+|-]TIME`. `Err` names what is wrong.
+pub fn expires_value(text: &str, modified: bool) -> Result<Expires, &'static str> {
+    if !modified {
+        match text {
+            "epoch" => return Ok(Expires::Epoch),
+            "max" => return Ok(Expires::Max),
+            "off" => return Ok(Expires::Off),
+            _ => {}
+        }
+    }
+    if let Some(daily) = text.strip_prefix('@') {
+        if modified {
+            return Err("daily time cannot be used with \"modified\" parameter:");
+        }
+        let t = seconds(daily).ok_or("invalid value")?;
+        if t > 86_400 {
+            return Err("daily time value must be less than 24 hours:");
+        }
+        return Ok(Expires::Daily(t));
+    }
+    let (negative, rest) = match text.as_bytes().first() {
+        Some(b'+') => (false, &text[1..]),
+        Some(b'-') => (true, &text[1..]),
+        _ => (false, text),
     };
-    let (negative, text) = match arg.0.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, arg.0.as_str()),
-    };
+    let t = seconds(rest).ok_or("invalid value")?;
+    let t = if negative { -t } else { t };
+    Ok(if modified {
+        Expires::Modified(t)
+    } else {
+        Expires::Access(t)
+    })
+}
+
+/// An nginx time in seconds: one or more `NUMBER[UNIT]` with units `y` (365 d),
+/// `M` (30 d), `w`, `d`, `h`, `m`, `s`, largest first, as in `1h30m`; a bare
+/// number is seconds.
+fn seconds(text: &str) -> Option<i64> {
     const UNITS: [(char, i64); 7] = [
         ('y', 365 * 86_400),
         ('M', 30 * 86_400),
@@ -138,34 +186,42 @@ fn seconds(arg: &Arg) -> Result<i64, ConfigError> {
     let mut rest = text;
     let mut last_unit = 0;
     if rest.is_empty() {
-        return Err(bad());
+        return None;
     }
     while !rest.is_empty() {
         let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
         if digits == 0 {
-            return Err(bad());
+            return None;
         }
-        let n: i64 = rest[..digits].parse().map_err(|_| bad())?;
+        let n: i64 = rest[..digits].parse().ok()?;
         rest = &rest[digits..];
         let (scale, unit_len, rank) = match rest.chars().next() {
             None => (1, 0, UNITS.len()),
-            Some(c) => match UNITS.iter().position(|(u, _)| *u == c) {
-                Some(i) => (UNITS[i].1, 1, i + 1),
-                None => return Err(bad()),
-            },
+            Some(c) => {
+                let i = UNITS.iter().position(|(u, _)| *u == c)?;
+                (UNITS[i].1, 1, i + 1)
+            }
         };
         // Units must come largest first, each once (nginx: "1h30m", not "30m1h").
         if rank <= last_unit {
-            return Err(bad());
+            return None;
         }
         last_unit = rank;
         rest = &rest[unit_len..];
-        total = n
-            .checked_mul(scale)
-            .and_then(|v| total.checked_add(v))
-            .ok_or_else(bad)?;
+        total = n.checked_mul(scale).and_then(|v| total.checked_add(v))?;
     }
-    Ok(if negative { -total } else { total })
+    Some(total)
+}
+
+/// `max_ranges N` (0 allowed: no ranges).
+pub fn max_ranges(arg: &Arg) -> Result<u32, ConfigError> {
+    match arg.0.parse::<u32>() {
+        Ok(n) if arg.0.bytes().all(|b| b.is_ascii_digit()) => Ok(n),
+        _ => Err(ConfigError::at(
+            &arg.1,
+            format!("invalid number \"{}\" in \"max_ranges\"", arg.0),
+        )),
+    }
 }
 
 /// `if_modified_since off|exact|before`.
@@ -222,9 +278,13 @@ mod tests {
             ("-1h", Expires::Access(-3_600)),
             ("modified 1h", Expires::Modified(3_600)),
             ("modified -10m", Expires::Modified(-600)),
+            ("+1h", Expires::Access(3_600)),
+            ("@15h30m33s", Expires::Daily(55_833)),
+            ("@0", Expires::Daily(0)),
+            ("modified +1s", Expires::Modified(1)),
         ];
         for (text, want) in cases {
-            assert_eq!(expires(&args(text)), Ok(want), "{text}");
+            assert_eq!(expires(&args(text)).map(|e| e.0), Ok(want), "{text}");
         }
     }
 
@@ -257,14 +317,37 @@ mod tests {
                 "t.conf:2:19: invalid value \"x\" in \"expires\"",
             ),
             (
-                "@15h",
-                "t.conf:2:9: \"expires @15h\" (a time of day) is not supported yet",
+                "@25h",
+                "t.conf:2:9: daily time value must be less than 24 hours: \"@25h\" in \"expires\"",
+            ),
+            (
+                "modified @1h",
+                "t.conf:2:19: daily time cannot be used with \"modified\" parameter: \"@1h\" in \"expires\"",
+            ),
+            ("+-1", "t.conf:2:9: invalid value \"+-1\" in \"expires\""),
+            (
+                "modified max",
+                "t.conf:2:19: invalid value \"max\" in \"expires\"",
             ),
         ];
         for (text, want) in cases {
             let got = expires(&args(text)).map_err(|e| e.to_string());
             assert_eq!(got, Err(want.to_string()), "{text}");
         }
+    }
+
+    #[test]
+    fn expires_with_variables_and_max_ranges() {
+        let (mode, t) = expires(&args("$arg_e")).unwrap();
+        assert_eq!((mode, t.is_some()), (Expires::Access(0), true));
+        let (mode, t) = expires(&args("modified $arg_e")).unwrap();
+        assert_eq!((mode, t.is_some()), (Expires::Modified(0), true));
+        assert_eq!(expires_value("epoch", true), Err("invalid value"));
+        assert_eq!(expires_value("off", false), Ok(Expires::Off));
+        assert_eq!(max_ranges(&args("0")[0]), Ok(0));
+        assert_eq!(max_ranges(&args("7")[0]), Ok(7));
+        let err = max_ranges(&args("-1")[0]).unwrap_err().to_string();
+        assert_eq!(err, "t.conf:2:9: invalid number \"-1\" in \"max_ranges\"");
     }
 
     #[test]

@@ -289,7 +289,12 @@ fn server(d: &Directive, prefix: &Path, in_http: bool) -> Result<ServerDraft, Co
 
 fn server_directive(s: &mut ServerDraft, d: &Directive, prefix: &Path) -> Result<(), ConfigError> {
     match d.name.as_str() {
-        "listen" => s.listen.push(listen(d, &s.listen)?),
+        "listen" => {
+            for addr in values::listen_addrs(&d.args[0])? {
+                let l = listen(d, addr, &s.listen)?;
+                s.listen.push(l);
+            }
+        }
         "server_name" => super::server_names::add(&mut s.names, &mut s.regexes, &d.args)?,
         "return" | "rewrite" | "set" | "break" => s.ops.push(script::op(d)?),
         "if" => s.ops.push(server_if(d)?),
@@ -326,9 +331,13 @@ fn if_op(d: &Directive, ops: Vec<Op>, location: Option<usize>) -> Result<Op, Con
 
 /// `listen ADDR [PARAMETER...]` (see `listen::params`); the same address twice in
 /// one server is an error.
-fn listen(d: &Directive, earlier: &[Listen]) -> Result<Listen, ConfigError> {
+/// One address of a `listen` (a port range gives several).
+fn listen(
+    d: &Directive,
+    addr: std::net::SocketAddr,
+    earlier: &[Listen],
+) -> Result<Listen, ConfigError> {
     let pos = &d.args[0].1;
-    let addr = values::listen_addr(&d.args[0])?;
     let params = super::listen::params(&d.args[1..], addr)?;
     if earlier.iter().any(|l| l.addr == addr) {
         let msg = format!("a duplicate listen {addr}");

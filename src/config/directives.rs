@@ -212,8 +212,12 @@ pub const TABLE: &[Spec] = &[
     row("port_in_redirect", ALL, 1, 1),
     row("server_name_in_redirect", ALL, 1, 1),
     row("underscores_in_headers", TOP | SRV, 1, 1),
+    row("ignore_invalid_headers", TOP | SRV, 1, 1),
+    row("max_headers", TOP | SRV, 1, 1),
     row("expires", ALL | LIF, 1, 2),
     row("etag", ALL, 1, 1),
+    row("max_ranges", ALL, 1, 1),
+    many(row("add_trailer", ALL, 2, 3)),
     row("if_modified_since", ALL, 1, 1),
     // Accepted for pasted configs, without effect: see README ("accepted, no effect").
     row("types_hash_max_size", ALL, 1, 1),

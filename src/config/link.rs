@@ -186,6 +186,8 @@ fn location_templates(loc: &mut Location) -> Vec<&mut Template> {
     out.extend(loc.root_vars.as_mut());
     out.extend(loc.alias_vars.as_mut());
     out.extend(loc.add_headers.iter_mut().map(|h| &mut h.value));
+    out.extend(loc.add_trailers.iter_mut().map(|h| &mut h.value));
+    out.extend(loc.expires_value.as_mut());
     out.extend(loc.charset.templates_mut());
     out.extend(loc.error_pages.values_mut().map(|p| &mut p.uri));
     for pass in [&mut loc.proxy_pass, &mut loc.fastcgi_pass]

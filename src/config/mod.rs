@@ -13,7 +13,7 @@
 
 pub mod access;
 mod build;
-mod caching;
+pub mod caching;
 pub mod charset;
 pub mod charset_map;
 mod check;

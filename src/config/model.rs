@@ -118,6 +118,16 @@ pub struct Server {
     pub name_regexes: Vec<NameRegex>,
     /// `client_header_buffer_size`: longest request head accepted (414 / 431 beyond).
     pub client_header_buffer_size: usize,
+    /// `ignore_invalid_headers on|off`: request fields whose names have other
+    /// bytes than letters, digits and `-` (and `_`, see `underscores_in_headers`)
+    /// are dropped (on, the default) or kept.
+    pub ignore_invalid_headers: bool,
+    /// `underscores_in_headers on|off` of the server: whether `_` is valid in a
+    /// request field name (default off).
+    pub underscores_in_headers: bool,
+    /// `max_headers N`: more request fields are a 400. `None`: webserv's own
+    /// limit (`http::request::MAX_HEADERS`, 431 beyond).
+    pub max_headers: Option<usize>,
     /// `large_client_header_buffers N SIZE`: SIZE, the longest line of a head
     /// (and the head may take N × SIZE when that exceeds the above).
     pub header_line_max: Option<usize>,
@@ -275,6 +285,14 @@ pub struct Location {
     pub underscores_in_headers: bool,
     /// `expires`: `Expires` and `Cache-Control` on 2xx/3xx responses. Default off.
     pub expires: Expires,
+    /// `expires` with variables: the value is read per response (the mode in
+    /// `expires` says whether `modified` was given).
+    pub expires_value: Option<crate::vars::Template>,
+    /// `max_ranges N`: at most N ranges per request (more: the whole file);
+    /// 0 turns ranges off. `None`: no limit (nginx's default).
+    pub max_ranges: Option<u32>,
+    /// `add_trailer NAME VALUE [always]`: fields sent after a chunked body.
+    pub add_trailers: Vec<AddHeader>,
     /// `etag on|off`. Default on.
     pub etag: bool,
     /// `if_modified_since off|exact|before`. Default before.

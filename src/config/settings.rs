@@ -75,8 +75,14 @@ pub struct Settings {
     /// `client_body_temp_path DIR`: where large request bodies are spooled.
     pub client_body_temp_path: Option<std::sync::Arc<Path>>,
     pub underscores_in_headers: Option<bool>,
-    pub expires: Option<Expires>,
+    pub ignore_invalid_headers: Option<bool>,
+    pub max_headers: Option<u64>,
+    /// `expires`, with its template when the value has variables.
+    pub expires: Option<(Expires, Option<Template>)>,
     pub etag: Option<bool>,
+    /// `max_ranges N` (0: no ranges).
+    pub max_ranges: Option<u32>,
+    pub add_trailers: Option<Vec<AddHeader>>,
     pub if_modified_since: Option<IfModifiedSince>,
     /// The compression directives, each inherited on its own.
     pub compression: super::compress::Draft,
@@ -131,6 +137,7 @@ impl Settings {
             types, server_tokens, log_not_found, absolute_redirect, merge_slashes, port_in_redirect, server_name_in_redirect,
             client_body_temp_path, underscores_in_headers, expires, etag, if_modified_since,
             access,
+            max_ranges, add_trailers, ignore_invalid_headers, max_headers,
         )
     }
 
@@ -174,7 +181,9 @@ impl Settings {
             "error_page" => error_page(list_map(&mut self.error_pages), d)?,
             "allow_methods" => self.allow_methods = Some(allow_methods(a)?),
             "cgi" => list(&mut self.cgi).push(cgi(a, prefix)),
-            "add_header" => list(&mut self.add_headers).push(add_header(a)?),
+            "add_header" => list(&mut self.add_headers).push(add_header(a, name)?),
+            "add_trailer" => list(&mut self.add_trailers).push(add_header(a, name)?),
+            "max_ranges" => self.max_ranges = Some(caching::max_ranges(&a[0])?),
             "types" => types::apply(&mut self.types, d)?,
             // `build` adds nginx's build name; webserv has none, so it is `on`.
             "server_tokens" if a[0].0 == "build" => self.server_tokens = Some(true),
@@ -200,6 +209,9 @@ impl Settings {
             }
             // The gateway's spools: nothing is proxied yet, so nothing is kept there.
             "proxy_temp_path" | "fastcgi_temp_path" | "uwsgi_temp_path" | "scgi_temp_path" => {}
+            "ignore_invalid_headers" => {
+                self.ignore_invalid_headers = Some(values::on_off(&a[0], name)?)
+            }
             "underscores_in_headers" => {
                 self.underscores_in_headers = Some(values::on_off(&a[0], name)?)
             }
@@ -259,6 +271,7 @@ impl Settings {
             "cgi_timeout" => self.cgi_timeout = time()?,
             "open_file_cache_valid" => self.open_file_cache_valid = time()?,
             "keepalive_requests" => self.keepalive_requests = Some(values::number(arg, name)?),
+            "max_headers" => self.max_headers = Some(values::number(arg, name)?),
             _ => {}
         }
         Ok(())
@@ -359,7 +372,10 @@ impl Settings {
             redirect,
             client_body_temp_path: s.client_body_temp_path,
             underscores_in_headers: s.underscores_in_headers.unwrap_or(false),
-            expires: s.expires.unwrap_or_default(),
+            expires: s.expires.as_ref().map(|e| e.0).unwrap_or_default(),
+            expires_value: s.expires.and_then(|e| e.1),
+            max_ranges: s.max_ranges,
+            add_trailers: s.add_trailers.unwrap_or_default(),
             etag: s.etag.unwrap_or(true),
             if_modified_since: s.if_modified_since.unwrap_or_default(),
             compression: s.compression.finish(),
@@ -536,24 +552,24 @@ fn cgi(args: &[Arg], prefix: &Path) -> CgiHandler {
 }
 
 /// `add_header NAME VALUE [always]`: NAME must be an RFC 9110 token, VALUE one line.
-fn add_header(a: &[Arg]) -> Result<AddHeader, ConfigError> {
+fn add_header(a: &[Arg], directive: &str) -> Result<AddHeader, ConfigError> {
     let (name, value) = (&a[0], &a[1]);
     let always = match a.get(2) {
         None => false,
         Some((s, _)) if s == "always" => true,
         Some((s, pos)) => {
-            let msg = format!("invalid parameter \"{s}\" in \"add_header\"");
+            let msg = format!("invalid parameter \"{s}\" in \"{directive}\"");
             return Err(ConfigError::at(pos, msg));
         }
     };
     // RFC 9110 5.1: field-name = token; tchar excludes separators and controls.
     let tchar = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
     if name.0.is_empty() || !name.0.chars().all(tchar) {
-        let msg = format!("invalid header name \"{}\" in \"add_header\"", name.0);
+        let msg = format!("invalid header name \"{}\" in \"{directive}\"", name.0);
         return Err(ConfigError::at(&name.1, msg));
     }
     if value.0.contains(['\r', '\n']) {
-        let msg = "invalid header value in \"add_header\"";
+        let msg = format!("invalid header value in \"{directive}\"");
         return Err(ConfigError::at(&value.1, msg));
     }
     Ok(AddHeader {

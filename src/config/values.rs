@@ -133,8 +133,32 @@ pub fn method(arg: &Arg, directive: &str) -> Result<String, ConfigError> {
     }
 }
 
+/// `[ADDR:]PORT` or `[ADDR:]FIRST-LAST` (a port range, as nginx has it): every
+/// address the argument names, in port order.
+pub fn listen_addrs(arg: &Arg) -> Result<Vec<SocketAddr>, ConfigError> {
+    let text = arg.0.as_str();
+    let (head, ports) = match text.rsplit_once(':') {
+        Some((host, port)) => (format!("{host}:"), port),
+        None => (String::new(), text),
+    };
+    let Some((first, last)) = ports.split_once('-') else {
+        return one_listen_addr(arg).map(|a| vec![a]);
+    };
+    let (Some(first), Some(last)) = (status_like_port(first), status_like_port(last)) else {
+        return Err(bad(arg, "port", "listen"));
+    };
+    if first > last {
+        let msg = format!("invalid port range \"{text}\" in \"listen\"");
+        return Err(ConfigError::at(&arg.1, msg));
+    }
+    let base = one_listen_addr(&(format!("{head}{first}"), arg.1.clone()))?;
+    Ok((first..=last)
+        .map(|port| SocketAddr::new(base.ip(), port))
+        .collect())
+}
+
 /// A `listen` address: `PORT`, `ADDR:PORT`, `[IPV6]:PORT`, `localhost:PORT`, `*:PORT`.
-pub fn listen_addr(arg: &Arg) -> Result<SocketAddr, ConfigError> {
+fn one_listen_addr(arg: &Arg) -> Result<SocketAddr, ConfigError> {
     let text = arg.0.as_str();
     let (host, port) = match text.rsplit_once(':') {
         Some((host, port)) => (Some(host), port),
@@ -295,6 +319,26 @@ mod tests {
     }
 
     #[test]
+    fn listen_port_ranges() {
+        let got = listen_addrs(&arg("127.0.0.1:8000-8002")).unwrap();
+        let want: Vec<SocketAddr> = ["127.0.0.1:8000", "127.0.0.1:8001", "127.0.0.1:8002"]
+            .iter()
+            .map(|a| a.parse().unwrap())
+            .collect();
+        assert_eq!(got, want);
+        assert_eq!(
+            listen_addrs(&arg("[::1]:5-5")).unwrap(),
+            vec!["[::1]:5".parse().unwrap()]
+        );
+        assert_eq!(listen_addrs(&arg("90-91")).unwrap().len(), 2);
+        let err = |s: &str| listen_addrs(&arg(s)).unwrap_err().to_string();
+        assert!(err("127.0.0.1:9-8").contains("invalid port range \"127.0.0.1:9-8\""));
+        assert!(err("127.0.0.1:0-8").contains("invalid port"));
+        assert!(err("127.0.0.1:8-").contains("invalid port"));
+        assert!(err("127.0.0.1:8-70000").contains("invalid port"));
+    }
+
+    #[test]
     fn listen_addresses() {
         let cases = [
             ("8080", Some("0.0.0.0:8080")),
@@ -311,15 +355,15 @@ mod tests {
             ("1.2.3.4:", None),
         ];
         for (text, want) in cases {
-            let got = listen_addr(&arg(text)).ok().map(|a| a.to_string());
+            let got = one_listen_addr(&arg(text)).ok().map(|a| a.to_string());
             assert_eq!(got.as_deref(), want, "{text:?}");
         }
-        let err = listen_addr(&arg("70000")).unwrap_err();
+        let err = one_listen_addr(&arg("70000")).unwrap_err();
         assert_eq!(
             err.to_string(),
             "t.conf:3:7: invalid port \"70000\" in \"listen\""
         );
-        let err = listen_addr(&arg("1.2.3.4:x")).unwrap_err();
+        let err = one_listen_addr(&arg("1.2.3.4:x")).unwrap_err();
         assert_eq!(
             err.to_string(),
             "t.conf:3:7: invalid port \"1.2.3.4:x\" in \"listen\""

@@ -269,13 +269,18 @@ pub(super) fn location_lines(loc: &Location) -> Vec<String> {
     v.push(format!("open_file_cache_valid {}", secs(cache.valid)));
     v.push(format!("default_type {}", loc.default_type));
     v.extend(loc.header_lines());
-    for h in &loc.add_headers {
-        let always = if h.always { " always" } else { "" };
-        v.push(format!(
-            "add_header {} {}{always}",
-            h.name,
-            quote(h.value.source())
-        ));
+    for (directive, list) in [
+        ("add_header", &loc.add_headers),
+        ("add_trailer", &loc.add_trailers),
+    ] {
+        for h in list {
+            let always = if h.always { " always" } else { "" };
+            v.push(format!(
+                "{directive} {} {}{always}",
+                h.name,
+                quote(h.value.source())
+            ));
+        }
     }
     if loc.access_logs.is_empty() {
         v.push("access_log off".to_owned());

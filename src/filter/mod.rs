@@ -416,5 +416,7 @@ fn encode_body(
             }
         }
         Body::Recoded(s) => compress_recoded(enc, level, *s),
+        // Range responses are not compressed (see `apply`): never reached.
+        parts @ Body::Parts { .. } => Err((io::Error::other("a multipart body"), parts)),
     }
 }

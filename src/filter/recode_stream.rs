@@ -208,6 +208,10 @@ pub fn recode_response(resp: &mut Response, table: &Table, http11: bool) {
             offset,
             remaining: len,
         },
+        Body::Parts { pieces, whole } => {
+            resp.body = recode_parts(table, pieces, whole);
+            return;
+        }
         other @ (Body::Empty | Body::Encoded(_) | Body::Recoded(_)) => {
             resp.body = other;
             return;
@@ -217,8 +221,49 @@ pub fn recode_response(resp: &mut Response, table: &Table, http11: bool) {
     resp.body = Body::Recoded(Box::new(if http11 { stream } else { stream.until_close() }));
 }
 
+/// The most bytes of a `multipart/byteranges` body recoded in memory; a larger
+/// one is sent as it is (and logged).
+const PARTS_IN_MEMORY: u64 = 16 << 20;
+
+/// A `multipart/byteranges` body recoded byte for byte, part headers included
+/// (as nginx's charset filter, which runs after its range filter, does).
+fn recode_parts(table: &Table, pieces: Vec<Body>, whole: Box<Body>) -> Body {
+    let total: u64 = pieces.iter().map(Body::len).sum();
+    if total > PARTS_IN_MEMORY {
+        log::error!("a multipart range response of {total} bytes is not recoded");
+        return Body::Parts { pieces, whole };
+    }
+    let mut out = Vec::with_capacity(total as usize);
+    for piece in &pieces {
+        match piece {
+            Body::Bytes(b) => out.extend_from_slice(b),
+            Body::Shared { data, offset, len } => {
+                out.extend_from_slice(data.get(*offset..offset + len).unwrap_or_default())
+            }
+            Body::File {
+                file, offset, len, ..
+            } => {
+                let start = out.len();
+                out.resize(start + *len as usize, 0);
+                if let Err(e) =
+                    std::os::unix::fs::FileExt::read_exact_at(&**file, &mut out[start..], *offset)
+                {
+                    log::error!("reading a file to recode failed: {e}");
+                    return Body::Parts { pieces, whole };
+                }
+            }
+            _ => return Body::Parts { pieces, whole },
+        }
+    }
+    Body::Bytes(recode_all(table, &out))
+}
+
 /// Widens a part of a file to the whole of it; `false` if its size is unknown.
 fn whole(body: &mut Body) -> bool {
+    if let Body::Parts { whole: w, .. } = body {
+        let w = std::mem::take(&mut **w);
+        *body = w;
+    }
     match body {
         Body::File {
             file, offset, len, ..

@@ -79,7 +79,8 @@ pub fn prepare(
         Relayed::Close => return None,
     }
     // expires, server_tokens and add_header apply to a backend's answer too, as in nginx.
-    handler::headers::finish(resp, loc);
+    let env = cx.env(routed, true);
+    handler::headers::finish(resp, loc, &|t| t.expand(&env));
     cx.add_headers(resp, routed);
     let req = cx.req;
     let status = resp.status;

@@ -202,17 +202,21 @@ fn value_of(t: &Template, env: &Env) -> Option<String> {
 
 /// The filter for a finished response: Content-Type, and the body recoded.
 pub fn apply(cx: &Cx, r: &Routed, resp: &mut Response) {
-    let loc = r.location(cx.config);
-    if loc.charset.charset.is_none() {
-        return;
+    if let Some(t) = apply_header(cx, r, resp) {
+        crate::filter::recode_stream::recode_response(resp, &t, cx.req.http11);
     }
-    let Some(i) = resp
+}
+
+/// The header half of [`apply`]: sets the `Content-Type` charset and returns
+/// the table the body is still to be recoded with (after the range filter has
+/// cut it, as in nginx, where ranges are cut before the body is recoded).
+pub fn apply_header(cx: &Cx, r: &Routed, resp: &mut Response) -> Option<Table> {
+    let loc = r.location(cx.config);
+    loc.charset.charset.as_ref()?;
+    let i = resp
         .headers
         .iter()
-        .position(|(n, _)| n.eq_ignore_ascii_case("content-type"))
-    else {
-        return;
-    };
+        .position(|(n, _)| n.eq_ignore_ascii_case("content-type"))?;
     let encoded = resp
         .get_header("content-encoding")
         .is_some_and(|v| !v.is_empty());
@@ -227,16 +231,17 @@ pub fn apply(cx: &Cx, r: &Routed, resp: &mut Response) {
         encoded,
         &resolve,
     ) {
-        Verdict::Keep => {}
-        Verdict::Close => resp.status = super::rewrite::CLOSE,
+        Verdict::Keep => None,
+        Verdict::Close => {
+            resp.status = super::rewrite::CLOSE;
+            None
+        }
         Verdict::Set {
             content_type,
             table,
         } => {
             resp.headers[i].1 = content_type;
-            if let Some(t) = table {
-                crate::filter::recode_stream::recode_response(resp, &t, cx.req.http11);
-            }
+            table
         }
     }
 }

@@ -30,7 +30,8 @@ pub fn error_response(
     };
     if !loc.error_pages.contains_key(&status) && !loc.add_headers.iter().any(|h| h.always) {
         let mut resp = builtin_error(status);
-        super::headers::finish(&mut resp, loc);
+        // An error status gets no `expires`: no value to read.
+        super::headers::finish(&mut resp, loc, &|_| String::new());
         return resp;
     }
     let req = blank_request();

@@ -6,9 +6,10 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::config::{Expires, Location};
+use crate::config::{Expires, Location, caching};
 use crate::http::Response;
 use crate::http::date::{http_date, parse_http_date};
+use crate::vars::Template;
 
 /// Statuses that get `expires` headers (nginx's "safe" statuses).
 fn takes_expires(status: u16) -> bool {
@@ -18,14 +19,24 @@ fn takes_expires(status: u16) -> bool {
     )
 }
 
-/// Applies the location's `expires` and `server_tokens` to `resp`.
-pub fn finish(resp: &mut Response, loc: &Location) {
+/// Applies the location's `expires` and `server_tokens` to `resp`; `expand`
+/// reads an `expires` value that has variables.
+pub fn finish(resp: &mut Response, loc: &Location, expand: &dyn Fn(&Template) -> String) {
     if !loc.server_tokens {
         resp.hide_version();
     }
-    if loc.expires != Expires::Off && takes_expires(resp.status) {
-        expires(resp, loc.expires, SystemTime::now());
+    if loc.expires == Expires::Off || !takes_expires(resp.status) {
+        return;
     }
+    let e = match &loc.expires_value {
+        None => loc.expires,
+        // nginx: a value that does not parse adds nothing.
+        Some(t) => match caching::expires_value(&expand(t), loc.expires != Expires::Access(0)) {
+            Ok(e) => e,
+            Err(_) => return,
+        },
+    };
+    expires(resp, e, SystemTime::now());
 }
 
 /// nginx's `ngx_http_set_expires`: replaces any `Expires` and `Cache-Control`.
@@ -40,10 +51,24 @@ fn expires(resp: &mut Response, e: Expires, now: SystemTime) {
             "Thu, 31 Dec 2037 23:55:55 GMT".to_owned(),
             "max-age=315360000".into(),
         ),
-        Expires::Access(0) => (http_date(now), "max-age=0".into()),
+        Expires::Access(0) | Expires::Modified(0) => (http_date(now), "max-age=0".into()),
+        Expires::Daily(secs) => {
+            let next = next_time(now, secs);
+            let max_age = unix(next) - unix(now);
+            (http_date(next), cache_value(max_age, false))
+        }
         Expires::Access(secs) => at(now, secs, secs, secs < 0),
         Expires::Modified(secs) => {
-            let modified = resp.get_header("Last-Modified").and_then(parse_http_date);
+            // A backend's answer carries its fields as bytes (`raw_headers`).
+            let relayed = resp
+                .raw_headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case("last-modified"))
+                .and_then(|(_, v)| std::str::from_utf8(v).ok());
+            let modified = resp
+                .get_header("Last-Modified")
+                .or(relayed)
+                .and_then(parse_http_date);
             match modified {
                 Some(mtime) => {
                     let when = offset(mtime, secs);
@@ -83,6 +108,34 @@ const LAST_DATE: i64 = 253_402_300_799;
 fn offset(t: SystemTime, secs: i64) -> SystemTime {
     let when = unix(t).saturating_add(secs).clamp(0, LAST_DATE);
     UNIX_EPOCH + Duration::from_secs(when.unsigned_abs())
+}
+
+/// The next instant, after `now`, that is `secs` after a local midnight (nginx's
+/// `ngx_next_time`: today's if still ahead, else tomorrow's).
+fn next_time(now: SystemTime, secs: i64) -> SystemTime {
+    let now_t = unix(now) as libc::time_t;
+    // SAFETY: `tm` is a plain C struct that localtime_r fills and mktime reads;
+    // both get valid pointers to locals.
+    let at = unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        if libc::localtime_r(&now_t, &mut tm).is_null() {
+            return offset(now, secs);
+        }
+        tm.tm_hour = (secs / 3600) as libc::c_int;
+        tm.tm_min = (secs % 3600 / 60) as libc::c_int;
+        tm.tm_sec = (secs % 60) as libc::c_int;
+        let today = libc::mktime(&mut tm);
+        if today > now_t {
+            today
+        } else {
+            tm.tm_mday += 1;
+            libc::mktime(&mut tm)
+        }
+    };
+    if at == -1 {
+        return offset(now, secs);
+    }
+    UNIX_EPOCH + Duration::from_secs(at.max(0) as u64)
 }
 
 fn unix(t: SystemTime) -> i64 {
@@ -172,6 +225,13 @@ mod tests {
                 "Fri, 02 Jan 2026 03:05:05 GMT",
                 "max-age=60",
             ),
+            // `modified 0` is now, as nginx has it.
+            (
+                Expires::Modified(0),
+                Some(lm),
+                "Fri, 02 Jan 2026 03:04:05 GMT",
+                "max-age=0",
+            ),
         ];
         for (e, lm, want_expires, want_cc) in cases {
             let r = run(*e, 200, *lm);
@@ -183,6 +243,20 @@ mod tests {
                 .count();
             assert_eq!(count, 1, "{e:?}: the old Cache-Control is replaced");
         }
+    }
+
+    #[test]
+    fn daily_is_the_next_such_time_of_day() {
+        // Local time is whatever TZ says: check the offset from now, in a day.
+        let now = UNIX_EPOCH + Duration::from_secs(NOW);
+        for secs in [0, 3_600, 55_833, 86_399] {
+            let next = unix(next_time(now, secs)) - NOW as i64;
+            assert!(next > 0 && next <= 86_400 + 3_600, "{secs}: {next}");
+        }
+        let r = run(Expires::Daily(55_833), 200, None);
+        let cc = r.get_header("Cache-Control").unwrap();
+        let age: i64 = cc.strip_prefix("max-age=").unwrap().parse().unwrap();
+        assert!(age > 0 && age <= 90_000, "{cc}");
     }
 
     #[test]

@@ -23,10 +23,12 @@ pub mod path;
 pub mod phases;
 pub mod precompressed;
 pub mod precondition;
+pub mod range;
 pub mod realip;
 pub mod rewrite;
 pub mod route;
 pub mod static_file;
+pub mod trailers;
 pub mod upload;
 pub mod upload_summary;
 pub mod vhost;
@@ -138,7 +140,7 @@ pub struct Origin {
     pub proxied: Option<std::sync::Arc<Proxied>>,
     /// The connection's own client address once realip has replaced `peer` for
     /// this request (`$realip_remote_addr`); `None` while `peer` is that address.
-    pub realip_from: Option<SocketAddr>,
+    pub realip_from: Option<Box<SocketAddr>>,
 }
 
 /// What a PROXY protocol header said about the client's connection to the
@@ -210,7 +212,7 @@ impl Origin {
     /// This origin with realip's client address `addr` in place of the peer
     /// (once per request: a second call keeps the first replacement's origin).
     pub fn with_client(mut self, addr: SocketAddr) -> Origin {
-        self.realip_from.get_or_insert(self.peer);
+        self.realip_from.get_or_insert_with(|| Box::new(self.peer));
         self.peer = addr;
         self
     }
@@ -218,7 +220,7 @@ impl Origin {
     /// Back to the connection's own client address (a new request starts).
     pub fn without_client(&mut self) {
         if let Some(own) = self.realip_from.take() {
-            self.peer = own;
+            self.peer = *own;
         }
     }
 
@@ -319,12 +321,40 @@ impl<'a> Cx<'a> {
         error_page::for_request(self, r, status)
     }
 
-    /// Applies the location's charset filter and `add_header` list.
+    /// Applies the location's header filters in nginx's order: charset,
+    /// `expires`, `add_header`, then the range filter, then the charset's
+    /// recoding of the body; `add_trailer` is noted for a chunked body.
     pub fn decorate(&self, mut resp: Response, r: &Routed) -> Response {
         let loc = r.location(self.config);
-        charset::apply(self, r, &mut resp);
-        headers::finish(&mut resp, loc);
+        let recode = charset::apply_header(self, r, &mut resp);
+        if recode
+            .as_ref()
+            .is_some_and(|t| crate::filter::recode::Recoder::new(t).changes_length())
+        {
+            // Recoding changes the length: nginx's range filter sees none.
+            resp.allow_ranges = false;
+        }
+        let env = self.env(r, true);
+        headers::finish(&mut resp, loc, &|t| t.expand(&env));
         self.add_headers(&mut resp, r);
+        if let range::Verdict::Unsatisfiable(length) =
+            range::apply(self.req, loc.max_ranges, &mut resp)
+        {
+            resp = self.unsatisfiable(r, length);
+        }
+        if let Some(t) = recode {
+            crate::filter::recode_stream::recode_response(&mut resp, &t, self.req.http11);
+        }
+        trailers::note(&mut resp, loc, &env);
+        resp
+    }
+
+    /// 416 for a range past the end, with `Content-Range: bytes */LENGTH`.
+    fn unsatisfiable(&self, r: &Routed, length: u64) -> Response {
+        let mut resp = self.error(r, 416);
+        resp.headers
+            .retain(|(n, _)| !n.eq_ignore_ascii_case("content-range"));
+        resp.header("Content-Range", format!("bytes */{length}"));
         resp
     }
 
@@ -340,6 +370,12 @@ impl<'a> Cx<'a> {
                 Some(v) => v.to_string(),
                 None => h.value.expand(&self.env(r, true)),
             };
+            // Last-Modified and ETag replace the response's own (an empty value
+            // removes it), as nginx's headers filter does; others are added.
+            if h.name.eq_ignore_ascii_case("last-modified") || h.name.eq_ignore_ascii_case("etag") {
+                resp.headers
+                    .retain(|(n, _)| !n.eq_ignore_ascii_case(&h.name));
+            }
             if !value.is_empty() {
                 resp.header(&h.name, value);
             }

@@ -1,4 +1,4 @@
-//! Static content: files (with conditional GET and single ranges), directory
+//! Static content: files (with conditional GET; ranges are cut by `range`), directory
 //! redirects and autoindex (`index` files are an internal redirect, see `phases`). Files are never read into memory here: the
 //! response carries the open file and the connection sends it (sendfile).
 
@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use std::io;
 use std::os::fd::AsRawFd;
 use std::path::Path;
-use std::time::SystemTime;
 
 use super::autoindex;
 use super::file_cache::{self, Opened};
@@ -15,7 +14,7 @@ use super::path::encode;
 use super::precompressed;
 use super::precondition::{self, Validators, Verdict};
 use crate::config::Location;
-use crate::http::date::{http_date, parse_http_date};
+use crate::http::date::http_date;
 use crate::http::{Body, Request, Response};
 
 /// GET/HEAD of a clean path in `loc`. `Err(status)` asks for an error page.
@@ -215,84 +214,15 @@ fn serve_file(
     if loc.etag {
         resp.header("ETag", etag.clone());
     }
-    resp.header("Accept-Ranges", "bytes");
     if verdict == Verdict::NotModified {
         resp.status = 304;
         return Ok(resp);
     }
-    let size = meta.len();
-    let (offset, len) = match requested_range(req, &etag, mtime, size) {
-        RangeChoice::Full => (0, size),
-        RangeChoice::Part(start, end) => {
-            // nginx names Accept-Ranges only on a response that is not a range.
-            resp.headers
-                .retain(|(n, _)| !n.eq_ignore_ascii_case("accept-ranges"));
-            resp.status = 206;
-            resp.header("Content-Range", format!("bytes {start}-{end}/{size}"));
-            (start, end - start + 1)
-        }
-        RangeChoice::Unsatisfiable => {
-            let mut r = super::builtin_error(416);
-            r.header("Content-Range", format!("bytes */{size}"));
-            return Ok(r);
-        }
-    };
-    resp.body = file_body(loc, opened, offset, len);
+    // The whole file; the range filter (`handler::range`) cuts it if asked.
+    resp.allow_ranges = true;
+    let len = meta.len();
+    resp.body = file_body(loc, opened, 0, len);
     Ok(resp)
-}
-
-#[derive(Debug, PartialEq, Eq)]
-enum RangeChoice {
-    Full,
-    /// Inclusive byte positions.
-    Part(u64, u64),
-    Unsatisfiable,
-}
-
-/// A single `Range: bytes=...` (RFC 9110 §14.2). Several ranges, other units or a
-/// failed `If-Range` get the whole file, which the RFC allows.
-fn requested_range(req: &Request, etag: &str, mtime: SystemTime, size: u64) -> RangeChoice {
-    let Some(spec) = req.header("range") else {
-        return RangeChoice::Full;
-    };
-    if let Some(cond) = req.header("if-range")
-        && (etag.is_empty() || cond != etag)
-        && parse_http_date(cond) != Some(mtime)
-    {
-        return RangeChoice::Full;
-    }
-    parse_range(spec, size)
-}
-
-fn parse_range(spec: &str, size: u64) -> RangeChoice {
-    let Some(set) = spec.trim().strip_prefix("bytes=") else {
-        return RangeChoice::Full;
-    };
-    if set.contains(',') {
-        return RangeChoice::Full;
-    }
-    let Some((first, last)) = set.trim().split_once('-') else {
-        return RangeChoice::Full;
-    };
-    let num = |s: &str| -> Option<u64> {
-        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
-            .then(|| s.parse().ok())
-            .flatten()
-    };
-    if first.is_empty() {
-        return match num(last) {
-            None => RangeChoice::Full,
-            Some(0) => RangeChoice::Unsatisfiable,
-            Some(_) if size == 0 => RangeChoice::Unsatisfiable,
-            Some(n) => RangeChoice::Part(size.saturating_sub(n), size - 1),
-        };
-    }
-    match (num(first), num(last), last.is_empty()) {
-        (Some(start), _, _) if start >= size => RangeChoice::Unsatisfiable,
-        (Some(start), None, true) => RangeChoice::Part(start, size - 1),
-        (Some(start), Some(end), _) if end >= start => RangeChoice::Part(start, end.min(size - 1)),
-        _ => RangeChoice::Full,
-    }
 }
 
 #[cfg(test)]
@@ -322,30 +252,6 @@ mod tests {
         for (errno, want) in cases {
             let e = io::Error::from_raw_os_error(errno);
             assert_eq!(io_status(&e), want, "errno {errno}");
-        }
-    }
-
-    #[test]
-    fn range_table() {
-        use RangeChoice::*;
-        let cases: &[(&str, u64, RangeChoice)] = &[
-            ("bytes=0-9", 100, Part(0, 9)),
-            ("bytes=90-", 100, Part(90, 99)),
-            ("bytes=-10", 100, Part(90, 99)),
-            ("bytes=-200", 100, Part(0, 99)),
-            ("bytes=50-500", 100, Part(50, 99)),
-            ("bytes=100-", 100, Unsatisfiable),
-            ("bytes=100-200", 100, Unsatisfiable),
-            ("bytes=-0", 100, Unsatisfiable),
-            ("bytes=0-0", 0, Unsatisfiable),
-            ("bytes=9-0", 100, Full),
-            ("bytes=0-1,5-6", 100, Full),
-            ("items=0-1", 100, Full),
-            ("bytes=a-b", 100, Full),
-            ("bytes=+1-2", 100, Full),
-        ];
-        for (spec, size, want) in cases {
-            assert_eq!(&parse_range(spec, *size), want, "{spec} of {size}");
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod cidr;
 pub mod date;
 pub mod multipart;
 pub mod proxy_protocol;
+pub mod range;
 pub mod realip;
 pub mod request;
 pub mod response;

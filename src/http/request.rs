@@ -202,15 +202,31 @@ impl HeadError {
     }
 }
 
-/// The most header fields one request may carry (more → 431).
+/// The most header fields one request may carry (more → 431), unless
+/// `max_headers` says otherwise.
 pub const MAX_HEADERS: usize = 100;
+
+/// The most `max_headers` may allow.
+const MOST_HEADERS: usize = 10_000;
 
 /// Parses a request head from the start of `buf`. Returns the request and the number
 /// of bytes it took, `Ok(None)` when more bytes are needed, or the error to answer.
 /// `limit` is `client_header_buffer_size`: a head that does not fit is 414 or 431.
 pub fn parse_head(buf: &[u8], limit: usize) -> Result<Option<(Request, usize)>, HeadError> {
+    parse_head_with(buf, limit, &NameRules::KEEP_ALL)
+}
+
+/// [`parse_head`], with field names judged by a server's `rules`.
+pub fn parse_head_with(
+    buf: &[u8],
+    limit: usize,
+    rules: &NameRules,
+) -> Result<Option<(Request, usize)>, HeadError> {
     let window = &buf[..buf.len().min(limit)];
-    match parse_window(window, limit) {
+    if rules.lenient {
+        names::check_lines(window)?;
+    }
+    match parse_window(window, limit, rules) {
         Err(httparse::Error::Version) => match line::judge(window) {
             line::Verdict::Incomplete if window.len() < limit => Ok(None),
             line::Verdict::Incomplete => Err(too_long(window)),
@@ -219,7 +235,8 @@ pub fn parse_head(buf: &[u8], limit: usize) -> Result<Option<(Request, usize)>, 
             line::Verdict::Minor(at) => {
                 let mut copy = window.to_vec();
                 copy[at] = b'1';
-                parse_window(&copy, limit).map_err(|_| HeadError::Bad("malformed request head"))?
+                parse_window(&copy, limit, rules)
+                    .map_err(|_| HeadError::Bad("malformed request head"))?
             }
         },
         Err(_) => Err(HeadError::Bad("malformed request head")),
@@ -249,16 +266,27 @@ pub fn check_line_lengths(head: &[u8], max: usize) -> Result<(), HeadError> {
 fn parse_window(
     window: &[u8],
     limit: usize,
+    rules: &NameRules,
 ) -> Result<Result<Option<(Request, usize)>, HeadError>, httparse::Error> {
-    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    // `max_headers N` counts fields as kept; httparse needs room for one more.
+    let room = rules.max_headers.map_or(MAX_HEADERS, |m| {
+        m.saturating_add(1).clamp(MAX_HEADERS, MOST_HEADERS)
+    });
+    let mut fields = vec![httparse::EMPTY_HEADER; room];
     let mut req = httparse::Request::new(&mut fields);
-    Ok(match req.parse(window) {
-        Ok(httparse::Status::Complete(n)) => build(&req).map(|mut r| {
+    let parsed = httparse::ParserConfig::default()
+        .ignore_invalid_headers_in_requests(rules.lenient)
+        .parse_request(&mut req, window);
+    Ok(match parsed {
+        Ok(httparse::Status::Complete(n)) => build(&req, rules).map(|mut r| {
             r.head_len = n;
             Some((r, n))
         }),
         Ok(httparse::Status::Partial) if window.len() < limit => Ok(None),
         Ok(httparse::Status::Partial) => Err(too_long(window)),
+        Err(httparse::Error::TooManyHeaders) if rules.max_headers.is_some() => {
+            Err(HeadError::Bad("too many header lines"))
+        }
         Err(httparse::Error::TooManyHeaders) => Err(HeadError::HeadTooLarge),
         Err(e) => return Err(e),
     })
@@ -277,11 +305,26 @@ fn too_long(window: &[u8]) -> HeadError {
     }
 }
 
-fn build(req: &httparse::Request) -> Result<Request, HeadError> {
+fn build(req: &httparse::Request, rules: &NameRules) -> Result<Request, HeadError> {
     let (Some(method), Some(path), Some(version)) = (req.method, req.path, req.version) else {
         return Err(HeadError::Bad("incomplete request line"));
     };
-    let headers: &[httparse::Header] = req.headers;
+    let kept: Vec<httparse::Header>;
+    let headers: &[httparse::Header] = if rules.ignore_invalid {
+        kept = req
+            .headers
+            .iter()
+            .filter(|h| !names::dropped(h.name, h.value, rules))
+            .copied()
+            .collect();
+        &kept
+    } else {
+        req.headers
+    };
+    if rules.max_headers.is_some_and(|m| headers.len() > m) {
+        log::info!("client sent too many header lines");
+        return Err(HeadError::Bad("too many header lines"));
+    }
     for h in headers {
         check_field(h.name, h.value)?;
     }
@@ -482,6 +525,9 @@ fn keep_alive(headers: &[httparse::Header], http11: bool) -> bool {
 }
 
 mod line;
+pub mod names;
+
+pub use names::NameRules;
 
 #[cfg(test)]
 mod tests;

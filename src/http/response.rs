@@ -35,6 +35,13 @@ pub enum Body {
     Encoded(Box<crate::filter::Stream>),
     /// A body recoded as it is sent (`charset_map`): see `filter::recode_stream`.
     Recoded(Box<crate::filter::recode_stream::RecodeStream>),
+    /// Pieces sent one after another (a `multipart/byteranges` body: part
+    /// headers in memory, the ranges from the file), and the whole
+    /// representation they were cut from, for a filter that must undo the cut.
+    Parts {
+        pieces: Vec<Body>,
+        whole: Box<Body>,
+    },
 }
 
 impl Body {
@@ -46,6 +53,7 @@ impl Body {
             Body::File { len, .. } => *len,
             Body::Encoded(_) => 0,
             Body::Recoded(s) => s.length().unwrap_or(0),
+            Body::Parts { pieces, .. } => pieces.iter().map(Body::len).sum(),
         }
     }
 
@@ -64,7 +72,7 @@ impl Body {
 pub struct Response {
     pub status: u16,
     /// A reason phrase other than ours (a CGI script's `Status: 418 I'm a teapot`).
-    pub reason: Option<String>,
+    pub reason: Option<Box<str>>,
     /// Headers other than Date, Server, Content-Length and Connection, which the
     /// writer adds itself.
     pub headers: Vec<(String, String)>,
@@ -77,6 +85,12 @@ pub struct Response {
     /// which then replace ours.
     pub relays_server: bool,
     pub relays_date: bool,
+    /// The body is a whole static file that byte ranges may be cut from (nginx's
+    /// `allow_ranges`): the range filter (`handler::range`) looks at the request.
+    pub allow_ranges: bool,
+    /// `add_trailer` fields to send after the body, which then goes chunked
+    /// (`handler::trailers`); `Some(empty)` still chunks it, as nginx does.
+    pub trailers: Option<Box<Vec<(String, String)>>>,
 }
 
 /// The `Server` header value and error page footer with `server_tokens on`.
@@ -93,6 +107,8 @@ impl Response {
             server_tokens: true,
             relays_server: false,
             relays_date: false,
+            allow_ranges: false,
+            trailers: None,
         }
     }
 
@@ -121,6 +137,9 @@ impl Response {
     pub fn write_head(&self, out: &mut Vec<u8>, date: &str, keep_alive: bool) {
         let framing = if bodiless(self.status) {
             Framing::None
+        } else if self.trailers.is_some() {
+            // The body is already framed in chunks, trailers last.
+            Framing::Chunked
         } else if let Body::Encoded(_) = self.body {
             Framing::Chunked
         } else if let Body::Recoded(s) = &self.body

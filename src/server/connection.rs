@@ -29,7 +29,7 @@ use crate::config::{Config, Server, keepalive};
 use crate::filter::cache::{self, Fill};
 use crate::handler::{self, Early, Origin, Outcome, Routed, Sink};
 use crate::http::body::BodyReader;
-use crate::http::request::{check_line_lengths, parse_head};
+use crate::http::request::{NameRules, check_line_lengths, parse_head_with};
 use crate::http::status::bodiless;
 use crate::http::{Body, Framing, Method, Request, Response};
 use crate::transport::{self, Transport};
@@ -140,13 +140,17 @@ pub struct Connection {
     out: Vec<u8>,
     out_pos: usize,
     file: Option<FileOut>,
+    /// The rest of a body in pieces (`Body::Parts`), queued once `file` is sent
+    /// (boxed: a multi-range answer is rare, an idle connection is not).
+    #[allow(clippy::box_collection)]
+    pieces: Option<Box<std::collections::VecDeque<Body>>>,
     /// A body compressed as it goes out (the compression filter's stream).
     encoded: Option<Box<crate::filter::Stream>>,
     /// A body recoded as it goes out (`charset_map`).
     recoded: Option<Box<crate::filter::recode_stream::RecodeStream>>,
     state: State,
     /// Requests answered on this connection (for `keepalive_requests`).
-    served: u64,
+    served: u32,
     /// The answering location's `keepalive_timeout`: how long the connection
     /// idles after the current response, and what `Keep-Alive` announces.
     idle: Duration,
@@ -209,6 +213,7 @@ impl Connection {
             out: Vec::new(),
             out_pos: 0,
             file: None,
+            pieces: None,
             encoded: None,
             recoded: None,
             state: if proxied {
@@ -324,9 +329,16 @@ impl Connection {
     fn step_head(&mut self, ctx: &mut Ctx) -> Step {
         // A new request: realip's address was the previous one's.
         self.origin.without_client();
-        let limit = self.default_server(ctx.config).client_header_buffer_size;
+        let server = self.default_server(ctx.config);
+        let limit = server.client_header_buffer_size;
+        let rules = NameRules {
+            ignore_invalid: server.ignore_invalid_headers,
+            underscores: server.underscores_in_headers,
+            max_headers: server.max_headers,
+            lenient: true,
+        };
         if !self.input.is_empty() {
-            let parsed = parse_head(self.input.filled(), limit);
+            let parsed = parse_head_with(self.input.filled(), limit, &rules);
             match parsed.and_then(|head| handler::dav::gate(ctx.config, head)) {
                 Ok(Some((req, n))) => {
                     let line_max = self.default_server(ctx.config).header_line_max;
@@ -552,7 +564,7 @@ impl Connection {
         if resp.status == handler::rewrite::CLOSE {
             // `return 444`: logged, then the connection closes with nothing
             // written for this request (what is queued before it still goes).
-            self.served += 1;
+            self.served = self.served.saturating_add(1);
             self.forced_close = true;
             self.log_response(ctx, req, &resp, routed, (0, 0), upstream);
             self.state = State::Write { close_after: true };
@@ -566,6 +578,7 @@ impl Connection {
         }
         self.forced_close = close;
         let head_only = req.is_some_and(|r| r.method == Method::Head) || bodiless(resp.status);
+        handler::trailers::frame(&mut resp, req, head_only);
         let sent = if head_only { 0 } else { resp.body.len() };
         self.out.drain(..self.out_pos);
         self.out_pos = 0;
@@ -594,7 +607,7 @@ impl Connection {
         close: bool,
         routed: Option<&Routed>,
     ) -> bool {
-        self.served += 1;
+        self.served = self.served.saturating_add(1);
         let ka = match routed {
             Some(r) => r.location(ctx.config).keepalive,
             None => self.request_server(ctx.config).keepalive,
@@ -607,7 +620,7 @@ impl Connection {
         !close
             && !ctx.shutting_down
             && ka.allows(&keepalive::Asking {
-                requests: self.served,
+                requests: u64::from(self.served),
                 age: ctx.now.saturating_duration_since(self.origin.conn.opened),
                 post: req.method == Method::Post,
                 user_agent: req.header("user-agent").map(str::as_bytes),
@@ -655,6 +668,10 @@ impl Connection {
                 self.encoded = Some(stream);
             }
             Body::Recoded(stream) => self.recoded = Some(stream),
+            Body::Parts { pieces, .. } => {
+                self.pieces.get_or_insert_default().extend(pieces);
+                self.queue_pieces(ctx);
+            }
             Body::Bytes(b) => self.out.extend_from_slice(&b),
             Body::Shared { data, offset, len } => {
                 if let Some(part) = data.get(offset..offset + len) {
@@ -681,6 +698,15 @@ impl Connection {
                     failed: false,
                 });
             }
+        }
+    }
+
+    /// Queues pieces of a `Body::Parts` until one is a file left to send.
+    fn queue_pieces(&mut self, ctx: &mut Ctx) {
+        while self.file.is_none()
+            && let Some(piece) = self.pieces.as_mut().and_then(|p| p.pop_front())
+        {
+            self.queue_body(ctx, piece);
         }
     }
 
@@ -801,6 +827,7 @@ impl Connection {
             let more = closing
                 || self.encoded.is_some()
                 || self.recoded.is_some()
+                || self.pieces.as_ref().is_some_and(|p| !p.is_empty())
                 || self.file.as_ref().is_some_and(|f| f.remaining > 0);
             self.flush_out_more(more)?;
             return Ok(Sent::More);
@@ -848,7 +875,11 @@ impl Connection {
         }
         if f.remaining == 0 {
             self.file = None;
-            return Ok(Sent::Done);
+            if self.pieces.as_ref().is_none_or(|p| p.is_empty()) {
+                return Ok(Sent::Done);
+            }
+            self.queue_pieces(ctx);
+            return Ok(Sent::More);
         }
         if f.sendfile {
             let count = f.remaining.min(SENDFILE_MAX_CHUNK);

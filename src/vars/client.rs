@@ -40,7 +40,11 @@ pub const NAMES: &[(&str, ClientVar)] = &[
 pub fn value(origin: &Origin, var: ClientVar, out: &mut String) -> bool {
     let src = origin.proxied.as_ref().map(|p| p.src);
     let dst = origin.proxied.as_ref().map(|p| p.dst);
-    let own = origin.realip_from.unwrap_or(origin.peer);
+    let own = origin
+        .realip_from
+        .as_deref()
+        .copied()
+        .unwrap_or(origin.peer);
     let header = origin.proxied.is_some();
     match var {
         ClientVar::ProxyProtocolAddr | ClientVar::ProxyProtocolServerAddr if !header => false,

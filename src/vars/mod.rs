@@ -166,7 +166,8 @@ impl Var {
         if let Some(h) = param("upstream_http_") {
             return Var::Upstream(upstream::UpVar::Http(h.to_ascii_lowercase().into()));
         }
-        if let Some(a) = param("arg_") {
+        // `$arg_` (no name) is accepted, as nginx does, and always empty.
+        if let Some(a) = name.strip_prefix("arg_") {
             return Var::Arg(a.into());
         }
         if let Some(c) = param("cookie_") {
@@ -257,6 +258,7 @@ mod tests {
             ("http_user_agent", Var::Http("user_agent".into())),
             ("http_X_Forwarded_For", Var::Http("x_forwarded_for".into())),
             ("arg_page", Var::Arg("page".into())),
+            ("arg_", Var::Arg("".into())),
             ("cookie_sid", Var::Cookie("sid".into())),
             ("1", Var::Capture(1)),
             ("0", Var::Capture(0)),

@@ -95,7 +95,18 @@ impl Env<'_> {
             Var::Cookie(name) => return push(out, cookie(req, name)),
             Var::SentHttp(name) => {
                 let r = self.done.and_then(|d| d.response);
-                return push(out, r.and_then(|r| r.get_header(&name.replace('_', "-"))));
+                let field = name.replace('_', "-");
+                // nginx keeps every Cache-Control and Link and gives them joined.
+                if let (Some(r), "cache-control" | "link") = (r, field.as_str()) {
+                    let all: Vec<&str> = r
+                        .headers
+                        .iter()
+                        .filter(|(n, _)| n.eq_ignore_ascii_case(&field))
+                        .map(|(_, v)| v.as_str())
+                        .collect();
+                    return push(out, (!all.is_empty()).then(|| all.join(", ")).as_deref());
+                }
+                return push(out, r.and_then(|r| r.get_header(&field)));
             }
             Var::RemoteAddr => write_ip(out, self.origin.peer.ip()),
             // Outside a log (which escapes the bytes) each byte is one character.
@@ -268,6 +279,9 @@ pub fn header_bytes<'r>(req: &'r Request, name: &str) -> Option<&'r [u8]> {
 
 /// `$arg_NAME`: the first `NAME=value` of the query string, as sent.
 fn arg<'a>(args: &'a str, name: &str) -> Option<&'a str> {
+    if name.is_empty() {
+        return None;
+    }
     args.split('&').find_map(|pair| {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         k.eq_ignore_ascii_case(name).then_some(v)
@@ -357,6 +371,7 @@ mod tests {
         assert_eq!(arg("a=1&page=2&b", "page"), Some("2"));
         assert_eq!(arg("a=1&b", "b"), Some(""));
         assert_eq!(arg("a=1", "c"), None);
+        assert_eq!(arg("=1&l=42", ""), None, "an empty name names no argument");
         let req = Request {
             method: crate::http::Method::Get,
             target: "/x?y=1".into(),

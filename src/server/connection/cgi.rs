@@ -238,7 +238,7 @@ impl Connection {
             return Some(self.cgi_redirect(ctx, req, target));
         };
         let mut resp = Response::new(status);
-        resp.reason = reason;
+        resp.reason = reason.map(String::into_boxed_str);
         resp.raw_headers = headers;
         let cx = handler::Cx {
             config: ctx.config,

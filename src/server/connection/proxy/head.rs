@@ -129,7 +129,7 @@ impl Connection {
             resp.reason = None;
         }
         if resp.status == head.status {
-            resp.reason = Some(head.reason.clone()).filter(|r| !r.is_empty());
+            resp.reason = Some(head.reason.clone().into_boxed_str()).filter(|r| !r.is_empty());
         }
         let cx = self.cx(ctx, req);
         for (name, value) in &head.fields {

@@ -23,7 +23,7 @@ impl Connection {
         cx.add_headers(&mut resp, routed);
         resp.raw_headers
             .retain(|(n, _)| !n.eq_ignore_ascii_case("connection"));
-        self.served += 1;
+        self.served = self.served.saturating_add(1);
         self.out.drain(..self.out_pos);
         self.out_pos = 0;
         let before = self.out.len();
