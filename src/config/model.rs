@@ -273,6 +273,8 @@ pub struct Location {
     /// `keepalive_timeout`, `keepalive_requests`, `keepalive_time`,
     /// `keepalive_disable` for the requests this location answers.
     pub keepalive: KeepAlive,
+    /// `send_timeout` for the responses this location answers.
+    pub send_timeout: Duration,
     /// How local redirects are written (`absolute_redirect` and its two companions).
     pub redirect: RedirectStyle,
     /// `client_body_temp_path DIR`: the directory request bodies too large for

@@ -368,6 +368,7 @@ impl Settings {
             server_tokens: s.server_tokens.unwrap_or(true),
             log_not_found: s.log_not_found.unwrap_or(true),
             keepalive,
+            send_timeout: s.send_timeout.unwrap_or(DEFAULT_SEND_TIMEOUT),
             log_file_cache: s.open_log_file_cache.flatten(),
             redirect,
             client_body_temp_path: s.client_body_temp_path,

@@ -71,6 +71,8 @@ pub struct Upstream {
     pub keepalive: usize,
     /// `keepalive_timeout`: how long an idle upstream connection is kept (60s).
     pub keepalive_timeout: Duration,
+    /// `keepalive_time`: how long one upstream connection is reused at most (1h).
+    pub keepalive_time: Duration,
     /// `keepalive_requests`: requests per upstream connection (1000).
     pub keepalive_requests: u64,
     /// Made for one `proxy_pass http://ADDR` (not declared with `upstream`).
@@ -100,6 +102,7 @@ impl Upstream {
             balance: Balance::RoundRobin,
             keepalive: 0,
             keepalive_timeout: Duration::from_secs(60),
+            keepalive_time: Duration::from_secs(3600),
             keepalive_requests: 1000,
             implicit: true,
             pos: pos.clone(),
@@ -121,6 +124,7 @@ pub fn block(d: &Directive, body: &[Directive]) -> Result<Upstream, ConfigError>
             "keepalive" => up.keepalive = count(&a[0], name)?,
             "keepalive_timeout" => up.keepalive_timeout = values::time(&a[0], name)?,
             "keepalive_requests" => up.keepalive_requests = values::number(&a[0], name)?,
+            "keepalive_time" => up.keepalive_time = values::time(&a[0], name)?,
             // Shared memory between workers: each worker keeps its own state here.
             "zone" => {}
             _ => {

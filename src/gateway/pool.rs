@@ -148,6 +148,8 @@ struct Entry {
     owner: Owner,
     /// Requests this connection has carried.
     requests: u64,
+    /// When it was opened (`keepalive_time`).
+    born: Instant,
 }
 
 /// A backend connection handed to a client connection.
@@ -158,6 +160,8 @@ pub struct Lease {
     pub reused: bool,
     /// Requests carried before this one.
     pub requests: u64,
+    /// When the connection was opened.
+    pub born: Instant,
 }
 
 /// A worker's backend sockets.
@@ -195,6 +199,7 @@ impl Backends {
                     key,
                     reused: true,
                     requests: e.requests,
+                    born: e.born,
                 });
             }
             self.slab.remove(key);
@@ -207,15 +212,18 @@ impl Backends {
             Token(TOKEN_BASE + key),
             Interest::READABLE | Interest::WRITABLE,
         )?;
+        let born = Instant::now();
         entry.insert(Entry {
             stream,
             owner: conn,
             requests: 0,
+            born,
         });
         Ok(Lease {
             key,
             reused: false,
             requests: 0,
+            born,
         })
     }
 

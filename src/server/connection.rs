@@ -157,6 +157,8 @@ pub struct Connection {
     idle_header: Option<Duration>,
     /// Internal redirects followed for the current request.
     redirects: u8,
+    /// The answering location's `send_timeout`, in milliseconds.
+    send_ms: u32,
     /// When the current request's head was complete (`$request_time`).
     started: Instant,
     /// Index of the server chosen for the current request (by Host).
@@ -225,6 +227,7 @@ impl Connection {
             idle,
             idle_header: None,
             redirects: 0,
+            send_ms: 0,
             started: now,
             server,
             read_ready: true,
@@ -568,7 +571,7 @@ impl Connection {
             self.forced_close = true;
             self.log_response(ctx, req, &resp, routed, (0, 0), upstream);
             self.state = State::Write { close_after: true };
-            self.deadline = Some(ctx.now + self.request_server(ctx.config).send_timeout);
+            self.set_send_timeout(ctx, routed);
             return;
         }
         let keep_alive =
@@ -593,7 +596,18 @@ impl Connection {
         self.state = State::Write {
             close_after: !keep_alive,
         };
-        self.deadline = Some(ctx.now + self.request_server(ctx.config).send_timeout);
+        self.set_send_timeout(ctx, routed);
+    }
+
+    /// Starts the send deadline of a response of `routed`'s location (or of the
+    /// server, for an answer before routing), as nginx's `send_timeout` per location.
+    fn set_send_timeout(&mut self, ctx: &Ctx, routed: Option<&Routed>) {
+        let t = match routed {
+            Some(r) => r.location(ctx.config).send_timeout,
+            None => self.request_server(ctx.config).send_timeout,
+        };
+        self.send_ms = u32::try_from(t.as_millis()).unwrap_or(u32::MAX);
+        self.deadline = Some(ctx.now + t);
     }
 
     /// Counts a response and decides whether the connection stays open after it,
@@ -813,7 +827,11 @@ impl Connection {
     }
 
     fn progress_send(&mut self, ctx: &Ctx) {
-        self.deadline = Some(ctx.now + self.request_server(ctx.config).send_timeout);
+        let t = match self.send_ms {
+            0 => self.request_server(ctx.config).send_timeout,
+            ms => Duration::from_millis(u64::from(ms)),
+        };
+        self.deadline = Some(ctx.now + t);
     }
 
     /// Writes some of the pending output; `spent` counts this turn's work on the

@@ -416,7 +416,8 @@ impl Connection {
             return;
         };
         let up = &ctx.config.upstreams[run.group];
-        let reuse = (reuse && lease.requests + 1 < up.keepalive_requests).then(|| {
+        let young = ctx.now.saturating_duration_since(lease.born) < up.keepalive_time;
+        let reuse = (reuse && young && lease.requests + 1 < up.keepalive_requests).then(|| {
             let pool = PoolKey {
                 config: config_id(ctx.config),
                 group: run.group,
@@ -441,7 +442,7 @@ impl Connection {
         self.state = State::Write {
             close_after: run.close_after,
         };
-        self.deadline = Some(ctx.now + self.request_server(ctx.config).send_timeout);
+        self.set_send_timeout(ctx, Some(routed));
     }
 
     /// Answers `status` (with the location's error page) and logs the trace.
