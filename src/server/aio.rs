@@ -364,7 +364,10 @@ mod tests {
         std::fs::write(&path, &data).unwrap();
         let file = Arc::new(File::open(&path).unwrap());
         let mut poll = Poll::new().unwrap();
-        let pool = Pool::start(Arc::new(mio::Waker::new(poll.registry(), Token(7)).unwrap())).unwrap();
+        let pool = Pool::start(Arc::new(
+            mio::Waker::new(poll.registry(), Token(7)).unwrap(),
+        ))
+        .unwrap();
         pool.submit(Job {
             owner: (3, 9),
             file: Arc::clone(&file),

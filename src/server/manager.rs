@@ -234,7 +234,8 @@ impl Worker {
             return self.on_aio_done(now);
         }
         if token.0 >= crate::gateway::pool::TOKEN_BASE {
-            if let Some((key, serial)) = self.gateway.backends.on_event(token.0)
+            let readable = event.is_readable() || event.is_read_closed() || event.is_error();
+            if let Some((key, serial)) = self.gateway.backends.on_event(token.0, readable)
                 && matches!(self.entries.get(key), Some(Entry::Conn(c)) if c.serial() == serial)
             {
                 self.drive(key, now, false);

@@ -43,7 +43,7 @@ pub const NAMES: &[(&str, UpVar)] = &[
 /// One server tried for a request.
 #[derive(Debug, Clone, Default)]
 pub struct Attempt {
-    pub addr: String,
+    pub addr: std::sync::Arc<str>,
     /// 0 when no response head came (shown as `502`/`504` as nginx does, or `-`).
     pub status: u16,
     pub connect: Option<Duration>,
@@ -58,8 +58,30 @@ pub struct Attempt {
 #[derive(Debug, Clone, Default)]
 pub struct Trace {
     pub attempts: Vec<Attempt>,
-    /// The last response head's fields.
-    pub fields: Vec<(String, Vec<u8>)>,
+    /// The last response head as it arrived: its field lines (after the status
+    /// line when `status_line`), read again only when `$upstream_http_NAME` is
+    /// asked for, so relaying a head copies its fields once.
+    pub head: Vec<u8>,
+    pub status_line: bool,
+}
+
+impl Trace {
+    /// The first value of the field `name` (case-insensitive) in the last head.
+    pub fn field(&self, name: &str) -> Option<&[u8]> {
+        let mut lines = self.head.split(|&b| b == b'\n');
+        if self.status_line {
+            lines.next();
+        }
+        lines
+            .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+            .take_while(|l| !l.is_empty())
+            .find_map(|l| {
+                let colon = l.iter().position(|&b| b == b':')?;
+                let (n, v) = (&l[..colon], &l[colon + 1..]);
+                n.eq_ignore_ascii_case(name.as_bytes())
+                    .then(|| v.trim_ascii())
+            })
+    }
 }
 
 impl UpVar {
@@ -123,11 +145,7 @@ pub fn value(env: &Env, v: &UpVar, out: &mut String) -> bool {
 fn traced(trace: &Trace, v: &UpVar, out: &mut String) -> bool {
     if let UpVar::Http(name) = v {
         let want = name.replace('_', "-");
-        let Some((_, value)) = trace
-            .fields
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(&want))
-        else {
+        let Some(value) = trace.field(&want) else {
             return false;
         };
         out.push_str(&String::from_utf8_lossy(value));
@@ -161,5 +179,35 @@ fn seconds(out: &mut String, t: Option<Duration>) {
             let _ = write!(out, "{}.{:03}", t.as_secs(), t.subsec_millis());
         }
         None => out.push('-'),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Trace;
+
+    #[test]
+    fn fields_of_the_last_head() {
+        let http = b"HTTP/1.1 200 OK\r\nX-A: one\r\nx-b:two \r\nX-A: again\r\n\r\nBody: no\r\n";
+        let fcgi = b"Status: 404\nX-A:  cgi\n\nX-B: body\n";
+        // head, status line, name, value
+        type Case<'a> = (&'a [u8], bool, &'a str, Option<&'a [u8]>);
+        let cases: [Case; 7] = [
+            (http, true, "x-a", Some(b"one")),
+            (http, true, "X-B", Some(b"two")),
+            (http, true, "body", None),
+            (http, true, "HTTP/1.1 200 OK", None),
+            (fcgi, false, "status", Some(b"404")),
+            (fcgi, false, "x-a", Some(b"cgi")),
+            (fcgi, false, "x-b", None),
+        ];
+        for (head, status_line, name, want) in cases {
+            let t = Trace {
+                head: head.to_vec(),
+                status_line,
+                ..Trace::default()
+            };
+            assert_eq!(t.field(name), want, "{name}");
+        }
     }
 }

@@ -235,6 +235,26 @@ def test_upstream_keepalive_reuses_one_connection(proxy_pair):
     proxy_pair.run(KEEPALIVE, scenario)
 
 
+def test_a_kept_alive_connection_the_upstream_closed_is_not_an_error(proxy_pair):
+    """The upstream closes its idle keep-alive connections (its own
+    keepalive_timeout, a restart); the next requests, GET and POST, still get
+    the answer, on a new connection."""
+    c = proxy_pair.echo("c")
+
+    def scenario(s):
+        answers = []
+        for method in ("GET", "POST", "GET"):
+            answers.append(name_of(s.get("/ka", method=method, body=b"body" if method == "POST" else b"")))
+            c.drop_connections()
+            time.sleep(0.2)
+        answers.append(name_of(s.get("/ka")))
+        return answers, c.accepts
+
+    answers, accepts = proxy_pair.run(KEEPALIVE.replace("{d}", "{c}").replace("{e}", "{c}"), scenario)
+    assert answers == ["c", "c", "c", "c"]
+    assert accepts == 4
+
+
 ERRORS = """
 server {
     listen 127.0.0.1:{port};

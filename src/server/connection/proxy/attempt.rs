@@ -37,7 +37,7 @@ impl Connection {
                 let name = &config.upstreams[run.group].name;
                 log::error!("no live upstreams while connecting to upstream \"{name}\"");
                 run.trace.attempts.push(Attempt {
-                    addr: name.clone(),
+                    addr: name.as_str().into(),
                     status: 502,
                     ..Attempt::default()
                 });
@@ -48,7 +48,7 @@ impl Connection {
             run.peer = peer;
             let addr = config.upstreams[run.group].peers[peer].addr.clone();
             run.attempt = Attempt {
-                addr: addr.to_string(),
+                addr: std::sync::Arc::clone(&config.upstreams[run.group].peers[peer].shown),
                 ..Attempt::default()
             };
             run.attempt_started = ctx.now;

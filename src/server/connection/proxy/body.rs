@@ -57,9 +57,8 @@ impl Connection {
             let Some(stream) = ctx.gateway.backends.stream(key) else {
                 return Some(Round::Close);
             };
-            let mut buf = vec![0u8; CHUNK];
-            match stream.read(&mut buf) {
-                Ok(0) => {
+            match crate::server::buffer::read_with(stream, CHUNK, |bytes| take_in(run, bytes)) {
+                Ok((0, _)) => {
                     let complete = run.fcgi.is_none() && run.decoder.ends_at_close();
                     if run.fcgi.is_some() {
                         log::error!(
@@ -75,13 +74,12 @@ impl Connection {
                     run.upstream_close = true;
                     return Some(self.body_ended(ctx, run, complete));
                 }
-                Ok(n) => {
-                    if let Err(e) = take_in(run, &buf[..n]) {
-                        log::error!("upstream {} sent {e}", run.attempt.addr);
-                        run.upstream_close = true;
-                        return Some(self.body_ended(ctx, run, false));
-                    }
+                Ok((_, Err(e))) => {
+                    log::error!("upstream {} sent {e}", run.attempt.addr);
+                    run.upstream_close = true;
+                    return Some(self.body_ended(ctx, run, false));
                 }
+                Ok((_, Ok(()))) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return None,
                 Err(e) => {
