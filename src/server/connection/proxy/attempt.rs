@@ -148,9 +148,12 @@ impl Connection {
         let idempotent = !matches!(req.method, Method::Post) || !sent || !counted;
         let in_time = settings.next_upstream_timeout.is_zero()
             || ctx.now.saturating_duration_since(run.first_try) < settings.next_upstream_timeout;
+        // Body bytes relayed as they came are gone: no other server can get them.
+        let replayable = run.live.as_ref().is_none_or(|l| l.taken == 0);
         let retry = (settings.next_upstream & why.bit() != 0 || !counted)
             && (idempotent || settings.next_upstream & next::NON_IDEMPOTENT != 0)
-            && in_time;
+            && in_time
+            && replayable;
         if retry && !counted {
             run.tried = Tried::default();
         }
