@@ -23,6 +23,10 @@ pub enum UpVar {
     ResponseTime,
     ConnectTime,
     HeaderTime,
+    /// `$upstream_response_length`: body bytes from the server.
+    ResponseLength,
+    BytesReceived,
+    BytesSent,
     /// `$upstream_http_NAME`: a header of the (last) upstream's response.
     Http(Box<str>),
 }
@@ -38,6 +42,9 @@ pub const NAMES: &[(&str, UpVar)] = &[
     ("upstream_response_time", UpVar::ResponseTime),
     ("upstream_connect_time", UpVar::ConnectTime),
     ("upstream_header_time", UpVar::HeaderTime),
+    ("upstream_response_length", UpVar::ResponseLength),
+    ("upstream_bytes_received", UpVar::BytesReceived),
+    ("upstream_bytes_sent", UpVar::BytesSent),
 ];
 
 /// One server tried for a request.
@@ -52,6 +59,10 @@ pub struct Attempt {
     /// The first server of a later backend of the request (an error page passed
     /// it on): set off with ` : ` instead of `, `, as nginx does.
     pub redirected: bool,
+    /// Response body bytes, all bytes read, all bytes written.
+    pub body: u64,
+    pub received: u64,
+    pub sent: u64,
 }
 
 /// What the upstreams did for one request.
@@ -167,6 +178,15 @@ fn traced(trace: &Trace, v: &UpVar, out: &mut String) -> bool {
             UpVar::ResponseTime => seconds(out, Some(a.response)),
             UpVar::ConnectTime => seconds(out, a.connect),
             UpVar::HeaderTime => seconds(out, a.header),
+            UpVar::ResponseLength => {
+                let _ = write!(out, "{}", a.body);
+            }
+            UpVar::BytesReceived => {
+                let _ = write!(out, "{}", a.received);
+            }
+            UpVar::BytesSent => {
+                let _ = write!(out, "{}", a.sent);
+            }
             _ => {}
         }
     }

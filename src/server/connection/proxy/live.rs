@@ -111,7 +111,10 @@ impl Connection {
                             io::ErrorKind::WriteZero.into(),
                         ));
                     }
-                    Ok(n) => run.file_pos += n,
+                    Ok(n) => {
+                        run.file_pos += n;
+                        run.attempt.sent += n as u64;
+                    }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                         self.deadline = Some(ctx.now + run.settings.send_timeout);
