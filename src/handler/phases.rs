@@ -21,7 +21,7 @@ use super::{Cx, Early, Routed, error_page, error_response, path, route as find};
 use crate::cgi;
 use crate::config::proxy::Protocol;
 use crate::config::{Fallback, Location, TryFiles};
-use crate::http::{Framing, Method, Response};
+use crate::http::{Framing, Method, Request, Response};
 
 /// Internal redirects allowed in one request (nginx's limit).
 pub const MAX_REDIRECTS: u8 = 10;
@@ -44,6 +44,15 @@ pub enum Verdict {
     /// An internal redirect: back to "find the location" (the step has set the
     /// new URI in the request's state).
     Redirect(Target),
+    /// An error page in a proxied location: this request (without a body) goes
+    /// to its backend, in the state the phases left.
+    Pass(Box<Request>),
+}
+
+/// How the phases ended before the content handler.
+pub enum Stopped {
+    Respond(Response),
+    Pass(Box<Request>),
 }
 
 /// One phase: it reads the request through `cx` and changes its state `r`;
@@ -80,18 +89,29 @@ pub fn route(cx: &Cx, server: usize, vars: crate::vars::State) -> Result<Routed,
     r.location = find::find_location(&cx.config.servers[server], "/", &mut r.vars.clone()).0;
     match run(cx, &mut r, 0, Target::Uri) {
         Ok(()) => Ok(r),
-        Err(resp) => Err(Early::at(resp, r)),
+        Err(Stopped::Respond(resp)) => Err(Early::at(resp, r)),
+        Err(Stopped::Pass(get)) => {
+            let mut early = Early::at(super::builtin_error(500), r);
+            early.pass = Some(get);
+            Err(early)
+        }
     }
 }
 
 /// The phases from "find the location" on, until a content handler is chosen; `r`
 /// is left as the phases left it, also when they answer (`Err`).
 pub fn locate(cx: &Cx, r: &mut Routed, target: Target) -> Result<(), Response> {
-    run(cx, r, FIND_CONFIG, target)
+    match run(cx, r, FIND_CONFIG, target) {
+        Ok(()) => Ok(()),
+        Err(Stopped::Respond(resp)) => Err(resp),
+        // Only an error page passes on, and an error page's own errors get the
+        // built-in page: not reached from error_page's rounds.
+        Err(Stopped::Pass(_)) => Err(super::builtin_error(500)),
+    }
 }
 
 /// Runs the phases from `at` to the end, or until one answers.
-fn run(cx: &Cx, r: &mut Routed, mut at: usize, mut target: Target) -> Result<(), Response> {
+fn run(cx: &Cx, r: &mut Routed, mut at: usize, mut target: Target) -> Result<(), Stopped> {
     while let Some((name, step)) = PHASES.get(at) {
         // Every phase sees the client address realip has found so far.
         let seen = super::realip::view(cx, r);
@@ -100,10 +120,16 @@ fn run(cx: &Cx, r: &mut Routed, mut at: usize, mut target: Target) -> Result<(),
             Verdict::Next => at += 1,
             Verdict::Respond(resp) => {
                 cx.note(|| format!("the {name} phase answered {}", resp.status));
-                return Err(resp);
+                return Err(Stopped::Respond(resp));
+            }
+            Verdict::Pass(get) => {
+                cx.note(|| format!("the {name} phase passed an error page to a backend"));
+                return Err(Stopped::Pass(get));
             }
             Verdict::Redirect(next) => {
-                redirected(cx, r)?;
+                if let Some(stop) = redirected(cx, r) {
+                    return Err(stop);
+                }
                 target = next;
                 at = FIND_CONFIG;
             }
@@ -174,11 +200,11 @@ fn find_config(cx: &Cx, r: &mut Routed, target: Target) -> Verdict {
         )
     });
     if loc.internal && r.redirects == 0 {
-        return Verdict::Respond(fail(cx, r, 404));
+        return fail(cx, r, 404);
     }
     let limit = loc.client_max_body_size;
     if matches!(cx.req.framing, Framing::Length(n) if limit != 0 && n > limit) {
-        return Verdict::Respond(fail(cx, r, 413));
+        return fail(cx, r, 413);
     }
     Verdict::Next
 }
@@ -190,7 +216,7 @@ fn location_rewrite(cx: &Cx, r: &mut Routed, _: Target) -> Verdict {
         Flow::Next | Flow::Break => Verdict::Next,
         Flow::Last => Verdict::Redirect(Target::Uri),
         Flow::Respond(resp) => Verdict::Respond(cx.decorate(resp, r)),
-        Flow::Error(code) => Verdict::Respond(fail(cx, r, code)),
+        Flow::Error(code) => fail(cx, r, code),
     }
 }
 
@@ -210,7 +236,7 @@ fn access(cx: &Cx, r: &mut Routed, _: Target) -> Verdict {
             rule.peers,
             cx.origin.peer.ip()
         );
-        return Verdict::Respond(fail(cx, r, 403));
+        return fail(cx, r, 403);
     }
     Verdict::Next
 }
@@ -256,7 +282,7 @@ fn try_files_phase(cx: &Cx, r: &mut Routed, _: Target) -> Verdict {
             Verdict::Redirect(Target::Uri)
         }
         Tried::Named(i) => Verdict::Redirect(Target::Named(i)),
-        Tried::Status(code) => Verdict::Respond(fail(cx, r, code)),
+        Tried::Status(code) => fail(cx, r, code),
     }
 }
 
@@ -284,17 +310,25 @@ fn content(cx: &Cx, r: &mut Routed, _: Target) -> Verdict {
     Verdict::Next
 }
 
-/// The error page for `code`; `r` becomes the state the error page ended in.
-fn fail(cx: &Cx, r: &mut Routed, code: u16) -> Response {
-    let (resp, done) = error_page::serve(cx, r, code);
-    if let Some(done) = done {
-        *r = done;
+/// The error page for `code`; `r` becomes the state the error page ended in
+/// (or is passed on in, for a proxied error page).
+fn fail(cx: &Cx, r: &mut Routed, code: u16) -> Verdict {
+    match error_page::resolve(cx, r, code) {
+        error_page::Page::Ready(resp, done) => {
+            if let Some(done) = done {
+                *r = done;
+            }
+            Verdict::Respond(resp)
+        }
+        error_page::Page::Pass(get, next) => {
+            *r = *next;
+            Verdict::Pass(get)
+        }
     }
-    resp
 }
 
-/// Counts an internal redirect; too many is a 500.
-fn redirected(cx: &Cx, r: &mut Routed) -> Result<(), Response> {
+/// Counts an internal redirect; too many is a 500 (`Some`: the phases stop).
+fn redirected(cx: &Cx, r: &mut Routed) -> Option<Stopped> {
     cx.note(|| {
         let args = r.args.as_deref().map_or(String::new(), |a| format!("?{a}"));
         format!("internal redirect to {}{args}", r.path)
@@ -305,9 +339,13 @@ fn redirected(cx: &Cx, r: &mut Routed) -> Result<(), Response> {
             "rewrite or internal redirection cycle while processing \"{}\"",
             r.path
         );
-        return Err(fail(cx, r, 500));
+        return Some(match fail(cx, r, 500) {
+            Verdict::Pass(get) => Stopped::Pass(get),
+            Verdict::Respond(resp) => Stopped::Respond(resp),
+            Verdict::Next | Verdict::Redirect(_) => Stopped::Respond(super::builtin_error(500)),
+        });
     }
-    Ok(())
+    None
 }
 
 /// A redirect target `URI[?ARGS]`: new arguments replace the old ones. `false`

@@ -434,11 +434,27 @@ impl Connection {
                 r
             }
             Err(early) => {
-                let Early { resp, routed } = *early;
+                let Early { resp, routed, pass } = *early;
                 if let Some(r) = &routed {
                     self.origin = self.origin.for_request(r);
                 }
-                return self.respond_logged(ctx, resp, Some(&req), has_body, routed.as_ref());
+                match (pass, routed) {
+                    // An error page in a proxied location: its request (with
+                    // the body, as nginx passes it) goes on from here.
+                    (Some(get), Some(r)) if r.location(ctx.config).gateway().is_some() => {
+                        req = *get;
+                        r
+                    }
+                    (_, routed) => {
+                        return self.respond_logged(
+                            ctx,
+                            resp,
+                            Some(&req),
+                            has_body,
+                            routed.as_ref(),
+                        );
+                    }
+                }
             }
         };
         let limit = routed.location(ctx.config).client_max_body_size;
@@ -538,6 +554,7 @@ impl Connection {
             }
             Outcome::Cgi(job) => self.start_cgi(ctx, req, routed, job),
             Outcome::Proxy(body) => self.start_proxy(ctx, req, routed, body),
+            Outcome::ErrorPass(get) => self.start_error_pass(ctx, *get, routed),
         }
     }
 

@@ -337,6 +337,41 @@ def test_error_page_passes_to_another_backend(proxy_pair):
     }
 
 
+LOCAL_ERRORS = """
+log_format up '$uri | $upstream_addr | $status';
+server {
+    listen 127.0.0.1:{port};
+    root {root};
+    access_log {logs}/up.log up;
+    location /secret/ { deny all; error_page 403 @app; }
+    location /files/ { error_page 404 = @app; }
+    location /to-uri/ { error_page 404 /app/; }
+    location /app/ { proxy_pass http://{a}; }
+    location @app { proxy_pass http://{a}; }
+}
+"""
+
+
+def test_errors_found_here_go_to_a_proxied_error_page(proxy_pair):
+    """A 403 from `deny` and a 404 from the static handler, with error_page into a
+    proxied location: the upstream answers them, as in nginx."""
+    a = proxy_pair.echo("a")
+
+    def scenario(s):
+        out = []
+        for path, method, body in [("/secret/x", "GET", b""), ("/files/none", "GET", b""),
+                                   ("/to-uri/none", "GET", b""), ("/secret/y", "POST", b"data")]:
+            r = s.get(path, method=method, body=body)
+            d = json.loads(r.body)
+            out.append((path, r.status, d["method"], d["target"], d["body_len"]))
+        assert len(s.log_lines("up.log", 4)) == 4
+        return out, a.accepts > 0
+
+    out, reached = proxy_pair.run(LOCAL_ERRORS, scenario)
+    assert reached
+    assert out[0][:3] == ("/secret/x", 403, "GET") and out[1][1] == 200 and out[2][3] == "/app/"
+
+
 BYTES = """
 log_format up '$uri|$upstream_response_length|$upstream_bytes_received|$upstream_bytes_sent|$status';
 upstream both { server {r}; server {a}; }

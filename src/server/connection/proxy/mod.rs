@@ -146,6 +146,13 @@ impl Connection {
         self.start_gateway(ctx, req, routed, body, Trace::default(), None);
     }
 
+    /// An error page in a proxied location, for an error a content handler
+    /// found (its body went to the handler): `get` goes there without one.
+    pub(super) fn start_error_pass(&mut self, ctx: &mut Ctx, get: Request, routed: Routed) {
+        let body = (SpoolData::Memory(Vec::new()), None);
+        self.start_gateway(ctx, get, routed, body, Trace::default(), None);
+    }
+
     /// Starts passing a request whose body is still to come (`live`): it is
     /// relayed to the upstream as it arrives.
     pub(super) fn start_live_proxy(
