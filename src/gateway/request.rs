@@ -159,9 +159,14 @@ pub fn target(cx: &Cx, r: &Routed, pass: &Pass) -> String {
     let loc = r.location(cx.config);
     match pass.uri.as_deref().filter(|_| pass.dynamic.is_none()) {
         None => {
-            let unchanged = path::clean_with(cx.req.path(), r.server(cx.config).merge_slashes)
-                .is_some_and(|p| p == r.path)
-                && r.args.as_deref() == cx.req.query();
+            let raw = cx.req.path();
+            let unchanged = r.args.as_deref() == cx.req.query()
+                && if path::is_clean(raw) {
+                    raw == r.path
+                } else {
+                    path::clean_with(raw, r.server(cx.config).merge_slashes)
+                        .is_some_and(|p| p == r.path)
+                };
             if unchanged {
                 cx.req.target.clone()
             } else {

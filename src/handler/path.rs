@@ -72,7 +72,28 @@ pub fn clean(raw: &str) -> Option<String> {
 
 /// [`clean`], keeping empty segments unless `merge_slashes`.
 pub fn clean_with(raw: &str, merge_slashes: bool) -> Option<String> {
+    if is_clean(raw) {
+        return Some(raw.to_string());
+    }
     normalize_with(&percent_decode(raw)?, merge_slashes)
+}
+
+/// Whether `raw` is its own cleaned form: absolute, with no escapes, no empty
+/// segments and no dot segments (most request paths; they need no decoding).
+pub fn is_clean(raw: &str) -> bool {
+    let b = raw.as_bytes();
+    if b.first() != Some(&b'/') {
+        return false;
+    }
+    let dots = |i: usize| {
+        let end = |j: usize| j == b.len() || b[j] == b'/';
+        b.get(i) == Some(&b'.') && (end(i + 1) || (b.get(i + 1) == Some(&b'.') && end(i + 2)))
+    };
+    b.iter().enumerate().all(|(i, &c)| match c {
+        b'%' | 0 => false,
+        b'/' => b.get(i + 1) != Some(&b'/') && !dots(i + 1),
+        _ => true,
+    })
 }
 
 /// Percent-encodes a path for a URL (hrefs, Location headers): everything but
@@ -182,5 +203,31 @@ mod tests {
     fn encodes_and_escapes() {
         assert_eq!(encode("/a b/<x>&.txt"), "/a%20b/%3Cx%3E%26.txt");
         assert_eq!(html_escape("<b>&\"'"), "&lt;b&gt;&amp;&quot;&#39;");
+    }
+
+    #[test]
+    fn clean_paths_take_the_fast_way_and_agree_with_the_slow_one() {
+        let cases = [
+            ("/", true),
+            ("/a/b.html", true),
+            ("/a/.hidden", true),
+            ("/a/..b", true),
+            ("/a/b/", true),
+            ("/a//b", false),
+            ("/a/./b", false),
+            ("/a/../b", false),
+            ("/a/..", false),
+            ("/a/.", false),
+            ("/a%20b", false),
+            ("a/b", false),
+            ("", false),
+        ];
+        for (raw, clean) in cases {
+            assert_eq!(is_clean(raw), clean, "{raw}");
+            if clean {
+                let slow = normalize_with(&percent_decode(raw).unwrap(), true);
+                assert_eq!(slow.as_deref(), Some(raw), "{raw}");
+            }
+        }
     }
 }
