@@ -271,7 +271,7 @@ pub const TABLE: &[Spec] = &[
     row("least_conn", UPS, 0, 0),
     row("ip_hash", UPS, 0, 0),
     row("hash", UPS, 1, 2),
-    row("random", UPS, 0, 1),
+    row("random", UPS, 0, 2),
     // The client address behind proxies (src/config/realip.rs).
     many(row("set_real_ip_from", ALL, 1, 1)),
     row("real_ip_header", ALL, 1, 1),

@@ -152,10 +152,21 @@ fn balance(d: &Directive) -> Result<Balance, ConfigError> {
     Ok(match d.name.as_str() {
         "least_conn" => Balance::LeastConn,
         "ip_hash" => Balance::IpHash,
-        "random" => match a.first() {
-            None => Balance::Random { two: false },
-            Some((w, _)) if w == "two" => Balance::Random { two: true },
-            Some((w, pos)) => {
+        // `random two [least_conn]`: of two picks, the one with fewer active
+        // connections (least_conn is nginx's only, and default, method).
+        "random" => match (a.first(), a.get(1)) {
+            (None, _) => Balance::Random { two: false },
+            (Some((w, _)), None) if w == "two" => Balance::Random { two: true },
+            (Some((w, _)), Some((m, _))) if w == "two" && m == "least_conn" => {
+                Balance::Random { two: true }
+            }
+            (Some((w, _)), Some((m, pos))) if w == "two" => {
+                return Err(ConfigError::at(
+                    pos,
+                    format!("invalid parameter \"{m}\" in \"random\""),
+                ));
+            }
+            (Some((w, pos)), _) => {
                 return Err(ConfigError::at(
                     pos,
                     format!("invalid parameter \"{w}\" in \"random\""),
@@ -332,6 +343,31 @@ mod tests {
         for bad in ["weight=0", "weight=x", "slow_start=1s", "bogus"] {
             let a = vec![arg("127.0.0.1:1"), arg(bad)];
             assert!(server(&a).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn random_takes_two_and_least_conn() {
+        let d = |args: &[&str]| Directive {
+            name: "random".into(),
+            args: args.iter().map(|s| arg(s)).collect(),
+            pos: arg("").1,
+            block: None,
+        };
+        let cases: [(&[&str], Option<bool>); 5] = [
+            (&[], Some(false)),
+            (&["two"], Some(true)),
+            (&["two", "least_conn"], Some(true)),
+            (&["two", "least_time"], None),
+            (&["three"], None),
+        ];
+        for (args, want) in cases {
+            let got = match balance(&d(args)) {
+                Ok(Balance::Random { two }) => Some(two),
+                Ok(other) => panic!("{args:?}: {other:?}"),
+                Err(_) => None,
+            };
+            assert_eq!(got, want, "{args:?}");
         }
     }
 }
