@@ -236,6 +236,12 @@ pub const TABLE: &[Spec] = &[
     row("ssl_session_cache", TOP | SRV, 1, 2),
     row("ssl_ecdh_curve", TOP | SRV, 1, 1),
     row("ssl_reject_handshake", TOP | SRV, 1, 1),
+    row("ssl_verify_client", TOP | SRV, 1, 1),
+    row("ssl_verify_depth", TOP | SRV, 1, 1),
+    row("ssl_client_certificate", TOP | SRV, 1, 1),
+    row("ssl_trusted_certificate", TOP | SRV, 1, 1),
+    row("ssl_password_file", TOP | SRV, 1, 1),
+    row("ssl_session_ticket_key", TOP | SRV, 1, 1),
     // Compression (src/config/compress.rs).
     row("gzip", ALL | LIF, 1, 1),
     open(row("gzip_types", ALL, 1, 1)),

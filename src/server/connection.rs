@@ -425,7 +425,8 @@ impl Connection {
         let refused = transport::admit(ctx.config, self.origin.clone(), &self.stream, &mut req);
         self.server = handler::server_index(ctx.config, self.origin.group, req.host.as_deref());
         if let Some(resp) = refused {
-            let close = has_body || self.stream.plain_http_on_tls();
+            // nginx closes after its TLS 400s (495-497), not after a 421.
+            let close = has_body || self.stream.plain_http_on_tls() || resp.status == 400;
             return self.respond(ctx, resp, Some(&req), close);
         }
         let routed = match handler::route(ctx.config, self.origin.clone(), &req) {

@@ -63,11 +63,6 @@ impl SniResolver {
             .is_some_and(|s| s.reject)
     }
 
-    /// Whether any server of the address refuses handshakes.
-    pub fn any_rejects(&self) -> bool {
-        self.servers.iter().any(|s| s.reject)
-    }
-
     /// The certificate for `name`; `None` when the handshake is refused.
     fn key_for(&self, name: Option<&str>) -> Option<Arc<CertifiedKey>> {
         let s = self.servers.get(self.select(name))?;
