@@ -57,6 +57,7 @@ pub const DIRECTIVES: &[&str] = &[
     "ssl_trusted_certificate",
     "ssl_password_file",
     "ssl_session_ticket_key",
+    "ssl_crl",
 ];
 
 /// A TLS protocol version of `ssl_protocols`.
@@ -69,10 +70,12 @@ pub enum Protocol {
 /// One level's `ssl_*` values (`None`: not set here), and, merged, a server's.
 #[derive(Debug, Clone, Default)]
 pub struct TlsSettings {
-    /// `ssl_certificate FILE`: the full chain, PEM, leaf first.
-    pub certificate: Option<(PathBuf, Pos)>,
-    /// `ssl_certificate_key FILE`: PKCS#8, PKCS#1 (RSA) or SEC1 (EC), PEM.
-    pub certificate_key: Option<(PathBuf, Pos)>,
+    /// `ssl_certificate FILE` (may repeat, e.g. RSA and ECDSA): the full
+    /// chain, PEM, leaf first.
+    pub certificate: Option<Vec<(PathBuf, Pos)>>,
+    /// `ssl_certificate_key FILE`, one per certificate, in the same order:
+    /// PKCS#8 (maybe encrypted), PKCS#1 (RSA) or SEC1 (EC), PEM.
+    pub certificate_key: Option<Vec<(PathBuf, Pos)>>,
     pub protocols: Option<Vec<Protocol>>,
     /// `ssl_ciphers`: the TLS 1.2 suites in preference order (TLS 1.3 suites are
     /// not chosen by it, as with OpenSSL).
@@ -95,6 +98,8 @@ pub struct TlsSettings {
     pub password_file: Option<(Vec<Vec<u8>>, PathBuf)>,
     /// `ssl_session_ticket_key FILE`, each written (the first seals).
     pub ticket_keys: Option<Vec<(PathBuf, Pos)>>,
+    /// `ssl_crl FILE`: revocation lists for client certificates.
+    pub crl: Option<(PathBuf, Pos)>,
 }
 
 impl TlsSettings {
@@ -126,6 +131,7 @@ impl TlsSettings {
                 .or(outer.trusted_certificate.clone()),
             password_file: self.password_file.clone().or(outer.password_file.clone()),
             ticket_keys: self.ticket_keys.clone().or(outer.ticket_keys.clone()),
+            crl: self.crl.clone().or(outer.crl.clone()),
         }
     }
 
@@ -133,10 +139,10 @@ impl TlsSettings {
     pub fn lines(&self) -> Vec<String> {
         let mut v = Vec::new();
         let on_off = |b: bool| if b { "on" } else { "off" };
-        if let Some((p, _)) = &self.certificate {
+        for (p, _) in self.certificate.iter().flatten() {
             v.push(format!("ssl_certificate {}", p.display()));
         }
-        if let Some((p, _)) = &self.certificate_key {
+        for (p, _) in self.certificate_key.iter().flatten() {
             v.push(format!("ssl_certificate_key {}", p.display()));
         }
         if let Some(ps) = &self.protocols {
@@ -180,6 +186,7 @@ impl TlsSettings {
         let files = [
             ("ssl_client_certificate", &self.client_certificate),
             ("ssl_trusted_certificate", &self.trusted_certificate),
+            ("ssl_crl", &self.crl),
         ];
         for (name, file) in files {
             if let Some((p, _)) = file {
@@ -199,8 +206,15 @@ impl TlsSettings {
     pub fn apply(&mut self, name: &str, args: &[Arg], prefix: &Path) -> Result<(), ConfigError> {
         let file = |a: &Arg| (values::resolve(prefix, &a.0), a.1.clone());
         match name {
-            "ssl_certificate" => self.certificate = Some(file(&args[0])),
-            "ssl_certificate_key" => self.certificate_key = Some(file(&args[0])),
+            "ssl_certificate" => {
+                self.certificate
+                    .get_or_insert_with(Vec::new)
+                    .push(file(&args[0]));
+            }
+            "ssl_certificate_key" => {
+                let keys = self.certificate_key.get_or_insert_with(Vec::new);
+                keys.push(file(&args[0]));
+            }
             "ssl_protocols" => self.protocols = Some(protocols(args, name)?),
             "ssl_ciphers" => self.ciphers = Some(ciphers::parse(&args[0])?),
             "ssl_prefer_server_ciphers" => {
@@ -217,6 +231,7 @@ impl TlsSettings {
             "ssl_verify_depth" => self.verify_depth = Some(client::depth(&args[0])?),
             "ssl_client_certificate" => self.client_certificate = Some(file(&args[0])),
             "ssl_trusted_certificate" => self.trusted_certificate = Some(file(&args[0])),
+            "ssl_crl" => self.crl = Some(file(&args[0])),
             "ssl_password_file" => {
                 let (path, pos) = file(&args[0]);
                 self.password_file = Some((keys::passwords(&path, &pos)?, path));
@@ -267,16 +282,38 @@ pub fn warn(pos: &Pos, msg: &str) {
     }
 }
 
-/// Reads a server's certificate chain and key and checks that they belong together.
-fn certified_key(s: &TlsSettings, listen: &Pos) -> Result<Arc<CertifiedKey>, ConfigError> {
-    let Some((cert_path, cert_pos)) = &s.certificate else {
+/// A server's certificates with their keys, in the order written.
+fn certified_keys(s: &TlsSettings, listen: &Pos) -> Result<Vec<Arc<CertifiedKey>>, ConfigError> {
+    let certs = s.certificate.as_deref().unwrap_or_default();
+    let keys = s.certificate_key.as_deref().unwrap_or_default();
+    if certs.is_empty() {
         let msg = "no \"ssl_certificate\" is defined for the \"listen ... ssl\" directive";
         return Err(ConfigError::at(listen, msg));
-    };
-    let Some((key_path, key_pos)) = &s.certificate_key else {
+    }
+    if keys.is_empty() {
         let msg = "no \"ssl_certificate_key\" is defined for the \"listen ... ssl\" directive";
         return Err(ConfigError::at(listen, msg));
-    };
+    }
+    let mut out = Vec::new();
+    for (i, cert) in certs.iter().enumerate() {
+        let Some(key) = keys.get(i) else {
+            let msg = format!(
+                "no \"ssl_certificate_key\" is defined for certificate \"{}\"",
+                cert.0.display()
+            );
+            return Err(ConfigError::at(&cert.1, msg));
+        };
+        out.push(certified_key(cert, key, s)?);
+    }
+    Ok(out)
+}
+
+/// Reads one certificate chain and its key and checks that they belong together.
+fn certified_key(
+    (cert_path, cert_pos): &(PathBuf, Pos),
+    (key_path, key_pos): &(PathBuf, Pos),
+    s: &TlsSettings,
+) -> Result<Arc<CertifiedKey>, ConfigError> {
     let chain = load_chain(cert_path).map_err(|why| {
         let msg = format!("cannot load certificate \"{}\": {why}", cert_path.display());
         ConfigError::at(cert_pos, msg)

@@ -21,7 +21,7 @@ use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::{CertificateDer, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
-use x509_parser::prelude::{FromDer, X509Certificate};
+use x509_parser::prelude::{CertificateRevocationList, FromDer, X509Certificate};
 
 use crate::config::tls::ClientAuth;
 
@@ -42,6 +42,58 @@ impl AskClientCert {
             hints: auth.hints.clone(),
             algorithms,
         })
+    }
+}
+
+impl AskClientCert {
+    /// The client's handshake signature, checked with its certificate's public
+    /// key. The key is read with x509-parser, not webpki, so that X.509 v1
+    /// certificates (what `openssl req -x509` makes with a bare config file),
+    /// which OpenSSL accepts, work too.
+    fn check_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+        tls13: bool,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        let bad = || rustls::Error::InvalidCertificate(rustls::CertificateError::BadSignature);
+        use SignatureScheme as S;
+        // TLS 1.3 has no PKCS#1 v1.5 or SHA-1 signatures (RFC 8446, 4.2.3).
+        let legacy = matches!(
+            dss.scheme,
+            S::RSA_PKCS1_SHA1
+                | S::RSA_PKCS1_SHA256
+                | S::RSA_PKCS1_SHA384
+                | S::RSA_PKCS1_SHA512
+                | S::ECDSA_SHA1_Legacy
+        );
+        if tls13 && legacy {
+            return Err(bad());
+        }
+        let parsed = parse(cert.as_ref()).ok_or_else(|| {
+            rustls::Error::InvalidCertificate(rustls::CertificateError::BadEncoding)
+        })?;
+        let key = &parsed.public_key().subject_public_key.data;
+        let (_, algorithms) = self
+            .algorithms
+            .mapping
+            .iter()
+            .find(|(scheme, _)| *scheme == dss.scheme)
+            .ok_or_else(bad)?;
+        // As webpki: TLS 1.3 ties a scheme to one algorithm; TLS 1.2 tries each.
+        let tried = if tls13 {
+            &algorithms[..1.min(algorithms.len())]
+        } else {
+            algorithms
+        };
+        let verified = tried
+            .iter()
+            .any(|alg| alg.verify_signature(key, message, dss.signature()).is_ok());
+        match verified {
+            true => Ok(HandshakeSignatureValid::assertion()),
+            false => Err(bad()),
+        }
     }
 }
 
@@ -71,7 +123,7 @@ impl ClientCertVerifier for AskClientCert {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+        self.check_signature(message, cert, dss, false)
     }
 
     fn verify_tls13_signature(
@@ -80,7 +132,7 @@ impl ClientCertVerifier for AskClientCert {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+        self.check_signature(message, cert, dss, true)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
@@ -98,6 +150,8 @@ pub mod reason {
     pub const NOT_YET_VALID: &str = "certificate is not yet valid";
     pub const SIGNATURE: &str = "certificate signature failure";
     pub const UNPARSED: &str = "unable to decode issuer public key";
+    pub const NO_CRL: &str = "unable to get certificate CRL";
+    pub const REVOKED: &str = "certificate revoked";
 }
 
 /// Whether `reason` is one `ssl_verify_client optional_no_ca` lets through
@@ -127,56 +181,96 @@ pub fn verify(auth: &ClientAuth, chain: &[CertificateDer], now: i64) -> Result<(
     let Some(leaf) = sent.first() else {
         return Err(reason::UNPARSED);
     };
-    // Issuers above the leaf, the last one trusted.
+    let is_trusted = |c: &X509Certificate| trusted.iter().any(|(der, _)| *der == c.as_raw());
+    // The leaf and its issuers, up to a self-signed one (as OpenSSL, a trusted
+    // intermediate does not end the chain when its issuer is at hand).
     let mut path: Vec<&X509Certificate> = vec![leaf];
-    let mut anchored = trusted.iter().any(|(der, _)| *der == chain[0].as_ref());
-    while !anchored && path.len() < MAX_CHAIN {
+    while path.len() < MAX_CHAIN {
         let cur = path[path.len() - 1];
+        if self_issued(cur) {
+            break;
+        }
         let issued = |c: &X509Certificate| {
             c.subject().as_raw() == cur.issuer().as_raw()
                 && cur.verify_signature(Some(c.public_key())).is_ok()
+                && !path.iter().any(|p| p.as_raw() == c.as_raw())
         };
-        if let Some((_, t)) = trusted.iter().find(|(_, t)| issued(t)) {
-            path.push(t);
-            anchored = true;
-        } else if let Some(c) = sent[1..]
+        let next = trusted
             .iter()
-            .find(|c| issued(c) && !path.iter().any(|p| p.as_raw() == c.as_raw()))
-        {
-            path.push(c);
-        } else {
-            break;
+            .map(|(_, t)| t)
+            .find(|t| issued(t))
+            .or_else(|| sent[1..].iter().find(|c| issued(c)));
+        match next {
+            Some(c) => path.push(c),
+            None => break,
         }
     }
-    if !anchored {
-        let top = path[path.len() - 1];
-        let self_signed = top.subject().as_raw() == top.issuer().as_raw();
-        return Err(match (self_signed, path.len()) {
+    let top = path[path.len() - 1];
+    if !is_trusted(top) {
+        return Err(match (self_issued(top), path.len()) {
             (true, 1) => reason::SELF_SIGNED,
             (true, _) => reason::SELF_SIGNED_IN_CHAIN,
             _ => reason::LOCAL_ISSUER,
         });
     }
-    // Issuers strictly between the leaf and the trusted one.
-    let between = path.len().saturating_sub(2);
-    if between > auth.depth as usize {
-        return Err(reason::TOO_LONG);
+    // nginx's verify callback lets OpenSSL go on after an error: what
+    // `$ssl_client_verify` shows is the last one, in OpenSSL's order.
+    let mut last = None;
+    // Issuers strictly between the leaf and the top.
+    if path.len().saturating_sub(2) > auth.depth as usize {
+        last = Some(reason::TOO_LONG);
     }
-    if path.len() == 1 && leaf.verify_signature(None).is_err() {
-        // A trusted certificate presented as the client's own: self-signed.
-        let self_signed = leaf.subject().as_raw() == leaf.issuer().as_raw();
-        if self_signed {
-            return Err(reason::SIGNATURE);
+    if !auth.crls.is_empty() {
+        last = revocation(auth, &path).or(last);
+    }
+    // Signatures and times, from the top down to the leaf.
+    for (i, c) in path.iter().enumerate().rev() {
+        let issuer = path.get(i + 1).map(|p| p.public_key());
+        if c.verify_signature(issuer).is_err() {
+            last = Some(reason::SIGNATURE);
         }
-    }
-    for c in &path {
         let v = c.validity();
         if now < v.not_before.timestamp() {
-            return Err(reason::NOT_YET_VALID);
+            last = Some(reason::NOT_YET_VALID);
         }
         if now > v.not_after.timestamp() {
-            return Err(reason::EXPIRED);
+            last = Some(reason::EXPIRED);
         }
     }
-    Ok(())
+    last.map_or(Ok(()), Err)
+}
+
+fn self_issued(c: &X509Certificate) -> bool {
+    c.subject().as_raw() == c.issuer().as_raw()
+}
+
+/// `ssl_crl`, as OpenSSL's CRL_CHECK_ALL: every certificate of the chain below
+/// the top one needs a CRL signed by its issuer, and must not be listed in it.
+/// The last error, from the leaf up.
+fn revocation(auth: &ClientAuth, path: &[&X509Certificate]) -> Option<&'static str> {
+    let crls: Vec<CertificateRevocationList> = auth
+        .crls
+        .iter()
+        .filter_map(|d| CertificateRevocationList::from_der(d).ok().map(|(_, c)| c))
+        .collect();
+    let mut last = None;
+    for pair in path.windows(2) {
+        let (cert, issuer) = (pair[0], pair[1]);
+        let crl = crls.iter().find(|crl| {
+            crl.issuer().as_raw() == issuer.subject().as_raw()
+                && crl.verify_signature(issuer.public_key()).is_ok()
+        });
+        let Some(crl) = crl else {
+            last = Some(reason::NO_CRL);
+            continue;
+        };
+        let serial = cert.raw_serial();
+        if crl
+            .iter_revoked_certificates()
+            .any(|r| r.raw_serial() == serial)
+        {
+            last = Some(reason::REVOKED);
+        }
+    }
+    last
 }

@@ -140,9 +140,6 @@ pub fn admit(
     if transport.plain_http_on_tls() {
         return Some(plain_http_response());
     }
-    if let Some(refused) = check_client_cert(config, origin.clone(), transport, req) {
-        return Some(refused);
-    }
     let sni = transport.server_name()?.to_ascii_lowercase();
     let Some(host) = req.host.as_deref() else {
         req.host = Some(sni);
@@ -153,29 +150,20 @@ pub fn admit(
     (by_sni != by_host).then(|| handler::error_response(config, by_host, None, 421))
 }
 
-/// `ssl_verify_client` of the server the request goes to, as nginx's
-/// `ngx_http_process_request`: a certificate that failed verification is
-/// refused (unless `optional_no_ca` and only its CA is unknown), and `on` wants
-/// one. The verdict is the handshake's (`Request::tls`).
-fn check_client_cert(
-    config: &Config,
-    origin: Origin,
-    transport: &Transport,
-    req: &Request,
-) -> Option<Response> {
+/// `ssl_verify_client` of the server the request was routed to (`server`), as
+/// nginx's `ngx_http_process_request`: a certificate that failed verification
+/// is refused (unless `optional_no_ca` and only its CA is unknown), and `on`
+/// wants one. The verdict is the handshake's (`Request::tls`). The answer is
+/// nginx's 400 page saying why (the caller adds `add_header ... always`).
+pub fn check_client_cert(config: &Config, server: usize, req: &Request) -> Option<Response> {
     use crate::config::tls::VerifyClient;
-    let Transport::Tls(_) = transport else {
-        return None;
-    };
-    let host = req.host.as_deref().or(transport.server_name());
-    let server = config
-        .servers
-        .get(handler::server_index(config, origin.group, host))?;
+    let tls = req.tls.as_ref()?;
+    let server = config.servers.get(server)?;
     let mode = server.tls.verify_client.unwrap_or(VerifyClient::Off);
     if mode == VerifyClient::Off {
         return None;
     }
-    let cert = req.tls.as_ref().and_then(|t| t.client.as_ref());
+    let cert = tls.client.as_ref();
     if let Some(why) = cert.and_then(|c| c.verify.strip_prefix("FAILED:")) {
         let let_through = mode == VerifyClient::OptionalNoCa && client_verify::optional_no_ca(why);
         if !let_through {

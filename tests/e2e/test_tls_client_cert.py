@@ -219,3 +219,42 @@ def test_ticket_key_shared_by_two_servers(webserv, tmp_path, certs):
     third = webserv(TICKET_SITE.replace("ticket.key", "other.key"), certs=certs, keys=keys)
     body, _ = fetch(third.port, session)
     assert body == b"."
+
+
+TWO_CERTS = """
+server {
+    listen 127.0.0.1:{port} ssl;
+    server_name localhost;
+    ssl_certificate {pki}/ec.crt;
+    ssl_certificate_key {pki}/ec.key;
+    ssl_certificate {pki}/rsa.crt;
+    ssl_certificate_key {pki}/rsa.key;
+    location / { return 200 "$ssl_cipher"; }
+}
+"""
+
+
+def test_rsa_and_ecdsa_certificates_in_one_server(webserv, tmp_path, pki):
+    openssl("req", "-x509", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+            "-nodes", "-keyout", "ec.key", "-out", "ec.crt", "-subj", "/CN=ec.test", cwd=pki)
+    openssl("req", "-x509", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", "rsa.key",
+            "-out", "rsa.crt", "-subj", "/CN=rsa.test", cwd=pki)
+
+    def served(port, cipher):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        ctx.set_ciphers(cipher)
+        raw = socket.create_connection(("127.0.0.1", port), timeout=IO_TIMEOUT)
+        with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+            der = s.getpeercert(binary_form=True)
+            return "ec" if b"ec.test" in der else "rsa" if b"rsa.test" in der else "?"
+
+    def probe(ports):
+        return [served(ports[0], c) for c in ("ECDHE-RSA-AES128-GCM-SHA256",
+                                              "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE")]
+
+    ours, theirs, _ = both(webserv, tmp_path, TWO_CERTS, probe, pki=pki)
+    assert ours == theirs
+    assert ours[:2] == ["rsa", "ec"]

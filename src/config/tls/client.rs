@@ -1,5 +1,5 @@
 //! Client certificates: `ssl_verify_client`, `ssl_client_certificate`,
-//! `ssl_trusted_certificate` and `ssl_verify_depth`, read into what a server
+//! `ssl_trusted_certificate`, `ssl_verify_depth` and `ssl_crl`, read into what a server
 //! checks a client's certificate against ([`ClientAuth`]).
 //!
 //! As nginx does, the handshake never fails for want of a good certificate: a
@@ -70,6 +70,8 @@ pub struct ClientAuth {
     /// `ssl_verify_depth` (default 1): how many issuers above the client's
     /// certificate its chain may have, beyond the first.
     pub depth: u32,
+    /// `ssl_crl`: the revocation lists, DER.
+    pub crls: Vec<Vec<u8>>,
 }
 
 /// nginx's default `ssl_verify_depth`.
@@ -105,11 +107,16 @@ pub fn client_auth(s: &TlsSettings, listen: &Pos) -> Result<Option<ClientAuth>, 
     if let Some((path, pos)) = &s.trusted_certificate {
         trusted.extend(read(path, pos)?);
     }
+    let crls = match &s.crl {
+        Some((path, pos)) => crls(path, pos)?,
+        None => Vec::new(),
+    };
     Ok(Some(ClientAuth {
         mode,
         trusted,
         hints,
         depth: s.verify_depth.unwrap_or(DEFAULT_DEPTH),
+        crls,
     }))
 }
 
@@ -118,6 +125,28 @@ fn read(path: &Path, pos: &Pos) -> Result<Vec<CertificateDer<'static>>, ConfigEr
         let msg = format!("cannot load certificate \"{}\": {why}", path.display());
         ConfigError::at(pos, msg)
     })
+}
+
+/// The "X509 CRL" sections of a PEM file; at least one.
+fn crls(path: &Path, pos: &Pos) -> Result<Vec<Vec<u8>>, ConfigError> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        let msg = format!("cannot load CRL \"{}\": {e}", path.display());
+        ConfigError::at(pos, msg)
+    })?;
+    let found: Vec<Vec<u8>> = x509_parser::pem::Pem::iter_from_buffer(&bytes)
+        .filter_map(Result::ok)
+        .filter(|p| p.label == "X509 CRL")
+        .map(|p| p.contents)
+        .collect();
+    let parses = |d: &Vec<u8>| x509_parser::prelude::CertificateRevocationList::from_der(d).is_ok();
+    if found.is_empty() || !found.iter().all(parses) {
+        let msg = format!(
+            "cannot load CRL \"{}\": no valid CRL in the file",
+            path.display()
+        );
+        return Err(ConfigError::at(pos, msg));
+    }
+    Ok(found)
 }
 
 fn bad(path: &Path, pos: &Pos) -> ConfigError {

@@ -14,7 +14,7 @@ use rustls::crypto::ring as provider;
 use super::client::{self, ClientAuth};
 use super::{
     DEFAULT_SESSION_TIMEOUT, MAX_TICKET_LIFETIME, Protocol, SessionCache, TlsSettings,
-    certified_key, tickets,
+    certified_keys, tickets,
 };
 use crate::config::{ConfigError, Pos};
 use crate::transport::client_verify::AskClientCert;
@@ -27,12 +27,12 @@ pub struct TlsServer<'a> {
     pub settings: &'a TlsSettings,
     /// Its `listen` for the address (named when it lacks a certificate).
     pub listen: &'a Pos,
-    /// That `listen` says `ssl` (then it needs a certificate of its own).
+    /// That `listen` says `ssl`.
     pub ssl: bool,
 }
 
 /// One server's TLS: its rustls configuration and its client checking.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct PortServer {
     pub config: Arc<rustls::ServerConfig>,
     /// `None`: `ssl_verify_client off`.
@@ -66,17 +66,18 @@ pub fn server_config(
     let mut keys = Vec::new();
     for (i, s) in servers.iter().enumerate() {
         let reject = s.settings.reject_handshake.unwrap_or(false);
-        // As nginx: a server without `ssl` on its listen and without certificate
-        // is served with the default server's; a refusing server needs none.
-        let needs_key = s.ssl || i == default || s.settings.certificate.is_some();
-        let key = match reject || !needs_key {
-            true => None,
-            false => Some(certified_key(s.settings, s.listen)?),
+        // As nginx: only the default server must have a certificate; a server
+        // without one is served with the default server's, a refusing one
+        // needs none.
+        let needs_key = i == default || s.settings.certificate.is_some();
+        let certified = match reject || !needs_key {
+            true => Vec::new(),
+            false => certified_keys(s.settings, s.listen)?,
         };
         keys.push(SniServer {
             names: s.names.to_vec(),
             regexes: s.regexes.to_vec(),
-            key,
+            keys: certified,
             reject,
         });
     }
@@ -105,8 +106,14 @@ pub fn server_config(
         })
         .collect();
     let resolver = Arc::new(SniResolver::new(keys, default));
-    let mut out = Vec::new();
-    for s in servers {
+    let mut out: Vec<Option<PortServer>> = Vec::new();
+    for (i, s) in servers.iter().enumerate() {
+        if i != default && s.settings.certificate.is_none() {
+            // No certificate of its own: the handshake stays the default
+            // server's (nginx keeps its SSL_CTX), filled in below.
+            out.push(None);
+            continue;
+        }
         let client = client::client_auth(s.settings, s.listen)?.map(Arc::new);
         let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
             .with_protocol_versions(&versions)
@@ -122,13 +129,19 @@ pub fn server_config(
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         config.ignore_client_order = settings.prefer_server_ciphers.unwrap_or(false);
         sessions(&mut config, s.settings, listen)?;
-        out.push(PortServer {
+        out.push(Some(PortServer {
             config: Arc::new(config),
             client,
-        });
+        }));
     }
+    let fallback = out.get(default).cloned().flatten();
+    let servers = out
+        .into_iter()
+        .map(|s| s.or_else(|| fallback.clone()))
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| ConfigError::at(listen, "no default server for the TLS address"))?;
     Ok(Arc::new(TlsPort {
-        servers: out,
+        servers,
         sni: resolver,
     }))
 }
