@@ -172,19 +172,24 @@ fn parse(der: &[u8]) -> Option<X509Certificate<'_>> {
 /// The chain's verdict: `chain` is the client's certificate, then what it sent
 /// with it; `now` in Unix seconds.
 pub fn verify(auth: &ClientAuth, chain: &[CertificateDer], now: i64) -> Result<(), &'static str> {
-    let sent: Vec<X509Certificate> = chain.iter().filter_map(|c| parse(c.as_ref())).collect();
+    // What the client sent with its certificate (the leaf itself is `leaf`).
+    let sent: Vec<X509Certificate> = chain
+        .iter()
+        .skip(1)
+        .filter_map(|c| parse(c.as_ref()))
+        .collect();
     let trusted: Vec<(&[u8], X509Certificate)> = auth
         .trusted
         .iter()
         .filter_map(|c| Some((c.as_ref(), parse(c.as_ref())?)))
         .collect();
-    let Some(leaf) = sent.first() else {
+    let Some(leaf) = chain.first().and_then(|c| parse(c.as_ref())) else {
         return Err(reason::UNPARSED);
     };
     let is_trusted = |c: &X509Certificate| trusted.iter().any(|(der, _)| *der == c.as_raw());
     // The leaf and its issuers, up to a self-signed one (as OpenSSL, a trusted
     // intermediate does not end the chain when its issuer is at hand).
-    let mut path: Vec<&X509Certificate> = vec![leaf];
+    let mut path: Vec<&X509Certificate> = vec![&leaf];
     while path.len() < MAX_CHAIN {
         let cur = path[path.len() - 1];
         if self_issued(cur) {
@@ -199,7 +204,7 @@ pub fn verify(auth: &ClientAuth, chain: &[CertificateDer], now: i64) -> Result<(
             .iter()
             .map(|(_, t)| t)
             .find(|t| issued(t))
-            .or_else(|| sent[1..].iter().find(|c| issued(c)));
+            .or_else(|| sent.iter().find(|c| issued(c)));
         match next {
             Some(c) => path.push(c),
             None => break,
@@ -273,4 +278,81 @@ fn revocation(auth: &ClientAuth, path: &[&X509Certificate]) -> Option<&'static s
         }
     }
     last
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::tls::{ClientAuth, VerifyClient};
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+
+    /// A certificate for `cn`, a CA or not, signed by `issuer` (else self-signed).
+    fn make(
+        cn: &str,
+        ca: bool,
+        issuer: Option<(&CertificateParams, &KeyPair)>,
+    ) -> (CertificateParams, KeyPair, CertificateDer<'static>) {
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params.distinguished_name.push(DnType::CommonName, cn);
+        if ca {
+            params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        }
+        let key = KeyPair::generate().expect("key");
+        let cert = match issuer {
+            Some((p, k)) => params.signed_by(&key, &Issuer::from_params(p, k)),
+            None => params.self_signed(&key),
+        }
+        .expect("cert");
+        (params, key, cert.der().clone())
+    }
+
+    fn auth(trusted: Vec<CertificateDer<'static>>, depth: u32) -> ClientAuth {
+        ClientAuth {
+            mode: VerifyClient::On,
+            trusted,
+            hints: Vec::new(),
+            depth,
+            crls: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn chains_depths_and_strangers() {
+        let (rp, rk, root) = make("root", true, None);
+        let (ip, ik, int) = make("int", true, Some((&rp, &rk)));
+        let (_, _, end) = make("end", false, Some((&ip, &ik)));
+        let (_, _, stranger) = make("stranger", true, None);
+        let now = x509_parser::time::ASN1Time::now().timestamp();
+        let only_root = auth(vec![root.clone()], 1);
+        let both = |depth| auth(vec![root.clone(), int.clone()], depth);
+        let cases: Vec<(&ClientAuth, Vec<CertificateDer>, Result<(), &str>)> = vec![
+            (&only_root, vec![root.clone()], Ok(())),
+            (&only_root, vec![int.clone()], Ok(())),
+            (&only_root, vec![end.clone(), int.clone()], Ok(())),
+            (&only_root, vec![end.clone()], Err(reason::LOCAL_ISSUER)),
+            (&only_root, vec![stranger.clone()], Err(reason::SELF_SIGNED)),
+            (
+                &only_root,
+                vec![end.clone(), stranger.clone()],
+                Err(reason::LOCAL_ISSUER),
+            ),
+        ];
+        for (i, (a, chain, want)) in cases.into_iter().enumerate() {
+            assert_eq!(verify(a, &chain, now), want, "case {i}");
+        }
+        // A trusted intermediate does not end the chain: depth counts it.
+        assert_eq!(
+            verify(&both(0), std::slice::from_ref(&end), now),
+            Err(reason::TOO_LONG)
+        );
+        assert_eq!(verify(&both(1), std::slice::from_ref(&end), now), Ok(()));
+        // Before its validity (rcgen's certificates start in 1975).
+        assert_eq!(
+            verify(&only_root, std::slice::from_ref(&root), 0),
+            Err(reason::NOT_YET_VALID)
+        );
+        assert_eq!(verify(&only_root, &[], now), Err(reason::UNPARSED));
+        assert!(optional_no_ca(reason::SELF_SIGNED) && !optional_no_ca(reason::EXPIRED));
+    }
 }
