@@ -105,6 +105,11 @@ pub fn link(
     }
     super::logs::check_buffers(&mut config.servers)?;
     config.vars = names.names;
+    // A server that verifies client certificates reads the handshake's verdict.
+    ssl |= config.servers.iter().any(|s| {
+        let mode = s.tls.verify_client;
+        mode.is_some_and(|m| m != super::tls::VerifyClient::Off)
+    });
     config.ssl_vars = ssl;
     Ok(())
 }

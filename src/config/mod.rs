@@ -39,7 +39,7 @@ pub mod realip;
 mod script;
 pub mod server_names;
 mod settings;
-mod tls;
+pub mod tls;
 mod types;
 mod unsupported;
 pub mod upstream;

@@ -13,19 +13,24 @@ use std::time::Duration;
 
 use rustls::SupportedCipherSuite;
 use rustls::crypto::ring as provider;
+use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::sign::CertifiedKey;
 
 use super::values::{self, Arg};
 use super::{ConfigError, Pos};
-use crate::transport::sni::{SniResolver, SniServer};
 
 mod ciphers;
+pub mod client;
 mod curves;
 mod expiry;
+mod keys;
+mod port;
 mod session;
+mod tickets;
 
+pub use client::{ClientAuth, VerifyClient};
+pub use port::{PortServer, TlsPort, TlsServer, server_config};
 pub use session::SessionCache;
 
 /// nginx's default `ssl_session_timeout`.
@@ -46,6 +51,13 @@ pub const DIRECTIVES: &[&str] = &[
     "ssl_session_cache",
     "ssl_ecdh_curve",
     "ssl_reject_handshake",
+    "ssl_verify_client",
+    "ssl_verify_depth",
+    "ssl_client_certificate",
+    "ssl_trusted_certificate",
+    "ssl_password_file",
+    "ssl_session_ticket_key",
+    "ssl_crl",
 ];
 
 /// A TLS protocol version of `ssl_protocols`.
@@ -58,10 +70,12 @@ pub enum Protocol {
 /// One level's `ssl_*` values (`None`: not set here), and, merged, a server's.
 #[derive(Debug, Clone, Default)]
 pub struct TlsSettings {
-    /// `ssl_certificate FILE`: the full chain, PEM, leaf first.
-    pub certificate: Option<(PathBuf, Pos)>,
-    /// `ssl_certificate_key FILE`: PKCS#8, PKCS#1 (RSA) or SEC1 (EC), PEM.
-    pub certificate_key: Option<(PathBuf, Pos)>,
+    /// `ssl_certificate FILE` (may repeat, e.g. RSA and ECDSA): the full
+    /// chain, PEM, leaf first.
+    pub certificate: Option<Vec<(PathBuf, Pos)>>,
+    /// `ssl_certificate_key FILE`, one per certificate, in the same order:
+    /// PKCS#8 (maybe encrypted), PKCS#1 (RSA) or SEC1 (EC), PEM.
+    pub certificate_key: Option<Vec<(PathBuf, Pos)>>,
     pub protocols: Option<Vec<Protocol>>,
     /// `ssl_ciphers`: the TLS 1.2 suites in preference order (TLS 1.3 suites are
     /// not chosen by it, as with OpenSSL).
@@ -74,6 +88,18 @@ pub struct TlsSettings {
     pub ecdh_curves: Option<Vec<&'static dyn rustls::crypto::SupportedKxGroup>>,
     /// `ssl_reject_handshake on`: a handshake that selects this server is refused.
     pub reject_handshake: Option<bool>,
+    pub verify_client: Option<VerifyClient>,
+    pub verify_depth: Option<u32>,
+    /// `ssl_client_certificate FILE`: CAs trusted and named to clients.
+    pub client_certificate: Option<(PathBuf, Pos)>,
+    /// `ssl_trusted_certificate FILE`: CAs trusted, not named.
+    pub trusted_certificate: Option<(PathBuf, Pos)>,
+    /// `ssl_password_file FILE`: its passphrases and the file.
+    pub password_file: Option<(Vec<Vec<u8>>, PathBuf)>,
+    /// `ssl_session_ticket_key FILE`, each written (the first seals).
+    pub ticket_keys: Option<Vec<(PathBuf, Pos)>>,
+    /// `ssl_crl FILE`: revocation lists for client certificates.
+    pub crl: Option<(PathBuf, Pos)>,
 }
 
 impl TlsSettings {
@@ -93,6 +119,19 @@ impl TlsSettings {
             session_cache: self.session_cache.or(outer.session_cache),
             ecdh_curves: self.ecdh_curves.clone().or(outer.ecdh_curves.clone()),
             reject_handshake: self.reject_handshake.or(outer.reject_handshake),
+            verify_client: self.verify_client.or(outer.verify_client),
+            verify_depth: self.verify_depth.or(outer.verify_depth),
+            client_certificate: self
+                .client_certificate
+                .clone()
+                .or(outer.client_certificate.clone()),
+            trusted_certificate: self
+                .trusted_certificate
+                .clone()
+                .or(outer.trusted_certificate.clone()),
+            password_file: self.password_file.clone().or(outer.password_file.clone()),
+            ticket_keys: self.ticket_keys.clone().or(outer.ticket_keys.clone()),
+            crl: self.crl.clone().or(outer.crl.clone()),
         }
     }
 
@@ -100,10 +139,10 @@ impl TlsSettings {
     pub fn lines(&self) -> Vec<String> {
         let mut v = Vec::new();
         let on_off = |b: bool| if b { "on" } else { "off" };
-        if let Some((p, _)) = &self.certificate {
+        for (p, _) in self.certificate.iter().flatten() {
             v.push(format!("ssl_certificate {}", p.display()));
         }
-        if let Some((p, _)) = &self.certificate_key {
+        for (p, _) in self.certificate_key.iter().flatten() {
             v.push(format!("ssl_certificate_key {}", p.display()));
         }
         if let Some(ps) = &self.protocols {
@@ -138,6 +177,28 @@ impl TlsSettings {
         if let Some(b) = self.reject_handshake {
             v.push(format!("ssl_reject_handshake {}", on_off(b)));
         }
+        if let Some(m) = self.verify_client {
+            v.push(format!("ssl_verify_client {}", m.name()));
+        }
+        if let Some(d) = self.verify_depth {
+            v.push(format!("ssl_verify_depth {d}"));
+        }
+        let files = [
+            ("ssl_client_certificate", &self.client_certificate),
+            ("ssl_trusted_certificate", &self.trusted_certificate),
+            ("ssl_crl", &self.crl),
+        ];
+        for (name, file) in files {
+            if let Some((p, _)) = file {
+                v.push(format!("{name} {}", p.display()));
+            }
+        }
+        if let Some((_, p)) = &self.password_file {
+            v.push(format!("ssl_password_file {}", p.display()));
+        }
+        for (p, _) in self.ticket_keys.iter().flatten() {
+            v.push(format!("ssl_session_ticket_key {}", p.display()));
+        }
         v
     }
 
@@ -145,8 +206,15 @@ impl TlsSettings {
     pub fn apply(&mut self, name: &str, args: &[Arg], prefix: &Path) -> Result<(), ConfigError> {
         let file = |a: &Arg| (values::resolve(prefix, &a.0), a.1.clone());
         match name {
-            "ssl_certificate" => self.certificate = Some(file(&args[0])),
-            "ssl_certificate_key" => self.certificate_key = Some(file(&args[0])),
+            "ssl_certificate" => {
+                self.certificate
+                    .get_or_insert_with(Vec::new)
+                    .push(file(&args[0]));
+            }
+            "ssl_certificate_key" => {
+                let keys = self.certificate_key.get_or_insert_with(Vec::new);
+                keys.push(file(&args[0]));
+            }
             "ssl_protocols" => self.protocols = Some(protocols(args, name)?),
             "ssl_ciphers" => self.ciphers = Some(ciphers::parse(&args[0])?),
             "ssl_prefer_server_ciphers" => {
@@ -158,6 +226,20 @@ impl TlsSettings {
             "ssl_ecdh_curve" => self.ecdh_curves = curves::parse(&args[0])?,
             "ssl_reject_handshake" => {
                 self.reject_handshake = Some(values::on_off(&args[0], name)?);
+            }
+            "ssl_verify_client" => self.verify_client = Some(VerifyClient::parse(&args[0])?),
+            "ssl_verify_depth" => self.verify_depth = Some(client::depth(&args[0])?),
+            "ssl_client_certificate" => self.client_certificate = Some(file(&args[0])),
+            "ssl_trusted_certificate" => self.trusted_certificate = Some(file(&args[0])),
+            "ssl_crl" => self.crl = Some(file(&args[0])),
+            "ssl_password_file" => {
+                let (path, pos) = file(&args[0]);
+                self.password_file = Some((keys::passwords(&path, &pos)?, path));
+            }
+            "ssl_session_ticket_key" => {
+                self.ticket_keys
+                    .get_or_insert_with(Vec::new)
+                    .push(file(&args[0]));
             }
             _ => {}
         }
@@ -200,136 +282,46 @@ pub fn warn(pos: &Pos, msg: &str) {
     }
 }
 
-/// One server on a TLS address: its names and settings.
-pub struct TlsServer<'a> {
-    pub names: &'a [String],
-    pub regexes: &'a [super::NameRegex],
-    pub settings: &'a TlsSettings,
-    /// Its `listen` for the address (named when it lacks a certificate).
-    pub listen: &'a Pos,
-    /// That `listen` says `ssl` (then it needs a certificate of its own).
-    pub ssl: bool,
-}
-
-/// What one TLS listen address serves with: the rustls configuration and its
-/// SNI resolver (which the transport asks whether a handshake is refused).
-#[derive(Debug)]
-pub struct TlsPort {
-    pub config: Arc<rustls::ServerConfig>,
-    pub sni: Arc<SniResolver>,
-}
-
-/// The rustls configuration of one TLS listen address. `servers` are the
-/// address's servers in declaration order, `default` indexes them; protocol,
-/// cipher and session settings come from the default server, certificates from
-/// each server (chosen by SNI). `listen` is where the address was declared.
-pub fn server_config(
-    servers: &[TlsServer],
-    default: usize,
-    listen: &Pos,
-) -> Result<Arc<TlsPort>, ConfigError> {
-    let mut keys = Vec::new();
-    for (i, s) in servers.iter().enumerate() {
-        let reject = s.settings.reject_handshake.unwrap_or(false);
-        // As nginx: a server without `ssl` on its listen and without certificate
-        // is served with the default server's; a refusing server needs none.
-        let needs_key = s.ssl || i == default || s.settings.certificate.is_some();
-        let key = match reject || !needs_key {
-            true => None,
-            false => Some(certified_key(s.settings, s.listen)?),
-        };
-        keys.push(SniServer {
-            names: s.names.to_vec(),
-            regexes: s.regexes.to_vec(),
-            key,
-            reject,
-        });
-    }
-    let settings = servers.get(default).map(|s| s.settings).unwrap_or_else(|| {
-        static NONE: std::sync::OnceLock<TlsSettings> = std::sync::OnceLock::new();
-        NONE.get_or_init(TlsSettings::default)
-    });
-    let mut provider = provider::default_provider();
-    if let Some(tls12) = &settings.ciphers {
-        provider
-            .cipher_suites
-            .retain(|s| s.version() == &rustls::version::TLS13);
-        // The named TLS 1.2 suites, in the order written.
-        provider.cipher_suites.extend(tls12.iter().copied());
-    }
-    if let Some(groups) = &settings.ecdh_curves {
-        provider.kx_groups = groups.clone();
-    }
-    let versions: Vec<&'static rustls::SupportedProtocolVersion> = settings
-        .protocols
-        .as_deref()
-        .unwrap_or(&[Protocol::Tls12, Protocol::Tls13])
-        .iter()
-        .map(|p| match p {
-            Protocol::Tls12 => &rustls::version::TLS12,
-            Protocol::Tls13 => &rustls::version::TLS13,
-        })
-        .collect();
-    let builder = rustls::ServerConfig::builder_with_provider(Arc::new(provider))
-        .with_protocol_versions(&versions)
-        .map_err(|e| ConfigError::at(listen, format!("TLS settings rejected: {e}")))?;
-    let resolver = Arc::new(SniResolver::new(keys, default));
-    let mut config = builder
-        .with_no_client_auth()
-        .with_cert_resolver(resolver.clone());
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    config.ignore_client_order = settings.prefer_server_ciphers.unwrap_or(false);
-    // Without the directive, rustls's own cache (256 sessions) is kept.
-    match settings.session_cache {
-        Some(SessionCache::Off) => {
-            config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
-        }
-        Some(SessionCache::Entries(n)) => {
-            config.session_storage = rustls::server::ServerSessionMemoryCache::new(n);
-        }
-        None => {}
-    }
-    let timeout = settings.session_timeout.unwrap_or(DEFAULT_SESSION_TIMEOUT);
-    if settings.session_tickets.unwrap_or(true) && !timeout.is_zero() {
-        let lifetime = u32::try_from(timeout.as_secs()).unwrap_or(u32::MAX);
-        let ticketer = provider::Ticketer::new()
-            .map_err(|e| ConfigError::at(listen, format!("cannot make session tickets: {e}")))?;
-        config.ticketer = Arc::new(Lifetime {
-            inner: ticketer,
-            secs: lifetime.clamp(1, MAX_TICKET_LIFETIME),
-        });
-        config.send_tls13_tickets = 1;
-    } else {
-        // Without tickets, a TLS 1.3 session resumes from the cache (a stateful
-        // ticket names the cached session), as OpenSSL's does under nginx.
-        let cached = matches!(settings.session_cache, Some(SessionCache::Entries(_)));
-        config.send_tls13_tickets = usize::from(cached && !timeout.is_zero());
-    }
-    Ok(Arc::new(TlsPort {
-        config: Arc::new(config),
-        sni: resolver,
-    }))
-}
-
-/// Reads a server's certificate chain and key and checks that they belong together.
-fn certified_key(s: &TlsSettings, listen: &Pos) -> Result<Arc<CertifiedKey>, ConfigError> {
-    let Some((cert_path, cert_pos)) = &s.certificate else {
+/// A server's certificates with their keys, in the order written.
+fn certified_keys(s: &TlsSettings, listen: &Pos) -> Result<Vec<Arc<CertifiedKey>>, ConfigError> {
+    let certs = s.certificate.as_deref().unwrap_or_default();
+    let keys = s.certificate_key.as_deref().unwrap_or_default();
+    if certs.is_empty() {
         let msg = "no \"ssl_certificate\" is defined for the \"listen ... ssl\" directive";
         return Err(ConfigError::at(listen, msg));
-    };
-    let Some((key_path, key_pos)) = &s.certificate_key else {
+    }
+    if keys.is_empty() {
         let msg = "no \"ssl_certificate_key\" is defined for the \"listen ... ssl\" directive";
         return Err(ConfigError::at(listen, msg));
-    };
+    }
+    let mut out = Vec::new();
+    for (i, cert) in certs.iter().enumerate() {
+        let Some(key) = keys.get(i) else {
+            let msg = format!(
+                "no \"ssl_certificate_key\" is defined for certificate \"{}\"",
+                cert.0.display()
+            );
+            return Err(ConfigError::at(&cert.1, msg));
+        };
+        out.push(certified_key(cert, key, s)?);
+    }
+    Ok(out)
+}
+
+/// Reads one certificate chain and its key and checks that they belong together.
+fn certified_key(
+    (cert_path, cert_pos): &(PathBuf, Pos),
+    (key_path, key_pos): &(PathBuf, Pos),
+    s: &TlsSettings,
+) -> Result<Arc<CertifiedKey>, ConfigError> {
     let chain = load_chain(cert_path).map_err(|why| {
         let msg = format!("cannot load certificate \"{}\": {why}", cert_path.display());
         ConfigError::at(cert_pos, msg)
     })?;
-    let key = PrivateKeyDer::from_pem_file(key_path).map_err(|e| {
+    let key = keys::load(key_path, s.password_file.as_ref()).map_err(|why| {
         let msg = format!(
-            "cannot load certificate key \"{}\": {}",
-            key_path.display(),
-            pem_error(&e)
+            "cannot load certificate key \"{}\": {why}",
+            key_path.display()
         );
         ConfigError::at(key_pos, msg)
     })?;
@@ -400,27 +392,5 @@ fn pem_error(e: &rustls::pki_types::pem::Error) -> String {
         Error::Io(io) => io.to_string(),
         Error::NoItemsFound => "no PEM section of the right kind in the file".into(),
         other => format!("bad PEM ({other:?})"),
-    }
-}
-
-/// A ticketer that tells clients `ssl_session_timeout` as the ticket lifetime.
-#[derive(Debug)]
-struct Lifetime {
-    inner: Arc<dyn rustls::server::ProducesTickets>,
-    secs: u32,
-}
-
-impl rustls::server::ProducesTickets for Lifetime {
-    fn enabled(&self) -> bool {
-        self.inner.enabled()
-    }
-    fn lifetime(&self) -> u32 {
-        self.secs
-    }
-    fn encrypt(&self, plain: &[u8]) -> Option<Vec<u8>> {
-        self.inner.encrypt(plain)
-    }
-    fn decrypt(&self, cipher: &[u8]) -> Option<Vec<u8>> {
-        self.inner.decrypt(cipher)
     }
 }

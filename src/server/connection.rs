@@ -413,6 +413,25 @@ impl Connection {
         }
     }
 
+    /// Answers a request `ssl_verify_client` refuses (before any phase, as
+    /// nginx), with the `add_header ... always` of where it would have gone.
+    fn refuse_client_cert(&mut self, ctx: &mut Ctx, mut resp: Response, req: Request) {
+        let routed = match handler::route(ctx.config, self.origin.clone(), &req) {
+            Ok(r) => Some(r),
+            Err(early) => early.routed,
+        };
+        if let Some(r) = &routed {
+            let cx = handler::Cx {
+                config: ctx.config,
+                origin: self.origin.for_request(r),
+                req: &req,
+                trace: None,
+            };
+            cx.add_headers(&mut resp, r);
+        }
+        self.respond(ctx, resp, Some(&req), true);
+    }
+
     /// A head is complete: route it, then read its body or answer at once.
     fn start_request(&mut self, ctx: &mut Ctx, mut req: Request) {
         let has_body = req.framing != Framing::None;
@@ -425,8 +444,12 @@ impl Connection {
         let refused = transport::admit(ctx.config, self.origin.clone(), &self.stream, &mut req);
         self.server = handler::server_index(ctx.config, self.origin.group, req.host.as_deref());
         if let Some(resp) = refused {
-            let close = has_body || self.stream.plain_http_on_tls();
+            // nginx closes after its TLS 400s (495-497), not after a 421.
+            let close = has_body || self.stream.plain_http_on_tls() || resp.status == 400;
             return self.respond(ctx, resp, Some(&req), close);
+        }
+        if let Some(resp) = transport::check_client_cert(ctx.config, self.server, &req) {
+            return self.refuse_client_cert(ctx, resp, req);
         }
         let routed = match handler::route(ctx.config, self.origin.clone(), &req) {
             Ok(r) => {

@@ -10,6 +10,7 @@
 //! Also here: what a TLS port does before any handler runs ([`admit`]) and
 //! the SNI certificate resolver ([`sni`]).
 
+pub mod client_verify;
 pub mod sni;
 mod tls;
 
@@ -32,7 +33,7 @@ pub enum Transport {
 impl Transport {
     /// A TLS transport with `config`'s certificates (the handshake happens as the
     /// first reads and writes go through).
-    pub fn tls(sock: TcpStream, port: &crate::config::TlsPort) -> io::Result<Self> {
+    pub fn tls(sock: TcpStream, port: &Arc<crate::config::TlsPort>) -> io::Result<Self> {
         Ok(Transport::Tls(Box::new(tls::TlsStream::new(sock, port)?)))
     }
 
@@ -149,12 +150,41 @@ pub fn admit(
     (by_sni != by_host).then(|| handler::error_response(config, by_host, None, 421))
 }
 
+/// `ssl_verify_client` of the server the request was routed to (`server`), as
+/// nginx's `ngx_http_process_request`: a certificate that failed verification
+/// is refused (unless `optional_no_ca` and only its CA is unknown), and `on`
+/// wants one. The verdict is the handshake's (`Request::tls`). The answer is
+/// nginx's 400 page saying why (the caller adds `add_header ... always`).
+pub fn check_client_cert(config: &Config, server: usize, req: &Request) -> Option<Response> {
+    use crate::config::tls::VerifyClient;
+    let tls = req.tls.as_ref()?;
+    let server = config.servers.get(server)?;
+    let mode = server.tls.verify_client.unwrap_or(VerifyClient::Off);
+    if mode == VerifyClient::Off {
+        return None;
+    }
+    let cert = tls.client.as_ref();
+    if let Some(why) = cert.and_then(|c| c.verify.strip_prefix("FAILED:")) {
+        let let_through = mode == VerifyClient::OptionalNoCa && client_verify::optional_no_ca(why);
+        if !let_through {
+            log::info!("client SSL certificate verify error: {why}");
+            return Some(bad_request("The SSL certificate error"));
+        }
+    }
+    (mode == VerifyClient::On && cert.is_none())
+        .then(|| bad_request("No required SSL certificate was sent"))
+}
+
 /// nginx's answer to plain HTTP on a TLS port (its internal status 497).
 fn plain_http_response() -> Response {
-    const REASON: &str = "The plain HTTP request was sent to HTTPS port";
+    bad_request("The plain HTTP request was sent to HTTPS port")
+}
+
+/// nginx's 400 page for its TLS statuses 495, 496 and 497, which say why.
+fn bad_request(reason: &str) -> Response {
     let body = format!(
-        "<html>\r\n<head><title>400 {REASON}</title></head>\r\n<body>\r\n\
-         <center><h1>400 Bad Request</h1></center>\r\n<center>{REASON}</center>\r\n\
+        "<html>\r\n<head><title>400 {reason}</title></head>\r\n<body>\r\n\
+         <center><h1>400 Bad Request</h1></center>\r\n<center>{reason}</center>\r\n\
          <hr><center>webserv</center>\r\n</body>\r\n</html>\r\n"
     );
     Response::with_body(400, "text/html", body.into_bytes())

@@ -24,8 +24,9 @@ pub struct SniServer {
     pub names: Vec<String>,
     /// Its `~` names, compiled, as in `Server::name_regexes`.
     pub regexes: Vec<NameRegex>,
-    /// `None`: it has none (the default server's is used), or it rejects.
-    pub key: Option<Arc<CertifiedKey>>,
+    /// Its certificates (e.g. RSA and ECDSA), in the order written; none: it has
+    /// none (the default server's are used), or it rejects.
+    pub keys: Vec<Arc<CertifiedKey>>,
     /// `ssl_reject_handshake on`.
     pub reject: bool,
 }
@@ -63,28 +64,60 @@ impl SniResolver {
             .is_some_and(|s| s.reject)
     }
 
-    /// Whether any server of the address refuses handshakes.
-    pub fn any_rejects(&self) -> bool {
-        self.servers.iter().any(|s| s.reject)
-    }
-
-    /// The certificate for `name`; `None` when the handshake is refused.
-    fn key_for(&self, name: Option<&str>) -> Option<Arc<CertifiedKey>> {
+    /// The certificate for `name`: the first of the server's whose key can sign
+    /// with one of the client's `schemes` and, for a TLS 1.2-only client, suits
+    /// one of its `suites` (as OpenSSL picks among RSA and ECDSA), else its
+    /// first; `None` when the handshake is refused.
+    fn key_for(
+        &self,
+        name: Option<&str>,
+        schemes: &[rustls::SignatureScheme],
+        suites: &[rustls::CipherSuite],
+    ) -> Option<Arc<CertifiedKey>> {
         let s = self.servers.get(self.select(name))?;
         if s.reject {
             return None;
         }
-        let key = s
-            .key
-            .as_ref()
-            .or_else(|| self.servers.get(self.default)?.key.as_ref())?;
-        Some(Arc::clone(key))
+        let keys = match s.keys.is_empty() {
+            true => &self.servers.get(self.default)?.keys,
+            false => &s.keys,
+        };
+        let usable = keys
+            .iter()
+            .find(|k| k.key.choose_scheme(schemes).is_some() && suits(k, suites));
+        usable.or(keys.first()).map(Arc::clone)
     }
+}
+
+/// Whether a key can serve a client offering `suites`: any TLS 1.3 suite takes
+/// any key; TLS 1.2 suites name the key's algorithm (`ECDHE-ECDSA-...`,
+/// `ECDHE-RSA-...`).
+fn suits(key: &CertifiedKey, suites: &[rustls::CipherSuite]) -> bool {
+    use rustls::SignatureAlgorithm as A;
+    let names = suites
+        .iter()
+        .filter_map(|s| crate::vars::ssl::cipher_name(*s));
+    let wanted = match key.key.algorithm() {
+        A::ECDSA => "-ECDSA-",
+        A::RSA => "-RSA-",
+        _ => return true,
+    };
+    let mut names = names.peekable();
+    if names.peek().is_none() {
+        return true;
+    }
+    names
+        .into_iter()
+        .any(|n| n.starts_with("TLS_") || n.contains(wanted))
 }
 
 impl ResolvesServerCert for SniResolver {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
         let name = hello.server_name().map(str::to_ascii_lowercase);
-        self.key_for(name.as_deref())
+        self.key_for(
+            name.as_deref(),
+            hello.signature_schemes(),
+            hello.cipher_suites(),
+        )
     }
 }

@@ -8,6 +8,12 @@
 //!     └──anything else───────▶ PlainHttp (answered with nginx's 400, then closed)
 //! ```
 //!
+//! The ClientHello is read by rustls's `Acceptor`, which gives its SNI name
+//! before any reply: that picks the server, and so its rustls configuration
+//! (certificate, client verification, sessions), or refuses the handshake
+//! (`ssl_reject_handshake`). A client certificate is checked once the handshake
+//! is done (`client_verify`), for the `$ssl_client_*` variables and `admit`.
+//!
 //! The handshake needs no state of its own in the connection: until it is done no
 //! plaintext comes out, so the connection waits for its request head as usual and
 //! its `client_header_timeout` bounds a slow or silent handshake.
@@ -17,13 +23,16 @@ use std::os::unix::io::AsRawFd;
 use std::sync::Arc;
 
 use mio::net::TcpStream;
+use rustls::server::Acceptor;
 use rustls::{HandshakeKind, ServerConnection};
 
-use super::sni::SniResolver;
+use super::client_verify;
 use crate::config::TlsPort;
+use crate::config::tls::ClientAuth;
 
 use crate::vars::SslInfo;
-use crate::vars::ssl::{cipher_name, group_name, protocol_name};
+use crate::vars::ssl::protocol_name;
+use crate::vars::ssl::{ClientCert, cipher_list, cipher_name, curve_list, group_name};
 
 /// The first byte of a TLS handshake record (a ClientHello).
 const HANDSHAKE_RECORD: u8 = 0x16;
@@ -43,7 +52,15 @@ enum Mode {
 
 pub struct TlsStream {
     sock: TcpStream,
-    conn: ServerConnection,
+    /// Reads the ClientHello; `None` once the connection is made.
+    acceptor: Option<Box<Acceptor>>,
+    /// The connection, once the ClientHello chose its server.
+    conn: Option<Box<ServerConnection>>,
+    port: Arc<TlsPort>,
+    /// The chosen server's client checking (`None`: it does not verify).
+    client_auth: Option<Arc<ClientAuth>>,
+    /// What the ClientHello offered, for `$ssl_ciphers` and `$ssl_curves`.
+    offered: (Box<str>, Box<str>),
     mode: Mode,
     /// The socket reached EOF: no more ciphertext will come.
     eof: bool,
@@ -51,21 +68,21 @@ pub struct TlsStream {
     closing: bool,
     /// The handshake's facts for `$ssl_*`, learnt on first asking.
     info: Option<Arc<SslInfo>>,
-    /// The address's resolver, when some server of it refuses handshakes.
-    rejects: Option<Arc<SniResolver>>,
 }
 
 impl TlsStream {
-    pub fn new(sock: TcpStream, port: &TlsPort) -> io::Result<Self> {
-        let conn = ServerConnection::new(Arc::clone(&port.config)).map_err(io::Error::other)?;
+    pub fn new(sock: TcpStream, port: &Arc<TlsPort>) -> io::Result<Self> {
         Ok(TlsStream {
             sock,
-            conn,
+            acceptor: Some(Box::default()),
+            conn: None,
+            port: Arc::clone(port),
+            client_auth: None,
+            offered: Default::default(),
             mode: Mode::Detect,
             eof: false,
             closing: false,
             info: None,
-            rejects: port.sni.any_rejects().then(|| Arc::clone(&port.sni)),
         })
     }
 
@@ -79,18 +96,23 @@ impl TlsStream {
 
     /// The name the client sent in SNI, once the handshake has read it.
     pub fn server_name(&self) -> Option<&str> {
-        self.conn.server_name()
+        self.conn.as_ref()?.server_name()
     }
 
     /// What the handshake settled (`None` before it is done, or on plain HTTP).
     /// Learnt once and shared by the connection's requests.
     pub fn ssl_info(&mut self) -> Option<Arc<SslInfo>> {
-        if self.mode != Mode::Tls || self.conn.is_handshaking() {
+        let conn = self.conn.as_deref()?;
+        if self.mode != Mode::Tls || conn.is_handshaking() {
             return None;
         }
-        let conn = &self.conn;
+        let auth = self.client_auth.as_deref();
+        let offered = &self.offered;
         let info = self.info.get_or_insert_with(|| {
             Arc::new(SslInfo {
+                client: auth.and_then(|a| client_cert(a, conn)),
+                offered_ciphers: Some(offered.0.clone()),
+                offered_curves: Some(offered.1.clone()),
                 protocol: conn.protocol_version().and_then(protocol_name),
                 cipher: conn
                     .negotiated_cipher_suite()
@@ -165,8 +187,11 @@ impl TlsStream {
         if matches!(self.mode, Mode::PlainHttp | Mode::Rejected) {
             return Ok(());
         }
-        while self.conn.wants_write() {
-            match self.conn.write_tls(&mut self.sock) {
+        let Some(conn) = self.conn.as_deref_mut() else {
+            return Ok(());
+        };
+        while conn.wants_write() {
+            match conn.write_tls(&mut self.sock) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -194,7 +219,10 @@ impl TlsStream {
             _ => return super::send(&self.sock, buf, flags),
         }
         self.flush_some()?;
-        let n = self.conn.writer().write(buf)?;
+        let Some(conn) = self.conn.as_deref_mut() else {
+            return Err(io::ErrorKind::WouldBlock.into());
+        };
+        let n = conn.writer().write(buf)?;
         if n == 0 && !buf.is_empty() {
             return Err(io::ErrorKind::WouldBlock.into());
         }
@@ -204,21 +232,14 @@ impl TlsStream {
 
     /// Queues close_notify (once) and writes what can be written now.
     pub fn close_notify(&mut self) {
-        if self.mode == Mode::Tls && !self.closing && !self.conn.is_handshaking() {
+        let Some(conn) = self.conn.as_deref_mut() else {
+            return;
+        };
+        if self.mode == Mode::Tls && !self.closing && !conn.is_handshaking() {
             self.closing = true;
-            self.conn.send_close_notify();
+            conn.send_close_notify();
             let _ = self.flush();
         }
-    }
-
-    /// Whether a failed handshake is one `ssl_reject_handshake` refused: its SNI
-    /// name (which rustls keeps even then) selects a refusing server, and so no
-    /// certificate was found.
-    fn refused(&self, e: &rustls::Error) -> bool {
-        let Some(sni) = &self.rejects else {
-            return false;
-        };
-        matches!(e, rustls::Error::General(_)) && sni.rejects(self.conn.server_name())
     }
 
     /// Answers a refused handshake as nginx does: a fatal unrecognized_name alert
@@ -229,13 +250,76 @@ impl TlsStream {
         let _ = (&self.sock).write(&ALERT);
     }
 
+    /// Reads the ClientHello; once it is whole, makes the connection with the
+    /// configuration of the server its SNI name selects. `Ok(false)`: more is
+    /// needed (or the peer is done, `eof`).
+    fn accept(&mut self) -> io::Result<bool> {
+        let Some(acceptor) = self.acceptor.as_deref_mut() else {
+            return Ok(true);
+        };
+        loop {
+            match acceptor.read_tls(&mut self.sock) {
+                Ok(0) => {
+                    self.eof = true;
+                    return Ok(false);
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+            let accepted = match acceptor.accept() {
+                Ok(None) => continue,
+                Ok(Some(a)) => a,
+                Err((e, mut alert)) => {
+                    let _ = alert.write_all(&mut self.sock);
+                    return Err(io::Error::new(io::ErrorKind::InvalidData, e));
+                }
+            };
+            let hello = accepted.client_hello();
+            let name = hello.server_name().map(str::to_ascii_lowercase);
+            self.offered = (
+                cipher_list(hello.cipher_suites()).into(),
+                curve_list(hello.named_groups().unwrap_or_default()).into(),
+            );
+            if self.port.sni.rejects(name.as_deref()) {
+                self.reject();
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "handshake rejected",
+                ));
+            }
+            let Some(server) = self.port.server(name.as_deref()) else {
+                return Err(io::Error::other("no server for the handshake"));
+            };
+            self.client_auth = server.client.clone();
+            let config = Arc::clone(&server.config);
+            self.acceptor = None;
+            return match accepted.into_connection(config) {
+                Ok(conn) => {
+                    self.conn = Some(Box::new(conn));
+                    Ok(true)
+                }
+                Err((e, mut alert)) => {
+                    let _ = alert.write_all(&mut self.sock);
+                    Err(io::Error::new(io::ErrorKind::InvalidData, e))
+                }
+            };
+        }
+    }
+
     /// Reads ciphertext and processes it until plaintext comes out, the socket
     /// would block or the peer is done.
     fn read_tls(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if !self.accept()? {
+            return Ok(0);
+        }
         loop {
             // Handshake replies and alerts go out as soon as they are made.
             self.flush_some()?;
-            match self.conn.reader().read(buf) {
+            let Some(conn) = self.conn.as_deref_mut() else {
+                return Ok(0);
+            };
+            match conn.reader().read(buf) {
                 Ok(n) => return Ok(n),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 // The peer closed the socket without close_notify: an EOF all the same.
@@ -245,27 +329,38 @@ impl TlsStream {
             if self.eof {
                 return Ok(0);
             }
-            match self.conn.read_tls(&mut self.sock) {
+            match conn.read_tls(&mut self.sock) {
                 Ok(0) => self.eof = true,
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             }
-            let handshaking = self.conn.is_handshaking();
-            if let Err(e) = self.conn.process_new_packets() {
-                if handshaking && self.refused(&e) {
-                    self.reject();
-                } else {
-                    // rustls has queued the alert that says why: send it, then fail.
-                    let _ = self.flush();
-                }
+            let handshaking = conn.is_handshaking();
+            if let Err(e) = conn.process_new_packets() {
+                // rustls has queued the alert that says why: send it, then fail.
+                let _ = self.flush();
                 return Err(io::Error::new(io::ErrorKind::InvalidData, e));
             }
-            if handshaking && !self.conn.is_handshaking() {
+            if handshaking && !conn.is_handshaking() {
                 self.ack_now();
             }
         }
     }
+}
+
+/// The client's certificate as the variables show it, checked against `auth`;
+/// `None` when it sent none.
+fn client_cert(auth: &ClientAuth, conn: &ServerConnection) -> Option<ClientCert> {
+    let chain = conn.peer_certificates()?;
+    let leaf = chain.first()?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    let verify = match client_verify::verify(auth, chain, now) {
+        Ok(()) => "SUCCESS".to_string(),
+        Err(why) => format!("FAILED:{why}"),
+    };
+    ClientCert::new(leaf.as_ref(), verify)
 }
 
 impl Read for TlsStream {

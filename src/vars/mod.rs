@@ -15,6 +15,7 @@ pub mod geo_ranges;
 pub mod map;
 mod pattern;
 pub mod ssl;
+pub mod ssl_cert;
 mod template;
 pub mod upstream;
 mod value;

@@ -3,6 +3,8 @@
 //! and which of it each variable shows ([`SslVar`]). On a plain connection they
 //! have no value (empty, as nginx's "not found").
 
+pub use super::ssl_cert::ClientCert;
+
 /// One `$ssl_*` variable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SslVar {
@@ -18,6 +20,25 @@ pub enum SslVar {
     Curve,
     /// `$ssl_alpn_protocol`.
     AlpnProtocol,
+    /// `$ssl_ciphers`: the suites the client offered, `:`-separated.
+    Ciphers,
+    /// `$ssl_curves`: the groups the client offered, `:`-separated.
+    Curves,
+    /// `$ssl_session_id`: rustls does not tell a server its session id, so empty.
+    SessionId,
+    /// `$ssl_client_verify`: `SUCCESS`, `FAILED:reason` or `NONE`.
+    ClientVerify,
+    /// `$ssl_client_*` of the client's certificate (empty without one).
+    ClientSubject,
+    ClientIssuer,
+    ClientSerial,
+    ClientFingerprint,
+    ClientStart,
+    ClientEnd,
+    ClientRemain,
+    ClientCert,
+    ClientRawCert,
+    ClientEscapedCert,
 }
 
 /// The names, without `$`.
@@ -28,6 +49,20 @@ pub const NAMES: &[(&str, SslVar)] = &[
     ("ssl_session_reused", SslVar::SessionReused),
     ("ssl_curve", SslVar::Curve),
     ("ssl_alpn_protocol", SslVar::AlpnProtocol),
+    ("ssl_ciphers", SslVar::Ciphers),
+    ("ssl_curves", SslVar::Curves),
+    ("ssl_session_id", SslVar::SessionId),
+    ("ssl_client_verify", SslVar::ClientVerify),
+    ("ssl_client_s_dn", SslVar::ClientSubject),
+    ("ssl_client_i_dn", SslVar::ClientIssuer),
+    ("ssl_client_serial", SslVar::ClientSerial),
+    ("ssl_client_fingerprint", SslVar::ClientFingerprint),
+    ("ssl_client_v_start", SslVar::ClientStart),
+    ("ssl_client_v_end", SslVar::ClientEnd),
+    ("ssl_client_v_remain", SslVar::ClientRemain),
+    ("ssl_client_cert", SslVar::ClientCert),
+    ("ssl_client_raw_cert", SslVar::ClientRawCert),
+    ("ssl_client_escaped_cert", SslVar::ClientEscapedCert),
 ];
 
 /// What one TLS handshake settled.
@@ -39,11 +74,20 @@ pub struct SslInfo {
     pub reused: bool,
     pub curve: Option<&'static str>,
     pub alpn: Option<Box<str>>,
+    /// What the ClientHello offered (`$ssl_ciphers`, `$ssl_curves`).
+    pub offered_ciphers: Option<Box<str>>,
+    pub offered_curves: Option<Box<str>>,
+    /// The client's certificate, if it sent one to a server that asked.
+    pub client: Option<ClientCert>,
 }
 
 impl SslInfo {
     /// Appends `var`'s value to `out`; `false` when it has none.
     pub fn value(&self, var: SslVar, out: &mut String) -> bool {
+        if let Some(shown) = self.client_value(var) {
+            out.push_str(&shown);
+            return true;
+        }
         let v: Option<&str> = match var {
             SslVar::Protocol => self.protocol,
             SslVar::Cipher => self.cipher,
@@ -51,6 +95,10 @@ impl SslInfo {
             SslVar::SessionReused => Some(if self.reused { "r" } else { "." }),
             SslVar::Curve => self.curve,
             SslVar::AlpnProtocol => self.alpn.as_deref(),
+            SslVar::Ciphers => self.offered_ciphers.as_deref(),
+            SslVar::Curves => self.offered_curves.as_deref(),
+            SslVar::SessionId => Some(""),
+            _ => None,
         };
         match v {
             Some(v) => {
@@ -60,6 +108,68 @@ impl SslInfo {
             None => false,
         }
     }
+}
+
+impl SslInfo {
+    /// The `$ssl_client_*` variables (empty without a certificate, as nginx's);
+    /// `None` for the others.
+    fn client_value(&self, var: SslVar) -> Option<String> {
+        let c = self.client.as_ref();
+        let field = |f: fn(&ClientCert) -> &String| c.map(f).cloned().unwrap_or_default();
+        Some(match var {
+            SslVar::ClientVerify => c.map_or_else(|| "NONE".into(), |c| c.verify.clone()),
+            SslVar::ClientSubject => field(|c| &c.subject),
+            SslVar::ClientIssuer => field(|c| &c.issuer),
+            SslVar::ClientSerial => field(|c| &c.serial),
+            SslVar::ClientFingerprint => field(|c| &c.fingerprint),
+            SslVar::ClientStart => field(|c| &c.v_start),
+            SslVar::ClientEnd => field(|c| &c.v_end),
+            SslVar::ClientRawCert => field(|c| &c.pem),
+            SslVar::ClientRemain => c.map(|c| c.remain(unix_now())).unwrap_or_default(),
+            SslVar::ClientCert => c.map(ClientCert::folded).unwrap_or_default(),
+            SslVar::ClientEscapedCert => c.map(ClientCert::escaped).unwrap_or_default(),
+            _ => return None,
+        })
+    }
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// `$ssl_ciphers`: OpenSSL's names of the offered suites, an unknown one as
+/// `0xXXXX`.
+pub fn cipher_list(suites: &[rustls::CipherSuite]) -> String {
+    let names: Vec<String> = suites
+        .iter()
+        .filter(|s| !is_grease(u16::from(**s)))
+        .map(|s| match cipher_name(*s) {
+            Some(n) => n.to_string(),
+            None => format!("0x{:04x}", u16::from(*s)),
+        })
+        .collect();
+    names.join(":")
+}
+
+/// `$ssl_curves`: OpenSSL's names of the offered groups, an unknown one as
+/// `0xXXXX`.
+pub fn curve_list(groups: &[rustls::NamedGroup]) -> String {
+    let names: Vec<String> = groups
+        .iter()
+        .filter(|g| !is_grease(u16::from(**g)))
+        .map(|g| match group_name(*g) {
+            Some(n) => n.to_string(),
+            None => format!("0x{:04x}", u16::from(*g)),
+        })
+        .collect();
+    names.join(":")
+}
+
+/// The values RFC 8701 reserves for clients to exercise extensibility.
+fn is_grease(v: u16) -> bool {
+    v & 0x0f0f == 0x0a0a && v >> 8 == v & 0xff
 }
 
 /// OpenSSL's name of a cipher suite (`SSL_CIPHER_get_name`).
@@ -88,6 +198,9 @@ pub fn group_name(group: rustls::NamedGroup) -> Option<&'static str> {
         G::secp384r1 => "secp384r1",
         G::secp521r1 => "secp521r1",
         G::X448 => "X448",
+        G::FFDHE2048 => "ffdhe2048",
+        G::FFDHE3072 => "ffdhe3072",
+        G::FFDHE4096 => "ffdhe4096",
         _ => return None,
     })
 }
@@ -115,6 +228,7 @@ mod tests {
             reused: false,
             curve: Some("X25519"),
             alpn: None,
+            ..SslInfo::default()
         };
         let cases = [
             (SslVar::Protocol, Some("TLSv1.3")),
@@ -151,7 +265,8 @@ mod tests {
         );
         assert_eq!(cipher_name(C::TLS_RSA_WITH_AES_128_CBC_SHA), None);
         assert_eq!(group_name(G::secp256r1), Some("prime256v1"));
-        assert_eq!(group_name(G::FFDHE2048), None);
+        assert_eq!(group_name(G::FFDHE2048), Some("ffdhe2048"));
+        assert_eq!(group_name(G::Unknown(0x1234)), None);
         assert_eq!(protocol_name(P::TLSv1_2), Some("TLSv1.2"));
         assert_eq!(protocol_name(P::TLSv1_1), None);
     }
