@@ -204,6 +204,10 @@ pub fn locate(cx: &Cx, r: &mut Routed, mut target: Target) -> Result<(), Respons
             });
             return Ok(());
         }
+        // A status page is the location's content: no script, no index file.
+        if loc.status_page.is_some() {
+            return Ok(());
+        }
         r.script = cgi::find_script(loc, &r.path);
         let loc = r.location(cx.config);
         if r.script.is_none()

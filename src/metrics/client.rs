@@ -157,7 +157,10 @@ mod tests {
             })
         };
         let cases = [
-            ("http://127.0.0.1:8080/status", t("127.0.0.1", 8080, "/status")),
+            (
+                "http://127.0.0.1:8080/status",
+                t("127.0.0.1", 8080, "/status"),
+            ),
             ("localhost:81/s?x=1", t("localhost", 81, "/s?x=1")),
             ("http://example.com", t("example.com", 80, "/")),
             (":9000/stub", t("127.0.0.1", 9000, "/stub")),

@@ -35,7 +35,8 @@ fn sum(all: &[&Cells], f: impl Fn(&Cells) -> u64) -> u64 {
 }
 
 fn worker_label(c: &Cells) -> String {
-    c.worker().map_or_else(|| "other".to_string(), |w| w.to_string())
+    c.worker()
+        .map_or_else(|| "other".to_string(), |w| w.to_string())
 }
 
 /// Sums per label value (several threads may share one, e.g. `other`).
@@ -55,10 +56,18 @@ fn connections(e: &mut Exposition, all: &[&Cells]) {
     e.family(name, Kind::Counter, "Client connections accepted.");
     e.sample(name, &[], sum(all, |c| c.accepted.get()));
     let name = "webserv_connections_handled_total";
-    e.family(name, Kind::Counter, "Client connections handled (not refused by worker_connections).");
+    e.family(
+        name,
+        Kind::Counter,
+        "Client connections handled (not refused by worker_connections).",
+    );
     e.sample(name, &[], sum(all, |c| c.handled.get()));
     let name = "webserv_connections";
-    e.family(name, Kind::Gauge, "Open client connections by worker and state.");
+    e.family(
+        name,
+        Kind::Gauge,
+        "Open client connections by worker and state.",
+    );
     for phase in Phase::ALL {
         let levels = by_label(all, |c, add: &mut dyn FnMut(String, i64)| {
             add(worker_label(c), c.conns[phase as usize].get())
@@ -72,18 +81,25 @@ fn connections(e: &mut Exposition, all: &[&Cells]) {
 
 fn requests(e: &mut Exposition, all: &[&Cells]) {
     let name = "webserv_requests_total";
-    e.family(name, Kind::Counter, "Finished requests by server name, status class and method.");
-    let counts = by_label(all, |c, add: &mut dyn FnMut((String, usize, usize), u64)| {
-        for (server, s) in c.served.iter() {
-            for (class, row) in s.by.iter().enumerate() {
-                for (method, n) in row.iter().enumerate() {
-                    if n.get() > 0 {
-                        add((server.to_string(), class, method), n.get());
+    e.family(
+        name,
+        Kind::Counter,
+        "Finished requests by server name, status class and method.",
+    );
+    let counts = by_label(
+        all,
+        |c, add: &mut dyn FnMut((String, usize, usize), u64)| {
+            for (server, s) in c.served.iter() {
+                for (class, row) in s.by.iter().enumerate() {
+                    for (method, n) in row.iter().enumerate() {
+                        if n.get() > 0 {
+                            add((server.to_string(), class, method), n.get());
+                        }
                     }
                 }
             }
-        }
-    });
+        },
+    );
     for ((server, class, method), n) in counts {
         let labels = [
             ("server", server.as_str()),
@@ -101,7 +117,11 @@ fn requests(e: &mut Exposition, all: &[&Cells]) {
         e.sample(name, &[("worker", &worker)], n);
     }
     let name = "webserv_request_duration_seconds";
-    e.family(name, Kind::Histogram, "Time from a request's head to its response.");
+    e.family(
+        name,
+        Kind::Histogram,
+        "Time from a request's head to its response.",
+    );
     let counts: Vec<u64> = (0..BUCKETS.len())
         .map(|i| sum(all, |c| c.duration.buckets[i].get()))
         .collect();
@@ -115,7 +135,11 @@ fn traffic(e: &mut Exposition, all: &[&Cells]) {
     e.family(name, Kind::Counter, "Bytes read from clients.");
     e.sample(name, &[], sum(all, |c| c.received.get()));
     let name = "webserv_sent_bytes_total";
-    e.family(name, Kind::Counter, "Response bytes (head and body) sent to clients.");
+    e.family(
+        name,
+        Kind::Counter,
+        "Response bytes (head and body) sent to clients.",
+    );
     e.sample(name, &[], sum(all, |c| c.sent.get()));
     let name = "webserv_tls_handshakes_total";
     e.family(name, Kind::Counter, "TLS handshakes by result.");
@@ -137,7 +161,11 @@ fn gateways(e: &mut Exposition, all: &[&Cells]) {
         e.sample(name, &[("protocol", proto)], n);
     }
     let name = "webserv_upstream_failures_total";
-    e.family(name, Kind::Counter, "Failed upstream attempts, by protocol and reason.");
+    e.family(
+        name,
+        Kind::Counter,
+        "Failed upstream attempts, by protocol and reason.",
+    );
     for (i, proto) in Upstream::LABELS.into_iter().enumerate() {
         for (j, why) in UpstreamFailure::LABELS.into_iter().enumerate() {
             let n = sum(all, |c| c.upstream_failures[i][j].get());
@@ -158,7 +186,11 @@ fn trouble(e: &mut Exposition, all: &[&Cells]) {
         e.sample(name, &[("kind", kind)], sum(all, |c| c.timeouts[i].get()));
     }
     let name = "webserv_limit_rejections_total";
-    e.family(name, Kind::Counter, "Requests refused by limit_req / limit_conn, by zone.");
+    e.family(
+        name,
+        Kind::Counter,
+        "Requests refused by limit_req / limit_conn, by zone.",
+    );
     let per = by_label(all, |c, add: &mut dyn FnMut(String, u64)| {
         for (zone, n) in c.limits.iter() {
             add(zone.to_string(), n.get());
@@ -173,10 +205,18 @@ fn files(e: &mut Exposition, all: &[&Cells]) {
     let name = "webserv_open_file_cache_total";
     e.family(name, Kind::Counter, "open_file_cache lookups, by result.");
     for (i, result) in ["hit", "miss"].into_iter().enumerate() {
-        e.sample(name, &[("result", result)], sum(all, |c| c.file_cache[i].get()));
+        e.sample(
+            name,
+            &[("result", result)],
+            sum(all, |c| c.file_cache[i].get()),
+        );
     }
     let name = "webserv_aio_queue_depth";
-    e.family(name, Kind::Gauge, "File jobs queued on the aio thread pool, by worker.");
+    e.family(
+        name,
+        Kind::Gauge,
+        "File jobs queued on the aio thread pool, by worker.",
+    );
     let per = by_label(all, |c, add: &mut dyn FnMut(String, i64)| {
         add(worker_label(c), c.aio_depth.get())
     });
@@ -212,13 +252,17 @@ mod tests {
         let a = Cells::default();
         let b = Cells::default();
         for c in [&a, &b] {
-            c.worker.store(usize::MAX, std::sync::atomic::Ordering::Relaxed);
+            c.worker
+                .store(usize::MAX, std::sync::atomic::Ordering::Relaxed);
             c.accepted.add(2);
             c.limits.get("perip").inc();
             c.served.get("s\"1").by[1][0].add(3);
         }
         let text = prometheus(&[&a, &b]);
-        assert!(text.contains("\nwebserv_connections_accepted_total 4\n"), "{text}");
+        assert!(
+            text.contains("\nwebserv_connections_accepted_total 4\n"),
+            "{text}"
+        );
         assert!(text.contains("\nwebserv_limit_rejections_total{zone=\"perip\"} 2\n"));
         assert!(text.contains(
             "\nwebserv_requests_total{server=\"s\\\"1\",status=\"2xx\",method=\"GET\"} 6\n"

@@ -253,6 +253,9 @@ impl TlsStream {
             }
             let handshaking = self.conn.is_handshaking();
             if let Err(e) = self.conn.process_new_packets() {
+                if handshaking {
+                    crate::metrics::tls_handshake(false);
+                }
                 if handshaking && self.refused(&e) {
                     self.reject();
                 } else {
@@ -262,6 +265,7 @@ impl TlsStream {
                 return Err(io::Error::new(io::ErrorKind::InvalidData, e));
             }
             if handshaking && !self.conn.is_handshaking() {
+                crate::metrics::tls_handshake(true);
                 self.ack_now();
             }
         }
