@@ -125,7 +125,7 @@ pub struct Cells {
     worker: AtomicUsize,
     pub accepted: Counter,
     pub handled: Counter,
-    /// Request heads parsed (well-formed or not).
+    /// Requests begun: the first byte of a head arrived (as nginx counts them).
     pub requests: Counter,
     /// Client connections by [`Phase`].
     pub conns: [Gauge; 3],
@@ -195,7 +195,7 @@ pub fn accepted() {
     local().accepted.inc();
 }
 
-/// A request head was parsed.
+/// A request began (its first byte arrived, or its head was already buffered).
 pub fn request_started() {
     local().requests.inc();
 }

@@ -109,7 +109,11 @@ fn requests(e: &mut Exposition, all: &[&Cells]) {
         e.sample(name, &labels, n);
     }
     let name = "webserv_worker_requests_total";
-    e.family(name, Kind::Counter, "Request heads parsed, by worker.");
+    e.family(
+        name,
+        Kind::Counter,
+        "Requests begun (a first byte of their head arrived), by worker.",
+    );
     let per = by_label(all, |c, add: &mut dyn FnMut(String, u64)| {
         add(worker_label(c), c.requests.get())
     });

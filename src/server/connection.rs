@@ -385,7 +385,7 @@ impl Connection {
                         line_max.map(|m| check_line_lengths(&self.input.filled()[..n], m))
                     {
                         self.input.consume(n);
-                        metrics::request_started();
+                        self.count_request();
                         metrics::error(ErrorKind::BadRequest);
                         let idx = handler::server_index(ctx.config, self.origin.group, None);
                         let resp = handler::error_response(ctx.config, idx, None, e.status());
@@ -395,7 +395,7 @@ impl Connection {
                     self.input.consume(n);
                     self.redirects = 0;
                     self.origin.conn.requests += 1;
-                    metrics::request_started();
+                    self.count_request();
                     // As nginx: from a complete head on, the request is "writing"
                     // (a body to read makes it "reading" again).
                     self.meter.set(Phase::Writing);
@@ -404,7 +404,7 @@ impl Connection {
                 }
                 Ok(None) => {}
                 Err(e) => {
-                    metrics::request_started();
+                    self.count_request();
                     metrics::error(ErrorKind::BadRequest);
                     self.meter.set(Phase::Writing);
                     let idx = handler::server_index(ctx.config, self.origin.group, None);
@@ -418,6 +418,8 @@ impl Connection {
             Ok(0) => Step::Close,
             Ok(_) => {
                 if let State::Head { started: false } = self.state {
+                    // A request begins with its first byte (nginx counts it then).
+                    metrics::request_started();
                     self.state = State::Head { started: true };
                     let timeout = self.default_server(ctx.config).client_header_timeout;
                     self.deadline = Some(ctx.now + timeout);
@@ -429,6 +431,14 @@ impl Connection {
                 Step::Blocked
             }
             Err(_) => Step::Close,
+        }
+    }
+
+    /// Counts a request whose head came whole from the buffer (pipelined): one
+    /// whose first byte came with a read was counted then.
+    fn count_request(&self) {
+        if let State::Head { started: false } = self.state {
+            metrics::request_started();
         }
     }
 
