@@ -4,9 +4,12 @@
 # with `stub_status` and `metrics` locations (never requested during the run)
 # against the same webserv without them, and against nginx with stub_status. Each
 # round runs the three in turn (with, without, nginx) on keep-alive index.html.
+# BASELINE_WEBSERV=PATH (a webserv built without the counters, e.g. from the commit
+# before them) adds a row against it: the cost of counting itself.
 
 MT_A="keep-alive GET index.html, 50 conns, webserv with stub_status + metrics locations (ref: the same webserv without them)"
 MT_B="keep-alive GET index.html, 50 conns, webserv with stub_status + metrics locations (ref: nginx with stub_status)"
+MT_C="keep-alive GET index.html, 50 conns, webserv with stub_status + metrics locations (ref: webserv without the counters)"
 if want "$MT_A" || want "$MT_B"; then
     log "starting webserv with and without status locations, nginx with stub_status"
     metrics_conf() { # FILE PORT EXTRA-LOCATIONS
@@ -49,6 +52,14 @@ EOF
     wait_http "$MT_NG_PORT" || die "nginx (stub_status) does not answer"
     curl -sf --max-time 2 "http://127.0.0.1:$MT_NG_PORT/stub" >/dev/null ||
         die "nginx has no /stub page"
+    MT_BASE_PID=""
+    if [ -n "${BASELINE_WEBSERV:-}" ] && [ -x "$BASELINE_WEBSERV" ]; then
+        MT_BASE_PORT=$(free_port)
+        metrics_conf "$TMP/mt-base.conf" "$MT_BASE_PORT" ""
+        start mt-base "$CPU_SRV" "$BASELINE_WEBSERV" -p "$TMP" "$TMP/mt-base.conf"
+        MT_BASE_PID=$LAST_PID
+        wait_http "$MT_BASE_PORT" || die "baseline webserv does not answer; see $TMP/mt-base.log"
+    fi
     log "$MT_A / nginx"
     for r in $(seq "$ROUNDS"); do
         wrk_run "$MT_A" A "$r" rps,lat,cpu "$MT_WITH_PID" -t1 -c50 \
@@ -58,6 +69,11 @@ EOF
         wrk_run "$MT_B" B "$r" rps,lat,cpu "$MT_NG_PID" -t1 -c50 \
             "http://127.0.0.1:$MT_NG_PORT/index.html"
         report copy --raw "$RAW" --src "$MT_A" --test "$MT_B" --role A --round "$r"
+        if [ -n "$MT_BASE_PID" ]; then
+            wrk_run "$MT_C" B "$r" rps,lat,cpu "$MT_BASE_PID" -t1 -c50 \
+                "http://127.0.0.1:$MT_BASE_PORT/index.html"
+            report copy --raw "$RAW" --src "$MT_A" --test "$MT_C" --role A --round "$r"
+        fi
     done
     # The counters saw the run: the page says so (a check that they were on).
     note "webserv with status pages after the run: $(curl -s --max-time 2 \
@@ -65,4 +81,5 @@ EOF
     stop_pid "$MT_WITH_PID"
     stop_pid "$MT_PLAIN_PID"
     stop_pid "$MT_NG_MASTER"
+    [ -z "$MT_BASE_PID" ] || stop_pid "$MT_BASE_PID"
 fi
