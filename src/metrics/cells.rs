@@ -96,6 +96,11 @@ impl<T, const N: usize> Slots<T, N> {
 pub const BUCKETS: [f64; 11] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
+/// The same bounds in microseconds (the request path compares integers).
+const BUCKETS_US: [u64; 11] = [
+    5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 2_500_000, 5_000_000,
+    10_000_000,
+];
 
 /// A duration histogram: a count per bucket (not cumulative; the exposition
 /// adds them up), the sum in microseconds, and the count.
@@ -108,12 +113,14 @@ pub struct Histogram {
 
 impl Histogram {
     pub fn observe(&self, d: Duration) {
-        let secs = d.as_secs_f64();
-        if let Some(i) = BUCKETS.iter().position(|&b| secs <= b) {
+        let us = d
+            .as_secs()
+            .saturating_mul(1_000_000)
+            .saturating_add(u64::from(d.subsec_micros()));
+        if let Some(i) = BUCKETS_US.iter().position(|&b| us <= b) {
             self.buckets[i].inc();
         }
-        self.sum_us
-            .add(u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
+        self.sum_us.add(us);
         self.count.inc();
     }
 }
@@ -132,6 +139,13 @@ mod tests {
         s.get("d").add(7);
         let seen: Vec<(&str, u64)> = s.iter().map(|(n, c)| (n, c.get())).collect();
         assert_eq!(seen, [("a", 2), ("b", 2), ("_other", 12)]);
+    }
+
+    #[test]
+    fn the_integer_bounds_are_the_exposed_ones() {
+        for (s, us) in BUCKETS.iter().zip(BUCKETS_US) {
+            assert_eq!((s * 1e6).round() as u64, us);
+        }
     }
 
     #[test]

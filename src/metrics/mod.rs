@@ -6,7 +6,8 @@
 //! of every thread when they are asked for. The server layer calls the hooks
 //! below where things happen: accept, connection state changes ([`ConnMeter`]),
 //! a parsed head, the end of a request (with the access log line), timeouts and
-//! errors; the handler and gateway layers count their own events.
+//! errors; the handler and gateway layers count their own events. It sits above
+//! `http` (it names methods) and below everything that counts.
 
 mod cells;
 pub mod client;
@@ -23,6 +24,8 @@ pub use cells::{BUCKETS, Counter, Gauge, Histogram, Slots};
 const SERVER_SLOTS: usize = 32;
 /// `limit_req` / `limit_conn` zones counted apart per thread.
 const ZONE_SLOTS: usize = 32;
+
+use crate::http::Method;
 
 /// The methods counted apart; the rest are `other`.
 pub const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "other"];
@@ -210,7 +213,8 @@ pub fn received(n: usize) {
 pub struct Finished<'a> {
     /// The answering server's first `server_name` (`""` if none).
     pub server: &'a str,
-    pub method: &'a str,
+    /// `None`: no request line could be read.
+    pub method: Option<Method>,
     pub status: u16,
     /// Head and body bytes.
     pub bytes: u64,
@@ -221,10 +225,15 @@ pub struct Finished<'a> {
 pub fn request_done(f: &Finished) {
     let c = local();
     let class = usize::from(f.status / 100).clamp(1, CLASSES.len()) - 1;
-    let method = METHODS
-        .iter()
-        .position(|m| *m == f.method)
-        .unwrap_or(METHODS.len() - 1);
+    let method = match f.method {
+        Some(Method::Get) => 0,
+        Some(Method::Head) => 1,
+        Some(Method::Post) => 2,
+        Some(Method::Put) => 3,
+        Some(Method::Delete) => 4,
+        Some(Method::Options) => 5,
+        _ => METHODS.len() - 1,
+    };
     c.served.get(f.server).by[class][method].inc();
     c.sent.add(f.bytes);
     c.duration.observe(f.duration);
@@ -373,9 +382,9 @@ mod tests {
             duration: Duration::from_millis(1),
         };
         let (sent, count) = (c.sent.get(), c.duration.count.get());
-        request_done(&done(200, "GET"));
-        request_done(&done(404, "PROPFIND"));
-        request_done(&done(999, "POST"));
+        request_done(&done(200, Some(Method::Get)));
+        request_done(&done(404, Some(Method::Mkcol)));
+        request_done(&done(999, Some(Method::Post)));
         let (_, s) = c
             .served
             .iter()

@@ -742,10 +742,11 @@ impl Connection {
         let names = ctx.config.servers.get(server).map(|s| &s.server_names);
         metrics::request_done(&metrics::Finished {
             server: names.and_then(|n| n.first()).map_or("", String::as_str),
-            method: req.map_or("", |r| r.method.as_str()),
+            method: req.map(|r| r.method),
             status: resp.status,
             bytes: head + body,
-            duration: self.started.elapsed(),
+            // The loop's time, as nginx's $request_time (no clock read per request).
+            duration: ctx.now.saturating_duration_since(self.started),
         });
     }
 
