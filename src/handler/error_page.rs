@@ -68,16 +68,31 @@ pub fn for_request(cx: &Cx, r: &Routed, status: u16) -> Response {
 
 /// [`for_request`], and the request's state where the error page was served (its
 /// location and variables, for the access log); `None` when no error page ran.
+/// An error page in a proxied location gets the built-in page here: callers
+/// that can start a backend use [`resolve`].
 pub fn serve(cx: &Cx, r: &Routed, status: u16) -> (Response, Option<Routed>) {
     match resolve(cx, r, status) {
         Page::Ready(resp, done) => (resp, done),
         Page::Pass(_, next) => {
             log::error!(
-                "error_page {status}: a proxied location ({}) serves error pages only for errors of a proxied request",
+                "error_page {status}: the proxied location {} cannot serve this error page",
                 next.path
             );
             (cx.decorate(builtin_error(status), r), None)
         }
+    }
+}
+
+/// The error page for an error found before a backend ran (the phases, a
+/// content handler): as [`resolve`], with the request a proxied page gets
+/// carrying no body (the client's was not read, or went to a handler).
+pub fn resolve_bodiless(cx: &Cx, r: &Routed, status: u16) -> Page {
+    match resolve(cx, r, status) {
+        Page::Pass(mut get, next) => {
+            get.framing = crate::http::Framing::None;
+            Page::Pass(get, next)
+        }
+        ready => ready,
     }
 }
 

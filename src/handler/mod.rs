@@ -109,6 +109,10 @@ pub struct Early {
     pub resp: Response,
     /// `None` when no location was chosen (an undecodable path, `OPTIONS *`).
     pub routed: Option<Routed>,
+    /// An error page in a proxied location: this request goes to its backend
+    /// (in `routed`'s state); `resp` (a 500) answers if no backend can be
+    /// started after all.
+    pub pass: Option<Box<Request>>,
 }
 
 impl Early {
@@ -116,11 +120,16 @@ impl Early {
         Box::new(Early {
             resp,
             routed: Some(routed),
+            pass: None,
         })
     }
 
     fn bare(resp: Response) -> Box<Early> {
-        Box::new(Early { resp, routed: None })
+        Box::new(Early {
+            resp,
+            routed: None,
+            pass: None,
+        })
     }
 }
 
@@ -523,6 +532,9 @@ pub enum Outcome {
     Cgi(CgiJob),
     /// Pass the request to the location's `proxy_pass` upstream, with its body.
     Proxy(Spool),
+    /// An error page in a proxied location: pass this request (no body) there,
+    /// in the state `routed` was left in.
+    ErrorPass(Box<Request>),
 }
 
 /// A CGI script to run, with its body and limits.
@@ -578,13 +590,18 @@ pub fn process(
         }
         Ok(resp) => cx.decorate(resp, routed),
         Err(405) => not_allowed(&cx, routed),
-        Err(status) => {
-            let (resp, done) = error_page::serve(&cx, routed, status);
-            if let Some(done) = done {
-                *routed = done;
+        Err(status) => match error_page::resolve_bodiless(&cx, routed, status) {
+            error_page::Page::Ready(resp, done) => {
+                if let Some(done) = done {
+                    *routed = done;
+                }
+                resp
             }
-            resp
-        }
+            error_page::Page::Pass(get, next) => {
+                *routed = *next;
+                return Outcome::ErrorPass(get);
+            }
+        },
     };
     // Body filters (compression) see every response a content handler made.
     let loc = routed.location(config);

@@ -499,11 +499,27 @@ impl Connection {
                 r
             }
             Err(early) => {
-                let Early { resp, routed } = *early;
+                let Early { resp, routed, pass } = *early;
                 if let Some(r) = &routed {
                     self.origin = self.origin.for_request(r);
                 }
-                return self.respond_logged(ctx, resp, Some(&req), has_body, routed.as_ref());
+                match (pass, routed) {
+                    // An error page in a proxied location: its request (with
+                    // the body, as nginx passes it) goes on from here.
+                    (Some(get), Some(r)) if r.location(ctx.config).gateway().is_some() => {
+                        req = *get;
+                        r
+                    }
+                    (_, routed) => {
+                        return self.respond_logged(
+                            ctx,
+                            resp,
+                            Some(&req),
+                            has_body,
+                            routed.as_ref(),
+                        );
+                    }
+                }
             }
         };
         let limit = routed.location(ctx.config).client_max_body_size;
@@ -515,6 +531,12 @@ impl Connection {
                 return self.respond(ctx, resp, Some(&req), true);
             }
         };
+        if let Some(live) = proxy::live::for_request(ctx.config, &routed, &req) {
+            if req.expect_continue && self.input.is_empty() {
+                self.out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+            }
+            return self.start_live_proxy(ctx, req, routed, live);
+        }
         let sink = match handler::body_sink(ctx.config, &routed, &req) {
             Ok(s) => s,
             Err(status) => {
@@ -600,6 +622,7 @@ impl Connection {
             }
             Outcome::Cgi(job) => self.start_cgi(ctx, req, routed, job),
             Outcome::Proxy(body) => self.start_proxy(ctx, req, routed, body),
+            Outcome::ErrorPass(get) => self.start_error_pass(ctx, *get, routed),
         }
     }
 
