@@ -13,7 +13,8 @@
 #              under bench/results/tmp/ unless --out is given
 #              (--only TLS: the HTTPS rows, scripts/bench/tls.sh; --only gzip: the
 #              compression rows; --only _pass: the proxy_pass and fastcgi_pass rows,
-#              scripts/bench/gateway.sh)
+#              scripts/bench/gateway.sh; --only stub_status: the status-page rows,
+#              scripts/bench/metrics.sh)
 #   --out DIR  where the Markdown/PNG go (default bench/results, smoke: bench/results/tmp)
 #
 # Environment: ROUNDS (3), DURATION (10, seconds per wrk run), IDLE_CONNS (10000),
@@ -785,6 +786,10 @@ stop_pid "$NG2_MASTER"
 # php-fpm pool (the file returns at once when no row of it is selected).
 # shellcheck source=scripts/bench/gateway.sh
 source "$HELPERS/gateway.sh"
+
+# Status pages: the always-on counters against no status locations and nginx.
+# shellcheck source=scripts/bench/metrics.sh
+source "$HELPERS/metrics.sh"
 
 # HTTPS: webserv with rustls against nginx with OpenSSL.
 if want "TLS"; then

@@ -18,6 +18,7 @@
 //! - [`cgi`]: CGI/1.1 scripts on non-blocking pipes in the same loop.
 //! - [`gateway`]: application servers over sockets: FastCGI records (`fastcgi::record`).
 //! - [`explain`]: `-T` (the effective configuration) and `--explain` (each phase).
+//! - [`metrics`]: per-thread counters for `stub_status`, `metrics` and `--status`.
 
 pub mod cgi;
 pub mod config;
@@ -28,6 +29,7 @@ pub mod gateway;
 pub mod handler;
 pub mod http;
 pub mod logging;
+pub mod metrics;
 pub mod server;
 pub mod transport;
 pub mod vars;

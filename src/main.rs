@@ -39,6 +39,10 @@ struct Cli {
     /// `--header 'Accept-Encoding: br'` to see which encoding is chosen.
     #[arg(long = "header", value_name = "NAME: VALUE", requires = "explain")]
     header: Vec<String>,
+    /// Fetch a `stub_status` page (http://HOST:PORT/PATH, or HOST:PORT/PATH;
+    /// HOST defaults to 127.0.0.1) and print it in words.
+    #[arg(long = "status", value_name = "URL")]
+    status: Option<String>,
     /// Directory that relative paths in the configuration are resolved against.
     #[arg(short = 'p', long = "prefix", value_name = "DIR")]
     prefix: Option<PathBuf>,
@@ -52,6 +56,18 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(url) = &cli.status {
+        return match webserv::metrics::client::status(url) {
+            Ok(line) => {
+                println!("{line}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("webserv: {e}");
+                ExitCode::from(1)
+            }
+        };
+    }
     let prefix = match cli.prefix.clone() {
         Some(p) => p,
         None => std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),

@@ -199,6 +199,7 @@ fn add_location(
     loc.rewrite = l.ops.clone();
     loc.try_files = l.try_files.clone();
     loc.internal = l.internal;
+    loc.status_page = l.status_page;
     loc.parent = parent;
     out.push(loc);
     let idx = out.len() - 1;

@@ -76,6 +76,8 @@ pub struct LocationDraft {
     pub ops: Vec<Op>,
     pub try_files: Option<TryFiles>,
     pub internal: bool,
+    /// `stub_status` / `metrics`.
+    pub status_page: Option<super::model::StatusPage>,
     /// Nested locations.
     pub children: Vec<LocationDraft>,
     /// The settings of each `if` block, in order (`IfBlock::location` counts
@@ -387,6 +389,7 @@ fn location(
         ops: Vec::new(),
         try_files: None,
         internal: false,
+        status_page: None,
         children: Vec::new(),
         ifs: Vec::new(),
         pos: d.pos.clone(),
@@ -422,6 +425,21 @@ fn nesting_allowed(
         _ => return Ok(()),
     };
     Err(ConfigError::at(&d.pos, msg))
+}
+
+/// `stub_status [on]` or `metrics`.
+fn status_page(d: &Directive) -> Result<super::model::StatusPage, ConfigError> {
+    use super::model::StatusPage;
+    if let Some((arg, pos)) = d.args.first()
+        && arg != "on"
+    {
+        let msg = format!("invalid parameter \"{arg}\" in \"{}\" directive", d.name);
+        return Err(ConfigError::at(pos, msg));
+    }
+    Ok(match d.name.as_str() {
+        "metrics" => StatusPage::Prometheus,
+        _ => StatusPage::Stub,
+    })
 }
 
 fn location_directive(
@@ -463,6 +481,7 @@ fn location_directive(
         }
         "try_files" => loc.try_files = Some(script::try_files(d)?),
         "internal" => loc.internal = true,
+        "stub_status" | "metrics" => loc.status_page = Some(status_page(d)?),
         "location" => {
             let child = location(d, prefix, Some(loc))?;
             add_location(&mut loc.children, child, d)?;

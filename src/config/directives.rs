@@ -192,6 +192,10 @@ pub const TABLE: &[Spec] = &[
     row("uninitialized_variable_warn", ALL | SIF | LIF, 1, 1),
     open(row("try_files", SRV | LOC, 2, 2)),
     row("internal", LOC, 0, 0),
+    // nginx's `stub_status` (the old `stub_status on;` too) and webserv's
+    // Prometheus page: the location's content.
+    row("stub_status", LOC, 0, 1),
+    row("metrics", LOC, 0, 0),
     row("upload_store", ALL, 1, 1),
     many(row("cgi", ALL, 1, 2)),
     row("cgi_timeout", ALL, 1, 1),

@@ -190,6 +190,15 @@ pub enum LocKind {
     Named,
 }
 
+/// The status page a location serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusPage {
+    /// `stub_status`: nginx's connection and request counts, as text.
+    Stub,
+    /// `metrics`: every counter in the Prometheus text format.
+    Prometheus,
+}
+
 /// A `location [=|^~|~|~*] URI { }` or `location @name { }` block, with every
 /// inheritable directive resolved.
 #[derive(Debug, Clone)]
@@ -199,6 +208,8 @@ pub struct Location {
     pub kind: LocKind,
     /// `internal`: only internal redirects reach it (others get 404).
     pub internal: bool,
+    /// `stub_status` or `metrics`: the location answers with a status page.
+    pub status_page: Option<StatusPage>,
     /// The enclosing location of a nested one (index into `Server::locations`).
     pub parent: Option<usize>,
     /// Nested locations, in declaration order.

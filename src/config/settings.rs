@@ -317,6 +317,7 @@ impl Settings {
             path: path.to_string(),
             kind,
             internal: false,
+            status_page: None,
             parent: None,
             children: Vec::new(),
             rewrite: Vec::new(),

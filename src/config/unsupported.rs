@@ -56,7 +56,6 @@ const NAMES: &[(&str, &str)] = &[
     ("slice", "byte-range slicing"),
     ("random_index", "random index files"),
     ("empty_gif", "the empty GIF handler"),
-    ("stub_status", "the status page"),
     ("load_module", "dynamic modules"),
     (
         "user",

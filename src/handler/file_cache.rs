@@ -129,6 +129,7 @@ impl Cache {
         let mut key = std::mem::take(&mut self.key);
         make_key(&mut key, base, rel);
         let found = self.hit(&key, base, rel, policy, now);
+        crate::metrics::file_cache(found.is_some());
         let result = match found {
             Some(opened) => Ok(opened),
             None => {

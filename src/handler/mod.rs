@@ -28,6 +28,7 @@ pub mod realip;
 pub mod rewrite;
 pub mod route;
 pub mod static_file;
+pub mod status_page;
 pub mod trailers;
 pub mod upload;
 pub mod upload_summary;
@@ -571,6 +572,7 @@ pub fn process(
         trace: None,
     };
     let result = match (req.method, body) {
+        (m, _) if let Some(page) = loc.status_page => status_page::serve(page, m),
         (_, Sink::Raw(upload)) => upload.finish(),
         (_, Sink::Multipart(upload)) => upload.finish(req),
         (_, Sink::Dav(put)) => put.finish().map(|done| dav::respond(&cx, routed, done)),

@@ -297,6 +297,10 @@ fn content(cx: &Cx, r: &mut Routed, _: Target) -> Verdict {
         });
         return Verdict::Next;
     }
+    // A status page is the location's content: no script, no index file.
+    if loc.status_page.is_some() {
+        return Verdict::Next;
+    }
     r.script = cgi::find_script(loc, &r.path);
     let loc = r.location(cx.config);
     if r.script.is_none()

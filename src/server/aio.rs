@@ -94,6 +94,7 @@ impl Aio {
         match &self.pool {
             Some(pool) => {
                 pool.submit(job);
+                crate::metrics::aio_queued(1);
                 Ok(())
             }
             None => Err(job),

@@ -32,6 +32,7 @@ use crate::http::body::BodyReader;
 use crate::http::request::{NameRules, check_line_lengths, parse_head_with};
 use crate::http::status::bodiless;
 use crate::http::{Body, Framing, Method, Request, Response};
+use crate::metrics::{self, ConnMeter, ErrorKind, Phase, TimeoutKind};
 use crate::transport::{self, Transport};
 
 /// How long a closing connection may keep sending us bytes we discard (nginx's
@@ -179,6 +180,8 @@ pub struct Connection {
     /// Unique per worker thread: tells an aio completion whether its connection
     /// is still the one at that slab key.
     serial: u64,
+    /// This connection in the `stub_status` reading/writing/waiting counts.
+    meter: ConnMeter,
 }
 
 thread_local! {
@@ -239,6 +242,7 @@ impl Connection {
                 c.set(c.get() + 1);
                 c.get()
             }),
+            meter: ConnMeter::new(),
         }
     }
 
@@ -293,6 +297,7 @@ impl Connection {
                 State::Proxy { .. } => self.step_proxy(ctx),
                 State::Linger { .. } => self.step_linger(),
             };
+            self.meter.set(self.phase());
             match step {
                 Step::Progress => continue,
                 Step::Blocked => return Status::Open,
@@ -302,8 +307,39 @@ impl Connection {
         }
     }
 
+    /// What `stub_status` calls the current state: reading a head or body,
+    /// writing (a request is being answered), or waiting (idle, closing).
+    fn phase(&self) -> Phase {
+        match self.state {
+            State::Head { started: true } | State::Body { .. } => Phase::Reading,
+            State::Write { .. } | State::Cgi { .. } | State::Proxy { .. } => Phase::Writing,
+            State::ProxyHeader | State::Head { started: false } | State::Linger { .. } => {
+                Phase::Waiting
+            }
+        }
+    }
+
+    /// The timeout's kind, for the counters.
+    fn timeout_kind(&self) -> Option<TimeoutKind> {
+        Some(match self.state {
+            State::Head { started: true } => TimeoutKind::ClientHeader,
+            State::Head { started: false } | State::ProxyHeader if self.served > 0 => {
+                TimeoutKind::Keepalive
+            }
+            State::Head { started: false } | State::ProxyHeader => TimeoutKind::ClientHeader,
+            State::Body { .. } => TimeoutKind::ClientBody,
+            State::Write { .. } => TimeoutKind::Send,
+            State::Cgi { .. } => TimeoutKind::Cgi,
+            State::Proxy { .. } => TimeoutKind::Upstream,
+            State::Linger { .. } => return None,
+        })
+    }
+
     /// The deadline passed: 408 if a request was under way, else just close.
     pub fn on_timeout(&mut self, ctx: &mut Ctx) -> Status {
+        if let Some(kind) = self.timeout_kind() {
+            metrics::timeout(kind);
+        }
         let gateway = match self.state {
             State::Cgi { .. } => Some(self.cgi_timeout(ctx)),
             State::Proxy { .. } => Some(self.proxy_timeout(ctx)),
@@ -349,6 +385,8 @@ impl Connection {
                         line_max.map(|m| check_line_lengths(&self.input.filled()[..n], m))
                     {
                         self.input.consume(n);
+                        self.count_request();
+                        metrics::error(ErrorKind::BadRequest);
                         let idx = handler::server_index(ctx.config, self.origin.group, None);
                         let resp = handler::error_response(ctx.config, idx, None, e.status());
                         self.respond(ctx, resp, Some(&req), true);
@@ -357,11 +395,18 @@ impl Connection {
                     self.input.consume(n);
                     self.redirects = 0;
                     self.origin.conn.requests += 1;
+                    self.count_request();
+                    // As nginx: from a complete head on, the request is "writing"
+                    // (a body to read makes it "reading" again).
+                    self.meter.set(Phase::Writing);
                     self.start_request(ctx, req);
                     return Step::Progress;
                 }
                 Ok(None) => {}
                 Err(e) => {
+                    self.count_request();
+                    metrics::error(ErrorKind::BadRequest);
+                    self.meter.set(Phase::Writing);
                     let idx = handler::server_index(ctx.config, self.origin.group, None);
                     let resp = handler::error_response(ctx.config, idx, None, e.status());
                     self.respond(ctx, resp, None, true);
@@ -373,6 +418,8 @@ impl Connection {
             Ok(0) => Step::Close,
             Ok(_) => {
                 if let State::Head { started: false } = self.state {
+                    // A request begins with its first byte (nginx counts it then).
+                    metrics::request_started();
                     self.state = State::Head { started: true };
                     let timeout = self.default_server(ctx.config).client_header_timeout;
                     self.deadline = Some(ctx.now + timeout);
@@ -387,12 +434,30 @@ impl Connection {
         }
     }
 
+    /// Counts a request whose head came whole from the buffer (pipelined): one
+    /// whose first byte came with a read was counted then.
+    fn count_request(&self) {
+        if let State::Head { started: false } = self.state {
+            metrics::request_started();
+        }
+    }
+
     /// Reads once into the input buffer (retrying EINTR).
     ///
     /// A read that returned less than it asked for emptied the socket, so the next
     /// one would only say WouldBlock: it is skipped until the next readiness event
     /// (new data is always a new edge), saving a syscall per request.
     fn fill(&mut self, max: usize) -> io::Result<usize> {
+        let r = self.fill_once(max);
+        match &r {
+            Ok(n) => metrics::received(*n),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(_) => metrics::error(ErrorKind::ClientIo),
+        }
+        r
+    }
+
+    fn fill_once(&mut self, max: usize) -> io::Result<usize> {
         if !self.read_ready && !self.hangup {
             return Err(io::ErrorKind::WouldBlock.into());
         }
@@ -535,6 +600,7 @@ impl Connection {
             else {
                 return Step::Close;
             };
+            self.meter.set(Phase::Writing);
             self.finish_request(ctx, *req, *routed, sink);
             return Step::Progress;
         }
@@ -560,6 +626,8 @@ impl Connection {
     }
 
     fn fail_body(&mut self, ctx: &mut Ctx, status: u16) -> Step {
+        metrics::error(ErrorKind::BadBody);
+        self.meter.set(Phase::Writing);
         let State::Body { req, routed, .. } =
             std::mem::replace(&mut self.state, State::Head { started: false })
         else {
@@ -716,6 +784,16 @@ impl Connection {
             upstream,
         };
         ctx.logs.log(ctx.config, &exchange);
+        let server = routed.map_or(self.server, |r| r.server);
+        let names = ctx.config.servers.get(server).map(|s| &s.server_names);
+        metrics::request_done(&metrics::Finished {
+            server: names.and_then(|n| n.first()).map_or("", String::as_str),
+            method: req.map(|r| r.method),
+            status: resp.status,
+            bytes: head + body,
+            // The loop's time, as nginx's $request_time (no clock read per request).
+            duration: ctx.now.saturating_duration_since(self.started),
+        });
     }
 
     fn queue_body(&mut self, ctx: &mut Ctx, body: Body) {
@@ -809,7 +887,10 @@ impl Connection {
                     return Step::Yield;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Step::Blocked,
-                Err(_) => return Step::Close,
+                Err(_) => {
+                    metrics::error(ErrorKind::ClientIo);
+                    return Step::Close;
+                }
             }
         }
         // What the transport still holds (TLS records) is part of the response.

@@ -262,7 +262,9 @@ impl Worker {
 
     /// Hands finished file reads to their connections (if still open) and runs them.
     fn on_aio_done(&mut self, now: Instant) {
-        for done in self.aio.take_done() {
+        let done = self.aio.take_done();
+        crate::metrics::aio_queued(-(done.len() as i64));
+        for done in done {
             if let Some(fill) = &done.fill {
                 // A compressed-body cache entry: stored whether or not the
                 // connection that missed is still open.
@@ -312,7 +314,10 @@ impl Worker {
         }
         for _ in 0..ACCEPT_BATCH {
             match self.listeners[i].socket.accept() {
-                Ok((stream, peer)) => self.add_connection(i, stream, peer, now),
+                Ok((stream, peer)) => {
+                    crate::metrics::accepted();
+                    self.add_connection(i, stream, peer, now);
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if is_transient_accept_error(&e) => continue,
@@ -433,6 +438,7 @@ impl Worker {
         }))
         .unwrap_or_else(|_| {
             log::error!("internal error while handling a connection; closing it");
+            crate::metrics::error(crate::metrics::ErrorKind::Internal);
             Status::Close
         });
         let registered = if timed_out { None } else { before };

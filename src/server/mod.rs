@@ -70,9 +70,13 @@ pub fn run(config: Config, prefix: std::path::PathBuf) -> Result<(), StartError>
         let worker = Worker::new(Arc::clone(&hub), prefix.clone(), listeners, sig)
             .map_err(StartError::Io)?;
         if n + 1 == workers {
+            crate::metrics::set_worker(n);
             worker.run().map_err(StartError::Io)?;
         } else {
-            handles.push(std::thread::spawn(move || worker.run()));
+            handles.push(std::thread::spawn(move || {
+                crate::metrics::set_worker(n);
+                worker.run()
+            }));
         }
     }
     for h in handles {

@@ -271,6 +271,7 @@ impl TlsStream {
                 Ok(None) => continue,
                 Ok(Some(a)) => a,
                 Err((e, mut alert)) => {
+                    crate::metrics::tls_handshake(false);
                     let _ = alert.write_all(&mut self.sock);
                     return Err(io::Error::new(io::ErrorKind::InvalidData, e));
                 }
@@ -282,6 +283,7 @@ impl TlsStream {
                 curve_list(hello.named_groups().unwrap_or_default()).into(),
             );
             if self.port.sni.rejects(name.as_deref()) {
+                crate::metrics::tls_handshake(false);
                 self.reject();
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidData,
@@ -300,6 +302,7 @@ impl TlsStream {
                     Ok(true)
                 }
                 Err((e, mut alert)) => {
+                    crate::metrics::tls_handshake(false);
                     let _ = alert.write_all(&mut self.sock);
                     Err(io::Error::new(io::ErrorKind::InvalidData, e))
                 }
@@ -337,11 +340,15 @@ impl TlsStream {
             }
             let handshaking = conn.is_handshaking();
             if let Err(e) = conn.process_new_packets() {
+                if handshaking {
+                    crate::metrics::tls_handshake(false);
+                }
                 // rustls has queued the alert that says why: send it, then fail.
                 let _ = self.flush();
                 return Err(io::Error::new(io::ErrorKind::InvalidData, e));
             }
             if handshaking && !conn.is_handshaking() {
+                crate::metrics::tls_handshake(true);
                 self.ack_now();
             }
         }

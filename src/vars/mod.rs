@@ -77,6 +77,9 @@ pub enum Var {
     Pipe,
     /// `$nginx_version`: the nginx release whose behaviour webserv follows.
     NginxVersion,
+    /// `$connections_active` (0), `_reading` (1), `_writing` (2), `_waiting` (3):
+    /// the stub_status counts, process-wide.
+    Connections(u8),
     /// `$0`..`$9`: the last regex match's captures.
     Capture(u8),
     /// `$ssl_*`: what the connection's TLS handshake settled.
@@ -140,6 +143,10 @@ const NAMES: &[(&str, Var)] = &[
     ("connection_time", Var::ConnectionTime),
     ("pipe", Var::Pipe),
     ("nginx_version", Var::NginxVersion),
+    ("connections_active", Var::Connections(0)),
+    ("connections_reading", Var::Connections(1)),
+    ("connections_writing", Var::Connections(2)),
+    ("connections_waiting", Var::Connections(3)),
 ];
 
 impl Var {

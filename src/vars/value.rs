@@ -185,6 +185,11 @@ impl Env<'_> {
             }
             Var::Pipe => out.push(if self.origin.conn.pipelined { 'p' } else { '.' }),
             Var::NginxVersion => out.push_str(super::NGINX_VERSION),
+            Var::Connections(i) => {
+                let t = crate::metrics::totals();
+                let all = [t.active, t.reading, t.writing, t.waiting];
+                push_num(out, all.get(usize::from(*i)).copied().unwrap_or(0));
+            }
             Var::Capture(n) => {
                 return push(
                     out,

@@ -61,6 +61,7 @@ impl Connection {
         let interpreter = job.launch.interpreter().map(Path::to_path_buf);
         match Process::spawn(job.launch, job.body, ctx.registry, ctx.key) {
             Ok(proc) => {
+                crate::metrics::cgi_spawn(true);
                 let run = CgiRun {
                     proc,
                     head: Vec::new(),
@@ -77,6 +78,7 @@ impl Connection {
                 };
             }
             Err(e) => {
+                crate::metrics::cgi_spawn(false);
                 let why = spawn_failure(interpreter.as_deref(), &e);
                 let message = format!("cannot run cgi {name}: {why}");
                 log::error!("{message}");

@@ -12,6 +12,7 @@ use crate::gateway::config_id;
 use crate::gateway::pool::PoolKey;
 use crate::handler::{Cx, Routed};
 use crate::http::{Method, Request};
+use crate::metrics::UpstreamFailure;
 use crate::server::connection::{Connection, Ctx, State};
 use crate::vars::upstream::Attempt;
 
@@ -45,6 +46,7 @@ impl Connection {
             };
             run.tried.mark(peer);
             run.tries_left -= 1;
+            crate::metrics::upstream_attempt(meter_kind(run));
             run.peer = peer;
             let addr = config.upstreams[run.group].peers[peer].addr.clone();
             run.attempt = Attempt {
@@ -108,6 +110,7 @@ impl Connection {
                 }
                 Err(e) => {
                     log::error!("connect() to {} failed ({e})", run.attempt.addr);
+                    crate::metrics::upstream_failure(meter_kind(run), UpstreamFailure::Error);
                     if let Some(b) = ctx.gateway.balancer(config, run.group) {
                         b.done(peer, true, ctx.now);
                     }
@@ -130,6 +133,7 @@ impl Connection {
         why: Failure,
     ) {
         let reused = run.lease.as_ref().is_some_and(|l| l.reused);
+        crate::metrics::upstream_failure(meter_kind(&run), why.meter());
         self.release_lease(ctx, &mut run, false);
         let counted = !(reused && why == Failure::Error);
         if counted
@@ -247,4 +251,12 @@ pub(super) fn dynamic_group(
         log::error!("no upstream \"{authority}\" for {url} (names are not resolved at run time)");
     }
     found
+}
+
+/// The relay an attempt goes through, for the counters.
+fn meter_kind(run: &ProxyRun) -> crate::metrics::Upstream {
+    match run.protocol {
+        Protocol::Http => crate::metrics::Upstream::Http,
+        Protocol::FastCgi => crate::metrics::Upstream::FastCgi,
+    }
 }

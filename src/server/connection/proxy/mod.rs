@@ -70,6 +70,17 @@ impl Failure {
         }
     }
 
+    /// The failure's kind, for the counters.
+    fn meter(self) -> crate::metrics::UpstreamFailure {
+        use crate::metrics::UpstreamFailure as M;
+        match self {
+            Failure::Error => M::Error,
+            Failure::Timeout => M::Timeout,
+            Failure::InvalidHeader => M::InvalidHeader,
+            Failure::Status(_) => M::Status,
+        }
+    }
+
     /// The answer when no other server is tried.
     fn status(self) -> u16 {
         match self {
