@@ -301,6 +301,9 @@ pub struct Location {
     pub if_modified_since: IfModifiedSince,
     /// `gzip`, `brotli`, `zstd` and their `_static`, `_types`... directives.
     pub compression: super::compress::Compression,
+    /// `client_body_buffer_size`, `client_body_in_file_only`,
+    /// `client_body_in_single_buffer`, `chunked_transfer_encoding`.
+    pub bodies: super::bodies::Bodies,
     /// `dav_methods`, `create_full_put_path`, `min_delete_depth`, `dav_access`.
     pub dav: super::dav::Dav,
     /// `proxy_pass`: this location's content comes from an upstream.

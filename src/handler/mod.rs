@@ -360,6 +360,12 @@ impl<'a> Cx<'a> {
 
     /// The location's `add_header` list (on 2xx/3xx, or any status with `always`).
     pub fn add_headers(&self, resp: &mut Response, r: &Routed) {
+        self.add_headers_with(resp, r, &self.env(r, true));
+    }
+
+    /// [`Cx::add_headers`] with the values read from `env` (a relayed answer's
+    /// knows what the upstream sent).
+    pub fn add_headers_with(&self, resp: &mut Response, r: &Routed, env: &vars::Env) {
         let loc = r.location(self.config);
         if loc.add_headers.is_empty() {
             return;
@@ -368,7 +374,7 @@ impl<'a> Cx<'a> {
         for h in loc.add_headers.iter().filter(|h| added || h.always) {
             let value = match h.value.literal() {
                 Some(v) => v.to_string(),
-                None => h.value.expand(&self.env(r, true)),
+                None => h.value.expand(env),
             };
             // Last-Modified and ETag replace the response's own (an empty value
             // removes it), as nginx's headers filter does; others are added.
@@ -497,9 +503,7 @@ impl BodySink for Sink {
 pub fn body_sink(config: &Config, routed: &Routed, req: &Request) -> Result<Sink, u16> {
     let loc = routed.location(config);
     if routed.script.is_some() || loc.gateway().is_some() {
-        return Ok(Sink::Spool(Spool::in_dir(
-            loc.client_body_temp_path.clone(),
-        )));
+        return Ok(Sink::Spool(spool_for(loc)));
     }
     if req.method == Method::Put && loc.dav.handles(Method::Put) {
         return dav::put::begin(loc, &routed.path, req).map(|p| Sink::Dav(Box::new(p)));
@@ -513,6 +517,29 @@ pub fn body_sink(config: &Config, routed: &Routed, req: &Request) -> Result<Sink
             loc.client_body_temp_path.clone(),
         ))),
     }
+}
+
+/// The spool of a body a script or an upstream reads, sized and kept as the
+/// location's `client_body_*` directives say.
+fn spool_for(loc: &Location) -> Spool {
+    use crate::config::bodies::InFile;
+    let file_only = match loc.bodies.in_file {
+        InFile::Off => None,
+        InFile::On => Some(true),
+        InFile::Clean => Some(false),
+    };
+    Spool::in_dir(loc.client_body_temp_path.clone())
+        .with_limits(loc.bodies.memory_limit(), file_only)
+}
+
+/// Ends a script's or an upstream's body: its file (for `client_body_in_file_only`)
+/// exists and the request's variables see it; `Err` is a status (disk full).
+fn settle_body(routed: &mut Routed, req: &Request, spool: &mut Spool) -> Result<(), u16> {
+    if req.framing != Framing::None {
+        spool.finish().map_err(|e| e.status())?;
+    }
+    routed.vars.body = spool.view();
+    Ok(())
 }
 
 /// What phase 2 decided.
@@ -540,6 +567,14 @@ pub fn process(
     req: &Request,
     body: Sink,
 ) -> Outcome {
+    let mut body = body;
+    let reads_body = routed.location(config).gateway().is_some() || routed.script.is_some();
+    if reads_body
+        && let Sink::Spool(spool) = &mut body
+        && let Err(status) = settle_body(routed, req, spool)
+    {
+        return Outcome::Respond(error_response(config, routed.server, Some(routed), status));
+    }
     let loc = routed.location(config);
     if loc.gateway().is_some()
         && let Sink::Spool(spool) = body
