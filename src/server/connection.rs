@@ -96,6 +96,12 @@ enum State {
     },
     /// Sending a response; then close or wait for the next request.
     Write { close_after: bool },
+    /// Sent a response to a request whose body was not read (`return`, a
+    /// redirect): the rest of that body is read and dropped before the next
+    /// request's head, as nginx discards it.
+    WriteDiscarding { reader: Box<BodyReader> },
+    /// Waiting for the next request's head behind a discarded body.
+    Discard { reader: Box<BodyReader> },
     /// A CGI script runs; its output is relayed as it comes.
     Cgi {
         req: Box<Request>,
@@ -183,6 +189,16 @@ pub struct Connection {
 
 thread_local! {
     static SERIALS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// What becomes of the body of a request answered before it was read.
+enum Discarding {
+    /// The answer closes the connection: the body is never read.
+    Close,
+    /// The body was all buffered and is dropped.
+    Done,
+    /// The rest is read and dropped after the answer.
+    Pending(Box<BodyReader>),
 }
 
 /// One step of the state machine: progressed (run the next), blocked on I/O, or done.
@@ -288,7 +304,8 @@ impl Connection {
                 State::ProxyHeader => self.step_proxy_header(),
                 State::Head { .. } => self.step_head(ctx),
                 State::Body { .. } => self.step_body(ctx),
-                State::Write { .. } => self.step_write(ctx),
+                State::Write { .. } | State::WriteDiscarding { .. } => self.step_write(ctx),
+                State::Discard { .. } => self.step_discard(ctx),
                 State::Cgi { .. } => self.step_cgi(ctx),
                 State::Proxy { .. } => self.step_proxy(ctx),
                 State::Linger { .. } => self.step_linger(),
@@ -438,7 +455,23 @@ impl Connection {
                 if let Some(r) = &routed {
                     self.origin = self.origin.for_request(r);
                 }
-                return self.respond_logged(ctx, resp, Some(&req), has_body, routed.as_ref());
+                let (close, discard) = match has_body.then(|| self.discard_body(&req, &resp)) {
+                    None => (false, None),
+                    Some(Ok(Discarding::Close)) => (true, None),
+                    Some(Ok(Discarding::Done)) => (false, None),
+                    Some(Ok(Discarding::Pending(reader))) => (false, Some(reader)),
+                    Some(Err(())) => {
+                        // What came of the body is malformed: nginx answers 400.
+                        let resp = handler::error_response(ctx.config, self.server, None, 400);
+                        return self.respond(ctx, resp, Some(&req), true);
+                    }
+                };
+                self.respond_logged(ctx, resp, Some(&req), close, routed.as_ref());
+                if let (State::Write { close_after: false }, Some(reader)) = (&self.state, discard)
+                {
+                    self.state = State::WriteDiscarding { reader };
+                }
+                return;
             }
         };
         let limit = routed.location(ctx.config).client_max_body_size;
@@ -474,6 +507,66 @@ impl Connection {
     }
 
     // ---- reading the body -------------------------------------------------
+
+    /// Starts discarding the body of `req`, answered with `resp` before it was
+    /// read, as nginx does for answers that keep the connection (not 400, 413,
+    /// 414, 500, 501); what is already buffered is dropped now. `Err`: the
+    /// buffered body is malformed.
+    fn discard_body(&mut self, req: &Request, resp: &Response) -> Result<Discarding, ()> {
+        if matches!(resp.status, 400 | 413 | 414 | 500 | 501) || resp.status >= 600 {
+            return Ok(Discarding::Close);
+        }
+        let Ok(mut reader) = BodyReader::new(req.framing, 0) else {
+            return Ok(Discarding::Close);
+        };
+        if !self.discard_input(&mut reader) {
+            return Err(());
+        }
+        Ok(match reader.is_done() {
+            true => Discarding::Done,
+            false => Discarding::Pending(Box::new(reader)),
+        })
+    }
+
+    /// Drops the buffered bytes of a discarded body; `false` if it is malformed.
+    fn discard_input(&mut self, reader: &mut BodyReader) -> bool {
+        match reader.feed(self.input.filled(), &mut crate::http::body::Discard) {
+            Ok(n) => {
+                self.input.consume(n);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Reads and drops the rest of a discarded body, then waits for the next head.
+    fn step_discard(&mut self, ctx: &mut Ctx) -> Step {
+        let State::Discard { mut reader } =
+            std::mem::replace(&mut self.state, State::Head { started: false })
+        else {
+            return Step::Close;
+        };
+        if !self.discard_input(&mut reader) {
+            return Step::Close;
+        }
+        if reader.is_done() {
+            return Step::Progress;
+        }
+        self.state = State::Discard { reader };
+        match self.fill(super::buffer::INITIAL) {
+            Ok(0) => Step::Close,
+            Ok(_) => {
+                let timeout = self.request_server(ctx.config).client_body_timeout;
+                self.deadline = Some(ctx.now + timeout);
+                Step::Progress
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.input.release();
+                Step::Blocked
+            }
+            Err(_) => Step::Close,
+        }
+    }
 
     fn step_body(&mut self, ctx: &mut Ctx) -> Step {
         let State::Body { reader, sink, .. } = &mut self.state else {
@@ -772,8 +865,10 @@ impl Connection {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Step::Blocked,
             Err(_) => return Step::Close,
         }
-        let State::Write { close_after } = self.state else {
-            return Step::Close;
+        let (close_after, discard) = match std::mem::replace(&mut self.state, State::ProxyHeader) {
+            State::Write { close_after } => (close_after, None),
+            State::WriteDiscarding { reader } => (false, Some(reader)),
+            _ => return Step::Close,
         };
         // The output buffer is freed between requests: an idle keep-alive
         // connection should cost its struct and nothing more.
@@ -795,7 +890,10 @@ impl Connection {
             // (setting it also pushes out anything Nagle is holding now).
             self.set_nodelay();
             self.origin.conn.pipelined = !self.input.is_empty();
-            self.state = State::Head { started: false };
+            self.state = match discard {
+                Some(reader) => State::Discard { reader },
+                None => State::Head { started: false },
+            };
             self.deadline = Some(ctx.now + self.idle);
         }
         Step::Progress

@@ -25,6 +25,8 @@ pub enum UpVar {
     HeaderTime,
     /// `$upstream_http_NAME`: a header of the (last) upstream's response.
     Http(Box<str>),
+    /// `$upstream_cookie_NAME`: a cookie the (last) upstream's `Set-Cookie` sets.
+    Cookie(Box<str>),
 }
 
 pub const NAMES: &[(&str, UpVar)] = &[
@@ -121,6 +123,17 @@ pub fn value(env: &Env, v: &UpVar, out: &mut String) -> bool {
 }
 
 fn traced(trace: &Trace, v: &UpVar, out: &mut String) -> bool {
+    if let UpVar::Cookie(name) = v {
+        let mut set = trace
+            .fields
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("set-cookie"));
+        let Some(value) = set.find_map(|(_, line)| set_cookie_value(line, name)) else {
+            return false;
+        };
+        out.push_str(&String::from_utf8_lossy(value));
+        return true;
+    }
     if let UpVar::Http(name) = v {
         let want = name.replace('_', "-");
         let Some((_, value)) = trace
@@ -155,11 +168,44 @@ fn traced(trace: &Trace, v: &UpVar, out: &mut String) -> bool {
     true
 }
 
+/// The value a `Set-Cookie` line gives cookie `name` (matched without regard to
+/// case, as nginx does): what follows `name=` up to the first `;`.
+fn set_cookie_value<'a>(line: &'a [u8], name: &str) -> Option<&'a [u8]> {
+    let first = line.split(|&b| b == b';').next()?;
+    let eq = first.iter().position(|&b| b == b'=')?;
+    let (n, v) = (first[..eq].trim_ascii(), &first[eq + 1..]);
+    n.eq_ignore_ascii_case(name.as_bytes())
+        .then(|| v.trim_ascii())
+}
+
 fn seconds(out: &mut String, t: Option<Duration>) {
     match t {
         Some(t) => {
             let _ = write!(out, "{}.{:03}", t.as_secs(), t.subsec_millis());
         }
         None => out.push('-'),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::set_cookie_value;
+
+    #[test]
+    fn set_cookie_lines() {
+        let cases: &[(&[u8], &str, Option<&[u8]>)] = &[
+            (b"foo=1", "foo", Some(b"1")),
+            (b"foo=1; Path=/", "foo", Some(b"1")),
+            (b" Foo = 1 ;HttpOnly", "foo", Some(b"1")),
+            (b"foo=", "foo", Some(b"")),
+            (b"bar=2", "foo", None),
+            (b"foobar=2", "foo", None),
+            (b"foo", "foo", None),
+            (b"a=1; foo=2", "foo", None),
+            (b"", "foo", None),
+        ];
+        for (line, name, want) in cases {
+            assert_eq!(set_cookie_value(line, name), *want, "{line:?} {name}");
+        }
     }
 }
