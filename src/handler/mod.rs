@@ -374,6 +374,9 @@ impl<'a> Cx<'a> {
         for h in loc.add_headers.iter().filter(|h| added || h.always) {
             let value = match h.value.literal() {
                 Some(v) => v.to_string(),
+                None if h.value.vars().any(|v| matches!(v, vars::Var::SentHttp(_))) => {
+                    sent_so_far(resp, env, &h.value)
+                }
                 None => h.value.expand(env),
             };
             // Last-Modified and ETag replace the response's own (an empty value
@@ -387,6 +390,32 @@ impl<'a> Cx<'a> {
             }
         }
     }
+}
+
+/// `template`'s value where `$sent_http_*` reads the fields `resp` has so far
+/// (those before this `add_header`, as in nginx).
+fn sent_so_far(resp: &Response, env: &vars::Env, template: &vars::Template) -> String {
+    let mut snapshot = Response::new(resp.status);
+    snapshot.headers = resp.headers.clone();
+    snapshot.raw_headers = resp.raw_headers.clone();
+    let done = match env.done {
+        Some(d) => vars::Done {
+            response: Some(&snapshot),
+            ..*d
+        },
+        None => vars::Done {
+            status: resp.status,
+            body_bytes: 0,
+            bytes_sent: 0,
+            request_time: std::time::Duration::ZERO,
+            response: Some(&snapshot),
+            upstream: None,
+        },
+    };
+    template.expand(&vars::Env {
+        done: Some(&done),
+        ..*env
+    })
 }
 
 /// Phase 1: server and location for a request head; `Err` is the response to send

@@ -94,6 +94,11 @@ impl Env<'_> {
             }),
             Var::Arg(name) => return push(out, arg(self.args.unwrap_or(""), name)),
             Var::Host => out.push_str(self.host()),
+            // nginx joins every Cookie (`; `) and X-Forwarded-For (`, `).
+            Var::Http(name) if matches!(&**name, "cookie" | "x_forwarded_for") => {
+                let sep = if &**name == "cookie" { "; " } else { ", " };
+                return push(out, joined(req, name, sep).as_deref());
+            }
             Var::Http(name) => return push(out, header(req, name)),
             Var::Cookie(name) => return push(out, cookie(req, name)),
             Var::SentHttp(name) => {
@@ -296,6 +301,23 @@ pub(super) fn write_ip(out: &mut String, ip: std::net::IpAddr) {
 /// `$http_NAME`: the header whose name, lower-cased with `-` as `_`, is `name`.
 fn header<'r>(req: &'r Request, name: &str) -> Option<&'r str> {
     header_bytes(req, name).and_then(|v| std::str::from_utf8(v).ok())
+}
+
+/// Every field called `name` (as [`header`] matches it) that is text, joined
+/// with `sep`; `None` when there is none.
+fn joined(req: &Request, name: &str, sep: &str) -> Option<String> {
+    let field = name.replace('_', "-");
+    let mut all = req
+        .headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case(&field))
+        .filter_map(|(_, v)| std::str::from_utf8(v.trim_ascii()).ok());
+    let mut out = all.next()?.to_string();
+    for v in all {
+        out.push_str(sep);
+        out.push_str(v);
+    }
+    Some(out)
 }
 
 /// [`header`]'s value as bytes (which need not be UTF-8), surrounding blanks off.
