@@ -140,6 +140,9 @@ pub fn locate(cx: &Cx, r: &mut Routed, mut target: Target) -> Result<(), Respons
                 redirected(cx, r)?;
                 continue;
             }
+            Flow::Respond(resp) if redirect_has_error_page(cx, r, &resp) => {
+                return Err(fail_redirect(cx, r, resp));
+            }
             Flow::Respond(resp) => return Err(cx.decorate(resp, r)),
             Flow::Error(code) => return Err(fail(cx, r, code)),
         }
@@ -224,6 +227,26 @@ fn fail(cx: &Cx, r: &mut Routed, code: u16) -> Response {
     let (resp, done) = error_page::serve(cx, r, code);
     if let Some(done) = done {
         *r = done;
+    }
+    resp
+}
+
+/// Whether a location's `return` or `rewrite` redirect goes to the location's
+/// `error_page` for its status, as nginx finalizes such a request with it.
+fn redirect_has_error_page(cx: &Cx, r: &Routed, resp: &Response) -> bool {
+    matches!(resp.status, 301 | 302 | 303 | 307 | 308)
+        && !r.in_error_page
+        && r.location(cx.config).error_pages.contains_key(&resp.status)
+}
+
+/// The error page for a redirect: its `Location` stays unless the page sets
+/// its own (nginx keeps the header across the internal redirect).
+fn fail_redirect(cx: &Cx, r: &mut Routed, redirect: Response) -> Response {
+    let mut resp = fail(cx, r, redirect.status);
+    if resp.get_header("Location").is_none()
+        && let Some(location) = redirect.get_header("Location")
+    {
+        resp.header("Location", location);
     }
     resp
 }

@@ -492,6 +492,13 @@ impl Connection {
             }
         };
         if reader.is_done() {
+            // An empty body a backend reads is still "read": nginx answers the
+            // expectation first.
+            let reads = routed.script.is_some() || routed.location(ctx.config).gateway().is_some();
+            let declared = has_body || req.header("content-length").is_some();
+            if req.expect_continue && declared && reads && self.input.is_empty() {
+                self.out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+            }
             return self.finish_request(ctx, req, routed, sink);
         }
         if req.expect_continue && self.input.is_empty() {
