@@ -10,6 +10,7 @@
 //!    ([`error_page`]).
 
 pub mod autoindex;
+mod body;
 pub mod charset;
 pub mod cond;
 pub mod dav;
@@ -532,7 +533,7 @@ impl BodySink for Sink {
 pub fn body_sink(config: &Config, routed: &Routed, req: &Request) -> Result<Sink, u16> {
     let loc = routed.location(config);
     if routed.script.is_some() || loc.gateway().is_some() {
-        return Ok(Sink::Spool(spool_for(loc)));
+        return Ok(Sink::Spool(body::spool_for(loc)));
     }
     if req.method == Method::Put && loc.dav.handles(Method::Put) {
         return dav::put::begin(loc, &routed.path, req).map(|p| Sink::Dav(Box::new(p)));
@@ -546,29 +547,6 @@ pub fn body_sink(config: &Config, routed: &Routed, req: &Request) -> Result<Sink
             loc.client_body_temp_path.clone(),
         ))),
     }
-}
-
-/// The spool of a body a script or an upstream reads, sized and kept as the
-/// location's `client_body_*` directives say.
-fn spool_for(loc: &Location) -> Spool {
-    use crate::config::bodies::InFile;
-    let file_only = match loc.bodies.in_file {
-        InFile::Off => None,
-        InFile::On => Some(true),
-        InFile::Clean => Some(false),
-    };
-    Spool::in_dir(loc.client_body_temp_path.clone())
-        .with_limits(loc.bodies.memory_limit(), file_only)
-}
-
-/// Ends a script's or an upstream's body: its file (for `client_body_in_file_only`)
-/// exists and the request's variables see it; `Err` is a status (disk full).
-fn settle_body(routed: &mut Routed, req: &Request, spool: &mut Spool) -> Result<(), u16> {
-    if req.framing != Framing::None {
-        spool.finish().map_err(|e| e.status())?;
-    }
-    routed.vars.body = spool.view();
-    Ok(())
 }
 
 /// What phase 2 decided.
@@ -600,7 +578,7 @@ pub fn process(
     let reads_body = routed.location(config).gateway().is_some() || routed.script.is_some();
     if reads_body
         && let Sink::Spool(spool) = &mut body
-        && let Err(status) = settle_body(routed, req, spool)
+        && let Err(status) = body::settle(routed, req, spool)
     {
         return Outcome::Respond(error_response(config, routed.server, Some(routed), status));
     }

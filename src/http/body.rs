@@ -355,4 +355,55 @@ mod tests {
         assert_eq!(s.len(), data.len() as u64);
         assert_eq!(read_all(s), data);
     }
+
+    #[test]
+    fn the_buffer_size_decides_memory_or_a_named_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool =
+            |limit, file_only| Spool::in_dir(Some(dir.path().into())).with_limits(limit, file_only);
+        let mut s = spool(10, None);
+        s.write(b"0123456789").unwrap();
+        assert_eq!(
+            s.view().and_then(|v| v.memory().map(<[u8]>::to_vec)),
+            Some(b"0123456789".to_vec())
+        );
+        s.write(b"!").unwrap();
+        let view = s.view().unwrap();
+        let path = view.file().unwrap().to_path_buf();
+        assert!(view.memory().is_none() && path.starts_with(dir.path()));
+        assert_eq!(std::fs::read(&path).unwrap(), b"0123456789!");
+        drop(s);
+        assert!(path.exists(), "the request's view still holds it");
+        drop(view);
+        assert!(!path.exists(), "removed once the request is done");
+        assert!(spool(10, None).view().is_none(), "no body, no value");
+    }
+
+    #[test]
+    fn file_only_keeps_or_cleans_even_an_empty_body() {
+        let dir = tempfile::tempdir().unwrap();
+        for keep in [true, false] {
+            let mut s = Spool::in_dir(Some(dir.path().into())).with_limits(1 << 20, Some(keep));
+            s.write(b"ab").unwrap();
+            s.finish().unwrap();
+            let path = s.view().unwrap().file().unwrap().to_path_buf();
+            assert_eq!(std::fs::read(&path).unwrap(), b"ab");
+            drop(s);
+            assert_eq!(path.exists(), keep, "keep={keep}");
+            let mut empty = Spool::in_dir(Some(dir.path().into())).with_limits(1 << 20, Some(keep));
+            empty.finish().unwrap();
+            let path = empty.view().unwrap().file().unwrap().to_path_buf();
+            assert_eq!(std::fs::read(&path).unwrap(), b"");
+        }
+    }
+
+    #[test]
+    fn discard_reads_through_to_the_next_request() {
+        let mut r = BodyReader::new(Framing::Chunked, 0).unwrap();
+        let n = r.feed(b"3\r\nabc\r\n0\r\n\r\nGET", &mut Discard).unwrap();
+        assert!(r.is_done());
+        assert_eq!(n, 13, "up to the next request");
+        let mut r = BodyReader::new(Framing::Chunked, 0).unwrap();
+        assert!(r.feed(b"4\r\nSEE-THIS\r\n", &mut Discard).is_err());
+    }
 }

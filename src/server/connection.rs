@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 mod cgi;
+mod discard;
 mod proxy;
 mod proxy_header;
 
@@ -33,6 +34,7 @@ use crate::http::request::{NameRules, check_line_lengths, parse_head_with};
 use crate::http::status::bodiless;
 use crate::http::{Body, Framing, Method, Request, Response};
 use crate::transport::{self, Transport};
+use discard::Discarding;
 
 /// How long a closing connection may keep sending us bytes we discard (nginx's
 /// lingering close), so the client reads our response instead of a reset.
@@ -189,16 +191,6 @@ pub struct Connection {
 
 thread_local! {
     static SERIALS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
-}
-
-/// What becomes of the body of a request answered before it was read.
-enum Discarding {
-    /// The answer closes the connection: the body is never read.
-    Close,
-    /// The body was all buffered and is dropped.
-    Done,
-    /// The rest is read and dropped after the answer.
-    Pending(Box<BodyReader>),
 }
 
 /// One step of the state machine: progressed (run the next), blocked on I/O, or done.
@@ -514,66 +506,6 @@ impl Connection {
     }
 
     // ---- reading the body -------------------------------------------------
-
-    /// Starts discarding the body of `req`, answered with `resp` before it was
-    /// read, as nginx does for answers that keep the connection (not 400, 413,
-    /// 414, 500, 501); what is already buffered is dropped now. `Err`: the
-    /// buffered body is malformed.
-    fn discard_body(&mut self, req: &Request, resp: &Response) -> Result<Discarding, ()> {
-        if matches!(resp.status, 400 | 413 | 414 | 500 | 501) || resp.status >= 600 {
-            return Ok(Discarding::Close);
-        }
-        let Ok(mut reader) = BodyReader::new(req.framing, 0) else {
-            return Ok(Discarding::Close);
-        };
-        if !self.discard_input(&mut reader) {
-            return Err(());
-        }
-        Ok(match reader.is_done() {
-            true => Discarding::Done,
-            false => Discarding::Pending(Box::new(reader)),
-        })
-    }
-
-    /// Drops the buffered bytes of a discarded body; `false` if it is malformed.
-    fn discard_input(&mut self, reader: &mut BodyReader) -> bool {
-        match reader.feed(self.input.filled(), &mut crate::http::body::Discard) {
-            Ok(n) => {
-                self.input.consume(n);
-                true
-            }
-            Err(_) => false,
-        }
-    }
-
-    /// Reads and drops the rest of a discarded body, then waits for the next head.
-    fn step_discard(&mut self, ctx: &mut Ctx) -> Step {
-        let State::Discard { mut reader } =
-            std::mem::replace(&mut self.state, State::Head { started: false })
-        else {
-            return Step::Close;
-        };
-        if !self.discard_input(&mut reader) {
-            return Step::Close;
-        }
-        if reader.is_done() {
-            return Step::Progress;
-        }
-        self.state = State::Discard { reader };
-        match self.fill(super::buffer::INITIAL) {
-            Ok(0) => Step::Close,
-            Ok(_) => {
-                let timeout = self.request_server(ctx.config).client_body_timeout;
-                self.deadline = Some(ctx.now + timeout);
-                Step::Progress
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                self.input.release();
-                Step::Blocked
-            }
-            Err(_) => Step::Close,
-        }
-    }
 
     fn step_body(&mut self, ctx: &mut Ctx) -> Step {
         let State::Body { reader, sink, .. } = &mut self.state else {

@@ -191,9 +191,12 @@ fn seconds(out: &mut String, t: Option<Duration>) {
 mod tests {
     use super::set_cookie_value;
 
+    /// A `Set-Cookie` line, the cookie asked for, its value.
+    type Case = (&'static [u8], &'static str, Option<&'static [u8]>);
+
     #[test]
     fn set_cookie_lines() {
-        let cases: &[(&[u8], &str, Option<&[u8]>)] = &[
+        let cases: &[Case] = &[
             (b"foo=1", "foo", Some(b"1")),
             (b"foo=1; Path=/", "foo", Some(b"1")),
             (b" Foo = 1 ;HttpOnly", "foo", Some(b"1")),
