@@ -507,7 +507,7 @@ pub(crate) fn has_handler(loc: &Location, method: Method) -> bool {
 
 /// Where a request's body goes while it is read.
 pub enum Sink {
-    /// Kept for the handler (memory, then an anonymous temp file).
+    /// Kept for the handler (memory, then a temporary file).
     Spool(Spool),
     /// A raw upload streamed into the store.
     Raw(Box<upload::RawUpload>),
