@@ -52,25 +52,6 @@ impl Bodies {
     pub fn memory_limit(&self) -> usize {
         self.buffer_size.saturating_add(self.buffer_size >> 2)
     }
-
-    /// The directives as `-T` writes them.
-    pub fn lines(&self) -> Vec<String> {
-        let in_file = match self.in_file {
-            InFile::Off => "off",
-            InFile::On => "on",
-            InFile::Clean => "clean",
-        };
-        let on_off = |b: bool| if b { "on" } else { "off" };
-        vec![
-            format!("client_body_buffer_size {}", self.buffer_size),
-            format!("client_body_in_file_only {in_file}"),
-            format!(
-                "client_body_in_single_buffer {}",
-                on_off(self.single_buffer)
-            ),
-            format!("chunked_transfer_encoding {}", on_off(self.chunked)),
-        ]
-    }
 }
 
 /// One level's explicitly set values.
