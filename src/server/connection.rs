@@ -458,6 +458,11 @@ impl Connection {
                         return self.respond(ctx, resp, Some(&req), true);
                     }
                 };
+                if discard.is_some() && req.expect_continue && resp.status < 300 {
+                    // nginx meets the expectation of a body it discards after a
+                    // plain answer, so the client does not wait for it in vain.
+                    self.out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+                }
                 self.respond_logged(ctx, resp, Some(&req), close, routed.as_ref());
                 if let (State::Write { close_after: false }, Some(reader)) = (&self.state, discard)
                 {

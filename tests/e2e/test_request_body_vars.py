@@ -198,3 +198,22 @@ def test_chunked_transfer_encoding_off_ends_with_the_connection(proxy_pair):
         return framing
 
     proxy_pair.run(conf("chunked_transfer_encoding off;"), scenario)
+
+
+def test_expectation_of_a_discarded_body_is_met(proxy_pair):
+    proxy_pair.echo("a")
+
+    def scenario(side):
+        with side.client() as c:
+            c.send(b"POST /discard HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n"
+                   b"Expect: 100-continue\r\n\r\n")
+            interim = c.read_response("POST", skip_interim=False)
+            answer = c.read_response("POST")
+            c.send(b"hello")
+            c.send(b"GET /discard HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            after = c.read_response()
+        got = [(r.status, r.body) for r in (interim, answer, after)]
+        assert got == [(100, b""), (200, b"TEST\n"), (200, b"TEST\n")]
+        return got
+
+    proxy_pair.run(conf(), scenario)
