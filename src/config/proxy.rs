@@ -115,6 +115,10 @@ pub struct Settings {
     /// `proxy_buffering`: `off` relays each read at once (webserv relays as it
     /// reads either way, bounded by a high-water mark).
     pub buffering: bool,
+    /// `proxy_request_buffering off`: the body goes to the upstream as it
+    /// arrives (a Content-Length body; a chunked one to an HTTP/1.1 upstream),
+    /// instead of being read whole first.
+    pub request_buffering: bool,
     /// FastCGI's own settings (empty for the proxy).
     pub fastcgi: super::fastcgi::Settings,
     /// The `proxy_ssl_*` settings as merged for this location.
@@ -146,6 +150,7 @@ pub struct Draft {
     set_body: Option<Template>,
     method: Option<String>,
     buffering: Option<bool>,
+    request_buffering: Option<bool>,
     fastcgi: super::fastcgi::Draft,
     ssl: super::proxy_ssl::Draft,
 }
@@ -177,7 +182,7 @@ impl Draft {
         or!(inner, outer: set_headers, hide, pass_headers, http11, connect_timeout,
             read_timeout, send_timeout, next_upstream, next_upstream_tries,
             next_upstream_timeout, redirects, intercept_errors, pass_request_headers,
-            pass_request_body, set_body, method, buffering)
+            pass_request_body, set_body, method, buffering, request_buffering)
     }
 
     pub fn finish(&self) -> Settings {
@@ -200,6 +205,7 @@ impl Draft {
             set_body: self.set_body.clone(),
             method: self.method.clone(),
             buffering: self.buffering.unwrap_or(true),
+            request_buffering: self.request_buffering.unwrap_or(true),
             fastcgi: self.fastcgi.finish(),
             ssl: self.ssl.clone(),
             tls: None,
@@ -270,8 +276,8 @@ impl Draft {
             "set_body" => self.set_body = Some(Template::compile(&a[0].0, &a[0].1)?),
             "method" => self.method = Some(a[0].0.clone()),
             "buffering" => self.buffering = on()?,
-            // The body is always read before the request goes to the upstream.
-            "request_buffering" | "ignore_client_abort" => {
+            "request_buffering" => self.request_buffering = on()?,
+            "ignore_client_abort" => {
                 on()?;
             }
             "buffers" => {

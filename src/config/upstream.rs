@@ -33,6 +33,8 @@ impl std::fmt::Display for PeerAddr {
 #[derive(Debug, Clone)]
 pub struct Peer {
     pub addr: PeerAddr,
+    /// `addr` as `$upstream_addr` and the error log show it (formatted once).
+    pub shown: std::sync::Arc<str>,
     /// The name as written (`host:port`), for the consistent hash ring.
     pub name: String,
     pub weight: u32,
@@ -86,6 +88,7 @@ impl Upstream {
         let peers = addrs
             .into_iter()
             .map(|addr| Peer {
+                shown: addr.to_string().into(),
                 addr,
                 name: name.to_string(),
                 weight: 1,
@@ -212,6 +215,7 @@ fn server(a: &[Arg]) -> Result<Vec<Peer>, ConfigError> {
     Ok(addrs
         .into_iter()
         .map(|addr| Peer {
+            shown: addr.to_string().into(),
             addr,
             name: a[0].0.clone(),
             weight,

@@ -24,6 +24,8 @@ pub struct Head {
     pub chunked: bool,
     /// `Connection: close` (or HTTP/1.0 without keep-alive): the upstream closes after it.
     pub close: bool,
+    /// Bytes of interim (1xx) responses before this head.
+    pub skipped: usize,
 }
 
 impl Head {
@@ -75,6 +77,7 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<(Head, usize)>, HeadError> {
             length: None,
             chunked: false,
             close: !http11,
+            skipped,
         };
         for f in resp.headers.iter() {
             let name = f.name;

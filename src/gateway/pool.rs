@@ -186,23 +186,24 @@ impl Backends {
             key: owner.0,
             serial: owner.1,
         };
-        while let Some(i) = self
+        if let Some(i) = self
             .idle
             .iter()
             .rposition(|&k| matches!(&self.slab[k].owner, Owner::Idle { pool: p, .. } if p == pool))
         {
+            // Not probed here (a syscall per request): an idle socket the
+            // upstream closed was dropped on its readable event, and one closed
+            // just now fails before any response byte, which is retried at once
+            // without counting (`Lease::reused`).
             let key = self.idle.remove(i);
-            if self.still_open(key) {
-                let e = &mut self.slab[key];
-                e.owner = conn;
-                return Ok(Lease {
-                    key,
-                    reused: true,
-                    requests: e.requests,
-                    born: e.born,
-                });
-            }
-            self.slab.remove(key);
+            let e = &mut self.slab[key];
+            e.owner = conn;
+            return Ok(Lease {
+                key,
+                reused: true,
+                requests: e.requests,
+                born: e.born,
+            });
         }
         let mut stream = Stream::connect(&pool.addr, tls)?;
         let entry = self.slab.vacant_entry();
@@ -269,13 +270,15 @@ impl Backends {
     }
 
     /// An event on a backend token: the client connection to wake, if the socket
-    /// is in use; an idle socket that became readable is closed.
-    pub fn on_event(&mut self, token: usize) -> Option<(usize, u64)> {
+    /// is in use; an idle socket that became `readable` (EOF, stray bytes, an
+    /// error) is closed. A writable event on an idle socket (the upstream acked
+    /// the last request) needs nothing.
+    pub fn on_event(&mut self, token: usize, readable: bool) -> Option<(usize, u64)> {
         let key = token.checked_sub(TOKEN_BASE)?;
         match &self.slab.get(key)?.owner {
             Owner::Conn { key, serial } => Some((*key, *serial)),
             Owner::Idle { .. } => {
-                if !self.still_open(key) {
+                if readable && !self.still_open(key) {
                     self.idle.retain(|&k| k != key);
                     self.slab.remove(key);
                 }

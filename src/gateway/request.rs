@@ -42,8 +42,16 @@ pub fn wants_upgrade(cx: &Cx) -> bool {
         })
 }
 
-/// Builds the head for `r`, whose body (if any) is `body_len` bytes.
-pub fn build(cx: &Cx, r: &Routed, pass: &Pass, s: &Settings, body_len: Option<u64>) -> Outgoing {
+/// Builds the head for `r`, whose body (if any) is `body_len` bytes, or sent as
+/// chunks (`chunked`: a body relayed as it arrives, of unknown length).
+pub fn build(
+    cx: &Cx,
+    r: &Routed,
+    pass: &Pass,
+    s: &Settings,
+    body_len: Option<u64>,
+    chunked: bool,
+) -> Outgoing {
     let env = cx.env(r, true);
     let upgrade = wants_upgrade(cx);
     let method = s.method.as_deref().unwrap_or(cx.req.method.as_str());
@@ -91,6 +99,7 @@ pub fn build(cx: &Cx, r: &Routed, pass: &Pass, s: &Settings, body_len: Option<u6
             "Connection" => "close".to_string(),
             "Upgrade" if upgrade => cx.req.header("upgrade").unwrap_or("").to_string(),
             "Content-Length" => body_len.map_or(String::new(), |n| n.to_string()),
+            "Transfer-Encoding" if chunked => "chunked".to_string(),
             _ => String::new(),
         };
         field(&mut head, name, &value);

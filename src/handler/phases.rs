@@ -1,9 +1,11 @@
-//! The request phases, as nginx runs them, on a request head:
+//! The request phases, as nginx runs them, on a request head: an explicit list
+//! ([`PHASES`]) of small steps, each returning a [`Verdict`]:
 //!
-//! find the server → server `rewrite`/`return`/`set` → find the location →
-//! location `rewrite`/`return`/`set` → access (`internal`, body size, methods) →
-//! `try_files` → the content handler's choice (CGI script, `index` file, upload,
-//! delete, static file, autoindex).
+//! post-read (realip) → server rewrite (`rewrite`/`return`/`set`) → find the
+//! location (`internal`, the declared body size) → location rewrite → preaccess
+//! (realip) → access (`allow`/`deny`) → post-access (variable `root`, OPTIONS,
+//! methods) → `try_files` → content (the handler's choice: backend, CGI script,
+//! `index` file; upload, delete, static file and autoindex need no choice here).
 //!
 //! An internal redirect (`rewrite ... last`, a `try_files` fallback, an `index`
 //! file, an `error_page`) goes back to "find the location" with the new URI; more
@@ -33,8 +35,40 @@ pub enum Target {
     Named(usize),
 }
 
-/// The phases from the server's rewrite phase on. An early answer keeps the
-/// request's state where it stopped, for the access log.
+/// What one phase decided.
+pub enum Verdict {
+    /// Go on with the next phase.
+    Next,
+    /// Answer with this response: the phases end here.
+    Respond(Response),
+    /// An internal redirect: back to "find the location" (the step has set the
+    /// new URI in the request's state).
+    Redirect(Target),
+}
+
+/// One phase: it reads the request through `cx` and changes its state `r`;
+/// `target` is what "find the location" searches this round.
+type Step = fn(cx: &Cx, r: &mut Routed, target: Target) -> Verdict;
+
+/// The phases in nginx's order, each with its name (`--explain` says which one
+/// answered).
+pub const PHASES: [(&str, Step); 9] = [
+    ("post-read", post_read),
+    ("server-rewrite", server_rewrite),
+    ("find-config", find_config),
+    ("rewrite", location_rewrite),
+    ("preaccess", preaccess),
+    ("access", access),
+    ("post-access", post_access),
+    ("try-files", try_files_phase),
+    ("content", content),
+];
+
+/// Where an internal redirect starts again.
+const FIND_CONFIG: usize = 2;
+
+/// The phases from the first on. An early answer keeps the request's state where
+/// it stopped, for the access log.
 pub fn route(cx: &Cx, server: usize, vars: crate::vars::State) -> Result<Routed, Box<Early>> {
     let merge = cx.config.servers[server].merge_slashes;
     let Some(clean) = path::clean_with(cx.req.path(), merge) else {
@@ -44,35 +78,7 @@ pub fn route(cx: &Cx, server: usize, vars: crate::vars::State) -> Result<Routed,
     r.vars = vars;
     // Until a location is found, the server's settings are those of its `/`.
     r.location = find::find_location(&cx.config.servers[server], "/", &mut r.vars.clone()).0;
-    super::realip::post_read(cx, &mut r);
-    let own;
-    let cx = match super::realip::view(cx, &r) {
-        Some(seen) => {
-            own = seen;
-            &own
-        }
-        None => cx,
-    };
-    let ops = &cx.config.servers[server].rewrite;
-    if !ops.is_empty() {
-        match rewrite::run(cx, ops, &mut r, false) {
-            // The server's headers (`add_header`, `expires`, `charset`) apply to
-            // its own `return`, as in nginx.
-            Flow::Respond(resp) => {
-                let resp = cx.decorate(resp, &r);
-                return Err(Early::at(resp, r));
-            }
-            // nginx reruns the server's rewrites on the error page's internal
-            // redirect, so a server-level `return CODE` answers its own error
-            // again: the built-in page.
-            Flow::Error(code) => {
-                let resp = cx.decorate(super::builtin_error(code), &r);
-                return Err(Early::at(resp, r));
-            }
-            Flow::Next | Flow::Last | Flow::Break => {}
-        }
-    }
-    match locate(cx, &mut r, Target::Uri) {
+    match run(cx, &mut r, 0, Target::Uri) {
         Ok(()) => Ok(r),
         Err(resp) => Err(Early::at(resp, r)),
     }
@@ -80,146 +86,205 @@ pub fn route(cx: &Cx, server: usize, vars: crate::vars::State) -> Result<Routed,
 
 /// The phases from "find the location" on, until a content handler is chosen; `r`
 /// is left as the phases left it, also when they answer (`Err`).
-pub fn locate(cx: &Cx, r: &mut Routed, mut target: Target) -> Result<(), Response> {
-    let server = &cx.config.servers[r.server];
-    loop {
-        // The client realip found so far (an internal redirect keeps it).
-        let own;
-        let cx = match super::realip::view(cx, r) {
-            Some(seen) => {
-                own = seen;
-                &own
+pub fn locate(cx: &Cx, r: &mut Routed, target: Target) -> Result<(), Response> {
+    run(cx, r, FIND_CONFIG, target)
+}
+
+/// Runs the phases from `at` to the end, or until one answers.
+fn run(cx: &Cx, r: &mut Routed, mut at: usize, mut target: Target) -> Result<(), Response> {
+    while let Some((name, step)) = PHASES.get(at) {
+        // Every phase sees the client address realip has found so far.
+        let seen = super::realip::view(cx, r);
+        let cx = seen.as_ref().unwrap_or(cx);
+        match step(cx, r, target) {
+            Verdict::Next => at += 1,
+            Verdict::Respond(resp) => {
+                cx.note(|| format!("the {name} phase answered {}", resp.status));
+                return Err(resp);
             }
-            None => cx,
-        };
-        r.local = None;
-        let how;
-        (r.location, how) = match target {
-            Target::Named(i) => (i, None),
-            Target::Uri => {
-                let (i, how) = find::find_location(server, &r.path, &mut r.vars);
-                if find::auto_redirect(server, &r.path, how) {
-                    r.location = i;
-                    let mut to = format!("{}/", path::encode(&r.path));
-                    if let Some(a) = r.args.as_deref().filter(|a| !a.is_empty()) {
-                        to.push('?');
-                        to.push_str(a);
-                    }
-                    return Err(cx.redirect(r, 301, &to, true));
-                }
-                (i, Some(how))
-            }
-        };
-        target = Target::Uri;
-        let loc = &server.locations[r.location];
-        cx.note(|| {
-            let why = match how {
-                None => "named location".to_string(),
-                Some(find::How::Regex) if r.vars.captures.is_empty() => "regex".to_string(),
-                Some(find::How::Regex) => format!("regex, captures {:?}", r.vars.captures),
-                Some(h) => format!("{h:?}").to_lowercase(),
-            };
-            format!(
-                "location {}{} for {} ({why})",
-                loc.modifier(),
-                loc.path,
-                r.path
-            )
-        });
-        if loc.internal && r.redirects == 0 {
-            return Err(fail(cx, r, 404));
-        }
-        // nginx checks the declared length right after finding the location.
-        let limit = loc.client_max_body_size;
-        if matches!(cx.req.framing, Framing::Length(n) if limit != 0 && n > limit) {
-            return Err(fail(cx, r, 413));
-        }
-        match rewrite::run(cx, &loc.rewrite, r, true) {
-            Flow::Next | Flow::Break => {}
-            Flow::Last => {
+            Verdict::Redirect(next) => {
                 redirected(cx, r)?;
-                continue;
-            }
-            Flow::Respond(resp) if redirect_has_error_page(cx, r, &resp) => {
-                return Err(fail_redirect(cx, r, resp));
-            }
-            Flow::Respond(resp) => return Err(cx.decorate(resp, r)),
-            Flow::Error(code) => return Err(fail(cx, r, code)),
-        }
-        // An `if` that held may have moved the request to its configuration.
-        let loc = &server.locations[r.location];
-        let moved;
-        let cx = match super::realip::preaccess(cx, r) {
-            Some(seen) => {
-                moved = seen;
-                &moved
-            }
-            None => cx,
-        };
-        // The access phase: `allow` / `deny` on the client realip left.
-        if let Some(rule) = crate::config::access::refused(&loc.access, cx.origin.peer.ip()) {
-            log::error!(
-                "access forbidden by rule ({:?}), client: {}",
-                rule.peers,
-                cx.origin.peer.ip()
-            );
-            return Err(fail(cx, r, 403));
-        }
-        if loc.root_vars.is_some() || loc.alias_vars.is_some() {
-            r.local = Some(Box::new(expanded(cx, r, loc)));
-        }
-        let loc = r.location(cx.config);
-        // A proxied location's content is the upstream's, whatever the method.
-        let proxied = loc.gateway().is_some();
-        if cx.req.method == Method::Options && !proxied {
-            return Err(cx.decorate(super::options::for_location(loc), r));
-        }
-        let method = cx.req.method;
-        if !proxied
-            && !loc.dav.handles(method)
-            && (!super::method_allowed(loc, method) || !super::has_handler(loc, method))
-        {
-            return Err(super::not_allowed(cx, r));
-        }
-        if let Some(tf) = &loc.try_files {
-            match try_files(cx, r, loc, tf) {
-                Tried::File(uri) => r.path = uri,
-                Tried::Uri(uri) => {
-                    if !set_target(r, &uri) {
-                        return Err(super::unsafe_uri(cx, r, &uri));
-                    }
-                    redirected(cx, r)?;
-                    continue;
-                }
-                Tried::Named(i) => {
-                    redirected(cx, r)?;
-                    target = Target::Named(i);
-                    continue;
-                }
-                Tried::Status(code) => return Err(fail(cx, r, code)),
+                target = next;
+                at = FIND_CONFIG;
             }
         }
-        let loc = r.location(cx.config);
-        if let Some(g) = loc.gateway() {
-            cx.note(|| match g.protocol {
-                Protocol::Http => format!("proxied to {}", g.pass.url),
-                Protocol::FastCgi => format!("passed to FastCGI application {}", g.pass.url),
-            });
-            return Ok(());
-        }
-        r.script = cgi::find_script(loc, &r.path);
-        let loc = r.location(cx.config);
-        if r.script.is_none()
-            && r.path.ends_with('/')
-            && index_applies(loc, cx.req.method)
-            && let Some(uri) = index_file(cx, r, loc)
-        {
-            r.path = uri;
-            redirected(cx, r)?;
-            continue;
-        }
-        return Ok(());
     }
+    Ok(())
+}
+
+/// realip with the server's settings.
+fn post_read(cx: &Cx, r: &mut Routed, _: Target) -> Verdict {
+    super::realip::post_read(cx, r);
+    Verdict::Next
+}
+
+/// The server's `rewrite`/`return`/`set`, once per request.
+fn server_rewrite(cx: &Cx, r: &mut Routed, _: Target) -> Verdict {
+    let ops = &cx.config.servers[r.server].rewrite;
+    if ops.is_empty() {
+        return Verdict::Next;
+    }
+    match rewrite::run(cx, ops, r, false) {
+        // The server's headers (`add_header`, `expires`, `charset`) apply to
+        // its own `return`, as in nginx.
+        Flow::Respond(resp) => Verdict::Respond(cx.decorate(resp, r)),
+        // nginx reruns the server's rewrites on the error page's internal
+        // redirect, so a server-level `return CODE` answers its own error
+        // again: the built-in page.
+        Flow::Error(code) => Verdict::Respond(cx.decorate(super::builtin_error(code), r)),
+        Flow::Next | Flow::Last | Flow::Break => Verdict::Next,
+    }
+}
+
+/// Finds the location (a directory's location without its slash is a 301 to
+/// it), then the checks nginx makes at once: `internal`, the declared length.
+fn find_config(cx: &Cx, r: &mut Routed, target: Target) -> Verdict {
+    let server = &cx.config.servers[r.server];
+    r.local = None;
+    let how;
+    (r.location, how) = match target {
+        Target::Named(i) => (i, None),
+        Target::Uri => {
+            let (i, how) = find::find_location(server, &r.path, &mut r.vars);
+            if find::auto_redirect(server, &r.path, how) {
+                r.location = i;
+                let mut to = format!("{}/", path::encode(&r.path));
+                if let Some(a) = r.args.as_deref().filter(|a| !a.is_empty()) {
+                    to.push('?');
+                    to.push_str(a);
+                }
+                return Verdict::Respond(cx.redirect(r, 301, &to, true));
+            }
+            (i, Some(how))
+        }
+    };
+    let loc = &server.locations[r.location];
+    cx.note(|| {
+        let why = match how {
+            None => "named location".to_string(),
+            Some(find::How::Regex) if r.vars.captures.is_empty() => "regex".to_string(),
+            Some(find::How::Regex) => format!("regex, captures {:?}", r.vars.captures),
+            Some(h) => format!("{h:?}").to_lowercase(),
+        };
+        format!(
+            "location {}{} for {} ({why})",
+            loc.modifier(),
+            loc.path,
+            r.path
+        )
+    });
+    if loc.internal && r.redirects == 0 {
+        return Verdict::Respond(fail(cx, r, 404));
+    }
+    let limit = loc.client_max_body_size;
+    if matches!(cx.req.framing, Framing::Length(n) if limit != 0 && n > limit) {
+        return Verdict::Respond(fail(cx, r, 413));
+    }
+    Verdict::Next
+}
+
+/// The location's `rewrite`/`return`/`set`/`if`.
+fn location_rewrite(cx: &Cx, r: &mut Routed, _: Target) -> Verdict {
+    let loc = &cx.config.servers[r.server].locations[r.location];
+    match rewrite::run(cx, &loc.rewrite, r, true) {
+        Flow::Next | Flow::Break => Verdict::Next,
+        Flow::Last => Verdict::Redirect(Target::Uri),
+        Flow::Respond(resp) if redirect_has_error_page(cx, r, &resp) => {
+            Verdict::Respond(fail_redirect(cx, r, resp))
+        }
+        Flow::Respond(resp) => Verdict::Respond(cx.decorate(resp, r)),
+        Flow::Error(code) => Verdict::Respond(fail(cx, r, code)),
+    }
+}
+
+/// realip with the location's settings (an `if` that held may have moved the
+/// request to its configuration).
+fn preaccess(cx: &Cx, r: &mut Routed, _: Target) -> Verdict {
+    super::realip::preaccess(cx, r);
+    Verdict::Next
+}
+
+/// `allow` / `deny` on the client address realip left.
+fn access(cx: &Cx, r: &mut Routed, _: Target) -> Verdict {
+    let loc = &cx.config.servers[r.server].locations[r.location];
+    if let Some(rule) = crate::config::access::refused(&loc.access, cx.origin.peer.ip()) {
+        log::error!(
+            "access forbidden by rule ({:?}), client: {}",
+            rule.peers,
+            cx.origin.peer.ip()
+        );
+        return Verdict::Respond(fail(cx, r, 403));
+    }
+    Verdict::Next
+}
+
+/// A variable `root`/`alias` expanded for this request; OPTIONS and methods the
+/// location cannot answer (a proxied location's content is the upstream's,
+/// whatever the method).
+fn post_access(cx: &Cx, r: &mut Routed, _: Target) -> Verdict {
+    let loc = &cx.config.servers[r.server].locations[r.location];
+    if loc.root_vars.is_some() || loc.alias_vars.is_some() {
+        r.local = Some(Box::new(expanded(cx, r, loc)));
+    }
+    let loc = r.location(cx.config);
+    let proxied = loc.gateway().is_some();
+    if cx.req.method == Method::Options && !proxied {
+        return Verdict::Respond(cx.decorate(super::options::for_location(loc), r));
+    }
+    let method = cx.req.method;
+    if !proxied
+        && !loc.dav.handles(method)
+        && (!super::method_allowed(loc, method) || !super::has_handler(loc, method))
+    {
+        return Verdict::Respond(super::not_allowed(cx, r));
+    }
+    Verdict::Next
+}
+
+/// `try_files`: the first file that exists, else the fallback.
+fn try_files_phase(cx: &Cx, r: &mut Routed, _: Target) -> Verdict {
+    let loc = r.location(cx.config);
+    let Some(tf) = &loc.try_files else {
+        return Verdict::Next;
+    };
+    match try_files(cx, r, loc, tf) {
+        Tried::File(uri) => {
+            r.path = uri;
+            Verdict::Next
+        }
+        Tried::Uri(uri) => {
+            if !set_target(r, &uri) {
+                return Verdict::Respond(super::unsafe_uri(cx, r, &uri));
+            }
+            Verdict::Redirect(Target::Uri)
+        }
+        Tried::Named(i) => Verdict::Redirect(Target::Named(i)),
+        Tried::Status(code) => Verdict::Respond(fail(cx, r, code)),
+    }
+}
+
+/// The content handler's choice: a backend, a CGI script, or an `index` file (an
+/// internal redirect); anything else is decided when the body is in.
+fn content(cx: &Cx, r: &mut Routed, _: Target) -> Verdict {
+    let loc = r.location(cx.config);
+    if let Some(g) = loc.gateway() {
+        cx.note(|| match g.protocol {
+            Protocol::Http => format!("proxied to {}", g.pass.url),
+            Protocol::FastCgi => format!("passed to FastCGI application {}", g.pass.url),
+        });
+        return Verdict::Next;
+    }
+    r.script = cgi::find_script(loc, &r.path);
+    let loc = r.location(cx.config);
+    if r.script.is_none()
+        && r.path.ends_with('/')
+        && index_applies(loc, cx.req.method)
+        && let Some(uri) = index_file(cx, r, loc)
+    {
+        r.path = uri;
+        return Verdict::Redirect(Target::Uri);
+    }
+    Verdict::Next
 }
 
 /// The error page for `code`; `r` becomes the state the error page ended in.
@@ -427,6 +492,40 @@ mod tests {
             );
             assert_eq!(r.vars.user(slot), Some(v), "{target}");
             assert_eq!(r.location(&c).path, loc, "{target}");
+        }
+    }
+
+    #[test]
+    fn phases_answer_in_nginx_order() {
+        let c = config(
+            "server { listen 127.0.0.1:1;
+                location /r/ { deny all; return 200 x; }
+                location /a/ { deny all; try_files /nothing =404; }
+                location /t/ { try_files /nothing =410; }
+                location /m/ { allow_methods GET; deny all; }
+                location /big/ { client_max_body_size 1; return 200 x; }
+            }",
+        );
+        let origin = crate::handler::Origin::test_loopback();
+        // rewrite before access, access before try_files, the declared length
+        // right after the location is found.
+        let cases = [
+            ("GET /r/ HTTP/1.1\r\nHost: a\r\n\r\n", 200),
+            ("GET /a/ HTTP/1.1\r\nHost: a\r\n\r\n", 403),
+            ("GET /t/ HTTP/1.1\r\nHost: a\r\n\r\n", 410),
+            (
+                "PUT /m/ HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n",
+                403,
+            ),
+            (
+                "POST /big/ HTTP/1.1\r\nHost: a\r\nContent-Length: 9\r\n\r\n",
+                413,
+            ),
+        ];
+        for (raw, status) in cases {
+            let (req, _) = parse_head(raw.as_bytes(), 8192).unwrap().unwrap();
+            let early = route(&c, origin.clone(), &req).unwrap_err();
+            assert_eq!(early.resp.status, status, "{raw}");
         }
     }
 }

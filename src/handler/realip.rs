@@ -27,25 +27,22 @@ pub fn post_read(cx: &Cx, r: &mut Routed) {
 }
 
 /// The preaccess phase: realip with the location's settings, unless the client
-/// was already found for this request. `Some`: the phases go on with this
-/// view, which has the new address.
-pub fn preaccess<'a>(cx: &Cx<'a>, r: &mut Routed) -> Option<Cx<'a>> {
+/// was already found for this request; the later phases see it through
+/// [`view`].
+pub fn preaccess(cx: &Cx, r: &mut Routed) {
     if r.client.is_some() || cx.origin.realip_from.is_some() {
-        return None;
+        return;
     }
     r.client = find(&r.location(cx.config).realip, &cx.origin, cx.req);
-    view(cx, r)
 }
 
 /// `cx` seen with the client realip found for `r`, when that changes it.
 pub fn view<'a>(cx: &Cx<'a>, r: &Routed) -> Option<Cx<'a>> {
-    let origin = cx.origin.for_request(r);
-    if origin.peer == cx.origin.peer && origin.realip_from == cx.origin.realip_from {
-        return None;
-    }
+    // Only a client found for this request (not one the origin already has).
+    let addr = r.client.filter(|_| cx.origin.realip_from.is_none())?;
     Some(Cx {
         config: cx.config,
-        origin,
+        origin: cx.origin.clone().with_client(addr),
         req: cx.req,
         trace: cx.trace,
     })

@@ -165,6 +165,20 @@ impl Response {
         framing: Framing,
     ) {
         let status = self.status;
+        // One allocation for the head (the output buffer starts empty for
+        // each response of a keep-alive connection): the fixed lines plus the
+        // fields.
+        let fields: usize = self
+            .headers
+            .iter()
+            .map(|(n, v)| n.len() + v.len() + 4)
+            .sum();
+        let raw: usize = self
+            .raw_headers
+            .iter()
+            .map(|(n, v)| n.len() + v.len() + 4)
+            .sum();
+        out.reserve(192 + fields + raw);
         out.extend_from_slice(b"HTTP/1.1 ");
         push_number(out, u64::from(status));
         out.push(b' ');

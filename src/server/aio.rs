@@ -62,18 +62,18 @@ struct Shared {
     jobs: Mutex<VecDeque<Job>>,
     ready: Condvar,
     done: Mutex<Vec<Done>>,
-    waker: mio::Waker,
+    waker: Arc<mio::Waker>,
     stop: AtomicBool,
 }
 
 /// A worker's access to its pool, which starts on the first job.
 pub struct Aio {
-    waker: Option<mio::Waker>,
+    waker: Option<Arc<mio::Waker>>,
     pool: Option<Pool>,
 }
 
 impl Aio {
-    pub fn new(waker: mio::Waker) -> Aio {
+    pub fn new(waker: Arc<mio::Waker>) -> Aio {
         Aio {
             waker: Some(waker),
             pool: None,
@@ -118,7 +118,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Pool {
     /// Starts the threads; `waker` wakes the worker's Poll when a job is done.
-    pub fn start(waker: mio::Waker) -> io::Result<Pool> {
+    pub fn start(waker: Arc<mio::Waker>) -> io::Result<Pool> {
         let shared = Arc::new(Shared {
             jobs: Mutex::new(VecDeque::new()),
             ready: Condvar::new(),
@@ -364,7 +364,10 @@ mod tests {
         std::fs::write(&path, &data).unwrap();
         let file = Arc::new(File::open(&path).unwrap());
         let mut poll = Poll::new().unwrap();
-        let pool = Pool::start(mio::Waker::new(poll.registry(), Token(7)).unwrap()).unwrap();
+        let pool = Pool::start(Arc::new(
+            mio::Waker::new(poll.registry(), Token(7)).unwrap(),
+        ))
+        .unwrap();
         pool.submit(Job {
             owner: (3, 9),
             file: Arc::clone(&file),

@@ -11,8 +11,30 @@ use std::io::{self, Read};
 /// The most bytes one read asks for.
 pub const INITIAL: usize = 16 * 1024;
 
+/// The most bytes one [`read_with`] asks for (a backend's body reads).
+pub const SCRATCH_MAX: usize = 64 * 1024;
+
 thread_local! {
     static SCRATCH: RefCell<Vec<u8>> = RefCell::new(vec![0; INITIAL]);
+    static BIG_SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Reads once from `r`, at most `max` bytes (up to [`SCRATCH_MAX`]), into the
+/// worker's scratch buffer (zeroed once per thread, not per read), and hands
+/// what arrived to `take`: `Ok((0, _))` is EOF.
+pub fn read_with<T>(
+    r: &mut impl Read,
+    max: usize,
+    take: impl FnOnce(&[u8]) -> T,
+) -> io::Result<(usize, T)> {
+    BIG_SCRATCH.with(|cell| {
+        let mut scratch = cell.borrow_mut();
+        if scratch.is_empty() {
+            scratch.resize(SCRATCH_MAX, 0);
+        }
+        let n = r.read(&mut scratch[..max.min(SCRATCH_MAX)])?;
+        Ok((n, take(&scratch[..n])))
+    })
 }
 
 #[derive(Debug, Default)]
@@ -96,6 +118,18 @@ mod tests {
         assert!(b.is_empty());
         b.release();
         assert_eq!(b.data.capacity(), 0);
+    }
+
+    #[test]
+    fn scratch_reads_hand_over_only_what_arrived() {
+        let big = vec![b'y'; SCRATCH_MAX + 10];
+        let mut src: &[u8] = &big;
+        let (n, len) = read_with(&mut src, usize::MAX, |b| b.len()).unwrap();
+        assert_eq!((n, len), (SCRATCH_MAX, SCRATCH_MAX));
+        let (n, got) = read_with(&mut src, 4, |b| b.to_vec()).unwrap();
+        assert_eq!((n, got.as_slice()), (4, &b"yyyy"[..]));
+        let mut empty: &[u8] = b"";
+        assert_eq!(read_with(&mut empty, 8, |b| b.len()).unwrap(), (0, 0));
     }
 
     #[test]

@@ -480,6 +480,12 @@ impl Connection {
                 return self.respond(ctx, resp, Some(&req), true);
             }
         };
+        if let Some(live) = proxy::live::for_request(ctx.config, &routed, &req) {
+            if req.expect_continue && self.input.is_empty() {
+                self.out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+            }
+            return self.start_live_proxy(ctx, req, routed, live);
+        }
         let sink = match handler::body_sink(ctx.config, &routed, &req) {
             Ok(s) => s,
             Err(status) => {

@@ -18,6 +18,7 @@ use super::access_log::AccessLogs;
 use super::aio::Aio;
 use super::connection::{Connection, Ctx, Status};
 use super::listener::Listener;
+use super::reload::Hub;
 use super::timer::Timers;
 use crate::config::Config;
 use crate::handler::Origin;
@@ -28,7 +29,7 @@ use crate::transport::Transport;
 /// CGI stdin/stdout/stderr pipes; every part wakes the same connection.
 const TOKENS_PER_ENTRY: usize = 4;
 const SIGNAL_TOKEN: Token = Token(usize::MAX - 1);
-/// The aio pool's waker: file reads finished.
+/// The worker's waker: aio jobs finished, or a reload was published.
 const AIO_TOKEN: Token = Token(usize::MAX - 2);
 /// How often the loop wakes while CGI children wait to be reaped.
 const REAP_INTERVAL: Duration = Duration::from_millis(50);
@@ -67,9 +68,14 @@ impl DateCache {
 }
 
 /// The signals a worker handles: SIGINT/SIGTERM and SIGQUIT (nginx's graceful
-/// stop) stop gracefully, SIGHUP reloads, SIGUSR1 reopens the logs.
-pub fn signals() -> io::Result<Signals> {
-    Signals::new([SIGINT, SIGTERM, SIGQUIT, SIGHUP, SIGUSR1])
+/// stop) stop gracefully, SIGUSR1 reopens the logs; the one worker that
+/// `reloads` takes SIGHUP for all (see [`super::reload`]).
+pub fn signals(reloads: bool) -> io::Result<Signals> {
+    if reloads {
+        Signals::new([SIGINT, SIGTERM, SIGQUIT, SIGHUP, SIGUSR1])
+    } else {
+        Signals::new([SIGINT, SIGTERM, SIGQUIT, SIGUSR1])
+    }
 }
 
 /// One worker's event loop.
@@ -78,6 +84,10 @@ pub struct Worker {
     config: Arc<Config>,
     /// What relative paths resolve against, for reloads.
     prefix: PathBuf,
+    /// Where reloaded configurations are published, and the generation this
+    /// worker runs.
+    hub: Arc<Hub>,
+    generation: u64,
     entries: Slab<Entry>,
     listeners: Vec<Listener>,
     /// Per listener: paused (deregistered) until this instant after an accept error.
@@ -107,11 +117,12 @@ impl Worker {
     /// A worker serving `listeners` with `config`; `prefix` is kept to reload the
     /// configuration file on SIGHUP.
     pub fn new(
-        config: Arc<Config>,
+        hub: Arc<Hub>,
         prefix: PathBuf,
         listeners: Vec<Listener>,
         mut signals: Signals,
     ) -> io::Result<Self> {
+        let (generation, config) = hub.current();
         let poll = Poll::new()?;
         let mut entries = Slab::new();
         let mut listener_keys = Vec::new();
@@ -124,11 +135,15 @@ impl Worker {
         }
         poll.registry()
             .register(&mut signals, SIGNAL_TOKEN, Interest::READABLE)?;
-        let aio = Aio::new(mio::Waker::new(poll.registry(), AIO_TOKEN)?);
+        let waker = Arc::new(mio::Waker::new(poll.registry(), AIO_TOKEN)?);
+        hub.join(Arc::clone(&waker));
+        let aio = Aio::new(waker);
         Ok(Worker {
             poll,
             config,
             prefix,
+            hub,
+            generation,
             entries,
             paused: vec![None; listeners.len()],
             listeners,
@@ -215,10 +230,12 @@ impl Worker {
             return self.on_signal(now);
         }
         if token == AIO_TOKEN {
+            self.adopt_reload();
             return self.on_aio_done(now);
         }
         if token.0 >= crate::gateway::pool::TOKEN_BASE {
-            if let Some((key, serial)) = self.gateway.backends.on_event(token.0)
+            let readable = event.is_readable() || event.is_read_closed() || event.is_error();
+            if let Some((key, serial)) = self.gateway.backends.on_event(token.0, readable)
                 && matches!(self.entries.get(key), Some(Entry::Conn(c)) if c.serial() == serial)
             {
                 self.drive(key, now, false);
@@ -467,21 +484,31 @@ impl Worker {
         }
     }
 
-    /// SIGHUP: read the configuration again. New connections get the new one;
-    /// connections already open finish with the one they started with. A bad file
-    /// is reported and the running configuration stays.
+    /// SIGHUP: read the configuration again and publish it to every worker. New
+    /// connections get the new one; connections already open finish with the one
+    /// they started with. A bad file is reported and the running configuration
+    /// stays.
     fn reload(&mut self) {
         match crate::config::load(&self.config.file, &self.prefix) {
             Ok(new) if same_listens(&new, &self.config) => {
                 log::info!("SIGHUP: configuration {} reloaded", new.file.display());
-                self.config = Arc::new(new);
-                // The new configuration may log elsewhere or buffer differently.
-                self.logs.reopen();
+                self.hub.publish(Arc::new(new));
+                self.adopt_reload();
             }
             Ok(_) => log::error!(
                 "SIGHUP: reload refused: the listen addresses or their parameters changed; restart webserv to apply that"
             ),
             Err(e) => log::error!("SIGHUP: reload failed, keeping the running configuration: {e}"),
+        }
+    }
+
+    /// Runs the configuration last published, if this worker does not yet.
+    fn adopt_reload(&mut self) {
+        if let Some((generation, config)) = self.hub.newer(self.generation) {
+            self.generation = generation;
+            self.config = config;
+            // The new configuration may log elsewhere or buffer differently.
+            self.logs.reopen();
         }
     }
 

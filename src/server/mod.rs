@@ -8,6 +8,7 @@ pub mod connection;
 pub mod listener;
 mod log_files;
 pub mod manager;
+mod reload;
 pub mod timer;
 
 use std::sync::Arc;
@@ -44,8 +45,10 @@ pub fn run(config: Config, prefix: std::path::PathBuf) -> Result<(), StartError>
     let workers = config.worker_processes.max(1);
     // Signal handlers first: once the sockets are bound, clients can connect, and a
     // SIGTERM from then on must already mean a graceful stop.
+    // Handed out from the end (`pop`): the last worker, on this thread, takes
+    // SIGHUP for all of them.
     let mut signals = (0..workers)
-        .map(|_| manager::signals())
+        .map(|n| manager::signals(n == 0))
         .collect::<Result<Vec<_>, _>>()
         .map_err(StartError::Io)?;
     let mut sockets = listener::bind_all(&config, workers).map_err(StartError::Bind)?;
@@ -57,13 +60,14 @@ pub fn run(config: Config, prefix: std::path::PathBuf) -> Result<(), StartError>
         None => None,
     };
     let config = Arc::new(config);
+    let hub = Arc::new(reload::Hub::new(Arc::clone(&config)));
     let mut handles = Vec::new();
     for n in 0..workers {
         let listeners = take_listeners(&mut sockets, &config);
         let sig = signals
             .pop()
             .ok_or_else(|| StartError::Io(std::io::ErrorKind::Other.into()))?;
-        let worker = Worker::new(Arc::clone(&config), prefix.clone(), listeners, sig)
+        let worker = Worker::new(Arc::clone(&hub), prefix.clone(), listeners, sig)
             .map_err(StartError::Io)?;
         if n + 1 == workers {
             worker.run().map_err(StartError::Io)?;

@@ -23,6 +23,10 @@ pub enum UpVar {
     ResponseTime,
     ConnectTime,
     HeaderTime,
+    /// `$upstream_response_length`: body bytes from the server.
+    ResponseLength,
+    BytesReceived,
+    BytesSent,
     /// `$upstream_http_NAME`: a header of the (last) upstream's response.
     Http(Box<str>),
     /// `$upstream_cookie_NAME`: a cookie the (last) upstream's `Set-Cookie` sets.
@@ -40,12 +44,15 @@ pub const NAMES: &[(&str, UpVar)] = &[
     ("upstream_response_time", UpVar::ResponseTime),
     ("upstream_connect_time", UpVar::ConnectTime),
     ("upstream_header_time", UpVar::HeaderTime),
+    ("upstream_response_length", UpVar::ResponseLength),
+    ("upstream_bytes_received", UpVar::BytesReceived),
+    ("upstream_bytes_sent", UpVar::BytesSent),
 ];
 
 /// One server tried for a request.
 #[derive(Debug, Clone, Default)]
 pub struct Attempt {
-    pub addr: String,
+    pub addr: std::sync::Arc<str>,
     /// 0 when no response head came (shown as `502`/`504` as nginx does, or `-`).
     pub status: u16,
     pub connect: Option<Duration>,
@@ -54,14 +61,45 @@ pub struct Attempt {
     /// The first server of a later backend of the request (an error page passed
     /// it on): set off with ` : ` instead of `, `, as nginx does.
     pub redirected: bool,
+    /// Response body bytes, all bytes read, all bytes written.
+    pub body: u64,
+    pub received: u64,
+    pub sent: u64,
 }
 
 /// What the upstreams did for one request.
 #[derive(Debug, Clone, Default)]
 pub struct Trace {
     pub attempts: Vec<Attempt>,
-    /// The last response head's fields.
-    pub fields: Vec<(String, Vec<u8>)>,
+    /// The last response head as it arrived: its field lines (after the status
+    /// line when `status_line`), read again only when `$upstream_http_NAME` is
+    /// asked for, so relaying a head copies its fields once.
+    pub head: Vec<u8>,
+    pub status_line: bool,
+}
+
+impl Trace {
+    /// The first value of the field `name` (case-insensitive) in the last head.
+    pub fn field(&self, name: &str) -> Option<&[u8]> {
+        self.fields(name).next()
+    }
+
+    /// Every value of the field `name` (case-insensitive) in the last head.
+    pub fn fields<'a, 'n>(&'a self, name: &'n str) -> impl Iterator<Item = &'a [u8]> + use<'a, 'n> {
+        let mut lines = self.head.split(|&b| b == b'\n');
+        if self.status_line {
+            lines.next();
+        }
+        lines
+            .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+            .take_while(|l| !l.is_empty())
+            .filter_map(move |l| {
+                let colon = l.iter().position(|&b| b == b':')?;
+                let (n, v) = (&l[..colon], &l[colon + 1..]);
+                n.eq_ignore_ascii_case(name.as_bytes())
+                    .then(|| v.trim_ascii())
+            })
+    }
 }
 
 impl UpVar {
@@ -124,11 +162,8 @@ pub fn value(env: &Env, v: &UpVar, out: &mut String) -> bool {
 
 fn traced(trace: &Trace, v: &UpVar, out: &mut String) -> bool {
     if let UpVar::Cookie(name) = v {
-        let mut set = trace
-            .fields
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case("set-cookie"));
-        let Some(value) = set.find_map(|(_, line)| set_cookie_value(line, name)) else {
+        let mut set = trace.fields("set-cookie");
+        let Some(value) = set.find_map(|line| set_cookie_value(line, name)) else {
             return false;
         };
         out.push_str(&String::from_utf8_lossy(value));
@@ -136,11 +171,7 @@ fn traced(trace: &Trace, v: &UpVar, out: &mut String) -> bool {
     }
     if let UpVar::Http(name) = v {
         let want = name.replace('_', "-");
-        let Some((_, value)) = trace
-            .fields
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(&want))
-        else {
+        let Some(value) = trace.field(&want) else {
             return false;
         };
         out.push_str(&String::from_utf8_lossy(value));
@@ -162,6 +193,15 @@ fn traced(trace: &Trace, v: &UpVar, out: &mut String) -> bool {
             UpVar::ResponseTime => seconds(out, Some(a.response)),
             UpVar::ConnectTime => seconds(out, a.connect),
             UpVar::HeaderTime => seconds(out, a.header),
+            UpVar::ResponseLength => {
+                let _ = write!(out, "{}", a.body);
+            }
+            UpVar::BytesReceived => {
+                let _ = write!(out, "{}", a.received);
+            }
+            UpVar::BytesSent => {
+                let _ = write!(out, "{}", a.sent);
+            }
             _ => {}
         }
     }
@@ -189,14 +229,39 @@ fn seconds(out: &mut String, t: Option<Duration>) {
 
 #[cfg(test)]
 mod tests {
-    use super::set_cookie_value;
+    use super::{Trace, set_cookie_value};
+
+    #[test]
+    fn fields_of_the_last_head() {
+        let http = b"HTTP/1.1 200 OK\r\nX-A: one\r\nx-b:two \r\nX-A: again\r\n\r\nBody: no\r\n";
+        let fcgi = b"Status: 404\nX-A:  cgi\n\nX-B: body\n";
+        // head, status line, name, value
+        type Case<'a> = (&'a [u8], bool, &'a str, Option<&'a [u8]>);
+        let cases: [Case; 7] = [
+            (http, true, "x-a", Some(b"one")),
+            (http, true, "X-B", Some(b"two")),
+            (http, true, "body", None),
+            (http, true, "HTTP/1.1 200 OK", None),
+            (fcgi, false, "status", Some(b"404")),
+            (fcgi, false, "x-a", Some(b"cgi")),
+            (fcgi, false, "x-b", None),
+        ];
+        for (head, status_line, name, want) in cases {
+            let t = Trace {
+                head: head.to_vec(),
+                status_line,
+                ..Trace::default()
+            };
+            assert_eq!(t.field(name), want, "{name}");
+        }
+    }
 
     /// A `Set-Cookie` line, the cookie asked for, its value.
-    type Case = (&'static [u8], &'static str, Option<&'static [u8]>);
+    type CookieCase = (&'static [u8], &'static str, Option<&'static [u8]>);
 
     #[test]
     fn set_cookie_lines() {
-        let cases: &[Case] = &[
+        let cases: &[CookieCase] = &[
             (b"foo=1", "foo", Some(b"1")),
             (b"foo=1; Path=/", "foo", Some(b"1")),
             (b" Foo = 1 ;HttpOnly", "foo", Some(b"1")),

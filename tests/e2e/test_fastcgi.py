@@ -160,7 +160,10 @@ def test_php_sees_what_it_sees_behind_nginx(proxy_pair, tmp_path):
     assert index == (200, b"index of dir: /dir/index.php")
 
 
-def test_forms_uploads_and_chunked_bodies(proxy_pair, tmp_path):
+@pytest.mark.parametrize("extra", ["", "fastcgi_request_buffering off;"])
+def test_forms_uploads_and_chunked_bodies(proxy_pair, tmp_path, extra):
+    """The same bodies read whole first, or relayed as they arrive
+    (fastcgi_request_buffering off; a chunked body is still read whole)."""
     setup_app(proxy_pair, tmp_path, tcp=True)
     upload = bytes(range(256)) * 4096  # 1 MiB
 
@@ -183,7 +186,7 @@ def test_forms_uploads_and_chunked_bodies(proxy_pair, tmp_path):
                           + chunked)
         return form, multi, body_json(r)["input_len"]
 
-    form, multi, chunked_len = proxy_pair.run(conf(), scenario, params=PARAMS)
+    form, multi, chunked_len = proxy_pair.run(conf(extra), scenario, params=PARAMS)
     assert form["post"] == {"name": "Ada", "lang": "rüst"} and form["get"] == {"q": "1"}
     assert chunked_len == 11
 

@@ -62,23 +62,52 @@ def test_request_bodies_reach_the_upstream(proxy_pair):
         assert hdr(d["headers"], "Content-Length") == ["11"]
         assert hdr(d["headers"], "Transfer-Encoding") == []
         out.append(header_multiset(d["headers"]))
-        # Unbuffered over HTTP/1.1, nginx sends a chunked body not all there when
-        # the upstream request starts upstream chunked. webserv does not stream
-        # request bodies yet (`proxy_request_buffering off` is accepted, README):
-        # the body is read whole and goes with its length.
+        # Unbuffered over HTTP/1.1, a chunked body not all there when the
+        # upstream request starts goes upstream chunked.
         with s.client() as c:
             c.send(get("/unbuf/c", method="POST", extra="Transfer-Encoding: chunked\r\n"))
             time.sleep(0.3)
             c.send(chunked)
             d = described(c.read_response("POST"))
-        streamed = (11, True, [])
-        buffered = (11, False, ["11"])
-        want = streamed if s.kind == "nginx" else buffered
-        assert (d["body_len"], d["chunked"], hdr(d["headers"], "Content-Length")) == want
+        assert (d["body_len"], d["chunked"], hdr(d["headers"], "Content-Length")) == (11, True, [])
         out.append(d["body_sha256"])
         return out
 
     proxy_pair.run(BODIES, scenario)
+
+
+def test_unbuffered_request_body_goes_on_as_it_arrives(proxy_pair):
+    """proxy_request_buffering off: the upstream has the request while the
+    client is still sending its body (Content-Length and chunked); buffered,
+    it has nothing until the body is complete."""
+    up = proxy_pair.echo("a")
+    half = b"x" * 5000
+
+    def scenario(s):
+        out = []
+        cases = [
+            ("/unbuf/len", f"Content-Length: {2 * len(half)}\r\n", half, half),
+            ("/unbuf/chunk", "Transfer-Encoding: chunked\r\n",
+             b"%x\r\n%s\r\n" % (len(half), half), b"%x\r\n%s\r\n0\r\n\r\n" % (len(half), half)),
+            ("/buffered", f"Content-Length: {2 * len(half)}\r\n", half, half),
+        ]
+        for path, framing, first, rest in cases:
+            up.head_seen.clear()
+            with s.client(timeout=5) as c:
+                c.send(get(path, method="POST", extra=framing) + first)
+                early = up.head_seen.wait(2 if path.startswith("/unbuf") else 0.5)
+                c.send(rest)
+                d = described(c.read_response("POST"))
+            assert (d["body_len"], d["body_sha256"]) == (2 * len(half), sha(half + half))
+            out.append((path, early, d["chunked"], hdr(d["headers"], "Content-Length")))
+        return out
+
+    seen = proxy_pair.run(BODIES, scenario)
+    assert seen == [
+        ("/unbuf/len", True, False, [str(2 * len(half))]),
+        ("/unbuf/chunk", True, True, []),
+        ("/buffered", False, False, [str(2 * len(half))]),
+    ]
 
 
 def test_response_framing_is_relayed(proxy_pair):

@@ -235,6 +235,26 @@ def test_upstream_keepalive_reuses_one_connection(proxy_pair):
     proxy_pair.run(KEEPALIVE, scenario)
 
 
+def test_a_kept_alive_connection_the_upstream_closed_is_not_an_error(proxy_pair):
+    """The upstream closes its idle keep-alive connections (its own
+    keepalive_timeout, a restart); the next requests, GET and POST, still get
+    the answer, on a new connection."""
+    c = proxy_pair.echo("c")
+
+    def scenario(s):
+        answers = []
+        for method in ("GET", "POST", "GET"):
+            answers.append(name_of(s.get("/ka", method=method, body=b"body" if method == "POST" else b"")))
+            c.drop_connections()
+            time.sleep(0.2)
+        answers.append(name_of(s.get("/ka")))
+        return answers, c.accepts
+
+    answers, accepts = proxy_pair.run(KEEPALIVE.replace("{d}", "{c}").replace("{e}", "{c}"), scenario)
+    assert answers == ["c", "c", "c", "c"]
+    assert accepts == 4
+
+
 ERRORS = """
 server {
     listen 127.0.0.1:{port};
@@ -315,6 +335,44 @@ def test_error_page_passes_to_another_backend(proxy_pair):
         "/fbeq": (200, "POST", "/fbeq", 4),
         "/fbcode": (203, "GET", "/to-b/", 4),
     }
+
+
+BYTES = """
+log_format up '$uri|$upstream_response_length|$upstream_bytes_received|$upstream_bytes_sent|$status';
+upstream both { server {r}; server {a}; }
+server {
+    listen 127.0.0.1:{port};
+    access_log {logs}/up.log up;
+    location /ok { proxy_pass http://{a}; }
+    location /bad { proxy_pass http://{r}; }
+    location /both { proxy_pass http://both; }
+}
+"""
+
+
+def test_upstream_byte_counts_in_the_log(proxy_pair):
+    proxy_pair.echo("a", body=b"x" * 123)
+    proxy_pair.add(Refusing("r"))
+
+    def scenario(s):
+        for path in ["/ok", "/bad", "/both"]:
+            s.get(path, method="POST", body=b"data")
+        out = []
+        for line in s.log_lines("up.log", 3):
+            uri, length, received, sent, status = line.split("|")
+            received = [int(n) for n in received.split(", ")]
+            sent = [int(n) for n in sent.split(", ")]
+            # What the proxy wrote depends on its own request head; that it
+            # wrote something to each server that answered, not.
+            wrote = [n > 0 for n in sent]
+            out.append((uri, length, received, wrote, status))
+        return out
+
+    seen = proxy_pair.run(BYTES, scenario)
+    assert [(u, l, st) for u, l, _, _, st in seen] == [
+        ("/ok", "123", "200"), ("/bad", "0", "502"), ("/both", "0, 123", "200")]
+    assert seen[0][2][0] > 123 and seen[1][2] == [0]
+    assert seen[0][3] == [True] and seen[1][3] == [False]
 
 
 UNIX = """

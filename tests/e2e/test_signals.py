@@ -39,6 +39,27 @@ def test_sighup_applies_a_new_configuration(webserv, tmp_path):
     assert "reloaded" in srv.output()
 
 
+def test_sighup_reads_the_file_once_and_every_worker_runs_it(webserv, tmp_path):
+    """With two workers, one reload: the file is parsed once, and connections
+    on either worker then get the new configuration."""
+    root = write_site(tmp_path)
+    srv = webserv("worker_processes 2;\n" + CONF, root=root, extra="add_header X-Generation one;")
+    srv.config.write_text(srv.config.read_text().replace("X-Generation one", "X-Generation two"))
+    srv.proc.send_signal(signal.SIGHUP)
+    assert wait_until(lambda: "reloaded" in srv.output())
+
+    def all_new():
+        # A fresh connection each time: the kernel spreads them over both workers.
+        seen = set()
+        for _ in range(40):
+            with requests.Session() as s:
+                seen.add(s.get(srv.url("/")).headers.get("X-Generation"))
+        return seen == {"two"}
+
+    assert wait_until(all_new)
+    assert srv.output().count("reloaded") == 1
+
+
 def test_sighup_with_a_broken_file_keeps_serving(webserv, tmp_path):
     root = write_site(tmp_path)
     srv = webserv(CONF, root=root, extra="add_header X-Generation one;")

@@ -195,9 +195,12 @@ class Upstream:
             os.unlink(self.unix_path)
 
 
-def read_request(conn):
-    """(method, target, version, headers, body, chunked) of the next request."""
+def read_request(conn, on_head=None):
+    """(method, target, version, headers, body, chunked) of the next request;
+    `on_head()` runs once the head is in, before the body is read."""
     head = conn.until(b"\r\n\r\n").decode("latin-1")
+    if on_head:
+        on_head()
     line, *lines = head.split("\r\n")
     method, target, version = line.split(" ")
     headers = []
@@ -251,6 +254,8 @@ class EchoUpstream(Upstream):
         assert not unknown, f"unknown EchoUpstream options {unknown}"
         self.options = {**self.DEFAULTS, **options}
         self.paths = paths or {}  # target prefix -> option overrides
+        # Set when a request head has arrived (its body may still be coming).
+        self.head_seen = threading.Event()
         super().__init__(name, unix_path)
 
     def options_for(self, target):
@@ -264,7 +269,8 @@ class EchoUpstream(Upstream):
         seq = 0
         while not self.stopped.is_set():
             try:
-                method, target, version, headers, body, chunked = read_request(conn)
+                method, target, version, headers, body, chunked = read_request(
+                    conn, self.head_seen.set)
             except EOFError:
                 return
             seq += 1

@@ -176,6 +176,7 @@ pub fn parse_head(stdout: &[u8]) -> Result<Option<(Head, usize)>, output::Output
         length,
         chunked: false,
         close: false,
+        skipped: 0,
     };
     Ok(Some((head, used)))
 }

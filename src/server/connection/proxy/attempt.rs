@@ -37,7 +37,7 @@ impl Connection {
                 let name = &config.upstreams[run.group].name;
                 log::error!("no live upstreams while connecting to upstream \"{name}\"");
                 run.trace.attempts.push(Attempt {
-                    addr: name.clone(),
+                    addr: name.as_str().into(),
                     status: 502,
                     ..Attempt::default()
                 });
@@ -48,7 +48,7 @@ impl Connection {
             run.peer = peer;
             let addr = config.upstreams[run.group].peers[peer].addr.clone();
             run.attempt = Attempt {
-                addr: addr.to_string(),
+                addr: std::sync::Arc::clone(&config.upstreams[run.group].peers[peer].shown),
                 ..Attempt::default()
             };
             run.attempt_started = ctx.now;
@@ -148,9 +148,12 @@ impl Connection {
         let idempotent = !matches!(req.method, Method::Post) || !sent || !counted;
         let in_time = settings.next_upstream_timeout.is_zero()
             || ctx.now.saturating_duration_since(run.first_try) < settings.next_upstream_timeout;
+        // Body bytes relayed as they came are gone: no other server can get them.
+        let replayable = run.live.as_ref().is_none_or(|l| l.taken == 0);
         let retry = (settings.next_upstream & why.bit() != 0 || !counted)
             && (idempotent || settings.next_upstream & next::NON_IDEMPOTENT != 0)
-            && in_time;
+            && in_time
+            && replayable;
         if retry && !counted {
             run.tried = Tried::default();
         }

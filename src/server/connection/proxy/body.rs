@@ -36,6 +36,7 @@ impl Connection {
                 match piece {
                     Piece::Data(r) => {
                         let before = self.out.len();
+                        run.attempt.body += r.len() as u64;
                         down.body(&run.input[r.clone()], &mut self.out);
                         run.body_bytes += (self.out.len() - before) as u64;
                         run.input.drain(..n);
@@ -57,9 +58,8 @@ impl Connection {
             let Some(stream) = ctx.gateway.backends.stream(key) else {
                 return Some(Round::Close);
             };
-            let mut buf = vec![0u8; CHUNK];
-            match stream.read(&mut buf) {
-                Ok(0) => {
+            match crate::server::buffer::read_with(stream, CHUNK, |bytes| take_in(run, bytes)) {
+                Ok((0, _)) => {
                     let complete = run.fcgi.is_none() && run.decoder.ends_at_close();
                     if run.fcgi.is_some() {
                         log::error!(
@@ -75,13 +75,12 @@ impl Connection {
                     run.upstream_close = true;
                     return Some(self.body_ended(ctx, run, complete));
                 }
-                Ok(n) => {
-                    if let Err(e) = take_in(run, &buf[..n]) {
-                        log::error!("upstream {} sent {e}", run.attempt.addr);
-                        run.upstream_close = true;
-                        return Some(self.body_ended(ctx, run, false));
-                    }
+                Ok((_, Err(e))) => {
+                    log::error!("upstream {} sent {e}", run.attempt.addr);
+                    run.upstream_close = true;
+                    return Some(self.body_ended(ctx, run, false));
                 }
+                Ok((_, Ok(()))) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return None,
                 Err(e) => {
@@ -118,6 +117,7 @@ impl Connection {
 /// Bytes read from the backend: as they are for HTTP; for FastCGI, the records
 /// decoded (stdout kept in `run.input`, stderr logged, the end noted).
 pub(super) fn take_in(run: &mut ProxyRun, raw: &[u8]) -> Result<(), fastcgi::record::DecodeError> {
+    run.attempt.received += raw.len() as u64;
     match &mut run.fcgi {
         None => {
             run.input.extend_from_slice(raw);
@@ -150,7 +150,10 @@ pub(super) fn send_request(ctx: &mut Ctx, key: usize, run: &mut ProxyRun) -> io:
         };
         match stream.write(rest) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => run.sent += n,
+            Ok(n) => {
+                run.sent += n;
+                run.attempt.sent += n as u64;
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
             Err(e) => return Err(e),
@@ -182,7 +185,10 @@ pub(super) fn send_request(ctx: &mut Ctx, key: usize, run: &mut ProxyRun) -> io:
         }
         match stream.write(&run.file_buf[run.file_pos..]) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => run.file_pos += n,
+            Ok(n) => {
+                run.file_pos += n;
+                run.attempt.sent += n as u64;
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
             Err(e) => return Err(e),

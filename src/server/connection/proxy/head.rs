@@ -2,7 +2,7 @@
 //! CGI-style header block of a FastCGI application's stdout), then retried,
 //! intercepted, tunnelled or turned into the client's response head.
 
-use std::io::{self, Read};
+use std::io;
 
 use super::{Failure, Phase, ProxyRun, Round};
 use crate::config::proxy::{Protocol, Redirect};
@@ -28,20 +28,22 @@ impl Connection {
             let Some(stream) = ctx.gateway.backends.stream(key) else {
                 return Some(Round::Failed(Failure::Error));
             };
-            let mut buf = [0u8; 16 * 1024];
-            match stream.read(&mut buf) {
-                Ok(0) => {
+            let read = crate::server::buffer::read_with(stream, 16 * 1024, |bytes| {
+                super::body::take_in(run, bytes)
+            });
+            match read {
+                Ok((0, _)) => {
                     log::error!(
                         "upstream {} prematurely closed connection while reading response header",
                         run.attempt.addr
                     );
                     return Some(Round::Failed(Failure::Error));
                 }
-                Ok(n) => {
-                    if let Err(e) = super::body::take_in(run, &buf[..n]) {
-                        log::error!("upstream {} sent {e}", run.attempt.addr);
-                        return Some(Round::Failed(Failure::InvalidHeader));
-                    }
+                Ok((_, Err(e))) => {
+                    log::error!("upstream {} sent {e}", run.attempt.addr);
+                    return Some(Round::Failed(Failure::InvalidHeader));
+                }
+                Ok((_, Ok(()))) => {
                     if run.fcgi.as_ref().is_some_and(|d| d.caught) {
                         log::error!(
                             "upstream {} sent a caught stderr text (fastcgi_catch_stderr)",
@@ -77,6 +79,12 @@ impl Connection {
                 }
                 Ok(None) => continue,
                 Ok(Some((head, used))) => {
+                    // The head as it came, for `$upstream_http_NAME`.
+                    run.trace.head.clear();
+                    run.trace
+                        .head
+                        .extend_from_slice(&run.input[head.skipped..used]);
+                    run.trace.status_line = run.protocol == Protocol::Http;
                     run.input.drain(..used);
                     return self.got_head(ctx, req, routed, run, head);
                 }
@@ -109,7 +117,6 @@ impl Connection {
             && head.status >= 300
             && loc.error_pages.contains_key(&head.status)
         {
-            run.trace.fields = head.fields;
             self.release_lease(ctx, run, false);
             self.end_attempt(ctx, run, head.status);
             let status = head.status;
@@ -132,9 +139,10 @@ impl Connection {
             resp.reason = Some(head.reason.clone().into_boxed_str()).filter(|r| !r.is_empty());
         }
         let cx = self.cx(ctx, req);
-        for (name, value) in &head.fields {
-            if hidden(name, run.protocol, &settings.hide, &settings.pass)
-                || (!tunnel && up::hop_by_hop(name))
+        resp.raw_headers.reserve(head.fields.len());
+        for (name, value) in std::mem::take(&mut head.fields) {
+            if hidden(&name, run.protocol, &settings.hide, &settings.pass)
+                || (!tunnel && up::hop_by_hop(&name))
             {
                 continue;
             }
@@ -144,17 +152,17 @@ impl Connection {
             // An application's Location is relayed as it is, relative or not (as
             // nginx does); only the proxy rewrites it (proxy_redirect).
             let value = if run.protocol == Protocol::FastCgi {
-                value.clone()
+                value
             } else if name.eq_ignore_ascii_case("location") {
-                rewrite_location(&cx, routed, &settings.redirects, value, false)
+                rewrite_location(&cx, routed, &settings.redirects, &value, false)
             } else if name.eq_ignore_ascii_case("refresh") {
-                rewrite_location(&cx, routed, &settings.redirects, value, true)
+                rewrite_location(&cx, routed, &settings.redirects, &value, true)
             } else {
-                value.clone()
+                value
             };
             resp.relays_server |= name.eq_ignore_ascii_case("server");
             resp.relays_date |= name.eq_ignore_ascii_case("date");
-            resp.raw_headers.push((name.clone(), value));
+            resp.raw_headers.push((name, value));
         }
         run.decoder = match run.protocol {
             Protocol::Http => {
@@ -164,7 +172,6 @@ impl Connection {
             Protocol::FastCgi => BodyDecoder::UntilClose,
         };
         run.upstream_close = head.close;
-        run.trace.fields = std::mem::take(&mut head.fields);
         if tunnel {
             return Some(self.start_tunnel(ctx, req, routed, run, resp));
         }
@@ -210,15 +217,17 @@ fn hidden(name: &str, protocol: Protocol, hide: &[String], pass: &[String]) -> b
         "x-accel-buffering",
         "x-accel-charset",
     ];
-    let lower = name.to_ascii_lowercase();
-    if pass.contains(&lower) {
+    // `hide` and `pass` hold lowercase names; no field is lowercased (copied).
+    let is = |list: &[&str]| list.iter().any(|n| n.eq_ignore_ascii_case(name));
+    let listed = |list: &[String]| list.iter().any(|n| n.eq_ignore_ascii_case(name));
+    if listed(pass) {
         return false;
     }
     let own = match protocol {
-        Protocol::Http => ["date", "server", "x-pad"].contains(&lower.as_str()),
-        Protocol::FastCgi => lower == "status",
+        Protocol::Http => is(&["date", "server", "x-pad"]),
+        Protocol::FastCgi => name.eq_ignore_ascii_case("status"),
     };
-    own || ACCEL.contains(&lower.as_str()) || hide.contains(&lower)
+    own || is(ACCEL) || listed(hide)
 }
 
 /// `proxy_redirect` on a `Location` or `Refresh` value.

@@ -19,6 +19,7 @@
 mod attempt;
 mod body;
 mod head;
+pub(super) mod live;
 mod tunnel;
 
 use std::fs::File;
@@ -127,6 +128,8 @@ pub(super) struct ProxyRun {
     handshake_until: Option<Instant>,
     /// `proxy_read_timeout`: also the idle limit of a tunnel.
     read_timeout: std::time::Duration,
+    /// The client's body, relayed as it arrives (`proxy_request_buffering off`).
+    live: Option<Box<live::Live>>,
 }
 
 impl Connection {
@@ -140,7 +143,24 @@ impl Connection {
                 return self.proxy_error(ctx, &req, &routed, 500);
             }
         };
-        self.start_gateway(ctx, req, routed, body, Trace::default());
+        self.start_gateway(ctx, req, routed, body, Trace::default(), None);
+    }
+
+    /// Starts passing a request whose body is still to come (`live`): it is
+    /// relayed to the upstream as it arrives.
+    pub(super) fn start_live_proxy(
+        &mut self,
+        ctx: &mut Ctx,
+        req: Request,
+        routed: Routed,
+        live: Box<live::Live>,
+    ) {
+        let len = match req.framing {
+            Framing::Length(n) => Some(n),
+            _ => None,
+        };
+        let body = (SpoolData::Memory(Vec::new()), len);
+        self.start_gateway(ctx, req, routed, body, Trace::default(), Some(live));
     }
 
     /// [`Self::start_proxy`] with the body (and its length, `None` for none) at
@@ -152,8 +172,9 @@ impl Connection {
         routed: Routed,
         body: (SpoolData, Option<u64>),
         trace: Trace,
+        live: Option<Box<live::Live>>,
     ) {
-        if req.framing == Framing::Chunked {
+        if req.framing == Framing::Chunked && live.is_none() {
             // The whole body is in: its length is known now (`$content_length`).
             req.framing = Framing::Length(body.1.unwrap_or(0));
         }
@@ -170,20 +191,22 @@ impl Connection {
                 let n = text.len() as u64;
                 (SpoolData::Memory(text.into_bytes()), Some(n))
             }
-            None if !settings.pass_request_body || body.1.is_none() => {
+            None if live.is_none() && (!settings.pass_request_body || body.1.is_none()) => {
                 (SpoolData::Memory(Vec::new()), None)
             }
             None => body,
         };
         let (bytes, keep_alive, upgrade) = match protocol {
             Protocol::Http => {
-                let out = request::build(&cx, &routed, pass, &settings, body_len);
+                let chunked = live.as_ref().is_some_and(|l| l.chunked());
+                let out = request::build(&cx, &routed, pass, &settings, body_len, chunked);
                 (out.head, out.keep_alive, out.upgrade)
             }
             Protocol::FastCgi => {
+                // A spooled or live body's STDIN records follow the head.
                 let memory = match &body {
-                    SpoolData::Memory(m) => Some(m.as_slice()),
-                    SpoolData::File(_) => None,
+                    SpoolData::Memory(m) if live.is_none() => Some(m.as_slice()),
+                    _ => None,
                 };
                 let records = fastcgi::request(&cx, &routed, &settings, memory);
                 (records, settings.fastcgi.keep_conn, false)
@@ -244,6 +267,7 @@ impl Connection {
             redirected,
             read_timeout: settings.read_timeout,
             settings,
+            live,
         };
         let mut run = Box::new(run);
         match self.next_attempt(ctx, &req, &routed, &mut run) {
@@ -255,6 +279,15 @@ impl Connection {
                 }
             }
             Err(status) => self.proxy_finish_error(ctx, &req, &routed, &mut run, status),
+        }
+    }
+
+    /// The client's body ended badly while it was relayed: refused with
+    /// `status` (400, 413), or the client went away (`None`).
+    fn live_body_failed(&mut self, status: Option<u16>) -> Round {
+        match status {
+            Some(code) => Round::Refused(code),
+            None => Round::Close,
         }
     }
 
@@ -306,6 +339,15 @@ impl Connection {
                 Step::Progress
             }
             Round::Replaced => Step::Progress,
+            Round::Refused(status) => {
+                // The upstream has part of a body: its connection is not reused.
+                self.release_lease(ctx, &mut run, false);
+                self.end_attempt(ctx, &mut run, status);
+                let resp =
+                    handler::error_response(ctx.config, routed.server, Some(&routed), status);
+                self.respond_with(ctx, resp, Some(&req), true, Some(&routed), Some(&run.trace));
+                Step::Progress
+            }
             Round::Close => {
                 self.release_lease(ctx, &mut run, false);
                 Step::Close
@@ -348,7 +390,18 @@ impl Connection {
             }
         }
         if run.phase == Phase::Sending {
-            match body::send_request(ctx, key, run) {
+            let sent = match body::send_request(ctx, key, run) {
+                Ok(true) if run.live.is_some() => match self.send_live(ctx, key, run) {
+                    Ok(done) => Ok(done),
+                    Err(live::Stop::Upstream(why, e)) => {
+                        log::error!("writing to upstream {} failed ({e})", run.attempt.addr);
+                        return Round::Failed(why);
+                    }
+                    Err(live::Stop::Client(status)) => return self.live_body_failed(status),
+                },
+                other => other,
+            };
+            match sent {
                 Ok(true) => {
                     progress = true;
                     run.phase = Phase::Head;
@@ -475,7 +528,7 @@ impl Connection {
                 {
                     body = SpoolData::Memory(Vec::new());
                 }
-                self.start_gateway(ctx, *get, *next, (body, run.body_len), trace);
+                self.start_gateway(ctx, *get, *next, (body, run.body_len), trace, None);
             }
         }
     }
@@ -517,5 +570,7 @@ enum Round {
     Finished,
     /// The connection's state was replaced (an error page instead).
     Replaced,
+    /// The client's body (relayed as it came) is refused with this status.
+    Refused(u16),
     Close,
 }
