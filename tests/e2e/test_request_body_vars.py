@@ -217,3 +217,34 @@ def test_expectation_of_a_discarded_body_is_met(proxy_pair):
         return got
 
     proxy_pair.run(conf(), scenario)
+
+
+def test_trailers_read_what_was_sent_before_them(proxy_pair):
+    proxy_pair.files({"t1": "SEE-THIS"})
+    trailers = """
+        server {
+            listen 127.0.0.1:{port};
+            root {root};
+            add_trailer X-Var $host;
+            add_trailer X-Sent-HTTP $sent_http_accept_ranges;
+            add_trailer X-Sent-Trailer $sent_trailer_x_var;
+            location /off/ { chunked_transfer_encoding off; alias {root}/; }
+        }
+    """
+
+    def scenario(side):
+        got = []
+        for path in ("/t1", "/off/t1"):
+            with side.client() as c:
+                c.send(f"GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+                       .encode())
+                data = b""
+                while chunk := c.sock.recv(65536):
+                    data += chunk
+            got.append(data.split(b"\r\n\r\n", 1)[1])
+        assert got[0] == (b"8\r\nSEE-THIS\r\n0\r\nX-Var: localhost\r\nX-Sent-HTTP: bytes\r\n"
+                          b"X-Sent-Trailer: localhost\r\n\r\n")
+        assert got[1] == b"SEE-THIS", "no trailers without chunks"
+        return got
+
+    proxy_pair.run(trailers, scenario)
