@@ -480,7 +480,12 @@ impl Connection {
                 return self.respond(ctx, resp, Some(&req), true);
             }
         };
-        if let Some(live) = proxy::live::for_request(ctx.config, &routed, &req) {
+        // A body already here whole and within the buffer is read as buffered:
+        // nginx keeps such a preread body in memory, where `$request_body` sees it.
+        let preread = matches!(req.framing, Framing::Length(n)
+            if usize::try_from(n).is_ok_and(|n| n <= self.input.filled().len()
+                && n <= routed.location(ctx.config).bodies.memory_limit()));
+        if !preread && let Some(live) = proxy::live::for_request(ctx.config, &routed, &req) {
             if req.expect_continue && self.input.is_empty() {
                 self.out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
             }
