@@ -270,7 +270,11 @@ pub const TABLE: &[Spec] = &[
     row("create_full_put_path", ALL, 1, 1),
     row("min_delete_depth", ALL, 1, 1),
     row("dav_access", ALL, 1, 3),
+    // Body buffering and framing (src/config/bodies.rs).
     row("client_body_buffer_size", ALL, 1, 1),
+    row("client_body_in_file_only", ALL, 1, 1),
+    row("client_body_in_single_buffer", ALL, 1, 1),
+    row("chunked_transfer_encoding", ALL, 1, 1),
     // Upstream groups (src/config/upstream.rs); `server` here is a backend line.
     many(block(row("upstream", TOP, 1, 1))),
     many(open(row("server", UPS, 1, 1))),

@@ -289,8 +289,9 @@ pub struct Location {
     /// How local redirects are written (`absolute_redirect` and its two companions).
     pub redirect: RedirectStyle,
     /// `client_body_temp_path DIR`: the directory request bodies too large for
-    /// memory are spooled to (as unnamed files, gone when closed); `None` = the
-    /// system's temporary directory.
+    /// memory are spooled to (named files, removed when the request is done
+    /// unless `client_body_in_file_only on`); `None` = the system's temporary
+    /// directory.
     pub client_body_temp_path: Option<std::sync::Arc<std::path::Path>>,
     /// `underscores_in_headers on|off`: whether a request header whose name has `_`
     /// reaches CGI (as `HTTP_*`, where `X_User` would pass for `X-User`). Default off,
@@ -312,6 +313,9 @@ pub struct Location {
     pub if_modified_since: IfModifiedSince,
     /// `gzip`, `brotli`, `zstd` and their `_static`, `_types`... directives.
     pub compression: super::compress::Compression,
+    /// `client_body_buffer_size`, `client_body_in_file_only`,
+    /// `client_body_in_single_buffer`, `chunked_transfer_encoding`.
+    pub bodies: super::bodies::Bodies,
     /// `dav_methods`, `create_full_put_path`, `min_delete_depth`, `dav_access`.
     pub dav: super::dav::Dav,
     /// `proxy_pass`: this location's content comes from an upstream.

@@ -96,6 +96,8 @@ pub struct Settings {
     pub charset: super::charset::Draft,
     /// `set_real_ip_from`, `real_ip_header`, `real_ip_recursive`.
     pub realip: super::realip::Draft,
+    /// The body buffering and framing directives.
+    pub bodies: super::bodies::Draft,
     /// `allow` / `deny`, in order.
     pub access: Option<Vec<super::access::Rule>>,
 }
@@ -119,6 +121,7 @@ macro_rules! merge_fields {
             fastcgi: $inner.fastcgi.merge(&$outer.fastcgi),
             charset: $inner.charset.merge(&$outer.charset),
             realip: $inner.realip.merge(&$outer.realip),
+            bodies: $inner.bodies.merge(&$outer.bodies),
         }
     };
 }
@@ -191,8 +194,7 @@ impl Settings {
             "absolute_redirect" => self.absolute_redirect = Some(values::on_off(&a[0], name)?),
             "log_not_found" => self.log_not_found = Some(values::on_off(&a[0], name)?),
             // Memory pools are nginx's allocator; a size is checked, then unused.
-            // Bodies are spooled (memory, then a file) whatever the size: checked, unused.
-            "connection_pool_size" | "request_pool_size" | "client_body_buffer_size" => {
+            "connection_pool_size" | "request_pool_size" => {
                 values::size(&a[0], name)?;
             }
             "merge_slashes" => self.merge_slashes = Some(values::on_off(&a[0], name)?),
@@ -243,6 +245,7 @@ impl Settings {
             }
             _ if compat::KNOBS.contains(&name) => compat::check(d)?,
             _ if self.compression.apply(d)? => {}
+            _ if self.bodies.apply(d)? => {}
             _ if self.dav.apply(d)? => {}
             _ if self.proxy.apply(d, Protocol::Http, prefix)? => {}
             _ if self.fastcgi.apply(d, Protocol::FastCgi, prefix)? => {}
@@ -381,6 +384,7 @@ impl Settings {
             etag: s.etag.unwrap_or(true),
             if_modified_since: s.if_modified_since.unwrap_or_default(),
             compression: s.compression.finish(),
+            bodies: s.bodies.finish(),
             dav: s.dav.finish(),
             proxy_pass: s.proxy.pass.clone(),
             proxy: std::sync::Arc::new(s.proxy.finish()),

@@ -73,7 +73,6 @@ const NAMES: &[(&str, &str)] = &[
     ),
     ("msie_padding", "MSIE workarounds"),
     ("msie_refresh", "MSIE workarounds"),
-    ("chunked_transfer_encoding", "turning chunked responses off"),
     (
         "reset_timedout_connection",
         "resets of timed-out connections",
@@ -93,14 +92,6 @@ const NAMES: &[(&str, &str)] = &[
         "symlink policies (webserv never follows a link out of the root)",
     ),
     ("spdy", "SPDY"),
-    (
-        "client_body_buffer_size",
-        "request body buffering (webserv spools bodies itself)",
-    ),
-    (
-        "client_body_in_file_only",
-        "request body buffering (webserv spools bodies itself)",
-    ),
     ("open_file_cache_errors", "open file cache tuning"),
     ("open_file_cache_min_uses", "open file cache tuning"),
     ("worker_cpu_affinity", "worker tuning"),

@@ -58,11 +58,14 @@ pub struct Prepared {
 /// Applies the location's header filters to a backend's `resp` whose body is
 /// `length` bytes (if the backend said), and chooses the client framing. `None`:
 /// no response at all (`charset $var` with no value closes the connection).
+/// `upstream`: what the upstreams answered so far (`$upstream_http_*` and
+/// `$upstream_cookie_*` in `add_header`).
 pub fn prepare(
     cx: &Cx,
     routed: &Routed,
     resp: &mut Response,
     length: Option<u64>,
+    upstream: Option<&crate::vars::upstream::Trace>,
 ) -> Option<Prepared> {
     let loc = routed.location(cx.config);
     let mut length = length;
@@ -79,9 +82,22 @@ pub fn prepare(
         Relayed::Close => return None,
     }
     // expires, server_tokens and add_header apply to a backend's answer too, as in nginx.
-    let env = cx.env(routed, true);
+    let done = crate::vars::Done {
+        status: resp.status,
+        body_bytes: 0,
+        bytes_sent: 0,
+        request_time: std::time::Duration::ZERO,
+        response: None,
+        upstream,
+    };
+    let mut env = cx.env(routed, true);
+    env.done = Some(&done);
     handler::headers::finish(resp, loc, &|t| t.expand(&env));
-    cx.add_headers(resp, routed);
+    cx.add_headers_with(resp, routed, &env);
+    // What nginx's header filters add goes after the backend's own fields.
+    let added = std::mem::take(&mut resp.headers);
+    resp.raw_headers
+        .extend(added.into_iter().map(|(n, v)| (n, v.into_bytes())));
     let req = cx.req;
     let status = resp.status;
     let head_only = req.method == Method::Head || bodiless(status);
@@ -91,7 +107,8 @@ pub fn prepare(
     // The framing a GET gets; a HEAD announces the same and sends no body.
     let framing = match length {
         Some(n) => Framing::Length(n),
-        None if req.http11 && !bodiless(status) => Framing::Chunked,
+        // `chunked_transfer_encoding off`: delimited by the close, as nginx.
+        None if req.http11 && !bodiless(status) && loc.bodies.chunked => Framing::Chunked,
         None => Framing::None,
     };
     let frame = match framing {

@@ -192,6 +192,14 @@ pub fn resolve(cx: &Cx, r: &Routed, status: u16) -> Page {
                 }
                 Page::Ready(gcx.decorate(resp, &next), Some(next))
             }
+            // A directory without its slash: the redirect the static handler makes.
+            Err(301) => {
+                let slashed = match next.args.as_deref() {
+                    Some(a) => format!("{}/?{a}", next.path),
+                    None => format!("{}/", next.path),
+                };
+                Page::Ready(gcx.redirect(&next, 301, &slashed, true), Some(next))
+            }
             Err(_) => ready(builtin()),
         },
         Err(resp) => Page::Ready(resp, Some(next)),

@@ -10,6 +10,7 @@
 //!    ([`error_page`]).
 
 pub mod autoindex;
+mod body;
 pub mod charset;
 pub mod cond;
 pub mod dav;
@@ -370,6 +371,12 @@ impl<'a> Cx<'a> {
 
     /// The location's `add_header` list (on 2xx/3xx, or any status with `always`).
     pub fn add_headers(&self, resp: &mut Response, r: &Routed) {
+        self.add_headers_with(resp, r, &self.env(r, true));
+    }
+
+    /// [`Cx::add_headers`] with the values read from `env` (a relayed answer's
+    /// knows what the upstream sent).
+    pub fn add_headers_with(&self, resp: &mut Response, r: &Routed, env: &vars::Env) {
         let loc = r.location(self.config);
         if loc.add_headers.is_empty() {
             return;
@@ -378,7 +385,10 @@ impl<'a> Cx<'a> {
         for h in loc.add_headers.iter().filter(|h| added || h.always) {
             let value = match h.value.literal() {
                 Some(v) => v.to_string(),
-                None => h.value.expand(&self.env(r, true)),
+                None if h.value.vars().any(|v| matches!(v, vars::Var::SentHttp(_))) => {
+                    sent_so_far(resp, env, &h.value)
+                }
+                None => h.value.expand(env),
             };
             // Last-Modified and ETag replace the response's own (an empty value
             // removes it), as nginx's headers filter does; others are added.
@@ -391,6 +401,32 @@ impl<'a> Cx<'a> {
             }
         }
     }
+}
+
+/// `template`'s value where `$sent_http_*` reads the fields `resp` has so far
+/// (those before this `add_header`, as in nginx).
+fn sent_so_far(resp: &Response, env: &vars::Env, template: &vars::Template) -> String {
+    let mut snapshot = Response::new(resp.status);
+    snapshot.headers = resp.headers.clone();
+    snapshot.raw_headers = resp.raw_headers.clone();
+    let done = match env.done {
+        Some(d) => vars::Done {
+            response: Some(&snapshot),
+            ..*d
+        },
+        None => vars::Done {
+            status: resp.status,
+            body_bytes: 0,
+            bytes_sent: 0,
+            request_time: std::time::Duration::ZERO,
+            response: Some(&snapshot),
+            upstream: None,
+        },
+    };
+    template.expand(&vars::Env {
+        done: Some(&done),
+        ..*env
+    })
 }
 
 /// Phase 1: server and location for a request head; `Err` is the response to send
@@ -481,7 +517,7 @@ pub(crate) fn has_handler(loc: &Location, method: Method) -> bool {
 
 /// Where a request's body goes while it is read.
 pub enum Sink {
-    /// Kept for the handler (memory, then an anonymous temp file).
+    /// Kept for the handler (memory, then a temporary file).
     Spool(Spool),
     /// A raw upload streamed into the store.
     Raw(Box<upload::RawUpload>),
@@ -507,9 +543,7 @@ impl BodySink for Sink {
 pub fn body_sink(config: &Config, routed: &Routed, req: &Request) -> Result<Sink, u16> {
     let loc = routed.location(config);
     if routed.script.is_some() || loc.gateway().is_some() {
-        return Ok(Sink::Spool(Spool::in_dir(
-            loc.client_body_temp_path.clone(),
-        )));
+        return Ok(Sink::Spool(body::spool_for(loc)));
     }
     if req.method == Method::Put && loc.dav.handles(Method::Put) {
         return dav::put::begin(loc, &routed.path, req).map(|p| Sink::Dav(Box::new(p)));
@@ -553,6 +587,14 @@ pub fn process(
     req: &Request,
     body: Sink,
 ) -> Outcome {
+    let mut body = body;
+    let reads_body = routed.location(config).gateway().is_some() || routed.script.is_some();
+    if reads_body
+        && let Sink::Spool(spool) = &mut body
+        && let Err(status) = body::settle(routed, req, spool)
+    {
+        return Outcome::Respond(error_response(config, routed.server, Some(routed), status));
+    }
     let loc = routed.location(config);
     if loc.gateway().is_some()
         && let Sink::Spool(spool) = body

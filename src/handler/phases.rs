@@ -215,6 +215,7 @@ fn location_rewrite(cx: &Cx, r: &mut Routed, _: Target) -> Verdict {
     match rewrite::run(cx, &loc.rewrite, r, true) {
         Flow::Next | Flow::Break => Verdict::Next,
         Flow::Last => Verdict::Redirect(Target::Uri),
+        Flow::Respond(resp) if redirect_has_error_page(cx, r, &resp) => fail_redirect(cx, r, resp),
         Flow::Respond(resp) => Verdict::Respond(cx.decorate(resp, r)),
         Flow::Error(code) => fail(cx, r, code),
     }
@@ -328,6 +329,30 @@ fn fail(cx: &Cx, r: &mut Routed, code: u16) -> Verdict {
             *r = *next;
             Verdict::Pass(get)
         }
+    }
+}
+
+/// Whether a location's `return` or `rewrite` redirect goes to the location's
+/// `error_page` for its status, as nginx finalizes such a request with it.
+fn redirect_has_error_page(cx: &Cx, r: &Routed, resp: &Response) -> bool {
+    matches!(resp.status, 301 | 302 | 303 | 307 | 308)
+        && !r.in_error_page
+        && r.location(cx.config).error_pages.contains_key(&resp.status)
+}
+
+/// The error page for a redirect: its `Location` stays unless the page sets
+/// its own (nginx keeps the header across the internal redirect).
+fn fail_redirect(cx: &Cx, r: &mut Routed, redirect: Response) -> Verdict {
+    match fail(cx, r, redirect.status) {
+        Verdict::Respond(mut resp) => {
+            if resp.get_header("Location").is_none()
+                && let Some(location) = redirect.get_header("Location")
+            {
+                resp.header("Location", location);
+            }
+            Verdict::Respond(resp)
+        }
+        other => other,
     }
 }
 

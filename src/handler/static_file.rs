@@ -46,6 +46,9 @@ pub fn serve(loc: &Location, path: &str, req: &Request) -> Result<Response, u16>
 pub fn serve_error_page(loc: &Location, path: &str) -> Result<Response, u16> {
     let target = loc.file_ref(path);
     let opened = open(loc, target.base, &target.rel)?;
+    if opened.meta.is_dir() && !path.ends_with('/') {
+        return Err(301);
+    }
     if !opened.meta.is_file() {
         return Err(404);
     }

@@ -8,7 +8,7 @@
 
 use crate::config::Location;
 use crate::http::{Body, Request, Response};
-use crate::vars::Env;
+use crate::vars::{Done, Env, Var};
 
 /// Statuses the trailers go on without `always` (nginx's "safe" statuses).
 fn safe(status: u16) -> bool {
@@ -18,20 +18,56 @@ fn safe(status: u16) -> bool {
     )
 }
 
-/// Records the location's trailers for `resp`: `None` when none applies.
+/// Records the location's trailers for `resp`: `None` when none applies (or
+/// `chunked_transfer_encoding off`, which leaves no place for them).
 pub fn note(resp: &mut Response, loc: &Location, env: &Env) {
     let ok = safe(resp.status);
     let applying: Vec<_> = loc.add_trailers.iter().filter(|t| ok || t.always).collect();
-    if applying.is_empty() {
+    if applying.is_empty() || !loc.bodies.chunked {
         resp.trailers = None;
         return;
     }
-    let fields = applying
-        .into_iter()
-        .map(|t| (t.name.clone(), t.value.expand(env)))
-        .filter(|(_, v)| !v.is_empty())
-        .collect();
+    let mut fields: Vec<(String, String)> = Vec::new();
+    for t in applying {
+        let sent = t
+            .value
+            .vars()
+            .any(|v| matches!(v, Var::SentHttp(_) | Var::SentTrailer(_)));
+        let value = match sent {
+            true => sent_so_far(resp, &fields, env, &t.value),
+            false => t.value.expand(env),
+        };
+        if !value.is_empty() {
+            fields.push((t.name.clone(), value));
+        }
+    }
     resp.trailers = Some(Box::new(fields));
+}
+
+/// `template`'s value where `$sent_http_*` reads `resp`'s fields and
+/// `$sent_trailer_*` the trailers before this one, as in nginx.
+fn sent_so_far(
+    resp: &Response,
+    trailers: &[(String, String)],
+    env: &Env,
+    template: &crate::vars::Template,
+) -> String {
+    let mut snapshot = Response::new(resp.status);
+    snapshot.headers = resp.headers.clone();
+    snapshot.raw_headers = resp.raw_headers.clone();
+    snapshot.trailers = Some(Box::new(trailers.to_vec()));
+    let done = Done {
+        status: resp.status,
+        body_bytes: 0,
+        bytes_sent: 0,
+        request_time: std::time::Duration::ZERO,
+        response: Some(&snapshot),
+        upstream: env.done.and_then(|d| d.upstream),
+    };
+    template.expand(&Env {
+        done: Some(&done),
+        ..*env
+    })
 }
 
 /// Frames `resp`'s body in chunks with its trailers last, when the response has

@@ -1,20 +1,32 @@
 //! Reading request bodies: framing (Content-Length or chunked), the
 //! `client_max_body_size` limit, and spooling to a temporary file once a body
-//! outgrows a small memory buffer, so a large upload costs kilobytes of memory.
+//! outgrows its memory buffer (`client_body_buffer_size`), so a large upload
+//! costs kilobytes of memory.
 
 use std::fs::File;
 use std::io::{self, Seek, SeekFrom, Write};
 
+pub use super::body_file::{BodyFile, BodyView};
 use super::chunked::{ChunkError, ChunkedDecoder, Decoded};
 use super::request::Framing;
 
-/// Bodies up to this size stay in memory; larger ones go to a temporary file.
-pub const MEMORY_LIMIT: usize = 64 * 1024;
+/// Bodies up to this size stay in memory unless the location says otherwise
+/// (nginx's 16k `client_body_buffer_size` and the quarter its buffer adds).
+pub const MEMORY_LIMIT: usize = 20 * 1024;
 
 /// Where decoded body bytes go: the request processor picks a sink per request
 /// (a spool for most, an upload writer in upload locations).
 pub trait BodySink {
     fn write(&mut self, data: &[u8]) -> Result<(), BodyError>;
+}
+
+/// A sink that drops what it is given: a body nobody reads.
+pub struct Discard;
+
+impl BodySink for Discard {
+    fn write(&mut self, _data: &[u8]) -> Result<(), BodyError> {
+        Ok(())
+    }
 }
 
 /// Why a body could not be read.
@@ -47,51 +59,55 @@ impl BodyError {
     }
 }
 
-/// A body kept for the request processor: in memory while small, then in an
-/// anonymous temporary file (unlinked at once, so nothing is left behind).
-#[derive(Debug, Default)]
+/// A body kept for the request processor: in memory while it fits the buffer
+/// (`client_body_buffer_size`), then in a named file (`$request_body_file`),
+/// removed when the request is done unless the location keeps it.
+#[derive(Debug)]
 pub struct Spool {
     memory: Vec<u8>,
     file: Option<File>,
+    /// The file's name, shared with the request's variables.
+    name: Option<BodyFile>,
     len: u64,
     /// Where the file goes (`client_body_temp_path`); `None` = the system's temp dir.
     dir: Option<std::sync::Arc<std::path::Path>>,
+    /// A body larger than this goes to the file.
+    limit: usize,
+    /// `client_body_in_file_only`: every body goes to the file (`Some`), kept
+    /// after the request when `true`.
+    file_only: Option<bool>,
+}
+
+impl Default for Spool {
+    fn default() -> Self {
+        Spool {
+            memory: Vec::new(),
+            file: None,
+            name: None,
+            len: 0,
+            dir: None,
+            limit: MEMORY_LIMIT,
+            file_only: None,
+        }
+    }
 }
 
 impl BodySink for Spool {
     fn write(&mut self, data: &[u8]) -> Result<(), BodyError> {
         self.len += data.len() as u64;
-        if self.file.is_none() && self.memory.len() + data.len() <= MEMORY_LIMIT {
+        if self.file.is_none()
+            && self.file_only.is_none()
+            && self.memory.len() + data.len() <= self.limit
+        {
             self.memory.extend_from_slice(data);
             return Ok(());
         }
-        let file = match &mut self.file {
-            Some(f) => f,
-            None => self
-                .file
-                .insert(spool_file(self.dir.as_deref()).map_err(|e| BodyError::io(&e))?),
-        };
-        if !self.memory.is_empty() {
-            file.write_all(&self.memory)
-                .map_err(|e| BodyError::io(&e))?;
-            self.memory = Vec::new();
+        let held = std::mem::take(&mut self.memory);
+        let file = self.open_file()?;
+        if !held.is_empty() {
+            file.write_all(&held).map_err(|e| BodyError::io(&e))?;
         }
         file.write_all(data).map_err(|e| BodyError::io(&e))
-    }
-}
-
-/// An unnamed file in `dir` (or the system's temporary directory).
-fn spool_file(dir: Option<&std::path::Path>) -> std::io::Result<File> {
-    match dir {
-        // Made on first use, as nginx makes its temp paths.
-        Some(dir) => tempfile::tempfile_in(dir).or_else(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => {
-                std::fs::create_dir_all(dir)?;
-                tempfile::tempfile_in(dir)
-            }
-            _ => Err(e),
-        }),
-        None => tempfile::tempfile(),
     }
 }
 
@@ -101,6 +117,47 @@ impl Spool {
         Spool {
             dir,
             ..Spool::default()
+        }
+    }
+
+    /// A spool that keeps up to `limit` bytes in memory; `file_only`: every
+    /// body goes to a file, kept after the request when `Some(true)`.
+    pub fn with_limits(self, limit: usize, file_only: Option<bool>) -> Spool {
+        Spool {
+            limit,
+            file_only,
+            ..self
+        }
+    }
+
+    /// The spool's file, created on first use.
+    fn open_file(&mut self) -> Result<&mut File, BodyError> {
+        if self.file.is_none() {
+            let keep = self.file_only == Some(true);
+            let (file, name) =
+                BodyFile::create(self.dir.as_deref(), keep).map_err(|e| BodyError::io(&e))?;
+            self.name = Some(name);
+            self.file = Some(file);
+        }
+        self.file.as_mut().ok_or(BodyError::Rejected(500))
+    }
+
+    /// Called once the whole body is read: with `client_body_in_file_only` even
+    /// an empty body has its (empty) file, as nginx makes one.
+    pub fn finish(&mut self) -> Result<(), BodyError> {
+        if self.file_only.is_some() {
+            self.open_file()?;
+        }
+        Ok(())
+    }
+
+    /// What `$request_body` / `$request_body_file` see of the body: `None`
+    /// for an empty body kept in memory (no value, as nginx).
+    pub fn view(&self) -> Option<BodyView> {
+        match &self.name {
+            Some(name) => Some(BodyView::File(name.clone())),
+            None if self.memory.is_empty() => None,
+            None => Some(BodyView::Memory(self.memory.as_slice().into())),
         }
     }
 
@@ -297,5 +354,56 @@ mod tests {
         assert!(s.memory().is_none(), "went to a file");
         assert_eq!(s.len(), data.len() as u64);
         assert_eq!(read_all(s), data);
+    }
+
+    #[test]
+    fn the_buffer_size_decides_memory_or_a_named_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool =
+            |limit, file_only| Spool::in_dir(Some(dir.path().into())).with_limits(limit, file_only);
+        let mut s = spool(10, None);
+        s.write(b"0123456789").unwrap();
+        assert_eq!(
+            s.view().and_then(|v| v.memory().map(<[u8]>::to_vec)),
+            Some(b"0123456789".to_vec())
+        );
+        s.write(b"!").unwrap();
+        let view = s.view().unwrap();
+        let path = view.file().unwrap().to_path_buf();
+        assert!(view.memory().is_none() && path.starts_with(dir.path()));
+        assert_eq!(std::fs::read(&path).unwrap(), b"0123456789!");
+        drop(s);
+        assert!(path.exists(), "the request's view still holds it");
+        drop(view);
+        assert!(!path.exists(), "removed once the request is done");
+        assert!(spool(10, None).view().is_none(), "no body, no value");
+    }
+
+    #[test]
+    fn file_only_keeps_or_cleans_even_an_empty_body() {
+        let dir = tempfile::tempdir().unwrap();
+        for keep in [true, false] {
+            let mut s = Spool::in_dir(Some(dir.path().into())).with_limits(1 << 20, Some(keep));
+            s.write(b"ab").unwrap();
+            s.finish().unwrap();
+            let path = s.view().unwrap().file().unwrap().to_path_buf();
+            assert_eq!(std::fs::read(&path).unwrap(), b"ab");
+            drop(s);
+            assert_eq!(path.exists(), keep, "keep={keep}");
+            let mut empty = Spool::in_dir(Some(dir.path().into())).with_limits(1 << 20, Some(keep));
+            empty.finish().unwrap();
+            let path = empty.view().unwrap().file().unwrap().to_path_buf();
+            assert_eq!(std::fs::read(&path).unwrap(), b"");
+        }
+    }
+
+    #[test]
+    fn discard_reads_through_to_the_next_request() {
+        let mut r = BodyReader::new(Framing::Chunked, 0).unwrap();
+        let n = r.feed(b"3\r\nabc\r\n0\r\n\r\nGET", &mut Discard).unwrap();
+        assert!(r.is_done());
+        assert_eq!(n, 13, "up to the next request");
+        let mut r = BodyReader::new(Framing::Chunked, 0).unwrap();
+        assert!(r.feed(b"4\r\nSEE-THIS\r\n", &mut Discard).is_err());
     }
 }

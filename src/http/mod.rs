@@ -3,6 +3,7 @@
 //! address blocks, the real client address from forwarding headers.
 
 pub mod body;
+pub mod body_file;
 pub mod chunked;
 pub mod cidr;
 pub mod date;

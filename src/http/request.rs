@@ -328,6 +328,10 @@ fn build(req: &httparse::Request, rules: &NameRules) -> Result<Request, HeadErro
     for h in headers {
         check_field(h.name, h.value)?;
     }
+    if let Some(name) = names::repeated(headers.iter().map(|h| h.name)) {
+        log::info!("client sent duplicate header line: \"{name}\"");
+        return Err(HeadError::Bad("duplicate header line"));
+    }
     let method = Method::from_name(method).ok_or(HeadError::UnknownMethod)?;
     let http11 = version == 1;
     let (target, target_host) = split_target(path, method)?;

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 mod cgi;
+mod discard;
 mod proxy;
 mod proxy_header;
 
@@ -97,6 +98,12 @@ enum State {
     },
     /// Sending a response; then close or wait for the next request.
     Write { close_after: bool },
+    /// Sent a response to a request whose body was not read (`return`, a
+    /// redirect): the rest of that body is read and dropped before the next
+    /// request's head, as nginx discards it.
+    WriteDiscarding { reader: Box<BodyReader> },
+    /// Waiting for the next request's head behind a discarded body.
+    Discard { reader: Box<BodyReader> },
     /// A CGI script runs; its output is relayed as it comes.
     Cgi {
         req: Box<Request>,
@@ -292,7 +299,8 @@ impl Connection {
                 State::ProxyHeader => self.step_proxy_header(),
                 State::Head { .. } => self.step_head(ctx),
                 State::Body { .. } => self.step_body(ctx),
-                State::Write { .. } => self.step_write(ctx),
+                State::Write { .. } | State::WriteDiscarding { .. } => self.step_write(ctx),
+                State::Discard { .. } => self.step_discard(ctx),
                 State::Cgi { .. } => self.step_cgi(ctx),
                 State::Proxy { .. } => self.step_proxy(ctx),
                 State::Linger { .. } => self.step_linger(),
@@ -311,8 +319,13 @@ impl Connection {
     /// writing (a request is being answered), or waiting (idle, closing).
     fn phase(&self) -> Phase {
         match self.state {
-            State::Head { started: true } | State::Body { .. } => Phase::Reading,
-            State::Write { .. } | State::Cgi { .. } | State::Proxy { .. } => Phase::Writing,
+            State::Head { started: true } | State::Body { .. } | State::Discard { .. } => {
+                Phase::Reading
+            }
+            State::Write { .. }
+            | State::WriteDiscarding { .. }
+            | State::Cgi { .. }
+            | State::Proxy { .. } => Phase::Writing,
             State::ProxyHeader | State::Head { started: false } | State::Linger { .. } => {
                 Phase::Waiting
             }
@@ -327,8 +340,8 @@ impl Connection {
                 TimeoutKind::Keepalive
             }
             State::Head { started: false } | State::ProxyHeader => TimeoutKind::ClientHeader,
-            State::Body { .. } => TimeoutKind::ClientBody,
-            State::Write { .. } => TimeoutKind::Send,
+            State::Body { .. } | State::Discard { .. } => TimeoutKind::ClientBody,
+            State::Write { .. } | State::WriteDiscarding { .. } => TimeoutKind::Send,
             State::Cgi { .. } => TimeoutKind::Cgi,
             State::Proxy { .. } => TimeoutKind::Upstream,
             State::Linger { .. } => return None,
@@ -534,13 +547,7 @@ impl Connection {
                         r
                     }
                     (_, routed) => {
-                        return self.respond_logged(
-                            ctx,
-                            resp,
-                            Some(&req),
-                            has_body,
-                            routed.as_ref(),
-                        );
+                        return self.answer_early(ctx, &req, resp, routed.as_ref(), has_body);
                     }
                 }
             }
@@ -554,7 +561,12 @@ impl Connection {
                 return self.respond(ctx, resp, Some(&req), true);
             }
         };
-        if let Some(live) = proxy::live::for_request(ctx.config, &routed, &req) {
+        // A body already here whole and within the buffer is read as buffered:
+        // nginx keeps such a preread body in memory, where `$request_body` sees it.
+        let preread = matches!(req.framing, Framing::Length(n)
+            if usize::try_from(n).is_ok_and(|n| n <= self.input.filled().len()
+                && n <= routed.location(ctx.config).bodies.memory_limit()));
+        if !preread && let Some(live) = proxy::live::for_request(ctx.config, &routed, &req) {
             if req.expect_continue && self.input.is_empty() {
                 self.out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
             }
@@ -569,6 +581,13 @@ impl Connection {
             }
         };
         if reader.is_done() {
+            // An empty body a backend reads is still "read": nginx answers the
+            // expectation first.
+            let reads = routed.script.is_some() || routed.location(ctx.config).gateway().is_some();
+            let declared = has_body || req.header("content-length").is_some();
+            if req.expect_continue && declared && reads && self.input.is_empty() {
+                self.out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+            }
             return self.finish_request(ctx, req, routed, sink);
         }
         if req.expect_continue && self.input.is_empty() {
@@ -899,8 +918,10 @@ impl Connection {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Step::Blocked,
             Err(_) => return Step::Close,
         }
-        let State::Write { close_after } = self.state else {
-            return Step::Close;
+        let (close_after, discard) = match std::mem::replace(&mut self.state, State::ProxyHeader) {
+            State::Write { close_after } => (close_after, None),
+            State::WriteDiscarding { reader } => (false, Some(reader)),
+            _ => return Step::Close,
         };
         // The output buffer is freed between requests: an idle keep-alive
         // connection should cost its struct and nothing more.
@@ -922,7 +943,10 @@ impl Connection {
             // (setting it also pushes out anything Nagle is holding now).
             self.set_nodelay();
             self.origin.conn.pipelined = !self.input.is_empty();
-            self.state = State::Head { started: false };
+            self.state = match discard {
+                Some(reader) => State::Discard { reader },
+                None => State::Head { started: false },
+            };
             self.deadline = Some(ctx.now + self.idle);
         }
         Step::Progress

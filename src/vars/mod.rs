@@ -41,6 +41,8 @@ pub enum Var {
     Http(Box<str>),
     /// `$sent_http_NAME`: a response header (log_format only).
     SentHttp(Box<str>),
+    /// `$sent_trailer_NAME`: a trailer field sent after the body (log_format).
+    SentTrailer(Box<str>),
     Cookie(Box<str>),
     RemoteAddr,
     /// The client address as its 4 or 16 bytes (logged escaped).
@@ -80,6 +82,10 @@ pub enum Var {
     /// `$connections_active` (0), `_reading` (1), `_writing` (2), `_waiting` (3):
     /// the stub_status counts, process-wide.
     Connections(u8),
+    /// `$request_body`: the body a proxied or CGI request read into memory.
+    RequestBody,
+    /// `$request_body_file`: the file such a body went to instead.
+    RequestBodyFile,
     /// `$0`..`$9`: the last regex match's captures.
     Capture(u8),
     /// `$ssl_*`: what the connection's TLS handshake settled.
@@ -147,6 +153,8 @@ const NAMES: &[(&str, Var)] = &[
     ("connections_reading", Var::Connections(1)),
     ("connections_writing", Var::Connections(2)),
     ("connections_waiting", Var::Connections(3)),
+    ("request_body", Var::RequestBody),
+    ("request_body_file", Var::RequestBodyFile),
 ];
 
 impl Var {
@@ -170,6 +178,12 @@ impl Var {
         }
         if let Some(h) = param("sent_http_") {
             return Var::SentHttp(h.to_ascii_lowercase().into());
+        }
+        if let Some(c) = param("upstream_cookie_") {
+            return Var::Upstream(upstream::UpVar::Cookie(c.into()));
+        }
+        if let Some(t) = param("sent_trailer_") {
+            return Var::SentTrailer(t.to_ascii_lowercase().into());
         }
         if let Some(h) = param("upstream_http_") {
             return Var::Upstream(upstream::UpVar::Http(h.to_ascii_lowercase().into()));
@@ -200,6 +214,7 @@ impl Var {
                     | Var::BytesSent
                     | Var::RequestTime
                     | Var::SentHttp(_)
+                    | Var::SentTrailer(_)
             ),
         }
     }
@@ -273,6 +288,13 @@ mod tests {
             ("ssl_protocol", Var::Ssl(SslVar::Protocol)),
             ("ssl_server_name", Var::Ssl(SslVar::ServerName)),
             ("ssl_session_reused", Var::Ssl(SslVar::SessionReused)),
+            ("request_body", Var::RequestBody),
+            ("request_body_file", Var::RequestBodyFile),
+            ("sent_trailer_X_Foo", Var::SentTrailer("x_foo".into())),
+            (
+                "upstream_cookie_sid",
+                Var::Upstream(upstream::UpVar::Cookie("sid".into())),
+            ),
         ];
         for (name, want) in cases {
             assert_eq!(Var::named(name, &pos()), want, "{name}");

@@ -152,6 +152,13 @@ impl Template {
                         escape_bytes(&bytes, out, esc);
                         continue;
                     }
+                    // The body is bytes: escaped byte by byte in a log.
+                    if *v == Var::RequestBody
+                        && let Some(raw) = env.request_body()
+                    {
+                        escape_bytes(raw, out, esc);
+                        continue;
+                    }
                     // A header that is not UTF-8 still has a value: escaped byte
                     // by byte in a log, else with U+FFFD for what is not text.
                     if let Var::Http(name) = v

@@ -29,6 +29,8 @@ pub enum UpVar {
     BytesSent,
     /// `$upstream_http_NAME`: a header of the (last) upstream's response.
     Http(Box<str>),
+    /// `$upstream_cookie_NAME`: a cookie the (last) upstream's `Set-Cookie` sets.
+    Cookie(Box<str>),
 }
 
 pub const NAMES: &[(&str, UpVar)] = &[
@@ -79,6 +81,11 @@ pub struct Trace {
 impl Trace {
     /// The first value of the field `name` (case-insensitive) in the last head.
     pub fn field(&self, name: &str) -> Option<&[u8]> {
+        self.fields(name).next()
+    }
+
+    /// Every value of the field `name` (case-insensitive) in the last head.
+    pub fn fields<'a, 'n>(&'a self, name: &'n str) -> impl Iterator<Item = &'a [u8]> + use<'a, 'n> {
         let mut lines = self.head.split(|&b| b == b'\n');
         if self.status_line {
             lines.next();
@@ -86,7 +93,7 @@ impl Trace {
         lines
             .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
             .take_while(|l| !l.is_empty())
-            .find_map(|l| {
+            .filter_map(move |l| {
                 let colon = l.iter().position(|&b| b == b':')?;
                 let (n, v) = (&l[..colon], &l[colon + 1..]);
                 n.eq_ignore_ascii_case(name.as_bytes())
@@ -154,6 +161,14 @@ pub fn value(env: &Env, v: &UpVar, out: &mut String) -> bool {
 }
 
 fn traced(trace: &Trace, v: &UpVar, out: &mut String) -> bool {
+    if let UpVar::Cookie(name) = v {
+        let mut set = trace.fields("set-cookie");
+        let Some(value) = set.find_map(|line| set_cookie_value(line, name)) else {
+            return false;
+        };
+        out.push_str(&String::from_utf8_lossy(value));
+        return true;
+    }
     if let UpVar::Http(name) = v {
         let want = name.replace('_', "-");
         let Some(value) = trace.field(&want) else {
@@ -193,6 +208,16 @@ fn traced(trace: &Trace, v: &UpVar, out: &mut String) -> bool {
     true
 }
 
+/// The value a `Set-Cookie` line gives cookie `name` (matched without regard to
+/// case, as nginx does): what follows `name=` up to the first `;`.
+fn set_cookie_value<'a>(line: &'a [u8], name: &str) -> Option<&'a [u8]> {
+    let first = line.split(|&b| b == b';').next()?;
+    let eq = first.iter().position(|&b| b == b'=')?;
+    let (n, v) = (first[..eq].trim_ascii(), &first[eq + 1..]);
+    n.eq_ignore_ascii_case(name.as_bytes())
+        .then(|| v.trim_ascii())
+}
+
 fn seconds(out: &mut String, t: Option<Duration>) {
     match t {
         Some(t) => {
@@ -204,7 +229,7 @@ fn seconds(out: &mut String, t: Option<Duration>) {
 
 #[cfg(test)]
 mod tests {
-    use super::Trace;
+    use super::{Trace, set_cookie_value};
 
     #[test]
     fn fields_of_the_last_head() {
@@ -228,6 +253,27 @@ mod tests {
                 ..Trace::default()
             };
             assert_eq!(t.field(name), want, "{name}");
+        }
+    }
+
+    /// A `Set-Cookie` line, the cookie asked for, its value.
+    type CookieCase = (&'static [u8], &'static str, Option<&'static [u8]>);
+
+    #[test]
+    fn set_cookie_lines() {
+        let cases: &[CookieCase] = &[
+            (b"foo=1", "foo", Some(b"1")),
+            (b"foo=1; Path=/", "foo", Some(b"1")),
+            (b" Foo = 1 ;HttpOnly", "foo", Some(b"1")),
+            (b"foo=", "foo", Some(b"")),
+            (b"bar=2", "foo", None),
+            (b"foobar=2", "foo", None),
+            (b"foo", "foo", None),
+            (b"a=1; foo=2", "foo", None),
+            (b"", "foo", None),
+        ];
+        for (line, name, want) in cases {
+            assert_eq!(set_cookie_value(line, name), *want, "{line:?} {name}");
         }
     }
 }

@@ -26,6 +26,9 @@ pub struct State {
     /// `$status` reads it until the response is sent.
     pub err_status: Option<u16>,
     request_id: OnceCell<String>,
+    /// The request body as read for a proxied or CGI request (`$request_body`,
+    /// `$request_body_file`); `None` when none was read.
+    pub body: Option<crate::http::body::BodyView>,
     /// `map` and `geo` values read so far (see [`super::computed`]).
     pub(super) computed: std::cell::RefCell<Vec<super::computed::Cached>>,
 }
@@ -91,6 +94,11 @@ impl Env<'_> {
             }),
             Var::Arg(name) => return push(out, arg(self.args.unwrap_or(""), name)),
             Var::Host => out.push_str(self.host()),
+            // nginx joins every Cookie (`; `) and X-Forwarded-For (`, `).
+            Var::Http(name) if matches!(&**name, "cookie" | "x_forwarded_for") => {
+                let sep = if &**name == "cookie" { "; " } else { ", " };
+                return push(out, joined(req, name, sep).as_deref());
+            }
             Var::Http(name) => return push(out, header(req, name)),
             Var::Cookie(name) => return push(out, cookie(req, name)),
             Var::SentHttp(name) => {
@@ -98,15 +106,40 @@ impl Env<'_> {
                 let field = name.replace('_', "-");
                 // nginx keeps every Cache-Control and Link and gives them joined.
                 if let (Some(r), "cache-control" | "link") = (r, field.as_str()) {
-                    let all: Vec<&str> = r
-                        .headers
-                        .iter()
+                    let own = r.headers.iter().map(|(n, v)| (n, v.as_bytes()));
+                    let relayed = r.raw_headers.iter().map(|(n, v)| (n, v.as_slice()));
+                    let all: Vec<_> = own
+                        .chain(relayed)
                         .filter(|(n, _)| n.eq_ignore_ascii_case(&field))
-                        .map(|(_, v)| v.as_str())
+                        .map(|(_, v)| String::from_utf8_lossy(v))
                         .collect();
                     return push(out, (!all.is_empty()).then(|| all.join(", ")).as_deref());
                 }
-                return push(out, r.and_then(|r| r.get_header(&field)));
+                // The first field, whether the response made it or relayed it.
+                let relayed = r.and_then(|r| {
+                    let raw = r
+                        .raw_headers
+                        .iter()
+                        .find(|(n, _)| n.eq_ignore_ascii_case(&field));
+                    raw.map(|(_, v)| String::from_utf8_lossy(v))
+                });
+                let own = r.and_then(|r| r.get_header(&field));
+                return push(out, own.or(relayed.as_deref()));
+            }
+            Var::SentTrailer(name) => {
+                let trailers = self.done.and_then(|d| d.response?.trailers.as_deref());
+                let field = name.replace('_', "-");
+                let first =
+                    trailers.and_then(|t| t.iter().find(|(n, _)| n.eq_ignore_ascii_case(&field)));
+                return push(out, first.map(|(_, v)| v.as_str()));
+            }
+            Var::RequestBody => {
+                let body = self.request_body().map(String::from_utf8_lossy);
+                return push(out, body.as_deref());
+            }
+            Var::RequestBodyFile => {
+                let file = self.state.body.as_ref().and_then(|b| b.file());
+                return push(out, file.map(|p| p.to_string_lossy()).as_deref());
             }
             Var::RemoteAddr => write_ip(out, self.origin.peer.ip()),
             // Outside a log (which escapes the bytes) each byte is one character.
@@ -206,6 +239,11 @@ impl Env<'_> {
         true
     }
 
+    /// `$request_body`'s bytes, when the body was read into memory.
+    pub fn request_body(&self) -> Option<&[u8]> {
+        self.state.body.as_ref().and_then(|b| b.memory())
+    }
+
     /// `$binary_remote_addr`: 4 bytes for IPv4 (a mapped IPv6 address too), else 16.
     pub fn binary_remote_addr(&self) -> impl Iterator<Item = u8> + use<> {
         let bytes: Vec<u8> = match self.origin.peer.ip() {
@@ -268,6 +306,23 @@ pub(super) fn write_ip(out: &mut String, ip: std::net::IpAddr) {
 /// `$http_NAME`: the header whose name, lower-cased with `-` as `_`, is `name`.
 fn header<'r>(req: &'r Request, name: &str) -> Option<&'r str> {
     header_bytes(req, name).and_then(|v| std::str::from_utf8(v).ok())
+}
+
+/// Every field called `name` (as [`header`] matches it) that is text, joined
+/// with `sep`; `None` when there is none.
+fn joined(req: &Request, name: &str, sep: &str) -> Option<String> {
+    let field = name.replace('_', "-");
+    let mut all = req
+        .headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case(&field))
+        .filter_map(|(_, v)| std::str::from_utf8(v.trim_ascii()).ok());
+    let mut out = all.next()?.to_string();
+    for v in all {
+        out.push_str(sep);
+        out.push_str(v);
+    }
+    Some(out)
 }
 
 /// [`header`]'s value as bytes (which need not be UTF-8), surrounding blanks off.

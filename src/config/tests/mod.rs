@@ -2,6 +2,7 @@
 //! one test per error message, asserting the exact `file:line:col: message`, and
 //! the inheritance rules.
 
+mod bodies;
 mod errors;
 mod inherit;
 mod mapif;

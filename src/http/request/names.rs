@@ -3,9 +3,38 @@
 //! (and `_` when allowed) is valid; another is dropped and logged (`ignore_invalid_headers
 //! on`, the default) or kept (`off`). A line that starts with white space, has
 //! no name, or has a control byte or space in its name, and a value with a
-//! control byte, are always a 400.
+//! control byte, are always a 400. So is a second copy of a field nginx takes
+//! only once ([`UNIQUE`]).
 
 use super::HeadError;
+
+/// Fields a request may carry once (nginx rejects a second with 400). Host is
+/// checked with the target; Content-Length with the framing (equal copies pass).
+pub const UNIQUE: &[&str] = &[
+    "if-modified-since",
+    "if-unmodified-since",
+    "if-match",
+    "if-none-match",
+    "content-range",
+    "if-range",
+    "transfer-encoding",
+    "expect",
+    "authorization",
+];
+
+/// The first field in `names` that appears twice, if any.
+pub fn repeated<'a>(names: impl Iterator<Item = &'a str>) -> Option<&'static str> {
+    let mut seen = [false; UNIQUE.len()];
+    for name in names {
+        if let Some(i) = UNIQUE.iter().position(|u| u.eq_ignore_ascii_case(name)) {
+            if seen[i] {
+                return Some(UNIQUE[i]);
+            }
+            seen[i] = true;
+        }
+    }
+    None
+}
 
 /// How a server reads request field names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,6 +198,24 @@ mod tests {
                 "{:?}",
                 String::from_utf8_lossy(head)
             );
+        }
+    }
+
+    #[test]
+    fn fields_taken_once() {
+        let cases: &[(&[&str], Option<&str>)] = &[
+            (&["Host", "If-Match", "Accept"], None),
+            (&["If-Match", "if-match"], Some("if-match")),
+            (&["Expect", "X", "EXPECT"], Some("expect")),
+            (&["Authorization", "Authorization"], Some("authorization")),
+            (&["Cookie", "Cookie", "Via", "Via"], None),
+            (
+                &["Transfer-Encoding", "Transfer-Encoding"],
+                Some("transfer-encoding"),
+            ),
+        ];
+        for (names, want) in cases {
+            assert_eq!(repeated(names.iter().copied()), *want, "{names:?}");
         }
     }
 }

@@ -248,7 +248,7 @@ impl Connection {
             req,
             trace: None,
         };
-        let Some(prepared) = relay::prepare(&cx, routed, &mut resp, length) else {
+        let Some(prepared) = relay::prepare(&cx, routed, &mut resp, length, None) else {
             let resp = Response::new(handler::rewrite::CLOSE);
             self.respond(ctx, resp, Some(req), false);
             return Some(Round::Replaced);

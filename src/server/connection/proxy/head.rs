@@ -180,7 +180,8 @@ impl Connection {
             BodyDecoder::Empty => length.or(Some(0)).filter(|_| true),
             _ => length,
         };
-        let Some(prepared) = relay::prepare(&cx, routed, &mut resp, length) else {
+        let Some(prepared) = relay::prepare(&cx, routed, &mut resp, length, Some(&run.trace))
+        else {
             // `charset $var` without a value: no response at all, as nginx.
             self.release_lease(ctx, run, false);
             self.end_attempt(ctx, run, head.status);
