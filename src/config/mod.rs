@@ -25,6 +25,7 @@ mod directives;
 pub mod fastcgi;
 mod include;
 pub mod keepalive;
+pub mod limits;
 mod lexer;
 mod link;
 mod listen;
