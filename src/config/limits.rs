@@ -115,9 +115,7 @@ impl Draft {
             "limit_req" => push_unique(&mut self.req, req_rule(a, d)?, |r| &r.name, d)?,
             "limit_conn" => push_unique(&mut self.conn, conn_rule(a)?, |r| &r.name, d)?,
             "limit_req_status" => self.req_status = Some(values::status(&a[0], name, 400..=599)?),
-            "limit_conn_status" => {
-                self.conn_status = Some(values::status(&a[0], name, 400..=599)?)
-            }
+            "limit_conn_status" => self.conn_status = Some(values::status(&a[0], name, 400..=599)?),
             "limit_req_log_level" => self.req_log = Some(log_level(&a[0])?),
             "limit_conn_log_level" => self.conn_log = Some(log_level(&a[0])?),
             "limit_req_dry_run" => self.req_dry_run = Some(values::on_off(&a[0], name)?),
@@ -170,7 +168,10 @@ fn push_unique<T>(
 ) -> Result<(), ConfigError> {
     let list = list.get_or_insert_with(Vec::new);
     if list.iter().any(|r| name(r) == name(&rule)) {
-        return Err(ConfigError::at(&d.pos, format!("\"{}\" directive is duplicate", d.name)));
+        return Err(ConfigError::at(
+            &d.pos,
+            format!("\"{}\" directive is duplicate", d.name),
+        ));
     }
     list.push(rule);
     Ok(())
@@ -184,7 +185,10 @@ fn log_level(arg: &Arg) -> Result<log::Level, ConfigError> {
         "error" => Ok(log::Level::Error),
         _ => Err(ConfigError::at(
             &arg.1,
-            format!("invalid value \"{}\", it must be \"info\", \"notice\", \"warn\" or \"error\"", arg.0),
+            format!(
+                "invalid value \"{}\", it must be \"info\", \"notice\", \"warn\" or \"error\"",
+                arg.0
+            ),
         )),
     }
 }
@@ -227,9 +231,8 @@ fn req_rule(a: &[Arg], d: &Directive) -> Result<ReqRule, ConfigError> {
 
 fn conn_rule(a: &[Arg]) -> Result<ConnRule, ConfigError> {
     let (text, pos) = &a[1];
-    let n = positive(text).ok_or_else(|| {
-        ConfigError::at(pos, format!("invalid number of connections \"{text}\""))
-    })?;
+    let n = positive(text)
+        .ok_or_else(|| ConfigError::at(pos, format!("invalid number of connections \"{text}\"")))?;
     let max = u32::try_from(n)
         .ok()
         .filter(|n| *n < 65536)
@@ -244,7 +247,10 @@ fn conn_rule(a: &[Arg]) -> Result<ConnRule, ConfigError> {
 }
 
 fn must_have_zone(d: &Directive) -> ConfigError {
-    ConfigError::at(&d.pos, format!("\"{}\" must have \"zone\" parameter", d.name))
+    ConfigError::at(
+        &d.pos,
+        format!("\"{}\" must have \"zone\" parameter", d.name),
+    )
 }
 
 /// Records a `limit_req_zone` or `limit_conn_zone`; `false` for anything else.
@@ -263,15 +269,22 @@ pub fn zone(zones: &mut Zones, d: &Directive) -> Result<bool, ConfigError> {
             let (n, s) = z.split_once(':').ok_or_else(bad_size)?;
             size = values::size(&(s.to_string(), pos.clone()), &d.name).map_err(|_| bad_size())?;
             if size < MIN_ZONE {
-                return Err(ConfigError::at(pos, format!("zone \"{text}\" is too small")));
+                return Err(ConfigError::at(
+                    pos,
+                    format!("zone \"{text}\" is too small"),
+                ));
             }
             name = Some(n.to_string());
         } else if let Some(r) = text.strip_prefix("rate=").filter(|_| req) {
-            rate = parse_rate(r).ok_or_else(|| ConfigError::at(pos, format!("invalid rate \"{text}\"")))?;
+            rate = parse_rate(r)
+                .ok_or_else(|| ConfigError::at(pos, format!("invalid rate \"{text}\"")))?;
         } else if text == "sync" && req {
             // nginx Plus shares zones between servers; one server has one.
         } else {
-            return Err(ConfigError::at(pos, format!("invalid parameter \"{text}\"")));
+            return Err(ConfigError::at(
+                pos,
+                format!("invalid parameter \"{text}\""),
+            ));
         }
     }
     let Some(name) = name.filter(|n| !n.is_empty()) else {

@@ -18,6 +18,7 @@ pub mod detail;
 pub mod error_page;
 pub mod file_cache;
 pub mod headers;
+pub mod limits;
 pub mod options;
 pub mod path;
 pub mod phases;
@@ -70,6 +71,8 @@ pub struct Routed {
     pub local: Option<Box<Location>>,
     /// The client address realip found for this request (see [`realip`]).
     pub client: Option<SocketAddr>,
+    /// The `limit_conn` counts this request holds and the `limit_req` delay.
+    pub limits: limits::Held,
 }
 
 impl Routed {
@@ -85,6 +88,7 @@ impl Routed {
             in_error_page: false,
             local: None,
             client: None,
+            limits: limits::Held::default(),
         }
     }
 

@@ -3,7 +3,7 @@
 //!
 //! post-read (realip) → server rewrite (`rewrite`/`return`/`set`) → find the
 //! location (`internal`, the declared body size) → location rewrite → preaccess
-//! (realip) → access (`allow`/`deny`) → post-access (variable `root`, OPTIONS,
+//! (realip, `limit_req`, `limit_conn`) → access (`allow`/`deny`) → post-access (variable `root`, OPTIONS,
 //! methods) → `try_files` → content (the handler's choice: backend, CGI script,
 //! `index` file; upload, delete, static file and autoindex need no choice here).
 //!
@@ -221,10 +221,19 @@ fn location_rewrite(cx: &Cx, r: &mut Routed, _: Target) -> Verdict {
 }
 
 /// realip with the location's settings (an `if` that held may have moved the
-/// request to its configuration).
+/// request to its configuration), then `limit_req` and `limit_conn` on the
+/// client it leaves (once per request; a delay is the connection's to wait).
 fn preaccess(cx: &Cx, r: &mut Routed, _: Target) -> Verdict {
     super::realip::preaccess(cx, r);
-    Verdict::Next
+    let seen = super::realip::view(cx, r);
+    match super::limits::preaccess(seen.as_ref().unwrap_or(cx), r) {
+        super::limits::Limit::Pass => Verdict::Next,
+        super::limits::Limit::Delay(d) => {
+            r.limits.delay = Some(d);
+            Verdict::Next
+        }
+        super::limits::Limit::Reject(code) => fail(cx, r, code),
+    }
 }
 
 /// `allow` / `deny` on the client address realip left.

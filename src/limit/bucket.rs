@@ -119,7 +119,11 @@ mod tests {
             (5000, 0, 0, 0),
         ];
         for (excess, delay, rate, want) in cases {
-            assert_eq!(delay_ms(excess, delay, rate), want, "{excess} {delay} {rate}");
+            assert_eq!(
+                delay_ms(excess, delay, rate),
+                want,
+                "{excess} {delay} {rate}"
+            );
         }
     }
 

@@ -12,6 +12,7 @@ pub mod client;
 pub mod computed;
 pub mod geo;
 pub mod geo_ranges;
+mod limit;
 pub mod map;
 mod pattern;
 pub mod ssl;
@@ -80,6 +81,11 @@ pub enum Var {
     /// `$connections_active` (0), `_reading` (1), `_writing` (2), `_waiting` (3):
     /// the stub_status counts, process-wide.
     Connections(u8),
+    /// `$limit_req_status`, `$limit_conn_status`: what the limits decided.
+    LimitReqStatus,
+    LimitConnStatus,
+    /// `$limit_rate`: the response's rate limit (bytes/s); `set` may change it.
+    LimitRate,
     /// `$0`..`$9`: the last regex match's captures.
     Capture(u8),
     /// `$ssl_*`: what the connection's TLS handshake settled.
@@ -147,6 +153,9 @@ const NAMES: &[(&str, Var)] = &[
     ("connections_reading", Var::Connections(1)),
     ("connections_writing", Var::Connections(2)),
     ("connections_waiting", Var::Connections(3)),
+    ("limit_req_status", Var::LimitReqStatus),
+    ("limit_conn_status", Var::LimitConnStatus),
+    ("limit_rate", Var::LimitRate),
 ];
 
 impl Var {
