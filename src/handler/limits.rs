@@ -242,6 +242,72 @@ fn gate(seen: &mut HashMap<IpAddr, u64>, client: IpAddr, second: u64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::request::parse_head;
+
+    fn config(text: &str) -> crate::config::Config {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t.conf");
+        std::fs::write(&file, text).unwrap();
+        crate::config::load(&file, dir.path()).unwrap()
+    }
+
+    /// Routes `target` on `c`: the status of an early answer, else the request.
+    fn route(c: &crate::config::Config, target: &str) -> Result<Routed, u16> {
+        let raw = format!("GET {target} HTTP/1.1\r\nHost: a\r\n\r\n");
+        let (req, _) = parse_head(raw.as_bytes(), 8192).unwrap().unwrap();
+        let origin = crate::handler::Origin::test_loopback();
+        crate::handler::route(c, origin, &req).map_err(|e| e.resp.status)
+    }
+
+    #[test]
+    fn burst_delay_and_refusal_through_the_phases() {
+        let c = config(
+            "http { limit_req_zone $binary_remote_addr zone=ut_req:1m rate=1r/m;
+                limit_req_zone $arg_k zone=ut_key:1m rate=1r/m;
+                server { listen 127.0.0.1:1;
+                    location /d/ { limit_req zone=ut_req burst=1; }
+                    location /k/ { limit_req zone=ut_key nodelay; limit_req_status 429; }
+                    location /e/ { error_page 503 /d/x; limit_req zone=ut_key; }
+                } }",
+        );
+        let first = route(&c, "/d/x").unwrap();
+        assert_eq!(first.limits.delay, None);
+        assert_eq!(first.vars.limit_req, Some(Status::Passed));
+        // Within the burst: delayed by what the excess takes to drain (1r/m is
+        // 16 milli-requests a second, as nginx rounds it: 62.5 s).
+        let second = route(&c, "/d/x").unwrap();
+        assert_eq!(second.vars.limit_req, Some(Status::Delayed));
+        let delay = second.limits.delay.unwrap();
+        assert_eq!(delay, Duration::from_millis(62_500));
+        assert_eq!(route(&c, "/d/x").unwrap_err(), 503);
+        // Keys apart; an empty key is not limited; the status is the location's.
+        assert!(route(&c, "/k/?k=a").is_ok());
+        assert_eq!(route(&c, "/k/?k=a").unwrap_err(), 429);
+        assert!(route(&c, "/k/?k=b").is_ok());
+        for _ in 0..3 {
+            assert_eq!(route(&c, "/k/").unwrap().vars.limit_req, None);
+        }
+        // The error page's location is not limited again for the same request.
+        assert!(route(&c, "/e/?k=e").is_ok());
+        assert_eq!(route(&c, "/e/?k=e").map(|r| r.path), Err(503));
+    }
+
+    #[test]
+    fn connection_counts_are_held_by_the_request() {
+        let c = config(
+            "http { limit_conn_zone $binary_remote_addr zone=ut_conn:1m;
+                server { listen 127.0.0.1:1; location / { limit_conn ut_conn 1; } } }",
+        );
+        let held = route(&c, "/x").unwrap();
+        assert_eq!(held.vars.limit_conn, Some(Status::Passed));
+        assert_eq!(route(&c, "/x").unwrap_err(), 503);
+        // A clone (the access log's copy) shares the count.
+        let copy = held.clone();
+        drop(held);
+        assert_eq!(route(&c, "/x").unwrap_err(), 503);
+        drop(copy);
+        assert!(route(&c, "/x").is_ok());
+    }
 
     #[test]
     fn refusal_log_once_per_client_per_second() {

@@ -172,8 +172,13 @@ impl Connection {
         }
     }
 
-    /// The most bytes the next write may send (`u64::MAX` without a pace).
+    /// The most bytes the next write may send (`u64::MAX` without a pace). Only
+    /// the writing state paces (its loop owns the pace's timer); bodies relayed
+    /// from a CGI script or an upstream go out as they come.
     pub(super) fn pace_budget(&self, now: Instant) -> u64 {
+        if !matches!(self.state, State::Write { .. }) {
+            return u64::MAX;
+        }
         match self.kept.as_ref().and_then(|k| k.pace.as_ref()) {
             Some(p) => p.allowance(now),
             None => u64::MAX,
