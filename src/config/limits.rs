@@ -14,6 +14,8 @@ use super::{ConfigError, Pos};
 use crate::limit::zones::{self, ConnZone, Definition, ReqZone};
 use crate::vars::Template;
 
+/// `nodelay`: no request of the burst waits (nginx's largest delay).
+const NODELAY: u64 = u64::MAX / 1000 * 1000;
 /// nginx refuses a zone smaller than 8 pages.
 const MIN_ZONE: u64 = 8 * 4096;
 
@@ -86,9 +88,48 @@ impl Limits {
         }
     }
 
+    /// The directives as `-T` writes them (none where no limit applies).
+    pub fn lines(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        for r in &self.req {
+            let delay = match r.delay {
+                0 => String::new(),
+                NODELAY => " nodelay".into(),
+                d => format!(" delay={}", d / 1000),
+            };
+            v.push(format!(
+                "limit_req zone={} burst={}{delay}",
+                r.name,
+                r.burst / 1000
+            ));
+        }
+        if !self.req.is_empty() {
+            v.push(format!("limit_req_status {}", self.req_status));
+            v.push(format!("limit_req_dry_run {}", on_off(self.req_dry_run)));
+        }
+        for r in &self.conn {
+            v.push(format!("limit_conn {} {}", r.name, r.max));
+        }
+        if !self.conn.is_empty() {
+            v.push(format!("limit_conn_status {}", self.conn_status));
+            v.push(format!("limit_conn_dry_run {}", on_off(self.conn_dry_run)));
+        }
+        if let Some(t) = &self.rate {
+            v.push(format!("limit_rate {}", t.source()));
+        }
+        if let Some(t) = &self.rate_after {
+            v.push(format!("limit_rate_after {}", t.source()));
+        }
+        v
+    }
+
     pub fn templates_mut(&mut self) -> impl Iterator<Item = &mut Template> {
         self.rate.iter_mut().chain(self.rate_after.iter_mut())
     }
+}
+
+fn on_off(b: bool) -> &'static str {
+    if b { "on" } else { "off" }
 }
 
 /// One level's limit directives, each inherited on its own.

@@ -60,6 +60,16 @@ pub fn preaccess(cx: &Cx, r: &mut Routed) -> Limit {
     {
         return Limit::Reject(code);
     }
+    if !limits.req.is_empty() || !limits.conn.is_empty() {
+        let word = |s: Option<Status>| s.map_or("-", Status::as_str);
+        cx.note(|| {
+            format!(
+                "limits: limit_req {}, limit_conn {}",
+                word(r.vars.limit_req),
+                word(r.vars.limit_conn)
+            )
+        });
+    }
     verdict
 }
 
