@@ -5,8 +5,8 @@
 //! value is empty is not limited.
 //!
 //! Refusals are logged as nginx words them ("limiting requests, excess: 1.000 by
-//! zone \"one\", client: ..."), at most once per client per second so a flood
-//! does not flood the error log too.
+//! zone \"one\", client: ..."), at most once per client and zone per second,
+//! so a flood does not flood the error log too.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -143,7 +143,7 @@ fn limit_req(cx: &Cx, r: &mut Routed, limits: &Limits) -> Limit {
 
 fn refuse(cx: &Cx, r: &mut Routed, limits: &Limits, rule: &ReqRule, excess: u64) -> Limit {
     let client = cx.origin.peer.ip();
-    if log_gate(client) {
+    if log_gate(client, &rule.name) {
         let dry = if limits.req_dry_run { ", dry run" } else { "" };
         log::log!(
             limits.req_log,
@@ -173,7 +173,7 @@ fn limit_conn(cx: &Cx, r: &mut Routed, limits: &Limits) -> Limit {
             None => {
                 // The counts taken so far are given back (`holds` drops).
                 let client = cx.origin.peer.ip();
-                if log_gate(client) {
+                if log_gate(client, &rule.name) {
                     let dry = if limits.conn_dry_run {
                         ", dry run,"
                     } else {
@@ -227,25 +227,31 @@ fn milli(n: u64) -> String {
     format!("{}.{:03}", n / 1000, n % 1000)
 }
 
-/// Whether a refusal for `client` may be logged now: once per client per second.
-fn log_gate(client: IpAddr) -> bool {
-    static SEEN: OnceLock<Mutex<HashMap<IpAddr, u64>>> = OnceLock::new();
+/// A client and a zone (by its name's hash: no allocation per refusal).
+type GateKey = (IpAddr, u64);
+
+/// Whether a refusal of `client` by `zone` may be logged now: once per client
+/// and zone per second.
+fn log_gate(client: IpAddr, zone: &str) -> bool {
+    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+    static SEEN: OnceLock<Mutex<HashMap<GateKey, u64>>> = OnceLock::new();
     let second = zones::millis(std::time::Instant::now()) / 1000;
+    let zone = BuildHasherDefault::<DefaultHasher>::default().hash_one(zone);
     let mut seen = SEEN
         .get_or_init(Mutex::default)
         .lock()
         .unwrap_or_else(|e| e.into_inner());
-    gate(&mut seen, client, second)
+    gate(&mut seen, (client, zone), second)
 }
 
-fn gate(seen: &mut HashMap<IpAddr, u64>, client: IpAddr, second: u64) -> bool {
-    if seen.get(&client) == Some(&second) {
+fn gate(seen: &mut HashMap<GateKey, u64>, key: GateKey, second: u64) -> bool {
+    if seen.get(&key) == Some(&second) {
         return false;
     }
     if seen.len() >= LOG_GATE_CLIENTS {
         seen.retain(|_, s| *s == second);
     }
-    seen.insert(client, second);
+    seen.insert(key, second);
     true
 }
 
@@ -324,16 +330,18 @@ mod tests {
         let mut seen = HashMap::new();
         let a: IpAddr = [10, 0, 0, 1].into();
         let b: IpAddr = [10, 0, 0, 2].into();
-        // client, second → logged
+        // client, zone, second → logged
         let steps = [
-            (a, 5, true),
-            (a, 5, false),
-            (b, 5, true),
-            (a, 6, true),
-            (a, 6, false),
+            (a, 1, 5, true),
+            (a, 1, 5, false),
+            (b, 1, 5, true),
+            (a, 2, 5, true),
+            (a, 1, 6, true),
+            (a, 1, 6, false),
         ];
-        for (client, second, want) in steps {
-            assert_eq!(gate(&mut seen, client, second), want, "{client} {second}");
+        for (client, zone, second, want) in steps {
+            let got = gate(&mut seen, (client, zone), second);
+            assert_eq!(got, want, "{client} {zone} {second}");
         }
     }
 

@@ -32,7 +32,8 @@ impl Bucket {
         }
         let ms = elapsed(self.last, now);
         let drained = rate.saturating_mul(ms) / 1000;
-        self.excess.saturating_sub(drained).saturating_add(REQUEST)
+        // nginx: `excess - drained + 1000`, never below 0.
+        self.excess.saturating_add(REQUEST).saturating_sub(drained)
     }
 
     /// Counts a request at `now`: the excess becomes [`Bucket::excess_at`].
@@ -87,6 +88,8 @@ mod tests {
             (10_000, 2000),
             (10_250, 2500),
             (10_750, 2500),
+            // More drained than the request adds: empty, not one request.
+            (13_000, 0),
             (13_000, 1000),
         ];
         for (now, want) in steps {
