@@ -474,6 +474,7 @@ impl Connection {
             if !sent && !progress {
                 return Round::Again(false);
             }
+            progress |= sent;
             self.deadline = Some(ctx.now + settings.read_timeout);
         }
         if self.client_gone() {
