@@ -216,3 +216,35 @@ def test_reload_keeps_a_zone_whose_definition_is_unchanged(webserv, tmp_path):
     # A changed definition is a new zone.
     reload_to(ws, root, "2r/m", "3")
     assert statuses(ws.url("/nodelay/"), 2) == [200, 503]
+
+
+SELF_PROXY = """
+http {
+    server {
+        listen 127.0.0.1:{port};
+        location / { proxy_pass http://127.0.0.1:{port2}; }
+    }
+    server {
+        listen 127.0.0.1:{port2};
+        root {root};
+        limit_rate 100k;
+    }
+}
+"""
+
+
+def cpu_seconds(pid):
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / 100  # utime + stime, in ticks
+
+
+def test_a_paced_backend_in_the_same_worker_through_the_proxy(webserv, tmp_path):
+    """nginx-tests' limit_rate.t proxies to a paced server of the same process:
+    the relay must wait for the paced bytes, not spin and starve the pacer."""
+    root = site(tmp_path)
+    ws = webserv(SELF_PROXY, nports=2, root=root)
+    before = cpu_seconds(ws.proc.pid)
+    r, took = timed(ws.url("/rate/big.bin"))
+    assert r.status_code == 200 and len(r.content) == 200 << 10
+    assert 1.5 <= took < 5, took
+    assert cpu_seconds(ws.proc.pid) - before < 0.5
