@@ -143,7 +143,7 @@ fn limit_req(cx: &Cx, r: &mut Routed, limits: &Limits) -> Limit {
 
 fn refuse(cx: &Cx, r: &mut Routed, limits: &Limits, rule: &ReqRule, excess: u64) -> Limit {
     let client = cx.origin.peer.ip();
-    if log_gate(client, &rule.name) {
+    if log_gate(client, &rule.name, limits.req_dry_run) {
         let dry = if limits.req_dry_run { ", dry run" } else { "" };
         log::log!(
             limits.req_log,
@@ -173,7 +173,7 @@ fn limit_conn(cx: &Cx, r: &mut Routed, limits: &Limits) -> Limit {
             None => {
                 // The counts taken so far are given back (`holds` drops).
                 let client = cx.origin.peer.ip();
-                if log_gate(client, &rule.name) {
+                if log_gate(client, &rule.name, limits.conn_dry_run) {
                     let dry = if limits.conn_dry_run {
                         ", dry run,"
                     } else {
@@ -227,16 +227,16 @@ fn milli(n: u64) -> String {
     format!("{}.{:03}", n / 1000, n % 1000)
 }
 
-/// A client and a zone (by its name's hash: no allocation per refusal).
+/// A client and a zone, dry run or not (by a hash: no allocation per refusal).
 type GateKey = (IpAddr, u64);
 
 /// Whether a refusal of `client` by `zone` may be logged now: once per client
-/// and zone per second.
-fn log_gate(client: IpAddr, zone: &str) -> bool {
+/// and zone per second (a dry run's refusals apart from real ones).
+fn log_gate(client: IpAddr, zone: &str, dry: bool) -> bool {
     use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
     static SEEN: OnceLock<Mutex<HashMap<GateKey, u64>>> = OnceLock::new();
     let second = zones::millis(std::time::Instant::now()) / 1000;
-    let zone = BuildHasherDefault::<DefaultHasher>::default().hash_one(zone);
+    let zone = BuildHasherDefault::<DefaultHasher>::default().hash_one((zone, dry));
     let mut seen = SEEN
         .get_or_init(Mutex::default)
         .lock()
