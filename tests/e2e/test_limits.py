@@ -138,6 +138,8 @@ def test_limit_conn_refuses_the_extra_request_and_frees_on_abort(webserv, tmp_pa
     ws, ng = start_both(webserv, tmp_path)
     try:
         for srv in (ws, ng):
+            # On one kept-alive connection, each response gives its count back.
+            assert statuses(srv.url("/slow/index.html"), 4) == [200] * 4
             held = [slow_request(srv.port, "/slow/big.bin") for _ in range(2)]
             time.sleep(0.3)
             assert requests.get(srv.url("/slow/index.html"), timeout=5).status_code == 503
