@@ -16,6 +16,7 @@
 //! - [`fs`]: opening and removing names strictly beneath a base directory.
 //! - [`gateway`]: upstream server groups and the choice of a peer ([`gateway::balance`]).
 //! - [`cgi`]: CGI/1.1 scripts on non-blocking pipes in the same loop.
+//! - [`limit`]: `limit_req` / `limit_conn` zones: leaky buckets and counts shared by the workers.
 //! - [`gateway`]: application servers over sockets: FastCGI records (`fastcgi::record`).
 //! - [`explain`]: `-T` (the effective configuration) and `--explain` (each phase).
 //! - [`metrics`]: per-thread counters for `stub_status`, `metrics` and `--status`.
@@ -28,6 +29,7 @@ pub mod fs;
 pub mod gateway;
 pub mod handler;
 pub mod http;
+pub mod limit;
 pub mod logging;
 pub mod metrics;
 pub mod server;

@@ -56,7 +56,9 @@ pub fn build(draft: MainDraft, file: &Path, prefix: &Path) -> Result<Config, Con
     };
     upstreams(&mut config)?;
     charset::link(&mut config.charset_maps, &mut config.servers)?;
-    link::link(&mut config, draft.log_formats, draft.computed)?;
+    let mut zones = draft.limit_zones;
+    link::link(&mut config, draft.log_formats, draft.computed, &mut zones)?;
+    super::limits::resolve(&zones, &mut config.servers)?;
     Ok(config)
 }
 

@@ -41,6 +41,8 @@ pub struct MainDraft {
     pub charset_maps: super::charset_map::CharsetMaps,
     /// `map` and `geo` variables, in order.
     pub computed: Vec<super::map::Definition>,
+    /// `limit_req_zone` and `limit_conn_zone` definitions.
+    pub limit_zones: super::limits::Zones,
 }
 
 /// A `server { }` block as written.
@@ -234,6 +236,7 @@ fn top_directive(
             }
             draft.computed.push(def);
         }
+        _ if super::limits::zone(&mut draft.limit_zones, d)? => {}
         "map_hash_max_size" | "map_hash_bucket_size" => {
             values::number(&d.args[0], &d.name)?;
         }

@@ -294,6 +294,19 @@ pub const TABLE: &[Spec] = &[
     // Access by client address (src/config/access.rs).
     many(row("allow", ALL, 1, 1)),
     many(row("deny", ALL, 1, 1)),
+    // Request, connection and response rate limits (src/config/limits.rs).
+    many(open(row("limit_req_zone", TOP, 2, 2))),
+    many(open(row("limit_conn_zone", TOP, 2, 2))),
+    many(open(row("limit_req", ALL, 1, 3))),
+    row("limit_req_status", ALL, 1, 1),
+    row("limit_req_log_level", ALL, 1, 1),
+    row("limit_req_dry_run", ALL, 1, 1),
+    many(row("limit_conn", ALL, 2, 2)),
+    row("limit_conn_status", ALL, 1, 1),
+    row("limit_conn_log_level", ALL, 1, 1),
+    row("limit_conn_dry_run", ALL, 1, 1),
+    row("limit_rate", ALL | LIF, 1, 1),
+    row("limit_rate_after", ALL | LIF, 1, 1),
     // The reverse proxy (src/config/proxy.rs).
     row("proxy_pass", LOC | LIF, 1, 1),
     many(row("proxy_set_header", ALL, 2, 2)),

@@ -15,6 +15,7 @@ pub fn link(
     config: &mut Config,
     formats: Vec<(LogFormat, Pos)>,
     computed: Vec<super::map::Definition>,
+    zones: &mut super::limits::Zones,
 ) -> Result<(), ConfigError> {
     let mut names = Names::default();
     let mut table = crate::vars::computed::Computed::default();
@@ -102,6 +103,9 @@ pub fn link(
         if let super::upstream::Balance::Hash { key, .. } = &mut up.balance {
             link_template(key, &names)?;
         }
+    }
+    for z in zones.req.iter_mut().chain(zones.conn.iter_mut()) {
+        link_template(&mut z.key, &names)?;
     }
     super::logs::check_buffers(&mut config.servers)?;
     config.vars = names.names;
@@ -206,6 +210,9 @@ fn location_templates(loc: &mut Location) -> Vec<&mut Template> {
         if let Some(s) = Arc::get_mut(settings) {
             out.extend(super::proxy::Draft::templates(s));
         }
+    }
+    if let Some(l) = Arc::get_mut(&mut loc.limits) {
+        out.extend(l.templates_mut());
     }
     for log in &mut loc.access_logs {
         out.extend(log.condition.as_mut());

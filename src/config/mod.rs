@@ -27,6 +27,7 @@ pub mod fastcgi;
 mod include;
 pub mod keepalive;
 mod lexer;
+pub mod limits;
 mod link;
 mod listen;
 mod logs;

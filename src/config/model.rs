@@ -239,6 +239,8 @@ pub struct Location {
     pub realip: std::sync::Arc<super::realip::RealIp>,
     /// `allow` / `deny` rules, in order (checked after realip).
     pub access: Vec<super::access::Rule>,
+    /// `limit_req`, `limit_conn`, `limit_rate` and their settings.
+    pub limits: std::sync::Arc<super::limits::Limits>,
     /// `error_page CODE... [=CODE] URI`, keyed by status.
     pub error_pages: HashMap<u16, ErrorPage>,
     /// `client_max_body_size` in bytes; 0 = unlimited. Default 1 MiB.

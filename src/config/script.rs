@@ -43,7 +43,8 @@ pub fn op(d: &Directive) -> Result<Op, ConfigError> {
                 return Err(ConfigError::at(&a[0].1, msg));
             };
             let var = Var::named(name, &a[0].1);
-            if !matches!(var, Var::Unlinked(_)) {
+            // `$limit_rate` has its own setter, as in nginx.
+            if !matches!(var, Var::Unlinked(_) | Var::LimitRate) {
                 let msg = format!("the built-in variable \"${name}\" cannot be set");
                 return Err(ConfigError::at(&a[0].1, msg));
             }

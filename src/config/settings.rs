@@ -100,6 +100,8 @@ pub struct Settings {
     pub bodies: super::bodies::Draft,
     /// `allow` / `deny`, in order.
     pub access: Option<Vec<super::access::Rule>>,
+    /// `limit_req`, `limit_conn`, `limit_rate` and their settings.
+    pub limits: super::limits::Draft,
 }
 
 /// Defaults (nginx's, or the spec's where it differs).
@@ -122,6 +124,7 @@ macro_rules! merge_fields {
             charset: $inner.charset.merge(&$outer.charset),
             realip: $inner.realip.merge(&$outer.realip),
             bodies: $inner.bodies.merge(&$outer.bodies),
+            limits: $inner.limits.merge(&$outer.limits),
         }
     };
 }
@@ -252,6 +255,7 @@ impl Settings {
             _ if self.charset.apply(d)? => {}
             _ if self.realip.apply(d)? => {}
             _ if super::access::apply(&mut self.access, d)? => {}
+            _ if self.limits.apply(d)? => {}
             _ => self.apply_limit(name, &a[0])?,
         }
         Ok(())
@@ -344,6 +348,7 @@ impl Settings {
             charset: s.charset.finish(),
             realip: std::sync::Arc::new(s.realip.finish()),
             access: s.access.unwrap_or_default(),
+            limits: std::sync::Arc::new(s.limits.finish()),
             error_pages: s.error_pages.unwrap_or_default(),
             client_max_body_size: s.client_max_body_size.unwrap_or(DEFAULT_BODY_SIZE),
             allow_methods: s

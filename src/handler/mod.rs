@@ -19,6 +19,7 @@ pub mod detail;
 pub mod error_page;
 pub mod file_cache;
 pub mod headers;
+pub mod limits;
 pub mod options;
 pub mod path;
 pub mod phases;
@@ -71,6 +72,8 @@ pub struct Routed {
     pub local: Option<Box<Location>>,
     /// The client address realip found for this request (see [`realip`]).
     pub client: Option<SocketAddr>,
+    /// The `limit_conn` counts this request holds and the `limit_req` delay.
+    pub limits: limits::Held,
 }
 
 impl Routed {
@@ -86,6 +89,7 @@ impl Routed {
             in_error_page: false,
             local: None,
             client: None,
+            limits: limits::Held::default(),
         }
     }
 
@@ -443,6 +447,23 @@ pub fn route(config: &Config, origin: Origin, req: &Request) -> Result<Routed, B
         trace: None,
     };
     phases::route(&cx, server, vars)
+}
+
+/// Phase 1 again after a wait (`limit_req`'s delay): the phases go on where
+/// they stopped for `routed`.
+pub fn resume(
+    config: &Config,
+    origin: Origin,
+    req: &Request,
+    routed: Routed,
+) -> Result<Routed, Box<Early>> {
+    let cx = Cx {
+        config,
+        origin,
+        req,
+        trace: None,
+    };
+    phases::resume(&cx, routed)
 }
 
 /// The server for the request and, when a `server_name` regex chose it, its

@@ -3,7 +3,7 @@
 //!
 //! post-read (realip) → server rewrite (`rewrite`/`return`/`set`) → find the
 //! location (`internal`, the declared body size) → location rewrite → preaccess
-//! (realip) → access (`allow`/`deny`) → post-access (variable `root`, OPTIONS,
+//! (realip, `limit_req`, `limit_conn`) → access (`allow`/`deny`) → post-access (variable `root`, OPTIONS,
 //! methods) → `try_files` → content (the handler's choice: backend, CGI script,
 //! `index` file; upload, delete, static file and autoindex need no choice here).
 //!
@@ -47,12 +47,17 @@ pub enum Verdict {
     /// An error page in a proxied location: this request (without a body) goes
     /// to its backend, in the state the phases left.
     Pass(Box<Request>),
+    /// Wait this long (`limit_req`'s delay), then run this phase again: the
+    /// connection parks on its timer, no thread sleeps.
+    Wait(std::time::Duration),
 }
 
 /// How the phases ended before the content handler.
 pub enum Stopped {
     Respond(Response),
     Pass(Box<Request>),
+    /// Go on at this phase after the delay ([`resume`]).
+    Wait(std::time::Duration, usize),
 }
 
 /// One phase: it reads the request through `cx` and changes its state `r`;
@@ -87,8 +92,24 @@ pub fn route(cx: &Cx, server: usize, vars: crate::vars::State) -> Result<Routed,
     r.vars = vars;
     // Until a location is found, the server's settings are those of its `/`.
     r.location = find::find_location(&cx.config.servers[server], "/", &mut r.vars.clone()).0;
-    match run(cx, &mut r, 0, Target::Uri) {
+    finish(run(cx, &mut r, 0, Target::Uri), r)
+}
+
+/// The phases from where a wait stopped them (`r.limits.delay`'s phase) on.
+pub fn resume(cx: &Cx, mut r: Routed) -> Result<Routed, Box<Early>> {
+    let at = r.limits.delay.take().map_or(FIND_CONFIG, |(_, at)| at);
+    finish(run(cx, &mut r, at, Target::Uri), r)
+}
+
+/// The phases' end as `route` gives it: a wait leaves the request routed, with
+/// the delay noted for the connection.
+fn finish(stopped: Result<(), Stopped>, mut r: Routed) -> Result<Routed, Box<Early>> {
+    match stopped {
         Ok(()) => Ok(r),
+        Err(Stopped::Wait(delay, at)) => {
+            r.limits.delay = Some((delay, at));
+            Ok(r)
+        }
         Err(Stopped::Respond(resp)) => Err(Early::at(resp, r)),
         Err(Stopped::Pass(get)) => {
             let mut early = Early::at(super::builtin_error(500), r);
@@ -105,8 +126,9 @@ pub fn locate(cx: &Cx, r: &mut Routed, target: Target) -> Result<(), Response> {
         Ok(()) => Ok(()),
         Err(Stopped::Respond(resp)) => Err(resp),
         // Only an error page passes on, and an error page's own errors get the
-        // built-in page: not reached from error_page's rounds.
-        Err(Stopped::Pass(_)) => Err(super::builtin_error(500)),
+        // built-in page: not reached from error_page's rounds. Its limits were
+        // decided by the main request: no wait either.
+        Err(Stopped::Pass(_) | Stopped::Wait(..)) => Err(super::builtin_error(500)),
     }
 }
 
@@ -125,6 +147,10 @@ fn run(cx: &Cx, r: &mut Routed, mut at: usize, mut target: Target) -> Result<(),
             Verdict::Pass(get) => {
                 cx.note(|| format!("the {name} phase passed an error page to a backend"));
                 return Err(Stopped::Pass(get));
+            }
+            Verdict::Wait(delay) => {
+                cx.note(|| format!("the {name} phase waits {} ms", delay.as_millis()));
+                return Err(Stopped::Wait(delay, at));
             }
             Verdict::Redirect(next) => {
                 if let Some(stop) = redirected(cx, r) {
@@ -222,10 +248,16 @@ fn location_rewrite(cx: &Cx, r: &mut Routed, _: Target) -> Verdict {
 }
 
 /// realip with the location's settings (an `if` that held may have moved the
-/// request to its configuration).
+/// request to its configuration), then `limit_req` and `limit_conn` on the
+/// client it leaves (once per request; a delay is the connection's to wait).
 fn preaccess(cx: &Cx, r: &mut Routed, _: Target) -> Verdict {
     super::realip::preaccess(cx, r);
-    Verdict::Next
+    let seen = super::realip::view(cx, r);
+    match super::limits::preaccess(seen.as_ref().unwrap_or(cx), r) {
+        super::limits::Limit::Pass => Verdict::Next,
+        super::limits::Limit::Delay(d) => Verdict::Wait(d),
+        super::limits::Limit::Reject(code) => fail(cx, r, code),
+    }
 }
 
 /// `allow` / `deny` on the client address realip left.
@@ -371,7 +403,9 @@ fn redirected(cx: &Cx, r: &mut Routed) -> Option<Stopped> {
         return Some(match fail(cx, r, 500) {
             Verdict::Pass(get) => Stopped::Pass(get),
             Verdict::Respond(resp) => Stopped::Respond(resp),
-            Verdict::Next | Verdict::Redirect(_) => Stopped::Respond(super::builtin_error(500)),
+            Verdict::Next | Verdict::Redirect(_) | Verdict::Wait(_) => {
+                Stopped::Respond(super::builtin_error(500))
+            }
         });
     }
     None

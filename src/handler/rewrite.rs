@@ -55,8 +55,13 @@ pub fn run(cx: &Cx, ops: &[Op], r: &mut Routed, in_location: bool) -> Flow {
             }
             Op::Set { var, value } => {
                 let v = value.expand(&cx.env(r, in_location));
-                if let crate::vars::Var::User(slot) = var {
-                    r.vars.set(*slot, v);
+                match var {
+                    crate::vars::Var::User(slot) => r.vars.set(*slot, v),
+                    // nginx: a value that is no size sets 0.
+                    crate::vars::Var::LimitRate => {
+                        r.vars.limit_rate = Some(crate::limit::parse_size(&v).unwrap_or(0))
+                    }
+                    _ => {}
                 }
             }
             Op::Rewrite {

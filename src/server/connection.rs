@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 mod cgi;
 mod discard;
+mod limits;
 mod proxy;
 mod proxy_header;
 
@@ -116,6 +117,11 @@ enum State {
         routed: Box<Routed>,
         run: Box<proxy::ProxyRun>,
     },
+    /// `limit_req` delays the routed request: its timer resumes it.
+    Delayed {
+        req: Box<Request>,
+        routed: Box<Routed>,
+    },
     /// Response sent, write side shut: discard input until the peer closes.
     /// `patient`: the client may still be sending a body we refused, so wait for
     /// it (else its data would arrive on a closed socket and reset our response);
@@ -162,7 +168,8 @@ pub struct Connection {
     /// The answering location's `keepalive_timeout`: how long the connection
     /// idles after the current response, and what `Keep-Alive` announces.
     idle: Duration,
-    idle_header: Option<Duration>,
+    /// Its header part, in seconds.
+    idle_header: Option<u32>,
     /// Internal redirects followed for the current request.
     redirects: u8,
     /// The answering location's `send_timeout`, in milliseconds.
@@ -189,6 +196,8 @@ pub struct Connection {
     serial: u64,
     /// This connection in the `stub_status` reading/writing/waiting counts.
     meter: ConnMeter,
+    /// The current response's `limit_conn` counts and `limit_rate` pace.
+    kept: Option<Box<limits::Kept>>,
 }
 
 thread_local! {
@@ -250,6 +259,7 @@ impl Connection {
                 c.get()
             }),
             meter: ConnMeter::new(),
+            kept: None,
         }
     }
 
@@ -303,6 +313,8 @@ impl Connection {
                 State::Discard { .. } => self.step_discard(ctx),
                 State::Cgi { .. } => self.step_cgi(ctx),
                 State::Proxy { .. } => self.step_proxy(ctx),
+                // The delay's timer resumes it; input waits in the socket.
+                State::Delayed { .. } => Step::Blocked,
                 State::Linger { .. } => self.step_linger(),
             };
             self.meter.set(self.phase());
@@ -325,7 +337,8 @@ impl Connection {
             State::Write { .. }
             | State::WriteDiscarding { .. }
             | State::Cgi { .. }
-            | State::Proxy { .. } => Phase::Writing,
+            | State::Proxy { .. }
+            | State::Delayed { .. } => Phase::Writing,
             State::ProxyHeader | State::Head { started: false } | State::Linger { .. } => {
                 Phase::Waiting
             }
@@ -344,12 +357,20 @@ impl Connection {
             State::Write { .. } | State::WriteDiscarding { .. } => TimeoutKind::Send,
             State::Cgi { .. } => TimeoutKind::Cgi,
             State::Proxy { .. } => TimeoutKind::Upstream,
-            State::Linger { .. } => return None,
+            State::Linger { .. } | State::Delayed { .. } => return None,
         })
     }
 
     /// The deadline passed: 408 if a request was under way, else just close.
     pub fn on_timeout(&mut self, ctx: &mut Ctx) -> Status {
+        // The limits' timers are no timeouts: a delay is over, a pace resumes.
+        if let State::Delayed { .. } = self.state {
+            self.resume_delayed(ctx);
+            return self.on_ready(ctx);
+        }
+        if matches!(self.state, State::Write { .. }) && self.pace_timer() {
+            return self.on_ready(ctx);
+        }
         if let Some(kind) = self.timeout_kind() {
             metrics::timeout(kind);
         }
@@ -512,6 +533,7 @@ impl Connection {
 
     /// A head is complete: route it, then read its body or answer at once.
     fn start_request(&mut self, ctx: &mut Ctx, mut req: Request) {
+        self.release_limits();
         let has_body = req.framing != Framing::None;
         if self.redirects == 0 {
             self.started = ctx.now;
@@ -529,7 +551,20 @@ impl Connection {
         if let Some(resp) = transport::check_client_cert(ctx.config, self.server, &req) {
             return self.refuse_client_cert(ctx, resp, req);
         }
-        let routed = match handler::route(ctx.config, self.origin.clone(), &req) {
+        let routed = handler::route(ctx.config, self.origin.clone(), &req);
+        self.routed(ctx, req, routed, has_body);
+    }
+
+    /// What the phases made of `req`: an early answer (or an error page's request
+    /// for a backend), a wait (`limit_req`'s delay), or a routed request.
+    fn routed(
+        &mut self,
+        ctx: &mut Ctx,
+        mut req: Request,
+        routed: Result<Routed, Box<Early>>,
+        has_body: bool,
+    ) {
+        let routed = match routed {
             Ok(r) => {
                 self.origin = self.origin.for_request(&r);
                 r
@@ -552,6 +587,15 @@ impl Connection {
                 }
             }
         };
+        match routed.limits.delay {
+            Some((delay, _)) => self.park_delayed(ctx, req, routed, delay),
+            None => self.routed_request(ctx, req, routed),
+        }
+    }
+
+    /// A routed request (after any `limit_req` delay): read its body or answer.
+    fn routed_request(&mut self, ctx: &mut Ctx, req: Request, routed: Routed) {
+        let has_body = req.framing != Framing::None;
         let limit = routed.location(ctx.config).client_max_body_size;
         let reader = match BodyReader::new(req.framing, limit) {
             Ok(r) => r,
@@ -703,10 +747,12 @@ impl Connection {
             self.served = self.served.saturating_add(1);
             self.forced_close = true;
             self.log_response(ctx, req, &resp, routed, (0, 0), upstream);
+            self.kept = None;
             self.state = State::Write { close_after: true };
             self.set_send_timeout(ctx, routed);
             return;
         }
+        self.keep_limits(ctx, req, routed);
         let keep_alive =
             self.keep_alive_for(ctx, req, close, routed) && !resp.body.ends_with_close();
         if keep_alive {
@@ -760,7 +806,9 @@ impl Connection {
             None => self.request_server(ctx.config).keepalive,
         };
         self.idle = ka.timeout;
-        self.idle_header = ka.header;
+        self.idle_header = ka
+            .header
+            .map(|t| u32::try_from(t.as_secs()).unwrap_or(u32::MAX));
         let Some(req) = req.filter(|r| r.keep_alive) else {
             return false;
         };
@@ -777,7 +825,7 @@ impl Connection {
     /// `keepalive_timeout T HEADER_T`: tells a kept-alive client HEADER_T.
     fn announce_keep_alive(&self, resp: &mut Response) {
         if let Some(t) = self.idle_header {
-            resp.header("Keep-Alive", format!("timeout={}", t.as_secs()));
+            resp.header("Keep-Alive", format!("timeout={t}"));
         }
     }
 
@@ -894,6 +942,9 @@ impl Connection {
         // This turn's work on the body, against its share (SENDFILE_MAX_CHUNK).
         let mut spent = 0;
         loop {
+            if self.pending_output() && self.pace_wait(ctx.now) {
+                return Step::Blocked;
+            }
             match self.write_some(ctx, &mut spent) {
                 Ok(Sent::Done) => break,
                 Ok(Sent::More) => self.progress_send(ctx),
@@ -925,6 +976,7 @@ impl Connection {
         };
         // The output buffer is freed between requests: an idle keep-alive
         // connection should cost its struct and nothing more.
+        self.release_limits();
         self.out = Vec::new();
         self.out_pos = 0;
         if close_after {
@@ -1032,6 +1084,7 @@ impl Connection {
             return Ok(Sent::More);
         }
         let owner = (ctx.key, self.serial);
+        let budget = self.pace_budget(ctx.now);
         let Some(f) = &mut self.file else {
             return Ok(Sent::Done);
         };
@@ -1051,7 +1104,7 @@ impl Connection {
             return Ok(Sent::More);
         }
         if f.sendfile {
-            let count = f.remaining.min(SENDFILE_MAX_CHUNK);
+            let count = f.remaining.min(SENDFILE_MAX_CHUNK).min(budget);
             if f.aio
                 && !aio::is_cached(&f.file, f.offset, count)
                 && submit(ctx, owner, f, count, Kind::Warm)
@@ -1062,7 +1115,9 @@ impl Connection {
             if n == 0 {
                 return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "file shrank"));
             }
-            return Ok(if f.remaining == 0 {
+            let done = f.remaining == 0;
+            self.paced(n, ctx.now);
+            return Ok(if done {
                 Sent::More
             } else if (n as u64) < count {
                 // A short send means the socket buffer filled up: the kernel will
@@ -1145,10 +1200,16 @@ impl Connection {
     /// tcp_nopush without the two setsockopt calls).
     fn flush_out_more(&mut self, more: bool) -> io::Result<()> {
         let flags = if more { libc::MSG_MORE } else { 0 } | libc::MSG_NOSIGNAL;
-        while self.out_pos < self.out.len() {
-            match self.stream.send(&self.out[self.out_pos..], flags) {
+        let now = Instant::now();
+        let budget = usize::try_from(self.pace_budget(now)).unwrap_or(usize::MAX);
+        let end = self.out.len().min(self.out_pos.saturating_add(budget));
+        while self.out_pos < end {
+            match self.stream.send(&self.out[self.out_pos..end], flags) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => self.out_pos += n,
+                Ok(n) => {
+                    self.out_pos += n;
+                    self.paced(n, now);
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }

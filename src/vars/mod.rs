@@ -12,6 +12,7 @@ pub mod client;
 pub mod computed;
 pub mod geo;
 pub mod geo_ranges;
+mod limit;
 pub mod map;
 mod pattern;
 pub mod ssl;
@@ -86,6 +87,11 @@ pub enum Var {
     RequestBody,
     /// `$request_body_file`: the file such a body went to instead.
     RequestBodyFile,
+    /// `$limit_req_status`, `$limit_conn_status`: what the limits decided.
+    LimitReqStatus,
+    LimitConnStatus,
+    /// `$limit_rate`: the response's rate limit (bytes/s); `set` may change it.
+    LimitRate,
     /// `$0`..`$9`: the last regex match's captures.
     Capture(u8),
     /// `$ssl_*`: what the connection's TLS handshake settled.
@@ -155,6 +161,9 @@ const NAMES: &[(&str, Var)] = &[
     ("connections_waiting", Var::Connections(3)),
     ("request_body", Var::RequestBody),
     ("request_body_file", Var::RequestBodyFile),
+    ("limit_req_status", Var::LimitReqStatus),
+    ("limit_conn_status", Var::LimitConnStatus),
+    ("limit_rate", Var::LimitRate),
 ];
 
 impl Var {

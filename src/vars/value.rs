@@ -31,6 +31,11 @@ pub struct State {
     pub body: Option<crate::http::body::BodyView>,
     /// `map` and `geo` values read so far (see [`super::computed`]).
     pub(super) computed: std::cell::RefCell<Vec<super::computed::Cached>>,
+    /// What `limit_req` and `limit_conn` decided (once per main request).
+    pub limit_req: Option<crate::limit::Status>,
+    pub limit_conn: Option<crate::limit::Status>,
+    /// `set $limit_rate`: the response's rate, replacing the location's.
+    pub limit_rate: Option<u64>,
 }
 
 impl State {
@@ -223,6 +228,9 @@ impl Env<'_> {
                 let all = [t.active, t.reading, t.writing, t.waiting];
                 push_num(out, all.get(usize::from(*i)).copied().unwrap_or(0));
             }
+            Var::LimitReqStatus => return push(out, self.state.limit_req.map(|s| s.as_str())),
+            Var::LimitConnStatus => return push(out, self.state.limit_conn.map(|s| s.as_str())),
+            Var::LimitRate => push_num(out, self.limit_rate()),
             Var::Capture(n) => {
                 return push(
                     out,

@@ -200,8 +200,40 @@ fn unsupported_directives_say_so_at_their_position() {
             "t.conf:3:5: no \"proxy_ssl_trusted_certificate\" for \"proxy_ssl_verify\"",
         ),
         (
-            "server { listen 80;\n  location / { if ($host = example.com) { limit_rate 1k; } }\n}",
-            "t.conf:2:43: directive \"limit_rate\" is not supported yet (response rate limiting)",
+            "server { listen 80;\n  location / { if ($host = example.com) { sub_filter a b; } }\n}",
+            "t.conf:2:43: directive \"sub_filter\" is not supported yet (response body substitution)",
+        ),
+        (
+            "http { server { listen 80;\n  location / { limit_req zone=one burst=5; } } }",
+            "t.conf:2:16: zero size shared memory zone \"one\"",
+        ),
+        (
+            "http { limit_req_zone $binary_remote_addr zone=one:1m rate=0r/s; }",
+            "t.conf:1:55: invalid rate \"rate=0r/s\"",
+        ),
+        (
+            "http { limit_req_zone $binary_remote_addr zone=one:1k rate=1r/s; }",
+            "t.conf:1:43: zone \"zone=one:1k\" is too small",
+        ),
+        (
+            "http { limit_conn_zone $remote_addr zone=c:1m;\n limit_conn_zone $uri zone=c:1m; }",
+            "t.conf:2:2: limit_conn_zone \"c\" is already bound to key \"$remote_addr\"",
+        ),
+        (
+            "http { limit_req_zone $uri zone=a:1m rate=1r/s;\n server { listen 80; limit_req zone=a burst=x; } }",
+            "t.conf:2:39: invalid burst value \"burst=x\"",
+        ),
+        (
+            "http { limit_conn_zone $uri zone=c:1m;\n server { listen 80; limit_conn c 0; } }",
+            "t.conf:2:35: invalid number of connections \"0\"",
+        ),
+        (
+            "http { limit_req_zone $uri zone=a:1m rate=1r/s;\n server { listen 80; limit_req zone=a; limit_req zone=a; } }",
+            "t.conf:2:40: \"limit_req\" directive is duplicate",
+        ),
+        (
+            "http { server { listen 80; limit_req_status 399; } }",
+            "t.conf:1:45: invalid status code \"399\" in \"limit_req_status\"",
         ),
         (
             "http { geo $g {\n 10.0.0.1 a;\n ranges; } }",

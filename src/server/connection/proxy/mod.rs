@@ -457,9 +457,11 @@ impl Connection {
             return self.tunnel_round(ctx, run, key);
         }
         if run.phase == Phase::Body {
-            match self.relay_upstream(ctx, run, key) {
-                Some(round) => return round,
-                None => progress = true,
+            // Reading stopped at WouldBlock or the output's high-water mark: what
+            // it relayed is progress once sent below (else the round would spin
+            // while a slow upstream, maybe in this very worker, has nothing yet).
+            if let Some(round) = self.relay_upstream(ctx, run, key) {
+                return round;
             }
             let mut sent = false;
             if self.out_pos < self.out.len() {
@@ -472,6 +474,7 @@ impl Connection {
             if !sent && !progress {
                 return Round::Again(false);
             }
+            progress |= sent;
             self.deadline = Some(ctx.now + settings.read_timeout);
         }
         if self.client_gone() {
