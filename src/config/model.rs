@@ -239,6 +239,9 @@ pub struct Location {
     pub realip: std::sync::Arc<super::realip::RealIp>,
     /// `allow` / `deny` rules, in order (checked after realip).
     pub access: Vec<super::access::Rule>,
+    /// `auth_basic`, `satisfy`, `auth_delay`, `limit_except` (the rest of the
+    /// access phase).
+    pub auth: std::sync::Arc<super::auth::Auth>,
     /// `error_page CODE... [=CODE] URI`, keyed by status.
     pub error_pages: HashMap<u16, ErrorPage>,
     /// `client_max_body_size` in bytes; 0 = unlimited. Default 1 MiB.

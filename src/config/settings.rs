@@ -98,6 +98,8 @@ pub struct Settings {
     pub realip: super::realip::Draft,
     /// `allow` / `deny`, in order.
     pub access: Option<Vec<super::access::Rule>>,
+    /// `auth_basic*`, `satisfy`, `auth_delay`, this location's `limit_except`.
+    pub auth: super::auth::Draft,
 }
 
 /// Defaults (nginx's, or the spec's where it differs).
@@ -119,6 +121,7 @@ macro_rules! merge_fields {
             fastcgi: $inner.fastcgi.merge(&$outer.fastcgi),
             charset: $inner.charset.merge(&$outer.charset),
             realip: $inner.realip.merge(&$outer.realip),
+            auth: $inner.auth.merge(&$outer.auth),
         }
     };
 }
@@ -249,6 +252,7 @@ impl Settings {
             _ if self.charset.apply(d)? => {}
             _ if self.realip.apply(d)? => {}
             _ if super::access::apply(&mut self.access, d)? => {}
+            _ if self.auth.apply(d, prefix)? => {}
             _ => self.apply_limit(name, &a[0])?,
         }
         Ok(())
@@ -340,6 +344,7 @@ impl Settings {
             },
             charset: s.charset.finish(),
             realip: std::sync::Arc::new(s.realip.finish()),
+            auth: std::sync::Arc::new(s.auth.finish(s.access.as_deref().unwrap_or_default())),
             access: s.access.unwrap_or_default(),
             error_pages: s.error_pages.unwrap_or_default(),
             client_max_body_size: s.client_max_body_size.unwrap_or(DEFAULT_BODY_SIZE),

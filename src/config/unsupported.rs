@@ -12,7 +12,6 @@ const PREFIXES: &[(&str, &str)] = &[
     ("scgi_", "SCGI"),
     ("grpc_", "gRPC proxying"),
     ("memcached_", "memcached"),
-    ("auth_basic", "HTTP basic authentication"),
     ("auth_request", "subrequest authentication"),
     ("auth_jwt", "JWT authentication"),
     ("limit_req", "request rate limiting"),
@@ -47,7 +46,6 @@ const PREFIXES: &[(&str, &str)] = &[
 
 /// Single directives, and what they are for.
 const NAMES: &[(&str, &str)] = &[
-    ("satisfy", "access control"),
     ("stream", "TCP/UDP proxying"),
     ("mail", "mail proxying"),
     ("resolver", "DNS resolution"),
@@ -82,8 +80,6 @@ const NAMES: &[(&str, &str)] = &[
     ("recursive_error_pages", "error pages of error pages"),
     ("keepalive_time", "connection lifetimes"),
     ("keepalive_disable", "keep-alive per browser"),
-    ("limit_except", "method blocks (see \"allow_methods\")"),
-    ("auth_delay", "authentication"),
     ("etag_format", "ETag formats"),
     ("more_set_headers", "the headers-more module"),
     ("variables_hash_max_size", "variables"),
@@ -154,7 +150,7 @@ mod tests {
             ("proxy_cache", Some("reverse proxying")),
             ("proxy_cookie_domain", Some("reverse proxying")),
             ("uwsgi_pass", Some("uwsgi")),
-            ("auth_basic_user_file", Some("HTTP basic authentication")),
+            ("auth_basic_user_file", None),
             ("limit_req_zone", Some("request rate limiting")),
             ("ssi", Some("server-side includes")),
             ("sub_filter_once", Some("response body substitution")),

@@ -291,6 +291,7 @@ pub(super) fn location_lines(loc: &Location) -> Vec<String> {
     v.extend(crate::config::compress::lines(&loc.compression));
     v.extend(loc.realip.lines());
     v.extend(loc.access.iter().map(crate::config::access::Rule::line));
+    v.extend(loc.auth.lines());
     v
 }
 

@@ -9,6 +9,7 @@
 //!    delete, static file, autoindex), and turn errors into error pages
 //!    ([`error_page`]).
 
+pub mod auth;
 pub mod autoindex;
 pub mod charset;
 pub mod cond;
@@ -70,6 +71,11 @@ pub struct Routed {
     pub local: Option<Box<Location>>,
     /// The client address realip found for this request (see [`realip`]).
     pub client: Option<SocketAddr>,
+    /// The phases stopped at the access phase for this slow password check:
+    /// run it, then route the request again (see [`auth`]).
+    pub pending: Option<Box<auth::Verify>>,
+    /// The user `auth_basic` let in (CGI's `REMOTE_USER`).
+    pub user: Option<String>,
 }
 
 impl Routed {
@@ -85,6 +91,8 @@ impl Routed {
             in_error_page: false,
             local: None,
             client: None,
+            pending: None,
+            user: None,
         }
     }
 
@@ -446,7 +454,16 @@ pub fn route_traced(
         req,
         trace: Some(&trace),
     };
-    let result = phases::route(&cx, server, vars).map_err(|early| early.resp);
+    let mut result = phases::route(&cx, server, vars.clone());
+    if let Ok(r) = &mut result
+        && let Some(check) = r.pending.take()
+    {
+        // Explaining waits for the password check, then routes again.
+        check.finish(check.run());
+        trace.borrow_mut().clear();
+        result = phases::route(&cx, server, vars);
+    }
+    let result = result.map_err(|early| early.resp);
     (result, trace.into_inner())
 }
 
@@ -553,6 +570,11 @@ pub fn process(
     req: &Request,
     body: Sink,
 ) -> Outcome {
+    if routed.pending.is_some() {
+        // The phases stopped for a password check: never serve past it.
+        log::error!("a request reached its content before its password check");
+        return Outcome::Respond(error_response(config, routed.server, Some(routed), 500));
+    }
     let loc = routed.location(config);
     if loc.gateway().is_some()
         && let Sink::Spool(spool) = body
@@ -629,6 +651,7 @@ fn cgi_job(
         server_name: server.server_names.first().map_or("", String::as_str),
         content_length: has_body.then(|| body.len()),
         query: routed.args.as_deref(),
+        user: routed.user.as_deref(),
     });
     let cwd = script
         .file

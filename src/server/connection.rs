@@ -18,6 +18,7 @@ use std::os::unix::io::AsRawFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod auth;
 mod cgi;
 mod proxy;
 mod proxy_header;
@@ -109,6 +110,9 @@ enum State {
         routed: Box<Routed>,
         run: Box<proxy::ProxyRun>,
     },
+    /// The phases wait for a password check on the thread pool (`ready` once
+    /// its verdict is in); the request is then routed again.
+    Auth { req: Box<Request>, ready: bool },
     /// Response sent, write side shut: discard input until the peer closes.
     /// `patient`: the client may still be sending a body we refused, so wait for
     /// it (else its data would arrive on a closed socket and reset our response);
@@ -295,6 +299,7 @@ impl Connection {
                 State::Write { .. } => self.step_write(ctx),
                 State::Cgi { .. } => self.step_cgi(ctx),
                 State::Proxy { .. } => self.step_proxy(ctx),
+                State::Auth { .. } => self.step_auth(ctx),
                 State::Linger { .. } => self.step_linger(),
             };
             self.meter.set(self.phase());
@@ -312,7 +317,9 @@ impl Connection {
     fn phase(&self) -> Phase {
         match self.state {
             State::Head { started: true } | State::Body { .. } => Phase::Reading,
-            State::Write { .. } | State::Cgi { .. } | State::Proxy { .. } => Phase::Writing,
+            State::Write { .. } | State::Cgi { .. } | State::Proxy { .. } | State::Auth { .. } => {
+                Phase::Writing
+            }
             State::ProxyHeader | State::Head { started: false } | State::Linger { .. } => {
                 Phase::Waiting
             }
@@ -331,6 +338,8 @@ impl Connection {
             State::Write { .. } => TimeoutKind::Send,
             State::Cgi { .. } => TimeoutKind::Cgi,
             State::Proxy { .. } => TimeoutKind::Upstream,
+            // A password check that outlives the header timeout.
+            State::Auth { .. } => TimeoutKind::ClientHeader,
             State::Linger { .. } => return None,
         })
     }
@@ -516,8 +525,18 @@ impl Connection {
         if let Some(resp) = transport::check_client_cert(ctx.config, self.server, &req) {
             return self.refuse_client_cert(ctx, resp, req);
         }
+        self.route_request(ctx, req);
+    }
+
+    /// The phases for an admitted head (again after a password check), then
+    /// its body or the answer.
+    fn route_request(&mut self, ctx: &mut Ctx, mut req: Request) {
+        let has_body = req.framing != Framing::None;
         let routed = match handler::route(ctx.config, self.origin.clone(), &req) {
-            Ok(r) => {
+            Ok(mut r) => {
+                if let Some(check) = r.pending.take() {
+                    return self.wait_for_check(ctx, req, check);
+                }
                 self.origin = self.origin.for_request(&r);
                 r
             }
