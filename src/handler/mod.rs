@@ -76,6 +76,8 @@ pub struct Routed {
     pub pending: Option<Box<auth::Verify>>,
     /// The user `auth_basic` let in (CGI's `REMOTE_USER`).
     pub user: Option<String>,
+    /// `auth_delay`: the 401 the phases answered waits this long.
+    pub delay: Option<std::time::Duration>,
 }
 
 impl Routed {
@@ -93,6 +95,7 @@ impl Routed {
             client: None,
             pending: None,
             user: None,
+            delay: None,
         }
     }
 

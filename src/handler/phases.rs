@@ -242,9 +242,9 @@ fn access(cx: &Cx, r: &mut Routed, _: Target) -> Verdict {
     let loc = &cx.config.servers[r.server].locations[r.location];
     match super::auth::check(cx, r, loc) {
         Access::Allow => Verdict::Next,
-        Access::Deny(code, challenge) => match fail(cx, r, code) {
+        Access::Deny(refusal) => match fail(cx, r, refusal.status) {
             Verdict::Respond(mut resp) => {
-                super::auth::challenge(&mut resp, challenge);
+                super::auth::refused(&mut resp, r, refusal);
                 Verdict::Respond(resp)
             }
             other => other,

@@ -113,6 +113,12 @@ enum State {
     /// The phases wait for a password check on the thread pool (`ready` once
     /// its verdict is in); the request is then routed again.
     Auth { req: Box<Request>, ready: bool },
+    /// `auth_delay`: a 401 waits until the deadline before it is sent.
+    Delayed {
+        req: Box<Request>,
+        resp: Box<Response>,
+        routed: Box<Routed>,
+    },
     /// Response sent, write side shut: discard input until the peer closes.
     /// `patient`: the client may still be sending a body we refused, so wait for
     /// it (else its data would arrive on a closed socket and reset our response);
@@ -300,6 +306,7 @@ impl Connection {
                 State::Cgi { .. } => self.step_cgi(ctx),
                 State::Proxy { .. } => self.step_proxy(ctx),
                 State::Auth { .. } => self.step_auth(ctx),
+                State::Delayed { .. } => Step::Blocked,
                 State::Linger { .. } => self.step_linger(),
             };
             self.meter.set(self.phase());
@@ -317,9 +324,11 @@ impl Connection {
     fn phase(&self) -> Phase {
         match self.state {
             State::Head { started: true } | State::Body { .. } => Phase::Reading,
-            State::Write { .. } | State::Cgi { .. } | State::Proxy { .. } | State::Auth { .. } => {
-                Phase::Writing
-            }
+            State::Write { .. }
+            | State::Cgi { .. }
+            | State::Proxy { .. }
+            | State::Auth { .. }
+            | State::Delayed { .. } => Phase::Writing,
             State::ProxyHeader | State::Head { started: false } | State::Linger { .. } => {
                 Phase::Waiting
             }
@@ -340,7 +349,8 @@ impl Connection {
             State::Proxy { .. } => TimeoutKind::Upstream,
             // A password check that outlives the header timeout.
             State::Auth { .. } => TimeoutKind::ClientHeader,
-            State::Linger { .. } => return None,
+            // The timer sends the held 401: no timeout.
+            State::Linger { .. } | State::Delayed { .. } => return None,
         })
     }
 
@@ -354,6 +364,10 @@ impl Connection {
             State::Proxy { .. } => Some(self.proxy_timeout(ctx)),
             _ => None,
         };
+        if matches!(self.state, State::Delayed { .. }) {
+            self.send_delayed(ctx);
+            return self.on_ready(ctx);
+        }
         if let Some(answered) = gateway {
             return if answered {
                 self.on_ready(ctx)
@@ -544,6 +558,9 @@ impl Connection {
                 let Early { resp, routed, pass } = *early;
                 if let Some(r) = &routed {
                     self.origin = self.origin.for_request(r);
+                    if let Some(delay) = r.delay {
+                        return self.delay_answer(ctx, req, resp, r.clone(), delay);
+                    }
                 }
                 match (pass, routed) {
                     // An error page in a proxied location: its request (with

@@ -15,6 +15,7 @@ pub mod htpasswd;
 
 use std::io;
 use std::path::Path;
+use std::time::Duration;
 
 use super::{Cx, Routed};
 use crate::config::Location;
@@ -26,10 +27,28 @@ use crate::http::Response;
 #[derive(Debug)]
 pub enum Access {
     Allow,
-    /// Refused with this status; a 401 carries its `WWW-Authenticate` value.
-    Deny(u16, Option<String>),
+    Deny(Refusal),
     /// A password check must run off the event loop first.
     Pending(Box<Verify>),
+}
+
+/// A refusal: the status, and for a 401 its `WWW-Authenticate` value and its
+/// `auth_delay`.
+#[derive(Debug)]
+pub struct Refusal {
+    pub status: u16,
+    challenge: Option<String>,
+    delay: Duration,
+}
+
+impl Refusal {
+    fn plain(status: u16) -> Access {
+        Access::Deny(Refusal {
+            status,
+            challenge: None,
+            delay: Duration::ZERO,
+        })
+    }
 }
 
 /// A slow password check, to run on the thread pool.
@@ -92,12 +111,12 @@ pub fn check(cx: &Cx, r: &mut Routed, loc: &Location) -> Access {
                 "access forbidden by rule ({:?}), client: {client}",
                 rule.peers
             );
-            return Access::Deny(403, None);
+            return Refusal::plain(403);
         }
     }
     let forbidden = || {
         log::error!("access forbidden by rule, client: {client}");
-        Access::Deny(403, None)
+        Refusal::plain(403)
     };
     match basic.map_or(Basics::Declined, |b| authenticate(cx, r, b)) {
         Basics::Declined if denied => forbidden(),
@@ -106,16 +125,24 @@ pub fn check(cx: &Cx, r: &mut Routed, loc: &Location) -> Access {
             r.user = Some(user);
             Access::Allow
         }
-        Basics::Unauthorized(realm) => Access::Deny(401, Some(format!("Basic realm=\"{realm}\""))),
-        Basics::Failed(code) => Access::Deny(code, None),
+        Basics::Unauthorized(realm) => Access::Deny(Refusal {
+            status: 401,
+            challenge: Some(format!("Basic realm=\"{realm}\"")),
+            delay: conf.delay,
+        }),
+        Basics::Failed(code) => Refusal::plain(code),
         Basics::Pending(v) => Access::Pending(v),
     }
 }
 
-/// Adds the challenge of a 401 to its response (an `error_page` one too).
-pub fn challenge(resp: &mut Response, value: Option<String>) {
-    if let Some(v) = value {
+/// Adds a 401's challenge to its response (an `error_page` one too), and notes
+/// its `auth_delay` on the request (the connection holds the answer).
+pub fn refused(resp: &mut Response, r: &mut Routed, refusal: Refusal) {
+    if let Some(v) = refusal.challenge {
         resp.header("WWW-Authenticate", v);
+    }
+    if !refusal.delay.is_zero() {
+        r.delay = Some(refusal.delay);
     }
 }
 

@@ -3,9 +3,12 @@
 //! everyone else; its completion (`auth_done`) routes the request again, and the
 //! phases then find the verdict in `handler::auth`'s cache.
 
+use std::time::Duration;
+
 use super::{Connection, Ctx, State, Step};
+use crate::handler::Routed;
 use crate::handler::auth::Verify;
-use crate::http::Request;
+use crate::http::{Framing, Request, Response};
 
 impl Connection {
     /// Parks `req` until `check` has run on the pool (inline if it cannot start).
@@ -32,6 +35,35 @@ impl Connection {
         if let State::Auth { ready, .. } = &mut self.state {
             *ready = true;
         }
+    }
+
+    /// `auth_delay`: holds the 401 `resp` for `delay` (the timer sends it).
+    pub(super) fn delay_answer(
+        &mut self,
+        ctx: &mut Ctx,
+        req: Request,
+        resp: Response,
+        routed: Routed,
+        delay: Duration,
+    ) {
+        log::info!("delaying unauthorized request");
+        self.deadline = Some(ctx.now + delay);
+        self.state = State::Delayed {
+            req: Box::new(req),
+            resp: Box::new(resp),
+            routed: Box::new(routed),
+        };
+    }
+
+    /// The delay is over: the held answer goes out.
+    pub(super) fn send_delayed(&mut self, ctx: &mut Ctx) {
+        let State::Delayed { req, resp, routed } =
+            std::mem::replace(&mut self.state, State::Head { started: false })
+        else {
+            return;
+        };
+        let has_body = req.framing != Framing::None;
+        self.respond_logged(ctx, *resp, Some(&req), has_body, Some(&routed));
     }
 
     /// Waits for the check; once it is done, routes the request again.
