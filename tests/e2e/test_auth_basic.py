@@ -412,3 +412,39 @@ def test_auth_delay_holds_only_the_401(tmp_path, webserv):
     assert time.monotonic() - started >= 0.95
     assert answer.startswith(b"HTTP/1.1 401")
     assert b'WWW-Authenticate: Basic realm="slow down"' in answer
+
+
+VARIABLES = """
+server {
+    listen 127.0.0.1:{port};
+    root {root};
+    location / {
+        auth_basic "area of $arg_team";
+        auth_basic_user_file {htpasswd};
+        add_header X-User "$remote_user" always;
+    }
+    location /by-arg/ {
+        auth_basic "$arg_realm";
+        auth_basic_user_file {htpasswd};
+        alias {root}/;
+    }
+}
+"""
+
+
+def test_variable_realm_and_remote_user_as_nginx(pair):
+    ng, ws, _ = pair(VARIABLES, {"v": "{PLAIN}v"})
+    for path, kw in [
+        ("/?team=blue", {}),
+        ("/?team=blue", {"auth": "v:x"}),
+        ("/?team=blue", {"auth": "v:v"}),
+        ("/by-arg/?realm=off", {}),
+        ("/by-arg/?realm=on", {}),
+    ]:
+        a, b = compare(ng, ws, path, **kw)
+        assert b.headers.get("X-User") == a.headers.get("X-User"), (path, kw)
+    r = get(ws, "/?team=blue")
+    assert r.headers["WWW-Authenticate"] == 'Basic realm="area of blue"'
+    assert get(ws, "/?team=blue", auth="v:v").headers["X-User"] == "v"
+    # A realm that expands to "off" turns the check off, as in nginx.
+    assert get(ws, "/by-arg/?realm=off").status_code == 200
