@@ -53,6 +53,10 @@ fn bad_access_directives_name_their_place() {
             "server { listen 80;\n location / { limit_except GET { }\n limit_except POST { } } }",
             "t.conf:3:2: \"limit_except\" is duplicate",
         ),
+        (
+            "server { listen 80;\n location / { limit_except GET { proxy_pass http://127.0.0.1:1/x; } } }",
+            "\"proxy_pass\" cannot have URI part in location given by regular expression, or inside named location, or inside \"if\" statement, or inside \"limit_except\" block",
+        ),
     ];
     for (text, want) in cases {
         let (code, stderr) = check(text);

@@ -48,12 +48,15 @@ pub struct Auth {
 }
 
 /// A `limit_except` block as finished: `methods` (upper case; `GET` brings `HEAD`)
-/// pass on the location's rules, every other method meets `access` and `basic`.
+/// pass on the location's rules, every other method meets `access` and `basic`,
+/// and goes to the block's own `proxy_pass` if it has one.
 #[derive(Debug, Clone)]
 pub struct Limit {
     pub methods: Vec<String>,
     pub access: Vec<access::Rule>,
     pub basic: Option<Basic>,
+    /// Linked to its upstream group when the configuration is built.
+    pub proxy_pass: Option<super::proxy::Pass>,
 }
 
 impl Limit {
@@ -82,6 +85,7 @@ pub struct LimitDraft {
     access: Option<Vec<access::Rule>>,
     realm: Option<Option<Template>>,
     file: Option<(Template, PathBuf)>,
+    proxy_pass: Option<super::proxy::Pass>,
 }
 
 /// nginx's method names (`ngx_methods_names`).
@@ -121,6 +125,7 @@ impl LimitDraft {
             access: None,
             realm: None,
             file: None,
+            proxy_pass: None,
         })
     }
 
@@ -132,6 +137,16 @@ impl LimitDraft {
         match d.name.as_str() {
             "auth_basic" => self.realm = Some(realm(&d.args[0])?),
             "auth_basic_user_file" => self.file = Some(user_file(&d.args[0], prefix)?),
+            "proxy_pass" => {
+                let mut draft = super::proxy::Draft::default();
+                draft.apply(d, super::proxy::Protocol::Http, prefix)?;
+                if draft.pass.as_ref().is_some_and(|p| p.tls) {
+                    let msg =
+                        "\"proxy_pass https://\" inside \"limit_except\" is not supported yet";
+                    return Err(ConfigError::at(&d.pos, msg));
+                }
+                self.proxy_pass = draft.pass;
+            }
             _ => {}
         }
         Ok(())
@@ -194,6 +209,7 @@ impl Draft {
                 methods: l.methods.clone(),
                 access: l.access.clone().unwrap_or_else(|| access.to_vec()),
                 basic: basic(realm, file),
+                proxy_pass: l.proxy_pass.clone(),
             })
         });
         Auth {

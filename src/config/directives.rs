@@ -303,7 +303,7 @@ pub const TABLE: &[Spec] = &[
     row("auth_delay", ALL, 1, 1),
     open(block(row("limit_except", LOC, 1, 1))),
     // The reverse proxy (src/config/proxy.rs).
-    row("proxy_pass", LOC | LIF, 1, 1),
+    row("proxy_pass", LOC | LIF | LMT, 1, 1),
     many(row("proxy_set_header", ALL, 2, 2)),
     many(row("proxy_hide_header", ALL, 1, 1)),
     many(row("proxy_pass_header", ALL, 1, 1)),

@@ -95,7 +95,16 @@ pub fn check(cx: &Cx, r: &mut Routed, loc: &Location) -> Access {
     let conf = &loc.auth;
     let method = cx.req.method.as_str();
     let (rules, basic) = match &conf.limit {
-        Some(l) if l.applies(method) => (&l.access[..], l.basic.as_ref()),
+        Some(l) if l.applies(method) => {
+            if let Some(pass) = &l.proxy_pass {
+                // The block's backend answers these methods.
+                let mut own = r.location(cx.config).clone();
+                own.proxy_pass = Some(pass.clone());
+                own.fastcgi_pass = None;
+                r.local = Some(Box::new(own));
+            }
+            (&l.access[..], l.basic.as_ref())
+        }
         _ => (&loc.access[..], conf.basic.as_ref()),
     };
     let any = conf.satisfy == Satisfy::Any;
