@@ -25,6 +25,7 @@ step() { printf '\n==> %s\n' "$*"; }
 #                    the test (scripts/bench/slowfs.py --gate, through fusepy)
 #   haproxy          the load balancer in front of two webservs (test_balancer_recipe.py)
 #   python3-venv     the Python test packages go into .venv/, never the system Python
+#   apache2-utils    htpasswd, to write the bcrypt/apr1/SHA user files of test_auth_basic.py
 # `--no-install-recommends`: only what these need, not the hundred packages Debian
 # recommends alongside chromium and nginx.
 missing=()
@@ -41,6 +42,7 @@ have curl || missing+=(curl)
 have nginx || [ -x "${NGINX_BIN:-/usr/sbin/nginx}" ] || missing+=(nginx)
 have_php_fpm || missing+=(php-fpm)
 have openssl || missing+=(openssl)
+have htpasswd || missing+=(apache2-utils)
 have haproxy || [ -x "${HAPROXY_BIN:-/usr/sbin/haproxy}" ] || missing+=(haproxy)
 [ -x "${CHROMIUM_BIN:-/usr/bin/chromium}" ] || missing+=(chromium)
 [ -x "${CHROMEDRIVER_BIN:-/usr/bin/chromedriver}" ] || missing+=(chromium-driver)

@@ -85,6 +85,8 @@ pub struct EnvInput<'a> {
     pub content_length: Option<u64>,
     /// The query string after rewrites (`$args`), for QUERY_STRING.
     pub query: Option<&'a str>,
+    /// The user basic authentication let in (AUTH_TYPE and REMOTE_USER).
+    pub user: Option<&'a str>,
 }
 
 /// The CGI/1.1 meta-variables (RFC 3875 §4.1), plus `REDIRECT_STATUS` (php-cgi
@@ -123,6 +125,11 @@ pub fn environment(input: &EnvInput) -> Vec<(String, String)> {
         set("PATH_TRANSLATED", translated.full().display().to_string());
     }
     set("REMOTE_ADDR", input.peer.ip().to_string());
+    // RFC 3875 §4.1.1, §4.1.11: set when the server authenticated the user.
+    if let Some(user) = input.user {
+        set("AUTH_TYPE", "Basic".into());
+        set("REMOTE_USER", user.into());
+    }
     // A client address realip took from a header without a port has none:
     // empty, as nginx's `$remote_port` is then.
     let port = input.peer.port();

@@ -41,12 +41,17 @@ pub enum Peers {
 
 /// The decision for `client`: `Some(rule)` when a `deny` refuses it.
 pub fn refused(rules: &[Rule], client: IpAddr) -> Option<&Rule> {
-    let rule = rules.iter().find(|r| match &r.peers {
+    first_match(rules, client).filter(|r| !r.allow)
+}
+
+/// The rule that decides for `client`; `None` when no rule names it (the
+/// access module then has no opinion, which matters to `satisfy any`).
+pub fn first_match(rules: &[Rule], client: IpAddr) -> Option<&Rule> {
+    rules.iter().find(|r| match &r.peers {
         Peers::All => true,
         Peers::Unix => false,
         Peers::Block(b) => b.contains(client),
-    })?;
-    (!rule.allow).then_some(rule)
+    })
 }
 
 /// Records an `allow`/`deny` into `rules`; `false` when `d` is neither.

@@ -76,6 +76,14 @@ fn upstreams(config: &mut Config) -> Result<(), ConfigError> {
                 };
                 pass_group(groups, &kind, noname, pass)?;
             }
+            // A `limit_except` block's own: a URI part is refused there.
+            if let Some(pass) = std::sync::Arc::make_mut(&mut loc.auth)
+                .limit
+                .as_mut()
+                .and_then(|l| l.proxy_pass.as_mut())
+            {
+                pass_group(groups, &kind, true, pass)?;
+            }
             if let Some(pass) = loc.proxy_pass.as_ref().filter(|p| p.tls) {
                 let client = loc.proxy.ssl.finish(&pass.pos)?;
                 std::sync::Arc::make_mut(&mut loc.proxy).tls = Some(client);

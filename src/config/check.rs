@@ -485,6 +485,11 @@ fn location_directive(
         "try_files" => loc.try_files = Some(script::try_files(d)?),
         "internal" => loc.internal = true,
         "stub_status" | "metrics" => loc.status_page = Some(status_page(d)?),
+        "limit_except" => {
+            let mut limit = super::auth::LimitDraft::new(d)?;
+            each(block_of(d), Ctx::LimitExcept, |d| limit.apply(d, prefix))?;
+            loc.settings.auth.set_limit(limit, d)?;
+        }
         "location" => {
             let child = location(d, prefix, Some(loc))?;
             add_location(&mut loc.children, child, d)?;

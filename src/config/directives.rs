@@ -20,10 +20,12 @@ pub enum Ctx {
     ServerIf,
     /// `if (...) { }` in a location (nginx's LIF).
     LocationIf,
+    /// `limit_except METHOD... { }` in a location (nginx's LMT).
+    LimitExcept,
 }
 
 impl Ctx {
-    fn bit(self) -> u8 {
+    fn bit(self) -> u16 {
         match self {
             Ctx::Main => MAIN,
             Ctx::Http => HTTP,
@@ -33,6 +35,7 @@ impl Ctx {
             Ctx::Upstream => UPS,
             Ctx::ServerIf => SIF,
             Ctx::LocationIf => LIF,
+            Ctx::LimitExcept => LMT,
         }
     }
 }
@@ -47,31 +50,34 @@ impl fmt::Display for Ctx {
             Ctx::Events => "events",
             Ctx::Upstream => "upstream",
             Ctx::ServerIf | Ctx::LocationIf => "if",
+            Ctx::LimitExcept => "limit_except",
         })
     }
 }
 
-const MAIN: u8 = 1;
-const HTTP: u8 = 2;
-const SRV: u8 = 4;
-const LOC: u8 = 8;
-const EVENTS: u8 = 16;
-const UPS: u8 = 32;
+const MAIN: u16 = 1;
+const HTTP: u16 = 2;
+const SRV: u16 = 4;
+const LOC: u16 = 8;
+const EVENTS: u16 = 16;
+const UPS: u16 = 32;
 /// Inside `if` in a server, and inside `if` in a location.
-const SIF: u8 = 64;
-const LIF: u8 = 128;
+const SIF: u16 = 64;
+const LIF: u16 = 128;
+/// Inside `limit_except` in a location.
+const LMT: u16 = 256;
 /// The rewrite module's directives: everywhere it runs.
-const RW: u8 = SRV | LOC | SIF | LIF;
+const RW: u16 = SRV | LOC | SIF | LIF;
 /// "main" in the spec table: top level, or inside the optional `http { }` wrapper.
-const TOP: u8 = MAIN | HTTP;
+const TOP: u16 = MAIN | HTTP;
 /// "all" in the spec table.
-const ALL: u8 = TOP | SRV | LOC;
+const ALL: u16 = TOP | SRV | LOC;
 
 /// One row of the table.
 #[derive(Debug)]
 pub struct Spec {
     pub name: &'static str,
-    contexts: u8,
+    contexts: u16,
     /// Fewest arguments.
     pub min: usize,
     /// Most arguments; `None` = no limit.
@@ -92,7 +98,7 @@ impl Spec {
     }
 }
 
-const fn row(name: &'static str, contexts: u8, min: usize, max: usize) -> Spec {
+const fn row(name: &'static str, contexts: u16, min: usize, max: usize) -> Spec {
     Spec {
         name,
         contexts,
@@ -307,8 +313,16 @@ pub const TABLE: &[Spec] = &[
     row("limit_conn_dry_run", ALL, 1, 1),
     row("limit_rate", ALL | LIF, 1, 1),
     row("limit_rate_after", ALL | LIF, 1, 1),
+    many(row("allow", ALL | LMT, 1, 1)),
+    many(row("deny", ALL | LMT, 1, 1)),
+    // Basic authentication and the access phase's own settings (src/config/auth.rs).
+    row("auth_basic", ALL | LMT, 1, 1),
+    row("auth_basic_user_file", ALL | LMT, 1, 1),
+    row("satisfy", ALL, 1, 1),
+    row("auth_delay", ALL, 1, 1),
+    open(block(row("limit_except", LOC, 1, 1))),
     // The reverse proxy (src/config/proxy.rs).
-    row("proxy_pass", LOC | LIF, 1, 1),
+    row("proxy_pass", LOC | LIF | LMT, 1, 1),
     many(row("proxy_set_header", ALL, 2, 2)),
     many(row("proxy_hide_header", ALL, 1, 1)),
     many(row("proxy_pass_header", ALL, 1, 1)),

@@ -12,6 +12,7 @@
 //! Every error carries `file:line:col` (see [`ConfigError`]).
 
 pub mod access;
+pub mod auth;
 pub mod bodies;
 mod build;
 pub mod caching;

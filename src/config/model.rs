@@ -241,6 +241,9 @@ pub struct Location {
     pub access: Vec<super::access::Rule>,
     /// `limit_req`, `limit_conn`, `limit_rate` and their settings.
     pub limits: std::sync::Arc<super::limits::Limits>,
+    /// `auth_basic`, `satisfy`, `auth_delay`, `limit_except` (the rest of the
+    /// access phase).
+    pub auth: std::sync::Arc<super::auth::Auth>,
     /// `error_page CODE... [=CODE] URI`, keyed by status.
     pub error_pages: HashMap<u16, ErrorPage>,
     /// `client_max_body_size` in bytes; 0 = unlimited. Default 1 MiB.

@@ -102,6 +102,8 @@ pub struct Settings {
     pub access: Option<Vec<super::access::Rule>>,
     /// `limit_req`, `limit_conn`, `limit_rate` and their settings.
     pub limits: super::limits::Draft,
+    /// `auth_basic*`, `satisfy`, `auth_delay`, this location's `limit_except`.
+    pub auth: super::auth::Draft,
 }
 
 /// Defaults (nginx's, or the spec's where it differs).
@@ -125,6 +127,7 @@ macro_rules! merge_fields {
             realip: $inner.realip.merge(&$outer.realip),
             bodies: $inner.bodies.merge(&$outer.bodies),
             limits: $inner.limits.merge(&$outer.limits),
+            auth: $inner.auth.merge(&$outer.auth),
         }
     };
 }
@@ -256,6 +259,7 @@ impl Settings {
             _ if self.realip.apply(d)? => {}
             _ if super::access::apply(&mut self.access, d)? => {}
             _ if self.limits.apply(d)? => {}
+            _ if self.auth.apply(d, prefix)? => {}
             _ => self.apply_limit(name, &a[0])?,
         }
         Ok(())
@@ -347,6 +351,7 @@ impl Settings {
             },
             charset: s.charset.finish(),
             realip: std::sync::Arc::new(s.realip.finish()),
+            auth: std::sync::Arc::new(s.auth.finish(s.access.as_deref().unwrap_or_default())),
             access: s.access.unwrap_or_default(),
             limits: std::sync::Arc::new(s.limits.finish()),
             error_pages: s.error_pages.unwrap_or_default(),

@@ -12,7 +12,6 @@ const PREFIXES: &[(&str, &str)] = &[
     ("scgi_", "SCGI"),
     ("grpc_", "gRPC proxying"),
     ("memcached_", "memcached"),
-    ("auth_basic", "HTTP basic authentication"),
     ("auth_request", "subrequest authentication"),
     ("auth_jwt", "JWT authentication"),
     ("sub_filter", "response body substitution"),
@@ -44,7 +43,6 @@ const PREFIXES: &[(&str, &str)] = &[
 
 /// Single directives, and what they are for.
 const NAMES: &[(&str, &str)] = &[
-    ("satisfy", "access control"),
     ("stream", "TCP/UDP proxying"),
     ("mail", "mail proxying"),
     ("resolver", "DNS resolution"),
@@ -78,8 +76,6 @@ const NAMES: &[(&str, &str)] = &[
     ("recursive_error_pages", "error pages of error pages"),
     ("keepalive_time", "connection lifetimes"),
     ("keepalive_disable", "keep-alive per browser"),
-    ("limit_except", "method blocks (see \"allow_methods\")"),
-    ("auth_delay", "authentication"),
     ("etag_format", "ETag formats"),
     ("more_set_headers", "the headers-more module"),
     ("variables_hash_max_size", "variables"),
@@ -142,7 +138,7 @@ mod tests {
             ("proxy_cache", Some("reverse proxying")),
             ("proxy_cookie_domain", Some("reverse proxying")),
             ("uwsgi_pass", Some("uwsgi")),
-            ("auth_basic_user_file", Some("HTTP basic authentication")),
+            ("auth_basic_user_file", None),
             ("limit_req_zone", None),
             ("limit_rate", None),
             ("ssi", Some("server-side includes")),

@@ -292,6 +292,7 @@ pub(super) fn location_lines(loc: &Location) -> Vec<String> {
     v.extend(loc.realip.lines());
     v.extend(loc.access.iter().map(crate::config::access::Rule::line));
     v.extend(loc.limits.lines());
+    v.extend(loc.auth.lines());
     v
 }
 

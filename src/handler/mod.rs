@@ -9,6 +9,7 @@
 //!    delete, static file, autoindex), and turn errors into error pages
 //!    ([`error_page`]).
 
+pub mod auth;
 pub mod autoindex;
 mod body;
 pub mod charset;
@@ -74,6 +75,13 @@ pub struct Routed {
     pub client: Option<SocketAddr>,
     /// The `limit_conn` counts this request holds and the `limit_req` delay.
     pub limits: limits::Held,
+    /// The phases stopped at the access phase for this slow password check:
+    /// run it, then route the request again (see [`auth`]).
+    pub pending: Option<Box<auth::Verify>>,
+    /// The user `auth_basic` let in (CGI's `REMOTE_USER`).
+    pub user: Option<String>,
+    /// `auth_delay`: the 401 the phases answered waits this long.
+    pub delay: Option<std::time::Duration>,
 }
 
 impl Routed {
@@ -90,6 +98,9 @@ impl Routed {
             local: None,
             client: None,
             limits: limits::Held::default(),
+            pending: None,
+            user: None,
+            delay: None,
         }
     }
 
@@ -503,7 +514,16 @@ pub fn route_traced(
         req,
         trace: Some(&trace),
     };
-    let result = phases::route(&cx, server, vars).map_err(|early| early.resp);
+    let mut result = phases::route(&cx, server, vars.clone());
+    if let Ok(r) = &mut result
+        && let Some(check) = r.pending.take()
+    {
+        // Explaining waits for the password check, then routes again.
+        check.finish(check.run());
+        trace.borrow_mut().clear();
+        result = phases::route(&cx, server, vars);
+    }
+    let result = result.map_err(|early| early.resp);
     (result, trace.into_inner())
 }
 
@@ -608,6 +628,11 @@ pub fn process(
     req: &Request,
     body: Sink,
 ) -> Outcome {
+    if routed.pending.is_some() {
+        // The phases stopped for a password check: never serve past it.
+        log::error!("a request reached its content before its password check");
+        return Outcome::Respond(error_response(config, routed.server, Some(routed), 500));
+    }
     let mut body = body;
     let reads_body = routed.location(config).gateway().is_some() || routed.script.is_some();
     if reads_body
@@ -692,6 +717,7 @@ fn cgi_job(
         server_name: server.server_names.first().map_or("", String::as_str),
         content_length: has_body.then(|| body.len()),
         query: routed.args.as_deref(),
+        user: routed.user.as_deref(),
     });
     let cwd = script
         .file

@@ -3,8 +3,9 @@
 //!
 //! post-read (realip) → server rewrite (`rewrite`/`return`/`set`) → find the
 //! location (`internal`, the declared body size) → location rewrite → preaccess
-//! (realip, `limit_req`, `limit_conn`) → access (`allow`/`deny`) → post-access (variable `root`, OPTIONS,
-//! methods) → `try_files` → content (the handler's choice: backend, CGI script,
+//! (realip, `limit_req`, `limit_conn`) → access (`allow`/`deny`, `auth_basic`,
+//! `satisfy`; it may park the request for a password check) → post-access
+//! (variable `root`, OPTIONS, methods) → `try_files` → content (the handler's choice: backend, CGI script,
 //! `index` file; upload, delete, static file and autoindex need no choice here).
 //!
 //! An internal redirect (`rewrite ... last`, a `try_files` fallback, an `index`
@@ -15,6 +16,7 @@
 
 use std::borrow::Cow;
 
+use super::auth::Access;
 use super::rewrite::{self, Flow};
 use super::static_file::{self, Kind};
 use super::{Cx, Early, Routed, error_page, error_response, path, route as find};
@@ -50,6 +52,9 @@ pub enum Verdict {
     /// Wait this long (`limit_req`'s delay), then run this phase again: the
     /// connection parks on its timer, no thread sleeps.
     Wait(std::time::Duration),
+    /// The phases stop unanswered: the request waits for a password check
+    /// (`Routed::pending`), and the connection routes it again once it is done.
+    Park,
 }
 
 /// How the phases ended before the content handler.
@@ -159,6 +164,10 @@ fn run(cx: &Cx, r: &mut Routed, mut at: usize, mut target: Target) -> Result<(),
                 target = next;
                 at = FIND_CONFIG;
             }
+            Verdict::Park => {
+                cx.note(|| format!("the {name} phase waits for a password check"));
+                return Ok(());
+            }
         }
     }
     Ok(())
@@ -260,18 +269,24 @@ fn preaccess(cx: &Cx, r: &mut Routed, _: Target) -> Verdict {
     }
 }
 
-/// `allow` / `deny` on the client address realip left.
+/// `allow` / `deny` on the client address realip left, basic authentication,
+/// combined by `satisfy` (`handler::auth`).
 fn access(cx: &Cx, r: &mut Routed, _: Target) -> Verdict {
     let loc = &cx.config.servers[r.server].locations[r.location];
-    if let Some(rule) = crate::config::access::refused(&loc.access, cx.origin.peer.ip()) {
-        log::error!(
-            "access forbidden by rule ({:?}), client: {}",
-            rule.peers,
-            cx.origin.peer.ip()
-        );
-        return fail(cx, r, 403);
+    match super::auth::check(cx, r, loc) {
+        Access::Allow => Verdict::Next,
+        Access::Deny(refusal) => match fail(cx, r, refusal.status) {
+            Verdict::Respond(mut resp) => {
+                super::auth::refused(&mut resp, r, refusal);
+                Verdict::Respond(resp)
+            }
+            other => other,
+        },
+        Access::Pending(job) => {
+            r.pending = Some(job);
+            Verdict::Park
+        }
     }
-    Verdict::Next
 }
 
 /// A variable `root`/`alias` expanded for this request; OPTIONS and methods the
@@ -403,7 +418,7 @@ fn redirected(cx: &Cx, r: &mut Routed) -> Option<Stopped> {
         return Some(match fail(cx, r, 500) {
             Verdict::Pass(get) => Stopped::Pass(get),
             Verdict::Respond(resp) => Stopped::Respond(resp),
-            Verdict::Next | Verdict::Redirect(_) | Verdict::Wait(_) => {
+            Verdict::Next | Verdict::Redirect(_) | Verdict::Wait(_) | Verdict::Park => {
                 Stopped::Respond(super::builtin_error(500))
             }
         });

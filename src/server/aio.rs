@@ -12,6 +12,9 @@
 //!
 //! The same pool compresses compressed-body cache entries (`Kind::Compress`): a
 //! miss of up to 16 MiB would hold the loop for as long as the compressor takes.
+//!
+//! And it checks slow passwords (`auth_basic` with bcrypt or SHA-crypt, see
+//! `handler::auth`): such a check takes as long as its cost factor says.
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -22,6 +25,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use crate::filter::cache::{self, Fill};
+use crate::handler::auth::Verify;
 
 /// Threads per worker's pool.
 const THREADS: usize = 4;
@@ -56,10 +60,18 @@ pub struct Done {
     pub result: io::Result<Vec<u8>>,
     /// A `Compress` job's fill: the cache stores the result, whoever asked.
     pub fill: Option<Box<Fill>>,
+    /// A password check and whether the password matched.
+    pub verified: Option<(Box<Verify>, bool)>,
+}
+
+/// What the pool's threads take: a file job or a password check.
+enum Work {
+    File(Job),
+    Verify(Owner, Box<Verify>),
 }
 
 struct Shared {
-    jobs: Mutex<VecDeque<Job>>,
+    jobs: Mutex<VecDeque<Work>>,
     ready: Condvar,
     done: Mutex<Vec<Done>>,
     waker: Arc<mio::Waker>,
@@ -83,6 +95,31 @@ impl Aio {
     /// Queues `job`; gives it back if the pool could not start (the caller then
     /// reads inline, as without aio).
     pub fn submit(&mut self, job: Job) -> Result<(), Job> {
+        match self.started() {
+            Some(pool) => {
+                pool.submit(job);
+                crate::metrics::aio_queued(1);
+                Ok(())
+            }
+            None => Err(job),
+        }
+    }
+
+    /// Queues a password check; gives it back if the pool could not start (the
+    /// caller then checks inline).
+    pub fn submit_verify(&mut self, owner: Owner, v: Box<Verify>) -> Result<(), Box<Verify>> {
+        match self.started() {
+            Some(pool) => {
+                pool.push(Work::Verify(owner, v));
+                crate::metrics::aio_queued(1);
+                Ok(())
+            }
+            None => Err(v),
+        }
+    }
+
+    /// The pool, started on first use.
+    fn started(&mut self) -> Option<&Pool> {
         if self.pool.is_none()
             && let Some(waker) = self.waker.take()
         {
@@ -91,14 +128,7 @@ impl Aio {
                 Err(e) => log::error!("aio: cannot start the thread pool ({e}); reading inline"),
             }
         }
-        match &self.pool {
-            Some(pool) => {
-                pool.submit(job);
-                crate::metrics::aio_queued(1);
-                Ok(())
-            }
-            None => Err(job),
-        }
+        self.pool.as_ref()
     }
 
     /// The jobs finished since the last call.
@@ -139,7 +169,11 @@ impl Pool {
     }
 
     pub fn submit(&self, job: Job) {
-        lock(&self.shared.jobs).push_back(job);
+        self.push(Work::File(job));
+    }
+
+    fn push(&self, work: Work) {
+        lock(&self.shared.jobs).push_back(work);
         self.shared.ready.notify_one();
     }
 
@@ -174,6 +208,20 @@ fn run(s: &Shared) {
                 jobs = s.ready.wait(jobs).unwrap_or_else(|e| e.into_inner());
             }
         };
+        let job = match job {
+            Work::File(job) => job,
+            Work::Verify(owner, v) => {
+                let ok = v.run();
+                lock(&s.done).push(Done {
+                    owner,
+                    result: Ok(Vec::new()),
+                    fill: None,
+                    verified: Some((v, ok)),
+                });
+                let _ = s.waker.wake();
+                continue;
+            }
+        };
         let (result, fill) = match job.kind {
             Kind::Read => (read_chunk(&job.file, job.offset, job.len), None),
             Kind::Warm => (warm(&job.file, job.offset, job.len, &mut scratch), None),
@@ -183,6 +231,7 @@ fn run(s: &Shared) {
             owner: job.owner,
             result,
             fill,
+            verified: None,
         });
         let _ = s.waker.wake();
     }

@@ -18,6 +18,7 @@ use std::os::unix::io::AsRawFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod auth;
 mod cgi;
 mod discard;
 mod limits;
@@ -120,6 +121,15 @@ enum State {
     /// `limit_req` delays the routed request: its timer resumes it.
     Delayed {
         req: Box<Request>,
+        routed: Box<Routed>,
+    },
+    /// The phases wait for a password check on the thread pool (`ready` once
+    /// its verdict is in); the request is then routed again.
+    Auth { req: Box<Request>, ready: bool },
+    /// `auth_delay`: a 401 waits until the deadline before it is sent.
+    HeldAnswer {
+        req: Box<Request>,
+        resp: Box<Response>,
         routed: Box<Routed>,
     },
     /// Response sent, write side shut: discard input until the peer closes.
@@ -313,7 +323,9 @@ impl Connection {
                 State::Discard { .. } => self.step_discard(ctx),
                 State::Cgi { .. } => self.step_cgi(ctx),
                 State::Proxy { .. } => self.step_proxy(ctx),
-                // The delay's timer resumes it; input waits in the socket.
+                State::Auth { .. } => self.step_auth(ctx),
+                // The timers resume these; input waits in the socket.
+                State::HeldAnswer { .. } => Step::Blocked,
                 State::Delayed { .. } => Step::Blocked,
                 State::Linger { .. } => self.step_linger(),
             };
@@ -338,6 +350,8 @@ impl Connection {
             | State::WriteDiscarding { .. }
             | State::Cgi { .. }
             | State::Proxy { .. }
+            | State::Auth { .. }
+            | State::HeldAnswer { .. }
             | State::Delayed { .. } => Phase::Writing,
             State::ProxyHeader | State::Head { started: false } | State::Linger { .. } => {
                 Phase::Waiting
@@ -357,6 +371,10 @@ impl Connection {
             State::Write { .. } | State::WriteDiscarding { .. } => TimeoutKind::Send,
             State::Cgi { .. } => TimeoutKind::Cgi,
             State::Proxy { .. } => TimeoutKind::Upstream,
+            // A password check that outlives the header timeout.
+            State::Auth { .. } => TimeoutKind::ClientHeader,
+            // The timers send the held 401, resume the delayed request: no timeout.
+            State::HeldAnswer { .. } => return None,
             State::Linger { .. } | State::Delayed { .. } => return None,
         })
     }
@@ -379,6 +397,10 @@ impl Connection {
             State::Proxy { .. } => Some(self.proxy_timeout(ctx)),
             _ => None,
         };
+        if matches!(self.state, State::HeldAnswer { .. }) {
+            self.send_delayed(ctx);
+            return self.on_ready(ctx);
+        }
         if let Some(answered) = gateway {
             return if answered {
                 self.on_ready(ctx)
@@ -551,12 +573,20 @@ impl Connection {
         if let Some(resp) = transport::check_client_cert(ctx.config, self.server, &req) {
             return self.refuse_client_cert(ctx, resp, req);
         }
+        self.route_request(ctx, req);
+    }
+
+    /// The phases for an admitted head (again after a password check), then
+    /// its body or the answer.
+    fn route_request(&mut self, ctx: &mut Ctx, req: Request) {
+        let has_body = req.framing != Framing::None;
         let routed = handler::route(ctx.config, self.origin.clone(), &req);
         self.routed(ctx, req, routed, has_body);
     }
 
     /// What the phases made of `req`: an early answer (or an error page's request
-    /// for a backend), a wait (`limit_req`'s delay), or a routed request.
+    /// for a backend), a password check to wait for, a wait (`limit_req`'s
+    /// delay), or a routed request.
     fn routed(
         &mut self,
         ctx: &mut Ctx,
@@ -565,7 +595,10 @@ impl Connection {
         has_body: bool,
     ) {
         let routed = match routed {
-            Ok(r) => {
+            Ok(mut r) => {
+                if let Some(check) = r.pending.take() {
+                    return self.wait_for_check(ctx, req, check);
+                }
                 self.origin = self.origin.for_request(&r);
                 r
             }
@@ -573,6 +606,9 @@ impl Connection {
                 let Early { resp, routed, pass } = *early;
                 if let Some(r) = &routed {
                     self.origin = self.origin.for_request(r);
+                    if let Some(delay) = r.delay {
+                        return self.delay_answer(ctx, req, resp, r.clone(), delay);
+                    }
                 }
                 match (pass, routed) {
                     // An error page in a proxied location: its request (with

@@ -271,10 +271,20 @@ impl Worker {
                 crate::filter::cache::complete(fill, done.result);
                 continue;
             }
+            if let Some((v, ok)) = &done.verified {
+                // Recorded whether or not the connection is still open: its
+                // client will send the same credentials again.
+                v.finish(*ok);
+            }
             let (key, serial) = done.owner;
             if let Some(Entry::Conn(conn)) = self.entries.get_mut(key)
                 && conn.serial() == serial
             {
+                if done.verified.is_some() {
+                    conn.auth_done();
+                    self.drive(key, now, false);
+                    continue;
+                }
                 conn.aio_done(done.result);
                 self.drive(key, now, false);
             }

@@ -7,6 +7,13 @@ use crate::http::Request;
 
 /// The user name the request's `Authorization` header carries.
 pub fn basic_user(req: &Request) -> Option<String> {
+    let (user, _) = basic_credentials(req)?;
+    Some(String::from_utf8_lossy(&user).into_owned())
+}
+
+/// The user name and password of the request's `Authorization: Basic` header
+/// (the password is everything after the first `:`).
+pub fn basic_credentials(req: &Request) -> Option<(Vec<u8>, Vec<u8>)> {
     let value = req
         .headers
         .iter()
@@ -21,12 +28,12 @@ pub fn basic_user(req: &Request) -> Option<String> {
     if colon == 0 {
         return None;
     }
-    Some(String::from_utf8_lossy(&decoded[..colon]).into_owned())
+    Some((decoded[..colon].to_vec(), decoded[colon + 1..].to_vec()))
 }
 
 /// Standard base64, stopping at the first `=`; `None` for a character outside
 /// the alphabet or a length that cannot be base64 (empty input included).
-fn decode_base64(src: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn decode_base64(src: &[u8]) -> Option<Vec<u8>> {
     let digits: Vec<u8> = src
         .iter()
         .take_while(|&&b| b != b'=')

@@ -7,7 +7,7 @@
 //! every `set` and named regex capture is known, then becomes a `Var::User` slot or
 //! a `file:line:col` error, as nginx's "unknown variable".
 
-mod auth;
+pub mod auth;
 pub mod client;
 pub mod computed;
 pub mod geo;

@@ -244,8 +244,8 @@ fn unsupported_directives_say_so_at_their_position() {
             "t.conf:1:38: directive \"fastcgi_cache\" is not supported yet (FastCGI (caching, stderr and header filters))",
         ),
         (
-            "server { listen 80; auth_basic \"x\"; }",
-            "t.conf:1:21: directive \"auth_basic\" is not supported yet (HTTP basic authentication)",
+            "server { listen 80; auth_request /a; }",
+            "t.conf:1:21: directive \"auth_request\" is not supported yet (subrequest authentication)",
         ),
         (
             "user www-data;",
