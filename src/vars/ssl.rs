@@ -30,6 +30,10 @@ pub enum SslVar {
     ClientVerify,
     /// `$ssl_client_*` of the client's certificate (empty without one).
     ClientSubject,
+    /// `$ssl_client_s_dn_legacy`, `$ssl_client_i_dn_legacy`: OpenSSL's
+    /// one-line form (`/C=../CN=..`), nginx's before 1.11.6.
+    ClientSubjectLegacy,
+    ClientIssuerLegacy,
     ClientIssuer,
     ClientSerial,
     ClientFingerprint,
@@ -54,6 +58,8 @@ pub const NAMES: &[(&str, SslVar)] = &[
     ("ssl_session_id", SslVar::SessionId),
     ("ssl_client_verify", SslVar::ClientVerify),
     ("ssl_client_s_dn", SslVar::ClientSubject),
+    ("ssl_client_s_dn_legacy", SslVar::ClientSubjectLegacy),
+    ("ssl_client_i_dn_legacy", SslVar::ClientIssuerLegacy),
     ("ssl_client_i_dn", SslVar::ClientIssuer),
     ("ssl_client_serial", SslVar::ClientSerial),
     ("ssl_client_fingerprint", SslVar::ClientFingerprint),
@@ -120,6 +126,8 @@ impl SslInfo {
             SslVar::ClientVerify => c.map_or_else(|| "NONE".into(), |c| c.verify.clone()),
             SslVar::ClientSubject => field(|c| &c.subject),
             SslVar::ClientIssuer => field(|c| &c.issuer),
+            SslVar::ClientSubjectLegacy => field(|c| &c.subject_legacy),
+            SslVar::ClientIssuerLegacy => field(|c| &c.issuer_legacy),
             SslVar::ClientSerial => field(|c| &c.serial),
             SslVar::ClientFingerprint => field(|c| &c.fingerprint),
             SslVar::ClientStart => field(|c| &c.v_start),

@@ -15,6 +15,9 @@ pub struct ClientCert {
     pub verify: String,
     pub subject: String,
     pub issuer: String,
+    /// The same in OpenSSL's one-line form (`X509_NAME_oneline`).
+    pub subject_legacy: String,
+    pub issuer_legacy: String,
     pub serial: String,
     pub fingerprint: String,
     pub v_start: String,
@@ -35,6 +38,8 @@ impl ClientCert {
             verify,
             subject: rfc2253(cert.subject()),
             issuer: rfc2253(cert.issuer()),
+            subject_legacy: oneline(cert.subject()),
+            issuer_legacy: oneline(cert.issuer()),
             serial: serial(cert.raw_serial()),
             fingerprint: hex_lower(
                 ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, der).as_ref(),
@@ -105,6 +110,30 @@ pub fn rfc2253(name: &X509Name) -> String {
         .map(|rdn| rdn.iter().map(attribute).collect::<Vec<_>>().join("+"))
         .collect();
     rdns.into_iter().rev().collect::<Vec<_>>().join(",")
+}
+
+/// A name as `X509_NAME_oneline` writes it: every attribute, first RDN first,
+/// as `/TYPE=value`, bytes outside printable ASCII as `\xHH`.
+pub fn oneline(name: &X509Name) -> String {
+    let mut out = String::new();
+    for attr in name.iter_rdn().flat_map(|rdn| rdn.iter()) {
+        let oid = attr.attr_type().to_id_string();
+        out.push('/');
+        match SHORT_NAMES.iter().find(|(o, _)| *o == oid) {
+            Some((_, short)) => out.push_str(short),
+            None => out.push_str(&oid),
+        }
+        out.push('=');
+        let value = string_value(attr).unwrap_or_default();
+        for &b in value.as_bytes() {
+            if (0x20..0x7f).contains(&b) {
+                out.push(b as char);
+            } else {
+                out.push_str(&format!("\\x{b:02X}"));
+            }
+        }
+    }
+    out
 }
 
 /// `TYPE=value`: a known type by its short name with its string value escaped;

@@ -94,6 +94,9 @@ fn names_last_rdn_first() {
     // An attribute type OpenSSL has no name for: its OID, the value as DER.
     assert_eq!(c.subject, "1.2.3.4=#0C0178,CN=end user,O=Acme\\, Inc.,C=US");
     assert_eq!(c.issuer, c.subject);
+    // The legacy one-line form: first RDN first, nothing escaped but bytes.
+    assert_eq!(c.subject_legacy, "/C=US/O=Acme, Inc./CN=end user/1.2.3.4=x");
+    assert_eq!(c.issuer_legacy, c.subject_legacy);
     assert_eq!(c.serial, "9A01");
     assert_eq!(c.fingerprint.len(), 40);
     assert!(
