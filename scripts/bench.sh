@@ -14,7 +14,8 @@
 #              (--only TLS: the HTTPS rows, scripts/bench/tls.sh; --only gzip: the
 #              compression rows; --only _pass: the proxy_pass and fastcgi_pass rows,
 #              scripts/bench/gateway.sh; --only stub_status: the status-page rows,
-#              scripts/bench/metrics.sh)
+#              scripts/bench/metrics.sh; --only access: allow/deny and auth_basic,
+#              scripts/bench/access.sh)
 #   --out DIR  where the Markdown/PNG go (default bench/results, smoke: bench/results/tmp)
 #
 # Environment: ROUNDS (3), DURATION (10, seconds per wrk run), IDLE_CONNS (10000),
@@ -94,11 +95,12 @@ apt_install() {
 }
 
 missing=()
-for tool in nginx wrk curl taskset; do
+for tool in nginx wrk curl taskset htpasswd; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 if [ ${#missing[@]} -gt 0 ]; then
     pkgs=("${missing[@]/taskset/util-linux}")
+    pkgs=("${pkgs[@]/htpasswd/apache2-utils}")
     log "apt-get install ${pkgs[*]}"
     apt_install "${pkgs[@]}" || die "please install: ${pkgs[*]}"
     # Debian's package may start the system nginx on port 80: stop it, we run our own.
@@ -790,6 +792,11 @@ source "$HELPERS/gateway.sh"
 # Status pages: the always-on counters against no status locations and nginx.
 # shellcheck source=scripts/bench/metrics.sh
 source "$HELPERS/metrics.sh"
+
+# Access control: allow/deny against none, and an unprotected location while a
+# bcrypt-protected one is hammered (webserv against nginx).
+# shellcheck source=scripts/bench/access.sh
+source "$HELPERS/access.sh"
 
 # HTTPS: webserv with rustls against nginx with OpenSSL.
 if want "TLS"; then
