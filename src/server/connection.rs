@@ -389,6 +389,13 @@ impl Connection {
         if matches!(self.state, State::Write { .. }) && self.pace_timer() {
             return self.on_ready(ctx);
         }
+        if let State::Proxy { run, .. } = &self.state {
+            let read_timeout = run.read_timeout();
+            if self.pace_timer() {
+                self.deadline = Some(ctx.now + read_timeout);
+                return self.on_ready(ctx);
+            }
+        }
         if let Some(kind) = self.timeout_kind() {
             metrics::timeout(kind);
         }

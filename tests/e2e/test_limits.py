@@ -250,3 +250,33 @@ def test_a_paced_backend_in_the_same_worker_through_the_proxy(webserv, tmp_path)
     assert r.status_code == 200 and len(r.content) == 200 << 10
     assert 1.5 <= took < 5, took
     assert cpu_seconds(ws.proc.pid) - before < 0.5
+
+
+PACED_PROXY = """
+http {
+    server {
+        listen 127.0.0.1:{port};
+        location / { proxy_pass http://127.0.0.1:{port2}; limit_rate 100k; }
+        location /fast/ { proxy_pass http://127.0.0.1:{port2}/; }
+    }
+    server {
+        listen 127.0.0.1:{port2};
+        root {root};
+    }
+}
+"""
+
+
+def test_limit_rate_paces_a_proxied_body(webserv, tmp_path):
+    """limit_rate in the proxying location paces the relayed body (a fast
+    backend): a second's worth at once, then 100k a second, the body intact,
+    and the worker idle meanwhile."""
+    root = site(tmp_path)
+    ws = webserv(PACED_PROXY, nports=2, root=root)
+    before = cpu_seconds(ws.proc.pid)
+    r, took = timed(ws.url("/rate/big.bin"))
+    assert r.status_code == 200 and r.content == (root / "rate" / "big.bin").read_bytes()
+    assert 1.5 <= took < 5, took
+    assert cpu_seconds(ws.proc.pid) - before < 0.5
+    r, took = timed(ws.url("/fast/after/big.bin"))
+    assert len(r.content) == 200 << 10 and took < 1, took

@@ -37,6 +37,8 @@ struct Pace {
     resume: Instant,
     /// The connection's timer is this pace's.
     waiting: bool,
+    /// A proxied body is relayed under this pace (its round owns the timer).
+    relayed: bool,
 }
 
 impl Pace {
@@ -125,6 +127,7 @@ impl Connection {
                     sent: 0,
                     resume: ctx.now,
                     waiting: false,
+                    relayed: false,
                 }),
             })),
         };
@@ -174,16 +177,20 @@ impl Connection {
         }
     }
 
-    /// The most bytes the next write may send (`u64::MAX` without a pace). Only
-    /// the writing state paces (its loop owns the pace's timer); bodies relayed
-    /// from a CGI script or an upstream go out as they come.
+    /// The most bytes the next write may send (`u64::MAX` without a pace). The
+    /// writing state and a proxied body pace (their loops own the pace's
+    /// timer); a CGI script's output goes out as it comes.
     pub(super) fn pace_budget(&self, now: Instant) -> u64 {
-        if !matches!(self.state, State::Write { .. }) {
-            return u64::MAX;
-        }
         match self.kept.as_ref().and_then(|k| k.pace.as_ref()) {
-            Some(p) => p.allowance(now),
-            None => u64::MAX,
+            Some(p) if p.relayed || matches!(self.state, State::Write { .. }) => p.allowance(now),
+            _ => u64::MAX,
+        }
+    }
+
+    /// The pace (if any) now also covers the proxied body being relayed.
+    pub(super) fn pace_relayed(&mut self) {
+        if let Some(p) = self.pace() {
+            p.relayed = true;
         }
     }
 
@@ -207,6 +214,7 @@ mod tests {
             sent: 0,
             resume: start,
             waiting: false,
+            relayed: false,
         }
     }
 

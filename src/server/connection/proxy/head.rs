@@ -200,6 +200,9 @@ impl Connection {
         resp.write_head_framed(&mut self.out, ctx.date, keep_alive, prepared.framing);
         run.head_bytes = (self.out.len() - before) as u64;
         run.close_after = !keep_alive;
+        // `limit_rate` paces the relayed body too.
+        self.keep_limits(ctx, Some(req), Some(routed));
+        self.pace_relayed();
         run.down = Some(prepared.down);
         run.resp = Some(Box::new(resp));
         run.phase = Phase::Body;

@@ -143,6 +143,13 @@ pub(super) struct ProxyRun {
     live: Option<Box<live::Live>>,
 }
 
+impl ProxyRun {
+    /// `proxy_read_timeout`, which a paused pace hands the deadline back to.
+    pub(super) fn read_timeout(&self) -> std::time::Duration {
+        self.read_timeout
+    }
+}
+
 impl Connection {
     /// Starts passing a request whose body is complete to its upstream.
     pub(super) fn start_proxy(&mut self, ctx: &mut Ctx, req: Request, routed: Routed, body: Spool) {
@@ -469,6 +476,11 @@ impl Connection {
                 match self.relay_flush() {
                     Ok(s) => sent = s,
                     Err(_) => return Round::Close,
+                }
+                // `limit_rate`: the rest waits for the pace's timer (the read
+                // timeout comes back when it fires).
+                if self.out_pos < self.out.len() && self.pace_wait(ctx.now) {
+                    return Round::Again(false);
                 }
             }
             if !sent && !progress {
