@@ -784,6 +784,28 @@ done
 stop_pid "$WS2_PID"
 stop_pid "$NG2_MASTER"
 
+# A one-worker webserv configuration serving the docroot on 127.0.0.1:PORT, with
+# EXTRA inside its server block (the status-page and access-control rows).
+docroot_conf() { # FILE PORT EXTRA
+    cat >"$1" <<EOF
+worker_processes 1;
+worker_connections 20000;
+error_log stderr warn;
+http {
+    access_log off;
+    sendfile on;
+    keepalive_requests 100000;
+    keepalive_timeout 75s;
+    server {
+        listen 127.0.0.1:$2;
+        root $DOCROOT;
+        index index.html;
+        $3
+    }
+}
+EOF
+}
+
 # Reverse proxy and FastCGI: both proxies in front of the same upstream nginx and
 # php-fpm pool (the file returns at once when no row of it is selected).
 # shellcheck source=scripts/bench/gateway.sh

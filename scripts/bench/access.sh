@@ -14,31 +14,11 @@ AC_RULES="access control: keep-alive GET index.html, 50 conns, allow/deny on (re
 AC_HAMMER="access control: keep-alive GET index.html, 50 conns, while wrong bcrypt passwords hit /private/ (2 conns)"
 want "$AC_RULES" || want "$AC_HAMMER" || return 0
 
-access_conf() { # FILE PORT EXTRA (inside the server block)
-    cat >"$1" <<EOF
-worker_processes 1;
-worker_connections 20000;
-error_log stderr crit;
-http {
-    access_log off;
-    sendfile on;
-    keepalive_requests 100000;
-    keepalive_timeout 75s;
-    server {
-        listen 127.0.0.1:$2;
-        root $DOCROOT;
-        index index.html;
-        $3
-    }
-}
-EOF
-}
-
 if want "$AC_RULES"; then
     log "$AC_RULES"
     AC_WITH_PORT=$(free_port) AC_PLAIN_PORT=$(free_port)
-    access_conf "$TMP/ac-with.conf" "$AC_WITH_PORT" 'allow 127.0.0.0/8; allow ::1; deny all;'
-    access_conf "$TMP/ac-plain.conf" "$AC_PLAIN_PORT" ''
+    docroot_conf "$TMP/ac-with.conf" "$AC_WITH_PORT" 'allow 127.0.0.0/8; allow ::1; deny all;'
+    docroot_conf "$TMP/ac-plain.conf" "$AC_PLAIN_PORT" ''
     start ac-with "$CPU_SRV" "$WEBSERV" -p "$TMP" "$TMP/ac-with.conf"
     AC_WITH_PID=$LAST_PID
     start ac-plain "$CPU_SRV" "$WEBSERV" -p "$TMP" "$TMP/ac-plain.conf"
@@ -65,7 +45,7 @@ if want "$AC_HAMMER"; then
     htpasswd -cbB -C 10 "$TMP/ac.htpasswd" bench secret 2>/dev/null
     AC_PRIVATE="location /private/ { auth_basic \"bench\"; auth_basic_user_file $TMP/ac.htpasswd; }"
     AC_WS_PORT=$(free_port) AC_NG_PORT=$(free_port)
-    access_conf "$TMP/ac-auth.conf" "$AC_WS_PORT" "$AC_PRIVATE"
+    docroot_conf "$TMP/ac-auth.conf" "$AC_WS_PORT" "$AC_PRIVATE"
     start ac-auth "$CPU_SRV" "$WEBSERV" -p "$TMP" "$TMP/ac-auth.conf"
     AC_WS_PID=$LAST_PID
     wait_http "$AC_WS_PORT" || die "webserv (auth_basic) does not answer; see $TMP/ac-auth.log"

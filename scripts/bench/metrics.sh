@@ -12,27 +12,8 @@ MT_B="keep-alive GET index.html, 50 conns, webserv with stub_status + metrics lo
 MT_C="keep-alive GET index.html, 50 conns, webserv with stub_status + metrics locations (ref: webserv without the counters)"
 if want "$MT_A" || want "$MT_B"; then
     log "starting webserv with and without status locations, nginx with stub_status"
-    metrics_conf() { # FILE PORT EXTRA-LOCATIONS
-        cat >"$1" <<EOF
-worker_processes 1;
-worker_connections 20000;
-error_log stderr warn;
-http {
-    access_log off;
-    sendfile on;
-    keepalive_requests 100000;
-    keepalive_timeout 75s;
-    server {
-        listen 127.0.0.1:$2;
-        root $DOCROOT;
-        index index.html;
-        $3
-    }
-}
-EOF
-    }
     MT_WITH_PORT=$(free_port)
-    metrics_conf "$TMP/mt-with.conf" "$MT_WITH_PORT" \
+    docroot_conf "$TMP/mt-with.conf" "$MT_WITH_PORT" \
         'location = /stub { stub_status; } location = /metrics { metrics; }'
     start mt-with "$CPU_SRV" "$WEBSERV" -p "$TMP" "$TMP/mt-with.conf"
     MT_WITH_PID=$LAST_PID
@@ -40,7 +21,7 @@ EOF
     curl -sf --max-time 2 "http://127.0.0.1:$MT_WITH_PORT/stub" >/dev/null ||
         die "webserv has no /stub page; see $TMP/mt-with.log"
     MT_PLAIN_PORT=$(free_port)
-    metrics_conf "$TMP/mt-plain.conf" "$MT_PLAIN_PORT" ""
+    docroot_conf "$TMP/mt-plain.conf" "$MT_PLAIN_PORT" ""
     start mt-plain "$CPU_SRV" "$WEBSERV" -p "$TMP" "$TMP/mt-plain.conf"
     MT_PLAIN_PID=$LAST_PID
     wait_http "$MT_PLAIN_PORT" || die "webserv (plain) does not answer; see $TMP/mt-plain.log"
@@ -55,7 +36,7 @@ EOF
     MT_BASE_PID=""
     if [ -n "${BASELINE_WEBSERV:-}" ] && [ -x "$BASELINE_WEBSERV" ]; then
         MT_BASE_PORT=$(free_port)
-        metrics_conf "$TMP/mt-base.conf" "$MT_BASE_PORT" ""
+        docroot_conf "$TMP/mt-base.conf" "$MT_BASE_PORT" ""
         start mt-base "$CPU_SRV" "$BASELINE_WEBSERV" -p "$TMP" "$TMP/mt-base.conf"
         MT_BASE_PID=$LAST_PID
         wait_http "$MT_BASE_PORT" || die "baseline webserv does not answer; see $TMP/mt-base.log"
