@@ -11,10 +11,7 @@
 //! Bytes after a request stay in the input buffer for the next (pipelining).
 //! The bytes are plaintext: the [`Transport`] below does TLS, or not.
 
-use std::fs::File;
 use std::io::{self, Read};
-use std::os::unix::fs::FileExt;
-use std::os::unix::io::AsRawFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,42 +19,28 @@ mod auth;
 mod cgi;
 mod discard;
 mod limits;
+mod outgoing;
 mod proxy;
 mod proxy_header;
 
 use super::access_log::{AccessLogs, Exchange};
-use super::aio::{self, Aio, Kind};
+use super::aio::Aio;
 use super::buffer::Buffer;
 use crate::config::{Config, Server, keepalive};
-use crate::filter::cache::{self, Fill};
 use crate::handler::{self, Early, Origin, Outcome, Routed, Sink};
 use crate::http::body::BodyReader;
 use crate::http::request::{NameRules, check_line_lengths, parse_head_with};
 use crate::http::status::bodiless;
-use crate::http::{Body, Framing, Method, Request, Response};
+use crate::http::{Framing, Method, Request, Response};
 use crate::metrics::{self, ConnMeter, ErrorKind, Phase, TimeoutKind};
 use crate::transport::{self, Transport};
+use outgoing::{Outgoing, Produced, SentFile};
 
 /// How long a closing connection may keep sending us bytes we discard (nginx's
 /// lingering close), so the client reads our response instead of a reset.
 const LINGER_TIME: Duration = Duration::from_secs(5);
 /// The most bytes discarded while lingering.
 const LINGER_BYTES: usize = 1 << 20;
-/// File bodies up to this size are read into the head buffer: one write, no sendfile.
-const SMALL_FILE: u64 = 16 * 1024;
-/// Chunk size for file bodies sent without sendfile.
-const COPY_CHUNK: usize = 64 * 1024;
-/// The most one sendfile call sends before the connection lets the others run
-/// (nginx's sendfile_max_chunk): a fast client on a large file cannot hog the
-/// worker, and the socket buffer has drained by the time its turn comes back.
-/// It is also a turn's share of every other body: bytes copied (`sendfile off`,
-/// TLS) and file bytes compressed, each weighted by what it costs.
-const SENDFILE_MAX_CHUNK: u64 = 2 * 1024 * 1024;
-/// A file byte compressed costs this many bytes of a turn's share: a turn
-/// compresses at most 256 KiB (about a millisecond at gzip level 1, a few at
-/// brotli's default level), then yields like a sendfile share.
-const COMPRESS_COST: u64 = 8;
-
 /// What the event loop needs to give a connection.
 pub struct Ctx<'a> {
     pub config: &'a Config,
@@ -139,20 +122,6 @@ enum State {
     Linger { discarded: usize, patient: bool },
 }
 
-/// A file body still to be sent.
-struct FileOut {
-    file: Arc<File>,
-    offset: u64,
-    remaining: u64,
-    sendfile: bool,
-    /// Chunks not in the page cache are read on the aio pool.
-    aio: bool,
-    /// An aio job for this body is running: nothing to send until it is done.
-    waiting: bool,
-    /// An aio read failed or found the file shorter than its length.
-    failed: bool,
-}
-
 pub struct Connection {
     stream: Transport,
     /// The configuration this connection was accepted under (a reload applies to
@@ -163,15 +132,8 @@ pub struct Connection {
     /// Output not yet written (response head, small bodies, 100 Continue).
     out: Vec<u8>,
     out_pos: usize,
-    file: Option<FileOut>,
-    /// The rest of a body in pieces (`Body::Parts`), queued once `file` is sent
-    /// (boxed: a multi-range answer is rare, an idle connection is not).
-    #[allow(clippy::box_collection)]
-    pieces: Option<Box<std::collections::VecDeque<Body>>>,
-    /// A body compressed as it goes out (the compression filter's stream).
-    encoded: Option<Box<crate::filter::Stream>>,
-    /// A body recoded as it goes out (`charset_map`).
-    recoded: Option<Box<crate::filter::recode_stream::RecodeStream>>,
+    /// The rest of the response body, produced into `out` as it drains.
+    outgoing: Outgoing,
     state: State,
     /// Requests answered on this connection (for `keepalive_requests`).
     served: u32,
@@ -243,10 +205,7 @@ impl Connection {
             input: Buffer::default(),
             out: Vec::new(),
             out_pos: 0,
-            file: None,
-            pieces: None,
-            encoded: None,
-            recoded: None,
+            outgoing: Outgoing::default(),
             state: if proxied {
                 State::ProxyHeader
             } else {
@@ -813,7 +772,13 @@ impl Connection {
         self.log_response(ctx, req, &resp, routed, (head, sent), upstream);
         let body = std::mem::take(&mut resp.body);
         if !head_only {
-            self.queue_body(ctx, body);
+            let mut sink = outgoing::Sink {
+                out: &mut self.out,
+                aio: ctx.aio,
+                owner: (ctx.key, self.serial),
+            };
+            let sendfile = self.stream.can_sendfile();
+            self.outgoing.queue(&mut sink, body, sendfile, true);
         }
         self.state = State::Write {
             close_after: !keep_alive,
@@ -904,81 +869,6 @@ impl Connection {
             // The loop's time, as nginx's $request_time (no clock read per request).
             duration: ctx.now.saturating_duration_since(self.started),
         });
-    }
-
-    fn queue_body(&mut self, ctx: &mut Ctx, body: Body) {
-        match body {
-            Body::Empty => {}
-            Body::Encoded(mut stream) => {
-                if let Some((fill, file)) = stream.take_fill() {
-                    fill_cache(ctx, (ctx.key, self.serial), fill, file);
-                }
-                self.encoded = Some(stream);
-            }
-            Body::Recoded(stream) => self.recoded = Some(stream),
-            Body::Parts { pieces, .. } => {
-                self.pieces.get_or_insert_default().extend(pieces);
-                self.queue_pieces(ctx);
-            }
-            Body::Bytes(b) => self.out.extend_from_slice(&b),
-            Body::Shared { data, offset, len } => {
-                if let Some(part) = data.get(offset..offset + len) {
-                    self.out.extend_from_slice(part);
-                }
-            }
-            Body::File {
-                file,
-                offset,
-                len,
-                sendfile,
-                aio,
-            } => {
-                if len <= SMALL_FILE && self.append_file(&file, offset, len).is_ok() {
-                    return;
-                }
-                self.file = Some(FileOut {
-                    file,
-                    offset,
-                    remaining: len,
-                    sendfile: sendfile && self.stream.can_sendfile(),
-                    aio,
-                    waiting: false,
-                    failed: false,
-                });
-            }
-        }
-    }
-
-    /// Queues pieces of a `Body::Parts` until one is a file left to send.
-    fn queue_pieces(&mut self, ctx: &mut Ctx) {
-        while self.file.is_none()
-            && let Some(piece) = self.pieces.as_mut().and_then(|p| p.pop_front())
-        {
-            self.queue_body(ctx, piece);
-        }
-    }
-
-    /// Reads a small file body straight into the output buffer (no zero-filling:
-    /// `read_to_end` reads into spare capacity).
-    fn append_file(&mut self, file: &File, offset: u64, len: u64) -> io::Result<()> {
-        let start = self.out.len();
-        let res = if offset == 0 {
-            self.out.reserve(len as usize);
-            file.take(len).read_to_end(&mut self.out).and_then(|n| {
-                if n as u64 == len {
-                    Ok(())
-                } else {
-                    Err(io::ErrorKind::UnexpectedEof.into())
-                }
-            })
-        } else {
-            self.out.resize(start + len as usize, 0);
-            file.read_exact_at(&mut self.out[start..], offset)
-        };
-        if res.is_err() {
-            self.out.truncate(start);
-        }
-        res
     }
 
     fn step_write(&mut self, ctx: &mut Ctx) -> Step {
@@ -1088,143 +978,40 @@ impl Connection {
             // response: then the close (or shutdown) sends the last bytes and the
             // FIN in one segment, as nginx's tcp_nopush does.
             let closing = matches!(self.state, State::Write { close_after: true });
-            let more = closing
-                || self.encoded.is_some()
-                || self.recoded.is_some()
-                || self.pieces.as_ref().is_some_and(|p| !p.is_empty())
-                || self.file.as_ref().is_some_and(|f| f.remaining > 0);
+            let more = closing || self.outgoing.has_more();
             self.flush_out_more(more)?;
             return Ok(Sent::More);
         }
-        if let Some(stream) = &mut self.encoded {
-            // The next compressed chunk, once the previous one is out.
-            let Some(left) = SENDFILE_MAX_CHUNK.checked_sub(*spent).filter(|&l| l > 0) else {
-                return Ok(Sent::Share);
-            };
-            self.out.clear();
-            self.out_pos = 0;
-            let before = stream.remaining();
-            let done = stream.fill(&mut self.out, left.div_ceil(COMPRESS_COST))?;
-            *spent += (before - stream.remaining()).saturating_mul(COMPRESS_COST);
-            if done {
-                self.encoded = None;
-            }
-            return Ok(Sent::More);
-        }
-        if let Some(stream) = &mut self.recoded {
-            // The next recoded piece, once the previous one is out.
-            let Some(left) = SENDFILE_MAX_CHUNK.checked_sub(*spent).filter(|&l| l > 0) else {
-                return Ok(Sent::Share);
-            };
-            self.out.clear();
-            self.out_pos = 0;
-            let before = stream.remaining();
-            let done = stream.fill(&mut self.out, left)?;
-            *spent += before - stream.remaining();
-            if done {
-                self.recoded = None;
-            }
-            return Ok(Sent::More);
-        }
-        let owner = (ctx.key, self.serial);
-        let budget = self.pace_budget(ctx.now);
-        let Some(f) = &mut self.file else {
-            return Ok(Sent::Done);
-        };
-        if f.waiting {
-            // The aio job's completion drives this connection again.
-            return Err(io::ErrorKind::WouldBlock.into());
-        }
-        if f.failed {
-            return Err(io::Error::other("reading the file failed"));
-        }
-        if f.remaining == 0 {
-            self.file = None;
-            if self.pieces.as_ref().is_none_or(|p| p.is_empty()) {
-                return Ok(Sent::Done);
-            }
-            self.queue_pieces(ctx);
-            return Ok(Sent::More);
-        }
-        if f.sendfile {
-            let count = f.remaining.min(SENDFILE_MAX_CHUNK).min(budget);
-            if f.aio
-                && !aio::is_cached(&f.file, f.offset, count)
-                && submit(ctx, owner, f, count, Kind::Warm)
-            {
-                return Err(io::ErrorKind::WouldBlock.into());
-            }
-            let n = sendfile(self.stream.socket(), f, count)?;
-            if n == 0 {
-                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "file shrank"));
-            }
-            let done = f.remaining == 0;
-            self.paced(n, ctx.now);
-            return Ok(if done {
-                Sent::More
-            } else if (n as u64) < count {
-                // A short send means the socket buffer filled up: the kernel will
-                // report writability once it drains, so no EAGAIN probe is needed.
-                Sent::Full
-            } else {
-                Sent::Share
-            });
-        }
-        if *spent >= SENDFILE_MAX_CHUNK {
-            return Ok(Sent::Share);
-        }
-        let chunk = f.remaining.min(COPY_CHUNK as u64) as usize;
-        *spent += chunk as u64;
         self.out.clear();
-        self.out.resize(chunk, 0);
         self.out_pos = 0;
-        let n = if f.aio {
-            match aio::read_cached(&f.file, &mut self.out, f.offset) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    if submit(ctx, owner, f, chunk as u64, Kind::Read) {
-                        self.out.clear();
-                        return Err(e);
-                    }
-                    f.file.read_exact_at(&mut self.out, f.offset)?;
-                    chunk
-                }
-                other => other?,
-            }
-        } else {
-            f.file.read_exact_at(&mut self.out, f.offset)?;
-            chunk
+        let owner = (ctx.key, self.serial);
+        let mut sink = outgoing::Sink {
+            out: &mut self.out,
+            aio: ctx.aio,
+            owner,
         };
-        if n == 0 {
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "file shrank"));
-        }
-        self.out.truncate(n);
-        f.offset += n as u64;
-        f.remaining -= n as u64;
-        Ok(Sent::More)
+        Ok(match self.outgoing.produce(&mut sink, spent)? {
+            Produced::Done => Sent::Done,
+            Produced::More => Sent::More,
+            Produced::Share => Sent::Share,
+            Produced::SendFile => {
+                let budget = self.pace_budget(ctx.now);
+                let socket = self.stream.socket();
+                let (n, sent) = self.outgoing.sendfile(socket, ctx.aio, owner, budget)?;
+                self.paced(n, ctx.now);
+                match sent {
+                    SentFile::Finished => Sent::More,
+                    SentFile::Short => Sent::Full,
+                    SentFile::Share => Sent::Share,
+                }
+            }
+        })
     }
 
-    /// An aio job for the file body finished: a `Read` brought the next chunk, a
-    /// `Warm` brought the next sendfile chunk into the page cache.
+    /// An aio job for the file body finished (see [`Outgoing::aio_done`]).
     pub fn aio_done(&mut self, result: io::Result<Vec<u8>>) {
-        let Some(f) = &mut self.file else {
-            return;
-        };
-        if !f.waiting {
-            return;
-        }
-        f.waiting = false;
-        if f.sendfile {
-            // A failed warm-up is left to sendfile, which meets the same error.
-            return;
-        }
-        match result {
-            Ok(buf) if !buf.is_empty() && buf.len() as u64 <= f.remaining => {
-                f.offset += buf.len() as u64;
-                f.remaining -= buf.len() as u64;
-                self.out = buf;
-                self.out_pos = 0;
-            }
-            _ => f.failed = true,
+        if self.outgoing.aio_done(result, &mut self.out) {
+            self.out_pos = 0;
         }
     }
 
@@ -1298,60 +1085,6 @@ enum Sent {
     /// A whole `SENDFILE_MAX_CHUNK` went out, or a turn's share of copying or
     /// compressing is spent: give the others a turn.
     Share,
-}
-
-/// Hands the next `len` bytes of `f` to the aio pool; `false` if there is no
-/// pool (the caller then reads inline).
-fn submit(ctx: &mut Ctx, owner: aio::Owner, f: &mut FileOut, len: u64, kind: Kind) -> bool {
-    let job = aio::Job {
-        owner,
-        file: Arc::clone(&f.file),
-        offset: f.offset,
-        len: len as usize,
-        kind,
-    };
-    f.waiting = ctx.aio.submit(job).is_ok();
-    f.waiting
-}
-
-/// Has the pool compress a compressed-body cache entry the response streams
-/// meanwhile; nothing if the entry is being computed already or there is no pool.
-fn fill_cache(ctx: &mut Ctx, owner: aio::Owner, fill: Box<Fill>, file: Arc<File>) {
-    if !cache::claim(&fill) {
-        return;
-    }
-    let job = aio::Job {
-        owner,
-        file,
-        offset: 0,
-        len: 0,
-        kind: Kind::Compress(fill),
-    };
-    if let Err(job) = ctx.aio.submit(job)
-        && let Kind::Compress(fill) = job.kind
-    {
-        cache::complete(&fill, Err(io::Error::other("no thread pool")));
-    }
-}
-
-/// One `sendfile(2)` call for up to `count` bytes of `f`.
-fn sendfile(stream: &mio::net::TcpStream, f: &mut FileOut, count: u64) -> io::Result<usize> {
-    let count = count as usize;
-    let mut off = f.offset as libc::off_t;
-    loop {
-        // SAFETY: both descriptors are open for the duration of the call and `off`
-        // is a valid pointer to a local.
-        let n = unsafe { libc::sendfile(stream.as_raw_fd(), f.file.as_raw_fd(), &mut off, count) };
-        if n >= 0 {
-            f.offset = off as u64;
-            f.remaining -= n as u64;
-            return Ok(n as usize);
-        }
-        let err = io::Error::last_os_error();
-        if err.kind() != io::ErrorKind::Interrupted {
-            return Err(err);
-        }
-    }
 }
 
 #[cfg(test)]
