@@ -293,7 +293,7 @@ fn rst_stream(stream: u32, payload: &[u8]) -> Result<Frame<'_>, FrameError> {
 fn settings(flags: u8, payload: &[u8]) -> Result<Frame<'_>, FrameError> {
     let ack = flags & FLAG_ACK != 0;
     // §6.5: an ACK with a payload, or a length not a multiple of 6 → FRAME_SIZE_ERROR.
-    if (ack && !payload.is_empty()) || payload.len() % 6 != 0 {
+    if (ack && !payload.is_empty()) || !payload.len().is_multiple_of(6) {
         return Err(conn(ErrorCode::FrameSizeError, "bad SETTINGS length"));
     }
     Ok(Frame::Settings {

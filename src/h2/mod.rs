@@ -9,7 +9,19 @@
 //!   the counters that stop hostile peers.
 
 pub mod frame;
+mod guard;
 pub mod hpack;
+mod recv;
+mod request;
+mod send;
+pub mod session;
+mod stream;
+
+#[cfg(test)]
+mod tests;
+
+pub use request::RequestHead;
+pub use session::{Event, Session, Settings};
 
 /// RFC 9113 §7 error codes, for RST_STREAM and GOAWAY.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

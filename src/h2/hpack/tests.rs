@@ -24,7 +24,10 @@ fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
 }
 
 /// Decodes each (block, expected fields, table size after) in turn on one decoder.
-fn sequence(table: usize, steps: &[(&str, &[(&str, &str)], usize)]) {
+/// (block in hex, the fields it decodes to, the table size after it).
+type Step<'a> = (&'a str, &'a [(&'a str, &'a str)], usize);
+
+fn sequence(table: usize, steps: &[Step]) {
     let mut d = Decoder::new(table);
     for (i, (block, want, size)) in steps.iter().enumerate() {
         let out = d.decode(&hex(block), 1 << 20).unwrap();
