@@ -217,7 +217,9 @@ impl Session {
         let kind = match self.known(id) {
             Known::Active => BlockKind::Trailers,
             Known::Closed => BlockKind::Closed,
-            Known::Idle if id.is_multiple_of(2) => return Err(proto("HEADERS on an even stream id")),
+            Known::Idle if id.is_multiple_of(2) => {
+                return Err(proto("HEADERS on an even stream id"));
+            }
             Known::Idle => {
                 self.last_stream = id;
                 BlockKind::Request {

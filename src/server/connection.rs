@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 mod auth;
 mod cgi;
 mod discard;
+mod h2;
 mod limits;
 mod outgoing;
 mod proxy;
@@ -115,6 +116,8 @@ enum State {
         resp: Box<Response>,
         routed: Box<Routed>,
     },
+    /// The connection speaks HTTP/2: its streams are there.
+    H2(Box<h2::H2>),
     /// Response sent, write side shut: discard input until the peer closes.
     /// `patient`: the client may still be sending a body we refused, so wait for
     /// it (else its data would arrive on a closed socket and reset our response);
@@ -249,7 +252,7 @@ impl Connection {
             self.state,
             State::Head { started: false } | State::ProxyHeader
         );
-        waiting && self.input.is_empty()
+        (waiting && self.input.is_empty()) || self.h2_idle()
     }
 
     /// The server the current request was routed to (its Host chose it): its
@@ -287,6 +290,7 @@ impl Connection {
                 State::HeldAnswer { .. } => Step::Blocked,
                 State::Delayed { .. } => Step::Blocked,
                 State::Linger { .. } => self.step_linger(),
+                State::H2(_) => self.step_h2(ctx),
             };
             self.meter.set(self.phase());
             match step {
@@ -315,6 +319,8 @@ impl Connection {
             State::ProxyHeader | State::Head { started: false } | State::Linger { .. } => {
                 Phase::Waiting
             }
+            State::H2(_) if self.h2_idle() => Phase::Waiting,
+            State::H2(_) => Phase::Writing,
         }
     }
 
@@ -335,11 +341,19 @@ impl Connection {
             // The timers send the held 401, resume the delayed request: no timeout.
             State::HeldAnswer { .. } => return None,
             State::Linger { .. } | State::Delayed { .. } => return None,
+            // The HTTP/2 side counts its own.
+            State::H2(_) => return None,
         })
     }
 
     /// The deadline passed: 408 if a request was under way, else just close.
     pub fn on_timeout(&mut self, ctx: &mut Ctx) -> Status {
+        if let State::H2(_) = self.state {
+            return match self.h2_timeout(ctx) {
+                Step::Close => Status::Close,
+                _ => self.on_ready(ctx),
+            };
+        }
         // The limits' timers are no timeouts: a delay is over, a pace resumes.
         if let State::Delayed { .. } = self.state {
             self.resume_delayed(ctx);

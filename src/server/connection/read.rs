@@ -21,6 +21,15 @@ impl Connection {
             max_headers: server.max_headers,
             lenient: true,
         };
+        match self.wants_h2(ctx) {
+            Some(true) => {
+                self.start_h2(ctx);
+                return Step::Progress;
+            }
+            // Part of the preface: wait for the rest.
+            None => return self.fill_head(ctx, limit),
+            Some(false) => {}
+        }
         if !self.input.is_empty() {
             let parsed = parse_head_with(self.input.filled(), limit, &rules);
             match parsed.and_then(|head| handler::dav::gate(ctx.config, head)) {
@@ -59,6 +68,11 @@ impl Connection {
                 }
             }
         }
+        self.fill_head(ctx, limit)
+    }
+
+    /// Reads more of a head.
+    fn fill_head(&mut self, ctx: &mut Ctx, limit: usize) -> Step {
         match self.fill(limit) {
             Ok(0) => Step::Close,
             Ok(_) => {

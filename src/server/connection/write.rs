@@ -151,30 +151,11 @@ impl Connection {
         req: Option<&Request>,
         resp: &Response,
         routed: Option<&Routed>,
-        (head, body): (u64, u64),
+        bytes: (u64, u64),
         upstream: Option<&crate::vars::upstream::Trace>,
     ) {
-        let exchange = Exchange {
-            origin: self.origin.clone(),
-            req,
-            routed,
-            resp,
-            head_bytes: head,
-            body_bytes: body,
-            started: Some(self.started),
-            upstream,
-        };
-        ctx.logs.log(ctx.config, &exchange);
-        let server = routed.map_or(self.server, |r| r.server);
-        let names = ctx.config.servers.get(server).map(|s| &s.server_names);
-        metrics::request_done(&metrics::Finished {
-            server: names.and_then(|n| n.first()).map_or("", String::as_str),
-            method: req.map(|r| r.method),
-            status: resp.status,
-            bytes: head + body,
-            // The loop's time, as nginx's $request_time (no clock read per request).
-            duration: ctx.now.saturating_duration_since(self.started),
-        });
+        let at = (&self.origin, self.started, self.server);
+        log_exchange(ctx, at, req, resp, routed, bytes, upstream);
     }
 
     pub(super) fn step_write(&mut self, ctx: &mut Ctx) -> Step {
@@ -384,4 +365,39 @@ enum Sent {
     /// A whole `SENDFILE_MAX_CHUNK` went out, or a turn's share of copying or
     /// compressing is spent: give the others a turn.
     Share,
+}
+
+/// Writes the access log line and counts the response of one exchange: `at`
+/// is where it came from, when its head was complete and the server its Host
+/// chose; `head` and `body` are the bytes its head and body take on the wire.
+pub(super) fn log_exchange(
+    ctx: &mut Ctx,
+    (origin, started, server): (&handler::Origin, Instant, usize),
+    req: Option<&Request>,
+    resp: &Response,
+    routed: Option<&Routed>,
+    (head, body): (u64, u64),
+    upstream: Option<&crate::vars::upstream::Trace>,
+) {
+    let exchange = Exchange {
+        origin: origin.clone(),
+        req,
+        routed,
+        resp,
+        head_bytes: head,
+        body_bytes: body,
+        started: Some(started),
+        upstream,
+    };
+    ctx.logs.log(ctx.config, &exchange);
+    let server = routed.map_or(server, |r| r.server);
+    let names = ctx.config.servers.get(server).map(|s| &s.server_names);
+    metrics::request_done(&metrics::Finished {
+        server: names.and_then(|n| n.first()).map_or("", String::as_str),
+        method: req.map(|r| r.method),
+        status: resp.status,
+        bytes: head + body,
+        // The loop's time, as nginx's $request_time (no clock read per request).
+        duration: ctx.now.saturating_duration_since(started),
+    });
 }
