@@ -5,16 +5,16 @@
 
 use std::io;
 
-use super::{Candidate, Encoder, add_vary_raw, decide, stream::chunk, weaken};
+use super::{Candidate, Encoder, add_vary_raw, decide, weaken};
 use crate::config::compress::Compression;
 use crate::http::Request;
 
-/// A relayed body being compressed.
+/// A relayed body being compressed. It produces compressed bytes only: the
+/// codec frames them (HTTP/1 chunks, HTTP/2 DATA frames).
 pub struct Relay {
     encoder: Encoder,
     /// The producer's declared length, if it gave one: input past it is dropped.
     pub left: Option<u64>,
-    scratch: Vec<u8>,
 }
 
 /// Decides for a relayed response with these fields; on yes, rewrites them
@@ -67,12 +67,11 @@ pub fn start(
     Some(Box::new(Relay {
         encoder,
         left: length,
-        scratch: Vec::new(),
     }))
 }
 
 impl Relay {
-    /// Compresses `data`, flushes, and appends the result to `out` as one chunk.
+    /// Compresses `data`, flushes, and appends the compressed bytes to `out`.
     pub fn chunk(&mut self, data: &[u8], out: &mut Vec<u8>) -> io::Result<()> {
         let data = match &mut self.left {
             Some(left) => {
@@ -87,18 +86,12 @@ impl Relay {
         }
         self.encoder.write(data)?;
         self.encoder.flush()?;
-        self.encoder.take_into(&mut self.scratch);
-        chunk(out, &self.scratch);
-        self.scratch.clear();
+        self.encoder.take_into(out);
         Ok(())
     }
 
-    /// The end of the stream and the last chunk.
+    /// The end of the compressed stream, appended to `out`.
     pub fn finish(self, out: &mut Vec<u8>) -> io::Result<()> {
-        let mut rest = self.scratch;
-        self.encoder.finish_into(&mut rest)?;
-        chunk(out, &rest);
-        out.extend_from_slice(b"0\r\n\r\n");
-        Ok(())
+        self.encoder.finish_into(out)
     }
 }

@@ -7,6 +7,7 @@
 
 use crate::filter::recode_stream::RelayRecoder;
 use crate::filter::relay::Relay as Compressing;
+use crate::filter::stream::chunk;
 use crate::handler::charset::Relayed;
 use crate::handler::{self, Cx, Routed};
 use crate::http::request::Framing;
@@ -29,6 +30,9 @@ enum Frame {
     UntilClose,
     /// HEAD or a bodiless status: read and drop.
     Discard,
+    /// HTTP/2: the codec frames the bytes (DATA frames; the stream's end is
+    /// the body's end).
+    Raw,
 }
 
 /// The client side of a relayed body.
@@ -38,6 +42,8 @@ pub struct Downstream {
     /// compressed, as in nginx), and the buffer it recodes into.
     recode: Option<Box<RelayRecoder>>,
     recoded: Vec<u8>,
+    /// Filtered bytes on their way to the framing.
+    scratch: Vec<u8>,
     /// The compression filter, when the body is compressed on its way.
     encode: Option<Box<Compressing>>,
     /// The framing cannot be completed: close the connection after what is queued.
@@ -113,6 +119,8 @@ pub fn prepare(
     };
     let frame = match framing {
         _ if head_only => Frame::Discard,
+        Framing::Length(n) if req.http2 => Frame::Length { remaining: n },
+        _ if req.http2 => Frame::Raw,
         Framing::Length(n) => Frame::Length { remaining: n },
         Framing::Chunked => Frame::Chunked,
         Framing::None => Frame::UntilClose,
@@ -129,6 +137,7 @@ pub fn prepare(
             frame,
             recode,
             recoded: Vec::new(),
+            scratch: Vec::new(),
             encode,
             broken: false,
         },
@@ -141,37 +150,57 @@ impl Downstream {
         if data.is_empty() {
             return;
         }
-        if let Some(mut recode) = self.recode.take() {
-            let mut recoded = std::mem::take(&mut self.recoded);
-            recoded.clear();
-            recode.feed(data, &mut recoded);
-            self.body(&recoded, out);
-            self.recode = Some(recode);
-            self.recoded = recoded;
+        if self.recode.is_none() && self.encode.is_none() {
+            self.frame_out(data, out);
             return;
         }
-        if let Some(encode) = &mut self.encode {
-            if encode.chunk(data, out).is_err() {
-                // Nothing sensible can follow: end the stream here.
-                self.encode = None;
-                self.broken = true;
+        let mut raw = std::mem::take(&mut self.scratch);
+        raw.clear();
+        self.transform(data, &mut raw);
+        self.frame_out(&raw, out);
+        self.scratch = raw;
+    }
+
+    /// Runs `data` through the charset and compression filters into `raw`.
+    fn transform(&mut self, data: &[u8], raw: &mut Vec<u8>) {
+        let Downstream {
+            recode,
+            recoded,
+            encode,
+            ..
+        } = self;
+        let data = match recode {
+            Some(recode) => {
+                recoded.clear();
+                recode.feed(data, recoded);
+                &recoded[..]
             }
-            return;
+            None => data,
+        };
+        match encode {
+            Some(e) => {
+                if e.chunk(data, raw).is_err() {
+                    // Nothing sensible can follow: end the stream here.
+                    self.encode = None;
+                    self.broken = true;
+                }
+            }
+            None => raw.extend_from_slice(data),
         }
+    }
+
+    /// Frames filtered body bytes for the client's codec.
+    fn frame_out(&mut self, raw: &[u8], out: &mut Vec<u8>) {
         match self.frame {
-            Frame::Chunked => {
-                out.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
-                out.extend_from_slice(data);
-                out.extend_from_slice(b"\r\n");
-            }
+            Frame::Chunked => chunk(out, raw),
             Frame::Length { remaining } => {
-                let n = (data.len() as u64).min(remaining) as usize;
-                out.extend_from_slice(&data[..n]);
+                let n = (raw.len() as u64).min(remaining) as usize;
+                out.extend_from_slice(&raw[..n]);
                 self.frame = Frame::Length {
                     remaining: remaining - n as u64,
                 };
             }
-            Frame::UntilClose => out.extend_from_slice(data),
+            Frame::UntilClose | Frame::Raw => out.extend_from_slice(raw),
             Frame::Discard => {}
         }
     }
@@ -183,16 +212,17 @@ impl Downstream {
             self.broken = true;
             return;
         }
+        if let Some(encode) = self.encode.take() {
+            let mut rest = Vec::new();
+            // The backend promised more than it sent.
+            if encode.left.is_some_and(|n| n > 0) || encode.finish(&mut rest).is_err() {
+                self.broken = true;
+                return;
+            }
+            self.frame_out(&rest, out);
+        }
         match self.frame {
-            Frame::Chunked => match self.encode.take() {
-                Some(encode) => {
-                    // The backend promised more than it sent.
-                    if encode.left.is_some_and(|n| n > 0) || encode.finish(out).is_err() {
-                        self.broken = true;
-                    }
-                }
-                None => out.extend_from_slice(b"0\r\n\r\n"),
-            },
+            Frame::Chunked => out.extend_from_slice(b"0\r\n\r\n"),
             // The backend promised more than it sent: the framing is broken.
             Frame::Length { remaining } if remaining > 0 => self.broken = true,
             _ => {}

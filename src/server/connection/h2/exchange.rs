@@ -5,19 +5,24 @@
 //! peer's windows (see `super::send`).
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::super::Ctx;
 use super::super::outgoing::{Outgoing, Sink as Out};
 use super::super::write::log_exchange;
 use super::H2;
+use super::cgi::CgiStream;
 use crate::h2::ErrorCode;
 use crate::handler::{self, Early, Origin, Outcome, Routed, Sink};
 use crate::http::body::BodySink;
 use crate::http::status::bodiless;
 use crate::http::{Body, Framing, Method, Request, Response, h2_response};
 use crate::limit::zones::Hold;
+use crate::metrics::{self, TimeoutKind};
 use crate::transport::{self, Transport};
+
+/// nginx's `send_timeout` default, for an answer with no server to ask.
+const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A stream's request and where it stands.
 pub(super) struct Exchange {
@@ -30,6 +35,11 @@ pub(super) struct Exchange {
     pub phase: Phase,
     /// `limit_conn` counts, given back when the exchange ends.
     pub holds: Option<Arc<[Hold]>>,
+    /// When the stream last moved (body bytes in, DATA out): its
+    /// `client_body_timeout` and `send_timeout` count from here.
+    pub since: Instant,
+    /// Local redirects of its CGI scripts so far.
+    pub redirects: u8,
 }
 
 pub(super) enum Phase {
@@ -43,6 +53,8 @@ pub(super) enum Phase {
         received: u64,
         /// `client_max_body_size` (0: none).
         limit: u64,
+        /// `client_body_timeout`.
+        timeout: Duration,
     },
     /// A password check runs on the pool; the request is routed again after.
     Auth,
@@ -59,6 +71,13 @@ pub(super) enum Phase {
         buf: Vec<u8>,
         pos: usize,
         body: Outgoing,
+        /// `send_timeout`: a stream whose window stays closed this long is reset.
+        timeout: Duration,
+    },
+    /// A CGI script runs for the stream; its output is relayed as it comes.
+    Cgi {
+        routed: Box<Routed>,
+        run: Box<CgiStream>,
     },
 }
 
@@ -96,6 +115,8 @@ impl H2 {
             server,
             phase: Phase::Routing,
             holds: None,
+            since: ctx.now,
+            redirects: 0,
         };
         if let Some(resp) = refused {
             return self.respond(ctx, id, ex, resp, None);
@@ -187,6 +208,7 @@ impl H2 {
             return self.run(ctx, id, ex, routed, sink);
         }
         ex.phase = Phase::Body {
+            timeout: routed.server(ctx.config).client_body_timeout,
             routed: Box::new(routed),
             sink,
             received: 0,
@@ -214,6 +236,7 @@ impl H2 {
             // Answered before its body came: the rest is dropped.
             return Next::Keep(ex);
         };
+        ex.since = ctx.now;
         *received += data.len() as u64;
         let refused = if *limit != 0 && *received > *limit {
             Some(413)
@@ -247,11 +270,12 @@ impl H2 {
     ) -> Next {
         match handler::process(ctx.config, &mut routed, ex.origin.clone(), &ex.req, sink) {
             Outcome::Respond(resp) => self.respond(ctx, id, ex, resp, Some(&routed)),
-            Outcome::Cgi(_) | Outcome::Proxy(_) | Outcome::ErrorPass(_) => {
-                // The gateway relays CGI and upstream answers on HTTP/1
-                // connections only so far.
+            Outcome::Cgi(job) => self.start_cgi(ctx, id, ex, routed, job),
+            Outcome::Proxy(_) | Outcome::ErrorPass(_) => {
+                // The gateway relays upstream answers on HTTP/1 connections
+                // only so far.
                 log::error!(
-                    "\"{}\" needs a CGI script or an upstream, which HTTP/2 streams do not reach yet",
+                    "\"{}\" is proxied to an upstream, which HTTP/2 streams do not reach yet",
                     ex.req.target
                 );
                 let resp = handler::error_response(ctx.config, routed.server, Some(&routed), 502);
@@ -260,7 +284,9 @@ impl H2 {
         }
     }
 
-    /// A timer of the stream is due: a delayed request goes on, a held 401 goes out.
+    /// A timer of the stream is due: a delayed request goes on, a held 401
+    /// goes out, a stalled body gets 408, a stalled send or a script past its
+    /// `cgi_timeout` ends the stream.
     pub(super) fn timer(&mut self, ctx: &mut Ctx, id: u32, mut ex: Exchange) -> Next {
         match std::mem::replace(&mut ex.phase, Phase::Routing) {
             Phase::Delayed { routed, .. } => {
@@ -268,6 +294,22 @@ impl H2 {
                 self.routed(ctx, id, ex, routed)
             }
             Phase::Held { resp, routed, .. } => self.respond(ctx, id, ex, *resp, Some(&routed)),
+            Phase::Body { routed, .. } => {
+                metrics::timeout(TimeoutKind::ClientBody);
+                log::info!(
+                    "client {}: timed out reading the body of stream {id}",
+                    ex.origin.peer
+                );
+                let resp = handler::error_response(ctx.config, routed.server, Some(&routed), 408);
+                self.respond(ctx, id, ex, resp, Some(&routed))
+            }
+            Phase::Send { .. } => {
+                metrics::timeout(TimeoutKind::Send);
+                log::info!("client {}: timed out sending stream {id}", ex.origin.peer);
+                self.session.reset(id, ErrorCode::Cancel);
+                Next::Done
+            }
+            Phase::Cgi { routed, run } => self.cgi_timeout(ctx, id, ex, *routed, *run),
             other => {
                 ex.phase = other;
                 Next::Keep(ex)
@@ -324,10 +366,20 @@ impl H2 {
         };
         let mut outgoing = Outgoing::default();
         outgoing.queue(&mut out, body, false, false);
+        let timeout = match routed {
+            Some(r) => r.location(ctx.config).send_timeout,
+            None => ctx
+                .config
+                .servers
+                .get(ex.server)
+                .map_or(DEFAULT_SEND_TIMEOUT, |s| s.send_timeout),
+        };
+        ex.since = ctx.now;
         ex.phase = Phase::Send {
             buf,
             pos: 0,
             body: outgoing,
+            timeout,
         };
         Next::Sending(ex)
     }

@@ -10,6 +10,7 @@
 //! `auth_delay`, `send_timeout` while output waits for the socket, and
 //! `keepalive_timeout` while no stream is open.
 
+mod cgi;
 mod exchange;
 mod send;
 
@@ -53,6 +54,8 @@ pub(super) struct H2 {
     going_away: bool,
     /// A password check finished (the manager said so).
     check_done: bool,
+    /// Streams whose CGI script runs.
+    scripts: Vec<u32>,
 }
 
 /// What the connection lends the HTTP/2 side for one turn.
@@ -154,6 +157,7 @@ impl Connection {
             failed: false,
             going_away: false,
             check_done: false,
+            scripts: Vec::new(),
         }));
         self.set_nodelay();
         self.deadline = Some(ctx.now + idle);
@@ -251,6 +255,7 @@ impl H2 {
                 progress = true;
                 self.on_event(ctx, io.stream, origin, event);
             }
+            self.run_cgis(ctx, &mut progress);
             if self.check_done {
                 self.check_done = false;
                 progress |= self.resume_check(ctx);
@@ -384,6 +389,8 @@ impl H2 {
             server: idx,
             phase: Phase::Routing,
             holds: None,
+            since: ctx.now,
+            redirects: 0,
         };
         self.respond(ctx, id, ex, resp, None)
     }
@@ -434,27 +441,37 @@ impl H2 {
         !due.is_empty()
     }
 
-    /// When the connection's timer should fire next.
+    /// When the connection's timer should fire next: the earliest stream
+    /// timer; `keepalive_timeout` while no stream is open; `send_timeout`
+    /// while frames wait for the socket.
     fn deadline(
-        &self,
+        &mut self,
         now: Instant,
         idle: std::time::Duration,
         send: std::time::Duration,
     ) -> Option<Instant> {
         let timers = self.streams.values().filter_map(timer_of).min();
         let base = if self.streams.is_empty() {
-            now + idle
+            Some(now + idle)
+        } else if !self.session.output().is_empty() {
+            Some(now + send)
         } else {
-            now + send
+            None
         };
-        Some(timers.map_or(base, |t| t.min(base)))
+        match (timers, base) {
+            (Some(t), Some(b)) => Some(t.min(b)),
+            (t, b) => t.or(b),
+        }
     }
 }
 
-/// A stream's own timer: a `limit_req` delay or a held 401.
+/// A stream's own timer: a `limit_req` delay, a held 401, its
+/// `client_body_timeout` or `send_timeout`, its script's `cgi_timeout`.
 fn timer_of(ex: &Exchange) -> Option<Instant> {
-    match ex.phase {
-        Phase::Delayed { until, .. } | Phase::Held { until, .. } => Some(until),
-        _ => None,
+    match &ex.phase {
+        Phase::Delayed { until, .. } | Phase::Held { until, .. } => Some(*until),
+        Phase::Body { timeout, .. } | Phase::Send { timeout, .. } => Some(ex.since + *timeout),
+        Phase::Cgi { run, .. } => Some(run.until),
+        Phase::Routing | Phase::Auth => None,
     }
 }

@@ -59,15 +59,15 @@ impl H2 {
         let Some(ex) = self.streams.get_mut(&id) else {
             return Turn::Finished;
         };
-        let Phase::Send { buf, pos, body } = &mut ex.phase else {
+        let Phase::Send { buf, pos, body, .. } = &mut ex.phase else {
             return Turn::Waiting;
         };
+        let since = &mut ex.since;
         loop {
             if *pos < buf.len() {
+                // With the window shut this sends nothing, and the session
+                // notes the stream as blocked: its WindowOpen says when to retry.
                 let window = self.session.send_window(id);
-                if window == 0 {
-                    return Turn::Waiting;
-                }
                 let end = buf.len().min(*pos + window.min(chunk));
                 let last = end == buf.len() && !body.has_more();
                 let n = self.session.send_data(id, &buf[*pos..end], last);
@@ -75,6 +75,7 @@ impl H2 {
                     return Turn::Waiting;
                 }
                 *progress = true;
+                *since = ctx.now;
                 *pos += n;
                 if last && *pos == buf.len() {
                     return Turn::Finished;
