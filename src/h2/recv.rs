@@ -126,7 +126,10 @@ impl Session {
                 self.guard.useless()
             }
             Frame::GoAway { .. } => {
-                self.goaway_received = true;
+                // Only the first one says something new.
+                if std::mem::replace(&mut self.goaway_received, true) {
+                    return self.guard.useless();
+                }
                 Ok(())
             }
             Frame::WindowUpdate { stream, increment } => self.on_window_update(stream, increment),
@@ -217,7 +220,9 @@ impl Session {
         let kind = match self.known(id) {
             Known::Active => BlockKind::Trailers,
             Known::Closed => BlockKind::Closed,
-            Known::Idle if id.is_multiple_of(2) => return Err(proto("HEADERS on an even stream id")),
+            Known::Idle if id.is_multiple_of(2) => {
+                return Err(proto("HEADERS on an even stream id"));
+            }
             Known::Idle => {
                 self.last_stream = id;
                 BlockKind::Request {
