@@ -126,7 +126,10 @@ impl Session {
                 self.guard.useless()
             }
             Frame::GoAway { .. } => {
-                self.goaway_received = true;
+                // Only the first one says something new.
+                if std::mem::replace(&mut self.goaway_received, true) {
+                    return self.guard.useless();
+                }
                 Ok(())
             }
             Frame::WindowUpdate { stream, increment } => self.on_window_update(stream, increment),

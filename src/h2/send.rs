@@ -31,6 +31,7 @@ impl Session {
     }
 
     /// The response head. Names are lowercased; connection-specific fields dropped.
+    /// A 1xx head (e.g. 100 Continue) may come first, never with `end_stream`.
     /// Ignored on a stream that is gone or already answered.
     pub fn send_headers(
         &mut self,
@@ -42,12 +43,16 @@ impl Session {
         if !self.can_send(id) || self.streams.get(&id).is_some_and(|s| s.answered) {
             return;
         }
+        let informational = status < 200;
+        let end_stream = end_stream && !informational;
         let mut block = Vec::new();
         hpack::encode_field(":status", &status.to_string(), &mut block);
         encode_fields(&mut block, headers);
         let max = self.peer.max_frame_size as usize;
         frame::write_headers(&mut self.out, id, &block, end_stream, max);
-        if let Some(s) = self.streams.get_mut(&id) {
+        if let Some(s) = self.streams.get_mut(&id)
+            && !informational
+        {
             s.answered = true;
         }
         if end_stream {

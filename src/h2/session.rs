@@ -155,7 +155,7 @@ pub struct Session {
 }
 
 /// The client connection preface (§3.4).
-pub(crate) const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+pub const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 impl Session {
     /// A session that has queued our SETTINGS and a connection WINDOW_UPDATE (we keep
@@ -178,7 +178,7 @@ impl Session {
                 max_frame_size: MIN_MAX_FRAME_SIZE,
             },
             phase: Phase::Preface(PREFACE.len()),
-            decoder: Decoder::new(settings.header_table_size as usize),
+            decoder: Decoder::for_connection(settings.header_table_size as usize),
             streams: HashMap::new(),
             last_stream: 0,
             block: None,

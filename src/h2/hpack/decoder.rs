@@ -50,7 +50,7 @@ impl Input<'_> {
         if value < max {
             return Ok(value);
         }
-        let mut shift = 0;
+        let mut shift = 0u32;
         loop {
             let b = self.byte()?;
             value += usize::from(b & 0x7f) << shift;
@@ -61,6 +61,11 @@ impl Input<'_> {
                 return Ok(value);
             }
             shift += 7;
+            // Zero continuation bytes (0x80) add nothing, so the value check alone
+            // would let the shift run past the word's width.
+            if shift > MAX_INT.ilog2() {
+                return Err(DecodeError("integer too large"));
+            }
         }
     }
 
@@ -104,11 +109,24 @@ impl Sink {
 }
 
 impl Decoder {
-    /// A decoder for a peer told SETTINGS_HEADER_TABLE_SIZE = `announced`.
-    pub fn new(announced: usize) -> Decoder {
+    /// A decoder whose table holds `size` bytes, the limit of later size updates too
+    /// (as RFC 7541 Appendix C assumes: the encoder already knows the size).
+    pub fn new(size: usize) -> Decoder {
         Decoder {
-            table: DynamicTable::new(announced),
-            announced,
+            table: DynamicTable::new(size),
+            announced: size,
+        }
+    }
+
+    /// The decoder of a connection that announced SETTINGS_HEADER_TABLE_SIZE =
+    /// `announced`: the table starts at the default 4096 (§4.2: the peer's encoder may
+    /// use it until our SETTINGS are acknowledged and it sends a size update), and size
+    /// updates up to the larger of the two are accepted.
+    pub fn for_connection(announced: usize) -> Decoder {
+        const DEFAULT: usize = 4096;
+        Decoder {
+            table: DynamicTable::new(DEFAULT),
+            announced: announced.max(DEFAULT),
         }
     }
 

@@ -211,6 +211,35 @@ fn size_updates_only_at_block_start_and_within_limit() {
 }
 
 #[test]
+fn connection_decoder_starts_at_the_default_size() {
+    const CUSTOM: &str = "400a 6375 7374 6f6d 2d6b 6579 0d63 7573 746f 6d2d 6865 6164 6572";
+    let update = |d: &mut Decoder, b: &[u8]| d.decode(b, 1 << 16).map(|_| ());
+    // We announced 0, but until the peer has our SETTINGS its encoder uses 4096
+    // (§4.2), so its first entries are kept and can be referenced.
+    let mut d = Decoder::for_connection(0);
+    d.decode(&hex(CUSTOM), 1 << 16).unwrap();
+    assert_eq!(d.table_size(), 55);
+    let out = d.decode(&[0xbe], 1 << 16).unwrap();
+    assert_eq!(fields(&out), pairs(&[("custom-key", "custom-header")]));
+    // Its update to what we announced is applied; 4096 stays allowed, 4097 is not.
+    update(&mut d, &[0x20]).unwrap();
+    assert_eq!(d.table_size(), 0);
+    update(&mut d, &[0x3f, 0xe1, 0x1f]).unwrap();
+    let err = update(&mut d, &[0x3f, 0xe2, 0x1f]).unwrap_err();
+    assert_eq!(err, DecodeError("table size update above the limit"));
+    // Announcing more than 4096: the table grows only when the peer says so, up to
+    // what we announced (0x3f e1 3f = 8192).
+    let mut d = Decoder::for_connection(8192);
+    update(&mut d, &[0x3f, 0xe1, 0x3f]).unwrap();
+    let err = update(&mut d, &[0x3f, 0xe2, 0x3f]).unwrap_err();
+    assert_eq!(err, DecodeError("table size update above the limit"));
+    // A plain decoder takes its size as the limit at once (Appendix C).
+    let mut d = Decoder::new(0);
+    d.decode(&hex(CUSTOM), 1 << 16).unwrap();
+    assert_eq!(d.table_size(), 0);
+}
+
+#[test]
 fn size_update_evicts() {
     let mut d = Decoder::new(4096);
     d.decode(
@@ -227,7 +256,10 @@ fn size_update_evicts() {
 
 #[test]
 fn malformed_blocks() {
-    let cases: [&[u8]; 7] = [
+    let mut zeros = vec![0xff; 1];
+    zeros.extend([0x80; 20]);
+    zeros.push(0x01);
+    let cases: [&[u8]; 8] = [
         &[0x80],                               // index 0
         &[0xff, 0x00],                         // index 127: beyond the tables
         &[0x40, 0x05, b'a'],                   // string longer than the block
@@ -235,6 +267,7 @@ fn malformed_blocks() {
         &[0x00, 0x81, 0x00, 0x00],             // bad Huffman padding in the name
         &[0xff, 0xff, 0xff, 0xff, 0xff, 0x7f], // integer overflow
         &[0x41],                               // value missing
+        &zeros, // 20 zero continuation bytes: the shift would pass 64 bits
     ];
     for block in cases {
         let mut d = Decoder::new(4096);
@@ -306,4 +339,23 @@ fn integers_round_trip() {
 
 fn decoder_input(b: &[u8]) -> (decoder::TestInput<'_>,) {
     (decoder::TestInput::new(b),)
+}
+
+#[test]
+fn integer_continuation_bytes_are_bounded() {
+    let int = |b: &[u8]| decoder_input(b).0.int_for_test(5);
+    // Zero continuation bytes up to the 2^28 limit's width are still a number.
+    assert_eq!(int(&[0x1f, 0x80, 0x80, 0x80, 0x80, 0x00]), Ok(31));
+    // The limit itself, 2^28, needs all five continuation bytes and decodes.
+    let mut max = Vec::new();
+    encode_int(1 << 28, 5, 0, &mut max);
+    assert_eq!(int(&max), Ok(1 << 28));
+    // One more zero byte and the shift would outgrow the limit (and, unchecked,
+    // the machine word after a few more).
+    let err = Err(DecodeError("integer too large"));
+    assert_eq!(int(&[0x1f, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00]), err);
+    let mut long = vec![0x1f];
+    long.extend([0x80; 64]);
+    long.push(0x01);
+    assert_eq!(int(&long), err);
 }

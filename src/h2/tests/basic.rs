@@ -393,3 +393,112 @@ fn push_promise_from_client() {
         ErrorCode::ProtocolError
     );
 }
+
+/// What Python's `h2` library (a client using HPACK's dynamic table) sends for two
+/// GETs and a POST with a body.
+const PY_H2_CLIENT: &str = "505249202a20485454502f322e300d0a0d0a534d0d0a0d0a00002a040000000000000100001000\
+000200000001000400\
+00ffff00050000400000080000000000030000006400060001000000002601050000000182878541882f91d35d055c87a77a8\
+7afd2673d4b4e2f5383f963e71f11821c011f11838e017f00000d0104000000038387448362daffc1c05c82087f00000b00010\
+000000368656c6c6f20776f726c64000006010500000005828785c2c1c0";
+
+#[test]
+fn python_h2_client_bytes() {
+    let hex = PY_H2_CLIENT;
+    let input: Vec<u8> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect();
+    let mut s = Session::new(Settings::default());
+    assert_eq!(s.recv(&input), Ok(input.len()));
+    let ev = events(&mut s);
+    assert_eq!(ev.len(), 4, "{ev:?}");
+    for (i, id) in [(0, 1), (3, 5)] {
+        let Event::Request {
+            id: got,
+            head,
+            end_stream: true,
+        } = &ev[i]
+        else {
+            panic!("{ev:?}")
+        };
+        assert_eq!(
+            (*got, head.method.as_str(), head.path.as_str()),
+            (id, "GET", "/index.html")
+        );
+        let ua = head
+            .fields
+            .iter()
+            .find(|f| f.0 == "user-agent")
+            .map(|f| f.1.as_str());
+        assert_eq!(ua, Some("python-h2"));
+    }
+    let Event::Request {
+        id: 3,
+        head,
+        end_stream: false,
+    } = &ev[1]
+    else {
+        panic!("{ev:?}")
+    };
+    assert_eq!(
+        (head.method.as_str(), head.content_length),
+        ("POST", Some(11))
+    );
+    assert_eq!(
+        ev[2],
+        Event::Data {
+            id: 3,
+            data: b"hello world".to_vec(),
+            end_stream: true
+        }
+    );
+}
+
+#[test]
+fn informational_head_before_the_final_one() {
+    let mut s = default_session();
+    feed(
+        &mut s,
+        &headers(
+            1,
+            &[GET[0], GET[1], GET[2], ("expect", "100-continue")],
+            false,
+        ),
+    )
+    .unwrap();
+    s.send_headers(1, 100, &[], true);
+    assert_eq!(s.send_window(1), 0, "no DATA after a 1xx head");
+    s.send_headers(1, 201, &[], true);
+    let frames = out(&mut s);
+    let mut d = Decoder::new(4096);
+    let status: Vec<String> = frames
+        .iter()
+        .map(|f| decode_block(&mut d, &f.payload)[0].1.clone())
+        .collect();
+    assert_eq!(status, ["100", "201"]);
+    assert_eq!(frames[0].flags, FLAG_END_HEADERS);
+    assert_eq!(frames[1].flags, FLAG_END_HEADERS | FLAG_END_STREAM);
+}
+
+#[test]
+fn header_table_size_updates_from_the_peer() {
+    // We announce a 1024-byte table; before the peer acknowledges, its encoder may
+    // still use 4096, and a size update to 4096 is accepted, one above is not.
+    let mut s = start(Settings {
+        header_table_size: 1024,
+        ..Settings::default()
+    });
+    let mut b = vec![0x3f, 0xe1, 0x1f];
+    b.extend(block(&GET));
+    feed(
+        &mut s,
+        &raw(HEADERS, FLAG_END_HEADERS | FLAG_END_STREAM, 1, &b),
+    )
+    .unwrap();
+    assert_eq!(events(&mut s).len(), 1);
+    let mut b = vec![0x3f, 0xe2, 0x1f];
+    b.extend(block(&GET));
+    let input = raw(HEADERS, FLAG_END_HEADERS | FLAG_END_STREAM, 3, &b);
+    assert_eq!(conn_error(&mut s, &input), ErrorCode::CompressionError);
+}
