@@ -337,6 +337,8 @@ impl Settings {
             alias_vars: None,
             root: s.root.unwrap_or_else(|| values::resolve(prefix, "www")),
             alias: None,
+            alias_prefix: None,
+            alias_tail: None,
             index: s
                 .index
                 .unwrap_or_else(|| vec![Template::plain("index.html")]),

@@ -238,6 +238,7 @@ fn synthetic(method: Method, target: &str, host: &str) -> Request {
         http11: true,
         headers: Fields::from_pairs([("Host", host.as_bytes())]),
         host: Some(host.to_owned()),
+        port: None,
         framing: Framing::None,
         keep_alive: true,
         expect_continue: false,

@@ -219,6 +219,7 @@ pub fn blank_request() -> Request {
         http11: true,
         headers: Fields::default(),
         host: None,
+        port: None,
         framing: Framing::None,
         keep_alive: false,
         expect_continue: false,

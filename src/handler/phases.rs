@@ -319,8 +319,11 @@ fn try_files_phase(cx: &Cx, r: &mut Routed, _: Target) -> Verdict {
         return Verdict::Next;
     };
     match try_files(cx, r, loc, tf) {
-        Tried::File(uri) => {
+        Tried::File(uri, tailed) => {
             r.path = uri;
+            if tailed.is_some() {
+                r.local = tailed;
+            }
             Verdict::Next
         }
         Tried::Uri(uri) => {
@@ -456,8 +459,9 @@ fn expanded(cx: &Cx, r: &Routed, loc: &Location) -> Location {
 
 /// What `try_files` found.
 enum Tried {
-    /// A file (or directory, for a name ending in `/`) exists: serve this URI here.
-    File(String),
+    /// A file (or directory, for a name ending in `/`) exists: serve this URI here
+    /// (with the URI added to the location's alias when that names the file).
+    File(String, Option<Box<Location>>),
     /// The fallback URI.
     Uri(String),
     Named(usize),
@@ -483,15 +487,22 @@ fn try_files(cx: &Cx, r: &Routed, loc: &Location, tf: &TryFiles) -> Tried {
             continue;
         };
         let want = if dir { Kind::Dir } else { Kind::File };
-        let found = static_file::probe(loc, &uri) == Some(want);
+        // nginx: in a regex location the alias is the directory the names are in.
+        let tailed = (!dir && loc.alias.is_some() && loc.alias_is_whole()).then(|| {
+            let mut t = Box::new(loc.clone());
+            t.alias_tail = Some(uri.clone());
+            t
+        });
+        let here = tailed.as_deref().unwrap_or(loc);
+        let found = static_file::probe(here, &uri) == Some(want);
         cx.note(|| {
             let kind = if dir { "directory" } else { "file" };
-            let file = loc.file_for(&uri);
+            let file = here.file_for(&uri);
             let seen = if found { "found" } else { "not found" };
             format!("try_files {kind} {}: {seen}", file.display())
         });
         if found {
-            return Tried::File(uri);
+            return Tried::File(uri, tailed);
         }
     }
     match &tf.fallback {

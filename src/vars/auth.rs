@@ -81,6 +81,7 @@ mod tests {
             http11: true,
             headers: Fields::from_pairs(headers),
             host: None,
+            port: None,
             framing: Framing::None,
             keep_alive: true,
             expect_continue: false,
