@@ -232,6 +232,10 @@ pub struct Location {
     /// `try_files` in a location whose alias names the file (a regex location): the
     /// URI it found, appended to the alias (nginx's `add_uri_to_alias`).
     pub alias_tail: Option<String>,
+    /// `disable_symlinks`; `None`: webserv's own rule (no link out of the root).
+    pub disable_symlinks: Option<super::symlinks::DisableSymlinks>,
+    /// `disable_symlinks ... from=PART` as expanded for this request.
+    pub symlinks_from: Option<String>,
     /// `index` files tried for a directory, in order. Default `["index.html"]`.
     pub index: Vec<Template>,
     /// `autoindex on|off`. Default off.

@@ -294,7 +294,12 @@ fn access(cx: &Cx, r: &mut Routed, _: Target) -> Verdict {
 /// whatever the method).
 fn post_access(cx: &Cx, r: &mut Routed, _: Target) -> Verdict {
     let loc = &cx.config.servers[r.server].locations[r.location];
-    if loc.root_vars.is_some() || loc.alias_vars.is_some() {
+    let from_vars = loc
+        .disable_symlinks
+        .as_ref()
+        .and_then(|d| d.from.as_ref())
+        .is_some_and(|t| t.literal().is_none());
+    if loc.root_vars.is_some() || loc.alias_vars.is_some() || from_vars {
         r.local = Some(Box::new(expanded(cx, r, loc)));
     }
     let loc = r.location(cx.config);
@@ -453,6 +458,13 @@ fn expanded(cx: &Cx, r: &Routed, loc: &Location) -> Location {
     }
     if let Some(t) = &loc.alias_vars {
         local.alias = Some(t.expand(&env).into());
+    }
+    // `from=$document_root` reads the root just expanded.
+    if let Some(t) = loc.disable_symlinks.as_ref().and_then(|d| d.from.as_ref()) {
+        let mut env = cx.env(r, true);
+        env.location = Some(&local);
+        let from = t.expand(&env);
+        local.symlinks_from = Some(from);
     }
     local
 }
