@@ -460,7 +460,7 @@ fn host_of(
 }
 
 /// The port of a `host[:port]` that [`normalize_host`] accepted.
-fn port_of(value: &str) -> Option<u16> {
+pub fn port_of(value: &str) -> Option<u16> {
     let value = value.trim();
     let after = match value.rfind(']') {
         Some(i) if value.starts_with('[') => &value[i + 1..],
