@@ -215,6 +215,9 @@ fn add_location(
     let mut loc = merged.to_location(&l.path, l.kind.clone(), &l.pos, prefix);
     loc.alias = l.alias.clone();
     loc.alias_vars = l.alias_vars.clone();
+    if l.alias.is_none() && l.settings.root.is_none() {
+        inherit_alias(&mut loc, parent.map(|p| &out[p]));
+    }
     loc.rewrite = l.ops.clone();
     loc.try_files = l.try_files.clone();
     loc.internal = l.internal;
@@ -229,8 +232,9 @@ fn add_location(
                 settings
                     .merge(&merged)
                     .to_location(&l.path, l.kind.clone(), &l.pos, prefix);
-            inner.alias = l.alias.clone();
-            inner.alias_vars = l.alias_vars.clone();
+            inner.alias = out[idx].alias.clone();
+            inner.alias_vars = out[idx].alias_vars.clone();
+            inner.alias_prefix = out[idx].alias_prefix.clone();
             inner.parent = Some(idx);
             inner.noname = true;
             out.push(inner);
@@ -242,6 +246,25 @@ fn add_location(
         out[idx].children.push(c);
     }
     idx
+}
+
+/// A nested location without `root` or `alias` of its own takes the enclosing
+/// one's `alias`, as nginx does: the alias still replaces the outer prefix (or, from
+/// a regex location into a regex location, still names the file).
+fn inherit_alias(loc: &mut Location, outer: Option<&Location>) {
+    let Some(outer) = outer.filter(|o| o.alias.is_some()) else {
+        return;
+    };
+    let prefix = match (&outer.alias_prefix, &outer.kind) {
+        (Some(p), _) => Some(p.clone()),
+        (None, LocKind::Prefix | LocKind::NoRegex | LocKind::Exact) => Some(outer.path.clone()),
+        (None, _) if loc.alias_is_whole() => None,
+        // A prefix location inside a regex one: its file cannot be told.
+        (None, _) => return,
+    };
+    loc.alias = outer.alias.clone();
+    loc.alias_vars = outer.alias_vars.clone();
+    loc.alias_prefix = prefix;
 }
 
 /// Points each `if` of a location at its configuration, the `base`-th location on.

@@ -194,6 +194,7 @@ fn location_templates(loc: &mut Location) -> Vec<&mut Template> {
     out.extend(loc.index.iter_mut());
     out.extend(loc.root_vars.as_mut());
     out.extend(loc.alias_vars.as_mut());
+    out.extend(loc.disable_symlinks.as_mut().and_then(|d| d.from.as_mut()));
     out.extend(loc.add_headers.iter_mut().map(|h| &mut h.value));
     out.extend(loc.add_trailers.iter_mut().map(|h| &mut h.value));
     out.extend(loc.expires_value.as_mut());

@@ -42,24 +42,31 @@ impl Location {
     /// built from the captures), as nginx maps them.
     pub fn file_ref<'a>(&'a self, uri: &'a str) -> FileRef<'a> {
         match &self.alias {
-            Some(alias) if self.alias_is_whole() => match &self.alias_vars {
-                Some(t) => split_at_variables(t, alias, ""),
-                // A fixed file: the configuration names it, its parent is the base.
-                None => match (alias.parent(), alias.file_name().and_then(|n| n.to_str())) {
-                    (Some(dir), Some(name)) => FileRef {
-                        base: dir,
-                        rel: Cow::Borrowed(name),
-                    },
-                    _ => FileRef {
+            Some(alias) if self.alias_is_whole() => {
+                let tail = self.alias_tail.as_deref().unwrap_or("");
+                match &self.alias_vars {
+                    Some(t) => split_at_variables(t, alias, tail),
+                    None if !tail.is_empty() => FileRef {
                         base: alias,
-                        rel: Cow::Borrowed(""),
+                        rel: Cow::Borrowed(tail),
                     },
-                },
-            },
+                    // A fixed file: the configuration names it, its parent is the base.
+                    None => file_itself(alias),
+                }
+            }
             Some(alias) => {
-                let rest = self.rest_of(uri);
+                let rest = match &self.alias_prefix {
+                    Some(p) => uri.get(p.len()..).unwrap_or(""),
+                    None => self.rest_of(uri),
+                };
                 match &self.alias_vars {
                     Some(t) => split_at_variables(t, alias, rest),
+                    // `location /one { alias /data/one.txt; }`: the file itself.
+                    None if rest.is_empty()
+                        && !alias.as_os_str().as_encoded_bytes().ends_with(b"/") =>
+                    {
+                        file_itself(alias)
+                    }
                     None => FileRef {
                         base: alias,
                         rel: Cow::Borrowed(rest),
@@ -87,14 +94,29 @@ impl Location {
         }
     }
 
-    /// A regex or named location's alias names the file itself.
-    fn alias_is_whole(&self) -> bool {
-        matches!(self.kind, LocKind::Regex(_) | LocKind::Named)
+    /// A regex or named location's alias names the file itself (unless it came
+    /// from an enclosing prefix location).
+    pub fn alias_is_whole(&self) -> bool {
+        matches!(self.kind, LocKind::Regex(_) | LocKind::Named) && self.alias_prefix.is_none()
     }
 
     /// `$request_filename`: the file a URI maps to in this location.
     pub fn file_for(&self, uri: &str) -> PathBuf {
         self.file_ref(uri).full()
+    }
+}
+
+/// A path the configuration names as a whole: its parent is the base.
+fn file_itself(path: &Path) -> FileRef<'_> {
+    match (path.parent(), path.file_name().and_then(|n| n.to_str())) {
+        (Some(dir), Some(name)) => FileRef {
+            base: dir,
+            rel: Cow::Borrowed(name),
+        },
+        _ => FileRef {
+            base: path,
+            rel: Cow::Borrowed(""),
+        },
     }
 }
 
@@ -153,7 +175,7 @@ mod tests {
         let cases: Vec<(&Location, &str, &str, &str)> = vec![
             (&root, "/a/b.txt", "/srv/www", "/a/b.txt"),
             (find("/files/"), "/files/x/y", "/data/f/", "x/y"),
-            (find("/one"), "/one", "/data/one.txt", ""),
+            (find("/one"), "/one", "/data", "one.txt"),
         ];
         for (loc, uri, base, rel) in cases {
             let f = loc.file_ref(uri);

@@ -43,6 +43,7 @@ pub mod realip;
 mod script;
 pub mod server_names;
 mod settings;
+pub mod symlinks;
 pub mod tls;
 mod types;
 mod unsupported;

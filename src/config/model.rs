@@ -233,6 +233,16 @@ pub struct Location {
     pub root: PathBuf,
     /// `alias`, absolute: replaces the location prefix instead of appending to root.
     pub alias: Option<PathBuf>,
+    /// An `alias` taken from the enclosing prefix location (nginx's nested locations
+    /// inherit it with `root`): that location's prefix, which the alias replaces.
+    pub alias_prefix: Option<String>,
+    /// `try_files` in a location whose alias names the file (a regex location): the
+    /// URI it found, appended to the alias (nginx's `add_uri_to_alias`).
+    pub alias_tail: Option<String>,
+    /// `disable_symlinks`; `None`: webserv's own rule (no link out of the root).
+    pub disable_symlinks: Option<super::symlinks::DisableSymlinks>,
+    /// `disable_symlinks ... from=PART` as expanded for this request.
+    pub symlinks_from: Option<String>,
     /// `index` files tried for a directory, in order. Default `["index.html"]`.
     pub index: Vec<Template>,
     /// `autoindex on|off`. Default off.

@@ -60,6 +60,7 @@ pub struct Settings {
     /// `open_file_cache`: `(max, inactive)`.
     pub open_file_cache: Option<(usize, Option<Duration>)>,
     pub open_file_cache_valid: Option<Duration>,
+    pub disable_symlinks: Option<super::symlinks::DisableSymlinks>,
     pub default_type: Option<String>,
     pub add_headers: Option<Vec<AddHeader>>,
     /// `Some(vec![])` is an explicit `access_log off`.
@@ -144,7 +145,7 @@ impl Settings {
             client_header_buffer_size, client_header_timeout, client_body_timeout,
             send_timeout, keepalive_timeout, keepalive_header, keepalive_requests, keepalive_time, keepalive_disable, large_client_header_buffers, open_log_file_cache, allow_methods,
             upload_store, cgi, cgi_timeout, cgi_path_info, sendfile, aio, open_file_cache,
-            open_file_cache_valid, default_type, add_headers, access_logs, autoindex_exact_size,
+            open_file_cache_valid, disable_symlinks, default_type, add_headers, access_logs, autoindex_exact_size,
             autoindex_localtime, autoindex_format,
             types, server_tokens, log_not_found, absolute_redirect, merge_slashes, port_in_redirect, server_name_in_redirect,
             client_body_temp_path, underscores_in_headers, expires, etag, if_modified_since,
@@ -187,6 +188,15 @@ impl Settings {
             "autoindex_format" => self.autoindex_format = Some(values::listing_format(&a[0])?),
             "sendfile" => self.sendfile = Some(values::on_off(&a[0], name)?),
             "open_file_cache" => self.open_file_cache = Some(open_file_cache(a)?),
+            // webserv's cache revalidates every hit (so an error is never served
+            // from it) and keeps a file from its first use: both are checked only.
+            "open_file_cache_errors" => {
+                values::on_off(&a[0], name)?;
+            }
+            "open_file_cache_min_uses" => {
+                values::number(&a[0], name)?;
+            }
+            "disable_symlinks" => self.disable_symlinks = Some(super::symlinks::parse(a)?),
             "aio" => self.aio = Some(aio(&a[0])?),
             "cgi_path_info" => self.cgi_path_info = Some(cgi_path_info(&a[0])?),
             "default_type" => self.default_type = Some(a[0].0.clone()),
@@ -341,6 +351,10 @@ impl Settings {
             alias_vars: None,
             root: s.root.unwrap_or_else(|| values::resolve(prefix, "www")),
             alias: None,
+            alias_prefix: None,
+            alias_tail: None,
+            disable_symlinks: s.disable_symlinks,
+            symlinks_from: None,
             index: s
                 .index
                 .unwrap_or_else(|| vec![Template::plain("index.html")]),

@@ -79,13 +79,7 @@ const NAMES: &[(&str, &str)] = &[
     ("more_set_headers", "the headers-more module"),
     ("variables_hash_max_size", "variables"),
     ("variables_hash_bucket_size", "variables"),
-    (
-        "disable_symlinks",
-        "symlink policies (webserv never follows a link out of the root)",
-    ),
     ("spdy", "SPDY"),
-    ("open_file_cache_errors", "open file cache tuning"),
-    ("open_file_cache_min_uses", "open file cache tuning"),
     ("worker_cpu_affinity", "worker tuning"),
     ("worker_priority", "worker tuning"),
     (

@@ -239,6 +239,7 @@ fn synthetic(method: Method, target: &str, host: &str) -> Request {
         http2: false,
         headers: Fields::from_pairs([("Host", host.as_bytes())]),
         host: Some(host.to_owned()),
+        port: None,
         framing: Framing::None,
         keep_alive: true,
         expect_continue: false,

@@ -1,8 +1,10 @@
 //! The filesystem under the handlers: opening, stating and removing names strictly
 //! beneath a base directory ([`beneath`]), whatever symlinks, FIFOs or `..` a request
-//! puts in the path.
+//! puts in the path;
+//! or under nginx's `disable_symlinks` policies ([`symlinks`]).
 
 pub mod beneath;
+pub mod symlinks;
 pub mod tree;
 
 use std::path::Path;

@@ -4,9 +4,11 @@
 //! operators look at the path as it is now (following symlinks, as `stat`).
 
 use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
 
 use super::{Cx, Routed};
 use crate::config::cond::{Cond, FileTest};
+use crate::fs::symlinks::{self, Check};
 
 /// Whether `cond` holds for `r`; a regex match leaves its captures in `r`.
 pub fn holds(cx: &Cx, cond: &Cond, r: &mut Routed, in_location: bool) -> bool {
@@ -35,7 +37,17 @@ pub fn holds(cx: &Cx, cond: &Cond, r: &mut Routed, in_location: bool) -> bool {
             test,
             path,
             negated,
-        } => file_test(*test, &path.expand(&cx.env(r, in_location))) != *negated,
+        } => {
+            let env = cx.env(r, in_location);
+            let path = path.expand(&env);
+            // `disable_symlinks` applies to the file operators too, as in nginx.
+            let loc = in_location.then(|| r.location(cx.config));
+            let check = loc.and_then(|l| {
+                let from = l.disable_symlinks.as_ref()?.from.as_ref();
+                l.symlink_check(Path::new(&path), from.map(|t| t.expand(&env)).as_deref())
+            });
+            file_test_checked(*test, &path, check) != *negated
+        }
     };
     cx.note(|| format!("if condition {}", if held { "holds" } else { "fails" }));
     held
@@ -43,6 +55,23 @@ pub fn holds(cx: &Cx, cond: &Cond, r: &mut Routed, in_location: bool) -> bool {
 
 /// `-f`, `-d`, `-e`, `-x` on `path`.
 pub fn file_test(test: FileTest, path: &str) -> bool {
+    file_test_checked(test, path, None)
+}
+
+/// [`file_test`], the path walked under `disable_symlinks` when `check` is set.
+fn file_test_checked(test: FileTest, path: &str, check: Option<Check>) -> bool {
+    if let Some(check) = check {
+        let Ok(st) = symlinks::stat(Path::new(path), check) else {
+            return false;
+        };
+        let kind = st.st_mode & libc::S_IFMT;
+        return match test {
+            FileTest::Plain => kind == libc::S_IFREG,
+            FileTest::Dir => kind == libc::S_IFDIR,
+            FileTest::Exists => true,
+            FileTest::Exec => st.st_mode & 0o100 != 0,
+        };
+    }
     let Ok(meta) = std::fs::metadata(path) else {
         return false;
     };

@@ -220,6 +220,7 @@ pub fn blank_request() -> Request {
         http2: false,
         headers: Fields::default(),
         host: None,
+        port: None,
         framing: Framing::None,
         keep_alive: false,
         expect_continue: false,

@@ -229,6 +229,21 @@ fn make_key<'k>(key: &'k mut Vec<u8>, base: &Path, rel: &str) -> &'k [u8] {
     key
 }
 
+/// A file opened elsewhere (`disable_symlinks`) as the cache's callers take it;
+/// `path` names it in messages.
+pub fn wrap(file: File, path: &Path) -> io::Result<Opened> {
+    let meta = file.metadata()?;
+    if !meta.is_file() && !meta.is_dir() {
+        log::error!("\"{}\" is not a regular file", path.display());
+        return Err(io::ErrorKind::NotFound.into());
+    }
+    Ok(Opened {
+        file: Arc::new(file),
+        meta,
+        data: None,
+    })
+}
+
 /// Opens without the cache; `want_data`: read a small regular file's bytes.
 fn open_fresh(base: &Path, rel: &str, want_data: bool) -> io::Result<Opened> {
     let file = beneath::open(base, rel)?;

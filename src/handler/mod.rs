@@ -33,6 +33,7 @@ pub mod route;
 pub mod static_file;
 pub mod status_page;
 pub mod trailers;
+mod unescape;
 pub mod upload;
 pub mod upload_summary;
 pub mod vhost;

@@ -294,7 +294,12 @@ fn access(cx: &Cx, r: &mut Routed, _: Target) -> Verdict {
 /// whatever the method).
 fn post_access(cx: &Cx, r: &mut Routed, _: Target) -> Verdict {
     let loc = &cx.config.servers[r.server].locations[r.location];
-    if loc.root_vars.is_some() || loc.alias_vars.is_some() {
+    let from_vars = loc
+        .disable_symlinks
+        .as_ref()
+        .and_then(|d| d.from.as_ref())
+        .is_some_and(|t| t.literal().is_none());
+    if loc.root_vars.is_some() || loc.alias_vars.is_some() || from_vars {
         r.local = Some(Box::new(expanded(cx, r, loc)));
     }
     let loc = r.location(cx.config);
@@ -319,8 +324,11 @@ fn try_files_phase(cx: &Cx, r: &mut Routed, _: Target) -> Verdict {
         return Verdict::Next;
     };
     match try_files(cx, r, loc, tf) {
-        Tried::File(uri) => {
+        Tried::File(uri, tailed) => {
             r.path = uri;
+            if tailed.is_some() {
+                r.local = tailed;
+            }
             Verdict::Next
         }
         Tried::Uri(uri) => {
@@ -451,13 +459,21 @@ fn expanded(cx: &Cx, r: &Routed, loc: &Location) -> Location {
     if let Some(t) = &loc.alias_vars {
         local.alias = Some(t.expand(&env).into());
     }
+    // `from=$document_root` reads the root just expanded.
+    if let Some(t) = loc.disable_symlinks.as_ref().and_then(|d| d.from.as_ref()) {
+        let mut env = cx.env(r, true);
+        env.location = Some(&local);
+        let from = t.expand(&env);
+        local.symlinks_from = Some(from);
+    }
     local
 }
 
 /// What `try_files` found.
 enum Tried {
-    /// A file (or directory, for a name ending in `/`) exists: serve this URI here.
-    File(String),
+    /// A file (or directory, for a name ending in `/`) exists: serve this URI here
+    /// (with the URI added to the location's alias when that names the file).
+    File(String, Option<Box<Location>>),
     /// The fallback URI.
     Uri(String),
     Named(usize),
@@ -483,15 +499,22 @@ fn try_files(cx: &Cx, r: &Routed, loc: &Location, tf: &TryFiles) -> Tried {
             continue;
         };
         let want = if dir { Kind::Dir } else { Kind::File };
-        let found = static_file::probe(loc, &uri) == Some(want);
+        // nginx: in a regex location the alias is the directory the names are in.
+        let tailed = (!dir && loc.alias.is_some() && loc.alias_is_whole()).then(|| {
+            let mut t = Box::new(loc.clone());
+            t.alias_tail = Some(uri.clone());
+            t
+        });
+        let here = tailed.as_deref().unwrap_or(loc);
+        let found = static_file::probe(here, &uri) == Some(want);
         cx.note(|| {
             let kind = if dir { "directory" } else { "file" };
-            let file = loc.file_for(&uri);
+            let file = here.file_for(&uri);
             let seen = if found { "found" } else { "not found" };
             format!("try_files {kind} {}: {seen}", file.display())
         });
         if found {
-            return Tried::File(uri);
+            return Tried::File(uri, tailed);
         }
     }
     match &tf.fallback {

@@ -107,10 +107,13 @@ pub fn run(cx: &Cx, ops: &[Op], r: &mut Routed, in_location: bool) -> Flow {
                     } else {
                         302
                     };
-                    let target = match &args {
+                    let mut target = match &args {
                         Some(a) => format!("{path}?{a}"),
                         None => path,
                     };
+                    if super::unescape::needs(&target) {
+                        target = super::unescape::redirect(&target);
+                    }
                     return Flow::Respond(cx.redirect(r, code, &target, in_location));
                 }
                 if !set_uri(r, &path, args) {

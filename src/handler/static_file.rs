@@ -71,7 +71,11 @@ pub enum Kind {
 /// strictly below the root, only when it is served); `None` if nothing is there.
 pub fn probe(loc: &Location, uri: &str) -> Option<Kind> {
     let target = loc.file_ref(uri);
-    let st = crate::fs::beneath::stat(target.base, &target.rel).ok()?;
+    let full = target.full();
+    let st = match loc.symlink_check(&full, loc.symlinks_from_value()) {
+        Some(check) => crate::fs::symlinks::stat(&full, check).ok()?,
+        None => crate::fs::beneath::stat(target.base, &target.rel).ok()?,
+    };
     Some(match st.st_mode & libc::S_IFMT {
         libc::S_IFREG => Kind::File,
         libc::S_IFDIR => Kind::Dir,
@@ -82,7 +86,29 @@ pub fn probe(loc: &Location, uri: &str) -> Option<Kind> {
 /// Opens a path strictly below `base` (symlinks may not lead out: 403), through
 /// the open file cache.
 fn open(loc: &Location, base: &Path, rel: &str) -> Result<Opened, u16> {
-    file_cache::open(base, rel, loc.open_file_cache).map_err(|e| {
+    let rel_path = rel.trim_start_matches('/');
+    let full = if rel_path.is_empty() {
+        base.to_path_buf()
+    } else {
+        base.join(rel_path)
+    };
+    let opened = match loc.symlink_check(&full, loc.symlinks_from_value()) {
+        // `disable_symlinks`: the path walked as nginx does, past the cache (whose
+        // entries were opened under webserv's own rule).
+        Some(check) => crate::fs::symlinks::open(&full, check)
+            .and_then(|f| file_cache::wrap(f, &full))
+            .inspect_err(|e| {
+                if e.raw_os_error() == Some(libc::ELOOP) {
+                    log::error!(
+                        "open() \"{}\" failed ({}: Too many levels of symbolic links)",
+                        full.display(),
+                        libc::ELOOP
+                    );
+                }
+            }),
+        None => file_cache::open(base, rel, loc.open_file_cache),
+    };
+    opened.map_err(|e| {
         let status = io_status(&e);
         // nginx's line for a missing file (log_not_found on); a FIFO has its own.
         if loc.log_not_found && e.raw_os_error() == Some(libc::ENOENT) {

@@ -4,7 +4,9 @@
 //! that ends with the stream). The HTTP/2 codec has already validated the
 //! fields (RFC 9113 §8.3); what is checked here is what HTTP/1 checks too.
 
-use super::request::{Fields, Framing, HeadError, Method, Request, check_field, normalize_host};
+use super::request::{
+    Fields, Framing, HeadError, Method, Request, check_field, normalize_host, port_of,
+};
 
 /// What a stream's HEADERS said.
 pub struct Head<'a> {
@@ -38,9 +40,12 @@ pub fn build(head: &Head) -> Result<Request, HeadError> {
     }
     // `:authority` is the Host (RFC 9113 §8.3.1); the codec made sure a Host
     // field beside it says the same.
-    let host = match head.authority.or(host_field) {
-        Some(h) => Some(normalize_host(h).ok_or(HeadError::Bad("invalid host"))?),
-        None => None,
+    let (host, port) = match head.authority.or(host_field) {
+        Some(h) => (
+            Some(normalize_host(h).ok_or(HeadError::Bad("invalid host"))?),
+            port_of(h),
+        ),
+        None => (None, None),
     };
     let framing = match (head.end_stream, head.content_length) {
         (true, _) | (false, Some(0)) => Framing::None,
@@ -67,6 +72,7 @@ pub fn build(head: &Head) -> Result<Request, HeadError> {
         http2: true,
         headers: Fields::from_pairs(pairs),
         host,
+        port,
         framing,
         keep_alive: true,
         expect_continue: false,
@@ -84,6 +90,7 @@ pub fn unread() -> Request {
         http2: true,
         headers: Fields::default(),
         host: None,
+        port: None,
         framing: Framing::None,
         keep_alive: true,
         expect_continue: false,

@@ -89,6 +89,8 @@ pub struct Request {
     pub headers: Fields,
     /// Host, lower-cased, port stripped (from the absolute-form target or the Host header).
     pub host: Option<String>,
+    /// The port the same place names (`$request_port`), if it names one.
+    pub port: Option<u16>,
     pub framing: Framing,
     /// Whether the client wants the connection kept open after this exchange.
     pub keep_alive: bool,
@@ -110,14 +112,18 @@ impl Request {
             .map(str::trim)
     }
 
-    /// The path part of the target (before `?`).
+    /// The path part of the target (before `?`, and before a `#fragment`, which
+    /// nginx drops too: `/a/.#x` is `/a/`).
     pub fn path(&self) -> &str {
-        self.target.split_once('?').map_or(&self.target, |(p, _)| p)
+        let end = self.target.find(['?', '#']).unwrap_or(self.target.len());
+        &self.target[..end]
     }
 
-    /// The query string (after `?`), if any.
+    /// The query string (after `?`, up to a `#fragment`), if any.
     pub fn query(&self) -> Option<&str> {
-        self.target.split_once('?').map(|(_, q)| q)
+        let start = self.target.find(['?', '#'])?;
+        let rest = self.target[start..].strip_prefix('?')?;
+        Some(rest.split_once('#').map_or(rest, |(q, _)| q))
     }
 
     pub fn version_str(&self) -> &'static str {
@@ -189,6 +195,8 @@ pub enum HeadError {
     BodyTooLarge,
     /// A method this server does not implement.
     UnknownMethod,
+    /// A method nginx knows but never serves (TRACE, CONNECT to `host:port`).
+    NotAllowed,
     /// A transfer coding other than chunked.
     UnknownCoding,
     /// An HTTP version other than 1.0 / 1.1.
@@ -202,6 +210,7 @@ impl HeadError {
             HeadError::UriTooLong => 414,
             HeadError::HeadTooLarge => 431,
             HeadError::BodyTooLarge => 413,
+            HeadError::NotAllowed => 405,
             HeadError::UnknownMethod | HeadError::UnknownCoding => 501,
             HeadError::Version => 505,
         }
@@ -338,10 +347,11 @@ fn build(req: &httparse::Request, rules: &NameRules) -> Result<Request, HeadErro
         log::info!("client sent duplicate header line: \"{name}\"");
         return Err(HeadError::Bad("duplicate header line"));
     }
+    refuse_trace_connect(method, path)?;
     let method = Method::from_name(method).ok_or(HeadError::UnknownMethod)?;
     let http11 = version == 1;
     let (target, target_host) = split_target(path, method)?;
-    let host = host_of(headers, target_host, http11)?;
+    let (host, port) = host_of(headers, target_host, http11)?;
     let framing = framing(headers, http11)?;
     Ok(Request {
         method,
@@ -353,9 +363,31 @@ fn build(req: &httparse::Request, rules: &NameRules) -> Result<Request, HeadErro
         tls: None,
         headers: Fields::from_pairs(headers.iter().map(|h| (h.name, h.value))),
         host,
+        port,
         framing,
         head_len: 0,
     })
+}
+
+/// nginx knows TRACE and CONNECT but serves neither: TRACE is 405; CONNECT to a
+/// `host:port` is 405, any other CONNECT target 400.
+fn refuse_trace_connect(method: &str, target: &str) -> Result<(), HeadError> {
+    match method {
+        "TRACE" => Err(HeadError::NotAllowed),
+        "CONNECT" => {
+            let authority = target.rsplit_once(':').is_some_and(|(host, port)| {
+                normalize_host(host).is_some()
+                    && !port.is_empty()
+                    && port.bytes().all(|b| b.is_ascii_digit())
+            });
+            Err(if authority {
+                HeadError::NotAllowed
+            } else {
+                HeadError::Bad("invalid CONNECT target")
+            })
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Field values may not carry NUL or other control bytes (RFC 9110 §5.5); httparse
@@ -369,7 +401,7 @@ pub(crate) fn check_field(_name: &str, value: &[u8]) -> Result<(), HeadError> {
 
 /// origin-form `/path?q`, absolute-form `http://host[:port]/path?q` (RFC 9112 §3.2.2:
 /// its host replaces the Host header), or asterisk-form `*` for OPTIONS (§3.2.4).
-fn split_target(path: &str, method: Method) -> Result<(String, Option<String>), HeadError> {
+fn split_target(path: &str, method: Method) -> Result<(String, Option<HostPort>), HeadError> {
     if path.starts_with('/') || (path == "*" && method == Method::Options) {
         return Ok((path.to_owned(), None));
     }
@@ -388,6 +420,7 @@ fn split_target(path: &str, method: Method) -> Result<(String, Option<String>), 
         .find(['/', '?'])
         .map_or((rest, ""), |i| rest.split_at(i));
     let host = normalize_host(authority).ok_or(HeadError::Bad("invalid host in target"))?;
+    let host = (host, port_of(authority));
     let target = if tail.starts_with('/') {
         tail.to_owned()
     } else {
@@ -396,13 +429,16 @@ fn split_target(path: &str, method: Method) -> Result<(String, Option<String>), 
     Ok((target, Some(host)))
 }
 
+/// A host name and the port sent with it.
+type HostPort = (String, Option<u16>);
+
 /// Exactly one Host header is required in HTTP/1.1 (RFC 9112 §3.2), also when the
-/// target is in absolute form; the target's host then wins (§3.2.2).
+/// target is in absolute form; the target's host (and port) then wins (§3.2.2).
 fn host_of(
     headers: &[httparse::Header],
-    from_target: Option<String>,
+    from_target: Option<HostPort>,
     http11: bool,
-) -> Result<Option<String>, HeadError> {
+) -> Result<(Option<String>, Option<u16>), HeadError> {
     let mut hosts = values(headers, "host");
     let first = hosts.next();
     if hosts.next().is_some() {
@@ -411,12 +447,26 @@ fn host_of(
     let from_header = match first {
         Some(v) => {
             let text = std::str::from_utf8(v).map_err(|_| HeadError::Bad("invalid Host"))?;
-            Some(normalize_host(text).ok_or(HeadError::Bad("invalid Host"))?)
+            let host = normalize_host(text).ok_or(HeadError::Bad("invalid Host"))?;
+            Some((host, port_of(text)))
         }
         None if http11 => return Err(HeadError::Bad("missing Host")),
         None => None,
     };
-    Ok(from_target.or(from_header))
+    Ok(match from_target.or(from_header) {
+        Some((host, port)) => (Some(host), port),
+        None => (None, None),
+    })
+}
+
+/// The port of a `host[:port]` that [`normalize_host`] accepted.
+pub fn port_of(value: &str) -> Option<u16> {
+    let value = value.trim();
+    let after = match value.rfind(']') {
+        Some(i) if value.starts_with('[') => &value[i + 1..],
+        _ => value,
+    };
+    after.rsplit_once(':')?.1.parse().ok()
 }
 
 /// A `host[:port]` (RFC 9110 §7.2, RFC 3986 §3.2.2) lower-cased, port and trailing
@@ -437,7 +487,10 @@ pub(crate) fn normalize_host(value: &str) -> Option<String> {
             .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()));
     let literal = name.starts_with('[');
     let ok = name.bytes().all(|b| {
-        b.is_ascii_alphanumeric() || b"-._".contains(&b) || (literal && b"[]:".contains(&b))
+        // An IP literal may be an IPvFuture (RFC 3986 §3.2.2): sub-delims and `~` too.
+        b.is_ascii_alphanumeric()
+            || b"-._".contains(&b)
+            || (literal && b"[]:~!$&'()*+,;=".contains(&b))
     });
     let dots_ok = !name.starts_with('.') && !name.contains("..");
     let name = name.strip_suffix('.').unwrap_or(name);
@@ -462,24 +515,19 @@ fn framing(headers: &[httparse::Header], http11: bool) -> Result<Framing, HeadEr
     content_length(&cl)
 }
 
-/// Only `chunked` is implemented; it must be the final (and here the only) coding.
+/// Only `chunked` is implemented, alone: any other coding or list of codings
+/// (`gzip, chunked`, `chunked, identity`, `chunked, chunked`) is 501, as nginx
+/// answers; the connection closes after either error.
 fn chunked_framing(te: &[&[u8]]) -> Result<Framing, HeadError> {
     let codings: Vec<String> = te
         .iter()
         .flat_map(|v| v.split(|&b| b == b','))
         .map(|c| String::from_utf8_lossy(c).trim().to_ascii_lowercase())
         .collect();
-    match codings.last().map(String::as_str) {
-        Some("chunked") if codings.len() == 1 => Ok(Framing::Chunked),
-        Some("chunked") if codings.iter().filter(|c| *c == "chunked").count() > 1 => {
-            Err(HeadError::Bad("chunked applied more than once"))
-        }
-        Some("chunked") => Err(HeadError::UnknownCoding),
-        Some("") | None => Err(HeadError::Bad("empty Transfer-Encoding")),
-        Some(_) if codings.iter().any(|c| c == "chunked") => {
-            Err(HeadError::Bad("chunked is not the final transfer coding"))
-        }
-        Some(_) => Err(HeadError::UnknownCoding),
+    match codings.as_slice() {
+        [only] if only == "chunked" => Ok(Framing::Chunked),
+        [only] if only.is_empty() => Err(HeadError::Bad("empty Transfer-Encoding")),
+        _ => Err(HeadError::UnknownCoding),
     }
 }
 

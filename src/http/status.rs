@@ -21,7 +21,8 @@ pub fn reason(code: u16) -> &'static str {
         402 => "Payment Required",
         403 => "Forbidden",
         404 => "Not Found",
-        405 => "Method Not Allowed",
+        // nginx's phrase (its status line and error page say "405 Not Allowed").
+        405 => "Not Allowed",
         406 => "Not Acceptable",
         408 => "Request Timeout",
         409 => "Conflict",

@@ -56,6 +56,13 @@ impl AccessLogs {
             return;
         }
         let state = State::default();
+        // A request the phases never routed: nginx's `$uri` is empty when the
+        // target was no valid path (`/../x`), else the path as sent.
+        let unrouted = match x.routed {
+            Some(_) => String::new(),
+            None if crate::handler::path::clean(req.path()).is_some() => req.path().to_string(),
+            None => String::new(),
+        };
         let done = Done {
             status: x.resp.status,
             body_bytes: x.body_bytes,
@@ -69,7 +76,7 @@ impl AccessLogs {
             origin: &x.origin,
             server,
             location: Some(loc),
-            uri: x.routed.map_or(req.path(), |r| r.path.as_str()),
+            uri: x.routed.map_or(unrouted.as_str(), |r| r.path.as_str()),
             args: x.routed.map_or(req.query(), |r| r.args.as_deref()),
             state: x.routed.map_or(&state, |r| &r.vars),
             done: Some(&done),

@@ -82,6 +82,7 @@ mod tests {
             http2: false,
             headers: Fields::from_pairs(headers),
             host: None,
+            port: None,
             framing: Framing::None,
             keep_alive: true,
             expect_continue: false,

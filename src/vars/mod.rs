@@ -80,6 +80,10 @@ pub enum Var {
     ConnectionRequests,
     ConnectionTime,
     Pipe,
+    /// `$request_port`: the port in the absolute-form target or the Host header.
+    RequestPort,
+    /// `$is_request_port`: `:` when the request names a port, else empty.
+    IsRequestPort,
     /// `$nginx_version`: the nginx release whose behaviour webserv follows.
     NginxVersion,
     /// `$connections_active` (0), `_reading` (1), `_writing` (2), `_waiting` (3):
@@ -157,6 +161,8 @@ const NAMES: &[(&str, Var)] = &[
     ("connection_requests", Var::ConnectionRequests),
     ("connection_time", Var::ConnectionTime),
     ("pipe", Var::Pipe),
+    ("request_port", Var::RequestPort),
+    ("is_request_port", Var::IsRequestPort),
     ("nginx_version", Var::NginxVersion),
     ("connections_active", Var::Connections(0)),
     ("connections_reading", Var::Connections(1)),

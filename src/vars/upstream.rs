@@ -170,11 +170,17 @@ fn traced(trace: &Trace, v: &UpVar, out: &mut String) -> bool {
         return true;
     }
     if let UpVar::Http(name) = v {
+        // nginx joins every field of the name with ", ".
         let want = name.replace('_', "-");
-        let Some(value) = trace.field(&want) else {
+        let mut all = trace.fields(&want);
+        let Some(first) = all.next() else {
             return false;
         };
-        out.push_str(&String::from_utf8_lossy(value));
+        out.push_str(&String::from_utf8_lossy(first));
+        for value in all {
+            out.push_str(", ");
+            out.push_str(&String::from_utf8_lossy(value));
+        }
         return true;
     }
     if trace.attempts.is_empty() {

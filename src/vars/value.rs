@@ -99,44 +99,30 @@ impl Env<'_> {
             }),
             Var::Arg(name) => return push(out, arg(self.args.unwrap_or(""), name)),
             Var::Host => out.push_str(self.host()),
-            // nginx joins every Cookie (`; `) and X-Forwarded-For (`, `).
-            Var::Http(name) if matches!(&**name, "cookie" | "x_forwarded_for") => {
+            // nginx joins every field of the name: Cookies with `; `, others with `, `.
+            Var::Http(name) => {
                 let sep = if &**name == "cookie" { "; " } else { ", " };
                 return push(out, joined(req, name, sep).as_deref());
             }
-            Var::Http(name) => return push(out, header(req, name)),
             Var::Cookie(name) => return push(out, cookie(req, name)),
+            // Every field the response made or relayed, joined with `, ` as nginx.
             Var::SentHttp(name) => {
-                let r = self.done.and_then(|d| d.response);
-                let field = name.replace('_', "-");
-                // nginx keeps every Cache-Control and Link and gives them joined.
-                if let (Some(r), "cache-control" | "link") = (r, field.as_str()) {
-                    let own = r.headers.iter().map(|(n, v)| (n, v.as_bytes()));
-                    let relayed = r.raw_headers.iter().map(|(n, v)| (n, v.as_slice()));
-                    let all: Vec<_> = own
-                        .chain(relayed)
-                        .filter(|(n, _)| n.eq_ignore_ascii_case(&field))
-                        .map(|(_, v)| String::from_utf8_lossy(v))
-                        .collect();
-                    return push(out, (!all.is_empty()).then(|| all.join(", ")).as_deref());
-                }
-                // The first field, whether the response made it or relayed it.
-                let relayed = r.and_then(|r| {
-                    let raw = r
-                        .raw_headers
-                        .iter()
-                        .find(|(n, _)| n.eq_ignore_ascii_case(&field));
-                    raw.map(|(_, v)| String::from_utf8_lossy(v))
-                });
-                let own = r.and_then(|r| r.get_header(&field));
-                return push(out, own.or(relayed.as_deref()));
+                let Some(r) = self.done.and_then(|d| d.response) else {
+                    return false;
+                };
+                let own = r.headers.iter().map(|(n, v)| (n.as_ref(), v.as_bytes()));
+                let relayed = r
+                    .raw_headers
+                    .iter()
+                    .map(|(n, v)| (n.as_ref(), v.as_slice()));
+                return push_joined(out, own.chain(relayed), name);
             }
             Var::SentTrailer(name) => {
-                let trailers = self.done.and_then(|d| d.response?.trailers.as_deref());
-                let field = name.replace('_', "-");
-                let first =
-                    trailers.and_then(|t| t.iter().find(|(n, _)| n.eq_ignore_ascii_case(&field)));
-                return push(out, first.map(|(_, v)| v.as_str()));
+                let Some(t) = self.done.and_then(|d| d.response?.trailers.as_deref()) else {
+                    return false;
+                };
+                let all = t.iter().map(|(n, v)| (n.as_ref(), v.as_bytes()));
+                return push_joined(out, all, name);
             }
             Var::RequestBody => {
                 let body = self.request_body().map(String::from_utf8_lossy);
@@ -191,7 +177,8 @@ impl Env<'_> {
                     Err(_) => return false,
                 }
             }
-            Var::ContentType => return push(out, req.header("content-type")),
+            // Several fields are invalid, but nginx joins them as any other.
+            Var::ContentType => return push(out, joined(req, "content_type", ", ").as_deref()),
             Var::ContentLength => match (req.header("content-length"), req.framing) {
                 (Some(v), _) => out.push_str(v),
                 // A chunked body once read: its length, as nginx sets it.
@@ -226,6 +213,11 @@ impl Env<'_> {
                 let t = self.origin.conn.opened.elapsed();
                 let _ = write!(out, "{}.{:03}", t.as_secs(), t.subsec_millis());
             }
+            Var::RequestPort => match req.port {
+                Some(p) => push_num(out, p),
+                None => return false,
+            },
+            Var::IsRequestPort => out.push_str(if req.port.is_some() { ":" } else { "" }),
             Var::Pipe => out.push(if self.origin.conn.pipelined { 'p' } else { '.' }),
             Var::NginxVersion => out.push_str(super::NGINX_VERSION),
             Var::Connections(i) => {
@@ -317,6 +309,7 @@ pub(super) fn write_ip(out: &mut String, ip: std::net::IpAddr) {
 }
 
 /// `$http_NAME`: the header whose name, lower-cased with `-` as `_`, is `name`.
+#[cfg(test)]
 fn header<'r>(req: &'r Request, name: &str) -> Option<&'r str> {
     header_bytes(req, name).and_then(|v| std::str::from_utf8(v).ok())
 }
@@ -324,11 +317,10 @@ fn header<'r>(req: &'r Request, name: &str) -> Option<&'r str> {
 /// Every field called `name` (as [`header`] matches it) that is text, joined
 /// with `sep`; `None` when there is none.
 fn joined(req: &Request, name: &str, sep: &str) -> Option<String> {
-    let field = name.replace('_', "-");
     let mut all = req
         .headers
         .iter()
-        .filter(|(n, _)| n.eq_ignore_ascii_case(&field))
+        .filter(|(n, _)| var_names(n, name))
         .filter_map(|(_, v)| std::str::from_utf8(v.trim_ascii()).ok());
     let mut out = all.next()?.to_string();
     for v in all {
@@ -340,14 +332,37 @@ fn joined(req: &Request, name: &str, sep: &str) -> Option<String> {
 
 /// [`header`]'s value as bytes (which need not be UTF-8), surrounding blanks off.
 pub fn header_bytes<'r>(req: &'r Request, name: &str) -> Option<&'r [u8]> {
-    req.headers.iter().find_map(|(n, v)| {
-        let same = n.len() == name.len()
-            && n.bytes().zip(name.bytes()).all(|(a, b)| {
-                let a = a.to_ascii_lowercase();
-                a == b || (a == b'-' && b == b'_')
-            });
-        same.then(|| v.trim_ascii())
-    })
+    req.headers
+        .iter()
+        .find_map(|(n, v)| var_names(n, name).then(|| v.trim_ascii()))
+}
+
+/// Whether the field `field` is the one a variable suffix `name` (lower case,
+/// `_` for `-`) names, as nginx compares them.
+fn var_names(field: &str, name: &str) -> bool {
+    field.len() == name.len()
+        && field.bytes().zip(name.bytes()).all(|(a, b)| {
+            let a = a.to_ascii_lowercase();
+            a == b || (a == b'-' && b == b'_')
+        })
+}
+
+/// Appends every value of the fields `name` names, joined with `, `; `false`
+/// when there is none.
+fn push_joined<'a>(
+    out: &mut String,
+    fields: impl Iterator<Item = (&'a str, &'a [u8])>,
+    name: &str,
+) -> bool {
+    let mut found = false;
+    for (_, v) in fields.filter(|(n, _)| var_names(n, name)) {
+        if found {
+            out.push_str(", ");
+        }
+        out.push_str(&String::from_utf8_lossy(v));
+        found = true;
+    }
+    found
 }
 
 /// `$arg_NAME`: the first `NAME=value` of the query string, as sent.
@@ -455,6 +470,7 @@ mod tests {
                 ("X-Forwarded-For", &b" 10.0.0.1 "[..]),
             ]),
             host: None,
+            port: None,
             framing: Framing::None,
             keep_alive: true,
             expect_continue: false,

@@ -9,8 +9,10 @@
 use super::HeadError;
 
 /// Fields a request may carry once (nginx rejects a second with 400). Host is
-/// checked with the target; Content-Length with the framing (equal copies pass).
+/// checked with the target. A second Content-Length is refused even when equal, as
+/// nginx does.
 pub const UNIQUE: &[&str] = &[
+    "content-length",
     "if-modified-since",
     "if-unmodified-since",
     "if-match",

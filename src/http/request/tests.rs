@@ -38,9 +38,12 @@ fn table_of_heads() {
         (b"OPTIONS /x HTTP/1.1\r\nHost: a\r\n\r\n", 200),
         (b"POST * HTTP/1.1\r\nHost: a\r\n\r\n", 400),
         (b"OPTIONS ** HTTP/1.1\r\nHost: a\r\n\r\n", 400),
-        (b"TRACE / HTTP/1.1\r\nHost: a\r\n\r\n", 501),
+        (b"TRACE / HTTP/1.1\r\nHost: a\r\n\r\n", 405),
         (b"PATCH / HTTP/1.1\r\nHost: a\r\n\r\n", 501),
-        (b"CONNECT a:443 HTTP/1.1\r\nHost: a\r\n\r\n", 501),
+        (b"CONNECT a:443 HTTP/1.1\r\nHost: a\r\n\r\n", 405),
+        (b"CONNECT a HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        (b"CONNECT / HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        (b"CONNECT a: HTTP/1.1\r\nHost: a\r\n\r\n", 400),
         (b"GET * HTTP/1.1\r\nHost: a\r\n\r\n", 400),
         (b"GET foo HTTP/1.1\r\nHost: a\r\n\r\n", 400),
         (b"hello world\r\n\r\n", 400),
@@ -54,7 +57,7 @@ fn table_of_heads() {
         (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0x5\r\n\r\n", 400),
         (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5 5\r\n\r\n", 400),
         (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", 400),
-        (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n", 200),
+        (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n", 400),
         (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999\r\n\r\n", 413),
         (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 18446744073709551616\r\n\r\n", 413),
         (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 18446744073709551615\r\n\r\n", 200),
@@ -63,8 +66,9 @@ fn table_of_heads() {
         (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: CHUNKED\r\n\r\n", 200),
         (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
         (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501),
-        (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 400),
-        (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", 400),
+        (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 501),
+        (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", 501),
+        (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, identity\r\n\r\n", 501),
         (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n", 400),
         (b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
         (b"GET http://Example.COM:8080/x?y HTTP/1.1\r\n\r\n", 400),
@@ -237,5 +241,34 @@ fn line_lengths_within_large_buffers() {
             .err()
             .map(|e| e.status());
         assert_eq!(got, *want, "{head:?}");
+    }
+}
+
+#[test]
+fn fragments_end_the_path_and_the_query() {
+    let cases: &[(&[u8], &str, Option<&str>)] = &[
+        (b"GET /a/.#frag HTTP/1.1\r\nHost: a\r\n\r\n", "/a/.", None),
+        (
+            b"GET /a?b=1#frag HTTP/1.1\r\nHost: a\r\n\r\n",
+            "/a",
+            Some("b=1"),
+        ),
+        (b"GET /a#f?b=1 HTTP/1.1\r\nHost: a\r\n\r\n", "/a", None),
+        (b"GET /a?b#c#d HTTP/1.1\r\nHost: a\r\n\r\n", "/a", Some("b")),
+        (b"GET /a%23b HTTP/1.1\r\nHost: a\r\n\r\n", "/a%23b", None),
+        (
+            b"GET http://h?x#f HTTP/1.1\r\nHost: a\r\n\r\n",
+            "/",
+            Some("x"),
+        ),
+        (
+            b"GET http://h:80?x#f HTTP/1.1\r\nHost: a\r\n\r\n",
+            "/",
+            Some("x"),
+        ),
+    ];
+    for (raw, path, query) in cases {
+        let (req, _) = parse(raw).unwrap().unwrap();
+        assert_eq!((req.path(), req.query()), (*path, *query), "{raw:?}");
     }
 }
