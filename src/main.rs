@@ -122,13 +122,8 @@ fn main() -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
-    let base = config
-        .error_log
-        .as_ref()
-        .map_or(log::LevelFilter::Info, |e| e.level);
-    let level = webserv::logging::adjust(base, cli.verbose, cli.quiet);
-    let log_file = config.error_log.as_ref().and_then(|e| e.path.clone());
-    if let Err(e) = webserv::logging::init(level, log_file.as_deref()) {
+    let log_file = config.error_logs.iter().any(|e| e.path.is_some());
+    if let Err(e) = webserv::logging::init(&config, cli.verbose, cli.quiet) {
         eprintln!("webserv: cannot open the error log: {e}");
         return ExitCode::from(1);
     }
@@ -140,7 +135,7 @@ fn main() -> ExitCode {
         Err(e) => {
             // Once where the operator looks: `webserv: ...` on the terminal, and in
             // the error log too when that is a file.
-            if log_file.is_some() {
+            if log_file {
                 log::error!("{e}");
             }
             eprintln!("webserv: {e}");

@@ -24,6 +24,7 @@ pub mod compress;
 pub mod cond;
 pub mod dav;
 mod directives;
+pub mod error_log;
 pub mod fastcgi;
 mod include;
 pub mod keepalive;
@@ -52,6 +53,7 @@ mod warnings;
 #[cfg(test)]
 mod tests;
 
+pub use error_log::{ErrorLog, Level};
 pub use mapping::FileRef;
 pub use model::*;
 pub use tls::{Protocol, TlsPort, TlsSettings};
