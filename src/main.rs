@@ -15,9 +15,13 @@ struct Cli {
     /// Check the configuration and exit (like `nginx -t`).
     #[arg(short = 't', long = "test")]
     test: bool,
+    /// Check the configuration, print every file it reads (itself and each
+    /// include, once) and exit, as `nginx -T`.
+    #[arg(short = 'T')]
+    dump_files: bool,
     /// Check the configuration, print it whole (includes pasted, inheritance and
-    /// defaults applied) and exit (like `nginx -T`).
-    #[arg(short = 'T', long = "dump")]
+    /// defaults applied) and exit.
+    #[arg(long = "dump")]
     dump: bool,
     /// Explain which server and location would handle URL, with the effective
     /// directives, the file or script it maps to and the expected status:
@@ -76,7 +80,7 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             eprintln!("webserv: {e}");
-            if cli.test || cli.dump {
+            if cli.test || cli.dump || cli.dump_files {
                 eprintln!(
                     "webserv: configuration file {} test failed",
                     cli.config.display()
@@ -108,7 +112,7 @@ fn main() -> ExitCode {
     if cli.dump {
         print!("{}", webserv::explain::dump(&config));
     }
-    if cli.test || cli.dump {
+    if cli.test || cli.dump || cli.dump_files {
         for w in &warnings {
             eprintln!("webserv: warning: {w}");
         }
@@ -120,6 +124,9 @@ fn main() -> ExitCode {
             "webserv: configuration file {} test is successful",
             cli.config.display()
         );
+        if cli.dump_files {
+            return dump_files(&cli.config);
+        }
         return ExitCode::SUCCESS;
     }
     let log_file = config.error_logs.iter().any(|e| e.path.is_some());
@@ -142,4 +149,21 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// `-T`: each file the configuration reads, as nginx prints them.
+fn dump_files(config: &std::path::Path) -> ExitCode {
+    use std::io::Write;
+    let files = match webserv::config::files(config) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("webserv: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    for (path, text) in files {
+        let _ = write!(out, "# configuration file {}:\n{text}\n", path.display());
+    }
+    ExitCode::SUCCESS
 }

@@ -99,6 +99,12 @@ impl ConfigError {
     }
 }
 
+/// Every file the configuration `path` reads (itself and its includes), once
+/// each, with its text, in the order read (`-T`).
+pub fn files(path: &Path) -> Result<Vec<(std::path::PathBuf, String)>, ConfigError> {
+    include::files_read(path)
+}
+
 /// Reads, parses and checks the configuration file `path`; relative paths inside it
 /// (root, alias, upload_store, logs, cgi interpreters) resolve against `prefix`,
 /// `include` globs against the including file's directory.
