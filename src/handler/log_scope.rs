@@ -35,7 +35,13 @@ pub fn enter(
     scope::enter(Scope {
         logs,
         conn: origin.conn.serial,
-        tail: scope::tail(origin.peer.ip(), name, &line, req.host.as_deref()),
+        // The Host header as sent (port included), as nginx logs it.
+        tail: scope::tail(
+            origin.peer.ip(),
+            name,
+            &line,
+            req.header("host").or(req.host.as_deref()),
+        ),
     })
 }
 
