@@ -349,6 +349,7 @@ fn listen(
         options: params.options,
         ssl: params.ssl,
         proxy_protocol: params.proxy_protocol,
+        http2: params.http2,
         pos: pos.clone(),
     })
 }

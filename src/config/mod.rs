@@ -26,6 +26,7 @@ pub mod dav;
 mod directives;
 pub mod error_log;
 pub mod fastcgi;
+pub mod http2;
 mod include;
 pub mod keepalive;
 mod lexer;
