@@ -15,9 +15,13 @@ struct Cli {
     /// Check the configuration and exit (like `nginx -t`).
     #[arg(short = 't', long = "test")]
     test: bool,
+    /// Check the configuration, print every file it reads (itself and each
+    /// include, once) and exit, as `nginx -T`.
+    #[arg(short = 'T')]
+    dump_files: bool,
     /// Check the configuration, print it whole (includes pasted, inheritance and
-    /// defaults applied) and exit (like `nginx -T`).
-    #[arg(short = 'T', long = "dump")]
+    /// defaults applied) and exit.
+    #[arg(long = "dump")]
     dump: bool,
     /// Explain which server and location would handle URL, with the effective
     /// directives, the file or script it maps to and the expected status:
@@ -76,7 +80,7 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             eprintln!("webserv: {e}");
-            if cli.test || cli.dump {
+            if cli.test || cli.dump || cli.dump_files {
                 eprintln!(
                     "webserv: configuration file {} test failed",
                     cli.config.display()
@@ -108,7 +112,7 @@ fn main() -> ExitCode {
     if cli.dump {
         print!("{}", webserv::explain::dump(&config));
     }
-    if cli.test || cli.dump {
+    if cli.test || cli.dump || cli.dump_files {
         for w in &warnings {
             eprintln!("webserv: warning: {w}");
         }
@@ -120,15 +124,13 @@ fn main() -> ExitCode {
             "webserv: configuration file {} test is successful",
             cli.config.display()
         );
+        if cli.dump_files {
+            return dump_files(&cli.config);
+        }
         return ExitCode::SUCCESS;
     }
-    let base = config
-        .error_log
-        .as_ref()
-        .map_or(log::LevelFilter::Info, |e| e.level);
-    let level = webserv::logging::adjust(base, cli.verbose, cli.quiet);
-    let log_file = config.error_log.as_ref().and_then(|e| e.path.clone());
-    if let Err(e) = webserv::logging::init(level, log_file.as_deref()) {
+    let log_file = config.error_logs.iter().any(|e| e.path.is_some());
+    if let Err(e) = webserv::logging::init(&config, cli.verbose, cli.quiet) {
         eprintln!("webserv: cannot open the error log: {e}");
         return ExitCode::from(1);
     }
@@ -140,11 +142,28 @@ fn main() -> ExitCode {
         Err(e) => {
             // Once where the operator looks: `webserv: ...` on the terminal, and in
             // the error log too when that is a file.
-            if log_file.is_some() {
+            if log_file {
                 log::error!("{e}");
             }
             eprintln!("webserv: {e}");
             ExitCode::from(1)
         }
     }
+}
+
+/// `-T`: each file the configuration reads, as nginx prints them.
+fn dump_files(config: &std::path::Path) -> ExitCode {
+    use std::io::Write;
+    let files = match webserv::config::files(config) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("webserv: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    for (path, text) in files {
+        let _ = write!(out, "# configuration file {}:\n{text}\n", path.display());
+    }
+    ExitCode::SUCCESS
 }

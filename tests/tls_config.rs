@@ -254,7 +254,7 @@ fn dump_writes_ssl_settings_that_parse_again() {
     );
     std::fs::write(&conf, text.replace("{dir}", &d.display().to_string())).expect("write");
     let out = Command::new(env!("CARGO_BIN_EXE_webserv"))
-        .arg("-T")
+        .arg("--dump")
         .arg(&conf)
         .output()
         .expect("run webserv");

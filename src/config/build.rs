@@ -53,7 +53,7 @@ pub fn build(draft: MainDraft, file: &Path, prefix: &Path) -> Result<Config, Con
         worker_processes: draft.worker_processes.unwrap_or(DEFAULT_WORKERS),
         worker_connections: draft.worker_connections.unwrap_or(DEFAULT_CONNECTIONS),
         pid: draft.pid,
-        error_log: draft.error_log,
+        error_logs: draft.error_logs,
         worker_rlimit_nofile: draft.worker_rlimit_nofile,
         servers,
         listens,
@@ -178,6 +178,7 @@ fn server(d: &ServerDraft, outer: &Settings, outer_tls: &TlsSettings, prefix: &P
         realip: std::sync::Arc::new(s.realip.finish()),
         http2: s.http2.finish(false),
         computed: Default::default(),
+        error_logs: s.error_logs.clone().map(Into::into),
         pos: d.pos.clone(),
     }
 }

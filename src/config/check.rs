@@ -23,7 +23,7 @@ pub struct MainDraft {
     pub worker_processes: Option<usize>,
     pub worker_connections: Option<usize>,
     pub pid: Option<PathBuf>,
-    pub error_log: Option<ErrorLog>,
+    pub error_logs: Vec<ErrorLog>,
     pub worker_rlimit_nofile: Option<u64>,
     /// Settings written at the top level.
     pub main: Settings,
@@ -205,7 +205,7 @@ fn top_directive(
     in_http: bool,
 ) -> Result<(), ConfigError> {
     match d.name.as_str() {
-        "error_log" => draft.error_log = Some(error_log(&d.args, prefix)?),
+        "error_log" if !in_http => draft.error_logs.push(error_log(&d.args, prefix)?),
         "server" => draft.servers.push(server(d, prefix, in_http)?),
         "upstream" => {
             each(block_of(d), Ctx::Upstream, |_| Ok(()))?;
@@ -258,14 +258,9 @@ fn block_of(d: &Directive) -> &[Directive] {
     d.block.as_deref().unwrap_or_default()
 }
 
-/// `error_log PATH|stderr [LEVEL]`; the level defaults to `error`, as in nginx.
+/// `error_log PATH|stderr [LEVEL]` (see [`super::error_log`]).
 pub(crate) fn error_log(args: &[Arg], prefix: &Path) -> Result<ErrorLog, ConfigError> {
-    let path = (args[0].0 != "stderr").then(|| values::resolve(prefix, &args[0].0));
-    let level = match args.get(1) {
-        Some(arg) => values::log_level(arg)?,
-        None => log::LevelFilter::Error,
-    };
-    Ok(ErrorLog { path, level })
+    super::error_log::parse(args, prefix)
 }
 
 /// A `server { }` block.

@@ -136,7 +136,7 @@ pub const TABLE: &[Spec] = &[
     row("use", EVENTS, 1, 1),
     row("accept_mutex", EVENTS, 1, 1),
     row("pid", MAIN, 1, 1),
-    // nginx's error_log may be written in every context; inner ones share the main log.
+    // nginx's error_log may be written in every context: a request logs to its level's.
     many(row("error_log", ALL, 1, 2)),
     // Process directives whose value describes what webserv does (see compat.rs).
     row("daemon", MAIN, 1, 1),

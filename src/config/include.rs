@@ -14,23 +14,45 @@ use super::parser::{Directive, parse_str};
 
 /// Reads and parses `path` and everything it includes.
 pub fn load_tree(path: &Path) -> Result<Vec<Directive>, ConfigError> {
-    let mut stack = Vec::new();
-    read_file(path, &mut stack).map_err(|e| e.unwrap_or_else(|e| open_failed(path, &e)))
+    read_tree(path).map(|(tree, _)| tree)
+}
+
+/// Every file [`load_tree`] reads, once each, in the order first read, with its
+/// text: what `-T` prints, as nginx's `# configuration file PATH:` sections.
+pub fn files_read(path: &Path) -> Result<Vec<(PathBuf, String)>, ConfigError> {
+    read_tree(path).map(|(_, files)| files.read)
+}
+
+fn read_tree(path: &Path) -> Result<(Vec<Directive>, Files), ConfigError> {
+    let mut files = Files::default();
+    let tree =
+        read_file(path, &mut files).map_err(|e| e.unwrap_or_else(|e| open_failed(path, &e)))?;
+    Ok((tree, files))
+}
+
+/// The files being read (for cycles) and those read so far.
+#[derive(Default)]
+struct Files {
+    stack: Vec<PathBuf>,
+    read: Vec<(PathBuf, String)>,
 }
 
 /// Either a config error or the I/O error of opening this very file (which the
 /// caller reports at its own position).
 type ReadResult = Result<Vec<Directive>, Result<ConfigError, std::io::Error>>;
 
-/// Parses one file and expands its includes; `stack` holds the files being read.
-fn read_file(path: &Path, stack: &mut Vec<PathBuf>) -> ReadResult {
+/// Parses one file and expands its includes (recorded in `files`).
+fn read_file(path: &Path, files: &mut Files) -> ReadResult {
     let src = std::fs::read_to_string(path).map_err(Err)?;
     let tree = parse_str(&src, &Arc::from(path.display().to_string())).map_err(Ok)?;
+    if !files.read.iter().any(|(p, _)| p == path) {
+        files.read.push((path.to_path_buf(), src));
+    }
     let key = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    stack.push(key);
+    files.stack.push(key);
     let dir = path.parent().unwrap_or(Path::new(""));
-    let expanded = expand(tree, dir, stack).map_err(Ok);
-    stack.pop();
+    let expanded = expand(tree, dir, files).map_err(Ok);
+    files.stack.pop();
     expanded
 }
 
@@ -38,16 +60,16 @@ fn read_file(path: &Path, stack: &mut Vec<PathBuf>) -> ReadResult {
 fn expand(
     dirs: Vec<Directive>,
     dir: &Path,
-    stack: &mut Vec<PathBuf>,
+    files: &mut Files,
 ) -> Result<Vec<Directive>, ConfigError> {
     let mut out = Vec::with_capacity(dirs.len());
     for mut d in dirs {
         if d.name == "include" {
-            out.extend(include(&d, dir, stack)?);
+            out.extend(include(&d, dir, files)?);
             continue;
         }
         if let Some(block) = d.block.take() {
-            d.block = Some(expand(block, dir, stack)?);
+            d.block = Some(expand(block, dir, files)?);
         }
         out.push(d);
     }
@@ -55,11 +77,7 @@ fn expand(
 }
 
 /// The directives of every file one `include` names, in sorted file order.
-fn include(
-    d: &Directive,
-    dir: &Path,
-    stack: &mut Vec<PathBuf>,
-) -> Result<Vec<Directive>, ConfigError> {
+fn include(d: &Directive, dir: &Path, files: &mut Files) -> Result<Vec<Directive>, ConfigError> {
     if d.block.is_some() {
         return Err(ConfigError::at(
             &d.pos,
@@ -75,11 +93,11 @@ fn include(
     let mut out = Vec::new();
     for file in matching_files(pattern, dir).map_err(|m| ConfigError::at(pos, m))? {
         let key = std::fs::canonicalize(&file).unwrap_or_else(|_| file.clone());
-        if stack.contains(&key) {
+        if files.stack.contains(&key) {
             let msg = format!("include of \"{}\" is recursive", file.display());
             return Err(ConfigError::at(pos, msg));
         }
-        let tree = read_file(&file, stack)
+        let tree = read_file(&file, files)
             .map_err(|e| e.unwrap_or_else(|e| open_failed(&file, &e).placed(pos)))?;
         out.extend(tree);
     }

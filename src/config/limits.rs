@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use super::parser::Directive;
 use super::values::{self, Arg};
-use super::{ConfigError, Pos};
+use super::{ConfigError, Level, Pos};
 use crate::limit::zones::{self, ConnZone, Definition, ReqZone};
 use crate::vars::Template;
 
@@ -62,11 +62,11 @@ pub struct ConnRule {
 pub struct Limits {
     pub req: Vec<ReqRule>,
     pub req_status: u16,
-    pub req_log: log::Level,
+    pub req_log: Level,
     pub req_dry_run: bool,
     pub conn: Vec<ConnRule>,
     pub conn_status: u16,
-    pub conn_log: log::Level,
+    pub conn_log: Level,
     pub conn_dry_run: bool,
     /// `limit_rate`: bytes per second for a response (0 or unset: no limit).
     pub rate: Option<Template>,
@@ -81,10 +81,12 @@ impl Default for Limits {
 
 impl Limits {
     /// The log level of "delaying request": one below the refusal's, as nginx.
-    pub fn delay_log(&self) -> log::Level {
+    pub fn delay_log(&self) -> Level {
         match self.req_log {
-            log::Level::Error => log::Level::Warn,
-            _ => log::Level::Info,
+            Level::Error => Level::Warn,
+            Level::Warn => Level::Notice,
+            Level::Notice => Level::Info,
+            _ => Level::Debug,
         }
     }
 
@@ -137,11 +139,11 @@ fn on_off(b: bool) -> &'static str {
 pub struct Draft {
     req: Option<Vec<ReqRule>>,
     req_status: Option<u16>,
-    req_log: Option<log::Level>,
+    req_log: Option<Level>,
     req_dry_run: Option<bool>,
     conn: Option<Vec<ConnRule>>,
     conn_status: Option<u16>,
-    conn_log: Option<log::Level>,
+    conn_log: Option<Level>,
     conn_dry_run: Option<bool>,
     rate: Option<Template>,
     rate_after: Option<Template>,
@@ -188,11 +190,11 @@ impl Draft {
         Limits {
             req: self.req.clone().unwrap_or_default(),
             req_status: self.req_status.unwrap_or(503),
-            req_log: self.req_log.unwrap_or(log::Level::Error),
+            req_log: self.req_log.unwrap_or(Level::Error),
             req_dry_run: self.req_dry_run.unwrap_or(false),
             conn: self.conn.clone().unwrap_or_default(),
             conn_status: self.conn_status.unwrap_or(503),
-            conn_log: self.conn_log.unwrap_or(log::Level::Error),
+            conn_log: self.conn_log.unwrap_or(Level::Error),
             conn_dry_run: self.conn_dry_run.unwrap_or(false),
             rate: self.rate.clone(),
             rate_after: self.rate_after.clone(),
@@ -219,11 +221,12 @@ fn push_unique<T>(
 }
 
 /// `info | notice | warn | error`.
-fn log_level(arg: &Arg) -> Result<log::Level, ConfigError> {
+fn log_level(arg: &Arg) -> Result<Level, ConfigError> {
     match arg.0.as_str() {
-        "info" | "notice" => Ok(log::Level::Info),
-        "warn" => Ok(log::Level::Warn),
-        "error" => Ok(log::Level::Error),
+        "info" => Ok(Level::Info),
+        "notice" => Ok(Level::Notice),
+        "warn" => Ok(Level::Warn),
+        "error" => Ok(Level::Error),
         _ => Err(ConfigError::at(
             &arg.1,
             format!(

@@ -24,6 +24,7 @@ pub mod compress;
 pub mod cond;
 pub mod dav;
 mod directives;
+pub mod error_log;
 pub mod fastcgi;
 pub mod http2;
 mod include;
@@ -54,6 +55,7 @@ mod warnings;
 #[cfg(test)]
 mod tests;
 
+pub use error_log::{ErrorLog, Level};
 pub use mapping::FileRef;
 pub use model::*;
 pub use tls::{Protocol, TlsPort, TlsSettings};
@@ -97,6 +99,12 @@ impl ConfigError {
             msg: msg.into(),
         }
     }
+}
+
+/// Every file the configuration `path` reads (itself and its includes), once
+/// each, with its text, in the order read (`-T`).
+pub fn files(path: &Path) -> Result<Vec<(std::path::PathBuf, String)>, ConfigError> {
+    include::files_read(path)
 }
 
 /// Reads, parses and checks the configuration file `path`; relative paths inside it

@@ -46,8 +46,8 @@ pub struct Config {
     pub worker_connections: usize,
     /// `pid PATH`: a file the running server writes its process id to.
     pub pid: Option<PathBuf>,
-    /// `error_log`: where diagnostics go; `None` = stderr.
-    pub error_log: Option<ErrorLog>,
+    /// The main level's `error_log` lines: where diagnostics go; none: stderr.
+    pub error_logs: Vec<super::ErrorLog>,
     /// `worker_rlimit_nofile N`: the open-files limit to set; `None` = raise the soft
     /// limit to the hard one.
     pub worker_rlimit_nofile: Option<u64>,
@@ -64,14 +64,6 @@ pub struct Config {
     pub upstreams: Vec<super::upstream::Upstream>,
     /// The `charset_map` tables and the charset names the configuration knows.
     pub charset_maps: super::charset_map::CharsetMaps,
-}
-
-/// `error_log PATH|stderr [LEVEL]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ErrorLog {
-    /// `None` means stderr.
-    pub path: Option<PathBuf>,
-    pub level: log::LevelFilter,
 }
 
 /// One listening socket and the virtual servers that share it.
@@ -166,6 +158,9 @@ pub struct Server {
     pub realip: std::sync::Arc<super::realip::RealIp>,
     /// The configuration's `map` and `geo` variables (one table, shared).
     pub computed: Arc<crate::vars::computed::Computed>,
+    /// The `error_log` lines of the server level (a request logs there until
+    /// a location is chosen); `None`: the main level's.
+    pub error_logs: Option<Arc<[super::ErrorLog]>>,
     /// Where the `server` keyword was written.
     pub pos: Pos,
 }
@@ -292,6 +287,9 @@ pub struct Location {
     pub add_headers: Vec<AddHeader>,
     /// `access_log PATH [FORMAT] [if=COND]` entries; empty = off (the default).
     pub access_logs: Vec<AccessLog>,
+    /// The `error_log` lines a request handled here logs to; `None`: the main
+    /// level's.
+    pub error_logs: Option<Arc<[super::ErrorLog]>>,
     /// `types { }`: extension → MIME type; `None` = mime_guess's table.
     pub types: Option<Arc<MimeTypes>>,
     /// `server_tokens on|off`: `Server: webserv/VERSION` or `Server: webserv`

@@ -65,6 +65,8 @@ pub struct Settings {
     pub add_headers: Option<Vec<AddHeader>>,
     /// `Some(vec![])` is an explicit `access_log off`.
     pub access_logs: Option<Vec<AccessLog>>,
+    /// This level's `error_log` lines (they replace the outer level's).
+    pub error_logs: Option<Vec<super::ErrorLog>>,
     /// `types { }` blocks of this level, added up.
     pub types: Option<Arc<MimeTypes>>,
     pub server_tokens: Option<bool>,
@@ -145,7 +147,7 @@ impl Settings {
             client_header_buffer_size, client_header_timeout, client_body_timeout,
             send_timeout, keepalive_timeout, keepalive_header, keepalive_requests, keepalive_time, keepalive_disable, large_client_header_buffers, open_log_file_cache, allow_methods,
             upload_store, cgi, cgi_timeout, cgi_path_info, sendfile, aio, open_file_cache,
-            open_file_cache_valid, disable_symlinks, default_type, add_headers, access_logs, autoindex_exact_size,
+            open_file_cache_valid, disable_symlinks, default_type, add_headers, access_logs, error_logs, autoindex_exact_size,
             autoindex_localtime, autoindex_format,
             types, server_tokens, log_not_found, absolute_redirect, merge_slashes, port_in_redirect, server_name_in_redirect,
             client_body_temp_path, underscores_in_headers, expires, etag, if_modified_since,
@@ -221,10 +223,10 @@ impl Settings {
             "server_name_in_redirect" => {
                 self.server_name_in_redirect = Some(values::on_off(&a[0], name)?)
             }
-            // Checked; every record goes to the main level's error log.
-            "error_log" => {
-                super::check::error_log(a, prefix)?;
-            }
+            "error_log" => self
+                .error_logs
+                .get_or_insert_with(Vec::new)
+                .push(super::error_log::parse(a, prefix)?),
             "client_body_temp_path" => {
                 self.client_body_temp_path = Some(values::resolve(prefix, &a[0].0).into())
             }
@@ -396,6 +398,7 @@ impl Settings {
             default_type: s.default_type.unwrap_or_else(|| DEFAULT_TYPE.into()),
             add_headers: s.add_headers.unwrap_or_default(),
             access_logs: s.access_logs.unwrap_or_default(),
+            error_logs: s.error_logs.map(Into::into),
             types: s.types,
             server_tokens: s.server_tokens.unwrap_or(true),
             log_not_found: s.log_not_found.unwrap_or(true),

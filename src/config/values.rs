@@ -199,18 +199,6 @@ pub fn worker_processes(arg: &Arg) -> Result<usize, ConfigError> {
     usize::try_from(n).map_err(|_| bad(arg, "number", "worker_processes"))
 }
 
-/// An nginx log level, mapped onto the `log` crate's filters.
-pub fn log_level(arg: &Arg) -> Result<log::LevelFilter, ConfigError> {
-    use log::LevelFilter::*;
-    match arg.0.as_str() {
-        "debug" => Ok(Debug),
-        "info" | "notice" => Ok(Info),
-        "warn" => Ok(Warn),
-        "error" | "crit" | "alert" | "emerg" => Ok(Error),
-        _ => Err(bad(arg, "log level", "error_log")),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -376,13 +364,6 @@ mod tests {
         assert!(worker_processes(&arg("auto")).unwrap() >= 1);
         assert!(worker_processes(&arg("0")).is_err());
         assert!(worker_processes(&arg("many")).is_err());
-    }
-
-    #[test]
-    fn log_levels() {
-        assert_eq!(log_level(&arg("warn")).ok(), Some(log::LevelFilter::Warn));
-        assert_eq!(log_level(&arg("crit")).ok(), Some(log::LevelFilter::Error));
-        assert!(log_level(&arg("loud")).is_err());
     }
 }
 

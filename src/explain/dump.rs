@@ -24,19 +24,11 @@ pub fn dump(config: &Config) -> String {
     if let Some(p) = &config.pid {
         let _ = writeln!(out, "pid {};", p.display());
     }
-    match &config.error_log {
-        Some(e) => {
-            let target = e
-                .path
-                .as_ref()
-                .map_or("stderr".to_owned(), |p| p.display().to_string());
-            let _ = writeln!(
-                out,
-                "error_log {target} {};",
-                e.level.as_str().to_lowercase()
-            );
-        }
-        None => out.push_str("error_log stderr;\n"),
+    for e in &config.error_logs {
+        let _ = writeln!(out, "{}", error_log_line(e));
+    }
+    if config.error_logs.is_empty() {
+        out.push_str("error_log stderr info;\n");
     }
     for server in &config.servers {
         dump_server(&mut out, server);
@@ -288,6 +280,9 @@ pub(super) fn location_lines(loc: &Location) -> Vec<String> {
     for log in &loc.access_logs {
         v.push(format!("access_log {} {}", log.path.display(), log.format));
     }
+    for e in loc.error_logs.iter().flat_map(|l| l.iter()) {
+        v.push(error_log_line(e).trim_end_matches(';').to_owned());
+    }
     v.extend(crate::config::compress::lines(&loc.compression));
     v.extend(loc.realip.lines());
     v.extend(loc.access.iter().map(crate::config::access::Rule::line));
@@ -317,6 +312,15 @@ fn quote(s: &str) -> String {
     } else {
         format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
     }
+}
+
+/// `error_log PATH|stderr LEVEL;`
+pub(crate) fn error_log_line(e: &crate::config::ErrorLog) -> String {
+    let target = e
+        .path
+        .as_ref()
+        .map_or("stderr".to_owned(), |p| p.display().to_string());
+    format!("error_log {target} {};", e.level.as_str())
 }
 
 #[cfg(test)]

@@ -5,24 +5,21 @@
 //! value is empty is not limited.
 //!
 //! Refusals are logged as nginx words them ("limiting requests, excess: 1.000 by
-//! zone \"one\", client: ..."), at most once per client and zone per second,
-//! so a flood does not flood the error log too.
+//! zone \"one\"", the request's `client: ...` tail added by the logger), each
+//! one, at `limit_req_log_level` / `limit_conn_log_level`.
 
-use std::collections::HashMap;
-use std::net::IpAddr;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::{Cx, Routed};
 use crate::config::limits::{Limits, ReqRule};
 use crate::limit::zones::{self, Hold, Take};
 use crate::limit::{Status, bucket};
+use crate::logging;
 
 /// nginx skips keys longer than these (bytes).
 const MAX_REQ_KEY: usize = 65535;
 const MAX_CONN_KEY: usize = 255;
-/// Clients remembered by the refusal log's once-a-second gate.
-const LOG_GATE_CLIENTS: usize = 4096;
 
 /// The phase's verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,7 +106,7 @@ fn limit_req(cx: &Cx, r: &mut Routed, limits: &Limits) -> Limit {
         let Some(zone) = &rule.zone else { continue };
         match zone.take(key, rule.burst, now, i == last) {
             Take::Within(e) => excesses.push(e),
-            Take::Over(excess) => return refuse(cx, r, limits, rule, excess),
+            Take::Over(excess) => return refuse(r, limits, rule, excess),
         }
     }
     let mut worst: Option<(u64, u64, &ReqRule)> = None;
@@ -129,12 +126,13 @@ fn limit_req(cx: &Cx, r: &mut Routed, limits: &Limits) -> Limit {
         return Limit::Pass;
     };
     let dry = if limits.req_dry_run { ", dry run" } else { "" };
-    log::log!(
+    logging::emit(
         limits.delay_log(),
-        "delaying request{dry}, excess: {}, by zone \"{}\", client: {}",
-        milli(excess),
-        rule.name,
-        cx.origin.peer.ip()
+        format_args!(
+            "delaying request{dry}, excess: {}, by zone \"{}\"",
+            milli(excess),
+            rule.name,
+        ),
     );
     if limits.req_dry_run {
         r.vars.limit_req = Some(Status::DelayedDryRun);
@@ -144,17 +142,16 @@ fn limit_req(cx: &Cx, r: &mut Routed, limits: &Limits) -> Limit {
     Limit::Delay(Duration::from_millis(delay))
 }
 
-fn refuse(cx: &Cx, r: &mut Routed, limits: &Limits, rule: &ReqRule, excess: u64) -> Limit {
-    let client = cx.origin.peer.ip();
-    if log_gate(client, &rule.name, limits.req_dry_run) {
-        let dry = if limits.req_dry_run { ", dry run" } else { "" };
-        log::log!(
-            limits.req_log,
-            "limiting requests{dry}, excess: {} by zone \"{}\", client: {client}",
+fn refuse(r: &mut Routed, limits: &Limits, rule: &ReqRule, excess: u64) -> Limit {
+    let dry = if limits.req_dry_run { ", dry run" } else { "" };
+    logging::emit(
+        limits.req_log,
+        format_args!(
+            "limiting requests{dry}, excess: {} by zone \"{}\"",
             milli(excess),
             rule.name,
-        );
-    }
+        ),
+    );
     if limits.req_dry_run {
         r.vars.limit_req = Some(Status::RejectedDryRun);
         return Limit::Pass;
@@ -175,19 +172,15 @@ fn limit_conn(cx: &Cx, r: &mut Routed, limits: &Limits) -> Limit {
             Some(h) => holds.push(h),
             None => {
                 // The counts taken so far are given back (`holds` drops).
-                let client = cx.origin.peer.ip();
-                if log_gate(client, &rule.name, limits.conn_dry_run) {
-                    let dry = if limits.conn_dry_run {
-                        ", dry run,"
-                    } else {
-                        ""
-                    };
-                    log::log!(
-                        limits.conn_log,
-                        "limiting connections{dry} by zone \"{}\", client: {client}",
-                        rule.name
-                    );
-                }
+                let dry = if limits.conn_dry_run {
+                    ", dry run,"
+                } else {
+                    ""
+                };
+                logging::emit(
+                    limits.conn_log,
+                    format_args!("limiting connections{dry} by zone \"{}\"", rule.name),
+                );
                 if limits.conn_dry_run {
                     r.vars.limit_conn = Some(Status::RejectedDryRun);
                     return Limit::Pass;
@@ -228,34 +221,6 @@ pub fn response_rate(
 /// Milli-requests as nginx prints them: `1.500`.
 fn milli(n: u64) -> String {
     format!("{}.{:03}", n / 1000, n % 1000)
-}
-
-/// A client and a zone, dry run or not (by a hash: no allocation per refusal).
-type GateKey = (IpAddr, u64);
-
-/// Whether a refusal of `client` by `zone` may be logged now: once per client
-/// and zone per second (a dry run's refusals apart from real ones).
-fn log_gate(client: IpAddr, zone: &str, dry: bool) -> bool {
-    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
-    static SEEN: OnceLock<Mutex<HashMap<GateKey, u64>>> = OnceLock::new();
-    let second = zones::millis(std::time::Instant::now()) / 1000;
-    let zone = BuildHasherDefault::<DefaultHasher>::default().hash_one((zone, dry));
-    let mut seen = SEEN
-        .get_or_init(Mutex::default)
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
-    gate(&mut seen, (client, zone), second)
-}
-
-fn gate(seen: &mut HashMap<GateKey, u64>, key: GateKey, second: u64) -> bool {
-    if seen.get(&key) == Some(&second) {
-        return false;
-    }
-    if seen.len() >= LOG_GATE_CLIENTS {
-        seen.retain(|_, s| *s == second);
-    }
-    seen.insert(key, second);
-    true
 }
 
 #[cfg(test)]
@@ -326,26 +291,6 @@ mod tests {
         assert_eq!(route(&c, "/x").unwrap_err(), 503);
         drop(copy);
         assert!(route(&c, "/x").is_ok());
-    }
-
-    #[test]
-    fn refusal_log_once_per_client_per_second() {
-        let mut seen = HashMap::new();
-        let a: IpAddr = [10, 0, 0, 1].into();
-        let b: IpAddr = [10, 0, 0, 2].into();
-        // client, zone, second → logged
-        let steps = [
-            (a, 1, 5, true),
-            (a, 1, 5, false),
-            (b, 1, 5, true),
-            (a, 2, 5, true),
-            (a, 1, 6, true),
-            (a, 1, 6, false),
-        ];
-        for (client, zone, second, want) in steps {
-            let got = gate(&mut seen, (client, zone), second);
-            assert_eq!(got, want, "{client} {zone} {second}");
-        }
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod error_page;
 pub mod file_cache;
 pub mod headers;
 pub mod limits;
+pub mod log_scope;
 pub mod options;
 pub mod path;
 pub mod phases;
@@ -449,6 +450,7 @@ fn sent_so_far(resp: &Response, env: &vars::Env, template: &vars::Template) -> S
 /// without reading the body.
 pub fn route(config: &Config, origin: Origin, req: &Request) -> Result<Routed, Box<Early>> {
     let (server, vars) = select_server(config, &origin, req);
+    let _log = log_scope::enter(config, &origin, req, server, None);
     if let Some(resp) = options::star(&config.servers[server], req) {
         return Err(Early::bare(resp));
     }
@@ -469,6 +471,7 @@ pub fn resume(
     req: &Request,
     routed: Routed,
 ) -> Result<Routed, Box<Early>> {
+    let _log = log_scope::enter(config, &origin, req, routed.server, None);
     let cx = Cx {
         config,
         origin,
@@ -629,6 +632,8 @@ pub fn process(
     req: &Request,
     body: Sink,
 ) -> Outcome {
+    let _log = log_scope::enter(config, &origin, req, routed.server, None);
+    log_scope::follow(config, routed);
     if routed.pending.is_some() {
         // The phases stopped for a password check: never serve past it.
         log::error!("a request reached its content before its password check");

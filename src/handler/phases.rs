@@ -143,6 +143,7 @@ fn run(cx: &Cx, r: &mut Routed, mut at: usize, mut target: Target) -> Result<(),
         // Every phase sees the client address realip has found so far.
         let seen = super::realip::view(cx, r);
         let cx = seen.as_ref().unwrap_or(cx);
+        super::log_scope::follow(cx.config, r);
         match step(cx, r, target) {
             Verdict::Next => at += 1,
             Verdict::Respond(resp) => {
@@ -234,6 +235,12 @@ fn find_config(cx: &Cx, r: &mut Routed, target: Target) -> Verdict {
             r.path
         )
     });
+    super::log_scope::follow(cx.config, r);
+    log::debug!(
+        "using configuration \"{}{}\"",
+        loc.modifier().trim_end(),
+        loc.path
+    );
     if loc.internal && r.redirects == 0 {
         return fail(cx, r, 404);
     }

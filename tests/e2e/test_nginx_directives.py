@@ -334,7 +334,7 @@ def test_stock_debian_config_passes_both_config_tests(tmp_path):
                          "-e", str(tmp_path / "logs" / "error.log")],
                         capture_output=True, text=True, timeout=20)
     assert ng.returncode == 0, ng.stderr
-    dump = subprocess.run([WEBSERV_BIN, "-T", "-p", str(tmp_path), str(conf)],
+    dump = subprocess.run([WEBSERV_BIN, "--dump", "-p", str(tmp_path), str(conf)],
                           capture_output=True, text=True, timeout=20)
     assert "events { worker_connections 768; }" in dump.stdout
     assert "application/javascript js;" in dump.stdout, "mime.types was included"
@@ -425,7 +425,7 @@ http {{
     }}
 }}
 """)
-    out = subprocess.run([WEBSERV_BIN, "-T", str(conf)], capture_output=True, text=True, timeout=20)
+    out = subprocess.run([WEBSERV_BIN, "--dump", str(conf)], capture_output=True, text=True, timeout=20)
     assert out.returncode == 0, out.stderr
     text = out.stdout
     for line in ["events { worker_connections 99; }", "listen 127.0.0.1:1 reuseport backlog=7;",
@@ -435,7 +435,7 @@ http {{
         assert line in text, (line, text)
     dumped = tmp_path / "dumped.conf"
     dumped.write_text(text)
-    again = subprocess.run([WEBSERV_BIN, "-T", str(dumped)], capture_output=True, text=True, timeout=20)
+    again = subprocess.run([WEBSERV_BIN, "--dump", str(dumped)], capture_output=True, text=True, timeout=20)
     assert again.returncode == 0, again.stderr
     for line in ["listen 127.0.0.1:1 reuseport backlog=7;", 'server_name "~^(?<n>\\\\d{2})',
                  "types { text/x-a a; }", "expires modified -86400s;"]:

@@ -1,5 +1,5 @@
 """Operating the server the nginx way: pid file, access log in combined format,
-log reopening on SIGUSR1, `-T` (the effective configuration) and `--explain`."""
+log reopening on SIGUSR1, `--dump` (the effective configuration), `-T` (the files as read) and `--explain`."""
 
 import os
 import re
@@ -77,7 +77,7 @@ def test_sigusr1_reopens_the_logs_after_rotation(webserv, tmp_path):
 
 
 def test_dump_prints_the_effective_configuration_which_parses_again(tmp_path):
-    out = run("-T", "conf/default.conf")
+    out = run("--dump", "conf/default.conf")
     assert out.returncode == 0, out.stderr
     assert "test is successful" in out.stderr
     text = out.stdout

@@ -91,7 +91,7 @@ fn error_page_inherited_only_when_location_has_none() {
 fn defaults_when_nothing_is_set() {
     let c = load("server { listen 80; }");
     assert_eq!((c.worker_processes, c.worker_connections), (1, 10240));
-    assert_eq!(c.error_log, None);
+    assert!(c.error_logs.is_empty());
     let s = &c.servers[0];
     assert_eq!(s.client_header_buffer_size, 8192);
     let secs = Duration::from_secs;
@@ -232,11 +232,48 @@ fn server_names_are_lower_cased() {
 fn error_log_and_workers() {
     let c = load("worker_processes 3; worker_connections 64; error_log logs/e.log warn;");
     assert_eq!((c.worker_processes, c.worker_connections), (3, 64));
-    let log = c.error_log.unwrap();
+    let log = &c.error_logs[0];
     assert_eq!(log.path, Some(PathBuf::from("/p/logs/e.log")));
-    assert_eq!(log.level, log::LevelFilter::Warn);
+    assert_eq!(log.level, crate::config::Level::Warn);
     let c = load("error_log stderr;");
-    assert_eq!(c.error_log.unwrap().path, None);
+    assert_eq!(c.error_logs[0].path, None);
+}
+
+#[test]
+fn error_logs_per_level_replace_the_outer_ones() {
+    use crate::config::Level;
+    let c = load(
+        "error_log a.log; error_log stderr notice;
+         http { error_log h.log info;
+           server { listen 80;
+             location /own { error_log l.log debug; error_log l.log crit; }
+             location /inherits { }
+           }
+           server { listen 81; error_log s.log warn; }
+         }",
+    );
+    let levels = |l: &[crate::config::ErrorLog]| -> Vec<(Option<PathBuf>, Level)> {
+        l.iter().map(|e| (e.path.clone(), e.level)).collect()
+    };
+    assert_eq!(
+        levels(&c.error_logs),
+        [
+            (Some(PathBuf::from("/p/a.log")), Level::Error),
+            (None, Level::Notice)
+        ]
+    );
+    let s = &c.servers[0];
+    let own = s.locations.iter().find(|l| l.path == "/own").unwrap();
+    let own = levels(own.error_logs.as_deref().unwrap());
+    let l = Some(PathBuf::from("/p/l.log"));
+    assert_eq!(own, [(l.clone(), Level::Debug), (l, Level::Crit)]);
+    let inherits = s.locations.iter().find(|l| l.path == "/inherits").unwrap();
+    let h = vec![(Some(PathBuf::from("/p/h.log")), Level::Info)];
+    assert_eq!(levels(inherits.error_logs.as_deref().unwrap()), h);
+    assert_eq!(levels(s.error_logs.as_deref().unwrap()), h);
+    let s2 = &c.servers[1];
+    let want = vec![(Some(PathBuf::from("/p/s.log")), Level::Warn)];
+    assert_eq!(levels(s2.locations[0].error_logs.as_deref().unwrap()), want);
 }
 
 #[test]
