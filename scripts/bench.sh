@@ -15,7 +15,7 @@
 #              compression rows; --only _pass: the proxy_pass and fastcgi_pass rows,
 #              scripts/bench/gateway.sh; --only stub_status: the status-page rows,
 #              scripts/bench/metrics.sh; --only access: allow/deny and auth_basic,
-#              scripts/bench/access.sh)
+#              scripts/bench/access.sh; --only h2: the HTTP/2 rows, scripts/bench/h2.sh)
 #   --out DIR  where the Markdown/PNG go (default bench/results, smoke: bench/results/tmp)
 #
 # Environment: ROUNDS (3), DURATION (10, seconds per wrk run), IDLE_CONNS (10000),
@@ -819,6 +819,12 @@ source "$HELPERS/metrics.sh"
 # bcrypt-protected one is hammered (webserv against nginx).
 # shellcheck source=scripts/bench/access.sh
 source "$HELPERS/access.sh"
+
+# HTTP/2: h2load against both, over TLS and cleartext.
+if want "h2"; then
+    # shellcheck source=scripts/bench/h2.sh
+    source "$HELPERS/h2.sh"
+fi
 
 # HTTPS: webserv with rustls against nginx with OpenSSL.
 if want "TLS"; then

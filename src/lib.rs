@@ -27,6 +27,7 @@ pub mod explain;
 pub mod filter;
 pub mod fs;
 pub mod gateway;
+pub mod h2;
 pub mod handler;
 pub mod http;
 pub mod limit;

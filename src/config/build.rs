@@ -24,7 +24,7 @@ const DEFAULT_CONNECTIONS: usize = 10240;
 pub fn build(draft: MainDraft, file: &Path, prefix: &Path) -> Result<Config, ConfigError> {
     let http = draft.http.merge(&draft.main);
     let http_tls = draft.http_tls.merge(&draft.main_tls);
-    let servers: Vec<Server> = draft
+    let mut servers: Vec<Server> = draft
         .servers
         .iter()
         .map(|s| {
@@ -37,6 +37,14 @@ pub fn build(draft: MainDraft, file: &Path, prefix: &Path) -> Result<Config, Con
         .collect();
     let mut listens = group_listens(&servers)?;
     check_names(&draft.servers, &listens);
+    for g in &mut listens {
+        // `listen ... http2` turns HTTP/2 on for every server of the address;
+        // a cleartext address takes the preface when its default server has it.
+        for &i in &g.servers {
+            servers[i].http2.on |= g.http2;
+        }
+        g.http2 |= servers[g.default_server].http2.on;
+    }
     for g in &mut listens {
         g.tls = tls_config(&servers, g)?;
     }
@@ -168,6 +176,7 @@ fn server(d: &ServerDraft, outer: &Settings, outer_tls: &TlsSettings, prefix: &P
         redirect: s.redirect_style(),
         merge_slashes: s.merge_slashes.unwrap_or(true),
         realip: std::sync::Arc::new(s.realip.finish()),
+        http2: s.http2.finish(false),
         computed: Default::default(),
         pos: d.pos.clone(),
     }
@@ -271,6 +280,7 @@ fn group_listens(servers: &[Server]) -> Result<Vec<ListenGroup>, ConfigError> {
                 groups[g].options = options;
             }
             groups[g].proxy_protocol |= l.proxy_protocol;
+            groups[g].http2 |= l.http2;
             if !groups[g].servers.contains(&i) {
                 groups[g].servers.push(i);
             }
@@ -296,6 +306,7 @@ fn new_group(addr: SocketAddr, first: usize, pos: &super::Pos) -> ListenGroup {
         options: Default::default(),
         tls: None,
         proxy_protocol: false,
+        http2: false,
     }
 }
 
@@ -322,6 +333,7 @@ fn tls_config(
                 .find(|l| l.addr == g.addr)
                 .map_or(&first_ssl.pos, |l| &l.pos),
             ssl: servers[i].listen.iter().any(|l| l.addr == g.addr && l.ssl),
+            h2: servers[i].http2.on,
         })
         .collect();
     let default = g

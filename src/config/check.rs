@@ -354,6 +354,7 @@ fn listen(
         options: params.options,
         ssl: params.ssl,
         proxy_protocol: params.proxy_protocol,
+        http2: params.http2,
         pos: pos.clone(),
     })
 }

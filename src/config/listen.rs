@@ -1,5 +1,5 @@
 //! The parameters after a `listen` address, as nginx's: `default_server`, `ssl`,
-//! `proxy_protocol`, and
+//! `proxy_protocol`, `http2`, and
 //! the socket options `reuseport`, `backlog=N`, `ipv6only=on|off`, `rcvbuf=SIZE`,
 //! `sndbuf=SIZE` (`bind` is accepted: webserv binds every address on its own
 //! anyway). One match arm per parameter; nginx parameters webserv lacks get
@@ -35,13 +35,14 @@ pub struct Params {
     pub ssl: bool,
     /// `proxy_protocol`: connections to this address start with a PROXY header.
     pub proxy_protocol: bool,
+    /// `http2`: HTTP/2 for every server of the address.
+    pub http2: bool,
     /// `Some` when any socket option was given.
     pub options: Option<ListenOptions>,
 }
 
 /// nginx listen parameters webserv does not have yet, and what they are for.
 const UNSUPPORTED: &[(&str, &str)] = &[
-    ("http2", "HTTP/2"),
     ("quic", "HTTP/3"),
     ("deferred", "deferred accept"),
     ("fastopen", "TCP Fast Open"),
@@ -70,6 +71,7 @@ pub fn params(args: &[Arg], addr: SocketAddr) -> Result<Params, ConfigError> {
             ("default_server", None) => p.default_server = true,
             ("ssl", None) => p.ssl = true,
             ("proxy_protocol", None) => p.proxy_protocol = true,
+            ("http2", None) => p.http2 = true,
             ("bind", None) => {}
             ("reuseport", None) => opts.reuseport = true,
             ("backlog", Some(v)) => {
@@ -95,7 +97,10 @@ pub fn params(args: &[Arg], addr: SocketAddr) -> Result<Params, ConfigError> {
             }
             _ => return Err(unknown(arg, name)),
         }
-        any |= !matches!(name, "default_server" | "bind" | "ssl" | "proxy_protocol");
+        any |= !matches!(
+            name,
+            "default_server" | "bind" | "ssl" | "proxy_protocol" | "http2"
+        );
     }
     p.options = any.then_some(opts);
     Ok(p)

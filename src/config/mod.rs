@@ -25,6 +25,7 @@ pub mod cond;
 pub mod dav;
 mod directives;
 pub mod fastcgi;
+pub mod http2;
 pub mod ignore_headers;
 mod include;
 pub mod keepalive;

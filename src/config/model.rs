@@ -91,6 +91,9 @@ pub struct ListenGroup {
     /// Some `listen` for this address says `proxy_protocol` (like `ssl`, it
     /// belongs to the address): every connection starts with a PROXY header.
     pub proxy_protocol: bool,
+    /// Some `listen` for this address says `http2`, or its default server has
+    /// `http2 on`: a cleartext connection may start with the HTTP/2 preface.
+    pub http2: bool,
 }
 
 /// A `listen` directive.
@@ -104,6 +107,8 @@ pub struct Listen {
     pub ssl: bool,
     /// `listen ... proxy_protocol`: connections start with a PROXY header.
     pub proxy_protocol: bool,
+    /// `listen ... http2`: HTTP/2 on for every server of the address.
+    pub http2: bool,
     pub pos: Pos,
 }
 
@@ -133,6 +138,8 @@ pub struct Server {
     pub header_line_max: Option<usize>,
     pub client_header_timeout: Duration,
     pub client_body_timeout: Duration,
+    /// `http2` and its settings (on also when the address's `listen` says `http2`).
+    pub http2: super::http2::Http2,
     pub send_timeout: Duration,
     /// The server level's keep-alive policy (the answering location's applies
     /// once a request is routed).

@@ -98,6 +98,8 @@ pub struct Settings {
     pub realip: super::realip::Draft,
     /// The body buffering and framing directives.
     pub bodies: super::bodies::Draft,
+    /// `http2` and its settings.
+    pub http2: super::http2::Draft,
     /// `allow` / `deny`, in order.
     pub access: Option<Vec<super::access::Rule>>,
     /// `limit_req`, `limit_conn`, `limit_rate` and their settings.
@@ -128,6 +130,7 @@ macro_rules! merge_fields {
             bodies: $inner.bodies.merge(&$outer.bodies),
             limits: $inner.limits.merge(&$outer.limits),
             auth: $inner.auth.merge(&$outer.auth),
+            http2: $inner.http2.merge(&$outer.http2),
         }
     };
 }
@@ -257,6 +260,7 @@ impl Settings {
             _ if self.fastcgi.apply(d, Protocol::FastCgi, prefix)? => {}
             _ if self.charset.apply(d)? => {}
             _ if self.realip.apply(d)? => {}
+            _ if self.http2.apply(d)? => {}
             _ if super::access::apply(&mut self.access, d)? => {}
             _ if self.limits.apply(d)? => {}
             _ if self.auth.apply(d, prefix)? => {}

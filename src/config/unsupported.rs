@@ -29,7 +29,6 @@ const PREFIXES: &[(&str, &str)] = &[
     ("mp4", "MP4 pseudo-streaming"),
     ("flv", "FLV pseudo-streaming"),
     ("hls", "HLS streaming"),
-    ("http2", "HTTP/2"),
     ("http3", "HTTP/3"),
     ("quic_", "QUIC"),
     ("lua_", "Lua scripting"),

@@ -236,6 +236,7 @@ fn synthetic(method: Method, target: &str, host: &str) -> Request {
         method,
         target: target.to_owned(),
         http11: true,
+        http2: false,
         headers: Fields::from_pairs([("Host", host.as_bytes())]),
         host: Some(host.to_owned()),
         framing: Framing::None,

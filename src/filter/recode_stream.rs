@@ -1,8 +1,9 @@
 //! A recoded body streamed to the client (see [`super::recode`]): the connection
 //! asks for the next piece whenever its output buffer is empty, and gets at most
 //! one buffer's worth of the source recoded. A byte table keeps the length, so the
-//! body goes out plain under its Content-Length; a recoding to or from UTF-8 goes
-//! out chunked (to an HTTP/1.0 client: plain, ended by closing the connection).
+//! body goes out plain under its Content-Length; a recoding to or from UTF-8 has
+//! no length: the codec frames it (HTTP/1.1 chunks; to an HTTP/1.0 client plain,
+//! ended by closing the connection).
 //! Memory per response: two buffers, whatever the file's size. [`recode_response`]
 //! turns a finished response's body into one.
 
@@ -13,7 +14,6 @@ use std::sync::Arc;
 
 use super::BUFFER;
 use super::recode::{Recoder, recode_all};
-use super::stream::chunk;
 use crate::config::charset_map::Table;
 use crate::http::{Body, Response};
 
@@ -148,17 +148,10 @@ impl RecodeStream {
             taken += self.input.len() as u64;
             self.recoder.feed(&self.input, &mut self.output);
         }
-        if self.chunked {
-            chunk(out, &self.output);
-        } else {
-            out.extend_from_slice(&self.output);
-        }
+        out.extend_from_slice(&self.output);
         self.output.clear();
         if self.source.remaining() > 0 {
             return Ok(false);
-        }
-        if self.chunked {
-            out.extend_from_slice(b"0\r\n\r\n");
         }
         self.done = true;
         self.input = Vec::new();
@@ -359,7 +352,7 @@ mod tests {
     }
 
     #[test]
-    fn from_utf8_goes_chunked_and_keeps_split_sequences() {
+    fn from_utf8_has_no_length_and_keeps_split_sequences() {
         // "а" (D0 B0) repeated: buffer boundaries fall inside sequences.
         let text = "zа".repeat(50_000);
         let map: HashMap<u32, u8> = [(0x430, 0xc1)].into();
@@ -370,18 +363,8 @@ mod tests {
         let mut s = RecodeStream::new(Recoder::new(&Table::FromUtf8(Arc::new(map))), source);
         assert_eq!(s.length(), None);
         let wire = drain(&mut s);
-        assert!(wire.ends_with(b"\r\n0\r\n\r\n"));
-        let mut body = Vec::new();
-        let mut rest = &wire[..];
-        loop {
-            let eol = rest.windows(2).position(|w| w == b"\r\n").unwrap();
-            let n = usize::from_str_radix(std::str::from_utf8(&rest[..eol]).unwrap(), 16).unwrap();
-            if n == 0 {
-                break;
-            }
-            body.extend_from_slice(&rest[eol + 2..eol + 2 + n]);
-            rest = &rest[eol + 4 + n..];
-        }
+        // Unframed: the codec frames it.
+        let body = wire;
         let want: Vec<u8> = text.as_bytes()[1..]
             .iter()
             .filter(|&&b| b != 0xd0)
@@ -447,7 +430,7 @@ mod tests {
             panic!("not streamed");
         };
         assert!(s.chunked() && s.length().is_none());
-        assert_eq!(sent(resp), b"6\r\na\xd0\xb0X\xd0\xb0\r\n0\r\n\r\n");
+        assert_eq!(sent(resp), b"a\xd0\xb0X\xd0\xb0");
         // Memory too; HTTP/1.0 gets it plain, ended by the close.
         let shared: Arc<[u8]> = Arc::from(&b"a\xc1X\xc1"[..]);
         let mut resp = ranged(Body::Shared {

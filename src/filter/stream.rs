@@ -1,6 +1,6 @@
 //! A compressed file body streamed to the client: the connection asks for the next
 //! piece whenever its output buffer is empty, and gets at most one buffer's worth
-//! of the file compressed and framed as an HTTP/1.1 chunk. Memory per response is
+//! of the file compressed (the codec frames it: a chunk, a DATA frame). Memory per response is
 //! the encoder's state plus two buffers, whatever the file's size. The caller says
 //! how much file it may compress per piece: that is its share of the worker's turn
 //! (see `server::connection`), so a fast client cannot hold the worker. A file
@@ -71,10 +71,10 @@ impl Stream {
         self.remaining
     }
 
-    /// Appends the next chunk(s) to `out`, compressing at most `max_in` file bytes
-    /// (rounded up to one buffer); `Ok(true)` once the last chunk (`0\r\n\r\n`) has
-    /// been appended. Nothing may be appended when the encoder keeps all the input
-    /// it took: the caller asks again.
+    /// Appends the next compressed bytes to `out`, compressing at most `max_in`
+    /// file bytes (rounded up to one buffer); `Ok(true)` once the last of them
+    /// has been appended. Nothing may be appended when the encoder keeps all the
+    /// input it took: the caller asks again.
     pub fn fill(&mut self, out: &mut Vec<u8>, max_in: u64) -> io::Result<bool> {
         let Some(encoder) = &mut self.encoder else {
             return Ok(true);
@@ -101,13 +101,12 @@ impl Stream {
             if let Some(encoder) = self.encoder.take() {
                 encoder.finish_into(&mut self.output)?;
             }
-            chunk(out, &self.output);
-            out.extend_from_slice(b"0\r\n\r\n");
+            out.extend_from_slice(&self.output);
             self.output = Vec::new();
             self.input = Vec::new();
             return Ok(true);
         }
-        chunk(out, &self.output);
+        out.extend_from_slice(&self.output);
         self.output.clear();
         Ok(false)
     }
@@ -128,23 +127,6 @@ mod tests {
     use super::*;
     use crate::filter::Encoding;
     use std::io::{Read, Write};
-
-    /// De-chunks a complete chunked body.
-    fn dechunk(mut b: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        loop {
-            let eol = b.windows(2).position(|w| w == b"\r\n").unwrap();
-            let n = usize::from_str_radix(std::str::from_utf8(&b[..eol]).unwrap(), 16).unwrap();
-            b = &b[eol + 2..];
-            if n == 0 {
-                assert_eq!(b, b"\r\n");
-                return out;
-            }
-            out.extend_from_slice(&b[..n]);
-            assert_eq!(&b[n..n + 2], b"\r\n");
-            b = &b[n + 2..];
-        }
-    }
 
     #[test]
     fn streams_a_file_in_bounded_chunks() {
@@ -175,7 +157,7 @@ mod tests {
         }
         assert!(rounds >= 2, "{rounds} rounds");
         let mut plain = Vec::new();
-        flate2::read::GzDecoder::new(&dechunk(&wire)[..])
+        flate2::read::GzDecoder::new(&wire[..])
             .read_to_end(&mut plain)
             .unwrap();
         assert_eq!(plain, &data[1000..251_000]);
@@ -201,7 +183,7 @@ mod tests {
         let mut wire = Vec::new();
         while !s.fill(&mut wire, BUFFER as u64).unwrap() {}
         let mut plain = Vec::new();
-        flate2::read::GzDecoder::new(&dechunk(&wire)[..])
+        flate2::read::GzDecoder::new(&wire[..])
             .read_to_end(&mut plain)
             .unwrap();
         assert_eq!(plain, "аz".repeat(100_000).as_bytes());

@@ -217,6 +217,7 @@ pub fn blank_request() -> Request {
         method: Method::Get,
         target: String::new(),
         http11: true,
+        http2: false,
         headers: Fields::default(),
         host: None,
         framing: Framing::None,

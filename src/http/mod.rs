@@ -7,6 +7,8 @@ pub mod body_file;
 pub mod chunked;
 pub mod cidr;
 pub mod date;
+pub mod h2_request;
+pub mod h2_response;
 pub mod multipart;
 pub mod proxy_protocol;
 pub mod range;

@@ -81,8 +81,10 @@ pub struct Request {
     pub method: Method,
     /// The request-target as sent (origin-form, or absolute-form reduced to its path).
     pub target: String,
-    /// `true` for HTTP/1.1, `false` for HTTP/1.0.
+    /// `true` for HTTP/1.1 (and HTTP/2), `false` for HTTP/1.0.
     pub http11: bool,
+    /// The request came on an HTTP/2 stream.
+    pub http2: bool,
     /// Header fields in order, names as sent.
     pub headers: Fields,
     /// Host, lower-cased, port stripped (from the absolute-form target or the Host header).
@@ -119,7 +121,11 @@ impl Request {
     }
 
     pub fn version_str(&self) -> &'static str {
-        if self.http11 { "HTTP/1.1" } else { "HTTP/1.0" }
+        match (self.http2, self.http11) {
+            (true, _) => "HTTP/2.0",
+            (false, true) => "HTTP/1.1",
+            (false, false) => "HTTP/1.0",
+        }
     }
 }
 
@@ -341,6 +347,7 @@ fn build(req: &httparse::Request, rules: &NameRules) -> Result<Request, HeadErro
         method,
         target,
         http11,
+        http2: false,
         keep_alive: keep_alive(headers, http11),
         expect_continue: http11 && header_has_token(headers, "expect", "100-continue"),
         tls: None,
@@ -353,7 +360,7 @@ fn build(req: &httparse::Request, rules: &NameRules) -> Result<Request, HeadErro
 
 /// Field values may not carry NUL or other control bytes (RFC 9110 §5.5); httparse
 /// already rejects whitespace before the colon and obs-fold.
-fn check_field(_name: &str, value: &[u8]) -> Result<(), HeadError> {
+pub(crate) fn check_field(_name: &str, value: &[u8]) -> Result<(), HeadError> {
     if value.iter().any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f) {
         return Err(HeadError::Bad("control character in header value"));
     }
@@ -417,7 +424,7 @@ fn host_of(
 /// digits, characters no host name has, or (as nginx) a name that starts with a dot
 /// or has two dots in a row, checked before the trailing dot goes: `..` is no host,
 /// and `$host` may be part of a `root`.
-fn normalize_host(value: &str) -> Option<String> {
+pub(crate) fn normalize_host(value: &str) -> Option<String> {
     let value = value.trim();
     let (name, port) = if value.starts_with('[') {
         value.split_at(value.find(']')? + 1)

@@ -100,6 +100,11 @@ impl Transport {
         }
     }
 
+    /// A TLS connection whose handshake chose HTTP/2 by ALPN.
+    pub fn alpn_h2(&self) -> bool {
+        matches!(self, Transport::Tls(t) if t.alpn_h2())
+    }
+
     /// Plain HTTP arrived on a TLS port.
     pub fn plain_http_on_tls(&self) -> bool {
         matches!(self, Transport::Tls(t) if t.plain_http())

@@ -90,6 +90,13 @@ impl TlsStream {
         &self.sock
     }
 
+    /// The handshake is done and ALPN chose `h2`.
+    pub fn alpn_h2(&self) -> bool {
+        self.conn.as_deref().is_some_and(|c| {
+            self.mode == Mode::Tls && !c.is_handshaking() && c.alpn_protocol() == Some(b"h2")
+        })
+    }
+
     pub fn plain_http(&self) -> bool {
         self.mode == Mode::PlainHttp
     }

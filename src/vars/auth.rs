@@ -79,6 +79,7 @@ mod tests {
             method: crate::http::Method::Get,
             target: "/".into(),
             http11: true,
+            http2: false,
             headers: Fields::from_pairs(headers),
             host: None,
             framing: Framing::None,

@@ -54,6 +54,8 @@ pub enum Var {
     ServerPort,
     ServerName,
     ServerProtocol,
+    /// `$http2`: `h2` over TLS, `h2c` cleartext, empty on HTTP/1.
+    Http2,
     Scheme,
     Https,
     Request,
@@ -130,6 +132,7 @@ const NAMES: &[(&str, Var)] = &[
     ("server_port", Var::ServerPort),
     ("server_name", Var::ServerName),
     ("server_protocol", Var::ServerProtocol),
+    ("http2", Var::Http2),
     ("scheme", Var::Scheme),
     ("https", Var::Https),
     ("request", Var::Request),

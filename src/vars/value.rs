@@ -155,6 +155,11 @@ impl Env<'_> {
             Var::ServerPort => push_num(out, self.origin.local.port()),
             Var::ServerName => out.push_str(self.server.server_names.first().map_or("", |s| s)),
             Var::ServerProtocol => out.push_str(req.version_str()),
+            Var::Http2 => out.push_str(match (req.http2, self.origin.scheme()) {
+                (false, _) => "",
+                (true, "https") => "h2",
+                (true, _) => "h2c",
+            }),
             Var::Scheme => out.push_str(self.origin.scheme()),
             Var::Https => out.push_str(if self.origin.scheme() == "https" {
                 "on"
@@ -444,6 +449,7 @@ mod tests {
             method: crate::http::Method::Get,
             target: "/x?y=1".into(),
             http11: true,
+            http2: false,
             headers: Fields::from_pairs([
                 ("Cookie", &b"sid=abc; theme=dark"[..]),
                 ("X-Forwarded-For", &b" 10.0.0.1 "[..]),

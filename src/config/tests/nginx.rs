@@ -311,8 +311,8 @@ fn listen_parameter_errors() {
             "t.conf:1:20: invalid rcvbuf \"rcvbuf=lots\" in \"listen\"",
         ),
         (
-            "server { listen 80 http2; }",
-            "t.conf:1:20: listen parameter \"http2\" is not supported yet (HTTP/2)",
+            "server { listen 80 quic; }",
+            "t.conf:1:20: listen parameter \"quic\" is not supported yet (HTTP/3)",
         ),
         (
             "server { listen 80 reuseport=1; }",
@@ -330,4 +330,23 @@ fn listen_parameter_errors() {
     for (src, want) in cases {
         fails(src, want);
     }
+}
+
+#[test]
+fn http2_settings_and_their_errors() {
+    let first = |conf: &str| load_src(conf).map(|c| c.servers[0].http2);
+    let on = first("server { listen 8080; http2 on; http2_chunk_size 16k; }").unwrap();
+    assert!(on.on);
+    assert_eq!(on.chunk_size, 16 * 1024);
+    assert_eq!(on.max_concurrent_streams, 128);
+    let by_listen = first("server { listen 8080 http2; }").unwrap();
+    assert!(by_listen.on);
+    let off = first("http { http2_max_concurrent_streams 8; server { listen 8080; } }").unwrap();
+    assert!(!off.on);
+    assert_eq!(off.max_concurrent_streams, 8);
+    fails(
+        "server { listen 8080; http2_chunk_size 0; }",
+        "t.conf:1:40: invalid value \"0\" in \"http2_chunk_size\"",
+    );
+    assert!(first("server { listen 8080; http2 maybe; }").is_err());
 }

@@ -29,6 +29,8 @@ pub struct TlsServer<'a> {
     pub listen: &'a Pos,
     /// That `listen` says `ssl`.
     pub ssl: bool,
+    /// HTTP/2 is on: ALPN offers `h2` before `http/1.1`.
+    pub h2: bool,
 }
 
 /// One server's TLS: its rustls configuration and its client checking.
@@ -126,7 +128,10 @@ pub fn server_config(
             None => builder.with_no_client_auth(),
         };
         let mut config = builder.with_cert_resolver(resolver.clone());
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        config.alpn_protocols = match s.h2 {
+            true => vec![b"h2".to_vec(), b"http/1.1".to_vec()],
+            false => vec![b"http/1.1".to_vec()],
+        };
         config.ignore_client_order = settings.prefer_server_ciphers.unwrap_or(false);
         sessions(&mut config, s.settings, listen)?;
         out.push(Some(PortServer {

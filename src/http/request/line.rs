@@ -3,7 +3,8 @@
 //! that a minor version we do not know is served by the highest one we do.
 //!
 //! httparse knows only HTTP/1.0 and HTTP/1.1, so `HTTP/1.2`..`HTTP/1.9` come here
-//! and are re-parsed as HTTP/1.1; another major version (`HTTP/2.0`) is 505; any line
+//! and are re-parsed as HTTP/1.1; another major version (`HTTP/2.0`) is 505 (but the
+//! HTTP/2 preface's line is 400, as nginx answers it); any line
 //! of another shape (a space inside the target, two spaces, `HTTP/1`) is 400.
 
 use super::HeadError;
@@ -40,6 +41,10 @@ pub fn judge(buf: &[u8]) -> Verdict {
     if method.is_empty() || target.is_empty() || !method.iter().all(|&b| is_tchar(b)) {
         return bad;
     }
+    if line == b"PRI * HTTP/2.0" {
+        // The HTTP/2 preface where HTTP/2 is off: a bad request, as nginx says.
+        return Verdict::Reject(HeadError::Bad("HTTP/2 preface on an HTTP/1 address"));
+    }
     match version {
         [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
             if major.is_ascii_digit() && minor.is_ascii_digit() =>
@@ -73,6 +78,10 @@ mod tests {
             (b"GET / HTTP/1.2\n", Verdict::Minor(13)),
             (b"GET / HTTP/2.0\r\n", v505),
             (b"GET / HTTP/3.0\r\n", Verdict::Reject(HeadError::Version)),
+            (
+                b"PRI * HTTP/2.0\r\n",
+                Verdict::Reject(HeadError::Bad("HTTP/2 preface on an HTTP/1 address")),
+            ),
             (b"GET / HTTP/0.9\r\n", Verdict::Reject(HeadError::Version)),
             (b"GET /a b HTTP/1.1\r\n", bad()),
             (b"GET /  HTTP/1.1\r\n", bad()),

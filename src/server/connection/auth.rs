@@ -32,6 +32,7 @@ impl Connection {
 
     /// The pool finished this connection's password check.
     pub fn auth_done(&mut self) {
+        self.h2_auth_done();
         if let State::Auth { ready, .. } = &mut self.state {
             *ready = true;
         }

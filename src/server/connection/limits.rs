@@ -152,11 +152,7 @@ impl Connection {
 
     /// Whether any of the response is still to be written.
     pub(super) fn pending_output(&self) -> bool {
-        self.out_pos < self.out.len()
-            || self.encoded.is_some()
-            || self.recoded.is_some()
-            || self.file.as_ref().is_some_and(|f| f.remaining > 0)
-            || self.pieces.as_ref().is_some_and(|p| !p.is_empty())
+        self.out_pos < self.out.len() || self.outgoing.has_more()
     }
 
     fn pace(&mut self) -> Option<&mut Pace> {

@@ -1,0 +1,134 @@
+//! Response bodies as DATA frames: each sending stream in turn gets up to
+//! `http2_chunk_size` per frame, as much as the connection's and its own
+//! window allow; a stream whose window is closed waits for the peer's
+//! WINDOW_UPDATE (the engine's `WindowOpen`), without holding the others. Work
+//! per turn is bounded like HTTP/1's (`outgoing::SHARE`).
+
+use super::super::Ctx;
+use super::super::outgoing::{Produced, Sink as Out};
+use super::exchange::Phase;
+use super::{H2, OUT_HIGH};
+use crate::h2::ErrorCode;
+
+/// Where one stream's turn left it.
+enum Turn {
+    /// More to send once it gets another turn.
+    Again,
+    /// Its window is closed (or its file read waits): off the turn list.
+    Waiting,
+    /// The response is out (or the stream was reset).
+    Finished,
+    /// The turn's share is spent: let the other connections run.
+    Share,
+}
+
+impl H2 {
+    /// Sends what the windows allow; `true` when the share is spent.
+    pub(super) fn send_bodies(&mut self, ctx: &mut Ctx, progress: &mut bool) -> bool {
+        let mut spent = 0u64;
+        let mut turns = self.sending.len();
+        while turns > 0 && self.session.output().len() < OUT_HIGH {
+            turns -= 1;
+            let Some(id) = self.sending.pop_front() else {
+                break;
+            };
+            match self.stream_turn(ctx, id, &mut spent, progress) {
+                Turn::Again => self.sending.push_back(id),
+                Turn::Waiting => {}
+                Turn::Finished => {
+                    self.streams.remove(&id);
+                }
+                Turn::Share => {
+                    self.sending.push_front(id);
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    fn stream_turn(
+        &mut self,
+        ctx: &mut Ctx,
+        id: u32,
+        spent: &mut u64,
+        progress: &mut bool,
+    ) -> Turn {
+        let chunk = self.settings.chunk_size as usize;
+        let owner = (ctx.key, self.serial);
+        let Some(ex) = self.streams.get_mut(&id) else {
+            return Turn::Finished;
+        };
+        let Phase::Send { buf, pos, body } = &mut ex.phase else {
+            return Turn::Waiting;
+        };
+        loop {
+            if *pos < buf.len() {
+                let window = self.session.send_window(id);
+                if window == 0 {
+                    return Turn::Waiting;
+                }
+                let end = buf.len().min(*pos + window.min(chunk));
+                let last = end == buf.len() && !body.has_more();
+                let n = self.session.send_data(id, &buf[*pos..end], last);
+                if n == 0 {
+                    return Turn::Waiting;
+                }
+                *progress = true;
+                *pos += n;
+                if last && *pos == buf.len() {
+                    return Turn::Finished;
+                }
+                if self.session.output().len() >= OUT_HIGH {
+                    return Turn::Again;
+                }
+                continue;
+            }
+            buf.clear();
+            *pos = 0;
+            let mut out = Out {
+                out: buf,
+                aio: ctx.aio,
+                owner,
+            };
+            match body.produce(&mut out, spent) {
+                Ok(Produced::Done) => {
+                    if buf.is_empty() {
+                        self.session.send_data(id, &[], true);
+                        *progress = true;
+                        return Turn::Finished;
+                    }
+                }
+                Ok(Produced::More) => {}
+                Ok(Produced::Share) => return Turn::Share,
+                Ok(Produced::SendFile) | Err(_) => {
+                    // The file shrank or could not be read: the stream cannot
+                    // be completed; the connection goes on.
+                    log::error!("reading a response body for an HTTP/2 stream failed");
+                    self.session.reset(id, ErrorCode::InternalError);
+                    *progress = true;
+                    return Turn::Finished;
+                }
+            }
+        }
+    }
+
+    /// The peer opened a window: its stream (id 0: every sending stream) gets
+    /// turns again.
+    pub(super) fn window_open(&mut self, id: u32) {
+        let ids: Vec<u32> = if id == 0 {
+            self.streams
+                .iter()
+                .filter(|(_, ex)| matches!(ex.phase, Phase::Send { .. }))
+                .map(|(&id, _)| id)
+                .collect()
+        } else {
+            vec![id]
+        };
+        for id in ids {
+            if self.streams.contains_key(&id) && !self.sending.contains(&id) {
+                self.sending.push_back(id);
+            }
+        }
+    }
+}
