@@ -27,6 +27,7 @@ mod directives;
 pub mod error_log;
 pub mod fastcgi;
 pub mod http2;
+pub mod ignore_headers;
 mod include;
 pub mod keepalive;
 mod lexer;

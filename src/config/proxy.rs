@@ -119,6 +119,8 @@ pub struct Settings {
     /// arrives (a Content-Length body; a chunked one to an HTTP/1.1 upstream),
     /// instead of being read whole first.
     pub request_buffering: bool,
+    /// `proxy_ignore_headers`: bits of [`super::ignore_headers`].
+    pub ignore_headers: u16,
     /// FastCGI's own settings (empty for the proxy).
     pub fastcgi: super::fastcgi::Settings,
     /// The `proxy_ssl_*` settings as merged for this location.
@@ -151,6 +153,7 @@ pub struct Draft {
     method: Option<String>,
     buffering: Option<bool>,
     request_buffering: Option<bool>,
+    ignore_headers: Option<u16>,
     fastcgi: super::fastcgi::Draft,
     ssl: super::proxy_ssl::Draft,
 }
@@ -182,7 +185,8 @@ impl Draft {
         or!(inner, outer: set_headers, hide, pass_headers, http11, connect_timeout,
             read_timeout, send_timeout, next_upstream, next_upstream_tries,
             next_upstream_timeout, redirects, intercept_errors, pass_request_headers,
-            pass_request_body, set_body, method, buffering, request_buffering)
+            pass_request_body, set_body, method, buffering, request_buffering,
+            ignore_headers)
     }
 
     pub fn finish(&self) -> Settings {
@@ -206,6 +210,7 @@ impl Draft {
             method: self.method.clone(),
             buffering: self.buffering.unwrap_or(true),
             request_buffering: self.request_buffering.unwrap_or(true),
+            ignore_headers: self.ignore_headers.unwrap_or(0),
             fastcgi: self.fastcgi.finish(),
             ssl: self.ssl.clone(),
             tls: None,
@@ -277,6 +282,7 @@ impl Draft {
             "method" => self.method = Some(a[0].0.clone()),
             "buffering" => self.buffering = on()?,
             "request_buffering" => self.request_buffering = on()?,
+            "ignore_headers" => self.ignore_headers = Some(super::ignore_headers::parse(a, name)?),
             "ignore_client_abort" => {
                 on()?;
             }

@@ -197,14 +197,20 @@ fn limit_conn(cx: &Cx, r: &mut Routed, limits: &Limits) -> Limit {
 }
 
 /// The response's pace, `(rate, after)` in bytes (per second), when it has a
-/// rate: `set $limit_rate`, else the location's `limit_rate`.
+/// rate: an upstream's `X-Accel-Limit-Rate` (`accel`; 0 is no pace), else
+/// `set $limit_rate`, else the location's `limit_rate`.
 pub fn response_rate(
     config: &crate::config::Config,
     origin: &super::Origin,
     req: &crate::http::Request,
     r: &Routed,
+    accel: Option<u64>,
 ) -> Option<(u64, u64)> {
-    if r.vars.limit_rate.is_none() && r.location(config).limits.rate.is_none() {
+    if accel == Some(0)
+        || accel.is_none()
+            && r.vars.limit_rate.is_none()
+            && r.location(config).limits.rate.is_none()
+    {
         return None;
     }
     let cx = Cx {
@@ -214,7 +220,7 @@ pub fn response_rate(
         trace: None,
     };
     let env = cx.env(r, true);
-    let rate = env.limit_rate();
+    let rate = accel.unwrap_or_else(|| env.limit_rate());
     (rate > 0).then(|| (rate, env.limit_rate_after()))
 }
 

@@ -82,7 +82,8 @@ pub struct Routed {
     pub pending: Option<Box<auth::Verify>>,
     /// The user `auth_basic` let in (CGI's `REMOTE_USER`).
     pub user: Option<String>,
-    /// `auth_delay`: the 401 the phases answered waits this long.
+    /// The answer the phases made waits this long: `auth_delay`'s 401, or an
+    /// error page its location's `limit_req` delays.
     pub delay: Option<std::time::Duration>,
 }
 

@@ -126,13 +126,23 @@ fn finish(stopped: Result<(), Stopped>, mut r: Routed) -> Result<Routed, Box<Ear
 
 /// The phases from "find the location" on, until a content handler is chosen; `r`
 /// is left as the phases left it, also when they answer (`Err`).
+///
+/// An error page's location may delay it by `limit_req` when the request met no
+/// limit before (the limits run once per main request): the page is made at
+/// once and its answer held for the delay (`r.delay`, as `auth_delay` holds a
+/// 401).
 pub fn locate(cx: &Cx, r: &mut Routed, target: Target) -> Result<(), Response> {
-    match run(cx, r, FIND_CONFIG, target) {
+    let mut stopped = run(cx, r, FIND_CONFIG, target);
+    if let Err(Stopped::Wait(delay, at)) = stopped {
+        // limit_req has decided now: the phase runs again without a wait.
+        r.delay = Some(r.delay.unwrap_or_default().max(delay));
+        stopped = run(cx, r, at, Target::Uri);
+    }
+    match stopped {
         Ok(()) => Ok(()),
         Err(Stopped::Respond(resp)) => Err(resp),
         // Only an error page passes on, and an error page's own errors get the
-        // built-in page: not reached from error_page's rounds. Its limits were
-        // decided by the main request: no wait either.
+        // built-in page: not reached from error_page's rounds.
         Err(Stopped::Pass(_) | Stopped::Wait(..)) => Err(super::builtin_error(500)),
     }
 }
@@ -616,6 +626,33 @@ mod tests {
             assert_eq!(r.vars.user(slot), Some(v), "{target}");
             assert_eq!(r.location(&c).path, loc, "{target}");
         }
+    }
+
+    #[test]
+    fn an_error_page_delayed_by_its_limit_holds_its_answer() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir(root.path().join("p")).unwrap();
+        std::fs::write(root.path().join("p/x"), "page").unwrap();
+        let c = config(&format!(
+            "http {{ limit_req_zone $binary_remote_addr zone=ut_page:1m rate=1r/m;
+                server {{ listen 127.0.0.1:1; root {};
+                    location /a/ {{ error_page 404 /p/x; return 404; }}
+                    location /p/ {{ limit_req zone=ut_page burst=1; }}
+                }} }}",
+            root.path().display()
+        ));
+        let origin = crate::handler::Origin::test_loopback();
+        let raw = "GET /a/ HTTP/1.1\r\nHost: a\r\n\r\n";
+        let (req, _) = parse_head(raw.as_bytes(), 8192).unwrap().unwrap();
+        // The first page at once, the second held for the bucket's drain
+        // (62.5 s at 1r/m), counted once; the third refused: the built-in 503.
+        let mut seen = Vec::new();
+        for _ in 0..3 {
+            let early = route(&c, origin.clone(), &req).unwrap_err();
+            let delay = early.routed.as_ref().and_then(|r| r.delay);
+            seen.push((early.resp.status, delay.map(|d| d.as_millis())));
+        }
+        assert_eq!(seen, [(404, None), (404, Some(62_500)), (503, None)]);
     }
 
     #[test]

@@ -149,6 +149,9 @@ pub struct Cells {
     /// Jobs handed to the aio pool and not yet back.
     pub aio_depth: Gauge,
     pub limits: Slots<Counter, ZONE_SLOTS>,
+    /// Slow password checks (bcrypt, SHA-crypt): hashes computed, verdicts
+    /// taken from the shared cache.
+    pub password_checks: [Counter; 2],
 }
 
 impl Cells {
@@ -275,6 +278,12 @@ pub fn aio_queued(n: i64) {
 /// A request or connection refused by `limit_req` / `limit_conn` in `zone`.
 pub fn count_limit_rejection(zone: &str) {
     local().limits.get(zone).inc();
+}
+
+/// A slow password check: a hash computed (`true`), or a verdict the shared
+/// cache gave.
+pub fn password_check(computed: bool) {
+    local().password_checks[usize::from(!computed)].inc();
 }
 
 /// A client connection's place in the `Reading` / `Writing` / `Waiting`

@@ -203,6 +203,16 @@ fn trouble(e: &mut Exposition, all: &[&Cells]) {
     for (zone, n) in per {
         e.sample(name, &[("zone", &zone)], n);
     }
+    let name = "webserv_password_checks_total";
+    e.family(
+        name,
+        Kind::Counter,
+        "Slow password checks (bcrypt, SHA-crypt): hashes computed, verdicts from the cache.",
+    );
+    for (i, source) in ["computed", "cache"].into_iter().enumerate() {
+        let n = sum(all, |c| c.password_checks[i].get());
+        e.sample(name, &[("source", source)], n);
+    }
 }
 
 fn files(e: &mut Exposition, all: &[&Cells]) {

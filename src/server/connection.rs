@@ -362,6 +362,9 @@ impl Connection {
         if matches!(self.state, State::Write { .. }) && self.pace_timer() {
             return self.on_ready(ctx);
         }
+        if self.cgi_pace_timer(ctx.now) {
+            return self.on_ready(ctx);
+        }
         if let State::Proxy { run, .. } = &self.state {
             let read_timeout = run.read_timeout();
             if self.pace_timer() {

@@ -1,24 +1,41 @@
-//! Verdicts of slow password checks (bcrypt, SHA-crypt), per worker: a browser
-//! sends the same credentials with every request, and each would otherwise cost
-//! a bcrypt run. The key is a SHA-256 of the user, the stored hash and the
-//! password, so an edited htpasswd line or another password is a new key, and
-//! no password is kept. Entries live [`TTL`]; at most [`MAX_ENTRIES`] are kept.
+//! Verdicts of slow password checks (bcrypt, SHA-crypt), shared by every worker
+//! of the process: a browser sends the same credentials with every request,
+//! and each would otherwise cost a bcrypt run, on whichever worker its
+//! connection landed. The table is runtime state outside the configuration, so
+//! it survives a SIGHUP reload (an edited htpasswd line is a new key anyway).
+//!
+//! The key is a SHA-256 of the user, the stored hash and the password (length-
+//! prefixed), so another password or hash is another key and no password is
+//! kept. The table is split into [`SHARDS`] mutex-guarded parts chosen by the
+//! key's first byte, so workers rarely meet on one lock; each part keeps at most
+//! [`MAX_ENTRIES`]` / SHARDS` verdicts, trusted for [`TTL`].
 
-use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
 /// How long a verdict is trusted.
 pub const TTL: Duration = Duration::from_secs(60);
-/// Verdicts kept per worker.
-pub const MAX_ENTRIES: usize = 1024;
+/// Verdicts kept by the process.
+pub const MAX_ENTRIES: usize = 4096;
+/// Parts of the table, each behind its own lock.
+pub const SHARDS: usize = 16;
 
 pub type Key = [u8; 32];
 
-thread_local! {
-    static VERDICTS: RefCell<HashMap<Key, (bool, Instant)>> = RefCell::new(HashMap::new());
+type Shard = HashMap<Key, (bool, Instant)>;
+
+static TABLE: LazyLock<[Mutex<Shard>; SHARDS]> =
+    LazyLock::new(|| std::array::from_fn(|_| Mutex::new(HashMap::new())));
+
+/// The part of the table `key` lives in (a poisoned lock still holds good
+/// verdicts: each entry is written whole).
+fn shard(key: &Key) -> MutexGuard<'static, Shard> {
+    TABLE[usize::from(key[0]) % SHARDS]
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
 }
 
 /// The key for `password` checked against `user`'s `hash`.
@@ -34,34 +51,35 @@ pub fn key(user: &[u8], hash: &str, password: &[u8]) -> Key {
 /// The verdict for `key`, if one was recorded within [`TTL`].
 pub fn get(key: &Key) -> Option<bool> {
     let now = Instant::now();
-    VERDICTS.with(|v| {
-        v.borrow()
-            .get(key)
-            .filter(|(_, at)| now.duration_since(*at) < TTL)
-            .map(|(ok, _)| *ok)
-    })
+    shard(key)
+        .get(key)
+        .filter(|(_, at)| now.duration_since(*at) < TTL)
+        .map(|(ok, _)| *ok)
 }
 
-/// Records a verdict; when full, expired entries go first, then the oldest.
+/// Records a verdict; when its part is full, expired entries go first, then
+/// the oldest.
 pub fn put(key: Key, ok: bool) {
     let now = Instant::now();
-    VERDICTS.with(|v| {
-        let mut v = v.borrow_mut();
-        if v.len() >= MAX_ENTRIES && !v.contains_key(&key) {
-            v.retain(|_, (_, at)| now.duration_since(*at) < TTL);
-            if v.len() >= MAX_ENTRIES
-                && let Some(oldest) = v.iter().min_by_key(|(_, (_, at))| *at).map(|(k, _)| *k)
-            {
-                v.remove(&oldest);
-            }
+    let mut part = shard(&key);
+    if part.len() >= MAX_ENTRIES / SHARDS && !part.contains_key(&key) {
+        part.retain(|_, (_, at)| now.duration_since(*at) < TTL);
+        if part.len() >= MAX_ENTRIES / SHARDS
+            && let Some(oldest) = part.iter().min_by_key(|(_, (_, at))| *at).map(|(k, _)| *k)
+        {
+            part.remove(&oldest);
         }
-        v.insert(key, (ok, now));
-    });
+    }
+    part.insert(key, (ok, now));
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn entries() -> usize {
+        TABLE.iter().map(|s| s.lock().unwrap().len()).sum()
+    }
 
     #[test]
     fn keys_differ_by_every_part_and_the_size_is_bounded() {
@@ -74,9 +92,17 @@ mod tests {
         assert_eq!(get(&k), None);
         put(k, true);
         assert_eq!(get(&k), Some(true));
-        for i in 0..MAX_ENTRIES as u32 + 10 {
+        for i in 0..MAX_ENTRIES as u32 + 100 {
             put(key(&i.to_be_bytes(), "h", b"p"), false);
         }
-        assert!(VERDICTS.with(|v| v.borrow().len()) <= MAX_ENTRIES);
+        assert!(entries() <= MAX_ENTRIES);
+    }
+
+    #[test]
+    fn a_verdict_put_on_one_thread_is_seen_on_another() {
+        let k = key(b"shared", "h", b"p");
+        std::thread::spawn(move || put(k, true)).join().unwrap();
+        let seen = std::thread::spawn(move || get(&k)).join().unwrap();
+        assert_eq!(seen, Some(true));
     }
 }

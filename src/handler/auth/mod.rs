@@ -7,7 +7,9 @@
 //! A slow hash (bcrypt, SHA-crypt) is not checked on the event loop: the check
 //! answers [`Access::Pending`] with the job, the connection runs it on the
 //! worker's thread pool and, once [`Verify::finish`] has recorded the verdict,
-//! runs the phases again; the second time the verdict cache answers.
+//! runs the phases again; the second time the verdict cache answers. The cache
+//! is the process's (every worker's, across reloads): the same credentials cost
+//! one hash per [`cache::TTL`] whichever worker they reach.
 
 pub mod cache;
 pub mod hash;
@@ -68,6 +70,7 @@ impl std::fmt::Debug for Verify {
 impl Verify {
     /// Runs the check (seconds, at worst: not on the event loop).
     pub fn run(&self) -> bool {
+        crate::metrics::password_check(true);
         hash::verify(&self.password, &self.hash)
     }
 
@@ -190,9 +193,13 @@ fn authenticate(cx: &Cx, r: &Routed, b: &Basic) -> Basics {
         hash::Cost::Slow => {
             let key = cache::key(&user, hash, &password);
             match cache::get(&key) {
-                Some(ok) => ok,
+                Some(ok) => {
+                    crate::metrics::password_check(false);
+                    ok
+                }
                 // An error page's phases answer at once: check here.
                 None if r.in_error_page => {
+                    crate::metrics::password_check(true);
                     let ok = hash::verify(&password, hash);
                     cache::put(key, ok);
                     ok

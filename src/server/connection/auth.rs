@@ -38,7 +38,8 @@ impl Connection {
         }
     }
 
-    /// `auth_delay`: holds the 401 `resp` for `delay` (the timer sends it).
+    /// Holds `resp` for `delay` (the timer sends it): `auth_delay`'s 401, or an
+    /// error page `limit_req` delays.
     pub(super) fn delay_answer(
         &mut self,
         ctx: &mut Ctx,
@@ -47,7 +48,9 @@ impl Connection {
         routed: Routed,
         delay: Duration,
     ) {
-        log::info!("delaying unauthorized request");
+        if resp.status == 401 {
+            log::info!("delaying unauthorized request");
+        }
         self.deadline = Some(ctx.now + delay);
         self.state = State::HeldAnswer {
             req: Box::new(req),

@@ -4,11 +4,12 @@
 //! its stderr. Reading stdout stops while the client is slower than the script
 //! (the output buffer has a high-water mark), so a huge output costs bounded memory.
 //! What is CGI's own is here: the process, its header block (`cgi::output`) and
-//! local redirects.
+//! local redirects. `limit_rate` paces the output as it does a file: the pace's
+//! timer stands in for the script's deadline while it waits.
 
 use std::io;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::{Connection, Ctx, State, Step};
 use crate::cgi::output::{self, Reply};
@@ -29,6 +30,8 @@ pub(super) struct CgiRun {
     down: Option<Downstream>,
     close_after: bool,
     grace: Duration,
+    /// When the script is stopped (`cgi_timeout`), also while a pace waits.
+    kill_at: Instant,
     /// Where script output is read into; filled by several reads before it is
     /// framed, so chunks are large even when the script writes in small pieces.
     chunk: Vec<u8>,
@@ -68,9 +71,10 @@ impl Connection {
                     down: None,
                     close_after: false,
                     grace: job.timeout,
+                    kill_at: ctx.now + job.timeout,
                     chunk: Vec::new(),
                 };
-                self.deadline = Some(ctx.now + job.timeout);
+                self.deadline = Some(run.kill_at);
                 self.state = State::Cgi {
                     req: Box::new(req),
                     routed: Box::new(routed),
@@ -152,6 +156,12 @@ impl Connection {
             match self.relay_flush() {
                 Ok(sent) => progress |= sent,
                 Err(_) => return Round::Close,
+            }
+            // `limit_rate`: the rest waits for the pace's timer (no later than
+            // the script's deadline).
+            if self.out_pos < self.out.len() && self.pace_wait(ctx.now) {
+                self.deadline = self.deadline.map(|t| t.min(run.kill_at));
+                return Round::Again(false);
             }
         }
         if self.client_gone() {
@@ -268,6 +278,10 @@ impl Connection {
         resp.write_head_framed(&mut self.out, ctx.date, keep_alive, prepared.framing);
         let head = (self.out.len() - before) as u64;
         self.log_response(ctx, Some(req), &resp, Some(routed), (head, sent), None);
+        // `limit_rate` paces the output (and the `limit_conn` counts are held)
+        // until the response is written.
+        self.keep_limits(ctx, Some(req), Some(routed));
+        self.pace_relayed();
         run.close_after = !keep_alive;
         let mut down = prepared.down;
         down.body(rest, &mut self.out);
@@ -323,6 +337,21 @@ impl Connection {
         next.expect_continue = false;
         self.start_request(ctx, next);
         Round::Replaced
+    }
+
+    /// Whether the timer that fired was a paced response's (the script's own
+    /// deadline has not come): the deadline is the script's again, and the
+    /// output goes on.
+    pub(super) fn cgi_pace_timer(&mut self, now: Instant) -> bool {
+        let State::Cgi { run, .. } = &self.state else {
+            return false;
+        };
+        let kill_at = run.kill_at;
+        if now >= kill_at || !self.pace_timer() {
+            return false;
+        }
+        self.deadline = Some(kill_at);
+        true
     }
 
     /// The deadline passed while the script ran: 504 if nothing was sent yet.

@@ -111,9 +111,21 @@ impl Connection {
         req: Option<&Request>,
         routed: Option<&Routed>,
     ) {
+        self.keep_limits_at(ctx, req, routed, None);
+    }
+
+    /// [`Self::keep_limits`] for a backend's response: `accel` is its
+    /// `X-Accel-Limit-Rate` (it replaces the location's rate; 0: no pace).
+    pub(super) fn keep_limits_at(
+        &mut self,
+        ctx: &Ctx,
+        req: Option<&Request>,
+        routed: Option<&Routed>,
+        accel: Option<u64>,
+    ) {
         let holds = routed.and_then(|r| r.limits.holds.clone());
         let pace = match (req, routed) {
-            (Some(req), Some(r)) => response_rate(ctx.config, &self.origin, req, r),
+            (Some(req), Some(r)) => response_rate(ctx.config, &self.origin, req, r, accel),
             _ => None,
         };
         self.kept = match (holds, pace) {

@@ -138,6 +138,11 @@ impl Connection {
         if resp.status == head.status {
             resp.reason = Some(head.reason.clone().into_boxed_str()).filter(|r| !r.is_empty());
         }
+        // An unbuffered relay (`proxy_buffering off`) is not paced, as nginx.
+        let accel = match settings.buffering {
+            true => accel_limit_rate(&head.fields, settings.ignore_headers),
+            false => Some(0),
+        };
         let cx = self.cx(ctx, req);
         resp.raw_headers.reserve(head.fields.len());
         for (name, value) in std::mem::take(&mut head.fields) {
@@ -200,8 +205,9 @@ impl Connection {
         resp.write_head_framed(&mut self.out, ctx.date, keep_alive, prepared.framing);
         run.head_bytes = (self.out.len() - before) as u64;
         run.close_after = !keep_alive;
-        // `limit_rate` paces the relayed body too.
-        self.keep_limits(ctx, Some(req), Some(routed));
+        // `limit_rate` (or the backend's `X-Accel-Limit-Rate`) paces the
+        // relayed body too.
+        self.keep_limits_at(ctx, Some(req), Some(routed), accel);
         self.pace_relayed();
         run.down = Some(prepared.down);
         run.resp = Some(Box::new(resp));
@@ -231,6 +237,30 @@ fn hidden(name: &str, protocol: Protocol, hide: &[String], pass: &[String]) -> b
         Protocol::FastCgi => name.eq_ignore_ascii_case("status"),
     };
     own || is(ACCEL) || listed(hide)
+}
+
+/// The backend's `X-Accel-Limit-Rate` (bytes per second; 0: no pace), unless
+/// `*_ignore_headers` names it. As nginx: only the first field counts (a second
+/// is logged), and a value that is not a plain number is ignored.
+fn accel_limit_rate(fields: &[(String, Vec<u8>)], ignore: u16) -> Option<u64> {
+    let mut found = fields
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("x-accel-limit-rate"));
+    let (_, first) = found.next()?;
+    if let Some((name, again)) = found.next() {
+        log::warn!(
+            "upstream sent duplicate header line: \"{name}: {}\", previous value: \"{name}: {}\", ignored",
+            String::from_utf8_lossy(again),
+            String::from_utf8_lossy(first)
+        );
+    }
+    if ignore & crate::config::ignore_headers::LIMIT_RATE != 0 {
+        return None;
+    }
+    if first.is_empty() || !first.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(first).ok()?.parse().ok()
 }
 
 /// `proxy_redirect` on a `Location` or `Refresh` value.
@@ -276,4 +306,31 @@ fn rewrite_location(
         }
     }
     value.to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::accel_limit_rate;
+    use crate::config::ignore_headers::LIMIT_RATE;
+
+    #[test]
+    fn x_accel_limit_rate_as_nginx_reads_it() {
+        let field = |v: &str| ("X-Accel-Limit-Rate".to_string(), v.as_bytes().to_vec());
+        let other = ("X-Other".to_string(), b"5".to_vec());
+        // fields, ignore bits, rate
+        let cases = [
+            (vec![field("1024")], 0, Some(1024)),
+            (vec![other.clone(), field("0")], 0, Some(0)),
+            (vec![field("1024")], LIMIT_RATE, None),
+            (vec![field("10k")], 0, None),
+            (vec![field("")], 0, None),
+            (vec![field("-5")], 0, None),
+            (vec![field("99999999999999999999999")], 0, None),
+            (vec![field("7"), field("9")], 0, Some(7)),
+            (vec![other], 0, None),
+        ];
+        for (fields, ignore, want) in cases {
+            assert_eq!(accel_limit_rate(&fields, ignore), want, "{fields:?}");
+        }
+    }
 }
