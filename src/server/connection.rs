@@ -238,6 +238,7 @@ impl Connection {
     /// The event loop saw the peer close or reset the connection.
     pub fn peer_closed(&mut self) {
         self.hangup = true;
+        self.pace_peer_closed();
     }
 
     /// The configuration this connection serves under.

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{Connection, Ctx, State};
+use super::{Connection, Ctx, State, Step};
 use crate::handler::{self, Routed, limits::response_rate};
 use crate::http::Request;
 use crate::limit::zones::Hold;
@@ -39,6 +39,8 @@ struct Pace {
     waiting: bool,
     /// A proxied body is relayed under this pace (its round owns the timer).
     relayed: bool,
+    /// The client closed while the written answer waited on this pace.
+    abandoned: bool,
 }
 
 impl Pace {
@@ -140,6 +142,7 @@ impl Connection {
                     resume: ctx.now,
                     waiting: false,
                     relayed: false,
+                    abandoned: false,
                 }),
             })),
         };
@@ -172,6 +175,32 @@ impl Connection {
             }
             None => false,
         }
+    }
+
+    /// The event loop saw the client close or reset: if its written answer
+    /// is waiting on the pace, the answer is abandoned (nginx's check of the
+    /// read side while it writes), not kept open until the pace runs out. A
+    /// close seen before the answer waited (a half-close after the request)
+    /// does not count, as it does not for nginx.
+    pub(super) fn pace_peer_closed(&mut self) {
+        let writing = matches!(self.state, State::Write { .. });
+        if let Some(p) = self.pace()
+            && p.waiting
+            && writing
+        {
+            p.abandoned = true;
+        }
+    }
+
+    /// What the writing state does about its pace now: `None` to write on,
+    /// `Blocked` to wait for the pace's timer, `Close` when the client left
+    /// while it waited.
+    pub(super) fn pace_step(&mut self, now: Instant) -> Option<Step> {
+        if self.pace().is_some_and(|p| p.abandoned) {
+            crate::metrics::error(crate::metrics::ErrorKind::ClientIo);
+            return Some(Step::Close);
+        }
+        self.pace_wait(now).then_some(Step::Blocked)
     }
 
     /// The timer that fired was the pace's (the connection goes on writing).
@@ -223,6 +252,7 @@ mod tests {
             resume: start,
             waiting: false,
             relayed: false,
+            abandoned: false,
         }
     }
 

@@ -162,8 +162,10 @@ impl Connection {
         // This turn's work on the body, against its share (SENDFILE_MAX_CHUNK).
         let mut spent = 0;
         loop {
-            if self.pending_output() && self.pace_wait(ctx.now) {
-                return Step::Blocked;
+            if self.pending_output()
+                && let Some(step) = self.pace_step(ctx.now)
+            {
+                return step;
             }
             match self.write_some(ctx, &mut spent) {
                 Ok(Sent::Done) => break,
