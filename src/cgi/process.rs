@@ -27,6 +27,8 @@ pub const STDERR: usize = 3;
 
 /// How long a child gets between SIGTERM and SIGKILL.
 pub const KILL_GRACE: Duration = Duration::from_secs(2);
+/// The most stderr read in one pass over a script's pipes.
+const STDERR_SHARE: usize = 64 * 1024;
 /// The longest stderr line logged as one record.
 const MAX_STDERR_LINE: usize = 4096;
 
@@ -220,12 +222,18 @@ impl Process {
         }
     }
 
-    /// Sends whatever the script wrote to stderr to the error log, a line at a
-    /// time. Returns whether anything was read.
+    /// Sends what the script wrote to stderr to the error log, a line at a time,
+    /// at most [`STDERR_SHARE`] bytes per call: a script that writes to stderr as
+    /// fast as it is read must not keep the loop from everyone else (the caller
+    /// runs again while this reports progress). Returns whether anything was read.
     pub fn drain_stderr(&mut self) -> bool {
         let mut progress = false;
         let mut buf = [0u8; 4096];
+        let mut taken = 0;
         while let Some(err) = &mut self.stderr {
+            if taken >= STDERR_SHARE {
+                break;
+            }
             match err.read(&mut buf) {
                 Ok(0) => {
                     self.stderr = None;
@@ -233,6 +241,7 @@ impl Process {
                 }
                 Ok(n) => {
                     progress = true;
+                    taken += n;
                     self.log_stderr(&buf[..n]);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

@@ -42,6 +42,8 @@ use outgoing::Outgoing;
 const LINGER_TIME: Duration = Duration::from_secs(5);
 /// The most bytes discarded while lingering.
 const LINGER_BYTES: usize = 1 << 20;
+/// The most steps one wakeup runs before the connection yields to the others.
+const MAX_ROUNDS: u32 = 256;
 /// What the event loop needs to give a connection.
 pub struct Ctx<'a> {
     pub config: &'a Config,
@@ -277,6 +279,7 @@ impl Connection {
     /// Runs the state machine until it blocks or the connection is done.
     pub fn on_ready(&mut self, ctx: &mut Ctx) -> Status {
         self.read_ready = true;
+        let mut rounds = 0u32;
         loop {
             let step = match self.state {
                 State::ProxyHeader => self.step_proxy_header(),
@@ -295,7 +298,10 @@ impl Connection {
             };
             self.meter.set(self.phase());
             match step {
-                Step::Progress => continue,
+                // A peer that keeps the connection busy (pipelined requests, a
+                // script flooding its pipes) gets a bounded share of the turn.
+                Step::Progress if rounds >= MAX_ROUNDS => return Status::Yield,
+                Step::Progress => rounds += 1,
                 Step::Blocked => return Status::Open,
                 Step::Yield => return Status::Yield,
                 Step::Close => return Status::Close,
