@@ -468,7 +468,7 @@ impl Worker {
         // from the epoll set (nothing else holds those descriptors): no
         // EPOLL_CTL_DEL per connection.
         if let Entry::Conn(conn) = self.entries.remove(key) {
-            if let Some(backend) = conn.backend_key() {
+            for backend in conn.backend_keys() {
                 self.gateway.backends.release(backend, None);
             }
             drop(conn);

@@ -218,40 +218,14 @@ impl H2 {
         progress: &mut bool,
     ) -> Option<Pass> {
         let broken = run.down.as_ref().is_some_and(|d| d.broken);
-        let chunk = self.settings.chunk_size as usize;
-        while run.waiting() > 0 && self.session.output().len() < OUT_HIGH {
-            // A shut window sends nothing and marks the stream blocked (see
-            // `send::stream_turn`); the script is then not read until it opens.
-            let window = self.session.send_window(id);
-            let end = run.pending.len().min(run.pos + window.min(chunk));
-            let last = run.ended && !broken && end == run.pending.len();
-            let n = self.session.send_data(id, &run.pending[run.pos..end], last);
-            if n == 0 {
-                return None;
-            }
-            *progress = true;
-            ex.since = ctx.now;
-            run.pos += n;
-            if last && run.waiting() == 0 {
-                return Some(Pass::Over);
-            }
-        }
-        if run.waiting() > 0 {
-            return None;
-        }
-        run.pending.clear();
-        run.pos = 0;
-        if !run.ended {
-            return None;
-        }
-        *progress = true;
-        if broken {
-            // The script promised more than it sent: the stream cannot end well.
-            self.session.reset(id, ErrorCode::InternalError);
-        } else {
-            self.session.send_data(id, &[], true);
-        }
-        Some(Pass::Over)
+        let out = super::send::Relayed {
+            pending: &mut run.pending,
+            pos: &mut run.pos,
+            ended: run.ended,
+            broken,
+        };
+        self.send_relayed(ctx, id, ex, out, progress)
+            .then_some(Pass::Over)
     }
 
     /// Script output: part of the header block, or body to relay.
@@ -410,7 +384,7 @@ impl H2 {
 
 /// The exchange out of its slot, for a new answer (its phase goes with the
 /// old answer).
-fn take_exchange(ex: &mut Exchange, now: Instant) -> Exchange {
+pub(super) fn take_exchange(ex: &mut Exchange, now: Instant) -> Exchange {
     Exchange {
         req: std::mem::replace(&mut ex.req, crate::http::h2_request::unread()),
         origin: ex.origin.clone(),

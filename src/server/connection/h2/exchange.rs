@@ -12,6 +12,7 @@ use super::super::outgoing::{Outgoing, Sink as Out};
 use super::super::write::log_exchange;
 use super::H2;
 use super::cgi::CgiStream;
+use super::proxy::ProxyStream;
 use crate::h2::ErrorCode;
 use crate::handler::{self, Early, Origin, Outcome, Routed, Sink};
 use crate::http::body::BodySink;
@@ -78,6 +79,11 @@ pub(super) enum Phase {
     Cgi {
         routed: Box<Routed>,
         run: Box<CgiStream>,
+    },
+    /// The request is with an upstream (`proxy_pass`, `fastcgi_pass`).
+    Proxy {
+        routed: Box<Routed>,
+        run: Box<ProxyStream>,
     },
 }
 
@@ -271,16 +277,8 @@ impl H2 {
         match handler::process(ctx.config, &mut routed, ex.origin.clone(), &ex.req, sink) {
             Outcome::Respond(resp) => self.respond(ctx, id, ex, resp, Some(&routed)),
             Outcome::Cgi(job) => self.start_cgi(ctx, id, ex, routed, job),
-            Outcome::Proxy(_) | Outcome::ErrorPass(_) => {
-                // The gateway relays upstream answers on HTTP/1 connections
-                // only so far.
-                log::error!(
-                    "\"{}\" is proxied to an upstream, which HTTP/2 streams do not reach yet",
-                    ex.req.target
-                );
-                let resp = handler::error_response(ctx.config, routed.server, Some(&routed), 502);
-                self.respond(ctx, id, ex, resp, Some(&routed))
-            }
+            Outcome::Proxy(body) => self.start_proxy(ctx, id, ex, routed, body),
+            Outcome::ErrorPass(get) => self.start_error_pass(ctx, id, ex, *get, routed),
         }
     }
 
@@ -310,6 +308,7 @@ impl H2 {
                 Next::Done
             }
             Phase::Cgi { routed, run } => self.cgi_timeout(ctx, id, ex, *routed, *run),
+            Phase::Proxy { routed, run } => self.gateway_timeout(ctx, id, ex, *routed, run),
             other => {
                 ex.phase = other;
                 Next::Keep(ex)

@@ -12,6 +12,7 @@
 
 mod cgi;
 mod exchange;
+mod proxy;
 mod send;
 
 use std::collections::{HashMap, VecDeque};
@@ -56,6 +57,8 @@ pub(super) struct H2 {
     check_done: bool,
     /// Streams whose CGI script runs.
     scripts: Vec<u32>,
+    /// Streams with an upstream.
+    gateways: Vec<u32>,
 }
 
 /// What the connection lends the HTTP/2 side for one turn.
@@ -158,6 +161,7 @@ impl Connection {
             going_away: false,
             check_done: false,
             scripts: Vec::new(),
+            gateways: Vec::new(),
         }));
         self.set_nodelay();
         self.deadline = Some(ctx.now + idle);
@@ -223,6 +227,17 @@ fn handler_default(ctx: &Ctx, origin: &crate::handler::Origin) -> usize {
 }
 
 impl H2 {
+    /// The upstream sockets the streams hold (closed with the connection).
+    pub(super) fn backend_keys(&self) -> Vec<usize> {
+        self.streams
+            .values()
+            .filter_map(|ex| match &ex.phase {
+                Phase::Proxy { run, .. } => run.backend(),
+                _ => None,
+            })
+            .collect()
+    }
+
     fn turn(&mut self, ctx: &mut Ctx, io: &mut Io, origin: &crate::handler::Origin) -> Step {
         if ctx.shutting_down && !self.going_away {
             self.going_away = true;
@@ -256,6 +271,7 @@ impl H2 {
                 self.on_event(ctx, io.stream, origin, event);
             }
             self.run_cgis(ctx, &mut progress);
+            self.run_gateways(ctx, &mut progress);
             if self.check_done {
                 self.check_done = false;
                 progress |= self.resume_check(ctx);
@@ -364,7 +380,15 @@ impl H2 {
                 }
             }
             Event::Reset { id } => {
-                self.streams.remove(&id);
+                if let Some(Exchange {
+                    phase: Phase::Proxy { run, .. },
+                    ..
+                }) = self.streams.remove(&id)
+                    && let Some(key) = run.backend()
+                {
+                    // Its upstream may be mid-answer: that socket is not reused.
+                    ctx.gateway.backends.release(key, None);
+                }
                 self.sending.retain(|&s| s != id);
                 self.checks.retain(|&s| s != id);
             }
@@ -472,6 +496,7 @@ fn timer_of(ex: &Exchange) -> Option<Instant> {
         Phase::Delayed { until, .. } | Phase::Held { until, .. } => Some(*until),
         Phase::Body { timeout, .. } | Phase::Send { timeout, .. } => Some(ex.since + *timeout),
         Phase::Cgi { run, .. } => Some(run.until),
+        Phase::Proxy { run, .. } => Some(run.until),
         Phase::Routing | Phase::Auth => None,
     }
 }

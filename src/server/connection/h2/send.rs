@@ -6,7 +6,7 @@
 
 use super::super::Ctx;
 use super::super::outgoing::{Produced, Sink as Out};
-use super::exchange::Phase;
+use super::exchange::{Exchange, Phase};
 use super::{H2, OUT_HIGH};
 use crate::h2::ErrorCode;
 
@@ -131,5 +131,70 @@ impl H2 {
                 self.sending.push_back(id);
             }
         }
+    }
+}
+
+/// A relayed body (a script's, an upstream's) on its way into DATA frames:
+/// `pending[pos..]` waits for the stream's window; `ended` when the backend's
+/// output is over (then what is pending is the rest), `broken` when it was cut
+/// short (the stream is reset instead of ended).
+pub(super) struct Relayed<'a> {
+    pub pending: &'a mut Vec<u8>,
+    pub pos: &'a mut usize,
+    pub ended: bool,
+    pub broken: bool,
+}
+
+impl H2 {
+    /// Sends pending relayed bytes as far as the windows and the output allow;
+    /// `true` once the stream is over (ended or reset).
+    pub(super) fn send_relayed(
+        &mut self,
+        ctx: &Ctx,
+        id: u32,
+        ex: &mut Exchange,
+        out: Relayed,
+        progress: &mut bool,
+    ) -> bool {
+        let Relayed {
+            pending,
+            pos,
+            ended,
+            broken,
+        } = out;
+        let chunk = self.settings.chunk_size as usize;
+        while *pos < pending.len() && self.session.output().len() < OUT_HIGH {
+            // A shut window sends nothing and marks the stream blocked (see
+            // `stream_turn`); the backend is then not read until it opens.
+            let window = self.session.send_window(id);
+            let end = pending.len().min(*pos + window.min(chunk));
+            let last = ended && !broken && end == pending.len();
+            let n = self.session.send_data(id, &pending[*pos..end], last);
+            if n == 0 {
+                return false;
+            }
+            *progress = true;
+            ex.since = ctx.now;
+            *pos += n;
+            if last && *pos == pending.len() {
+                return true;
+            }
+        }
+        if *pos < pending.len() {
+            return false;
+        }
+        pending.clear();
+        *pos = 0;
+        if !ended {
+            return false;
+        }
+        *progress = true;
+        if broken {
+            // The backend promised more than it sent: the stream cannot end well.
+            self.session.reset(id, ErrorCode::InternalError);
+        } else {
+            self.session.send_data(id, &[], true);
+        }
+        true
     }
 }

@@ -10,107 +10,121 @@ use crate::gateway::http::Piece;
 use crate::gateway::relay::{CHUNK, OUT_HIGH_WATER};
 use crate::server::connection::{Connection, Ctx};
 
+/// Reads body bytes from the backend and relays them into `out` (framed for
+/// the client's codec) while less than `high` of it is unsent (from `sent` on);
+/// `None` while the body goes on, `Some(Round::Finished)` once it ended.
+pub(in crate::server::connection) fn relay_body(
+    ctx: &mut Ctx,
+    run: &mut ProxyRun,
+    key: usize,
+    out: &mut Vec<u8>,
+    (sent, high): (usize, usize),
+) -> Option<Round> {
+    loop {
+        if !run.input.is_empty() || run.decoder.is_done() {
+            let (n, piece) = match run.decoder.decode(&run.input) {
+                Ok(x) => x,
+                Err(e) => {
+                    log::error!(
+                        "upstream {} sent invalid chunked response ({e:?})",
+                        run.attempt.addr
+                    );
+                    return Some(body_ended(ctx, run, out, false));
+                }
+            };
+            let Some(down) = run.down.as_mut() else {
+                return Some(Round::Close);
+            };
+            match piece {
+                Piece::Data(r) => {
+                    let before = out.len();
+                    run.attempt.body += r.len() as u64;
+                    down.body(&run.input[r.clone()], out);
+                    run.body_bytes += (out.len() - before) as u64;
+                    run.input.drain(..n);
+                    continue;
+                }
+                Piece::Done => {
+                    run.input.drain(..n);
+                    return Some(body_ended(ctx, run, out, true));
+                }
+                Piece::NeedMore => run.input.drain(..n).for_each(drop),
+            }
+        }
+        if run.fcgi.as_ref().is_some_and(|d| d.ended) {
+            return Some(body_ended(ctx, run, out, true));
+        }
+        if out.len().saturating_sub(sent) >= high {
+            return None;
+        }
+        let Some(stream) = ctx.gateway.backends.stream(key) else {
+            return Some(Round::Close);
+        };
+        match crate::server::buffer::read_with(stream, CHUNK, |bytes| take_in(run, bytes)) {
+            Ok((0, _)) => {
+                let complete = run.fcgi.is_none() && run.decoder.ends_at_close();
+                if run.fcgi.is_some() {
+                    log::error!(
+                        "upstream {} prematurely closed FastCGI stdout while reading upstream",
+                        run.attempt.addr
+                    );
+                } else if !complete {
+                    log::error!(
+                        "upstream {} prematurely closed connection while reading upstream",
+                        run.attempt.addr
+                    );
+                }
+                run.upstream_close = true;
+                return Some(body_ended(ctx, run, out, complete));
+            }
+            Ok((_, Err(e))) => {
+                log::error!("upstream {} sent {e}", run.attempt.addr);
+                run.upstream_close = true;
+                return Some(body_ended(ctx, run, out, false));
+            }
+            Ok((_, Ok(()))) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return None,
+            Err(e) => {
+                log::error!("reading from upstream {} failed ({e})", run.attempt.addr);
+                run.upstream_close = true;
+                return Some(body_ended(ctx, run, out, false));
+            }
+        }
+    }
+}
+
+/// The upstream's body ended (`complete`: at its framing's end).
+pub(in crate::server::connection) fn body_ended(
+    ctx: &mut Ctx,
+    run: &mut ProxyRun,
+    out: &mut Vec<u8>,
+    complete: bool,
+) -> Round {
+    if let Some(down) = run.down.as_mut() {
+        down.finish(complete, out);
+        run.close_after |= down.broken;
+    }
+    let at_end = match &run.fcgi {
+        Some(d) => d.ended && !d.trailing,
+        None => run.decoder.is_done(),
+    };
+    let reusable =
+        complete && run.keep_alive && !run.upstream_close && at_end && run.input.is_empty();
+    super::release_lease(ctx, run, reusable);
+    Round::Finished
+}
+
 impl Connection {
-    /// Reads and relays body bytes; `None` while the body goes on.
+    /// Reads and relays body bytes into the output; `None` while the body goes on.
     pub(super) fn relay_upstream(
         &mut self,
         ctx: &mut Ctx,
         run: &mut ProxyRun,
         key: usize,
     ) -> Option<Round> {
-        loop {
-            if !run.input.is_empty() || run.decoder.is_done() {
-                let (n, piece) = match run.decoder.decode(&run.input) {
-                    Ok(x) => x,
-                    Err(e) => {
-                        log::error!(
-                            "upstream {} sent invalid chunked response ({e:?})",
-                            run.attempt.addr
-                        );
-                        return Some(self.body_ended(ctx, run, false));
-                    }
-                };
-                let Some(down) = run.down.as_mut() else {
-                    return Some(Round::Close);
-                };
-                match piece {
-                    Piece::Data(r) => {
-                        let before = self.out.len();
-                        run.attempt.body += r.len() as u64;
-                        down.body(&run.input[r.clone()], &mut self.out);
-                        run.body_bytes += (self.out.len() - before) as u64;
-                        run.input.drain(..n);
-                        continue;
-                    }
-                    Piece::Done => {
-                        run.input.drain(..n);
-                        return Some(self.body_ended(ctx, run, true));
-                    }
-                    Piece::NeedMore => run.input.drain(..n).for_each(drop),
-                }
-            }
-            if run.fcgi.as_ref().is_some_and(|d| d.ended) {
-                return Some(self.body_ended(ctx, run, true));
-            }
-            if self.out.len() - self.out_pos >= OUT_HIGH_WATER {
-                return None;
-            }
-            let Some(stream) = ctx.gateway.backends.stream(key) else {
-                return Some(Round::Close);
-            };
-            match crate::server::buffer::read_with(stream, CHUNK, |bytes| take_in(run, bytes)) {
-                Ok((0, _)) => {
-                    let complete = run.fcgi.is_none() && run.decoder.ends_at_close();
-                    if run.fcgi.is_some() {
-                        log::error!(
-                            "upstream {} prematurely closed FastCGI stdout while reading upstream",
-                            run.attempt.addr
-                        );
-                    } else if !complete {
-                        log::error!(
-                            "upstream {} prematurely closed connection while reading upstream",
-                            run.attempt.addr
-                        );
-                    }
-                    run.upstream_close = true;
-                    return Some(self.body_ended(ctx, run, complete));
-                }
-                Ok((_, Err(e))) => {
-                    log::error!("upstream {} sent {e}", run.attempt.addr);
-                    run.upstream_close = true;
-                    return Some(self.body_ended(ctx, run, false));
-                }
-                Ok((_, Ok(()))) => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return None,
-                Err(e) => {
-                    log::error!("reading from upstream {} failed ({e})", run.attempt.addr);
-                    run.upstream_close = true;
-                    return Some(self.body_ended(ctx, run, false));
-                }
-            }
-        }
-    }
-
-    /// The upstream's body ended (`complete`: at its framing's end).
-    pub(super) fn body_ended(
-        &mut self,
-        ctx: &mut Ctx,
-        run: &mut ProxyRun,
-        complete: bool,
-    ) -> Round {
-        if let Some(down) = run.down.as_mut() {
-            down.finish(complete, &mut self.out);
-            run.close_after |= down.broken;
-        }
-        let at_end = match &run.fcgi {
-            Some(d) => d.ended && !d.trailing,
-            None => run.decoder.is_done(),
-        };
-        let reusable =
-            complete && run.keep_alive && !run.upstream_close && at_end && run.input.is_empty();
-        self.release_lease(ctx, run, reusable);
-        Round::Finished
+        let limits = (self.out_pos, OUT_HIGH_WATER);
+        relay_body(ctx, run, key, &mut self.out, limits)
     }
 }
 

@@ -13,6 +13,177 @@ use crate::handler::{self, Cx, Routed};
 use crate::http::{Method, Request, Response};
 use crate::server::connection::{Connection, Ctx};
 
+/// Reads the upstream's response head as far as it has come: `Ok(None)` while
+/// more is to come, `Err` when the attempt failed.
+pub(in crate::server::connection) fn read_head_bytes(
+    ctx: &mut Ctx,
+    run: &mut ProxyRun,
+    key: usize,
+) -> Result<Option<Head>, Failure> {
+    loop {
+        let Some(stream) = ctx.gateway.backends.stream(key) else {
+            return Err(Failure::Error);
+        };
+        let read = crate::server::buffer::read_with(stream, 16 * 1024, |bytes| {
+            super::body::take_in(run, bytes)
+        });
+        match read {
+            Ok((0, _)) => {
+                log::error!(
+                    "upstream {} prematurely closed connection while reading response header",
+                    run.attempt.addr
+                );
+                return Err(Failure::Error);
+            }
+            Ok((_, Err(e))) => {
+                log::error!("upstream {} sent {e}", run.attempt.addr);
+                return Err(Failure::InvalidHeader);
+            }
+            Ok((_, Ok(()))) => {
+                if run.fcgi.as_ref().is_some_and(|d| d.caught) {
+                    log::error!(
+                        "upstream {} sent a caught stderr text (fastcgi_catch_stderr)",
+                        run.attempt.addr
+                    );
+                    return Err(Failure::InvalidHeader);
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+            Err(e) => {
+                log::error!("reading from upstream {} failed ({e})", run.attempt.addr);
+                return Err(Failure::Error);
+            }
+        }
+        let parsed = match run.protocol {
+            Protocol::Http => up::parse_head(&run.input).map_err(|e| format!("{e:?}")),
+            Protocol::FastCgi => fastcgi::parse_head(&run.input).map_err(|e| format!("{e:?}")),
+        };
+        match parsed {
+            Ok(None) if run.fcgi.as_ref().is_some_and(|d| d.ended) => {
+                log::error!(
+                    "upstream {} prematurely closed FastCGI stdout while reading response header",
+                    run.attempt.addr
+                );
+                return Err(Failure::InvalidHeader);
+            }
+            Ok(None) => continue,
+            Ok(Some((head, used))) => {
+                // The head as it came, for `$upstream_http_NAME`.
+                run.trace.head.clear();
+                run.trace
+                    .head
+                    .extend_from_slice(&run.input[head.skipped..used]);
+                run.trace.status_line = run.protocol == Protocol::Http;
+                run.input.drain(..used);
+                run.attempt.status = head.status;
+                run.attempt.header = Some(ctx.now - run.attempt_started);
+                return Ok(Some(head));
+            }
+            Err(e) => {
+                log::error!("upstream {} sent invalid header ({e})", run.attempt.addr);
+                return Err(Failure::InvalidHeader);
+            }
+        }
+    }
+}
+
+/// The client's response for a backend's head (hidden and hop-by-hop fields
+/// dropped, `Location` and `Refresh` rewritten, the body's decoder chosen), and
+/// the pace the backend asked for (`X-Accel-Limit-Rate`).
+pub(in crate::server::connection) fn client_head(
+    cx: &Cx,
+    routed: &Routed,
+    run: &mut ProxyRun,
+    head: &mut Head,
+    tunnel: bool,
+) -> (Response, Option<u64>) {
+    let settings = std::sync::Arc::clone(&run.settings);
+    let mut resp = Response::new(head.status);
+    if routed.in_error_page
+        && let Some(code) = routed.vars.err_status
+    {
+        // An error page's answer keeps the error's status (or `=CODE`'s).
+        resp.status = code;
+        resp.reason = None;
+    }
+    if resp.status == head.status {
+        resp.reason = Some(head.reason.clone().into_boxed_str()).filter(|r| !r.is_empty());
+    }
+    // An unbuffered relay (`proxy_buffering off`) is not paced, as nginx.
+    let accel = match settings.buffering {
+        true => accel_limit_rate(&head.fields, settings.ignore_headers),
+        false => Some(0),
+    };
+    resp.raw_headers.reserve(head.fields.len());
+    for (name, value) in std::mem::take(&mut head.fields) {
+        if hidden(&name, run.protocol, &settings.hide, &settings.pass)
+            || (!tunnel && up::hop_by_hop(&name))
+        {
+            continue;
+        }
+        if name.eq_ignore_ascii_case("content-length") {
+            continue;
+        }
+        // An application's Location is relayed as it is, relative or not (as
+        // nginx does); only the proxy rewrites it (proxy_redirect).
+        let value = if run.protocol == Protocol::FastCgi {
+            value
+        } else if name.eq_ignore_ascii_case("location") {
+            rewrite_location(cx, routed, &settings.redirects, &value, false)
+        } else if name.eq_ignore_ascii_case("refresh") {
+            rewrite_location(cx, routed, &settings.redirects, &value, true)
+        } else {
+            value
+        };
+        resp.relays_server |= name.eq_ignore_ascii_case("server");
+        resp.relays_date |= name.eq_ignore_ascii_case("date");
+        resp.raw_headers.push((name, value));
+    }
+    run.decoder = match run.protocol {
+        Protocol::Http => {
+            BodyDecoder::for_head(head, run.head_request || cx.req.method == Method::Head)
+        }
+        // The application's stdout ends at END_REQUEST, whatever it says.
+        Protocol::FastCgi => BodyDecoder::UntilClose,
+    };
+    run.upstream_close = head.close;
+    (resp, accel)
+}
+
+/// The length a relayed head announces to the client.
+pub(in crate::server::connection) fn relayed_length(run: &ProxyRun, head: &Head) -> Option<u64> {
+    let length = if head.chunked { None } else { head.length };
+    match run.decoder {
+        BodyDecoder::Empty => length.or(Some(0)),
+        _ => length,
+    }
+}
+
+/// Whether the head is answered otherwise: retried on the next server
+/// (`Err`), or `Ok(true)` when the location's error page intercepts it.
+pub(in crate::server::connection) fn intercepted(
+    ctx: &mut Ctx,
+    routed: &Routed,
+    run: &mut ProxyRun,
+    status: u16,
+) -> Result<bool, Failure> {
+    let retry = Failure::Status(status);
+    if run.settings.next_upstream & retry.bit() != 0 && run.tries_left > 0 {
+        return Err(retry);
+    }
+    let loc = routed.location(ctx.config);
+    if run.settings.intercept_errors && status >= 300 && loc.error_pages.contains_key(&status) {
+        super::release_lease(ctx, run, false);
+        run.end_attempt(ctx.now, status);
+        return Ok(true);
+    }
+    if let Some(b) = ctx.gateway.balancer(ctx.config, run.group) {
+        b.done(run.peer, false, ctx.now);
+    }
+    Ok(false)
+}
+
 impl Connection {
     /// Reads the upstream's response head; `None` once it is in and handled (the
     /// phase moved on), else what the round does.
@@ -24,75 +195,11 @@ impl Connection {
         run: &mut ProxyRun,
         key: usize,
     ) -> Option<Round> {
-        loop {
-            let Some(stream) = ctx.gateway.backends.stream(key) else {
-                return Some(Round::Failed(Failure::Error));
-            };
-            let read = crate::server::buffer::read_with(stream, 16 * 1024, |bytes| {
-                super::body::take_in(run, bytes)
-            });
-            match read {
-                Ok((0, _)) => {
-                    log::error!(
-                        "upstream {} prematurely closed connection while reading response header",
-                        run.attempt.addr
-                    );
-                    return Some(Round::Failed(Failure::Error));
-                }
-                Ok((_, Err(e))) => {
-                    log::error!("upstream {} sent {e}", run.attempt.addr);
-                    return Some(Round::Failed(Failure::InvalidHeader));
-                }
-                Ok((_, Ok(()))) => {
-                    if run.fcgi.as_ref().is_some_and(|d| d.caught) {
-                        log::error!(
-                            "upstream {} sent a caught stderr text (fastcgi_catch_stderr)",
-                            run.attempt.addr
-                        );
-                        return Some(Round::Failed(Failure::InvalidHeader));
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    return Some(if self.client_gone() {
-                        Round::Close
-                    } else {
-                        Round::Again(false)
-                    });
-                }
-                Err(e) => {
-                    log::error!("reading from upstream {} failed ({e})", run.attempt.addr);
-                    return Some(Round::Failed(Failure::Error));
-                }
-            }
-            let parsed = match run.protocol {
-                Protocol::Http => up::parse_head(&run.input).map_err(|e| format!("{e:?}")),
-                Protocol::FastCgi => fastcgi::parse_head(&run.input).map_err(|e| format!("{e:?}")),
-            };
-            match parsed {
-                Ok(None) if run.fcgi.as_ref().is_some_and(|d| d.ended) => {
-                    log::error!(
-                        "upstream {} prematurely closed FastCGI stdout while reading response header",
-                        run.attempt.addr
-                    );
-                    return Some(Round::Failed(Failure::InvalidHeader));
-                }
-                Ok(None) => continue,
-                Ok(Some((head, used))) => {
-                    // The head as it came, for `$upstream_http_NAME`.
-                    run.trace.head.clear();
-                    run.trace
-                        .head
-                        .extend_from_slice(&run.input[head.skipped..used]);
-                    run.trace.status_line = run.protocol == Protocol::Http;
-                    run.input.drain(..used);
-                    return self.got_head(ctx, req, routed, run, head);
-                }
-                Err(e) => {
-                    log::error!("upstream {} sent invalid header ({e})", run.attempt.addr);
-                    return Some(Round::Failed(Failure::InvalidHeader));
-                }
-            }
+        match read_head_bytes(ctx, run, key) {
+            Ok(Some(head)) => self.got_head(ctx, req, routed, run, head),
+            Ok(None) if self.client_gone() => Some(Round::Close),
+            Ok(None) => Some(Round::Again(false)),
+            Err(why) => Some(Round::Failed(why)),
         }
     }
 
@@ -105,91 +212,26 @@ impl Connection {
         run: &mut ProxyRun,
         mut head: Head,
     ) -> Option<Round> {
-        run.attempt.status = head.status;
-        run.attempt.header = Some(ctx.now - run.attempt_started);
-        let settings = std::sync::Arc::clone(&run.settings);
-        let retry = Failure::Status(head.status);
-        if settings.next_upstream & retry.bit() != 0 && run.tries_left > 0 {
-            return Some(Round::Failed(retry));
-        }
-        let loc = routed.location(ctx.config);
-        if settings.intercept_errors
-            && head.status >= 300
-            && loc.error_pages.contains_key(&head.status)
-        {
-            self.release_lease(ctx, run, false);
-            self.end_attempt(ctx, run, head.status);
-            let status = head.status;
-            self.proxy_finish_error(ctx, req, routed, run, status);
-            return Some(Round::Replaced);
-        }
-        if let Some(b) = ctx.gateway.balancer(ctx.config, run.group) {
-            b.done(run.peer, false, ctx.now);
+        match intercepted(ctx, routed, run, head.status) {
+            Err(retry) => return Some(Round::Failed(retry)),
+            Ok(true) => {
+                self.proxy_finish_error(ctx, req, routed, run, head.status);
+                return Some(Round::Replaced);
+            }
+            Ok(false) => {}
         }
         let tunnel = head.status == 101 && run.upgrade;
-        let mut resp = Response::new(head.status);
-        if routed.in_error_page
-            && let Some(code) = routed.vars.err_status
-        {
-            // An error page's answer keeps the error's status (or `=CODE`'s).
-            resp.status = code;
-            resp.reason = None;
-        }
-        if resp.status == head.status {
-            resp.reason = Some(head.reason.clone().into_boxed_str()).filter(|r| !r.is_empty());
-        }
-        // An unbuffered relay (`proxy_buffering off`) is not paced, as nginx.
-        let accel = match settings.buffering {
-            true => accel_limit_rate(&head.fields, settings.ignore_headers),
-            false => Some(0),
-        };
         let cx = self.cx(ctx, req);
-        resp.raw_headers.reserve(head.fields.len());
-        for (name, value) in std::mem::take(&mut head.fields) {
-            if hidden(&name, run.protocol, &settings.hide, &settings.pass)
-                || (!tunnel && up::hop_by_hop(&name))
-            {
-                continue;
-            }
-            if name.eq_ignore_ascii_case("content-length") {
-                continue;
-            }
-            // An application's Location is relayed as it is, relative or not (as
-            // nginx does); only the proxy rewrites it (proxy_redirect).
-            let value = if run.protocol == Protocol::FastCgi {
-                value
-            } else if name.eq_ignore_ascii_case("location") {
-                rewrite_location(&cx, routed, &settings.redirects, &value, false)
-            } else if name.eq_ignore_ascii_case("refresh") {
-                rewrite_location(&cx, routed, &settings.redirects, &value, true)
-            } else {
-                value
-            };
-            resp.relays_server |= name.eq_ignore_ascii_case("server");
-            resp.relays_date |= name.eq_ignore_ascii_case("date");
-            resp.raw_headers.push((name, value));
-        }
-        run.decoder = match run.protocol {
-            Protocol::Http => {
-                BodyDecoder::for_head(&head, run.head_request || req.method == Method::Head)
-            }
-            // The application's stdout ends at END_REQUEST, whatever it says.
-            Protocol::FastCgi => BodyDecoder::UntilClose,
-        };
-        run.upstream_close = head.close;
+        let (mut resp, accel) = client_head(&cx, routed, run, &mut head, tunnel);
         if tunnel {
             return Some(self.start_tunnel(ctx, req, routed, run, resp));
         }
-        let length = if head.chunked { None } else { head.length };
-        let length = match run.decoder {
-            BodyDecoder::Empty => length.or(Some(0)).filter(|_| true),
-            _ => length,
-        };
+        let length = relayed_length(run, &head);
         let Some(prepared) = relay::prepare(&cx, routed, &mut resp, length, Some(&run.trace))
         else {
             // `charset $var` without a value: no response at all, as nginx.
-            self.release_lease(ctx, run, false);
-            self.end_attempt(ctx, run, head.status);
+            super::release_lease(ctx, run, false);
+            run.end_attempt(ctx.now, head.status);
             let close = Response::new(handler::rewrite::CLOSE);
             self.respond_with(ctx, close, Some(req), false, Some(routed), Some(&run.trace));
             return Some(Round::Replaced);

@@ -20,7 +20,12 @@ mod attempt;
 mod body;
 mod head;
 pub(super) mod live;
+mod run;
+pub(super) mod stream;
 mod tunnel;
+
+pub(in crate::server::connection) use attempt::next_attempt;
+pub(in crate::server::connection) use run::{cx_of, release_lease};
 
 use std::fs::File;
 use std::io::{Seek, SeekFrom};
@@ -30,11 +35,10 @@ use std::time::Instant;
 use super::{Connection, Ctx, State, Step};
 use crate::config::proxy::{Protocol, Settings, next};
 use crate::gateway::balance::Tried;
-use crate::gateway::fastcgi::{self, Demux};
+use crate::gateway::fastcgi::Demux;
 use crate::gateway::http::BodyDecoder;
-use crate::gateway::pool::{Lease, PoolKey};
+use crate::gateway::pool::Lease;
 use crate::gateway::relay::Downstream;
-use crate::gateway::{config_id, request};
 use crate::handler::error_page::Page;
 use crate::handler::{self, Cx, Routed};
 use crate::http::body::{Spool, SpoolData};
@@ -143,13 +147,6 @@ pub(super) struct ProxyRun {
     live: Option<Box<live::Live>>,
 }
 
-impl ProxyRun {
-    /// `proxy_read_timeout`, which a paused pace hands the deadline back to.
-    pub(super) fn read_timeout(&self) -> std::time::Duration {
-        self.read_timeout
-    }
-}
-
 impl Connection {
     /// Starts passing a request whose body is complete to its upstream.
     pub(super) fn start_proxy(&mut self, ctx: &mut Ctx, req: Request, routed: Routed, body: Spool) {
@@ -203,100 +200,14 @@ impl Connection {
             // The whole body is in: its length is known now (`$content_length`).
             req.framing = Framing::Length(body.1.unwrap_or(0));
         }
-        let loc = routed.location(ctx.config);
-        let Some(gateway) = loc.gateway() else {
-            return;
+        let cx = cx_of(ctx.config, &self.origin, &req);
+        let mut run = match ProxyRun::build(ctx, &cx, &routed, body, trace, live) {
+            Ok(run) => run,
+            Err(status) => return self.proxy_error(ctx, &req, &routed, status),
         };
-        let (protocol, pass) = (gateway.protocol, gateway.pass);
-        let settings = Arc::clone(gateway.settings);
-        let cx = self.cx(ctx, &req);
-        let (body, body_len) = match &settings.set_body {
-            Some(t) => {
-                let text = t.expand(&cx.env(&routed, true));
-                let n = text.len() as u64;
-                (SpoolData::Memory(text.into_bytes()), Some(n))
-            }
-            None if live.is_none() && (!settings.pass_request_body || body.1.is_none()) => {
-                (SpoolData::Memory(Vec::new()), None)
-            }
-            None => body,
-        };
-        let (bytes, keep_alive, upgrade) = match protocol {
-            Protocol::Http => {
-                let chunked = live.as_ref().is_some_and(|l| l.chunked());
-                let out = request::build(&cx, &routed, pass, &settings, body_len, chunked);
-                (out.head, out.keep_alive, out.upgrade)
-            }
-            Protocol::FastCgi => {
-                // A spooled or live body's STDIN records follow the head.
-                let memory = match &body {
-                    SpoolData::Memory(m) if live.is_none() => Some(m.as_slice()),
-                    _ => None,
-                };
-                let records = fastcgi::request(&cx, &routed, &settings, memory);
-                (records, settings.fastcgi.keep_conn, false)
-            }
-        };
-        // The body is kept for another backend an error page may pass to.
-        let (body_mem, file) = match body {
-            SpoolData::Memory(m) => (m, None),
-            SpoolData::File(f) => (Vec::new(), Some(f)),
-        };
-        let group = match &pass.dynamic {
-            None => Some(pass.upstream),
-            Some(_) => attempt::dynamic_group(ctx, &cx, &routed, pass, protocol),
-        };
-        let Some(group) = group else {
-            return self.proxy_error(ctx, &req, &routed, 502);
-        };
-        let size = ctx.config.upstreams[group].peers.len() as u32;
-        let tries = match settings.next_upstream_tries {
-            0 => size,
-            n => n.min(size.max(1)),
-        };
-        let redirected = !trace.attempts.is_empty();
-        let run = ProxyRun {
-            protocol,
-            fcgi: (protocol == Protocol::FastCgi).then(Demux::default),
-            group,
-            peer: 0,
-            lease: None,
-            tried: Tried::default(),
-            tries_left: tries.max(1),
-            first_try: ctx.now,
-            attempt: Attempt::default(),
-            attempt_started: ctx.now,
-            phase: Phase::Connecting,
-            request: bytes,
-            body_mem,
-            body_len,
-            sent: 0,
-            file,
-            file_buf: Vec::new(),
-            file_pos: 0,
-            file_eof: false,
-            keep_alive,
-            upgrade,
-            head_request: settings.method.as_deref().unwrap_or(req.method.as_str()) == "HEAD",
-            input: Vec::new(),
-            decoder: BodyDecoder::UntilClose,
-            upstream_close: false,
-            down: None,
-            resp: None,
-            head_bytes: 0,
-            body_bytes: 0,
-            close_after: false,
-            trace,
-            tunnel_client_done: false,
-            handshake_until: None,
-            redirected,
-            read_timeout: settings.read_timeout,
-            settings,
-            live,
-        };
-        let mut run = Box::new(run);
-        match self.next_attempt(ctx, &req, &routed, &mut run) {
-            Ok(()) => {
+        match attempt::next_attempt(ctx, &cx, &routed, &mut run, (ctx.key, self.serial)) {
+            Ok(deadline) => {
+                self.deadline = Some(deadline);
                 self.state = State::Proxy {
                     req: Box::new(req),
                     routed: Box::new(routed),
@@ -317,23 +228,7 @@ impl Connection {
     }
 
     fn cx<'a>(&self, ctx: &'a Ctx, req: &'a Request) -> Cx<'a> {
-        Cx {
-            config: ctx.config,
-            origin: self.origin.clone(),
-            req,
-            trace: None,
-        }
-    }
-
-    /// Records the attempt in the trace.
-    fn end_attempt(&mut self, ctx: &Ctx, run: &mut ProxyRun, status: u16) {
-        let mut a = std::mem::take(&mut run.attempt);
-        if a.status == 0 {
-            a.status = status;
-        }
-        a.response = ctx.now.saturating_duration_since(run.attempt_started);
-        a.redirected = std::mem::take(&mut run.redirected);
-        run.trace.attempts.push(a);
+        cx_of(ctx.config, &self.origin, req)
     }
 
     pub(super) fn step_proxy(&mut self, ctx: &mut Ctx) -> Step {
@@ -366,15 +261,15 @@ impl Connection {
             Round::Replaced => Step::Progress,
             Round::Refused(status) => {
                 // The upstream has part of a body: its connection is not reused.
-                self.release_lease(ctx, &mut run, false);
-                self.end_attempt(ctx, &mut run, status);
+                release_lease(ctx, &mut run, false);
+                run.end_attempt(ctx.now, status);
                 let resp =
                     handler::error_response(ctx.config, routed.server, Some(&routed), status);
                 self.respond_with(ctx, resp, Some(&req), true, Some(&routed), Some(&run.trace));
                 Step::Progress
             }
             Round::Close => {
-                self.release_lease(ctx, &mut run, false);
+                release_lease(ctx, &mut run, false);
                 Step::Close
             }
         }
@@ -495,32 +390,12 @@ impl Connection {
         Round::Again(progress)
     }
 
-    /// Gives the upstream socket back: to its pool when `reuse` and the group
-    /// keeps connections, else closed.
-    fn release_lease(&mut self, ctx: &mut Ctx, run: &mut ProxyRun, reuse: bool) {
-        let Some(lease) = run.lease.take() else {
-            return;
-        };
-        let up = &ctx.config.upstreams[run.group];
-        let young = ctx.now.saturating_duration_since(lease.born) < up.keepalive_time;
-        let reuse = (reuse && young && lease.requests + 1 < up.keepalive_requests).then(|| {
-            let pool = PoolKey {
-                config: config_id(ctx.config),
-                group: run.group,
-                addr: up.peers[run.peer].addr.clone(),
-                tls: run.settings.tls.is_some(),
-            };
-            (pool, up.keepalive, up.keepalive_timeout)
-        });
-        ctx.gateway.backends.release(lease.key, reuse);
-    }
-
     /// The response is complete: log it, then write what is queued.
     fn proxy_done(&mut self, ctx: &mut Ctx, req: &Request, routed: &Routed, run: &mut ProxyRun) {
         if let Some(b) = ctx.gateway.balancer(ctx.config, run.group) {
             b.done(run.peer, false, ctx.now);
         }
-        self.end_attempt(ctx, run, 0);
+        run.end_attempt(ctx.now, 0);
         if let Some(resp) = run.resp.take() {
             let sizes = (run.head_bytes, run.body_bytes);
             self.log_response(ctx, Some(req), &resp, Some(routed), sizes, Some(&run.trace));
@@ -540,7 +415,7 @@ impl Connection {
         run: &mut ProxyRun,
         status: u16,
     ) {
-        self.release_lease(ctx, run, false);
+        release_lease(ctx, run, false);
         let cx = self.cx(ctx, req);
         match handler::error_page::resolve(&cx, routed, status) {
             Page::Ready(resp, done) => {
@@ -572,11 +447,12 @@ impl Connection {
         self.respond(ctx, resp, Some(req), false);
     }
 
-    /// The backend slab key this connection holds, if any (closed with it).
-    pub fn backend_key(&self) -> Option<usize> {
+    /// The backend slab keys this connection holds (closed with it).
+    pub fn backend_keys(&self) -> Vec<usize> {
         match &self.state {
-            State::Proxy { run, .. } => run.lease.as_ref().map(|l| l.key),
-            _ => None,
+            State::Proxy { run, .. } => run.backend().into_iter().collect(),
+            State::H2(h2) => h2.backend_keys(),
+            _ => Vec::new(),
         }
     }
 
