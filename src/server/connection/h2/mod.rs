@@ -224,7 +224,7 @@ fn handler_default(ctx: &Ctx, origin: &crate::handler::Origin) -> usize {
 
 impl H2 {
     fn turn(&mut self, ctx: &mut Ctx, io: &mut Io, origin: &crate::handler::Origin) -> Step {
-        if ctx.shutting_down && !self.going_away {
+        if (ctx.shutting_down || ctx.config_stale) && !self.going_away {
             self.going_away = true;
             self.session.go_away(crate::h2::ErrorCode::NoError);
         }
