@@ -10,7 +10,7 @@ bash "$ROOT/scripts/dev-cert.sh" "$H2_CERTS" >/dev/null
 H2_TLS="ssl_certificate $H2_CERTS/localhost.pem;
         ssl_certificate_key $H2_CERTS/localhost.key;
         ssl_protocols TLSv1.3;"
-H2_REQUESTS=${H2_REQUESTS:-200000}
+H2_REQUESTS=${H2_REQUESTS:-100000}
 [ "$SMOKE" = 1 ] && H2_REQUESTS=20000
 
 h2_site() { # PORT: the server block both servers get
@@ -66,6 +66,11 @@ h2load_run() { # TEST ROLE ROUND PIDS URL H2LOAD-ARGS...
         add "$test" "$role" "$rnd" "CPU µs/req" \
             "$(awk -v t=$((t1 - t0)) -v hz="$CLK_TCK" -v n="$done_n" 'BEGIN { print t * 1e6 / hz / n }')"
     fi
+    if [ -n "$mibs" ] && [[ $test == *10m.bin* ]]; then
+        # h2load's traffic total (e.g. 400.12MB) over the run's seconds.
+        add "$test" "$role" "$rnd" "MB/s" \
+            "$(awk -v m="${mibs%MB}" -v s="$secs" 'BEGIN { if (s > 0) print m / s }')"
+    fi
     add "$test" "$role" "$rnd" errors "${failed:-0}"
     note "$role round $rnd: $line; $done_n ok, ${failed:-?} failed${mibs:+, $mibs}"
 }
@@ -105,5 +110,17 @@ ab_h2 "h2 (TLS) GET index.html, 10 conns x 100 streams" https 0 /index.html \
 ab_h2 "h2c GET index.html, 10 conns x 100 streams" http 1 /index.html \
     -n "$H2_REQUESTS" -c 10 -m 100
 ab_h2 "h2 (TLS) GET 10m.bin, 4 conns" https 0 /10m.bin -n $((H2_REQUESTS / 2000 + 8)) -c 4 -m 1
+T="1,000 idle h2c connections (after the SETTINGS exchange)"
+for r in $(want "$T" && seq "$ROUNDS"); do
+    for role in A B; do
+        if [ $role = A ]; then args=(--port "$((WSH_PORT + 1))" --pid "$WSH_PID")
+        else args=(--port "$((NGH_PORT + 1))" --pid "$NGH_MASTER" --pid "$NGH_PID"); fi
+        line=$(pin "$CPU_LOAD" timeout 120 python3 "$HELPERS/idle_h2.py" -n 1000 --hold 2 "${args[@]}" || true)
+        note "$role round $r: ${line:-failed}"
+        [ -n "$line" ] || { add "$T" $role "$r" errors 1; continue; }
+        kib=$(sed -nE 's/.*kib_per_conn=([0-9.]+).*/\1/p' <<<"$line")
+        add "$T" $role "$r" "KiB/conn" "$kib"
+    done
+done
 stop_pid "$WSH_PID"
 stop_pid "$NGH_MASTER"

@@ -53,6 +53,10 @@ pub struct Ctx<'a> {
     pub logs: &'a mut AccessLogs,
     /// Graceful shutdown in progress: finish this response, keep nothing alive.
     pub shutting_down: bool,
+    /// A reload published a newer configuration than this connection's: an
+    /// HTTP/2 connection sends GOAWAY, finishes its streams and closes, so its
+    /// client reconnects onto the new one.
+    pub config_stale: bool,
     /// For registering CGI pipes.
     pub registry: &'a mio::Registry,
     /// The worker's file-read thread pool.
@@ -246,6 +250,11 @@ impl Connection {
     /// The configuration this connection serves under.
     pub fn config(&self) -> &Arc<Config> {
         &self.config
+    }
+
+    /// Speaks HTTP/2 (told of a reload so it can send GOAWAY).
+    pub fn is_h2(&self) -> bool {
+        matches!(self.state, State::H2(_))
     }
 
     /// Idle between requests, or not yet past its PROXY header (closed at once

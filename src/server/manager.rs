@@ -432,6 +432,7 @@ impl Worker {
             date: &self.date.text,
             logs: &mut self.logs,
             shutting_down: self.shutdown_by.is_some(),
+            config_stale: !Arc::ptr_eq(&config, &self.config),
             registry: self.poll.registry(),
             aio: &mut self.aio,
             key,
@@ -525,6 +526,17 @@ impl Worker {
             self.config = config;
             // The new configuration may log elsewhere or buffer differently.
             self.logs.reopen();
+            // HTTP/2 connections on the old one are run now so they send
+            // GOAWAY (an idle one would otherwise wait for its keep-alive
+            // timeout); their streams in flight finish first.
+            let h2: Vec<usize> = self
+                .entries
+                .iter()
+                .filter_map(|(k, e)| matches!(e, Entry::Conn(c) if c.is_h2()).then_some(k))
+                .collect();
+            for key in h2 {
+                self.post(key);
+            }
         }
     }
 

@@ -239,7 +239,7 @@ impl H2 {
     }
 
     fn turn(&mut self, ctx: &mut Ctx, io: &mut Io, origin: &crate::handler::Origin) -> Step {
-        if ctx.shutting_down && !self.going_away {
+        if (ctx.shutting_down || ctx.config_stale) && !self.going_away {
             self.going_away = true;
             self.session.go_away(crate::h2::ErrorCode::NoError);
         }
