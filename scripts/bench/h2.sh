@@ -88,13 +88,23 @@ http {
 $(h2_site "$WSH_PORT")
 }
 EOF
+# An h2c address answers HTTP/2 only (nginx does not take HTTP/1 there).
+wait_h2c() {
+    local port=$1 i
+    for i in $(seq 100); do
+        curl -s -o /dev/null --max-time 1 --http2-prior-knowledge \
+            "http://127.0.0.1:$port/index.html" && return 0
+        sleep 0.1
+    done
+    return 1
+}
 start webserv-h2 "$CPU_SRV" "$WEBSERV" -p "$TMP" "$TMP/webserv-h2.conf"
 WSH_PID=$LAST_PID
-wait_http "$((WSH_PORT + 1))" || die "webserv (h2) does not answer; see $TMP/webserv-h2.log"
+wait_h2c "$((WSH_PORT + 1))" || die "webserv (h2) does not answer; see $TMP/webserv-h2.log"
 NGH_PORT=$(h2_port)
 start_nginx nginx-h2 "$(free_port)" 1 "$CPU_SRV" "$(h2_site "$NGH_PORT")"
 NGH_MASTER=$LAST_PID NGH_PID=$NGINX_WORKER
-wait_http "$((NGH_PORT + 1))" || die "nginx (h2) does not answer"
+wait_h2c "$((NGH_PORT + 1))" || die "nginx (h2) does not answer"
 ab_h2() { # TEST SCHEME PORT-OFFSET PATH H2LOAD-ARGS...
     local test=$1 scheme=$2 off=$3 path=$4 r
     shift 4
