@@ -28,7 +28,7 @@ pub const STDERR: usize = 3;
 /// How long a child gets between SIGTERM and SIGKILL.
 pub const KILL_GRACE: Duration = Duration::from_secs(2);
 /// The most stderr read in one pass over a script's pipes.
-const STDERR_SHARE: usize = 64 * 1024;
+const STDERR_SHARE: usize = 16 * 1024;
 /// The longest stderr line logged as one record.
 const MAX_STDERR_LINE: usize = 4096;
 

@@ -43,7 +43,7 @@ const LINGER_TIME: Duration = Duration::from_secs(5);
 /// The most bytes discarded while lingering.
 const LINGER_BYTES: usize = 1 << 20;
 /// The most steps one wakeup runs before the connection yields to the others.
-const MAX_ROUNDS: u32 = 256;
+const MAX_ROUNDS: u32 = 64;
 /// What the event loop needs to give a connection.
 pub struct Ctx<'a> {
     pub config: &'a Config,

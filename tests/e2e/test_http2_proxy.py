@@ -1,4 +1,4 @@
-"""proxy_pass and fastcgi_pass on HTTP/2 streams: the upstream gets an HTTP/1
+"""proxy_pass, fastcgi_pass and add_trailer on HTTP/2 streams: the upstream gets an HTTP/1
 request built as for an HTTP/1 client (with the stream's body), its answer comes
 back as HEADERS and DATA frames, many streams share the connection while each
 holds its own upstream socket, a dead server is skipped for the next
@@ -195,3 +195,33 @@ def test_php_fpm_answers_over_http2(webserv, tmp_path):
             assert c.get("/missing.php").status == 404
     finally:
         s.stop()
+
+
+TRAILERS = """
+server {
+    listen 127.0.0.1:{port} http2;
+    server_name localhost;
+    root {root};
+    add_trailer X-Host $host;
+    location /ret { return 200 "returned\\n"; }
+    location /nothing { add_trailer X-Host $host; return 204; }
+}
+"""
+
+
+def test_add_trailer_arrives_as_a_closing_headers_frame(webserv, tmp_path):
+    root = tmp_path / "t"
+    root.mkdir()
+    (root / "file.txt").write_bytes(b"f" * 100_000)
+    server = webserv(TRAILERS, root=root)
+    with H2Client(server.port) as c:
+        r = c.get("/file.txt")
+        assert r.status == 200 and r.ended and bytes(r.body) == b"f" * 100_000
+        assert ("x-host", "localhost") in r.trailers
+        r = c.get("/ret")
+        assert bytes(r.body) == b"returned\n" and ("x-host", "localhost") in r.trailers
+        # No trailers after a HEAD's head, nor for a status nginx sends none with.
+        h = c.get("/file.txt", method="HEAD")
+        assert h.ended and not h.trailers
+        n = c.get("/nothing")
+        assert n.status == 204 and n.ended and not n.trailers

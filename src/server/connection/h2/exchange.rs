@@ -74,6 +74,8 @@ pub(super) enum Phase {
         body: Outgoing,
         /// `send_timeout`: a stream whose window stays closed this long is reset.
         timeout: Duration,
+        /// `add_trailer` fields, sent after the body.
+        trailers: Option<Vec<(String, String)>>,
     },
     /// A CGI script runs for the stream; its output is relayed as it comes.
     Cgi {
@@ -334,8 +336,8 @@ impl H2 {
             return Next::Done;
         }
         let head_only = ex.req.method == Method::Head || bodiless(resp.status);
-        // Trailers are HTTP/1's chunked framing here; HTTP/2 sends none yet.
-        resp.trailers = None;
+        // `add_trailer`: a HEADERS frame after the body (not after a HEAD's head).
+        let trailers = resp.trailers.take().filter(|_| !head_only).map(|t| *t);
         let body = without_aio(std::mem::take(&mut resp.body));
         let length = if bodiless(resp.status) {
             None
@@ -347,7 +349,7 @@ impl H2 {
             .iter()
             .map(|(n, v)| (n.as_str(), v.as_str()))
             .collect();
-        let empty = head_only || length == Some(0);
+        let empty = head_only || (length == Some(0) && trailers.is_none());
         let before = self.session.output().len();
         self.session.send_headers(id, resp.status, &pairs, empty);
         let head = self.session.output().len().saturating_sub(before) as u64;
@@ -379,6 +381,7 @@ impl H2 {
             pos: 0,
             body: outgoing,
             timeout,
+            trailers,
         };
         Next::Sending(ex)
     }

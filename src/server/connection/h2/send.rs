@@ -59,7 +59,14 @@ impl H2 {
         let Some(ex) = self.streams.get_mut(&id) else {
             return Turn::Finished;
         };
-        let Phase::Send { buf, pos, body, .. } = &mut ex.phase else {
+        let Phase::Send {
+            buf,
+            pos,
+            body,
+            trailers,
+            ..
+        } = &mut ex.phase
+        else {
             return Turn::Waiting;
         };
         let since = &mut ex.since;
@@ -69,7 +76,8 @@ impl H2 {
                 // notes the stream as blocked: its WindowOpen says when to retry.
                 let window = self.session.send_window(id);
                 let end = buf.len().min(*pos + window.min(chunk));
-                let last = end == buf.len() && !body.has_more();
+                let finishing = end == buf.len() && !body.has_more();
+                let last = finishing && trailers.is_none();
                 let n = self.session.send_data(id, &buf[*pos..end], last);
                 if n == 0 {
                     return Turn::Waiting;
@@ -77,7 +85,10 @@ impl H2 {
                 *progress = true;
                 *since = ctx.now;
                 *pos += n;
-                if last && *pos == buf.len() {
+                if finishing && *pos == buf.len() {
+                    if let Some(fields) = trailers.take() {
+                        send_trailers(&mut self.session, id, &fields);
+                    }
                     return Turn::Finished;
                 }
                 if self.session.output().len() >= OUT_HIGH {
@@ -95,7 +106,12 @@ impl H2 {
             match body.produce(&mut out, spent) {
                 Ok(Produced::Done) => {
                     if buf.is_empty() {
-                        self.session.send_data(id, &[], true);
+                        match trailers.take() {
+                            Some(fields) => send_trailers(&mut self.session, id, &fields),
+                            None => {
+                                self.session.send_data(id, &[], true);
+                            }
+                        }
                         *progress = true;
                         return Turn::Finished;
                     }
@@ -132,6 +148,23 @@ impl H2 {
             }
         }
     }
+}
+
+/// `add_trailer` fields as the stream's closing HEADERS frame (names in
+/// lowercase, as HTTP/2 wants them).
+fn send_trailers(session: &mut crate::h2::Session, id: u32, fields: &[(String, String)]) {
+    let lower: Vec<(String, String)> = fields
+        .iter()
+        .map(|(n, v)| {
+            let clean: String = v.chars().filter(|c| *c != '\r' && *c != '\n').collect();
+            (n.to_ascii_lowercase(), clean)
+        })
+        .collect();
+    let pairs: Vec<(&str, &str)> = lower
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    session.send_trailers(id, &pairs);
 }
 
 /// A relayed body (a script's, an upstream's) on its way into DATA frames:
