@@ -67,9 +67,10 @@ h2load_run() { # TEST ROLE ROUND PIDS URL H2LOAD-ARGS...
             "$(awk -v t=$((t1 - t0)) -v hz="$CLK_TCK" -v n="$done_n" 'BEGIN { print t * 1e6 / hz / n }')"
     fi
     if [ -n "$mibs" ] && [[ $test == *10m.bin* ]]; then
-        # h2load's traffic total (e.g. 400.12MB) over the run's seconds.
+        # h2load's traffic total in bytes ("traffic: 180.20MB (188953516) total")
+        # over the run's seconds, in MB (10^6 bytes) per second.
         add "$test" "$role" "$rnd" "MB/s" \
-            "$(awk -v m="${mibs%MB}" -v s="$secs" 'BEGIN { if (s > 0) print m / s }')"
+            "$(awk -v b="$mibs" -v s="$secs" 'BEGIN { if (s > 0) print b / s / 1e6 }')"
     fi
     add "$test" "$role" "$rnd" errors "${failed:-0}"
     note "$role round $rnd: $line; $done_n ok, ${failed:-?} failed${mibs:+, $mibs}"
